@@ -1,0 +1,165 @@
+"""Access decisions for customer pages and services, all derived from ``roles.py``.
+
+``CustomerAccess`` is the one object that views, templates and navigation ask
+(``{% if can.activate_entitlements %}``); ``authorize`` is what services call so that
+Celery, the support console and any future API cannot bypass the matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from portal.errors import AccessDenied
+
+from .audit import audit_record
+from .models import Customer, Membership, User
+from .roles import Permission, Role, has_permission, role_permissions
+
+
+class PermissionFlags:
+    """Template-friendly view of a permission set: ``can.activate_entitlements``."""
+
+    def __init__(self, permissions: frozenset[Permission]) -> None:
+        self._permissions = permissions
+
+    def __getattr__(self, name: str) -> bool:
+        try:
+            return Permission(name) in self._permissions
+        except ValueError:
+            # A typo in a template must not silently grant or hide; fail loudly in tests.
+            raise AttributeError(f"Unknown permission {name!r}") from None
+
+    def __iter__(self):  # noqa: ANN204 - template iteration
+        return iter(sorted(self._permissions, key=lambda p: list(Permission).index(p)))
+
+
+@dataclass(frozen=True)
+class CustomerAccess:
+    customer: Customer
+    membership: Membership
+
+    @property
+    def role(self) -> Role:
+        return Role(self.membership.role)
+
+    @cached_property
+    def permissions(self) -> frozenset[Permission]:
+        return role_permissions(self.role) if self.membership.user.is_active else frozenset()
+
+    @cached_property
+    def can(self) -> PermissionFlags:
+        return PermissionFlags(self.permissions)
+
+    @property
+    def activations_visible(self) -> bool:
+        return self.customer.activations_visible
+
+    def has(self, permission: Permission) -> bool:
+        return has_permission(self.membership, permission)
+
+
+def customer_access_for(user: User, customer_number: str) -> CustomerAccess | None:
+    """The user's access to a customer, or None when they are not a member (one query)."""
+    if not user.is_authenticated or not customer_number.isdigit():
+        return None
+    membership = (
+        Membership.objects.select_related("customer")
+        .filter(user=user, customer__number=customer_number)
+        .first()
+    )
+    if membership is None:
+        return None
+    membership.user = user
+    return CustomerAccess(customer=membership.customer, membership=membership)
+
+
+def authorize(*, actor: User, customer: Customer, permission: Permission, action: str) -> None:
+    """Raises AccessDenied (and records the denied attempt) unless the actor may act.
+
+    Support staff (``is_staff``) act for every customer from the support console.
+    Call it before opening the service's transaction so the denial record is kept.
+    """
+    if actor.is_active and actor.is_staff:
+        return
+    membership = Membership.objects.filter(user=actor, customer=customer).first()
+    if membership is not None:
+        membership.user = actor
+        if has_permission(membership, permission):
+            return
+    deny(actor=actor, customer=customer, action=action, reason=permission.value)
+
+
+def deny(*, actor: User, customer: Customer, action: str, reason: str, details: dict[str, Any] | None = None) -> None:
+    audit_record(
+        customer=customer,
+        actor=actor,
+        action=action,
+        details={"reason": reason, **(details or {})},
+        denied=True,
+    )
+    raise AccessDenied(_("Your role does not allow this action."))
+
+
+def forbidden(request: HttpRequest, access: CustomerAccess, permission: Permission | None) -> HttpResponse:
+    return render(
+        request,
+        "403.html",
+        {"customer": access.customer, "access": access, "can": access.can, "missing_permission": permission},
+        status=HTTPStatus.FORBIDDEN,
+    )
+
+
+class CustomerViewMixin:
+    """Resolves ``/c/<customer_number>/`` for a view and enforces its declared permission.
+
+    Non-members get 404 (the customer's existence is not revealed); members whose role
+    lacks ``required_permission`` get 403, and the attempt is audited. Every view under
+    ``/c/`` uses this mixin; a test walks the URL resolver to make sure of it.
+    """
+
+    required_permission: ClassVar[Permission | None] = None
+
+    customer: Customer
+    access: CustomerAccess
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if self.required_permission is None:
+            raise TypeError(f"{type(self).__name__} declares no required_permission")
+        if not request.user.is_authenticated:
+            from django.contrib.auth.views import redirect_to_login
+
+            return redirect_to_login(request.get_full_path())
+        access = customer_access_for(request.user, kwargs.get("customer_number", ""))
+        if access is None:
+            raise Http404(_("No such customer."))
+        self.access = access
+        self.customer = access.customer
+        request.customer_access = access
+        if not access.has(self.required_permission):
+            audit_record(
+                customer=access.customer,
+                actor=request.user,
+                action="access.denied",
+                target=request.path[:255],
+                details={"method": request.method, "permission": self.required_permission.value},
+                denied=True,
+            )
+            return forbidden(request, access, self.required_permission)
+        try:
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        except AccessDenied:
+            # A service refused (and audited) what the view's own check let through, e.g.
+            # a forged request for the ASC role.
+            return forbidden(request, access, self.required_permission)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)  # type: ignore[misc]
+        context.update(customer=self.customer, access=self.access, can=self.access.can)
+        return context

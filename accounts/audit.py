@@ -1,0 +1,37 @@
+"""The audit core: every service that changes something records what it did here."""
+
+from __future__ import annotations
+
+import contextvars
+from typing import TYPE_CHECKING, Any
+
+from .models import AuditEvent, Customer
+
+if TYPE_CHECKING:
+    from .models import User
+
+# Set per request by AuditContextMiddleware; None in Celery tasks and commands.
+audit_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("audit_ip", default=None)
+
+
+def audit_record(
+    *,
+    customer: Customer | None,
+    actor: User | None,
+    action: str,
+    target: str = "",
+    details: dict[str, Any] | None = None,
+    denied: bool = False,
+) -> AuditEvent:
+    """Appends one audit event. Secrets never go in ``details``: callers pass only what a
+    Viewer of the customer may read."""
+    return AuditEvent.objects.create(
+        customer=customer,
+        actor=actor if actor is not None and actor.pk else None,
+        actor_email=getattr(actor, "email", "") or "",
+        action=action,
+        target=str(target)[:255],
+        details=details or {},
+        ip_address=audit_ip.get(),
+        denied=denied,
+    )

@@ -1,0 +1,161 @@
+"""The notification core: an outbox of emails, written with the change they report.
+
+``notification_queue`` stores the rendered email in the caller's transaction and asks a
+Celery worker to send it once that transaction commits. A rolled-back change therefore
+sends nothing, and a broker outage at commit time only delays the email: the periodic
+``notifications_send_pending`` task sweeps up every row still unsent.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from .models import Customer, Membership, Notification
+from .roles import Permission, roles_with
+
+logger = logging.getLogger(__name__)
+
+# What a failed send may raise that is worth retrying later.
+TRANSIENT_SEND_ERRORS: tuple[type[BaseException], ...] = (smtplib.SMTPException, OSError)
+
+
+def notification_recipients(*, customer: Customer) -> list[str]:
+    """Who is emailed about server activations and user modifications: from the matrix."""
+    return list(
+        Membership.objects.filter(
+            customer=customer,
+            role__in=roles_with(Permission.RECEIVE_NOTIFICATIONS),
+            user__is_active=True,
+        )
+        .order_by("user__email")
+        .values_list("user__email", flat=True)
+    )
+
+
+def notification_queue(
+    *,
+    customer: Customer | None,
+    event: str,
+    template: str,
+    context: dict[str, Any],
+    recipients: Iterable[str],
+    attachments: Sequence[dict[str, str]] = (),
+) -> Notification | None:
+    """Renders ``templates/email/<template>{_subject.txt,.txt,.html}`` and stores it.
+
+    Must run inside the transaction of the change it reports. Sending is scheduled for
+    after commit. Returns None when there is nobody to tell.
+    """
+    to = sorted({address.lower() for address in recipients if address})
+    if not to:
+        return None
+    context = {
+        "brand": settings.PORTAL_BRAND_NAME,
+        "support_email": settings.PORTAL_SUPPORT_EMAIL,
+        "portal_url": settings.PORTAL_BASE_URL,
+        "customer": customer,
+        **context,
+    }
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = render_to_string(f"email/{template}_subject.txt", context).strip()
+        body_text = render_to_string(f"email/{template}.txt", context)
+        body_html = render_to_string(f"email/{template}.html", context)
+    notification = Notification.objects.create(
+        customer=customer,
+        event=event,
+        recipients=to,
+        subject=" ".join(subject.split())[:255],
+        body_text=body_text,
+        body_html=body_html,
+        attachments=list(attachments),
+    )
+    transaction.on_commit(lambda: _enqueue(notification.pk), robust=True)
+    return notification
+
+
+def notify_ascs(*, customer: Customer, event: str, template: str, context: dict[str, Any]) -> Notification | None:
+    """Tells the customer's ASCs (everyone whose role receives notifications)."""
+    return notification_queue(
+        customer=customer,
+        event=event,
+        template=template,
+        context=context,
+        recipients=notification_recipients(customer=customer),
+    )
+
+
+def _enqueue(notification_id: int) -> None:
+    from .tasks import notification_send_task
+
+    try:
+        notification_send_task.delay(notification_id)
+    except Exception:  # noqa: BLE001 - the broker is down; the sweep will send it
+        logger.warning("Broker unavailable; notification %s left for the sweep", notification_id, exc_info=True)
+
+
+def notification_send(*, notification_id: int) -> bool:
+    """Sends one notification unless it was sent already. Returns True when this call sent it.
+
+    The row stays locked while the email is handed to SMTP, so two workers (a retry and the
+    sweep, say) can never both send it; a worker that dies mid-send releases the lock with
+    its connection and the email is sent again by the next attempt. A stable Message-ID lets
+    the receiving server drop the duplicate in the narrow window after SMTP accepted it.
+    A transient SMTP failure is recorded and re-raised for Celery's retry with backoff.
+    """
+    error: BaseException | None = None
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(pk=notification_id, sent_at__isnull=True)
+            .first()
+        )
+        if notification is None:
+            return False
+        notification.attempts += 1
+        try:
+            _deliver(notification)
+        except TRANSIENT_SEND_ERRORS as exc:
+            error = exc
+            notification.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            notification.save(update_fields=["attempts", "last_error"])
+        else:
+            notification.sent_at = timezone.now()
+            notification.last_error = ""
+            notification.save(update_fields=["attempts", "last_error", "sent_at"])
+    if error is not None:
+        raise error
+    return True
+
+
+def notifications_pending_ids(*, limit: int = 200) -> list[int]:
+    """Unsent notifications old enough that their own task should have sent them."""
+    cutoff = timezone.now() - settings.PORTAL_NOTIFICATION_SWEEP_AFTER
+    return list(
+        Notification.objects.filter(sent_at__isnull=True, created_at__lte=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def _deliver(notification: Notification) -> None:
+    message = EmailMultiAlternatives(
+        subject=notification.subject,
+        body=notification.body_text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=notification.recipients,
+        headers={"Message-ID": notification.message_id},
+    )
+    if notification.body_html:
+        message.attach_alternative(notification.body_html, "text/html")
+    for attachment in notification.attachments:
+        message.attach(attachment["filename"], attachment["content"], attachment.get("mimetype", "text/plain"))
+    message.send(fail_silently=False)

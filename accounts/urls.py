@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("access/", views.AccessView.as_view(), name="access"),
+    path("help/roles/", views.RolesHelpView.as_view(), name="roles_help"),
+]
+
+customer_urlpatterns = [
+    path("", views.CustomerHomeView.as_view(), name="customer_home"),
+]

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.views.generic import TemplateView
+
+from accounts.access import CustomerViewMixin
+from accounts.roles import Permission
+
+
+class EntitlementListView(CustomerViewMixin, TemplateView):
+    required_permission = Permission.VIEW
+    template_name = "entitlements/list.html"

@@ -1,0 +1,35 @@
+"""URL map (stable; see DESIGN.md). Every customer page lives under /c/<customer_number>/."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
+
+from accounts.urls import customer_urlpatterns as account_customer_urls
+
+from . import views
+
+admin.site.site_header = _("%(brand)s support console") % {"brand": settings.PORTAL_BRAND_NAME}
+admin.site.site_title = admin.site.site_header
+admin.site.index_title = _("Customers, access and licenses")
+
+customer_patterns = [
+    *account_customer_urls,
+    path("entitlements/", include("entitlements.urls")),
+    path("activations/", include("activations.urls")),
+    path("users/", include("accounts.users_urls")),
+    path("settings/", include("entitlements.settings_urls")),
+    path("audit/", include("accounts.audit_urls")),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("", include("accounts.urls")),
+    path("c/<str:customer_number>/", include(customer_patterns)),
+]

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness for load balancers, and the benchmarks' floor: no database, no session."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect("account_login")
+    return redirect("access")
