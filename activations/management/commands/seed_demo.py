@@ -1,0 +1,15 @@
+"""``python manage.py seed_demo``: the demo data of DESIGN.md. Safe to run again."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+
+from accounts.demo import seed_accounts
+
+
+class Command(BaseCommand):
+    help = "Create (or bring up to date) the demo customers, accounts and licenses."
+
+    def handle(self, *args: object, **options: object) -> None:
+        customers = seed_accounts()
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready: {len(customers)} customers."))

@@ -1,0 +1,61 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from accounts.models import Customer, Membership, User
+from accounts.roles import Role
+from tests.factories import CustomerFactory, MembershipFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _clear_outbox() -> None:
+    mail.outbox = []
+
+
+@pytest.fixture
+def customer(db: None) -> Customer:
+    return CustomerFactory(number="1001234", name="Demo Mühendislik A.Ş.")
+
+
+@pytest.fixture
+def other_customer(db: None) -> Customer:
+    return CustomerFactory(number="2005678", name="Other Industries Ltd.")
+
+
+@pytest.fixture
+def member_factory(db: None) -> Callable[..., Membership]:
+    def make(*, role: Role = Role.VIEWER, customer: Customer | None = None, **user_fields: object) -> Membership:
+        return MembershipFactory(
+            role=role,
+            customer=customer or CustomerFactory(),
+            user=UserFactory(**user_fields),
+        )
+
+    return make
+
+
+@pytest.fixture
+def member_client(db: None, member_factory: Callable[..., Membership]) -> Callable[..., Client]:
+    """``member_client(role=Role.ASC, customer=c)`` -> a logged-in Client; ``client.user`` and
+    ``client.membership`` are attached for assertions."""
+
+    def make(*, role: Role = Role.VIEWER, customer: Customer | None = None) -> Client:
+        membership = member_factory(role=role, customer=customer)
+        client = Client()
+        client.force_login(membership.user)
+        client.user = membership.user  # type: ignore[attr-defined]
+        client.membership = membership  # type: ignore[attr-defined]
+        return client
+
+    return make
+
+
+@pytest.fixture
+def staff_user(db: None) -> User:
+    return UserFactory(is_staff=True, is_superuser=True, email="support@example.com")

@@ -1,0 +1,83 @@
+"""factory_boy factories for the whole suite."""
+
+from __future__ import annotations
+
+import datetime
+
+import factory
+from allauth.account.models import EmailAddress
+
+from accounts.models import Customer, Invitation, Membership, User
+from accounts.roles import Role
+from entitlements.models import Entitlement, LicensingModel, Product
+
+PASSWORD = "correct-horse-battery-9"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.org")
+    name = factory.Faker("name")
+    password = factory.django.Password(PASSWORD)
+
+    @factory.post_generation
+    def verified(self, create: bool, extracted: bool | None, **kwargs: object) -> None:
+        """A verified primary EmailAddress unless ``verified=False``."""
+        if create:
+            EmailAddress.objects.create(user=self, email=self.email, primary=True, verified=extracted is not False)
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+        django_get_or_create = ("number",)
+
+    number = factory.Sequence(lambda n: f"{5000000 + n}")
+    name = factory.Faker("company")
+    flexnet_managed = True
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    customer = factory.SubFactory(CustomerFactory)
+    role = Role.VIEWER
+
+
+class InvitationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Invitation
+
+    customer = factory.SubFactory(CustomerFactory)
+    email = factory.Sequence(lambda n: f"invitee{n}@example.org")
+    role = Role.VIEWER
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+        django_get_or_create = ("feature",)
+
+    feature = factory.Sequence(lambda n: f"feature_{n}")
+    name = factory.Sequence(lambda n: f"Product {n}")
+    licensing_model = LicensingModel.FLEXNET
+
+
+class EntitlementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Entitlement
+
+    customer = factory.SubFactory(CustomerFactory)
+    product = factory.SubFactory(ProductFactory)
+    line_id = factory.Sequence(lambda n: f"{n + 1:07d}-{n % 10000:04d}")
+    order_number = factory.Sequence(lambda n: f"SO-{n:06d}")
+    quantity = 10
+    start_date = factory.LazyFunction(lambda: datetime.date.today() - datetime.timedelta(days=30))
+    end_date = factory.LazyFunction(lambda: datetime.date.today() + datetime.timedelta(days=365))
+    tecs_end_date = factory.LazyFunction(lambda: datetime.date.today() + datetime.timedelta(days=365))
+    borrowable = False
