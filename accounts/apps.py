@@ -16,4 +16,4 @@ class AccountsConfig(AppConfig):
         def on_password_reset(sender, request, user, **kwargs) -> None:  # noqa: ANN001, ARG001
             email_verify_after_password_reset(user=user)
 
-        password_reset.connect(on_password_reset, dispatch_uid="accounts.password_reset_verifies")
+        password_reset.connect(on_password_reset, weak=False, dispatch_uid="accounts.password_reset_verifies")

@@ -49,15 +49,17 @@ def notification_queue(
     context: dict[str, Any],
     recipients: Iterable[str],
     attachments: Sequence[dict[str, str]] = (),
-) -> Notification | None:
-    """Renders ``templates/email/<template>{_subject.txt,.txt,.html}`` and stores it.
+) -> list[Notification]:
+    """Renders ``templates/email/<template>{_subject.txt,.txt,.html}`` once and stores one
+    outbox row per recipient, so each person gets exactly one email and its delivery is
+    tracked on its own.
 
-    Must run inside the transaction of the change it reports. Sending is scheduled for
-    after commit. Returns None when there is nobody to tell.
+    Must run inside the transaction of the change it reports; sending is scheduled for
+    after commit.
     """
-    to = sorted({address.lower() for address in recipients if address})
+    to = sorted({address.strip().lower() for address in recipients if address and address.strip()})
     if not to:
-        return None
+        return []
     context = {
         "brand": settings.PORTAL_BRAND_NAME,
         "support_email": settings.PORTAL_SUPPORT_EMAIL,
@@ -66,23 +68,27 @@ def notification_queue(
         **context,
     }
     with translation.override(settings.LANGUAGE_CODE):
-        subject = render_to_string(f"email/{template}_subject.txt", context).strip()
+        subject = " ".join(render_to_string(f"email/{template}_subject.txt", context).split())[:255]
         body_text = render_to_string(f"email/{template}.txt", context)
         body_html = render_to_string(f"email/{template}.html", context)
-    notification = Notification.objects.create(
-        customer=customer,
-        event=event,
-        recipients=to,
-        subject=" ".join(subject.split())[:255],
-        body_text=body_text,
-        body_html=body_html,
-        attachments=list(attachments),
+    notifications = Notification.objects.bulk_create(
+        Notification(
+            customer=customer,
+            event=event,
+            recipients=[address],
+            subject=subject,
+            body_text=body_text,
+            body_html=body_html,
+            attachments=list(attachments),
+        )
+        for address in to
     )
-    transaction.on_commit(lambda: _enqueue(notification.pk), robust=True)
-    return notification
+    ids = [notification.pk for notification in notifications]
+    transaction.on_commit(lambda: _enqueue(ids), robust=True)
+    return notifications
 
 
-def notify_ascs(*, customer: Customer, event: str, template: str, context: dict[str, Any]) -> Notification | None:
+def notify_ascs(*, customer: Customer, event: str, template: str, context: dict[str, Any]) -> list[Notification]:
     """Tells the customer's ASCs (everyone whose role receives notifications)."""
     return notification_queue(
         customer=customer,
@@ -93,13 +99,15 @@ def notify_ascs(*, customer: Customer, event: str, template: str, context: dict[
     )
 
 
-def _enqueue(notification_id: int) -> None:
+def _enqueue(notification_ids: list[int]) -> None:
     from .tasks import notification_send_task
 
-    try:
-        notification_send_task.delay(notification_id)
-    except Exception:  # noqa: BLE001 - the broker is down; the sweep will send it
-        logger.warning("Broker unavailable; notification %s left for the sweep", notification_id, exc_info=True)
+    for notification_id in notification_ids:
+        try:
+            notification_send_task.delay(notification_id)
+        except Exception:  # noqa: BLE001 - the broker is down: the periodic sweep sends it later
+            logger.warning("Broker unavailable; notifications %s left for the sweep", notification_ids, exc_info=True)
+            return
 
 
 def notification_send(*, notification_id: int) -> bool:

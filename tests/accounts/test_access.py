@@ -1,0 +1,137 @@
+"""Access to customer pages: the mixin, the resolver walk and the License Portal Access page."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts.access import CustomerViewMixin
+from accounts.models import AuditEvent
+from accounts.roles import ROLE_PERMISSIONS, Permission, Role
+from tests.customer_urls import customer_routes
+from tests.factories import CustomerFactory, MembershipFactory, UserFactory
+
+ROUTES = customer_routes()
+
+
+def test_routes_were_found() -> None:
+    names = {route.name for route in ROUTES}
+    assert {"customer_home", "entitlements:list", "users:list", "audit:list"} <= names
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name or r.route)
+def test_every_customer_view_declares_a_permission(route) -> None:
+    """Deny by default: a view under /c/ that declares nothing fails here."""
+    assert route.view_class is not None, f"{route.route} is not a class-based view using CustomerViewMixin"
+    assert issubclass(route.view_class, CustomerViewMixin), f"{route.route} does not use CustomerViewMixin"
+    assert isinstance(route.view_class.required_permission, Permission), f"{route.route} declares no permission"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name or r.route)
+def test_other_customers_pages_are_404_for_every_role(route, role, member_client) -> None:
+    mine = CustomerFactory()
+    theirs = CustomerFactory()
+    client = member_client(role=role, customer=mine)
+    for method in ("get", "post"):
+        response = getattr(client, method)(route.path(theirs.number))
+        assert response.status_code == HTTPStatus.NOT_FOUND, (method, route.route)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name or r.route)
+def test_unknown_and_malformed_customer_numbers_are_404(route, member_client) -> None:
+    client = member_client(role=Role.ASC, customer=CustomerFactory())
+    for number in ("9999999", "abc", "1%2F2", "0" * 40):
+        assert client.get(route.path(number)).status_code == HTTPStatus.NOT_FOUND
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name or r.route)
+def test_anonymous_users_are_sent_to_login(route, client) -> None:
+    customer = CustomerFactory()
+    response = client.get(route.path(customer.number))
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"].startswith(reverse("account_login"))
+
+
+DENIED_PAIRS = [
+    (route, role)
+    for route in ROUTES
+    if route.view_class is not None and issubclass(route.view_class, CustomerViewMixin)
+    for role in Role
+    if route.view_class.required_permission not in ROLE_PERMISSIONS[role]
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("route", "role"), DENIED_PAIRS, ids=lambda v: getattr(v, "name", None) or str(v))
+def test_missing_permission_is_403_and_audited(route, role, member_client) -> None:
+    """Generated from the matrix: every (view, role) pair the mapping denies."""
+    customer = CustomerFactory()
+    client = member_client(role=role, customer=customer)
+    for method in ("get", "post"):
+        response = getattr(client, method)(route.path(customer.number))
+        assert response.status_code == HTTPStatus.FORBIDDEN, (method, route.route)
+    assert AuditEvent.objects.filter(customer=customer, actor=client.user, denied=True).count() == 2
+
+
+@pytest.mark.django_db
+def test_customer_home_redirects_to_entitlements(member_client) -> None:
+    customer = CustomerFactory()
+    client = member_client(role=Role.VIEWER, customer=customer)
+    response = client.get(f"/c/{customer.number}/")
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == reverse("entitlements:list", kwargs={"customer_number": customer.number})
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", list(Role))
+def test_access_page_lists_customer_role_and_permissions(role, member_client) -> None:
+    customer = CustomerFactory(number="1001234", name="Demo Mühendislik A.Ş.")
+    client = member_client(role=role, customer=customer)
+    html = client.get(reverse("access")).content.decode()
+    assert "1001234 (Demo Mühendislik A.Ş.)" in html
+    assert str(role.label) in html
+    for permission in Permission:
+        assert (str(permission.label) in html) == (permission in ROLE_PERMISSIONS[role]), permission
+
+
+@pytest.mark.django_db
+def test_access_page_for_a_user_with_no_access(settings) -> None:
+    settings.PORTAL_SUPPORT_EMAIL = "help@reseller.example"
+    client = Client()
+    client.force_login(UserFactory(email="nobody@example.org"))
+    html = client.get(reverse("access")).content.decode()
+    assert "You do not have License Portal access" in html
+    assert "help@reseller.example" in html
+    assert "nobody@example.org" in html  # the email to give the ASC
+    assert "Support Coordinator (ASC)" in html
+    assert "Elastic or Shared Web" in html
+
+
+@pytest.mark.django_db
+def test_user_with_several_customers_sees_all_and_can_switch() -> None:
+    user = UserFactory()
+    first = MembershipFactory(user=user, role=Role.ASC).customer
+    second = MembershipFactory(user=user, role=Role.VIEWER).customer
+    client = Client()
+    client.force_login(user)
+    html = client.get(reverse("access")).content.decode()
+    assert first.number in html and second.number in html
+    page = client.get(reverse("entitlements:list", kwargs={"customer_number": first.number})).content.decode()
+    # The header's switcher links to both customers.
+    assert f'href="/c/{second.number}/"' in page
+    assert f'href="/c/{first.number}/"' in page
+    assert client.get(f"/c/{second.number}/entitlements/").status_code == HTTPStatus.OK
+
+
+@pytest.mark.django_db
+def test_access_page_requires_login(client) -> None:
+    response = client.get(reverse("access"))
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"].startswith(reverse("account_login"))
