@@ -10,7 +10,8 @@ Two entry points with different jobs:
 
 Both raise only `HostIdError` (a `ValueError`) for any `str` input, with a message that
 tells the user what was expected. Hex digits are checked against an explicit ASCII set:
-`int(x, 16)` and `str.isdigit` would accept Unicode digits such as '١' and underscores.
+`int(x, 16)` would accept underscores, and both it and `str.isdigit` accept non-ASCII
+(e.g. Arabic-Indic) digits.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ _MAX_INPUT_LENGTH = 64
 _SHOWN_LENGTH = 30
 
 
-class HostIdType(str, enum.Enum):
+class HostIdType(enum.StrEnum):
     """The host ID kinds a license server may be locked to."""
 
     ETHER = "ETHER"

@@ -1,0 +1,836 @@
+"""FlexLM license files in the portal's dialect: parse, render, sign and verify.
+
+The dialect is the one in DESIGN.md, "License file dialect (stable)":
+
+    # <header>
+    SERVER <host> <host id> <port>            (one line, or three for a triad)
+    VENDOR <daemon> [PORT=<n>]
+    USE_SERVER
+    # <comment>
+    INCREMENT <feature> <daemon> <version> <dd-mmm-yyyy|permanent> <count> VENDOR_STRING=... \\
+    <TAB>ISSUER=PORTAL ISSUED=<date> START=<date> [BORROW=<hours>] \\
+    <TAB>SIGN="XXXX XXXX ..."
+
+The parser also reads the shapes seen in the field (see shared/samples/licenses): FEATURE
+lines, CRLF line endings, bare keywords such as SUPERSEDE, quoted values, VENDOR options,
+uncounted node-locked lines without SERVER, and continuations inside a quoted value.
+
+Physical lines are joined into logical lines like FlexLM does: a trailing backslash is
+removed and the line break becomes one space (the next line's leading tab is kept, which is
+what an independent FlexLM parser reports for a SIGN2 value wrapped inside its quotes).
+A comment line never continues.
+
+Signatures (SIGN=) are Ed25519 over `signed_message`, which covers what a line means and
+every SERVER host ID, but nothing an administrator may edit when moving the file to another
+machine: host names, ports, VENDOR line options, keywords written in lower case (FlexLM's
+convention for unauthenticated fields such as asset_info=), comments and layout.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import functools
+import os
+import pathlib
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from activations.hostids import HostIdError, hostid_detect, hostid_normalise
+
+__all__ = [
+    "Attribute",
+    "IncrementSpec",
+    "LicenseDocument",
+    "LicenseParseError",
+    "LineFailure",
+    "ParsedFeature",
+    "ParsedLicense",
+    "ParsedServer",
+    "ParsedVendor",
+    "ServerSpec",
+    "VerifyResult",
+    "license_diff",
+    "license_parse",
+    "license_render",
+    "license_verify",
+    "private_key_load_or_create",
+    "public_key_from_pem",
+    "public_key_pem",
+    "signed_message",
+]
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH_NUMBERS = {name: number for number, name in enumerate(_MONTHS, start=1)}
+
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_HOST_CHARS = _NAME_CHARS | frozenset(".-:")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+# Printable ASCII except space, the quote and the backslash: such a value can be written
+# unquoted and cannot be mistaken for a continuation.
+_PLAIN_VALUE_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F)) - frozenset('"\\')
+
+# FlexLM's limits: feature names up to 30 characters, vendor daemon names up to 10.
+_MAX_FEATURE_LENGTH = 30
+_MAX_VENDOR_LENGTH = 10
+_MAX_KEYWORD_LENGTH = 64
+_MAX_HOST_LENGTH = 255
+_MAX_VERSION_LENGTH = 20
+# Decimals are limited to 9 digits so that int() never meets Python's digit limit and
+# every count the renderer accepts can be read back.
+_MAX_DECIMAL_DIGITS = 9
+_MAX_COUNT = 10**_MAX_DECIMAL_DIGITS - 1
+_MAX_PORT = 65535
+
+_FEATURE_KINDS = ("INCREMENT", "FEATURE")
+_SIGNATURE_KEYWORDS = ("SIGN", "SIGN2")
+_SIGNATURE_BYTES = 64
+_DATE_KEYWORDS = ("ISSUED", "START")
+
+# Characters a logical line may not contain: control characters other than tab (a stray
+# CR means a mangled line ending), Unicode line and paragraph separators (other tools
+# split lines there), and lone surrogates, which cannot be encoded for signing.
+_FORBIDDEN_CHARACTER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+# Domain separation: a signature made for this message format means nothing elsewhere.
+_MESSAGE_TAG = "flexnet-portal license line v1"
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class LicenseParseError(ValueError):
+    """A license file that is not in the dialect; `line` is the 1-based number of the
+    (first physical) line at fault.
+
+    ``str(error)`` is ``"line <line>: <reason>"``.
+    """
+
+    def __init__(self, line: int, reason: str) -> None:
+        # Both go into args so that the exception survives pickling (e.g. by Celery).
+        super().__init__(line, reason)
+        self.line = line
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """A keyword on a VENDOR, INCREMENT or FEATURE line: ``NAME=value`` or a bare ``NAME``.
+
+    Invariant (for parsed attributes): `name` is a keyword ([A-Za-z_][A-Za-z0-9_]*) and
+    `value`, when present, is non-empty with its quotes removed.
+    """
+
+    name: str
+    value: str | None = None
+
+    @property
+    def has_value(self) -> bool:
+        return self.value is not None
+
+
+@dataclass(frozen=True)
+class ParsedServer:
+    """A SERVER line. `host_id` is as written (valid per `hostids.hostid_detect`)."""
+
+    line: int
+    host: str
+    host_id: str
+    port: int
+
+
+@dataclass(frozen=True)
+class ParsedVendor:
+    """A VENDOR line; a PORT= attribute, if any, holds a valid port number."""
+
+    line: int
+    name: str
+    attributes: tuple[Attribute, ...]
+
+
+@dataclass(frozen=True)
+class ParsedFeature:
+    """An INCREMENT or FEATURE line.
+
+    Invariants: `expiration` is the date as written and `expiration_date` its value (None
+    for permanent); `count` is a positive integer, or None for ``uncounted`` (and then a
+    HOSTID= attribute is present); attribute names are unique and in file order; ISSUED=
+    and START= are valid dates, BORROW= a positive integer, HOSTID= valid host IDs.
+    """
+
+    line: int
+    kind: str
+    name: str
+    vendor: str
+    version: str
+    expiration: str
+    expiration_date: datetime.date | None
+    count: int | None
+    attributes: tuple[Attribute, ...]
+
+    @property
+    def uncounted(self) -> bool:
+        return self.count is None
+
+    def attribute(self, name: str) -> Attribute | None:
+        """The attribute called exactly `name`, if the line has one."""
+        for attribute in self.attributes:
+            if attribute.name == name:
+                return attribute
+        return None
+
+
+@dataclass(frozen=True)
+class ParsedLicense:
+    """A whole license file. There are zero, one or three servers, in file order."""
+
+    servers: tuple[ParsedServer, ...]
+    vendors: tuple[ParsedVendor, ...]
+    features: tuple[ParsedFeature, ...]
+    use_server: bool
+
+
+def _shown(text: str) -> str:
+    """`text` in double quotes for an error message, shortened if long."""
+    if len(text) > 40:
+        text = text[:40] + "…"
+    return f'"{text}"'
+
+
+def _is_name(text: str, max_length: int) -> bool:
+    return 0 < len(text) <= max_length and all(c in _NAME_CHARS for c in text)
+
+
+def _is_keyword(text: str) -> bool:
+    return _is_name(text, _MAX_KEYWORD_LENGTH) and not text[0].isdigit()
+
+
+def _is_host(text: str) -> bool:
+    return 0 < len(text) <= _MAX_HOST_LENGTH and all(c in _HOST_CHARS for c in text)
+
+
+def _is_decimal(text: str) -> bool:
+    return 0 < len(text) <= _MAX_DECIMAL_DIGITS and text.isascii() and text.isdigit()
+
+
+def _is_version(text: str) -> bool:
+    whole, dot, fraction = text.partition(".")
+    return (
+        len(text) <= _MAX_VERSION_LENGTH
+        and whole.isascii()
+        and whole.isdigit()
+        and (not dot or (fraction.isascii() and fraction.isdigit()))
+    )
+
+
+def _parse_date(text: str) -> datetime.date:
+    """Parse ``dd-mmm-yyyy`` (month in any case). Raises ValueError if not a real date."""
+    day, month, year = text.split("-") if text.count("-") == 2 else ("", "", "")
+    if not (
+        1 <= len(day) <= 2
+        and day.isascii()
+        and day.isdigit()
+        and month.lower() in _MONTH_NUMBERS
+        and len(year) == 4
+        and year.isascii()
+        and year.isdigit()
+    ):
+        raise ValueError(text)
+    return datetime.date(int(year), _MONTH_NUMBERS[month.lower()], int(day))
+
+
+def _parse_expiration(line: int, text: str) -> datetime.date | None:
+    if text.lower() == "permanent":
+        return None
+    return _date_or_error(line, text)
+
+
+def _date_or_error(line: int, text: str) -> datetime.date:
+    try:
+        return _parse_date(text)
+    except ValueError:
+        raise LicenseParseError(line, f"invalid date {_shown(text)}") from None
+
+
+def _port_or_error(line: int, text: str, what: str) -> int:
+    port = int(text) if _is_decimal(text) else 0
+    if not 1 <= port <= _MAX_PORT:
+        raise LicenseParseError(line, f"invalid {what} port {_shown(text)} (expected 1 to 65535)")
+    return port
+
+
+def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """Yield (number of first physical line, joined text) for every non-comment line."""
+    # Windows editors may save a byte order mark; it is not part of the first line.
+    physical_lines = text.removeprefix("\ufeff").split("\n")
+    if physical_lines[-1] == "":  # the final line's newline does not start another line
+        physical_lines.pop()
+    parts: list[str] = []
+    start = 0
+    for number, physical in enumerate(physical_lines, start=1):
+        physical = physical.removesuffix("\r")
+        if not parts:
+            stripped = physical.lstrip(" \t")
+            if not stripped or stripped.startswith("#"):
+                continue
+            start = number
+        if physical.endswith("\\"):
+            parts.append(physical[:-1])
+            continue
+        parts.append(physical)
+        yield start, " ".join(parts)
+        parts = []
+    if parts:
+        raise LicenseParseError(start, "line continues past the end of the file")
+
+
+def _tokens(line: int, text: str) -> list[str]:
+    """Split a logical line at spaces and tabs; ``NAME="a b"`` becomes ``NAME=a b``.
+
+    A quote may only open right after ``NAME=`` and must close within the logical line,
+    followed by white space or the end of the line.
+    """
+    forbidden = _FORBIDDEN_CHARACTER.search(text)
+    if forbidden:
+        raise LicenseParseError(line, f"invalid character U+{ord(forbidden.group()):04X}")
+    tokens = []
+    position, end = 0, len(text)
+    while True:
+        while position < end and text[position] in " \t":
+            position += 1
+        if position == end:
+            return tokens
+        start = position
+        while position < end and text[position] not in ' \t"':
+            position += 1
+        if position < end and text[position] == '"':
+            if position == start or text[position - 1] != "=":
+                raise LicenseParseError(line, 'unexpected quote (only NAME="value" may be quoted)')
+            closing = text.find('"', position + 1)
+            if closing < 0:
+                raise LicenseParseError(line, "unterminated quote")
+            tokens.append(text[start:position] + text[position + 1 : closing])
+            position = closing + 1
+            if position < end and text[position] not in " \t":
+                raise LicenseParseError(line, "text after closing quote")
+        else:
+            tokens.append(text[start:position])
+
+
+def _attributes(line: int, tokens: list[str]) -> tuple[Attribute, ...]:
+    attributes = []
+    seen = set()
+    for token in tokens:
+        name, equals, value = token.partition("=")
+        if not _is_keyword(name):
+            raise LicenseParseError(line, f"invalid keyword {_shown(token)} (expected NAME or NAME=value)")
+        if name in seen:
+            raise LicenseParseError(line, f"duplicate keyword {name}")
+        if equals and not value:
+            raise LicenseParseError(line, f"missing value for {name}")
+        seen.add(name)
+        attributes.append(Attribute(name, value if equals else None))
+    return tuple(attributes)
+
+
+def _parse_server(line: int, tokens: list[str]) -> ParsedServer:
+    if len(tokens) < 4:
+        raise LicenseParseError(line, "a SERVER line needs a host name, a host ID and a port")
+    if len(tokens) > 4:
+        raise LicenseParseError(line, f"unexpected {_shown(tokens[4])} after the SERVER port")
+    _, host, host_id, port = tokens
+    if not _is_host(host):
+        raise LicenseParseError(line, f"invalid SERVER host name {_shown(host)}")
+    try:
+        hostid_detect(host_id)
+    except HostIdError as error:
+        raise LicenseParseError(line, f"invalid SERVER host ID: {error}") from None
+    return ParsedServer(line, host, host_id, _port_or_error(line, port, "SERVER"))
+
+
+def _parse_vendor(line: int, tokens: list[str]) -> ParsedVendor:
+    if len(tokens) < 2:
+        raise LicenseParseError(line, "a VENDOR line needs a vendor daemon name")
+    name = tokens[1]
+    if not _is_name(name, _MAX_VENDOR_LENGTH):
+        raise LicenseParseError(line, f"invalid vendor daemon name {_shown(name)}")
+    attributes = _attributes(line, tokens[2:])
+    for attribute in attributes:
+        if attribute.name == "PORT":
+            _port_or_error(line, attribute.value or "", "VENDOR")
+    return ParsedVendor(line, name, attributes)
+
+
+def _check_feature_attribute(line: int, attribute: Attribute) -> None:
+    """Validate the attributes whose syntax FlexLM defines (dates, BORROW, HOSTID)."""
+    name, value = attribute.name, attribute.value
+    if name in _DATE_KEYWORDS:
+        _date_or_error(line, value or "")
+    elif name == "BORROW" and value is not None:
+        # A bare BORROW means FlexLM's default borrow period.
+        if not _is_decimal(value) or int(value) == 0:
+            raise LicenseParseError(line, f"invalid BORROW hours {_shown(value)}")
+    elif name == "HOSTID":
+        for host_id in (value or "").split() or [""]:
+            try:
+                hostid_detect(host_id)
+            except HostIdError as error:
+                raise LicenseParseError(line, f"invalid HOSTID: {error}") from None
+
+
+def _parse_feature(line: int, tokens: list[str], has_server: bool) -> ParsedFeature:
+    kind = tokens[0]
+    if len(tokens) < 6:
+        raise LicenseParseError(
+            line, f"the {kind} line needs a feature, vendor daemon, version, expiration date and count"
+        )
+    _, name, vendor, version, expiration, count_text = tokens[:6]
+    if not _is_name(name, _MAX_FEATURE_LENGTH):
+        raise LicenseParseError(line, f"invalid feature name {_shown(name)}")
+    if not _is_name(vendor, _MAX_VENDOR_LENGTH):
+        raise LicenseParseError(line, f"invalid vendor daemon name {_shown(vendor)}")
+    if not _is_version(version):
+        raise LicenseParseError(line, f"invalid version {_shown(version)}")
+    expiration_date = _parse_expiration(line, expiration)
+    count: int | None
+    if count_text.lower() == "uncounted":
+        count = None
+    elif not _is_decimal(count_text):
+        raise LicenseParseError(line, f"invalid decimal {_shown(count_text)}")
+    else:
+        count = int(count_text)
+        if count == 0:
+            raise LicenseParseError(line, "invalid license count 0 (expected a positive integer or uncounted)")
+    attributes = _attributes(line, tokens[6:])
+    for attribute in attributes:
+        _check_feature_attribute(line, attribute)
+    if count is None and not any(attribute.name == "HOSTID" for attribute in attributes):
+        raise LicenseParseError(line, "an uncounted line must be node-locked with HOSTID=")
+    if count is not None and not has_server:
+        raise LicenseParseError(line, "a counted line needs a SERVER line before it")
+    return ParsedFeature(line, kind, name, vendor, version, expiration, expiration_date, count, attributes)
+
+
+def license_parse(text: str) -> ParsedLicense:
+    """Parse a license file; raises LicenseParseError (and nothing else) if it is invalid.
+
+    Values are kept as written (host IDs are not normalised, quotes are removed).
+    """
+    servers: list[ParsedServer] = []
+    vendors: list[ParsedVendor] = []
+    features: list[ParsedFeature] = []
+    use_server = False
+    for line, logical in _logical_lines(text):
+        tokens = _tokens(line, logical)
+        if not tokens:  # only continuation backslashes and white space
+            continue
+        keyword = tokens[0]
+        if keyword == "SERVER":
+            if len(servers) == 3:
+                raise LicenseParseError(line, "more than three SERVER lines")
+            servers.append(_parse_server(line, tokens))
+        elif keyword == "VENDOR":
+            vendors.append(_parse_vendor(line, tokens))
+        elif keyword == "USE_SERVER":
+            if len(tokens) > 1:
+                raise LicenseParseError(line, "USE_SERVER takes no arguments")
+            use_server = True
+        elif keyword in _FEATURE_KINDS:
+            features.append(_parse_feature(line, tokens, has_server=bool(servers)))
+        else:
+            raise LicenseParseError(
+                line,
+                f"unsupported line type {_shown(keyword)} (expected SERVER, VENDOR, USE_SERVER, INCREMENT or FEATURE)",
+            )
+    if len(servers) == 2:
+        raise LicenseParseError(servers[1].line, "two SERVER lines; a redundant (triad) configuration has three")
+    return ParsedLicense(tuple(servers), tuple(vendors), tuple(features), use_server)
+
+
+# --------------------------------------------------------------------------- signing
+
+
+def _is_signed_keyword(name: str) -> bool:
+    """Whether an attribute is covered by the signature.
+
+    Everything except SIGN/SIGN2 and keywords without an upper-case letter (asset_info=,
+    ...), which are FlexLM's fields for administrators. Mixed-case names are signed, so
+    re-casing a keyword cannot slip in an unsigned one.
+    """
+    return name not in _SIGNATURE_KEYWORDS and name != name.lower()
+
+
+def signed_message(
+    *,
+    kind: str,
+    feature: str,
+    vendor: str,
+    version: str,
+    expiration: datetime.date | None,
+    count: int | None,
+    attributes: Iterable[Attribute],
+    server_host_ids: Iterable[str],
+) -> bytes:
+    """The bytes an INCREMENT/FEATURE line's SIGN= signs.
+
+    A sequence of fields, each UTF-8 encoded and prefixed with its length in bytes as a
+    4-byte big-endian integer (so no field content can imitate a boundary):
+
+        "flexnet-portal license line v1", kind, feature, vendor, version,
+        expiration ("permanent" or ISO yyyy-mm-dd), count (decimal or "uncounted"),
+        number of signed attributes (decimal), each signed attribute as "NAME=value" or
+        "NAME" (value with white space runs folded to one space and trimmed),
+        number of host IDs (decimal), each SERVER host ID in canonical form
+        (`hostids.hostid_normalise`), in file order.
+
+    Signed attributes are all but SIGN, SIGN2 and lower-case keywords; their order counts.
+    Raises HostIdError if a host ID is invalid.
+    """
+    signed = [
+        attribute.name if attribute.value is None else f"{attribute.name}={' '.join(attribute.value.split())}"
+        for attribute in attributes
+        if _is_signed_keyword(attribute.name)
+    ]
+    line_fields = _encoded_fields(
+        _MESSAGE_TAG,
+        kind,
+        feature,
+        vendor,
+        version,
+        "permanent" if expiration is None else expiration.isoformat(),
+        "uncounted" if count is None else str(count),
+        str(len(signed)),
+        *signed,
+    )
+    return line_fields + _encoded_host_ids(tuple(server_host_ids))
+
+
+def _encoded_fields(*fields: str) -> bytes:
+    """Each field as its UTF-8 length (4 bytes, big-endian) followed by its UTF-8 bytes."""
+    message = bytearray()
+    for field in fields:
+        encoded = field.encode()
+        message += len(encoded).to_bytes(4, "big")
+        message += encoded
+    return bytes(message)
+
+
+# Every line of a file signs the same host IDs; caching their encoding keeps rendering and
+# verifying large files cheap.
+@functools.lru_cache(maxsize=64)
+def _encoded_host_ids(host_ids: tuple[str, ...]) -> bytes:
+    canonical = [hostid_normalise(hostid_detect(host_id), host_id) for host_id in host_ids]
+    return _encoded_fields(str(len(canonical)), *canonical)
+
+
+def _format_signature(signature: bytes) -> str:
+    return signature.hex(" ", 2).upper()
+
+
+def _signature_from_text(text: str) -> bytes | None:
+    """The signature bytes in a SIGN= value, or None if it is not 64 bytes of hex."""
+    digits = "".join(text.split())
+    if len(digits) != 2 * _SIGNATURE_BYTES or not all(c in _HEX_DIGITS for c in digits):
+        return None
+    return bytes.fromhex(digits)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _check_comment(text: str, what: str) -> None:
+    if _FORBIDDEN_CHARACTER.search(text):
+        raise ValueError(f"{what} must be one line without control characters: {text!r}")
+    # Some FlexLM parsers continue a comment ending in a backslash, swallowing the next line.
+    if text.endswith("\\"):
+        raise ValueError(f"{what} must not end with a backslash: {text!r}")
+
+
+def _check_port(port: int, what: str) -> None:
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= _MAX_PORT:
+        raise ValueError(f"{what} must be an integer from 1 to 65535, not {port!r}")
+
+
+def _check_positive(number: int, what: str) -> None:
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= _MAX_COUNT:
+        raise ValueError(f"{what} must be an integer from 1 to {_MAX_COUNT}, not {number!r}")
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """A license server to render. Invariants: `host` is a host name or address
+    ([A-Za-z0-9_.:-], at most 255 characters), `host_id` is a canonical host ID (as
+    returned by `hostids.hostid_normalise`), `port` is 1..65535."""
+
+    host: str
+    host_id: str
+    port: int
+
+    def __post_init__(self) -> None:
+        if not _is_host(self.host):
+            raise ValueError(f"invalid server host name {self.host!r}")
+        if hostid_normalise(hostid_detect(self.host_id), self.host_id) != self.host_id:
+            raise ValueError(f"server host ID {self.host_id!r} is not in canonical form")
+        _check_port(self.port, "the server port")
+
+
+@dataclass(frozen=True)
+class IncrementSpec:
+    """One INCREMENT line to render.
+
+    Invariants: `feature` follows FlexLM's rules ([A-Za-z0-9_], 1 to 30 characters);
+    `version` is a decimal such as 2027.1231; `expiration` None means permanent; `count`
+    and `borrow_hours` (if set) are positive integers; `vendor_string` is non-empty
+    printable ASCII without spaces, quotes or backslashes; `comment` is one line.
+    """
+
+    feature: str
+    version: str
+    expiration: datetime.date | None
+    count: int
+    vendor_string: str
+    issued: datetime.date
+    start: datetime.date
+    borrow_hours: int | None
+    comment: str
+
+    def __post_init__(self) -> None:
+        if not _is_name(self.feature, _MAX_FEATURE_LENGTH):
+            raise ValueError(f"invalid feature name {self.feature!r} (1 to 30 of A-Z, a-z, 0-9, _)")
+        if not _is_version(self.version):
+            raise ValueError(f"invalid version {self.version!r} (expected e.g. 2027.1231)")
+        _check_positive(self.count, "the license count")
+        if not self.vendor_string or not all(c in _PLAIN_VALUE_CHARS for c in self.vendor_string):
+            raise ValueError(
+                f"invalid VENDOR_STRING {self.vendor_string!r} (printable ASCII without spaces, quotes or backslashes)"
+            )
+        if self.borrow_hours is not None:
+            _check_positive(self.borrow_hours, "BORROW hours")
+        _check_comment(self.comment, "the comment")
+
+    def attributes(self) -> tuple[Attribute, ...]:
+        """The line's attributes before SIGN=, in rendering order."""
+        attributes = [
+            Attribute("VENDOR_STRING", self.vendor_string),
+            Attribute("ISSUER", "PORTAL"),
+            Attribute("ISSUED", _format_date(self.issued)),
+            Attribute("START", _format_date(self.start)),
+        ]
+        if self.borrow_hours is not None:
+            attributes.append(Attribute("BORROW", str(self.borrow_hours)))
+        return tuple(attributes)
+
+
+@dataclass(frozen=True)
+class LicenseDocument:
+    """A whole license file to render.
+
+    Invariants: one server, or three for a redundant triad; `vendor` is a vendor daemon
+    name ([A-Za-z0-9_], 1 to 10 characters); `vendor_port` is None or 1..65535; `header`
+    is one line.
+    """
+
+    header: str
+    servers: tuple[ServerSpec, ...]
+    vendor: str
+    vendor_port: int | None
+    increments: tuple[IncrementSpec, ...]
+
+    def __post_init__(self) -> None:
+        _check_comment(self.header, "the header")
+        if len(self.servers) not in (1, 3):
+            raise ValueError(f"a license file has one server or three, not {len(self.servers)}")
+        if not _is_name(self.vendor, _MAX_VENDOR_LENGTH):
+            raise ValueError(f"invalid vendor daemon name {self.vendor!r} (1 to 10 of A-Z, a-z, 0-9, _)")
+        if self.vendor_port is not None:
+            _check_port(self.vendor_port, "the vendor port")
+
+
+def _format_date(date: datetime.date | None) -> str:
+    if date is None:
+        return "permanent"
+    return f"{date.day:02d}-{_MONTHS[date.month - 1]}-{date.year:04d}"
+
+
+def _comment_line(text: str) -> str:
+    return f"# {text}" if text else "#"
+
+
+def license_render(document: LicenseDocument, *, private_key: Ed25519PrivateKey) -> str:
+    """Render `document` in the dialect, signing every INCREMENT line with `private_key`.
+
+    The result uses ``\\n`` line endings, ends with a newline, and parses back with
+    `license_parse` to the same servers, vendor and increments.
+    """
+    host_ids = tuple(server.host_id for server in document.servers)
+    vendor_line = f"VENDOR {document.vendor}"
+    if document.vendor_port is not None:
+        vendor_line += f" PORT={document.vendor_port}"
+    lines = [_comment_line(document.header)]
+    lines += [f"SERVER {server.host} {server.host_id} {server.port}" for server in document.servers]
+    lines += [vendor_line, "USE_SERVER"]
+    for increment in document.increments:
+        attributes = increment.attributes()
+        message = signed_message(
+            kind="INCREMENT",
+            feature=increment.feature,
+            vendor=document.vendor,
+            version=increment.version,
+            expiration=increment.expiration,
+            count=increment.count,
+            attributes=attributes,
+            server_host_ids=host_ids,
+        )
+        vendor_string, *rest = attributes
+        lines += [
+            _comment_line(increment.comment),
+            f"INCREMENT {increment.feature} {document.vendor} {increment.version} "
+            f"{_format_date(increment.expiration)} {increment.count} "
+            f"VENDOR_STRING={vendor_string.value} \\",
+            "\t" + " ".join(f"{attribute.name}={attribute.value}" for attribute in rest) + " \\",
+            f'\tSIGN="{_format_signature(private_key.sign(message))}"',
+        ]
+    lines.append("")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- verifying
+
+
+@dataclass(frozen=True)
+class LineFailure:
+    """Why a line failed verification; `line` is 1-based, 0 for the file as a whole."""
+
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Invariant: `valid` is true exactly when there are no failures."""
+
+    valid: bool
+    failures: tuple[LineFailure, ...]
+
+    def __post_init__(self) -> None:
+        if self.valid == bool(self.failures):
+            raise ValueError("a verification result is valid exactly when it has no failures")
+
+
+def license_verify(text: str, *, public_key: Ed25519PublicKey) -> VerifyResult:
+    """Check every INCREMENT/FEATURE line's SIGN= against `public_key`.
+
+    Invalid if the file does not parse, has no INCREMENT/FEATURE line, or any such line
+    lacks a valid signature; one failure per failing line.
+    """
+    try:
+        parsed = license_parse(text)
+    except LicenseParseError as error:
+        return VerifyResult(False, (LineFailure(error.line, error.reason),))
+    if not parsed.features:
+        return VerifyResult(False, (LineFailure(0, "no signed lines"),))
+    host_ids = [server.host_id for server in parsed.servers]
+    failures = []
+    for feature in parsed.features:
+        sign = feature.attribute("SIGN")
+        if sign is None or sign.value is None:
+            failures.append(LineFailure(feature.line, "no SIGN= signature"))
+            continue
+        signature = _signature_from_text(sign.value)
+        if signature is None:
+            failures.append(LineFailure(feature.line, "malformed SIGN= signature (expected 64 bytes in hex)"))
+            continue
+        message = signed_message(
+            kind=feature.kind,
+            feature=feature.name,
+            vendor=feature.vendor,
+            version=feature.version,
+            expiration=feature.expiration_date,
+            count=feature.count,
+            attributes=feature.attributes,
+            server_host_ids=host_ids,
+        )
+        try:
+            public_key.verify(signature, message)
+        except InvalidSignature:
+            failures.append(LineFailure(feature.line, "signature does not match"))
+    return VerifyResult(not failures, tuple(failures))
+
+
+def license_diff(old: str, new: str, *, old_name: str = "old", new_name: str = "new") -> list[str]:
+    """Unified diff of two license file versions, one string per line without newlines."""
+    return list(
+        difflib.unified_diff(old.splitlines(), new.splitlines(), fromfile=old_name, tofile=new_name, lineterm="")
+    )
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def _load_private_key(path: pathlib.Path) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path} does not hold an Ed25519 private key")
+    return key
+
+
+def private_key_load_or_create(path: pathlib.Path) -> Ed25519PrivateKey:
+    """Load the Ed25519 signing key (PEM, PKCS8) at `path`, creating it if missing.
+
+    A new key is written to a temporary file (mode 0600) in the same directory and then
+    hard-linked into place; linking fails if the file appeared meanwhile, so processes
+    starting at once all end up using the one key that won.
+    """
+    try:
+        return _load_private_key(path)
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(pem)
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return _load_private_key(path)
+    finally:
+        os.unlink(temporary)
+    return key
+
+
+def public_key_pem(private_key: Ed25519PrivateKey) -> str:
+    """The public half of `private_key` as a PEM SubjectPublicKeyInfo block."""
+    return (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode("ascii")
+    )
+
+
+def public_key_from_pem(data: bytes) -> Ed25519PublicKey:
+    """Load a PEM public key; raises ValueError unless it is an Ed25519 key."""
+    key = serialization.load_pem_public_key(data)
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("not an Ed25519 public key")
+    return key
