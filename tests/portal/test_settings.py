@@ -41,3 +41,16 @@ def test_healthz_touches_no_database(client, django_assert_num_queries) -> None:
     with django_assert_num_queries(0):
         response = client.get("/healthz")
     assert response.content == b"ok"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/healthz", "/accounts/login/", "/admin/login/", "/help/roles/"])
+def test_every_response_carries_the_content_security_policy(client, path) -> None:
+    policy = client.get(path)["Content-Security-Policy"]
+    directives = {part.split()[0]: part.split()[1:] for part in policy.split(";") if part.strip()}
+    assert directives["default-src"] == ["'self'"]
+    assert directives["script-src"] == ["'self'"]
+    assert directives["object-src"] == ["'none'"]
+    assert directives["base-uri"] == ["'none'"]
+    assert directives["frame-ancestors"] == ["'none'"]
+    assert "'unsafe-inline'" not in policy
