@@ -12,8 +12,10 @@ from functools import cached_property
 from http import HTTPStatus
 from typing import Any, ClassVar
 
+from allauth.mfa.utils import is_mfa_enabled
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from portal.errors import AccessDenied
@@ -142,6 +144,13 @@ class CustomerViewMixin:
         self.access = access
         self.customer = access.customer
         request.customer_access = access
+        if access.customer.mfa_required and not is_mfa_enabled(request.user):
+            messages.warning(
+                request,
+                _("%(customer)s requires two-factor authentication. Set it up to continue.")
+                % {"customer": access.customer},
+            )
+            return redirect("mfa_index")
         if not access.has(self.required_permission):
             audit_record(
                 customer=access.customer,

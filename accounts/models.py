@@ -87,6 +87,11 @@ class Customer(models.Model):
         default=False,
         help_text=_("Set by support. Without it the customer sees entitlements but no activations."),
     )
+    mfa_required = models.BooleanField(
+        _("two-factor authentication required"),
+        default=False,
+        help_text=_("Members must set up two-factor authentication before they can open this customer's pages."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
