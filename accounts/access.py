@@ -38,7 +38,7 @@ class PermissionFlags:
             # A typo in a template must not silently grant or hide; fail loudly in tests.
             raise AttributeError(f"Unknown permission {name!r}") from None
 
-    def __iter__(self):  # noqa: ANN204 - template iteration
+    def __iter__(self):
         return iter(sorted(self._permissions, key=lambda p: list(Permission).index(p)))
 
 

@@ -13,7 +13,7 @@ class AccountsConfig(AppConfig):
 
         from .services import email_verify_after_password_reset
 
-        def on_password_reset(sender, request, user, **kwargs) -> None:  # noqa: ANN001, ARG001
+        def on_password_reset(sender, request, user, **kwargs) -> None:
             email_verify_after_password_reset(user=user)
 
         password_reset.connect(on_password_reset, weak=False, dispatch_uid="accounts.password_reset_verifies")

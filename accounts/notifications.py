@@ -105,7 +105,7 @@ def _enqueue(notification_ids: list[int]) -> None:
     for notification_id in notification_ids:
         try:
             notification_send_task.delay(notification_id)
-        except Exception:  # noqa: BLE001 - the broker is down: the periodic sweep sends it later
+        except Exception:  # whatever the broker client raises: the periodic sweep sends it later
             logger.warning("Broker unavailable; notifications %s left for the sweep", notification_ids, exc_info=True)
             return
 

@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
     max_retries=10,
     acks_late=True,
 )
-def notification_send_task(self, notification_id: int) -> bool:  # noqa: ANN001
+def notification_send_task(self, notification_id: int) -> bool:
     return notifications.notification_send(notification_id=notification_id)
 
 

@@ -10,7 +10,7 @@ from django.core.mail.backends.locmem import EmailBackend
 class FlakyEmailBackend(EmailBackend):
     failures_left = 0
 
-    def send_messages(self, messages):  # noqa: ANN001, ANN201
+    def send_messages(self, messages):
         if FlakyEmailBackend.failures_left > 0:
             FlakyEmailBackend.failures_left -= 1
             raise smtplib.SMTPServerDisconnected("451 try again later")

@@ -122,7 +122,8 @@ def test_user_with_several_customers_sees_all_and_can_switch() -> None:
     client = Client()
     client.force_login(user)
     html = client.get(reverse("access")).content.decode()
-    assert first.number in html and second.number in html
+    assert first.number in html
+    assert second.number in html
     page = client.get(reverse("entitlements:list", kwargs={"customer_number": first.number})).content.decode()
     # The header's switcher links to both customers.
     assert f'href="/c/{second.number}/"' in page

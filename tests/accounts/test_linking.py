@@ -58,7 +58,8 @@ def test_signup_then_verification_links_pending_invitation() -> None:
     assert membership.customer == invitation.customer
     assert membership.role == Role.ADMINISTRATOR
     invitation.refresh_from_db()
-    assert invitation.accepted_by == user and invitation.accepted_at is not None
+    assert invitation.accepted_by == user
+    assert invitation.accepted_at is not None
     assert AuditEvent.objects.filter(customer=invitation.customer, action="invitation.accepted").count() == 1
 
 
@@ -83,7 +84,8 @@ def test_login_links_invitations_for_verified_addresses_case_insensitively() -> 
     roles = dict(Membership.objects.filter(user=user).values_list("customer_id", "role"))
     assert roles == {first.customer_id: Role.VIEWER, second.customer_id: Role.ADMINISTRATOR}
     html = client.get(reverse("access")).content.decode()
-    assert first.customer.number in html and second.customer.number in html
+    assert first.customer.number in html
+    assert second.customer.number in html
 
 
 def test_added_address_links_only_once_confirmed() -> None:

@@ -46,9 +46,14 @@ def test_committed_change_emails_each_asc_exactly_once(company) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_rolled_back_change_sends_nothing(company) -> None:
     customer, _ascs, admin = company
-    with pytest.raises(RuntimeError), transaction.atomic():
+
+    @transaction.atomic
+    def add_then_fail() -> None:
         membership_add(customer=customer, actor=admin, email="ghost@example.org", role=Role.VIEWER)
         raise RuntimeError("the surrounding work failed")
+
+    with pytest.raises(RuntimeError):
+        add_then_fail()
     assert Notification.objects.count() == 0
     assert mail.outbox == []
 
