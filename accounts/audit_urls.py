@@ -8,4 +8,5 @@ app_name = "audit"
 
 urlpatterns = [
     path("", views.AuditLogView.as_view(), name="list"),
+    path("export.csv", views.AuditExportView.as_view(), name="export"),
 ]

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import datetime
+import enum
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from allauth.account.models import EmailAddress
 from django.db.models import QuerySet
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .models import AuditEvent, Customer, Invitation, Membership, User
+from .roles import GRANTABLE_ROLES, Role
 
 
 def memberships_for_user(*, user: User) -> QuerySet[Membership]:
@@ -14,14 +27,215 @@ def memberships_for_user(*, user: User) -> QuerySet[Membership]:
 def membership_list(*, customer: Customer) -> QuerySet[Membership]:
     return (
         Membership.objects.filter(customer=customer)
-        .select_related("user", "added_by")
+        .select_related("user", "added_by", "customer")
         .order_by("user__email")
     )
 
 
 def invitation_pending_list(*, customer: Customer) -> QuerySet[Invitation]:
-    return Invitation.objects.pending().filter(customer=customer).select_related("invited_by").order_by("email")
+    return (
+        Invitation.objects.pending()
+        .filter(customer=customer)
+        .select_related("invited_by", "customer")
+        .order_by("email")
+    )
 
 
-def audit_event_list(*, customer: Customer) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(customer=customer).order_by("-created_at", "-id")
+# --- The audit log ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    action: str = ""
+    actor: str = ""
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
+    denied_only: bool = False
+
+
+def _day_start(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def audit_event_list(*, customer: Customer, filters: AuditFilters | None = None) -> QuerySet[AuditEvent]:
+    """The customer's audit events, newest first, filtered.
+
+    Always ``customer = ? ORDER BY created_at DESC, id DESC`` so PostgreSQL walks the
+    ``audit_customer_time`` index (or ``audit_customer_action`` when filtering by action)
+    and stops after one page. Dates are whole days in the portal's time zone, ``date_to``
+    inclusive.
+    """
+    events = AuditEvent.objects.filter(customer=customer)
+    filters = filters or AuditFilters()
+    if filters.action:
+        events = events.filter(action=filters.action)
+    if filters.actor:
+        events = events.filter(actor_email__icontains=filters.actor)
+    if filters.date_from:
+        events = events.filter(created_at__gte=_day_start(filters.date_from))
+    if filters.date_to:
+        events = events.filter(created_at__lt=_day_start(filters.date_to + datetime.timedelta(days=1)))
+    if filters.denied_only:
+        events = events.filter(denied=True)
+    return events.order_by("-created_at", "-id")
+
+
+def audit_actions_used(*, customer: Customer) -> list[str]:
+    """The distinct actions recorded for the customer (for the filter's choices)."""
+    return sorted(
+        AuditEvent.objects.filter(customer=customer).order_by().values_list("action", flat=True).distinct()
+    )
+
+
+# --- Adding portal users: what would happen to each email --------------------------------
+
+
+class AddOutcome(enum.Enum):
+    ADD = "add"
+    INVITE = "invite"
+    ALREADY_MEMBER = "already_member"
+    ALREADY_INVITED = "already_invited"
+    DUPLICATE = "duplicate"
+    INVALID = "invalid"
+    ASC_REFUSED = "asc_refused"
+
+    @property
+    def label(self) -> str:
+        return str(ADD_OUTCOME_LABELS[self])
+
+    @property
+    def tone(self) -> str:
+        """The badge style the preview shows the outcome with."""
+        return _ADD_OUTCOME_TONES[self]
+
+
+ADD_OUTCOME_LABELS = {
+    AddOutcome.ADD: gettext_lazy("Add"),
+    AddOutcome.INVITE: gettext_lazy("Invite"),
+    AddOutcome.ALREADY_MEMBER: gettext_lazy("Already a portal user"),
+    AddOutcome.ALREADY_INVITED: gettext_lazy("Already invited"),
+    AddOutcome.DUPLICATE: gettext_lazy("Duplicate in file"),
+    AddOutcome.INVALID: gettext_lazy("Invalid"),
+    AddOutcome.ASC_REFUSED: gettext_lazy("ASC role refused"),
+}
+_ADD_OUTCOME_TONES = {
+    AddOutcome.ADD: "success",
+    AddOutcome.INVITE: "info",
+    AddOutcome.ALREADY_MEMBER: "muted",
+    AddOutcome.ALREADY_INVITED: "muted",
+    AddOutcome.DUPLICATE: "warning",
+    AddOutcome.INVALID: "danger",
+    AddOutcome.ASC_REFUSED: "danger",
+}
+# Lines that stop a bulk add from being applied at all (it is all-or-nothing).
+BLOCKING_OUTCOMES = frozenset({AddOutcome.INVALID, AddOutcome.ASC_REFUSED})
+APPLYING_OUTCOMES = frozenset({AddOutcome.ADD, AddOutcome.INVITE})
+
+
+@dataclass(frozen=True)
+class AddRequest:
+    """One requested addition: a parsed input line. ``error`` is set when it did not parse."""
+
+    number: int
+    text: str
+    email: str = ""
+    role: Role | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class AddPlanLine:
+    request: AddRequest
+    outcome: AddOutcome
+    reason: str = ""
+    user_id: int | None = None
+
+    @property
+    def blocking(self) -> bool:
+        return self.outcome in BLOCKING_OUTCOMES
+
+    @property
+    def applies(self) -> bool:
+        return self.outcome in APPLYING_OUTCOMES
+
+
+def user_add_plan(
+    *, customer: Customer, requests: Sequence[AddRequest], allow_asc: bool = False
+) -> list[AddPlanLine]:
+    """What adding each requested email would do, in three queries whatever the count.
+
+    Order of precedence per line: unparsable -> ASC role (support only) -> repeated email
+    in the same request -> already a portal user -> already invited -> add (an active user
+    holds the address verified) -> invite. The single add and the bulk add both use this,
+    so they can never disagree. ``allow_asc`` is for support staff, who may grant the ASC role.
+    """
+    emails = sorted({request.email for request in requests if request.email and not request.error})
+    verified: dict[str, int] = {}
+    member_ids: set[int] = set()
+    member_emails: set[str] = set()
+    invited: set[str] = set()
+    if emails:
+        for email_lower, user_id in (
+            EmailAddress.objects.annotate(email_lower=Lower("email"))
+            .filter(email_lower__in=emails, verified=True, user__is_active=True)
+            .order_by("pk")
+            .values_list("email_lower", "user_id")
+        ):
+            verified.setdefault(email_lower, user_id)
+        for user_id, email_lower in (
+            Membership.objects.filter(customer=customer)
+            .annotate(email_lower=Lower("user__email"))
+            .values_list("user_id", "email_lower")
+        ):
+            member_ids.add(user_id)
+            member_emails.add(email_lower)
+        invited = set(
+            Invitation.objects.pending()
+            .filter(customer=customer)
+            .annotate(email_lower=Lower("email"))
+            .filter(email_lower__in=emails)
+            .values_list("email_lower", flat=True)
+        )
+
+    plan: list[AddPlanLine] = []
+    first_seen: dict[str, AddRequest] = {}
+    for request in requests:
+        if request.error or request.role is None:
+            plan.append(AddPlanLine(request, AddOutcome.INVALID, request.error or _("Choose a valid role.")))
+            continue
+        if request.role not in GRANTABLE_ROLES and not allow_asc:
+            reason = _("Only support can designate a Support Coordinator (ASC).")
+            plan.append(AddPlanLine(request, AddOutcome.ASC_REFUSED, reason))
+            continue
+        earlier = first_seen.get(request.email)
+        if earlier is not None:
+            if earlier.role == request.role:
+                reason = _("Same as line %(line)d; this line is ignored.") % {"line": earlier.number}
+                plan.append(AddPlanLine(request, AddOutcome.DUPLICATE, reason))
+            else:
+                reason = _("Line %(line)d gives this email a different role.") % {"line": earlier.number}
+                plan.append(AddPlanLine(request, AddOutcome.INVALID, reason))
+            continue
+        first_seen[request.email] = request
+        user_id = verified.get(request.email)
+        if request.email in member_emails or (user_id is not None and user_id in member_ids):
+            plan.append(AddPlanLine(request, AddOutcome.ALREADY_MEMBER, _("Already a portal user of this customer.")))
+        elif request.email in invited:
+            plan.append(AddPlanLine(request, AddOutcome.ALREADY_INVITED, _("An invitation is already pending.")))
+        elif user_id is not None:
+            plan.append(AddPlanLine(request, AddOutcome.ADD, _("Has a verified account: added at once."), user_id))
+        else:
+            plan.append(
+                AddPlanLine(request, AddOutcome.INVITE, _("No verified account yet: an invitation is emailed."))
+            )
+    return plan
+
+
+def user_add_plan_digest(plan: Sequence[AddPlanLine]) -> str:
+    """A fingerprint of a plan: equal digests mean applying would do exactly what was shown."""
+    payload = [
+        [line.request.number, line.request.email, line.request.role.value if line.request.role else "",
+         line.outcome.value, line.user_id]
+        for line in plan
+    ]
+    return hashlib.sha256(json.dumps(payload, separators=(",", ":")).encode()).hexdigest()

@@ -7,12 +7,15 @@ appends an audit event and schedules the ASC notification on commit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,10 +23,12 @@ from django.utils.translation import gettext as _
 from portal.errors import PortalError
 
 from .access import authorize, deny
-from .audit import audit_record
-from .models import Customer, Invitation, Membership, User
-from .notifications import notification_queue, notify_ascs
+from .audit import audit_ip, audit_record
+from .models import AuditEvent, Customer, Invitation, Membership, Notification, User
+from .notifications import TRANSIENT_SEND_ERRORS, notification_queue, notification_send, notify_ascs
 from .roles import GRANTABLE_ROLES, Permission, Role
+from .selectors import AddOutcome, AddPlanLine, AddRequest, user_add_plan, user_add_plan_digest
+from .sessions import user_sessions_end
 
 
 def email_normalise(email: str) -> str:
@@ -142,63 +147,88 @@ def email_verify_after_password_reset(*, user: User) -> None:
 # --- Portal users -----------------------------------------------------------------------
 
 
+def _change_notify(*, customer: Customer, actor: User, event: str, change: str) -> None:
+    notify_ascs(
+        customer=customer,
+        event=event,
+        template="user_changed",
+        context=_change_context(actor=actor, customer=customer, change=change),
+    )
+
+
+def _role_parse(role: Role | str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise PortalError(_("Choose a valid role."), field="role") from None
+
+
+def _customer_lock(customer: Customer) -> None:
+    """Serialises the user changes of one customer (adds, bulk adds), so a double-submit
+    or two colleagues adding the same person cannot both pass the "already there" checks."""
+    Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk", flat=True).first()
+
+
 def membership_add(*, customer: Customer, actor: User, email: str, role: Role | str) -> Membership | Invitation:
     """Adds a portal user by email, or invites one who has no verified account yet.
 
-    Refuses the ASC role to everyone but support. A user who is already a member or already
-    invited is refused with a clear message. Audited; ASCs are notified on commit; an
-    invitation also emails the invitee.
+    Refuses the ASC role to everyone but support (audited as denied). A user who is already
+    a member or already invited is refused with a clear message. Audited; ASCs are notified
+    on commit; an invitation also emails the invitee.
     """
     authorize(actor=actor, customer=customer, permission=Permission.MANAGE_USERS, action="membership.add")
     email = email_normalise(email)
-    try:
-        role = Role(role)
-    except ValueError:
-        raise PortalError(_("Choose a valid role."), field="role") from None
+    role = _role_parse(role)
     _check_grantable(actor=actor, customer=customer, role=role, action="membership.add", target=email)
+    request = AddRequest(number=1, text=email, email=email, role=role)
     try:
         with transaction.atomic():
-            # Serialise adds per customer so a double-submit cannot create two invitations.
-            Customer.objects.select_for_update().filter(pk=customer.pk).first()
-            user = verified_user_for_email(email)
-            if user is not None:
-                if Membership.objects.filter(user=user, customer=customer).exists():
-                    raise PortalError(_("%(email)s is already a portal user of this customer.") % {"email": email}, field="email")
-                membership = Membership.objects.create(user=user, customer=customer, role=role, added_by=actor)
-                audit_record(customer=customer, actor=actor, action="membership.added", target=email, details={"role": role.value})
-                notify_ascs(
-                    customer=customer,
-                    event="user.added",
-                    template="user_changed",
-                    context=_change_context(
-                        actor=actor,
-                        customer=customer,
-                        change=_("%(actor)s added %(email)s as %(role)s.")
-                        % {"actor": actor.email, "email": email, "role": role.label},
-                    ),
+            _customer_lock(customer)
+            # Support may add an ASC directly; _check_grantable refused everyone else above.
+            (line,) = user_add_plan(customer=customer, requests=[request], allow_asc=actor.is_staff)
+            if line.outcome == AddOutcome.ALREADY_MEMBER:
+                raise PortalError(
+                    _("%(email)s is already a portal user of this customer.") % {"email": email}, field="email"
+                )
+            if line.outcome == AddOutcome.ALREADY_INVITED:
+                raise PortalError(
+                    _("%(email)s has already been invited. Resend or cancel the pending invitation instead.")
+                    % {"email": email},
+                    field="email",
+                )
+            if line.outcome == AddOutcome.ADD:
+                membership = Membership.objects.create(
+                    user_id=line.user_id, customer=customer, role=role, added_by=actor
+                )
+                audit_record(
+                    customer=customer, actor=actor, action="membership.added", target=email,
+                    details={"role": role.value},
+                )
+                _change_notify(
+                    customer=customer, actor=actor, event="user.added",
+                    change=_("%(actor)s added %(email)s as %(role)s.")
+                    % {"actor": actor.email, "email": email, "role": role.label},
                 )
                 return membership
-            if Invitation.objects.pending().annotate(email_lower=Lower("email")).filter(customer=customer, email_lower=email).exists():
-                raise PortalError(_("%(email)s has already been invited.") % {"email": email}, field="email")
             invitation = Invitation.objects.create(
                 customer=customer, email=email, role=role, invited_by=actor, last_sent_at=timezone.now()
             )
-            audit_record(customer=customer, actor=actor, action="invitation.created", target=email, details={"role": role.value})
+            audit_record(
+                customer=customer, actor=actor, action="invitation.created", target=email,
+                details={"role": role.value},
+            )
             _invitation_email(invitation)
-            notify_ascs(
-                customer=customer,
-                event="user.invited",
-                template="user_changed",
-                context=_change_context(
-                    actor=actor,
-                    customer=customer,
-                    change=_("%(actor)s invited %(email)s as %(role)s.")
-                    % {"actor": actor.email, "email": email, "role": role.label},
-                ),
+            _change_notify(
+                customer=customer, actor=actor, event="user.invited",
+                change=_("%(actor)s invited %(email)s as %(role)s.")
+                % {"actor": actor.email, "email": email, "role": role.label},
             )
             return invitation
     except IntegrityError:
-        raise PortalError(_("%(email)s was added at the same moment by someone else.") % {"email": email}, field="email") from None
+        # A concurrent login linked the same person between the check and the insert.
+        raise PortalError(
+            _("%(email)s was added at the same moment by someone else.") % {"email": email}, field="email"
+        ) from None
 
 
 def _invitation_email(invitation: Invitation) -> None:
@@ -211,22 +241,119 @@ def _invitation_email(invitation: Invitation) -> None:
     )
 
 
+class BulkPlanChanged(PortalError):
+    """The data changed between the preview and the apply; nothing was applied."""
+
+    def __init__(self, plan: list[AddPlanLine]) -> None:
+        super().__init__(
+            _("Portal users changed since the preview, so nothing was applied. Review the new preview and apply again.")
+        )
+        self.plan = plan
+
+
+# The ASC notification of a bulk add lists at most this many changes (the audit log has all).
+BULK_NOTIFICATION_MAX_LINES = 200
+
+
+def membership_bulk_add(
+    *, customer: Customer, actor: User, requests: Sequence[AddRequest], expected_digest: str
+) -> list[AddPlanLine]:
+    """Applies a previewed bulk add, all or nothing.
+
+    The plan is computed again under the customer lock; unless it equals the preview
+    (``expected_digest``, from ``user_add_plan_digest``) nothing is applied and
+    ``BulkPlanChanged`` carries the new plan. A plan with invalid lines is refused; a line
+    asking for the ASC role is refused and audited as denied, like a forged single add.
+
+    Writes use bulk inserts (memberships, invitations, one audit event per added or invited
+    email). Each invitee gets their invitation email; each ASC gets ONE email per bulk add
+    listing the changes (not one per line).
+    """
+    authorize(actor=actor, customer=customer, permission=Permission.MANAGE_USERS, action="membership.bulk_add")
+    asc_lines = [request for request in requests if request.role is not None and request.role not in GRANTABLE_ROLES]
+    if asc_lines:
+        deny(
+            actor=actor, customer=customer, action="membership.bulk_add", reason="asc_role_reserved",
+            details={"lines": [request.number for request in asc_lines][:50]},
+        )
+    with transaction.atomic():
+        _customer_lock(customer)
+        plan = user_add_plan(customer=customer, requests=requests)
+        if user_add_plan_digest(plan) != expected_digest:
+            raise BulkPlanChanged(plan)
+        if any(line.blocking for line in plan):
+            raise PortalError(_("Correct the invalid lines first; nothing was applied."))
+        to_apply = [line for line in plan if line.applies]
+        if not to_apply:
+            raise PortalError(_("There is nobody to add or invite."))
+        now = timezone.now()
+        adds = [line for line in to_apply if line.outcome == AddOutcome.ADD]
+        invites = [line for line in to_apply if line.outcome == AddOutcome.INVITE]
+        try:
+            with transaction.atomic():
+                Membership.objects.bulk_create(
+                    Membership(user_id=line.user_id, customer=customer, role=line.request.role, added_by=actor,
+                               created_at=now)
+                    for line in adds
+                )
+                invitations = Invitation.objects.bulk_create(
+                    Invitation(customer=customer, email=line.request.email, role=line.request.role,
+                               invited_by=actor, created_at=now, last_sent_at=now)
+                    for line in invites
+                )
+        except IntegrityError:
+            # A concurrent login linked someone in the list: let the user look again.
+            raise BulkPlanChanged(user_add_plan(customer=customer, requests=requests)) from None
+        # Bulk insert rather than one audit_record per line: same fields, one statement.
+        ip_address = audit_ip.get()
+        AuditEvent.objects.bulk_create(
+            AuditEvent(
+                customer=customer, actor=actor, actor_email=actor.email,
+                action="membership.added" if line.outcome == AddOutcome.ADD else "invitation.created",
+                target=line.request.email[:255], details={"role": line.request.role.value, "bulk": True},
+                ip_address=ip_address, created_at=now,
+            )
+            for line in to_apply
+        )
+        for invitation in invitations:
+            invitation.customer = customer
+            invitation.invited_by = actor
+            _invitation_email(invitation)
+        changes = [
+            (_("%(email)s added as %(role)s") if line.outcome == AddOutcome.ADD else _("%(email)s invited as %(role)s"))
+            % {"email": line.request.email, "role": line.request.role.label}
+            for line in to_apply
+        ]
+        notify_ascs(
+            customer=customer,
+            event="user.bulk_added",
+            template="users_bulk_changed",
+            context={
+                **_change_context(actor=actor, customer=customer),
+                "changes": changes[:BULK_NOTIFICATION_MAX_LINES],
+                "more": max(0, len(changes) - BULK_NOTIFICATION_MAX_LINES),
+                "added": len(adds),
+                "invited": len(invites),
+            },
+        )
+        return to_apply
+
+
 def membership_change_role(*, membership: Membership, actor: User, role: Role | str) -> Membership:
     """Changes a portal user's role between Administrator and Viewer.
 
-    Nobody but support promotes to or demotes from ASC."""
+    Nobody but support promotes to or demotes from ASC: a portal user asking for it is
+    refused and the attempt audited. The role is checked on the locked row, so a
+    designation made by support a moment earlier is respected."""
     customer = membership.customer
     authorize(actor=actor, customer=customer, permission=Permission.MANAGE_USERS, action="membership.change_role")
-    try:
-        role = Role(role)
-    except ValueError:
-        raise PortalError(_("Choose a valid role."), field="role") from None
+    role = _role_parse(role)
     target = membership.user.email
-    if membership.role == Role.ASC:
-        _check_grantable(actor=actor, customer=customer, role=Role.ASC, action="membership.change_role", target=target)
     _check_grantable(actor=actor, customer=customer, role=role, action="membership.change_role", target=target)
+    if _current_role(membership) == Role.ASC:
+        _check_grantable(actor=actor, customer=customer, role=Role.ASC, action="membership.change_role", target=target)
     with transaction.atomic():
-        locked = Membership.objects.select_for_update().get(pk=membership.pk)
+        locked = _membership_lock(membership, actor=actor)
         previous = Role(locked.role)
         if previous == role:
             return locked
@@ -236,79 +363,123 @@ def membership_change_role(*, membership: Membership, actor: User, role: Role | 
             customer=customer, actor=actor, action="membership.role_changed", target=target,
             details={"from": previous.value, "to": role.value},
         )
-        notify_ascs(
-            customer=customer,
-            event="user.role_changed",
-            template="user_changed",
-            context=_change_context(
-                actor=actor,
-                customer=customer,
-                change=_("%(actor)s changed the role of %(email)s from %(old)s to %(new)s.")
-                % {"actor": actor.email, "email": target, "old": previous.label, "new": role.label},
-            ),
+        _change_notify(
+            customer=customer, actor=actor, event="user.role_changed",
+            change=_("%(actor)s changed the role of %(email)s from %(old)s to %(new)s.")
+            % {"actor": actor.email, "email": target, "old": previous.label, "new": role.label},
         )
         return locked
 
 
+def _current_role(membership: Membership) -> str | None:
+    """The role as stored now (the caller's object may be stale)."""
+    return (
+        Membership.objects.filter(pk=membership.pk, customer_id=membership.customer_id)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+def _membership_lock(membership: Membership, *, actor: User) -> Membership:
+    """Locks the membership for a change; refuses when it is gone or became an ASC's since
+    the caller's check (support designated it a moment ago)."""
+    locked = (
+        Membership.objects.select_for_update()
+        .filter(pk=membership.pk, customer_id=membership.customer_id)
+        .first()
+    )
+    if locked is None:
+        raise PortalError(
+            _("%(email)s is no longer a portal user of this customer.") % {"email": membership.user.email}
+        )
+    if locked.role == Role.ASC and not actor.is_staff:
+        raise PortalError(_("%(email)s is now a Support Coordinator (ASC); only support can change that.")
+                          % {"email": membership.user.email})
+    return locked
+
+
 def membership_remove(*, membership: Membership, actor: User) -> None:
-    """Removes a user's access to the customer. Anyone may remove their own access unless
-    they are an ASC; ASCs are removed by support only. The removed user's sessions end."""
+    """Removes a user's access to the customer.
+
+    Anyone may remove their own access unless they are an ASC; ASCs are removed by support
+    only (a portal user's attempt is audited as denied). A user removed by someone else has
+    every session ended at once (all devices); leaving by oneself keeps the current session."""
     customer = membership.customer
     target = membership.user.email
     if membership.user_id != actor.pk:
         authorize(actor=actor, customer=customer, permission=Permission.MANAGE_USERS, action="membership.remove")
-    if membership.role == Role.ASC:
+    if _current_role(membership) == Role.ASC:
         _check_grantable(actor=actor, customer=customer, role=Role.ASC, action="membership.remove", target=target)
     with transaction.atomic():
-        deleted, _rows = Membership.objects.filter(pk=membership.pk).delete()
-        if not deleted:
-            return
+        locked = _membership_lock(membership, actor=actor)
+        role = Role(locked.role)
+        locked.delete()
         audit_record(
             customer=customer, actor=actor, action="membership.removed", target=target,
-            details={"role": membership.role},
+            details={"role": role.value, "self": membership.user_id == actor.pk},
         )
-        notify_ascs(
-            customer=customer,
-            event="user.removed",
-            template="user_changed",
-            context=_change_context(
-                actor=actor,
-                customer=customer,
-                change=_("%(actor)s removed %(email)s (%(role)s).")
-                % {"actor": actor.email, "email": target, "role": membership.get_role_display()},
-            ),
-        )
+        if membership.user_id == actor.pk:
+            change = _("%(email)s removed their own access (%(role)s).") % {"email": target, "role": role.label}
+        else:
+            change = _("%(actor)s removed %(email)s (%(role)s).") % {
+                "actor": actor.email, "email": target, "role": role.label,
+            }
+        _change_notify(customer=customer, actor=actor, event="user.removed", change=change)
+        if membership.user_id != actor.pk:
+            user_sessions_end(user=membership.user)
 
 
 def invitation_cancel(*, invitation: Invitation, actor: User) -> None:
+    """Cancels a pending invitation; it will link nothing. ASC designations are cancelled by
+    support only. Audited; ASCs are notified on commit."""
     customer = invitation.customer
     authorize(actor=actor, customer=customer, permission=Permission.MANAGE_USERS, action="invitation.cancel")
     if invitation.role == Role.ASC:
-        _check_grantable(actor=actor, customer=customer, role=Role.ASC, action="invitation.cancel", target=invitation.email)
+        _check_grantable(
+            actor=actor, customer=customer, role=Role.ASC, action="invitation.cancel", target=invitation.email
+        )
     with transaction.atomic():
-        updated = Invitation.objects.pending().filter(pk=invitation.pk).update(cancelled_at=timezone.now())
+        updated = (
+            Invitation.objects.pending()
+            .filter(pk=invitation.pk, customer=customer)
+            .update(cancelled_at=timezone.now())
+        )
         if not updated:
             raise PortalError(_("This invitation is no longer pending."))
-        audit_record(customer=customer, actor=actor, action="invitation.cancelled", target=invitation.email)
-        notify_ascs(
-            customer=customer,
-            event="user.invitation_cancelled",
-            template="user_changed",
-            context=_change_context(
-                actor=actor,
-                customer=customer,
-                change=_("%(actor)s cancelled the invitation of %(email)s.")
-                % {"actor": actor.email, "email": invitation.email},
-            ),
+        audit_record(
+            customer=customer, actor=actor, action="invitation.cancelled", target=invitation.email,
+            details={"role": invitation.role},
+        )
+        _change_notify(
+            customer=customer, actor=actor, event="user.invitation_cancelled",
+            change=_("%(actor)s cancelled the invitation of %(email)s.")
+            % {"actor": actor.email, "email": invitation.email},
         )
 
 
+# A resend within this many seconds of the last one is refused, so the button cannot be
+# used to flood someone's mailbox.
+INVITATION_RESEND_INTERVAL = timedelta(minutes=1)
+
+
 def invitation_resend(*, invitation: Invitation, actor: User) -> None:
+    """Emails the invitation again (at most once a minute). Not a change to the customer's
+    users, so the ASCs are not notified; audited."""
     customer = invitation.customer
     authorize(actor=actor, customer=customer, permission=Permission.MANAGE_USERS, action="invitation.resend")
+    if invitation.role == Role.ASC:
+        _check_grantable(
+            actor=actor, customer=customer, role=Role.ASC, action="invitation.resend", target=invitation.email
+        )
+    now = timezone.now()
     with transaction.atomic():
-        updated = Invitation.objects.pending().filter(pk=invitation.pk).update(last_sent_at=timezone.now())
+        pending = Invitation.objects.pending().filter(pk=invitation.pk, customer=customer)
+        updated = pending.filter(
+            Q(last_sent_at__isnull=True) | Q(last_sent_at__lte=now - INVITATION_RESEND_INTERVAL)
+        ).update(last_sent_at=now)
         if not updated:
+            if pending.exists():
+                raise PortalError(_("This invitation was sent less than a minute ago. Try again later."))
             raise PortalError(_("This invitation is no longer pending."))
         audit_record(customer=customer, actor=actor, action="invitation.resent", target=invitation.email)
         _invitation_email(invitation)
@@ -317,16 +488,23 @@ def invitation_resend(*, invitation: Invitation, actor: User) -> None:
 # --- Support console --------------------------------------------------------------------
 
 
+def _staff_only(*, actor: User, customer: Customer | None, action: str) -> None:
+    if not (actor.is_active and actor.is_staff):
+        deny(actor=actor, customer=customer, action=action, reason="staff_only")  # type: ignore[arg-type]
+
+
 def asc_designate(*, customer: Customer, actor: User, email: str) -> Membership | Invitation:
     """Support records the ASC: the email registered at purchase.
 
     A verified account with that email becomes (or is promoted to) ASC at once; otherwise an
-    ASC invitation waits until someone verifies that address. Staff only.
+    ASC invitation waits until someone verifies that address, and that address is emailed
+    how to sign up. Staff only. Audited; the customer's ASCs (the new one included) are
+    notified on commit.
     """
-    if not actor.is_staff:
-        deny(actor=actor, customer=customer, action="asc.designate", reason="staff_only")
+    _staff_only(actor=actor, customer=customer, action="asc.designate")
     email = email_normalise(email)
     with transaction.atomic():
+        _customer_lock(customer)
         user = verified_user_for_email(email)
         if user is None:
             invitation = (
@@ -334,29 +512,168 @@ def asc_designate(*, customer: Customer, actor: User, email: str) -> Membership 
                 .filter(customer=customer, email_lower=email).select_for_update(of=("self",)).first()
             )
             if invitation is None:
-                invitation = Invitation.objects.create(customer=customer, email=email, role=Role.ASC, invited_by=actor)
-            elif invitation.role != Role.ASC:
-                Invitation.objects.filter(pk=invitation.pk).update(role=Role.ASC)
+                invitation = Invitation.objects.create(
+                    customer=customer, email=email, role=Role.ASC, invited_by=actor, last_sent_at=timezone.now()
+                )
+            else:
+                Invitation.objects.filter(pk=invitation.pk).update(role=Role.ASC, last_sent_at=timezone.now())
                 invitation.role = Role.ASC
-            audit_record(customer=customer, actor=actor, action="asc.designated", target=email, details={"pending": True})
+            audit_record(
+                customer=customer, actor=actor, action="asc.designated", target=email, details={"pending": True}
+            )
+            _invitation_email(invitation)
             result: Membership | Invitation = invitation
         else:
             membership, created = Membership.objects.select_for_update().get_or_create(
                 user=user, customer=customer, defaults={"role": Role.ASC, "added_by": actor}
             )
+            previous = None if created else membership.role
             if not created and membership.role != Role.ASC:
                 membership.role = Role.ASC
                 membership.save(update_fields=["role"])
-            audit_record(customer=customer, actor=actor, action="asc.designated", target=email, details={"pending": False})
+            audit_record(
+                customer=customer, actor=actor, action="asc.designated", target=email,
+                details={"pending": False, "previous_role": previous},
+            )
             result = membership
+        _change_notify(
+            customer=customer, actor=actor, event="user.asc_designated",
+            change=_("Support designated %(email)s as Support Coordinator (ASC).") % {"email": email},
+        )
+        return result
+
+
+def customer_create(*, actor: User, number: str, name: str, flexnet_managed: bool) -> Customer:
+    """Support creates a customer. Staff only; audited."""
+    _staff_only(actor=actor, customer=None, action="customer.create")
+    with transaction.atomic():
+        customer = Customer(number=number, name=name, flexnet_managed=flexnet_managed)
+        customer.full_clean()
+        customer.save()
+        audit_record(
+            customer=customer, actor=actor, action="customer.created", target=number,
+            details={"name": name, "flexnet_managed": flexnet_managed},
+        )
+        return customer
+
+
+def customer_update(*, customer: Customer, actor: User, name: str, flexnet_managed: bool) -> Customer:
+    """Support renames a customer or switches FlexNet management in the portal. The
+    customer number never changes. Staff only; audited when something changed."""
+    _staff_only(actor=actor, customer=customer, action="customer.update")
+    with transaction.atomic():
+        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        changes = {
+            field: {"from": getattr(locked, field), "to": value}
+            for field, value in (("name", name), ("flexnet_managed", flexnet_managed))
+            if getattr(locked, field) != value
+        }
+        if not changes:
+            return locked
+        locked.name = name
+        locked.flexnet_managed = flexnet_managed
+        locked.full_clean()
+        locked.save(update_fields=["name", "flexnet_managed"])
+        audit_record(customer=locked, actor=actor, action="customer.updated", target=locked.number, details=changes)
+        return locked
+
+
+def user_update(
+    *, user: User, actor: User, name: str, is_active: bool, is_staff: bool, is_superuser: bool
+) -> User:
+    """Support edits a user: name, active flag and support-console rights.
+
+    Only superusers grant or revoke ``is_staff``/``is_superuser``; nobody deactivates or
+    demotes themselves (so the console cannot lock its last user out). Deactivating a user
+    ends all their sessions at once and is recorded in the audit log of every customer they belong to, whose
+    ASCs are notified. Staff only.
+    """
+    _staff_only(actor=actor, customer=None, action="user.update")
+    if (is_staff != user.is_staff or is_superuser != user.is_superuser) and not actor.is_superuser:
+        raise PortalError(_("Only a superuser can change support-console rights."), field="is_staff")
+    if user.pk == actor.pk and (not is_active or not is_staff or (user.is_superuser and not is_superuser)):
+        raise PortalError(_("You cannot deactivate or demote yourself."), field="is_active")
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        changes = {
+            field: {"from": getattr(locked, field), "to": value}
+            for field, value in (
+                ("name", name), ("is_active", is_active), ("is_staff", is_staff), ("is_superuser", is_superuser)
+            )
+            if getattr(locked, field) != value
+        }
+        if not changes:
+            return locked
+        for field, change in changes.items():
+            setattr(locked, field, change["to"])
+        locked.save(update_fields=list(changes))
+        action = "user.updated"
+        if "is_active" in changes:
+            action = "user.activated" if is_active else "user.deactivated"
+        audit_record(customer=None, actor=actor, action=action, target=locked.email, details=changes)
+        if "is_active" in changes:
+            if not is_active:
+                user_sessions_end(user=locked)
+            for membership in Membership.objects.filter(user=locked).select_related("customer"):
+                audit_record(
+                    customer=membership.customer, actor=actor, action=action, target=locked.email,
+                    details={"role": membership.role},
+                )
+                _change_notify(
+                    customer=membership.customer, actor=actor, event=f"user.{action.split('.')[1]}",
+                    change=(
+                        _("Support reactivated the account of %(email)s.")
+                        if is_active
+                        else _("Support deactivated the account of %(email)s; it has no access until reactivated.")
+                    )
+                    % {"email": locked.email},
+                )
+        return locked
+
+
+def notification_send_now(*, notification: Notification, actor: User) -> bool:
+    """Support sends an unsent notification at once (e.g. after fixing SMTP). Returns False
+    when it had been sent already: an email is never sent twice. Staff only; audited.
+
+    Not one transaction: ``notification_send`` holds its own row lock while handing the
+    email to SMTP.
+    """
+    _staff_only(actor=actor, customer=notification.customer, action="notification.send_now")
+    try:
+        sent = notification_send(notification_id=notification.pk)
+    except TRANSIENT_SEND_ERRORS as exc:
+        raise PortalError(_("Sending failed: %(error)s") % {"error": exc}) from None
+    if sent:
+        audit_record(
+            customer=notification.customer, actor=actor, action="notification.sent_by_support",
+            target=f"notification {notification.pk}", details={"event": notification.event},
+        )
+    return sent
+
+
+def customer_set_mfa_required(*, customer: Customer, actor: User, required: bool) -> None:
+    """Requires (or stops requiring) two-factor authentication of every member of the customer.
+
+    Members without it are sent to set it up before any customer page. Audited; ASCs notified."""
+    authorize(actor=actor, customer=customer, permission=Permission.MANAGE_USERS, action="customer.mfa_required")
+    with transaction.atomic():
+        updated = Customer.objects.filter(pk=customer.pk).exclude(mfa_required=required).update(mfa_required=required)
+        if not updated:
+            return
+        customer.mfa_required = required
+        audit_record(customer=customer, actor=actor, action="customer.mfa_required", details={"required": required})
         notify_ascs(
             customer=customer,
-            event="user.asc_designated",
+            event="customer.mfa_required",
             template="user_changed",
             context=_change_context(
                 actor=actor,
                 customer=customer,
-                change=_("Support designated %(email)s as Support Coordinator (ASC).") % {"email": email},
+                change=(
+                    _("%(actor)s now requires two-factor authentication for every portal user.")
+                    if required
+                    else _("%(actor)s no longer requires two-factor authentication.")
+                )
+                % {"actor": actor.email},
             ),
         )
-        return result

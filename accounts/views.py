@@ -1,16 +1,60 @@
 from __future__ import annotations
 
+import csv
+import json
+from collections import Counter
+from collections.abc import Iterator
+from http import HTTPStatus
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
+from portal.errors import AccessDenied, PortalError
+
 from .access import CustomerViewMixin
-from .roles import PERMISSION_LABELS, ROLE_PERMISSIONS, Permission, Role, role_permissions
-from .selectors import memberships_for_user
+from .forms import (
+    MAX_BULK_LINES,
+    AuditFilterForm,
+    BulkAddForm,
+    BulkApplyForm,
+    RoleChangeForm,
+    UserAddForm,
+    audit_action_label,
+    bulk_preview_token,
+    form_error_from,
+)
+from .models import AuditEvent, Invitation, Membership
+from .roles import GRANTABLE_ROLES, PERMISSION_LABELS, ROLE_PERMISSIONS, Permission, Role, role_permissions
+from .selectors import (
+    AddOutcome,
+    AddPlanLine,
+    audit_actions_used,
+    audit_event_list,
+    invitation_pending_list,
+    membership_list,
+    memberships_for_user,
+    user_add_plan,
+    user_add_plan_digest,
+)
+from .services import (
+    BulkPlanChanged,
+    customer_set_mfa_required,
+    invitation_cancel,
+    invitation_resend,
+    membership_add,
+    membership_bulk_add,
+    membership_change_role,
+    membership_remove,
+)
 
 
 class AccessView(LoginRequiredMixin, TemplateView):
@@ -35,7 +79,7 @@ class AccessView(LoginRequiredMixin, TemplateView):
 
 
 class RolesHelpView(TemplateView):
-    """The role–permission matrix, rendered from ``ROLE_PERMISSIONS``."""
+    """The role-permission matrix, rendered from ``ROLE_PERMISSIONS``."""
 
     template_name = "accounts/roles_help.html"
 
@@ -56,11 +100,326 @@ class CustomerHomeView(CustomerViewMixin, View):
         return redirect("entitlements:list", customer_number=customer_number)
 
 
-class UserListView(CustomerViewMixin, TemplateView):
-    required_permission = Permission.VIEW
-    template_name = "accounts/users.html"
+# --- Portal users (/c/<n>/users/) -------------------------------------------------------
 
 
-class AuditLogView(CustomerViewMixin, TemplateView):
+class UsersPageMixin(CustomerViewMixin):
+    """The users page, shown for GET and re-shown with errors when an add fails."""
+
+    def users_page(
+        self, request: HttpRequest, *, add_form: UserAddForm | None = None, status: int = HTTPStatus.OK
+    ) -> HttpResponse:
+        memberships = list(membership_list(customer=self.customer))
+        context = {
+            "customer": self.customer,
+            "access": self.access,
+            "can": self.access.can,
+            "memberships": memberships,
+            "asc_count": sum(1 for membership in memberships if membership.role == Role.ASC),
+            "invitations": invitation_pending_list(customer=self.customer),
+            "add_form": add_form or UserAddForm(),
+            "role_choices": [(role.value, role.label) for role in GRANTABLE_ROLES],
+            "asc_role": Role.ASC,
+        }
+        return render(request, "accounts/users.html", context, status=status)
+
+    def users_redirect(self) -> HttpResponse:
+        return redirect("users:list", customer_number=self.customer.number)
+
+
+class UserListView(UsersPageMixin, View):
     required_permission = Permission.VIEW
-    template_name = "accounts/audit.html"
+
+    def get(self, request: HttpRequest, customer_number: str) -> HttpResponse:
+        return self.users_page(request)
+
+
+class UserAddView(UsersPageMixin, View):
+    required_permission = Permission.MANAGE_USERS
+
+    def post(self, request: HttpRequest, customer_number: str) -> HttpResponse:
+        form = UserAddForm(request.POST)
+        if form.is_valid():
+            try:
+                result = membership_add(
+                    customer=self.customer, actor=request.user,
+                    email=form.cleaned_data["email"], role=form.cleaned_data["role"],
+                )
+            except AccessDenied:
+                raise
+            except PortalError as refused:
+                form_error_from(form, refused)
+            else:
+                if isinstance(result, Invitation):
+                    message = _("%(email)s has no verified account yet, so an invitation was emailed.")
+                else:
+                    message = _("%(email)s was added as a portal user.")
+                messages.success(request, message % {"email": form.cleaned_data["email"].strip().lower()})
+                return self.users_redirect()
+        return self.users_page(request, add_form=form, status=HTTPStatus.BAD_REQUEST)
+
+
+class CustomerMfaRequiredView(UsersPageMixin, View):
+    """Require (or stop requiring) two-factor authentication of every member."""
+
+    required_permission = Permission.MANAGE_USERS
+
+    def post(self, request: HttpRequest, customer_number: str) -> HttpResponse:
+        required = request.POST.get("required") == "true"
+        customer_set_mfa_required(customer=self.customer, actor=request.user, required=required)
+        if required:
+            messages.success(request, _("Two-factor authentication is now required for every portal user."))
+        else:
+            messages.success(request, _("Two-factor authentication is no longer required."))
+        return self.users_redirect()
+
+
+class _MembershipActionView(UsersPageMixin, View):
+    def membership(self, pk: int) -> Membership:
+        return get_object_or_404(membership_list(customer=self.customer), pk=pk)
+
+
+class UserRoleView(_MembershipActionView):
+    required_permission = Permission.MANAGE_USERS
+
+    def post(self, request: HttpRequest, customer_number: str, pk: int) -> HttpResponse:
+        membership = self.membership(pk)
+        form = RoleChangeForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("Choose a valid role."))
+            return self.users_redirect()
+        try:
+            changed = membership_change_role(membership=membership, actor=request.user, role=form.cleaned_data["role"])
+        except AccessDenied:
+            raise
+        except PortalError as refused:
+            messages.error(request, refused.message)
+        else:
+            message = _("%(email)s now has the role %(role)s.")
+            messages.success(request, message % {"email": membership.user.email, "role": changed.get_role_display()})
+        return self.users_redirect()
+
+
+class UserRemoveView(_MembershipActionView):
+    # Everyone may remove their own access (unless ASC); removing someone else needs
+    # MANAGE_USERS, which the service checks and audits when it is missing.
+    required_permission = Permission.VIEW
+
+    def post(self, request: HttpRequest, customer_number: str, pk: int) -> HttpResponse:
+        membership = self.membership(pk)
+        is_self = membership.user_id == request.user.pk
+        try:
+            membership_remove(membership=membership, actor=request.user)
+        except AccessDenied:
+            raise
+        except PortalError as refused:
+            messages.error(request, refused.message)
+            return self.users_redirect()
+        if is_self:
+            messages.success(
+                request, _("You no longer have access to customer %(number)s.") % {"number": self.customer.number}
+            )
+            return redirect("access")
+        messages.success(request, _("%(email)s was removed.") % {"email": membership.user.email})
+        return self.users_redirect()
+
+
+class _InvitationActionView(UsersPageMixin, View):
+    required_permission = Permission.MANAGE_USERS
+
+    def invitation(self, pk: int) -> Invitation:
+        return get_object_or_404(invitation_pending_list(customer=self.customer), pk=pk)
+
+
+class InvitationCancelView(_InvitationActionView):
+    def post(self, request: HttpRequest, customer_number: str, pk: int) -> HttpResponse:
+        invitation = self.invitation(pk)
+        try:
+            invitation_cancel(invitation=invitation, actor=request.user)
+        except AccessDenied:
+            raise
+        except PortalError as refused:
+            messages.error(request, refused.message)
+        else:
+            messages.success(request, _("The invitation of %(email)s was cancelled.") % {"email": invitation.email})
+        return self.users_redirect()
+
+
+class InvitationResendView(_InvitationActionView):
+    def post(self, request: HttpRequest, customer_number: str, pk: int) -> HttpResponse:
+        invitation = self.invitation(pk)
+        try:
+            invitation_resend(invitation=invitation, actor=request.user)
+        except AccessDenied:
+            raise
+        except PortalError as refused:
+            messages.error(request, refused.message)
+        else:
+            messages.success(request, _("The invitation was emailed to %(email)s again.") % {"email": invitation.email})
+        return self.users_redirect()
+
+
+class UserBulkAddView(CustomerViewMixin, View):
+    """Bulk add in two steps: preview (nothing changes) and apply (all or nothing)."""
+
+    required_permission = Permission.MANAGE_USERS
+    template_name = "accounts/users_bulk.html"
+
+    def page(self, request: HttpRequest, status: int = HTTPStatus.OK, **context: Any) -> HttpResponse:
+        context.update(customer=self.customer, access=self.access, can=self.access.can)
+        context.setdefault("form", BulkAddForm())
+        context.setdefault("max_lines", MAX_BULK_LINES)
+        return render(request, self.template_name, context, status=status)
+
+    def preview(self, request: HttpRequest, content: str, plan: list[AddPlanLine], **context: Any) -> HttpResponse:
+        digest = user_add_plan_digest(plan)
+        token = bulk_preview_token(customer=self.customer, user=request.user, content=content, digest=digest)
+        counts = Counter(line.outcome for line in plan)
+        return self.page(
+            request,
+            plan=plan,
+            summary=[(outcome, counts[outcome]) for outcome in AddOutcome if counts[outcome]],
+            blocking=any(line.blocking for line in plan),
+            applicable=sum(1 for line in plan if line.applies),
+            apply_form=BulkApplyForm(
+                initial={"content": content, "token": token}, customer=self.customer, user=request.user
+            ),
+            form=BulkAddForm(initial={"text": content}),
+            **context,
+        )
+
+    def get(self, request: HttpRequest, customer_number: str) -> HttpResponse:
+        return self.page(request)
+
+    def post(self, request: HttpRequest, customer_number: str) -> HttpResponse:
+        if "apply" in request.POST:
+            return self.apply(request)
+        form = BulkAddForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return self.page(request, form=form, status=HTTPStatus.BAD_REQUEST)
+        plan = user_add_plan(customer=self.customer, requests=form.cleaned_data["requests"])
+        return self.preview(request, form.cleaned_data["content"], plan)
+
+    def apply(self, request: HttpRequest) -> HttpResponse:
+        form = BulkApplyForm(request.POST, customer=self.customer, user=request.user)
+        if not form.is_valid():
+            return self.page(request, apply_errors=form.non_field_errors(), status=HTTPStatus.BAD_REQUEST)
+        content = form.cleaned_data["content"]
+        try:
+            applied = membership_bulk_add(
+                customer=self.customer, actor=request.user,
+                requests=form.cleaned_data["requests"], expected_digest=form.cleaned_data["digest"],
+            )
+        except BulkPlanChanged as changed:
+            messages.warning(request, changed.message)
+            return self.preview(request, content, changed.plan, status=HTTPStatus.CONFLICT)
+        except AccessDenied:
+            raise
+        except PortalError as refused:
+            messages.error(request, refused.message)
+            plan = user_add_plan(customer=self.customer, requests=form.cleaned_data["requests"])
+            return self.preview(request, content, plan, status=HTTPStatus.BAD_REQUEST)
+        counts = Counter(line.outcome for line in applied)
+        messages.success(
+            request,
+            _("Bulk add applied: %(added)d added, %(invited)d invited.")
+            % {"added": counts[AddOutcome.ADD], "invited": counts[AddOutcome.INVITE]},
+        )
+        return redirect("users:list", customer_number=self.customer.number)
+
+
+# --- Audit log (/c/<n>/audit/) -----------------------------------------------------------
+
+AUDIT_PAGE_SIZE = 50
+# Cells a spreadsheet would treat as a formula (CSV injection); prefixed with "'".
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+
+
+class _AuditMixin(CustomerViewMixin):
+    required_permission = Permission.VIEW
+
+    def filter_form(self, request: HttpRequest) -> AuditFilterForm:
+        return AuditFilterForm(request.GET or None, actions=audit_actions_used(customer=self.customer))
+
+    def events(self, form: AuditFilterForm) -> QuerySet[AuditEvent] | None:
+        """The filtered events; None when the filter itself is invalid."""
+        if not form.is_bound:
+            return audit_event_list(customer=self.customer)
+        if not form.is_valid():
+            return None
+        return audit_event_list(customer=self.customer, filters=form.filters())
+
+
+class AuditLogView(_AuditMixin, View):
+    def get(self, request: HttpRequest, customer_number: str) -> HttpResponse:
+        form = self.filter_form(request)
+        events = self.events(form)
+        page = Paginator(events if events is not None else AuditEvent.objects.none(), AUDIT_PAGE_SIZE).get_page(
+            request.GET.get("page")
+        )
+        query = request.GET.copy()
+        query.pop("page", None)
+        rows = [(event, audit_action_label(event.action)) for event in page.object_list]
+        context = {
+            "customer": self.customer,
+            "access": self.access,
+            "can": self.access.can,
+            "form": form,
+            "page": page,
+            "rows": rows,
+            "query": query.urlencode(),
+        }
+        status = HTTPStatus.BAD_REQUEST if events is None else HTTPStatus.OK
+        return render(request, "accounts/audit.html", context, status=status)
+
+
+class AuditExportView(_AuditMixin, View):
+    """The filtered audit events as CSV (same filter as the page, every page of it)."""
+
+    HEADER = ("time", "actor", "action", "action_label", "target", "denied", "details")
+
+    def get(self, request: HttpRequest, customer_number: str) -> HttpResponse:
+        form = self.filter_form(request)
+        events = self.events(form)
+        if events is None:
+            return HttpResponse(
+                _("The filter is not valid."), status=HTTPStatus.BAD_REQUEST, content_type="text/plain; charset=utf-8"
+            )
+        writer = csv.writer(_Echo())
+
+        def rows() -> Iterator[str]:
+            yield "\ufeff"  # so spreadsheet programs read UTF-8
+            yield writer.writerow(self.HEADER)
+            for event in events.iterator(chunk_size=2000):
+                yield writer.writerow(
+                    [
+                        csv_safe(timezone.localtime(event.created_at).isoformat(timespec="seconds")),
+                        csv_safe(event.actor_email),
+                        csv_safe(event.action),
+                        csv_safe(audit_action_label(event.action)),
+                        csv_safe(event.target),
+                        "yes" if event.denied else "no",
+                        csv_safe(_details_text(event.details)),
+                    ]
+                )
+
+        filename = f"audit-{self.customer.number}-{timezone.localdate():%Y%m%d}.csv"
+        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+def _details_text(details: dict[str, Any]) -> str:
+    return json.dumps(details, ensure_ascii=False, sort_keys=True) if details else ""
+
+
+class _Echo:
+    """A file-like object for csv.writer that hands each row back instead of storing it."""
+
+    def write(self, value: str) -> str:
+        return value

@@ -1,0 +1,305 @@
+"""Forms of the users page, the bulk add and the audit log. They validate input only;
+services decide and write."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core import signing
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from portal.errors import PortalError
+
+from .models import Customer, User
+from .roles import GRANTABLE_ROLES, Role
+from .selectors import AddRequest, AuditFilters
+from .services import email_normalise
+
+# --- Audit actions: what the log shows for each recorded action -------------------------
+
+AUDIT_ACTION_LABELS: Mapping[str, str] = {
+    "access.denied": gettext_lazy("Page or action refused"),
+    "membership.added": gettext_lazy("Portal user added"),
+    "membership.add": gettext_lazy("Add portal user"),
+    "membership.bulk_add": gettext_lazy("Bulk add portal users"),
+    "membership.role_changed": gettext_lazy("Role changed"),
+    "membership.change_role": gettext_lazy("Change role"),
+    "membership.removed": gettext_lazy("Portal user removed"),
+    "membership.remove": gettext_lazy("Remove portal user"),
+    "invitation.created": gettext_lazy("Invitation sent"),
+    "invitation.resent": gettext_lazy("Invitation sent again"),
+    "invitation.resend": gettext_lazy("Resend invitation"),
+    "invitation.cancelled": gettext_lazy("Invitation cancelled"),
+    "invitation.cancel": gettext_lazy("Cancel invitation"),
+    "invitation.accepted": gettext_lazy("Invitation accepted"),
+    "asc.designated": gettext_lazy("ASC designated by support"),
+    "asc.designate": gettext_lazy("Designate ASC"),
+    "customer.created": gettext_lazy("Customer created by support"),
+    "customer.updated": gettext_lazy("Customer changed by support"),
+    "user.activated": gettext_lazy("Account reactivated by support"),
+    "user.deactivated": gettext_lazy("Account deactivated by support"),
+    "user.updated": gettext_lazy("Account changed by support"),
+    "notification.sent_by_support": gettext_lazy("Notification sent by support"),
+}
+
+
+def audit_action_label(action: str) -> str:
+    """The human label of an action; an action without one is shown as recorded."""
+    label = AUDIT_ACTION_LABELS.get(action)
+    return str(label) if label is not None else action
+
+
+# --- Single changes ----------------------------------------------------------------------
+
+
+def _grantable_choices() -> list[tuple[str, str]]:
+    return [(role.value, role.label) for role in GRANTABLE_ROLES]
+
+
+class _RoleField(forms.ChoiceField):
+    """Accepts every role so that a forged request for the ASC role reaches the service,
+    which refuses it and audits the attempt; offers only the roles a portal user may grant."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=Role.choices, **kwargs)
+        self.widget.choices = _grantable_choices()
+
+
+class UserAddForm(forms.Form):
+    email = forms.CharField(label=gettext_lazy("Email address"), max_length=254)
+    role = _RoleField(label=gettext_lazy("Role"), initial=Role.VIEWER)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["email"].widget.attrs.update(autocomplete="off", type="email")
+
+
+class RoleChangeForm(forms.Form):
+    role = _RoleField(label=gettext_lazy("Role"))
+
+
+def form_error_from(form: forms.Form, error: PortalError) -> None:
+    """Puts a service's refusal on the form: on its field when the form has it."""
+    field = error.field if error.field in form.fields else None
+    form.add_error(field, error.message)
+
+
+# --- Bulk add ----------------------------------------------------------------------------
+
+MAX_BULK_LINES = 2000
+BULK_PREVIEW_MAX_AGE = 60 * 60  # seconds a preview may be applied after it was shown
+_BULK_SALT = "accounts.bulk_add.preview"
+_HEADER = ["email", "role"]
+
+
+def role_from_text(value: str) -> Role | None:
+    """``administrator``/``viewer``/``asc`` or a role's label, case-insensitively, in English
+    or the current language."""
+    wanted = value.strip().casefold()
+    for role in Role:
+        names = {role.value, str(role.label).casefold()}
+        with translation.override("en"):
+            names.add(str(role.label).casefold())
+        if wanted in names:
+            return role
+    return None
+
+
+def bulk_requests_parse(text: str) -> list[AddRequest]:
+    """One request per non-blank line of ``email,role`` (also ``;`` or tab separated, as
+    spreadsheets export). Line numbers are the physical ones, so people can find them.
+    Blank lines, ``#`` comments and a leading ``email,role`` header are skipped. A line that
+    does not parse becomes a request with ``error`` set: the preview shows why."""
+    requests: list[AddRequest] = []
+    header_allowed = True
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        delimiter = next((d for d in (",", ";", "\t") if d in line), ",")
+        try:
+            fields = [field.strip() for field in next(csv.reader([line], delimiter=delimiter))]
+        except (csv.Error, StopIteration):
+            requests.append(AddRequest(number, line, error=_("This line is not valid CSV.")))
+            continue
+        if header_allowed and [field.casefold() for field in fields] == _HEADER:
+            header_allowed = False
+            continue
+        header_allowed = False
+        if len(fields) != len(_HEADER) or not all(fields):
+            requests.append(AddRequest(number, line, error=_("Expected an email address and a role: email,role.")))
+            continue
+        try:
+            email = email_normalise(fields[0])
+        except PortalError as refused:
+            requests.append(AddRequest(number, line, error=refused.message))
+            continue
+        role = role_from_text(fields[1])
+        if role is None:
+            error = _("Unknown role “%(role)s”: use administrator or viewer.") % {"role": fields[1][:40]}
+            requests.append(AddRequest(number, line, email=email, error=error))
+            continue
+        requests.append(AddRequest(number, line, email=email, role=role))
+    return requests
+
+
+def _lines_normalise(text: str) -> str:
+    # Browsers submit textarea line breaks as CRLF; the signed preview must survive that.
+    return "\n".join(text.splitlines())
+
+
+def _content_check(content: str) -> list[AddRequest]:
+    requests = bulk_requests_parse(content)
+    if not requests:
+        raise forms.ValidationError(_("Enter at least one line: email,role."))
+    if len(requests) > MAX_BULK_LINES:
+        raise forms.ValidationError(
+            _("At most %(max)d lines at a time; this has %(count)d.") % {"max": MAX_BULK_LINES, "count": len(requests)}
+        )
+    return requests
+
+
+class BulkAddForm(forms.Form):
+    """Step 1: the lines, pasted or uploaded."""
+
+    text = forms.CharField(
+        label=gettext_lazy("Paste lines of email,role"),
+        required=False,
+        max_length=settings.PORTAL_MAX_UPLOAD_BYTES,
+        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
+        help_text=gettext_lazy("One person per line, for example: jane@example.com,viewer"),
+    )
+    file = forms.FileField(
+        label=gettext_lazy("Or upload a CSV file"),
+        required=False,
+        help_text=gettext_lazy("UTF-8 CSV with the columns email,role; a header line is allowed."),
+    )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data.get("file")
+        if upload and upload.size > settings.PORTAL_MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(
+                _("The file is larger than %(max)d KB.") % {"max": settings.PORTAL_MAX_UPLOAD_BYTES // 1024}
+            )
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        text, upload = cleaned.get("text") or "", cleaned.get("file")
+        if self.errors:
+            return cleaned
+        if text.strip() and upload:
+            raise forms.ValidationError(_("Paste lines or upload a file, not both."))
+        if upload:
+            try:
+                text = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise forms.ValidationError(_("Save the file as UTF-8 CSV and upload it again.")) from None
+            if "\x00" in text:
+                raise forms.ValidationError(_("This is not a text file."))
+        cleaned["content"] = _lines_normalise(text)
+        cleaned["requests"] = _content_check(cleaned["content"])
+        return cleaned
+
+
+def bulk_preview_token(*, customer: Customer, user: User, content: str, digest: str) -> str:
+    """Signs what was previewed, for whom: the apply step only accepts content that this
+    user previewed for this customer within the last hour."""
+    return signing.dumps(
+        {"c": customer.pk, "u": user.pk, "h": hashlib.sha256(content.encode()).hexdigest(), "d": digest},
+        salt=_BULK_SALT,
+    )
+
+
+class BulkApplyForm(forms.Form):
+    """Step 2: the previewed lines come back in a hidden field and are validated again."""
+
+    content = forms.CharField(
+        widget=forms.Textarea(attrs={"hidden": True, "readonly": True}),
+        max_length=settings.PORTAL_MAX_UPLOAD_BYTES,
+        strip=False,
+    )
+    token = forms.CharField(widget=forms.HiddenInput, max_length=2000)
+
+    def __init__(self, *args: Any, customer: Customer, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.customer = customer
+        self.user = user
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            raise forms.ValidationError(_("The preview could not be read; start again."))
+        content = cleaned["content"] = _lines_normalise(cleaned["content"])
+        try:
+            token = signing.loads(cleaned["token"], salt=_BULK_SALT, max_age=BULK_PREVIEW_MAX_AGE)
+        except signing.BadSignature:
+            raise forms.ValidationError(_("The preview has expired; preview the lines again.")) from None
+        expected = {"c": self.customer.pk, "u": self.user.pk, "h": hashlib.sha256(content.encode()).hexdigest()}
+        if any(token.get(key) != value for key, value in expected.items()):
+            raise forms.ValidationError(_("The preview does not match these lines; preview them again."))
+        cleaned["digest"] = token["d"]
+        cleaned["requests"] = _content_check(content)
+        return cleaned
+
+
+# --- Audit log filter --------------------------------------------------------------------
+
+_EARLIEST = datetime.date(2000, 1, 1)
+_LATEST = datetime.date(2999, 12, 31)
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.ChoiceField(label=gettext_lazy("Action"), required=False)
+    actor = forms.CharField(
+        label=gettext_lazy("Actor email contains"), required=False, max_length=254, strip=True
+    )
+    date_from = forms.DateField(
+        label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    denied = forms.BooleanField(label=gettext_lazy("Denied attempts only"), required=False)
+
+    def __init__(self, *args: Any, actions: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        known = sorted(set(actions) | set(AUDIT_ACTION_LABELS), key=lambda a: audit_action_label(a).casefold())
+        self.fields["action"].choices = [("", _("All actions")), *((a, audit_action_label(a)) for a in known)]
+
+    def _date_in_range(self, name: str) -> datetime.date | None:
+        value = self.cleaned_data.get(name)
+        if value is not None and not (_EARLIEST <= value <= _LATEST):
+            raise forms.ValidationError(_("Enter a date between 2000 and 2999."))
+        return value
+
+    def clean_date_from(self) -> datetime.date | None:
+        return self._date_in_range("date_from")
+
+    def clean_date_to(self) -> datetime.date | None:
+        return self._date_in_range("date_to")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", _("The end date is before the start date."))
+        return cleaned
+
+    def filters(self) -> AuditFilters:
+        data = self.cleaned_data
+        return AuditFilters(
+            action=data.get("action") or "",
+            actor=data.get("actor") or "",
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            denied_only=bool(data.get("denied")),
+        )

@@ -1,0 +1,72 @@
+"""MFA required per customer; sessions end when access is taken away."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import pytest
+from allauth.mfa.models import Authenticator
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import AuditEvent
+from accounts.roles import ROLE_PERMISSIONS, Permission, Role
+from accounts.services import customer_set_mfa_required, membership_remove
+from portal.errors import AccessDenied
+from tests.factories import PASSWORD, CustomerFactory, MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _entitlements(customer) -> str:
+    return reverse("entitlements:list", kwargs={"customer_number": customer.number})
+
+
+def test_members_without_mfa_are_sent_to_set_it_up(member_client) -> None:
+    customer = CustomerFactory()
+    client = member_client(role=Role.VIEWER, customer=customer)
+    asc = MembershipFactory(customer=customer, role=Role.ASC).user
+    customer_set_mfa_required(customer=customer, actor=asc, required=True)
+    response = client.get(_entitlements(customer))
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == reverse("mfa_index")
+    # With an authenticator, the page opens.
+    Authenticator.objects.create(user=client.user, type=Authenticator.Type.TOTP, data={"secret": "x"})
+    assert client.get(_entitlements(customer)).status_code == HTTPStatus.OK
+    assert AuditEvent.objects.filter(customer=customer, action="customer.mfa_required").count() == 1
+
+
+def test_viewer_cannot_require_mfa() -> None:
+    customer = CustomerFactory()
+    viewer = MembershipFactory(customer=customer, role=Role.VIEWER).user
+    with pytest.raises(AccessDenied):
+        customer_set_mfa_required(customer=customer, actor=viewer, required=True)
+    customer.refresh_from_db()
+    assert not customer.mfa_required
+
+
+def test_removing_a_member_ends_their_sessions_at_once() -> None:
+    customer = CustomerFactory()
+    asc = MembershipFactory(customer=customer, role=Role.ASC).user
+    membership = MembershipFactory(customer=customer, role=Role.VIEWER)
+    laptop, phone = Client(), Client()
+    for device in (laptop, phone):
+        device.post(reverse("account_login"), {"login": membership.user.email, "password": PASSWORD})
+        assert device.get(reverse("access")).status_code == HTTPStatus.OK
+    membership_remove(membership=membership, actor=asc)
+    for device in (laptop, phone):
+        assert device.get(reverse("access")).status_code == HTTPStatus.FOUND  # back to login
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_mfa_toggle_on_the_users_page_follows_the_matrix(role, member_client) -> None:
+    customer = CustomerFactory()
+    client = member_client(role=role, customer=customer)
+    response = client.post(reverse("users:mfa", kwargs={"customer_number": customer.number}), {"required": "true"})
+    customer.refresh_from_db()
+    if Permission.MANAGE_USERS in ROLE_PERMISSIONS[role]:
+        assert response.status_code == HTTPStatus.FOUND
+        assert customer.mfa_required
+    else:
+        assert response.status_code == HTTPStatus.FORBIDDEN
+        assert not customer.mfa_required
