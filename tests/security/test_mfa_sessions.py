@@ -70,3 +70,21 @@ def test_mfa_toggle_on_the_users_page_follows_the_matrix(role, member_client) ->
     else:
         assert response.status_code == HTTPStatus.FORBIDDEN
         assert not customer.mfa_required
+
+
+@pytest.mark.parametrize("url_name", ["account_email", "mfa_activate_totp", "mfa_generate_recovery_codes"])
+def test_security_changes_require_reauthentication(url_name) -> None:
+    """A stale session (login longer ago than the reauthentication timeout) must enter the
+    password again before changing email addresses or MFA."""
+    user = MembershipFactory(role=Role.VIEWER).user
+    client = Client()
+    client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD})
+    session = client.session
+    session["account_authentication_methods"] = [
+        {**method, "at": method["at"] - 3600} for method in session["account_authentication_methods"]
+    ]
+    session.save()
+    data = {"action_add": "", "email": "second@example.org"} if url_name == "account_email" else {}
+    response = client.post(reverse(url_name), data)
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"].startswith(reverse("account_reauthenticate"))
