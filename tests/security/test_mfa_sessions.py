@@ -74,8 +74,8 @@ def test_mfa_toggle_on_the_users_page_follows_the_matrix(role, member_client) ->
 
 @pytest.mark.parametrize("url_name", ["account_email", "mfa_activate_totp", "mfa_generate_recovery_codes"])
 def test_security_changes_require_reauthentication(url_name) -> None:
-    """A stale session (login longer ago than the reauthentication timeout) must enter the
-    password again before changing email addresses or MFA."""
+    """Changing email addresses or MFA asks for the password again (allauth reauthentication),
+    even shortly after login, and certainly in a session an hour old."""
     user = MembershipFactory(role=Role.VIEWER).user
     client = Client()
     client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD})
