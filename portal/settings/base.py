@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
     "accounts.middleware.AuditContextMiddleware",
+    "portal.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -149,6 +150,10 @@ CELERY_BEAT_SCHEDULE = {
     "notifications-send-pending": {
         "task": "accounts.tasks.notifications_send_pending",
         "schedule": timedelta(seconds=30),
+    },
+    "elastic-budget-alerts": {
+        "task": "entitlements.licensing_tasks.elastic_budget_alerts_check",
+        "schedule": timedelta(hours=1),
     },
 }
 # A notification left unsent this long is picked up by the periodic sweep.
