@@ -170,7 +170,7 @@ def test_worker_killed_mid_send_still_sends_exactly_once(own_redis, settings) ->
 
 
 def test_database_connection_dropped_mid_request_gives_clear_error_and_no_partial_write(member_client) -> None:
-    customer, asc, _admin = _company()
+    customer, _asc, _admin = _company()
     client = member_client(role=Role.ADMINISTRATOR, customer=customer)
     client.raise_request_exception = False
     params = connection.settings_dict
