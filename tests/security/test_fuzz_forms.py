@@ -68,7 +68,12 @@ def test_no_input_causes_a_server_error(asc_client, route, payload, path_value) 
 @pytest.mark.parametrize("route", POST_ROUTES, ids=lambda r: r.name or r.route)
 @pytest.mark.parametrize(
     "content",
-    [b"\x00\x01\x02\xff" * 1000, b"=cmd|' /C calc'!A0,viewer\n", b"PK\x03\x04" + b"\x00" * 100, "ü,ş\n".encode("utf-16")],
+    [
+        b"\x00\x01\x02\xff" * 1000,
+        b"=cmd|' /C calc'!A0,viewer\n",
+        b"PK\x03\x04" + b"\x00" * 100,
+        "ü,ş\n".encode("utf-16"),
+    ],
     ids=["binary", "formula", "zip", "utf16"],
 )
 def test_hostile_uploads_are_refused_cleanly(asc_client, route, content) -> None:
