@@ -26,7 +26,11 @@ seed: migrate
 run: seed
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-test: install
+# axe-core (npm) for the accessibility checks of the browser tests.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+test: install node_modules/.package-lock.json
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
