@@ -1,11 +1,519 @@
+"""License servers, activations, rehosting and license files (/c/<n>/activations/...).
+
+Views are thin: a form validates, one service runs, a message, a redirect (or the file).
+Every view first passes ``CustomerViewMixin`` (404 for non-members, 403 without the
+permission) and then the visibility rule: without visible activations the list page
+explains why (200) and every other page does so with a 404.
+"""
+
 from __future__ import annotations
 
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.access import CustomerViewMixin
+from accounts.forms import form_error_from
 from accounts.roles import Permission
+from entitlements.selectors import flexnet_entitlement_list
+from portal.errors import PortalError
+
+from .forms import ActivationForm, DeliverForm, LicenseUploadForm, RehostForm, ServerForm, VerifyForm
+from .licensefile import LicenseParseError, license_diff, license_verify
+from .models import LicenseFile, LicenseServer
+from .selectors import (
+    LineRequest,
+    Unavailable,
+    activation_plan,
+    activations_unavailable_reason,
+    license_file_get,
+    license_file_list,
+    license_import_match,
+    rehost_history,
+    rehost_quota,
+    server_activations,
+    server_get,
+    server_list,
+)
+from .services import (
+    ActivationConflict,
+    activation_apply,
+    activation_token_new,
+    license_file_download,
+    rehost_quota_message,
+    server_create,
+    server_rehost,
+    server_return,
+    server_update,
+)
+from .signing import verifying_key, verifying_key_pem
 
 
-class ServerListView(CustomerViewMixin, TemplateView):
+class VisibilityGate:
+    """Placed after ``CustomerViewMixin``: runs once the member and permission are known."""
+
+    unavailable_status: HTTPStatus = HTTPStatus.NOT_FOUND
+    customer: Any
+    access: Any
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        reason = activations_unavailable_reason(customer=self.customer)
+        if reason is not None:
+            return render(
+                request,
+                "activations/unavailable.html",
+                {
+                    "customer": self.customer, "access": self.access, "can": self.access.can,
+                    "no_flexnet": reason == Unavailable.NO_FLEXNET,
+                    "support_email": settings.PORTAL_SUPPORT_EMAIL,
+                },
+                status=self.unavailable_status,
+            )
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+
+class ActivationsPage(CustomerViewMixin, VisibilityGate, TemplateView):
+    server: LicenseServer
+
+    def load_server(self, server_id: int) -> LicenseServer:
+        server = server_get(customer=self.customer, server_id=server_id)
+        if server is None:
+            raise Http404(_("No such license server."))
+        server.customer = self.customer
+        self.server = server
+        return server
+
+    def page(self, status: int = HTTPStatus.OK, **context: Any) -> HttpResponse:
+        return self.render_to_response(self.get_context_data(**context), status=status)
+
+
+def _server_url(server: LicenseServer) -> str:
+    return reverse("activations:server_detail", args=[server.customer.number, server.pk])
+
+
+def _file_response(license_file: LicenseFile) -> HttpResponse:
+    response = HttpResponse(license_file.content, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{license_file.filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- Servers --------------------------------------------------------------------------------
+
+
+class ServerListView(ActivationsPage):
     required_permission = Permission.VIEW
+    unavailable_status = HTTPStatus.OK
     template_name = "activations/list.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(servers=server_list(customer=self.customer), **kwargs)
+
+
+class ServerDetailView(ActivationsPage):
+    required_permission = Permission.VIEW
+    template_name = "activations/server_detail.html"
+
+    def get(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
+        server = self.load_server(server_id)
+        files = list(license_file_list(server=server))
+        return self.page(
+            server=server, activations=server_activations(server=server), files=files,
+            quota=rehost_quota(server=server), rehosts=rehost_history(server=server)[:20],
+        )
+
+
+def _prefill(query: Any) -> dict[str, str]:
+    """``q_<entitlement id>`` quantities carried from "Update from license" to activation."""
+    return {
+        key: value for key, value in query.items()
+        if key.startswith("q_") and key[2:].isdigit() and value.isdigit() and len(value) <= 7
+    }
+
+
+class ServerAddView(ActivationsPage):
+    required_permission = Permission.ACTIVATE_ENTITLEMENTS
+    template_name = "activations/server_form.html"
+
+    def get(self, request: HttpRequest, customer_number: str) -> HttpResponse:
+        return self.page(form=ServerForm(initial={"lmgrd_port": 1055}), adding=True, prefill=_prefill(request.GET))
+
+    def post(self, request: HttpRequest, customer_number: str) -> HttpResponse:
+        form = ServerForm(request.POST)
+        prefill = _prefill(request.POST)
+        if form.is_valid():
+            try:
+                server = server_create(
+                    customer=self.customer, actor=request.user, name=form.cleaned_data["name"], hosts=form.hosts(),
+                    lmgrd_port=form.cleaned_data["lmgrd_port"], vendor_port=form.cleaned_data["vendor_port"],
+                )
+            except PortalError as error:
+                form_error_from(form, error)
+            else:
+                messages.success(request, _("License server %(name)s added. Now activate licenses on it.")
+                                 % {"name": server.name})
+                url = reverse("activations:activate", args=[self.customer.number, server.pk])
+                return redirect(f"{url}?{urlencode(prefill)}" if prefill else url)
+        return self.page(HTTPStatus.OK, form=form, adding=True, prefill=prefill)
+
+
+class ServerEditView(ActivationsPage):
+    required_permission = Permission.CHANGE_LICENSE_SERVER
+    template_name = "activations/server_form.html"
+
+    def _form(self, data: Any = None) -> ServerForm:
+        hosts = list(self.server.hosts.all())
+        edit_ids = not self.server.license_files.exists()
+        initial: dict[str, Any] = {
+            "name": self.server.name, "lmgrd_port": self.server.lmgrd_port, "vendor_port": self.server.vendor_port,
+            "triad": len(hosts) == 3,
+        }
+        for host in hosts:
+            initial[f"host_name_{host.position}"] = host.host_name
+            initial[f"hostid_type_{host.position}"] = host.hostid_type
+            initial[f"host_id_{host.position}"] = host.host_id
+        if data is not None and not edit_ids:
+            data = data.copy()
+            data["triad"] = "on" if len(hosts) == 3 else ""
+        return ServerForm(data, initial=initial, edit_host_ids=edit_ids)
+
+    def get(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
+        self.load_server(server_id)
+        return self.page(form=self._form(), server=self.server)
+
+    def post(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
+        self.load_server(server_id)
+        form = self._form(request.POST)
+        if form.is_valid():
+            try:
+                server_update(
+                    server=self.server, actor=request.user, name=form.cleaned_data["name"],
+                    host_names=form.host_names(), hosts=form.hosts() if form.edit_host_ids else None,
+                    lmgrd_port=form.cleaned_data["lmgrd_port"], vendor_port=form.cleaned_data["vendor_port"],
+                )
+            except PortalError as error:
+                form_error_from(form, error)
+            else:
+                messages.success(request, _("License server saved."))
+                return redirect(_server_url(self.server))
+        return self.page(form=form, server=self.server)
+
+
+# --- Activate -------------------------------------------------------------------------------
+
+
+class ActivateView(ActivationsPage):
+    """Step 1: the table of FlexNet lines; POST validates and shows the review (step 2)."""
+
+    required_permission = Permission.ACTIVATE_ENTITLEMENTS
+    template_name = "activations/activate.html"
+
+    def current(self) -> dict[int, LineRequest]:
+        return {
+            a.entitlement_id: LineRequest(a.quantity, a.borrowable) for a in server_activations(server=self.server)
+        }
+
+    def make_form(self, data: Any = None, *, initial_from: Any = None) -> ActivationForm:
+        entitlements = list(flexnet_entitlement_list(customer=self.customer))
+        current = self.current()
+        initial: dict[str, Any] = {}
+        for entitlement in entitlements:
+            have = current.get(entitlement.pk, LineRequest(0, False))
+            initial[f"qty_{entitlement.pk}"] = have.quantity
+            initial[f"borrow_{entitlement.pk}"] = have.borrowable
+            initial[f"base_{entitlement.pk}"] = have.quantity
+        for key, value in _prefill(initial_from or {}).items():
+            if f"qty_{key[2:]}" in initial:
+                initial[f"qty_{key[2:]}"] = int(value)
+        return ActivationForm(data, entitlements=entitlements, initial=initial)
+
+    def form_page(self, form: ActivationForm, status: int = HTTPStatus.OK, **extra: Any) -> HttpResponse:
+        rows = [
+            {"entitlement": e, "qty": form[f"qty_{e.pk}"], "borrow": form[f"borrow_{e.pk}"],
+             "base": form[f"base_{e.pk}"]}
+            for e in form.entitlements
+        ]
+        return self.page(status, server=self.server, form=form, rows=rows, **extra)
+
+    def get(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
+        self.load_server(server_id)
+        return self.form_page(self.make_form(initial_from=request.GET))
+
+    def post(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
+        self.load_server(server_id)
+        form = self.make_form(request.POST)
+        if not form.is_valid():
+            return self.form_page(form)
+        plan = activation_plan(server=self.server, requests=form.requests(self.current()))
+        problems = [error for line in plan for error in line.errors if line.changed]
+        if problems:
+            for problem in problems:
+                form.add_error(None, problem)
+            return self.form_page(form)
+        changed = [line for line in plan if line.changed]
+        hidden = {name: form.cleaned_data.get(name) for name in form.fields if name != "token"}
+        return render(
+            request, "activations/review.html",
+            self.get_context_data(
+                server=self.server, plan=plan, changed=changed, on_server=[line for line in plan if line.wanted],
+                hidden=[(name, "on" if value is True else value) for name, value in hidden.items()
+                        if value not in (None, False)],
+                token=activation_token_new(),
+            ),
+        )
+
+
+class ActivateApplyView(ActivateView):
+    """Step 3: Save & Download / Save & Email (or Generate / Email when nothing changed)."""
+
+    def get(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
+        self.load_server(server_id)
+        return redirect("activations:activate", customer_number, server_id)
+
+    def post(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
+        self.load_server(server_id)
+        form = self.make_form(request.POST)
+        deliver = DeliverForm(request.POST)
+        if not (form.is_valid() and deliver.is_valid()):
+            if not deliver.is_valid():
+                form.add_error(None, _("Choose Save & Download or Save & Email."))
+            return self.form_page(form)
+        try:
+            result = activation_apply(
+                server=self.server, actor=request.user, token=form.cleaned_data.get("token") or "",
+                requests=form.requests(self.current()), expected=form.expected(),
+                deliver=deliver.cleaned_data["deliver"],
+            )
+        except PortalError as error:
+            # Show the table again as it is now (fresh availability and allocations), with the
+            # quantities the user asked for, and name the lines at fault.
+            wanted = {f"q_{pk}": str(request.quantity) for pk, request in form.requests(self.current()).items()}
+            problems = error.problems if isinstance(error, ActivationConflict) else []
+            return self.form_page(
+                self.make_form(initial_from=wanted), HTTPStatus.CONFLICT,
+                apply_error=error.message if not problems else
+                _("Nothing was saved: the entitlements changed since your review."),
+                problems=problems,
+            )
+        if result.already_applied:
+            messages.info(request, _("These changes were already saved; nothing was applied twice."))
+        elif result.changed:
+            messages.success(request, _("Activations saved: license file version %(v)s.")
+                             % {"v": result.license_file.version})
+        if deliver.cleaned_data["deliver"] == "email":
+            if not result.already_applied:
+                messages.success(request, _("The license file is on its way to %(email)s.")
+                                 % {"email": request.user.email})
+            return redirect(_server_url(self.server))
+        return _file_response(result.license_file)
+
+
+# --- Rehost and return ----------------------------------------------------------------------
+
+
+class RehostView(ActivationsPage):
+    required_permission = Permission.CHANGE_LICENSE_SERVER
+    template_name = "activations/rehost.html"
+
+    def _form(self, data: Any = None) -> RehostForm:
+        hosts = list(self.server.hosts.all())
+        initial = {}
+        for host in hosts:
+            initial[f"host_name_{host.position}"] = host.host_name
+            initial[f"hostid_type_{host.position}"] = host.hostid_type
+        return RehostForm(data, initial=initial, host_count=len(hosts))
+
+    def _page(self, form: RehostForm) -> HttpResponse:
+        quota = rehost_quota(server=self.server)
+        return self.page(
+            server=self.server, form=form, quota=quota,
+            quota_message=rehost_quota_message(server=self.server) if quota.exhausted else "",
+        )
+
+    def get(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
+        self.load_server(server_id)
+        return self._page(self._form())
+
+    def post(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
+        self.load_server(server_id)
+        form = self._form(request.POST)
+        if form.is_valid():
+            try:
+                license_file = server_rehost(server=self.server, actor=request.user, hosts=form.hosts())
+            except PortalError as error:
+                form_error_from(form, error)
+            else:
+                messages.success(request, _("Server rehosted: license file version %(v)s is ready to download.")
+                                 % {"v": license_file.version})
+                return redirect(_server_url(self.server))
+        return self._page(form)
+
+
+class ReturnView(ActivationsPage):
+    required_permission = Permission.CHANGE_LICENSE_SERVER
+    template_name = "activations/return.html"
+
+    def get(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
+        server = self.load_server(server_id)
+        return self.page(server=server, activations=server_activations(server=server))
+
+    def post(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
+        server = self.load_server(server_id)
+        try:
+            license_file = server_return(server=server, actor=request.user)
+        except PortalError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("All licenses of %(name)s were returned to the pool (license file version "
+                                        "%(v)s).") % {"name": server.name, "v": license_file.version})
+        return redirect(_server_url(server))
+
+
+# --- License files --------------------------------------------------------------------------
+
+
+class LicenseFileMixin(ActivationsPage):
+    required_permission = Permission.DOWNLOAD_LICENSE_FILES
+
+    def load_file(self, server_id: int, version: int) -> LicenseFile:
+        license_file = license_file_get(customer=self.customer, server_id=server_id, version=version)
+        if license_file is None:
+            raise Http404(_("No such license file version."))
+        return license_file
+
+
+class LicenseFileView(LicenseFileMixin):
+    """The file on screen, print-friendly."""
+
+    template_name = "activations/file_detail.html"
+
+    def get(self, request: HttpRequest, customer_number: str, server_id: int, version: int) -> HttpResponse:
+        license_file = self.load_file(server_id, version)
+        return self.page(server=license_file.server, license_file=license_file)
+
+
+class LicenseFileDownloadView(LicenseFileMixin):
+    def get(self, request: HttpRequest, customer_number: str, server_id: int, version: int) -> HttpResponse:
+        license_file = license_file_download(license_file=self.load_file(server_id, version), actor=request.user)
+        return _file_response(license_file)
+
+
+class LicenseFileDiffView(ActivationsPage):
+    required_permission = Permission.DOWNLOAD_LICENSE_FILES
+    template_name = "activations/file_diff.html"
+
+    def get(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
+        server = self.load_server(server_id)
+        versions = list(license_file_list(server=server).values_list("version", flat=True))
+        if not versions:
+            raise Http404(_("This server has no license file yet."))
+
+        def version_from(name: str, default: int) -> int:
+            value = request.GET.get(name, "")
+            return int(value) if value.isascii() and value.isdigit() and int(value) in versions else default
+
+        new = version_from("to", versions[0])
+        old = version_from("from", versions[1] if len(versions) > 1 else versions[0])
+        old_file = license_file_get(customer=self.customer, server_id=server.pk, version=old)
+        new_file = license_file_get(customer=self.customer, server_id=server.pk, version=new)
+        assert old_file is not None
+        assert new_file is not None
+        lines = license_diff(old_file.content, new_file.content, old_name=f"v{old}", new_name=f"v{new}")
+        diff = [
+            {"text": line, "kind": "add" if line.startswith("+") and not line.startswith("+++")
+             else "del" if line.startswith("-") and not line.startswith("---")
+             else "hunk" if line.startswith("@@") else "ctx"}
+            for line in lines
+        ]
+        return self.page(server=server, versions=versions, old=old, new=new, diff=diff)
+
+
+# --- Update from license --------------------------------------------------------------------
+
+
+class LicenseImportView(ActivationsPage):
+    required_permission = Permission.ACTIVATE_ENTITLEMENTS
+    template_name = "activations/import.html"
+
+    def get(self, request: HttpRequest, customer_number: str) -> HttpResponse:
+        return self.page(form=LicenseUploadForm())
+
+    def post(self, request: HttpRequest, customer_number: str) -> HttpResponse:
+        form = LicenseUploadForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return self.page(form=form)
+        try:
+            parsed = form.parse()
+        except LicenseParseError:
+            return self.page(form=form)
+        match = license_import_match(customer=self.customer, parsed=parsed)
+        quantities = {f"q_{pk}": str(count) for pk, count in match.quantities().items()}
+        initial: dict[str, Any] = {"lmgrd_port": 1055, "triad": len(parsed.servers) == 3}
+        if parsed.servers:
+            initial["lmgrd_port"] = parsed.servers[0].port
+            initial["name"] = parsed.servers[0].host[:60]
+        for position, server in enumerate(parsed.servers, start=1):
+            initial[f"host_name_{position}"] = server.host
+            initial[f"host_id_{position}"] = server.host_id
+            initial[f"hostid_type_{position}"] = _detected_type(server.host_id)
+        vendor_port = next(
+            (a.value for v in parsed.vendors for a in v.attributes if a.name.upper() == "PORT" and a.value), None
+        )
+        if vendor_port:
+            initial["vendor_port"] = int(vendor_port)
+        activate_url = None
+        if match.existing_server is not None:
+            url = reverse("activations:activate", args=[self.customer.number, match.existing_server.pk])
+            activate_url = f"{url}?{urlencode(quantities)}" if quantities else url
+        return self.page(
+            form=LicenseUploadForm(), match=match, server_form=ServerForm(initial=initial),
+            prefill=quantities, activate_url=activate_url, parsed=parsed,
+        )
+
+
+def _detected_type(host_id: str) -> str:
+    from .hostids import HostIdError, hostid_detect
+
+    try:
+        return hostid_detect(host_id).value
+    except HostIdError:
+        return ""
+
+
+# --- Public pages (activations/urls_public.py) -----------------------------------------------
+
+
+class PublicKeyView(View):
+    """The portal's public key, so anyone can check a license file's signatures."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        response = HttpResponse(verifying_key_pem(), content_type="application/x-pem-file")
+        response["Content-Disposition"] = 'inline; filename="license-public-key.pem"'
+        return response
+
+
+class VerifyView(LoginRequiredMixin, TemplateView):
+    """Verify a license file: valid, or which line fails and why."""
+
+    template_name = "activations/verify.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        kwargs.setdefault("form", VerifyForm())
+        return super().get_context_data(**kwargs)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = VerifyForm(request.POST, request.FILES)
+        result = None
+        if form.is_valid():
+            result = license_verify(form.content, public_key=verifying_key())
+        return self.render_to_response(self.get_context_data(form=form, result=result))

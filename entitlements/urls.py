@@ -8,4 +8,5 @@ app_name = "entitlements"
 
 urlpatterns = [
     path("", views.EntitlementListView.as_view(), name="list"),
+    path("export.csv", views.EntitlementExportView.as_view(), name="export"),
 ]

@@ -1,11 +1,91 @@
+"""The entitlements page (every role's landing page) and its CSV export."""
+
 from __future__ import annotations
 
+import csv
+from collections.abc import Iterator
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.access import CustomerViewMixin
 from accounts.roles import Permission
 
+from .forms import EntitlementFilterForm
+from .models import EntitlementStatus, LicensingModel
+from .selectors import entitlement_list
+
+PAGE_SIZE = 50
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> str:
+    """A cell that a spreadsheet shows as text: formula-like values get a leading quote."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+
 
 class EntitlementListView(CustomerViewMixin, TemplateView):
     required_permission = Permission.VIEW
     template_name = "entitlements/list.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        form = EntitlementFilterForm(self.request.GET or None)
+        filters = form.filters()
+        today = timezone.localdate()
+        queryset = entitlement_list(customer=self.customer, filters=filters, today=today)
+        page = Paginator(queryset, PAGE_SIZE).get_page(self.request.GET.get("page"))
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        sort_query = query.copy()
+        sort_query.pop("sort", None)
+        return super().get_context_data(
+            form=form,
+            page=page, entitlements=page.object_list, query=query.urlencode(), sort_query=sort_query.urlencode(),
+            sort=filters.sort, statuses=EntitlementStatus, models=LicensingModel,
+            export_query=query.urlencode(),
+            **kwargs,
+        )
+
+
+class EntitlementExportView(CustomerViewMixin, View):
+    """The filtered lines as CSV (all of them, not just one page)."""
+
+    required_permission = Permission.VIEW
+
+    def get(self, request: HttpRequest, customer_number: str) -> HttpResponse:
+        form = EntitlementFilterForm(request.GET or None)
+        filters = form.filters()
+        rows = entitlement_list(customer=self.customer, filters=filters)
+        header = [
+            _("Line"), _("Order"), _("Product"), _("Feature"), _("Licensing model"), _("Quantity"), _("Activated"),
+            _("Available"), _("Start"), _("End"), _("TECS end"), _("Borrowable"), _("Status"),
+        ]
+        statuses = dict(EntitlementStatus.choices)
+        models = dict(LicensingModel.choices)
+
+        class Echo:
+            def write(self, value: str) -> str:
+                return value
+
+        writer = csv.writer(Echo())
+
+        def lines() -> Iterator[str]:
+            yield writer.writerow(header)
+            for e in rows.iterator(chunk_size=500):
+                yield writer.writerow([csv_safe(v) for v in (
+                    e.line_id, e.order_number, e.product.name, e.product.feature,
+                    models.get(e.product.licensing_model, e.product.licensing_model), e.quantity, e.activated,
+                    e.available, e.start_date.isoformat(), e.end_date.isoformat() if e.end_date else _("Perpetual"),
+                    e.tecs_end_date.isoformat() if e.tecs_end_date else "", _("yes") if e.borrowable else _("no"),
+                    statuses.get(e.status_value, e.status_value),
+                )])
+
+        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="entitlements-{self.customer.number}.csv"'
+        return response

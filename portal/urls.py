@@ -31,5 +31,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
+    path("", include("activations.urls_public")),
     path("c/<str:customer_number>/", include(customer_patterns)),
 ]

@@ -81,3 +81,46 @@ class EntitlementFactory(factory.django.DjangoModelFactory):
     end_date = factory.LazyFunction(lambda: datetime.date.today() + datetime.timedelta(days=365))
     tecs_end_date = factory.LazyFunction(lambda: datetime.date.today() + datetime.timedelta(days=365))
     borrowable = False
+
+
+# --- Activations (issue 4) -------------------------------------------------------------------
+
+from activations.models import Activation, LicenseServer, ServerHost  # noqa: E402
+
+
+class LicenseServerFactory(factory.django.DjangoModelFactory):
+    """A one-host server; ``host_id`` sets its Ethernet host ID."""
+
+    class Meta:
+        model = LicenseServer
+        skip_postgeneration_save = True
+
+    customer = factory.SubFactory(CustomerFactory)
+    name = factory.Sequence(lambda n: f"lic{n:02d}")
+
+    @factory.post_generation
+    def host_id(self, create: bool, extracted: str | None, **kwargs: object) -> None:
+        if create:
+            ServerHost.objects.create(
+                server=self, customer=self.customer, position=1, host_name=f"{self.name}.example",
+                hostid_type="ETHER", host_id=extracted or f"{0x001122000000 + self.pk:012X}",
+            )
+
+
+class ActivationFactory(factory.django.DjangoModelFactory):
+    """An activation; keeps ``Entitlement.activated`` in step, as the services do."""
+
+    class Meta:
+        model = Activation
+
+    server = factory.SubFactory(LicenseServerFactory)
+    entitlement = factory.SubFactory(EntitlementFactory)
+    quantity = 1
+
+    @classmethod
+    def _create(cls, model_class: type, *args: object, **kwargs: object) -> Activation:
+        activation = super()._create(model_class, *args, **kwargs)
+        entitlement = activation.entitlement
+        Entitlement.objects.filter(pk=entitlement.pk).update(activated=entitlement.activated + activation.quantity)
+        entitlement.refresh_from_db()
+        return activation

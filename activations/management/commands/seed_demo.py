@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 
 from accounts.demo import seed_accounts
+from activations.demo import seed_activations
+from entitlements.demo import seed_entitlements
 
 
 class Command(BaseCommand):
@@ -12,4 +14,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         customers = seed_accounts()
+        seed_entitlements(customers)
+        seed_activations(customers)
         self.stdout.write(self.style.SUCCESS(f"Demo data ready: {len(customers)} customers."))

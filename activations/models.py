@@ -1,0 +1,208 @@
+"""License servers, what is activated on them, and their signed license files.
+
+Every write goes through ``activations.services``; these classes hold data and constraints.
+``Entitlement.activated`` is the sum of ``Activation.quantity`` over the entitlement's
+servers; the services keep it so under a row lock, and the entitlement's check constraint
+(``activated <= quantity``) is the last line of defence against oversubscription.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Customer
+from entitlements.models import Entitlement
+
+from .hostids import HostIdType
+
+HOSTID_TYPE_CHOICES = [(kind.value, kind.label) for kind in HostIdType]
+
+host_name_validator = RegexValidator(
+    r"^[A-Za-z0-9_.:-]{1,255}$",
+    _("A host name is letters, digits, dots, hyphens, underscores or colons, without spaces."),
+)
+
+
+class LicenseServer(models.Model):
+    """A customer's FlexNet license server: one host, or three for a redundant triad.
+
+    The hosts (name + host ID) are ``ServerHost`` rows, ordered 1..3.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="license_servers")
+    name = models.CharField(_("label"), max_length=60)
+    lmgrd_port = models.PositiveIntegerField(
+        _("lmgrd port"), default=1055, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
+    vendor_port = models.PositiveIntegerField(
+        _("vendor daemon port"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("license server")
+        verbose_name_plural = _("license servers")
+        ordering = ["customer", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "name"], name="license_server_name_unique"),
+            models.CheckConstraint(condition=Q(lmgrd_port__gte=1, lmgrd_port__lte=65535), name="server_port_range"),
+            models.CheckConstraint(
+                condition=Q(vendor_port__isnull=True) | Q(vendor_port__gte=1, vendor_port__lte=65535),
+                name="server_vendor_port_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer.number}: {self.name}"
+
+
+class ServerHost(models.Model):
+    """One host of a license server (position 1, or 1..3 for a triad).
+
+    ``customer`` repeats the server's customer so that a host ID is unique per customer
+    in the database, not only in the form."""
+
+    server = models.ForeignKey(LicenseServer, on_delete=models.CASCADE, related_name="hosts")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField(_("position"))
+    host_name = models.CharField(_("host name"), max_length=255, validators=[host_name_validator])
+    hostid_type = models.CharField(_("host ID type"), max_length=16, choices=HOSTID_TYPE_CHOICES)
+    host_id = models.CharField(_("host ID"), max_length=32)
+
+    class Meta:
+        verbose_name = _("server host")
+        verbose_name_plural = _("server hosts")
+        ordering = ["server", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["server", "position"], name="server_host_position_unique"),
+            models.UniqueConstraint(fields=["customer", "host_id"], name="server_host_id_unique_per_customer"),
+            models.CheckConstraint(condition=Q(position__gte=1, position__lte=3), name="server_host_position_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.host_name} {self.host_id}"
+
+
+class Activation(models.Model):
+    """How many licenses of one entitlement are on one server."""
+
+    server = models.ForeignKey(LicenseServer, on_delete=models.CASCADE, related_name="activations")
+    entitlement = models.ForeignKey(Entitlement, on_delete=models.PROTECT, related_name="activations")
+    quantity = models.PositiveIntegerField(_("activated"))
+    borrowable = models.BooleanField(_("borrowable"), default=False)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("activation")
+        verbose_name_plural = _("activations")
+        ordering = ["server", "entitlement__line_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["server", "entitlement"], name="activation_server_entitlement_unique"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="activation_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.server_id}: {self.entitlement_id} x{self.quantity}"
+
+
+class LicenseFileReason(models.TextChoices):
+    ACTIVATION = "activation", _("Activations changed")
+    GENERATED = "generated", _("Generated")
+    RETURN = "return", _("All licenses returned")
+    REHOST = "rehost", _("Rehosted")
+    SERVER_CHANGED = "server_changed", _("Server details changed")
+
+
+class LicenseFile(models.Model):
+    """One version of a server's license file, exactly as it was issued. Never changed."""
+
+    server = models.ForeignKey(LicenseServer, on_delete=models.CASCADE, related_name="license_files")
+    version = models.PositiveIntegerField(_("version"))
+    content = models.TextField(_("content"))
+    reason = models.CharField(_("reason"), max_length=20, choices=LicenseFileReason.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("license file version")
+        verbose_name_plural = _("license file versions")
+        ordering = ["server", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["server", "version"], name="license_file_version_unique"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="license_file_version_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.server.name} v{self.version}"
+
+    @property
+    def filename(self) -> str:
+        return f"{self.server.customer.number}_{self.server.name}_v{self.version}.lic"
+
+
+class ActivationSubmission(models.Model):
+    """A reviewed activation that was applied, keyed by the review form's one-time token.
+
+    A second submit of the same review (double click, browser retry, another tab) finds
+    the token taken and gets the first result instead of applying the change again."""
+
+    token = models.CharField(max_length=64, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    server = models.ForeignKey(LicenseServer, on_delete=models.CASCADE, related_name="+")
+    license_file = models.ForeignKey(LicenseFile, on_delete=models.SET_NULL, null=True, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("activation submission")
+        verbose_name_plural = _("activation submissions")
+
+    def __str__(self) -> str:
+        return f"{self.server_id} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Rehost(models.Model):
+    """A change of a server's host IDs; counted against the rolling 12-month quota."""
+
+    server = models.ForeignKey(LicenseServer, on_delete=models.CASCADE, related_name="rehosts")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    old_host_ids = models.JSONField(default=list)
+    new_host_ids = models.JSONField(default=list)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(_("rehosted"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("rehost")
+        verbose_name_plural = _("rehosts")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["server", "created_at"], name="rehost_server_time")]
+
+    def __str__(self) -> str:
+        return f"{self.server_id} {self.created_at:%Y-%m-%d}"
+
+
+class RehostQuota(models.Model):
+    """Support's override of ``PORTAL_REHOSTS_PER_YEAR`` for one customer."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="rehost_quota")
+    rehosts_per_year = models.PositiveSmallIntegerField(_("rehosts per server in 12 months"))
+    note = models.CharField(_("note"), max_length=255, blank=True)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("rehost quota override")
+        verbose_name_plural = _("rehost quota overrides")
+
+    def __str__(self) -> str:
+        return f"{self.customer.number}: {self.rehosts_per_year}"

@@ -1,0 +1,344 @@
+"""Every read of license servers, activations and license files, scoped by customer."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import Count, Max, Prefetch, QuerySet, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Customer
+from entitlements.models import Entitlement, EntitlementStatus, LicensingModel
+from entitlements.selectors import customer_has_flexnet, flexnet_entitlement_list
+
+from .hostids import hostid_detect, hostid_normalise
+from .licensefile import ParsedFeature, ParsedLicense
+from .models import Activation, LicenseFile, LicenseServer, Rehost, RehostQuota, ServerHost
+
+REHOST_WINDOW = datetime.timedelta(days=365)
+
+
+# --- Visibility -----------------------------------------------------------------------------
+
+
+class Unavailable:
+    """Why a customer has no Activations section (DESIGN.md: the visibility rule)."""
+
+    NO_FLEXNET = "no_flexnet"
+    NOT_MANAGED = "not_managed"
+
+
+def activations_unavailable_reason(*, customer: Customer) -> str | None:
+    """None when activations are visible, else an ``Unavailable`` value."""
+    if not customer_has_flexnet(customer=customer):
+        return Unavailable.NO_FLEXNET
+    if not customer.flexnet_managed:
+        return Unavailable.NOT_MANAGED
+    return None
+
+
+# --- Servers --------------------------------------------------------------------------------
+
+
+def server_list(*, customer: Customer) -> QuerySet[LicenseServer]:
+    """Servers with hosts and activations prefetched and per-server totals annotated:
+    a constant number of queries however many servers and activations there are."""
+    return (
+        LicenseServer.objects.filter(customer=customer)
+        .annotate(
+            activation_lines=Count("activations", distinct=True),
+            activated_total=Sum("activations__quantity"),
+            latest_version=Max("license_files__version"),
+        )
+        .prefetch_related(
+            Prefetch("hosts", queryset=ServerHost.objects.order_by("position")),
+            Prefetch(
+                "activations",
+                queryset=Activation.objects.select_related("entitlement__product").order_by("entitlement__line_id"),
+            ),
+        )
+        .order_by("name")
+    )
+
+
+def server_get(*, customer: Customer, server_id: int) -> LicenseServer | None:
+    return (
+        LicenseServer.objects.filter(customer=customer, pk=server_id)
+        .prefetch_related(Prefetch("hosts", queryset=ServerHost.objects.order_by("position")))
+        .first()
+    )
+
+
+def server_activations(*, server: LicenseServer) -> QuerySet[Activation]:
+    return (
+        Activation.objects.filter(server=server)
+        .select_related("entitlement__product")
+        .order_by("entitlement__line_id")
+    )
+
+
+def server_host_id_taken(*, customer: Customer, host_id: str, exclude_server: LicenseServer | None = None) -> bool:
+    queryset = ServerHost.objects.filter(customer=customer, host_id=host_id)
+    if exclude_server is not None and exclude_server.pk:
+        queryset = queryset.exclude(server=exclude_server)
+    return queryset.exists()
+
+
+def server_by_host_id(*, customer: Customer, host_id: str) -> LicenseServer | None:
+    host = ServerHost.objects.filter(customer=customer, host_id=host_id).select_related("server").first()
+    return host.server if host else None
+
+
+# --- License files --------------------------------------------------------------------------
+
+
+def license_file_list(*, server: LicenseServer) -> QuerySet[LicenseFile]:
+    return (
+        LicenseFile.objects.filter(server=server)
+        .select_related("created_by")
+        .defer("content")
+        .order_by("-version")
+    )
+
+
+def license_file_get(*, customer: Customer, server_id: int, version: int) -> LicenseFile | None:
+    return (
+        LicenseFile.objects.filter(server__customer=customer, server_id=server_id, version=version)
+        .select_related("server__customer", "created_by")
+        .first()
+    )
+
+
+def license_file_latest(*, server: LicenseServer) -> LicenseFile | None:
+    return LicenseFile.objects.filter(server=server).select_related("server__customer").order_by("-version").first()
+
+
+# --- Activation plan -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    quantity: int
+    borrowable: bool
+
+
+@dataclass
+class PlanLine:
+    entitlement: Entitlement
+    current: int
+    current_borrowable: bool
+    wanted: int
+    borrowable: bool
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def delta(self) -> int:
+        return self.wanted - self.current
+
+    @property
+    def changed(self) -> bool:
+        return self.delta != 0 or (self.wanted > 0 and self.borrowable != self.current_borrowable)
+
+    @property
+    def available_after(self) -> int:
+        return self.entitlement.quantity - self.entitlement.activated - self.delta
+
+
+def line_errors(
+    *, entitlement: Entitlement, current: int, wanted: int, borrowable: bool, today: datetime.date
+) -> list[str]:
+    """Why a requested quantity for one line cannot be applied (empty when it can).
+
+    ``entitlement.activated`` must be fresh (read under the lock by the service)."""
+    errors: list[str] = []
+    line = entitlement.line_id
+    if entitlement.product.licensing_model != LicensingModel.FLEXNET:
+        return [_("Line %(line)s is not a FlexNet entitlement.") % {"line": line}]
+    delta = wanted - current
+    if delta > 0:
+        status = entitlement.status_on(today)
+        if status == EntitlementStatus.EXPIRED:
+            errors.append(
+                _("Line %(line)s has expired: its licenses can be returned but not newly activated.") % {"line": line}
+            )
+        elif status == EntitlementStatus.NOT_STARTED:
+            errors.append(
+                _("Line %(line)s starts on %(start)s: it cannot be activated before then.")
+                % {"line": line, "start": entitlement.start_date.isoformat()}
+            )
+        available = entitlement.quantity - entitlement.activated
+        if delta > available:
+            errors.append(
+                _("Line %(line)s: %(wanted)s more requested but only %(available)s available.")
+                % {"line": line, "wanted": delta, "available": max(available, 0)}
+            )
+    if borrowable and wanted > 0 and not entitlement.borrowable:
+        errors.append(_("Line %(line)s is not borrowable.") % {"line": line})
+    return errors
+
+
+def activation_plan(
+    *, server: LicenseServer, requests: Mapping[int, LineRequest], today: datetime.date | None = None
+) -> list[PlanLine]:
+    """What applying ``requests`` (entitlement id -> wanted quantity on this server) would
+    change, line by line, with the reasons a line cannot be applied. Reads only; every
+    FlexNet line of the customer is listed (unrequested lines keep their allocation)."""
+    today = today or timezone.localdate()
+    current = {activation.entitlement_id: activation for activation in server_activations(server=server)}
+    plan = []
+    for entitlement in flexnet_entitlement_list(customer=server.customer, today=today):
+        activation = current.get(entitlement.pk)
+        have = activation.quantity if activation else 0
+        have_borrowable = activation.borrowable if activation else False
+        request = requests.get(entitlement.pk, LineRequest(have, have_borrowable))
+        line = PlanLine(
+            entitlement=entitlement, current=have, current_borrowable=have_borrowable,
+            wanted=request.quantity, borrowable=request.borrowable and request.quantity > 0,
+        )
+        line.errors = line_errors(
+            entitlement=entitlement, current=have, wanted=line.wanted, borrowable=line.borrowable, today=today
+        )
+        plan.append(line)
+    return plan
+
+
+# --- Rehost quota --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RehostQuotaStatus:
+    limit: int
+    used: int
+    next_possible_at: datetime.datetime | None
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.used, 0)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.used >= self.limit
+
+
+def rehost_limit(*, customer: Customer) -> int:
+    override = RehostQuota.objects.filter(customer=customer).values_list("rehosts_per_year", flat=True).first()
+    return settings.PORTAL_REHOSTS_PER_YEAR if override is None else override
+
+
+def rehost_quota(*, server: LicenseServer, now: datetime.datetime | None = None) -> RehostQuotaStatus:
+    """Rehosts of ``server`` in the rolling 12 months before ``now`` against the limit, and,
+    when none is left, when the oldest counted one leaves the window."""
+    now = now or timezone.now()
+    limit = rehost_limit(customer=server.customer)
+    times = list(
+        Rehost.objects.filter(server=server, created_at__gt=now - REHOST_WINDOW)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+    )
+    next_possible = None
+    if len(times) >= limit:
+        # The (used - limit + 1)-th oldest must leave the window before one is free again.
+        index = len(times) - limit
+        next_possible = times[index] + REHOST_WINDOW if limit > 0 and index < len(times) else None
+    return RehostQuotaStatus(limit=limit, used=len(times), next_possible_at=next_possible)
+
+
+# --- Update from license -------------------------------------------------------------------
+
+_CUSTOMER_IN_VENDOR_STRING = re.compile(r"customer:0*([0-9]{1,12})\b")
+
+
+@dataclass
+class MatchedLine:
+    feature: ParsedFeature
+    entitlement: Entitlement
+    quantity: int
+
+
+@dataclass
+class UnmatchedLine:
+    feature: ParsedFeature
+    reason: str
+
+
+@dataclass
+class LicenseImportMatch:
+    parsed: ParsedLicense
+    matched: list[MatchedLine]
+    unmatched: list[UnmatchedLine]
+    existing_server: LicenseServer | None
+
+    def quantities(self) -> dict[int, int]:
+        totals: dict[int, int] = {}
+        for line in self.matched:
+            totals[line.entitlement.pk] = totals.get(line.entitlement.pk, 0) + line.quantity
+        return totals
+
+
+def vendor_string_customer(feature: ParsedFeature) -> str | None:
+    """The customer number in a line's VENDOR_STRING (``customer:01001234`` -> ``1001234``)."""
+    attribute = feature.attribute("VENDOR_STRING")
+    if attribute is None or not attribute.value:
+        return None
+    match = _CUSTOMER_IN_VENDOR_STRING.search(attribute.value)
+    return str(int(match.group(1))) if match else None
+
+
+def license_import_match(*, customer: Customer, parsed: ParsedLicense) -> LicenseImportMatch:
+    """Matches the INCREMENT/FEATURE lines of an uploaded file to the customer's FlexNet
+    entitlements by feature name and the customer number in VENDOR_STRING. A line's count
+    is spread over the customer's lines of that feature (active ones first)."""
+    entitlements: dict[str, list[Entitlement]] = {}
+    for entitlement in flexnet_entitlement_list(customer=customer):
+        entitlements.setdefault(entitlement.product.feature, []).append(entitlement)
+    for lines in entitlements.values():
+        lines.sort(key=lambda e: (e.status_value != EntitlementStatus.ACTIVE, e.line_id))
+    room = {e.pk: e.quantity for lines in entitlements.values() for e in lines}
+    matched: list[MatchedLine] = []
+    unmatched: list[UnmatchedLine] = []
+    customer_number = str(int(customer.number))
+    for feature in parsed.features:
+        number = vendor_string_customer(feature)
+        if number is None:
+            unmatched.append(UnmatchedLine(feature, _("no customer number in VENDOR_STRING")))
+            continue
+        if number != customer_number:
+            unmatched.append(
+                UnmatchedLine(feature, _("issued for customer %(number)s, not this customer") % {"number": number})
+            )
+            continue
+        candidates = entitlements.get(feature.name)
+        if not candidates:
+            reason = _("no FlexNet entitlement for feature %(f)s") % {"f": feature.name}
+            unmatched.append(UnmatchedLine(feature, reason))
+            continue
+        if feature.count is None:
+            unmatched.append(UnmatchedLine(feature, _("uncounted (node-locked) lines cannot be activated here")))
+            continue
+        left = feature.count
+        for entitlement in candidates:
+            take = min(left, room[entitlement.pk])
+            if take > 0:
+                matched.append(MatchedLine(feature, entitlement, take))
+                room[entitlement.pk] -= take
+                left -= take
+            if not left:
+                break
+        if left:
+            unmatched.append(
+                UnmatchedLine(feature, _("%(count)s more than the entitlements of this feature hold") % {"count": left})
+            )
+    existing = None
+    for server in parsed.servers:
+        host_id = hostid_normalise(hostid_detect(server.host_id), server.host_id)
+        existing = existing or server_by_host_id(customer=customer, host_id=host_id)
+    return LicenseImportMatch(parsed=parsed, matched=matched, unmatched=unmatched, existing_server=existing)
+
+
+def rehost_history(*, server: LicenseServer) -> QuerySet[Rehost]:
+    return Rehost.objects.filter(server=server).select_related("actor").order_by("-created_at")

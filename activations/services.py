@@ -1,0 +1,625 @@
+"""Every write to license servers, activations and license files.
+
+Locking order, everywhere: the server row, then the entitlement rows in ascending id. Two
+activations touching the same entitlements therefore queue instead of deadlocking, and the
+entitlement's ``activated <= quantity`` constraint backs up the checks made under the lock.
+"""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.access import authorize
+from accounts.audit import audit_record
+from accounts.models import Customer, User
+from accounts.notifications import notification_queue, notify_ascs
+from accounts.roles import Permission
+from entitlements.models import Entitlement
+from portal.errors import AccessDenied, PortalError
+
+from .hostids import HostIdError, HostIdType, hostid_normalise
+from .licensefile import IncrementSpec, LicenseDocument, ServerSpec, license_render
+from .models import (
+    Activation,
+    ActivationSubmission,
+    LicenseFile,
+    LicenseFileReason,
+    LicenseServer,
+    Rehost,
+    RehostQuota,
+    ServerHost,
+    host_name_validator,
+)
+from .selectors import LineRequest, line_errors, rehost_quota
+from .signing import signing_key
+
+BORROW_HOURS = 720
+_TOKEN_LENGTH = 32
+
+
+class ActivationConflict(PortalError):
+    """Availability changed between review and save; nothing was applied."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(
+            _("Nothing was saved: the entitlements changed since your review. %(lines)s")
+            % {"lines": " ".join(problems)}
+        )
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class HostInput:
+    host_name: str
+    hostid_type: str
+    host_id: str
+
+
+@dataclass
+class ActivationResult:
+    license_file: LicenseFile
+    changed: bool
+    already_applied: bool = False
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def activation_token_new() -> str:
+    """A one-time token for a review form; saving twice with it applies once."""
+    return secrets.token_hex(_TOKEN_LENGTH // 2)
+
+
+# --- Rendering ------------------------------------------------------------------------------
+
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def _flexlm_date(date: datetime.date) -> str:
+    return f"{date.day:02d}-{_MONTHS[date.month - 1]}-{date.year:04d}"
+
+
+def _version_string(entitlement: Entitlement) -> str:
+    date = entitlement.tecs_end_date or entitlement.end_date or entitlement.start_date
+    return f"{date.year}.{date.month:02d}{date.day:02d}"
+
+
+def vendor_string_for(customer: Customer) -> str:
+    """``customer:01001234``: the customer number zero-padded to 8 digits (DESIGN.md)."""
+    return f"customer:{int(customer.number):08d}"
+
+
+def _increment(activation: Activation, *, customer: Customer, today: datetime.date) -> IncrementSpec:
+    entitlement = activation.entitlement
+    term = _("perpetual") if entitlement.end_date is None else _("lease")
+    tecs = _flexlm_date(entitlement.tecs_end_date) if entitlement.tecs_end_date else _("none")
+    comment = (
+        f"{entitlement.product.name}: {activation.quantity} of {entitlement.quantity} task(s), {term}, "
+        f"TECS {tecs}, entitlement {entitlement.line_id}"
+    )
+    return IncrementSpec(
+        feature=entitlement.product.feature,
+        version=_version_string(entitlement),
+        expiration=entitlement.end_date,
+        count=activation.quantity,
+        vendor_string=vendor_string_for(customer),
+        issued=today,
+        start=entitlement.start_date,
+        borrow_hours=BORROW_HOURS if activation.borrowable else None,
+        comment=" ".join(comment.split()),
+    )
+
+
+def license_file_render(*, server: LicenseServer, version: int, today: datetime.date | None = None) -> str:
+    """The server's license file as of now, in the DESIGN.md dialect, every INCREMENT signed."""
+    today = today or timezone.localdate()
+    customer = server.customer
+    hosts = list(ServerHost.objects.filter(server=server).order_by("position"))
+    activations = (
+        Activation.objects.filter(server=server).select_related("entitlement__product").order_by("entitlement__line_id")
+    )
+    header = (
+        f"{settings.PORTAL_BRAND_NAME} license file for customer {customer.number} ({customer.name}), "
+        f"server {server.name}, version {version}"
+    )
+    document = LicenseDocument(
+        header=" ".join(header.split()),
+        servers=tuple(ServerSpec(host=h.host_name, host_id=h.host_id, port=server.lmgrd_port) for h in hosts),
+        vendor=settings.PORTAL_VENDOR_DAEMON,
+        vendor_port=server.vendor_port,
+        increments=tuple(_increment(a, customer=customer, today=today) for a in activations),
+    )
+    return license_render(document, private_key=signing_key())
+
+
+def _new_version(*, server: LicenseServer, actor: User | None, reason: LicenseFileReason) -> LicenseFile:
+    """Renders and stores the next version. The caller holds the server row lock."""
+    version = (LicenseFile.objects.filter(server=server).aggregate(v=Max("version"))["v"] or 0) + 1
+    content = license_file_render(server=server, version=version)
+    return LicenseFile.objects.create(
+        server=server, version=version, content=content, reason=reason, created_by=actor
+    )
+
+
+def _lock_server(server: LicenseServer) -> LicenseServer:
+    locked = (
+        LicenseServer.objects.select_for_update().select_related("customer")
+        .filter(pk=server.pk, customer_id=server.customer_id).first()
+    )
+    if locked is None:
+        raise PortalError(_("This license server no longer exists."))
+    return locked
+
+
+def _server_link(server: LicenseServer) -> str:
+    from django.urls import reverse
+
+    return settings.PORTAL_BASE_URL + reverse(
+        "activations:server_detail", kwargs={"customer_number": server.customer.number, "server_id": server.pk}
+    )
+
+
+def _notify(*, server: LicenseServer, actor: User, event: str, summary: str, lines: Sequence[str] = ()) -> None:
+    notify_ascs(
+        customer=server.customer,
+        event=event,
+        template="activation_changed",
+        context={
+            "actor_name": actor.email, "server": server, "summary": summary, "lines": list(lines),
+            "server_url": _server_link(server),
+        },
+    )
+
+
+def _email_file(*, license_file: LicenseFile, actor: User, event: str) -> None:
+    server = license_file.server
+    notification_queue(
+        customer=server.customer,
+        event=event,
+        template="license_file",
+        context={"server": server, "license_file": license_file, "actor": actor, "server_url": _server_link(server)},
+        recipients=[actor.email],
+        attachments=[{"filename": license_file.filename, "content": license_file.content, "mimetype": "text/plain"}],
+    )
+
+
+# --- Servers --------------------------------------------------------------------------------
+
+
+def _clean_hosts(*, customer: Customer, hosts: Sequence[HostInput], server: LicenseServer | None) -> list[HostInput]:
+    if len(hosts) not in (1, 3):
+        raise PortalError(_("A license server has one host, or three for a redundant (triad) server."))
+    cleaned = []
+    for position, host in enumerate(hosts, start=1):
+        name = host.host_name.strip()
+        try:
+            host_name_validator(name)
+        except Exception:
+            raise PortalError(
+                _("Host %(n)s: a host name is letters, digits, dots, hyphens, underscores or colons.")
+                % {"n": position},
+                field=f"host_name_{position}",
+            ) from None
+        try:
+            host_id = hostid_normalise(host.hostid_type, host.host_id)
+        except HostIdError as error:
+            raise PortalError(
+                _("Host %(n)s: %(error)s") % {"n": position, "error": str(error)}, field=f"host_id_{position}"
+            ) from None
+        cleaned.append(HostInput(name, HostIdType(host.hostid_type).value, host_id))
+    ids = [host.host_id for host in cleaned]
+    if len(set(ids)) != len(ids):
+        raise PortalError(_("The three hosts of a triad need three different host IDs."), field="host_id_2")
+    taken = ServerHost.objects.filter(customer=customer, host_id__in=ids)
+    if server is not None:
+        taken = taken.exclude(server=server)
+    clash = taken.select_related("server").first()
+    if clash is not None:
+        position = ids.index(clash.host_id) + 1
+        raise PortalError(
+            _("Host ID %(id)s is already used by your license server %(server)s.")
+            % {"id": clash.host_id, "server": clash.server.name},
+            field=f"host_id_{position}",
+        )
+    return cleaned
+
+
+def _check_ports(lmgrd_port: int, vendor_port: int | None) -> None:
+    if not 1 <= lmgrd_port <= 65535:
+        raise PortalError(_("A port is a number from 1 to 65535."), field="lmgrd_port")
+    if vendor_port is not None and not 1 <= vendor_port <= 65535:
+        raise PortalError(_("A port is a number from 1 to 65535."), field="vendor_port")
+
+
+def _check_name(customer: Customer, name: str, server: LicenseServer | None) -> str:
+    name = " ".join(name.split())
+    if not name or len(name) > 60:
+        raise PortalError(_("Give the server a label of 1 to 60 characters."), field="name")
+    others = LicenseServer.objects.filter(customer=customer, name=name)
+    if server is not None:
+        others = others.exclude(pk=server.pk)
+    if others.exists():
+        raise PortalError(_("You already have a license server called %(name)s.") % {"name": name}, field="name")
+    return name
+
+
+def server_create(
+    *, customer: Customer, actor: User, name: str, hosts: Sequence[HostInput], lmgrd_port: int = 1055,
+    vendor_port: int | None = None,
+) -> LicenseServer:
+    """Adds a license server (one host or a triad). Host IDs are normalised and unique per
+    customer. Audited."""
+    authorize(actor=actor, customer=customer, permission=Permission.ACTIVATE_ENTITLEMENTS, action="server.create")
+    _check_ports(lmgrd_port, vendor_port)
+    try:
+        with transaction.atomic():
+            Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk", flat=True).first()
+            name = _check_name(customer, name, None)
+            cleaned = _clean_hosts(customer=customer, hosts=hosts, server=None)
+            server = LicenseServer.objects.create(
+                customer=customer, name=name, lmgrd_port=lmgrd_port, vendor_port=vendor_port, created_by=actor
+            )
+            ServerHost.objects.bulk_create(
+                ServerHost(server=server, customer=customer, position=position, host_name=host.host_name,
+                           hostid_type=host.hostid_type, host_id=host.host_id)
+                for position, host in enumerate(cleaned, start=1)
+            )
+            audit_record(
+                customer=customer, actor=actor, action="server.created", target=name,
+                details={"hosts": [[h.host_name, h.host_id] for h in cleaned], "port": lmgrd_port},
+            )
+            return server
+    except IntegrityError:
+        raise PortalError(_("That label or host ID was just taken by another license server.")) from None
+
+
+@transaction.atomic
+def _server_update(
+    *, server: LicenseServer, actor: User, name: str, host_names: Sequence[str], hosts: Sequence[HostInput] | None,
+    lmgrd_port: int, vendor_port: int | None,
+) -> LicenseServer:
+    server = _lock_server(server)
+    customer = server.customer
+    name = _check_name(customer, name, server)
+    current = list(ServerHost.objects.filter(server=server).order_by("position"))
+    has_file = LicenseFile.objects.filter(server=server).exists()
+    if hosts is not None:
+        cleaned = _clean_hosts(customer=customer, hosts=hosts, server=server)
+        if has_file and [(h.hostid_type, h.host_id) for h in cleaned] != [(h.hostid_type, h.host_id) for h in current]:
+            raise PortalError(_("This server has a license file: change its host IDs with Rehost."), field="host_id_1")
+        if has_file and len(cleaned) != len(current):
+            raise PortalError(_("This server has a license file: its number of hosts cannot change."))
+    else:
+        if len(host_names) != len(current):
+            raise PortalError(_("Give a host name for each host of the server."))
+        cleaned = _clean_hosts(
+            customer=customer,
+            hosts=[HostInput(n, h.hostid_type, h.host_id) for n, h in zip(host_names, current, strict=True)],
+            server=server,
+        )
+    _check_ports(lmgrd_port, vendor_port)
+    before = {"name": server.name, "port": server.lmgrd_port, "vendor_port": server.vendor_port,
+              "hosts": [[h.host_name, h.host_id] for h in current]}
+    after = {"name": name, "port": lmgrd_port, "vendor_port": vendor_port,
+             "hosts": [[h.host_name, h.host_id] for h in cleaned]}
+    if before == after:
+        return server
+    server.name, server.lmgrd_port, server.vendor_port = name, lmgrd_port, vendor_port
+    server.save(update_fields=["name", "lmgrd_port", "vendor_port"])
+    ServerHost.objects.filter(server=server).delete()
+    ServerHost.objects.bulk_create(
+        ServerHost(server=server, customer=customer, position=position, host_name=h.host_name,
+                   hostid_type=h.hostid_type, host_id=h.host_id)
+        for position, h in enumerate(cleaned, start=1)
+    )
+    audit_record(customer=customer, actor=actor, action="server.changed", target=name,
+                 details={"before": before, "after": after})
+    if has_file:
+        # Host names and ports are not signed, but the file should say where the server is.
+        _new_version(server=server, actor=actor, reason=LicenseFileReason.SERVER_CHANGED)
+    return server
+
+
+def server_update(
+    *, server: LicenseServer, actor: User, name: str, host_names: Sequence[str] = (),
+    hosts: Sequence[HostInput] | None = None, lmgrd_port: int = 1055, vendor_port: int | None = None,
+) -> LicenseServer:
+    """Changes a server's label, host names and ports (a new file version when it has one).
+    Host IDs change here only before the first license file; afterwards through
+    ``server_rehost``. Audited."""
+    authorize(actor=actor, customer=server.customer, permission=Permission.CHANGE_LICENSE_SERVER,
+              action="server.change")
+    try:
+        return _server_update(server=server, actor=actor, name=name, host_names=host_names, hosts=hosts,
+                              lmgrd_port=lmgrd_port, vendor_port=vendor_port)
+    except IntegrityError:
+        raise PortalError(_("That label or host ID was just taken by another license server.")) from None
+
+
+# --- Activate -------------------------------------------------------------------------------
+
+
+def _lock_entitlements(customer: Customer, ids: Sequence[int]) -> dict[int, Entitlement]:
+    locked = (
+        Entitlement.objects.select_for_update(of=("self",))
+        .select_related("product")
+        .filter(customer=customer, pk__in=sorted(set(ids)))
+        .order_by("pk")
+    )
+    return {entitlement.pk: entitlement for entitlement in locked}
+
+
+def _change_lines(changes: Sequence[dict[str, Any]]) -> list[str]:
+    return [
+        f"{c['line']} {c['feature']}: {c['before']} -> {c['after']}"
+        + (f" ({'+' if c['delta'] > 0 else ''}{c['delta']})" if c["delta"] else "")
+        for c in changes
+    ]
+
+
+@transaction.atomic
+def _activation_apply(
+    *, server: LicenseServer, actor: User, token: str, requests: Mapping[int, LineRequest],
+    expected: Mapping[int, int] | None, deliver: str,
+) -> ActivationResult:
+    # First statement: a second submit of the same token waits here for the first one's
+    # commit and then fails on the unique token, so it can never apply twice.
+    submission = ActivationSubmission.objects.create(
+        token=token, customer_id=server.customer_id, server=server, actor=actor
+    )
+    server = _lock_server(server)
+    customer = server.customer
+    today = timezone.localdate()
+    entitlements = _lock_entitlements(customer, list(requests))
+    unknown = set(requests) - set(entitlements)
+    if unknown:
+        raise PortalError(_("Some of the lines are not entitlements of this customer."))
+    current = {a.entitlement_id: a for a in Activation.objects.select_for_update().filter(server=server)}
+    problems: list[str] = []
+    changes: list[dict[str, Any]] = []
+    for entitlement_id, entitlement in entitlements.items():
+        request = requests[entitlement_id]
+        activation = current.get(entitlement_id)
+        have = activation.quantity if activation else 0
+        if expected is not None and expected.get(entitlement_id, have) != have:
+            problems.append(
+                _("Line %(line)s now has %(have)s on this server (you reviewed %(seen)s).")
+                % {"line": entitlement.line_id, "have": have, "seen": expected[entitlement_id]}
+            )
+            continue
+        wanted = request.quantity
+        if wanted < 0:
+            raise PortalError(_("A quantity cannot be negative."))
+        borrowable = request.borrowable and wanted > 0
+        problems += line_errors(
+            entitlement=entitlement, current=have, wanted=wanted, borrowable=borrowable, today=today
+        )
+        delta = wanted - have
+        if delta or (activation and activation.borrowable != borrowable):
+            changes.append({
+                "entitlement": entitlement, "line": entitlement.line_id, "feature": entitlement.product.feature,
+                "before": have, "after": wanted, "delta": delta, "borrowable": borrowable,
+            })
+    if problems:
+        raise ActivationConflict(problems)
+    now = timezone.now()
+    for change in changes:
+        entitlement = change["entitlement"]
+        activation = current.get(entitlement.pk)
+        if change["after"] == 0:
+            activation.delete()
+        elif activation is None:
+            Activation.objects.create(server=server, entitlement=entitlement, quantity=change["after"],
+                                      borrowable=change["borrowable"], updated_at=now)
+        else:
+            activation.quantity = change["after"]
+            activation.borrowable = change["borrowable"]
+            activation.updated_at = now
+            activation.save(update_fields=["quantity", "borrowable", "updated_at"])
+        if change["delta"]:
+            entitlement.activated += change["delta"]
+            entitlement.save(update_fields=["activated"])
+    public_changes = [{k: v for k, v in c.items() if k != "entitlement"} for c in changes]
+    latest = LicenseFile.objects.filter(server=server).order_by("-version").first()
+    if changes or latest is None:
+        reason = LicenseFileReason.ACTIVATION if changes else LicenseFileReason.GENERATED
+        latest = _new_version(server=server, actor=actor, reason=reason)
+    latest.server = server
+    submission.license_file = latest
+    submission.save(update_fields=["license_file"])
+    if changes:
+        returned = sum(-c["delta"] for c in changes if c["delta"] < 0)
+        added = sum(c["delta"] for c in changes if c["delta"] > 0)
+        audit_record(
+            customer=customer, actor=actor, action="activation.changed", target=server.name,
+            details={"changes": public_changes, "version": latest.version, "added": added, "returned": returned},
+        )
+        _notify(
+            server=server, actor=actor, event="activation.changed",
+            summary=_("%(actor)s changed the activations on license server %(server)s (license file version "
+                      "%(version)s): %(added)s activated, %(returned)s returned to the pool.")
+            % {"actor": actor.email, "server": server.name, "version": latest.version, "added": added,
+               "returned": returned},
+            lines=_change_lines(public_changes),
+        )
+    else:
+        audit_record(customer=customer, actor=actor, action="license_file.generated", target=server.name,
+                     details={"version": latest.version})
+    if deliver == "email":
+        _email_file(license_file=latest, actor=actor, event="license_file.emailed")
+        audit_record(customer=customer, actor=actor, action="license_file.emailed", target=server.name,
+                     details={"version": latest.version, "to": actor.email})
+    else:
+        audit_record(customer=customer, actor=actor, action="license_file.downloaded", target=server.name,
+                     details={"version": latest.version})
+    return ActivationResult(license_file=latest, changed=bool(changes), changes=public_changes)
+
+
+def activation_apply(
+    *, server: LicenseServer, actor: User, token: str, requests: Mapping[int, LineRequest],
+    expected: Mapping[int, int] | None = None, deliver: str = "download",
+) -> ActivationResult:
+    """Sets the quantities (and borrowing) of the requested entitlement lines on ``server``,
+    all or nothing, then issues the next license file version (or, when nothing changed,
+    the current one) for download or by email to the actor.
+
+    Entitlements are locked in id order. A line whose allocation on this server differs from
+    ``expected`` (what the user reviewed), that would exceed what is available, that is
+    expired or not started (for increases) or not borrowable refuses the whole request with
+    ``ActivationConflict`` naming the lines. ``token`` makes a repeated submit return the
+    first result without applying again. Audited; ASCs are emailed about changes on commit.
+    """
+    authorize(actor=actor, customer=server.customer, permission=Permission.ACTIVATE_ENTITLEMENTS,
+              action="activation.change")
+    if not token or len(token) > 64 or not token.isalnum():
+        raise PortalError(_("This review is not valid any more. Review the changes again."))
+    if deliver not in ("download", "email"):
+        raise PortalError(_("Choose download or email."))
+    try:
+        return _activation_apply(server=server, actor=actor, token=token, requests=requests, expected=expected,
+                                 deliver=deliver)
+    except IntegrityError:
+        submission = (
+            ActivationSubmission.objects.filter(token=token, customer_id=server.customer_id, server=server)
+            .select_related("license_file__server__customer").first()
+        )
+        if submission is not None and submission.license_file is not None:
+            return ActivationResult(license_file=submission.license_file, changed=False, already_applied=True)
+        # Only the database constraint can get here (the checks above run under the lock).
+        raise ActivationConflict([_("Another activation took the licenses at the same moment.")]) from None
+
+
+# --- Return, rehost -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def _server_return(*, server: LicenseServer, actor: User) -> LicenseFile:
+    server = _lock_server(server)
+    activations = list(Activation.objects.filter(server=server).select_related("entitlement__product"))
+    if not activations:
+        raise PortalError(_("Nothing is activated on this server."))
+    entitlements = _lock_entitlements(server.customer, [a.entitlement_id for a in activations])
+    lines = []
+    for activation in sorted(activations, key=lambda a: a.entitlement.line_id):
+        entitlement = entitlements[activation.entitlement_id]
+        entitlement.activated -= activation.quantity
+        entitlement.save(update_fields=["activated"])
+        lines.append(f"{entitlement.line_id} {entitlement.product.feature}: {activation.quantity} -> 0")
+    Activation.objects.filter(server=server).delete()
+    license_file = _new_version(server=server, actor=actor, reason=LicenseFileReason.RETURN)
+    total = sum(a.quantity for a in activations)
+    audit_record(customer=server.customer, actor=actor, action="activation.returned", target=server.name,
+                 details={"lines": lines, "returned": total, "version": license_file.version})
+    _notify(
+        server=server, actor=actor, event="activation.returned",
+        summary=_("%(actor)s returned all %(count)s licenses of license server %(server)s to the pool.")
+        % {"actor": actor.email, "count": total, "server": server.name},
+        lines=lines,
+    )
+    return license_file
+
+
+def server_return(*, server: LicenseServer, actor: User) -> LicenseFile:
+    """Returns every license on the server to the pool and issues a file version without
+    INCREMENT lines. Audited; ASCs are emailed."""
+    authorize(actor=actor, customer=server.customer, permission=Permission.CHANGE_LICENSE_SERVER,
+              action="activation.return")
+    return _server_return(server=server, actor=actor)
+
+
+def rehost_quota_message(*, server: LicenseServer) -> str:
+    quota = rehost_quota(server=server)
+    when = timezone.localtime(quota.next_possible_at).strftime("%Y-%m-%d %H:%M") if quota.next_possible_at else "-"
+    return _(
+        "This server has been rehosted %(used)s time(s) in the last 12 months, the most allowed (%(limit)s). "
+        "The next rehost is possible from %(when)s. To rehost sooner, ask support at %(email)s."
+    ) % {"used": quota.used, "limit": quota.limit, "when": when, "email": settings.PORTAL_SUPPORT_EMAIL}
+
+
+@transaction.atomic
+def _server_rehost(*, server: LicenseServer, actor: User, hosts: Sequence[HostInput]) -> LicenseFile:
+    server = _lock_server(server)
+    if rehost_quota(server=server).exhausted:
+        raise PortalError(rehost_quota_message(server=server))
+    current = list(ServerHost.objects.filter(server=server).order_by("position"))
+    if len(hosts) != len(current):
+        raise PortalError(_("Give a host name and host ID for each host of the server."))
+    cleaned = _clean_hosts(customer=server.customer, hosts=hosts, server=server)
+    old_ids = [h.host_id for h in current]
+    new_ids = [h.host_id for h in cleaned]
+    if old_ids == new_ids:
+        raise PortalError(_("The host ID did not change. To change only host names or ports, edit the server."),
+                          field="host_id_1")
+    ServerHost.objects.filter(server=server).delete()
+    ServerHost.objects.bulk_create(
+        ServerHost(server=server, customer=server.customer, position=position, host_name=h.host_name,
+                   hostid_type=h.hostid_type, host_id=h.host_id)
+        for position, h in enumerate(cleaned, start=1)
+    )
+    Rehost.objects.create(server=server, customer=server.customer, old_host_ids=old_ids, new_host_ids=new_ids,
+                          actor=actor)
+    license_file = _new_version(server=server, actor=actor, reason=LicenseFileReason.REHOST)
+    audit_record(customer=server.customer, actor=actor, action="server.rehosted", target=server.name,
+                 details={"old": old_ids, "new": new_ids, "version": license_file.version})
+    _notify(
+        server=server, actor=actor, event="server.rehosted",
+        summary=_("%(actor)s rehosted license server %(server)s from %(old)s to %(new)s (license file version "
+                  "%(version)s).")
+        % {"actor": actor.email, "server": server.name, "old": ", ".join(old_ids), "new": ", ".join(new_ids),
+           "version": license_file.version},
+    )
+    return license_file
+
+
+def server_rehost(*, server: LicenseServer, actor: User, hosts: Sequence[HostInput]) -> LicenseFile:
+    """Moves the server to new host IDs (and names), within the rolling 12-month quota
+    (``PORTAL_REHOSTS_PER_YEAR`` or the customer's override), and issues a new file
+    version. Audited; ASCs are emailed."""
+    authorize(actor=actor, customer=server.customer, permission=Permission.CHANGE_LICENSE_SERVER,
+              action="server.rehost")
+    try:
+        return _server_rehost(server=server, actor=actor, hosts=hosts)
+    except IntegrityError:
+        raise PortalError(_("That host ID was just taken by another license server.")) from None
+
+
+# --- Files ----------------------------------------------------------------------------------
+
+
+def license_file_download(*, license_file: LicenseFile, actor: User) -> LicenseFile:
+    """Records a download (any role holding DOWNLOAD_LICENSE_FILES)."""
+    server = license_file.server
+    authorize(actor=actor, customer=server.customer, permission=Permission.DOWNLOAD_LICENSE_FILES,
+              action="license_file.download")
+    audit_record(customer=server.customer, actor=actor, action="license_file.downloaded", target=server.name,
+                 details={"version": license_file.version})
+    return license_file
+
+
+@transaction.atomic
+def rehost_quota_set(*, customer: Customer, actor: User, rehosts_per_year: int | None, note: str = "") -> None:
+    """Support overrides the rehost quota of one customer (None: back to the default)."""
+    if not (actor.is_active and actor.is_staff):
+        audit_record(customer=customer, actor=actor, action="rehost_quota.set", denied=True,
+                     details={"reason": "staff_only"})
+        raise AccessDenied(_("Only support staff can change the rehost quota."))
+    if rehosts_per_year is None:
+        RehostQuota.objects.filter(customer=customer).delete()
+    else:
+        if not 0 <= rehosts_per_year <= 1000:
+            raise PortalError(_("The quota is a number from 0 to 1000."), field="rehosts_per_year")
+        RehostQuota.objects.update_or_create(
+            customer=customer, defaults={"rehosts_per_year": rehosts_per_year, "note": note[:255],
+                                         "updated_at": timezone.now()}
+        )
+    audit_record(customer=customer, actor=actor, action="rehost_quota.set",
+                 details={"rehosts_per_year": rehosts_per_year, "note": note[:255]})

@@ -1,0 +1,357 @@
+"""Forms of the Shared Web and Elastic settings. They validate input only; services decide
+and write."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import hashlib
+import re
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core import signing
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.models import Customer, User
+from portal.errors import PortalError
+
+from .licensing_selectors import Granularity, SharedWebImportRequest
+from .licensing_services import recipients_clean, shared_web_email_normalise, thresholds_clean
+
+
+def form_error_from(form: forms.Form, error: PortalError) -> None:
+    """Puts a service's refusal on the form: on its field when the form has it."""
+    form.add_error(error.field if error.field in form.fields else None, error.message)
+
+
+def _read_upload(upload: Any) -> str:
+    if upload.size > settings.PORTAL_MAX_UPLOAD_BYTES:
+        raise forms.ValidationError(
+            _("The file is larger than %(max)d KB.") % {"max": settings.PORTAL_MAX_UPLOAD_BYTES // 1024}
+        )
+    try:
+        text = upload.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise forms.ValidationError(_("Save the file as UTF-8 CSV and upload it again.")) from None
+    if "\x00" in text:
+        raise forms.ValidationError(_("This is not a text file."))
+    return text
+
+
+def lines_normalise(text: str) -> str:
+    # Browsers submit textarea line breaks as CRLF; the signed preview must survive that.
+    return "\n".join(text.splitlines())
+
+
+# --- Shared Web users -------------------------------------------------------------------
+
+
+class SharedWebUserForm(forms.Form):
+    email = forms.CharField(label=gettext_lazy("Email address"), max_length=254)
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=150, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["email"].widget.attrs.update(autocomplete="off", type="email")
+
+
+class ActiveForm(forms.Form):
+    active = forms.TypedChoiceField(choices=[("1", "1"), ("0", "0")], coerce=lambda value: value == "1")
+
+
+MAX_IMPORT_LINES = 5000
+_IMPORT_SALT = "entitlements.shared_web_import.preview"
+IMPORT_PREVIEW_MAX_AGE = 60 * 60
+
+
+def shared_web_import_parse(text: str) -> list[SharedWebImportRequest]:
+    """One request per non-blank line of ``email,name`` (also ``;`` or tab separated).
+    Blank lines, ``#`` comments and a leading ``email,name`` header are skipped; the name
+    may be empty. Line numbers are the physical ones."""
+    requests: list[SharedWebImportRequest] = []
+    header_allowed = True
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        delimiter = next((d for d in (",", ";", "\t") if d in line), ",")
+        try:
+            fields = [value.strip() for value in next(csv.reader([line], delimiter=delimiter))]
+        except (csv.Error, StopIteration):
+            requests.append(SharedWebImportRequest(number, line, error=_("This line is not valid CSV.")))
+            continue
+        if header_allowed and [value.casefold() for value in fields][:2] == ["email", "name"]:
+            header_allowed = False
+            continue
+        header_allowed = False
+        if not 1 <= len(fields) <= 2 or not fields[0]:
+            requests.append(SharedWebImportRequest(number, line, error=_("Expected an email address and a name: "
+                                                                          "email,name.")))
+            continue
+        try:
+            email = shared_web_email_normalise(fields[0])
+        except PortalError as refused:
+            requests.append(SharedWebImportRequest(number, line, error=refused.message))
+            continue
+        name = " ".join(fields[1].split()) if len(fields) > 1 else ""
+        if len(name) > 150:
+            requests.append(SharedWebImportRequest(number, line, email=email,
+                                                   error=_("A name has at most 150 characters.")))
+            continue
+        requests.append(SharedWebImportRequest(number, line, email=email, name=name))
+    return requests
+
+
+def _import_check(content: str) -> list[SharedWebImportRequest]:
+    requests = shared_web_import_parse(content)
+    if not requests:
+        raise forms.ValidationError(_("Enter at least one line: email,name."))
+    if len(requests) > MAX_IMPORT_LINES:
+        raise forms.ValidationError(_("At most %(max)d lines at a time; this has %(count)d.")
+                                    % {"max": MAX_IMPORT_LINES, "count": len(requests)})
+    return requests
+
+
+class SharedWebImportForm(forms.Form):
+    """Step 1: the lines, pasted or uploaded."""
+
+    text = forms.CharField(
+        label=gettext_lazy("Paste lines of email,name"), required=False,
+        max_length=settings.PORTAL_MAX_UPLOAD_BYTES,
+        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
+        help_text=gettext_lazy("One person per line, for example: jane@example.com,Jane Doe"),
+    )
+    file = forms.FileField(
+        label=gettext_lazy("Or upload a CSV file"), required=False,
+        help_text=gettext_lazy("UTF-8 CSV with the columns email,name; a header line is allowed."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        text, upload = cleaned.get("text") or "", cleaned.get("file")
+        if text.strip() and upload:
+            raise forms.ValidationError(_("Paste lines or upload a file, not both."))
+        if upload:
+            text = _read_upload(upload)
+        cleaned["content"] = lines_normalise(text)
+        cleaned["requests"] = _import_check(cleaned["content"])
+        return cleaned
+
+
+def import_preview_token(*, customer: Customer, user: User, content: str, digest: str) -> str:
+    """Signs what was previewed, for whom, so the apply step accepts only that."""
+    return signing.dumps(
+        {"c": customer.pk, "u": user.pk, "h": hashlib.sha256(content.encode()).hexdigest(), "d": digest},
+        salt=_IMPORT_SALT,
+    )
+
+
+class SharedWebImportApplyForm(forms.Form):
+    """Step 2: the previewed lines come back in a hidden field and are validated again."""
+
+    content = forms.CharField(widget=forms.Textarea(attrs={"hidden": True, "readonly": True}),
+                              max_length=settings.PORTAL_MAX_UPLOAD_BYTES, strip=False)
+    token = forms.CharField(widget=forms.HiddenInput, max_length=2000)
+
+    def __init__(self, *args: Any, customer: Customer, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.customer, self.user = customer, user
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            raise forms.ValidationError(_("The preview could not be read; start again."))
+        content = cleaned["content"] = lines_normalise(cleaned["content"])
+        try:
+            token = signing.loads(cleaned["token"], salt=_IMPORT_SALT, max_age=IMPORT_PREVIEW_MAX_AGE)
+        except signing.BadSignature:
+            raise forms.ValidationError(_("The preview has expired; preview the lines again.")) from None
+        expected = {"c": self.customer.pk, "u": self.user.pk, "h": hashlib.sha256(content.encode()).hexdigest()}
+        if any(token.get(key) != value for key, value in expected.items()):
+            raise forms.ValidationError(_("The preview does not match these lines; preview them again."))
+        cleaned["digest"] = token["d"]
+        cleaned["requests"] = _import_check(content)
+        return cleaned
+
+
+# --- Shared Web groups ------------------------------------------------------------------
+
+
+class GroupNameForm(forms.Form):
+    name = forms.CharField(label=gettext_lazy("Group name"), max_length=100)
+
+
+class GroupMembersForm(forms.Form):
+    members = forms.TypedMultipleChoiceField(
+        label=gettext_lazy("Members"), required=False, coerce=int, widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args: Any, users: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["members"].choices = [
+            (user.pk, f"{user.email} ({user.name})" if user.name else user.email) for user in users
+        ]
+
+
+class SeatsForm(forms.Form):
+    entitlement = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    seats = forms.IntegerField(label=gettext_lazy("Seats reserved"), min_value=0, max_value=1_000_000)
+
+
+# --- Elastic ----------------------------------------------------------------------------
+
+
+def _split(text: str) -> list[str]:
+    return [part for part in re.split(r"[\s,;]+", text or "") if part]
+
+
+class BudgetForm(forms.Form):
+    monthly_budget_units = forms.IntegerField(
+        label=gettext_lazy("Monthly budget (Elastic units)"), required=False, min_value=1, max_value=1_000_000_000,
+        help_text=gettext_lazy("Leave empty for no budget (and no alerts)."),
+    )
+    alert_thresholds = forms.CharField(
+        label=gettext_lazy("Alert thresholds (%)"), required=False, max_length=200,
+        help_text=gettext_lazy("Whole percentages of the budget from 1 to 100, e.g. 50, 80, 100."),
+    )
+    alert_recipients = forms.CharField(
+        label=gettext_lazy("Extra alert recipients"), required=False, max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text=gettext_lazy("Email addresses, one per line or separated by commas. The ASCs always receive "
+                               "the alerts."),
+    )
+
+    def clean_alert_thresholds(self) -> list[int]:
+        parts = [part.rstrip("%") for part in _split(self.cleaned_data.get("alert_thresholds", ""))]
+        if any(not part.isdigit() for part in parts):
+            raise forms.ValidationError(_("Each threshold is a whole percentage from 1 to 100."))
+        try:
+            return thresholds_clean(int(part) for part in parts)
+        except PortalError as refused:
+            raise forms.ValidationError(refused.message) from None
+
+    def clean_alert_recipients(self) -> list[str]:
+        try:
+            return recipients_clean(_split(self.cleaned_data.get("alert_recipients", "")))
+        except PortalError as refused:
+            raise forms.ValidationError(refused.message) from None
+
+
+class UsagePreset:
+    LAST_5_DAYS = "last5days"
+    YEAR_TO_DATE = "ytd"
+    LAST_12_MONTHS = "last12months"
+    CUSTOM = "custom"
+
+
+_EARLIEST = datetime.date(2000, 1, 1)
+_LATEST = datetime.date(2999, 12, 31)
+MAX_DAY_BUCKETS = 93
+
+
+class UsageFilterForm(forms.Form):
+    preset = forms.ChoiceField(
+        label=gettext_lazy("Period"), required=False,
+        choices=[
+            (UsagePreset.LAST_5_DAYS, gettext_lazy("Last 5 days")),
+            (UsagePreset.YEAR_TO_DATE, gettext_lazy("Year to date")),
+            (UsagePreset.LAST_12_MONTHS, gettext_lazy("Last 12 months")),
+            (UsagePreset.CUSTOM, gettext_lazy("Custom range")),
+        ],
+    )
+    date_from = forms.DateField(label=gettext_lazy("From"), required=False,
+                                widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=gettext_lazy("To"), required=False,
+                              widget=forms.DateInput(attrs={"type": "date"}))
+    per = forms.ChoiceField(
+        label=gettext_lazy("Chart per"), required=False,
+        choices=[("", gettext_lazy("Automatic")), (Granularity.DAY.value, gettext_lazy("Day")),
+                 (Granularity.MONTH.value, gettext_lazy("Month"))],
+    )
+
+    def __init__(self, *args: Any, today: datetime.date | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today or timezone.localdate()
+
+    def _in_range(self, name: str) -> datetime.date | None:
+        value = self.cleaned_data.get(name)
+        if value is not None and not _EARLIEST <= value <= _LATEST:
+            raise forms.ValidationError(_("Enter a date between 2000 and 2999."))
+        return value
+
+    def clean_date_from(self) -> datetime.date | None:
+        return self._in_range("date_from")
+
+    def clean_date_to(self) -> datetime.date | None:
+        return self._in_range("date_to")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        preset = cleaned.get("preset") or ""
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if not preset:
+            preset = UsagePreset.CUSTOM if (start or end) else UsagePreset.LAST_12_MONTHS
+        cleaned["preset"] = preset
+        today = self.today
+        if preset == UsagePreset.LAST_5_DAYS:
+            start, end = today - datetime.timedelta(days=4), today
+        elif preset == UsagePreset.YEAR_TO_DATE:
+            start, end = today.replace(month=1, day=1), today
+        elif preset == UsagePreset.LAST_12_MONTHS:
+            first = today.replace(day=1)
+            year, month = (first.year, first.month - 11) if first.month > 11 else (first.year - 1, first.month + 1)
+            start, end = first.replace(year=year, month=month), today
+        elif not self.errors:
+            if start is None:
+                self.add_error("date_from", _("Enter the first day of the range."))
+            if end is None:
+                self.add_error("date_to", _("Enter the last day of the range."))
+            if start and end and start > end:
+                self.add_error("date_to", _("The end date is before the start date."))
+        cleaned["start"], cleaned["end"] = start, end
+        per = cleaned.get("per")
+        if per:
+            granularity = Granularity(per)
+        else:
+            granularity = Granularity.DAY if start and end and (end - start).days < 62 else Granularity.MONTH
+        if granularity == Granularity.DAY and start and end and (end - start).days >= MAX_DAY_BUCKETS:
+            granularity = Granularity.MONTH
+        cleaned["granularity"] = granularity
+        return cleaned
+
+
+# --- Support console --------------------------------------------------------------------
+
+
+class UsageImportForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("Usage report (CSV)"),
+        help_text=gettext_lazy(
+            "UTF-8 CSV with the header customer_number,transaction_id,started_at,ended_at,feature,count,hours,cost,"
+            "currency,user. Dates in ISO 8601 (2026-11-28 14:05)."
+        ),
+    )
+    dry_run = forms.BooleanField(label=gettext_lazy("Check only (import nothing)"), required=False)
+
+    def clean_file(self) -> str:
+        upload = self.cleaned_data["file"]
+        if upload.size > 50 * 1024 * 1024:
+            raise forms.ValidationError(_("The file is larger than 50 MB."))
+        try:
+            text = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise forms.ValidationError(_("Save the file as UTF-8 CSV and upload it again.")) from None
+        if "\x00" in text:
+            raise forms.ValidationError(_("This is not a text file."))
+        return text
+
+
+class ElasticAccountAdminForm(forms.Form):
+    customer = forms.ModelChoiceField(queryset=Customer.objects.order_by("number"), label=gettext_lazy("Customer"))
+    license_server_id = forms.CharField(label=gettext_lazy("Cloud license server ID"), max_length=64)

@@ -1,0 +1,283 @@
+"""Every write to products and entitlement lines (support staff, from the support console).
+
+Activated quantities are changed only by ``activations.services`` under a row lock.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from accounts.audit import audit_record
+from accounts.models import Customer, User
+from portal.errors import AccessDenied, PortalError
+
+from .models import Entitlement, LicensingModel, Product, feature_name_validator
+
+IMPORT_COLUMNS = (
+    "customer_number",
+    "line_id",
+    "order_number",
+    "feature",
+    "quantity",
+    "start_date",
+    "end_date",
+    "tecs_end_date",
+    "borrowable",
+)
+IMPORT_REQUIRED = ("customer_number", "line_id", "feature", "quantity", "start_date")
+MAX_IMPORT_LINES = 5000
+_MAX_QUANTITY = 1_000_000
+
+
+def _require_staff(actor: User, *, action: str) -> None:
+    if not (actor.is_active and actor.is_staff):
+        audit_record(customer=None, actor=actor, action=action, details={"reason": "staff_only"}, denied=True)
+        raise AccessDenied(_("Only support staff can change products and entitlements."))
+
+
+@transaction.atomic
+def product_save(
+    *, actor: User, feature: str, name: str, licensing_model: LicensingModel | str, product: Product | None = None
+) -> Product:
+    """Creates or updates a product (support only). Audited."""
+    _require_staff(actor, action="product.save")
+    try:
+        feature_name_validator(feature)
+    except ValidationError:
+        raise PortalError(
+            _("A FlexNet feature name is 1 to 30 letters, digits or underscores."), field="feature"
+        ) from None
+    if licensing_model not in LicensingModel.values:
+        raise PortalError(_("Choose a licensing model."), field="licensing_model")
+    if not name.strip():
+        raise PortalError(_("Enter a display name."), field="name")
+    duplicate = Product.objects.filter(feature=feature).exclude(pk=getattr(product, "pk", None)).exists()
+    if duplicate:
+        raise PortalError(_("Another product already has the feature %(feature)s.") % {"feature": feature},
+                          field="feature")
+    created = product is None
+    product = product or Product()
+    product.feature, product.name, product.licensing_model = feature, name.strip(), licensing_model
+    product.save()
+    audit_record(
+        customer=None, actor=actor, action="product.created" if created else "product.changed",
+        target=feature, details={"name": product.name, "licensing_model": str(licensing_model)},
+    )
+    return product
+
+
+@dataclass
+class EntitlementData:
+    customer: Customer
+    line_id: str
+    product: Product
+    quantity: int
+    start_date: datetime.date
+    end_date: datetime.date | None
+    tecs_end_date: datetime.date | None
+    borrowable: bool
+    order_number: str = ""
+
+
+def _check_data(data: EntitlementData, *, existing: Entitlement | None) -> None:
+    if not 1 <= data.quantity <= _MAX_QUANTITY:
+        raise PortalError(_("The quantity must be from 1 to %(max)s.") % {"max": _MAX_QUANTITY}, field="quantity")
+    if data.end_date is not None and data.end_date < data.start_date:
+        raise PortalError(_("The end date is before the start date."), field="end_date")
+    if existing is not None:
+        if existing.customer_id != data.customer.pk:
+            raise PortalError(
+                _("Line %(line)s belongs to another customer.") % {"line": data.line_id}, field="line_id"
+            )
+        if data.quantity < existing.activated:
+            raise PortalError(
+                _("Line %(line)s has %(activated)s licenses activated; the quantity cannot go below that.")
+                % {"line": data.line_id, "activated": existing.activated},
+                field="quantity",
+            )
+        if existing.activated and existing.product_id != data.product.pk:
+            raise PortalError(
+                _("Line %(line)s has activations; its product cannot change.") % {"line": data.line_id},
+                field="product",
+            )
+
+
+def _apply(entitlement: Entitlement, data: EntitlementData) -> None:
+    entitlement.customer = data.customer
+    entitlement.line_id = data.line_id
+    entitlement.product = data.product
+    entitlement.quantity = data.quantity
+    entitlement.start_date = data.start_date
+    entitlement.end_date = data.end_date
+    entitlement.tecs_end_date = data.tecs_end_date
+    entitlement.borrowable = data.borrowable
+    entitlement.order_number = data.order_number
+
+
+def _details(data: EntitlementData) -> dict[str, Any]:
+    return {
+        "line": data.line_id, "feature": data.product.feature, "quantity": data.quantity,
+        "start": data.start_date.isoformat(), "end": data.end_date.isoformat() if data.end_date else None,
+        "tecs_end": data.tecs_end_date.isoformat() if data.tecs_end_date else None, "borrowable": data.borrowable,
+    }
+
+
+def entitlement_save(*, actor: User, data: EntitlementData, entitlement: Entitlement | None = None) -> Entitlement:
+    """Creates a line, or changes one (locked, so its quantity never drops below what is
+    activated meanwhile). Support only; audited on the line's customer."""
+    _require_staff(actor, action="entitlement.save")
+    try:
+        with transaction.atomic():
+            existing = None
+            if entitlement is not None and entitlement.pk:
+                existing = Entitlement.objects.select_for_update().get(pk=entitlement.pk)
+            _check_data(data, existing=existing)
+            target = existing or Entitlement()
+            _apply(target, data)
+            target.save()
+            audit_record(
+                customer=data.customer, actor=actor,
+                action="entitlement.changed" if existing else "entitlement.created",
+                target=data.line_id, details=_details(data),
+            )
+            return target
+    except IntegrityError:
+        raise PortalError(_("Line %(line)s already exists.") % {"line": data.line_id}, field="line_id") from None
+
+
+# --- CSV import ---------------------------------------------------------------------------
+
+
+@dataclass
+class ImportLine:
+    number: int
+    raw: dict[str, str]
+    data: EntitlementData | None = None
+    errors: list[str] = field(default_factory=list)
+    update: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _parse_date(value: str, what: str, errors: list[str], *, required: bool = False) -> datetime.date | None:
+    value = value.strip()
+    if not value or value.lower() in ("perpetual", "permanent", "-"):
+        if required:
+            errors.append(_("%(what)s is required (YYYY-MM-DD).") % {"what": what})
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        errors.append(_("%(what)s %(value)s is not a date (YYYY-MM-DD).") % {"what": what, "value": value[:30]})
+        return None
+
+
+def _parse_bool(value: str, errors: list[str]) -> bool:
+    value = value.strip().lower()
+    if value in ("", "0", "no", "false", "n"):
+        return False
+    if value in ("1", "yes", "true", "y", "x"):
+        return True
+    errors.append(_("borrowable must be yes or no, not %(value)s.") % {"value": value[:20]})
+    return False
+
+
+def entitlement_import_plan(*, text: str) -> list[ImportLine]:
+    """Reads an entitlement CSV (header row with ``IMPORT_COLUMNS``) into lines, each
+    with its data or its errors. Reads only; raises PortalError for a file it cannot use."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [name.strip().lower() for name in (reader.fieldnames or [])]
+    missing = [name for name in IMPORT_REQUIRED if name not in header]
+    if missing:
+        raise PortalError(
+            _("The CSV header lacks the column(s): %(columns)s. Expected: %(expected)s.")
+            % {"columns": ", ".join(missing), "expected": ",".join(IMPORT_COLUMNS)}
+        )
+    reader.fieldnames = header
+    rows = []
+    for row in reader:
+        rows.append({key: (value or "").strip() for key, value in row.items() if isinstance(key, str)})
+        if len(rows) > MAX_IMPORT_LINES:
+            raise PortalError(_("At most %(max)s lines can be imported at once.") % {"max": MAX_IMPORT_LINES})
+    if not rows:
+        raise PortalError(_("The CSV file has no lines."))
+    customers = {c.number: c for c in Customer.objects.filter(number__in={r.get("customer_number", "") for r in rows})}
+    products = {p.feature: p for p in Product.objects.filter(feature__in={r.get("feature", "") for r in rows})}
+    existing = {
+        e.line_id: e for e in Entitlement.objects.filter(line_id__in={r.get("line_id", "") for r in rows})
+    }
+    seen: set[str] = set()
+    plan = []
+    for number, row in enumerate(rows, start=2):
+        line = ImportLine(number=number, raw=row)
+        errors = line.errors
+        customer = customers.get(row.get("customer_number", ""))
+        if customer is None:
+            errors.append(_("Unknown customer number %(value)s.") % {"value": row.get("customer_number", "")[:20]})
+        product = products.get(row.get("feature", ""))
+        if product is None:
+            errors.append(_("Unknown product feature %(value)s.") % {"value": row.get("feature", "")[:30]})
+        line_id = row.get("line_id", "")
+        try:
+            Entitlement._meta.get_field("line_id").run_validators(line_id)
+        except ValidationError:
+            errors.append(_("The line id %(value)s is not like 1001234-0003.") % {"value": line_id[:40]})
+        if line_id in seen:
+            errors.append(_("Line %(value)s appears twice in the file.") % {"value": line_id})
+        seen.add(line_id)
+        quantity_text = row.get("quantity", "")
+        quantity = 0
+        if quantity_text.isascii() and quantity_text.isdigit() and len(quantity_text) <= 9:
+            quantity = int(quantity_text)
+        else:
+            errors.append(_("The quantity %(value)s is not a whole number.") % {"value": quantity_text[:20]})
+        start = _parse_date(row.get("start_date", ""), _("start_date"), errors, required=True)
+        end = _parse_date(row.get("end_date", ""), _("end_date"), errors)
+        tecs = _parse_date(row.get("tecs_end_date", ""), _("tecs_end_date"), errors)
+        borrowable = _parse_bool(row.get("borrowable", ""), errors)
+        if not errors:
+            assert customer is not None
+            assert product is not None
+            assert start is not None
+            line.data = EntitlementData(
+                customer=customer, line_id=line_id, product=product, quantity=quantity, start_date=start,
+                end_date=end, tecs_end_date=tecs, borrowable=borrowable, order_number=row.get("order_number", "")[:40],
+            )
+            previous = existing.get(line_id)
+            line.update = previous is not None
+            try:
+                _check_data(line.data, existing=previous)
+            except PortalError as error:
+                errors.append(error.message)
+        plan.append(line)
+    return plan
+
+
+def entitlement_import(*, actor: User, text: str) -> list[Entitlement]:
+    """Applies an entitlement CSV, all or nothing: any line with an error refuses the whole
+    file (the preview names the lines). Support only; each line audited."""
+    _require_staff(actor, action="entitlement.import")
+    with transaction.atomic():
+        plan = entitlement_import_plan(text=text)
+        bad = [line for line in plan if not line.ok]
+        if bad:
+            raise PortalError(
+                _("%(count)s line(s) have errors (first: line %(line)s); nothing was imported.")
+                % {"count": len(bad), "line": bad[0].number}
+            )
+        saved = []
+        for line in plan:
+            assert line.data is not None
+            existing = Entitlement.objects.filter(line_id=line.data.line_id).first()
+            saved.append(entitlement_save(actor=actor, data=line.data, entitlement=existing))
+        return saved
