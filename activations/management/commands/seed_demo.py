@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 from accounts.demo import seed_accounts
 from activations.demo import seed_activations
 from entitlements.demo import seed_entitlements
+from entitlements.licensing_demo import seed_licensing_demo
 
 
 class Command(BaseCommand):
@@ -16,4 +17,5 @@ class Command(BaseCommand):
         customers = seed_accounts()
         seed_entitlements(customers)
         seed_activations(customers)
+        seed_licensing_demo()
         self.stdout.write(self.style.SUCCESS(f"Demo data ready: {len(customers)} customers."))
