@@ -10,12 +10,12 @@ import redis
 from celery.contrib.testing.worker import start_worker
 from django.core import mail
 
-from accounts.models import Notification
+from accounts.models import AuditEvent, Membership, Notification
 from accounts.roles import Role
-from accounts.services import membership_add
+from accounts.services import invitation_cancel, membership_add, membership_change_role, membership_remove
 from portal.celery import app as celery_app
 from tests.celery_broker import broker
-from tests.factories import CustomerFactory, MembershipFactory
+from tests.factories import CustomerFactory, MembershipFactory, UserFactory
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -40,3 +40,35 @@ def test_worker_delivers_notification_over_redis(redis_worker) -> None:
         time.sleep(0.05)
     assert not Notification.objects.filter(sent_at__isnull=True).exists()
     assert sorted(m.to[0] for m in mail.outbox) == sorted([asc.email, "worker@example.org"])
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_every_user_modification_emails_each_asc_once_through_the_worker(redis_worker) -> None:
+    """Added, invited, role changed, invitation cancelled, removed: five modifications, so
+    each of the two ASCs receives exactly five emails, delivered by the worker over Redis."""
+    customer = CustomerFactory()
+    ascs = [MembershipFactory(customer=customer, role=Role.ASC).user for _ in range(2)]
+    admin = MembershipFactory(customer=customer, role=Role.ADMINISTRATOR).user
+    colleague = UserFactory(email="colleague@example.org")
+
+    membership = membership_add(customer=customer, actor=admin, email=colleague.email, role=Role.VIEWER)
+    invitation = membership_add(customer=customer, actor=admin, email="later@example.org", role=Role.VIEWER)
+    membership_change_role(membership=membership, actor=admin, role=Role.ADMINISTRATOR)
+    invitation_cancel(invitation=invitation, actor=admin)
+    membership_remove(membership=Membership.objects.get(pk=membership.pk), actor=admin)
+
+    assert _wait_until_sent()
+    for asc in ascs:
+        received = [m for m in mail.outbox if m.to == [asc.email]]
+        assert len(received) == 5, [m.body for m in received]
+    assert AuditEvent.objects.filter(customer=customer, denied=False).count() == 5
+
+
+def _wait_until_sent(seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not Notification.objects.filter(sent_at__isnull=True).exists():
+            return True
+        time.sleep(0.05)
+    return False
