@@ -48,6 +48,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+    language = models.CharField(
+        _("language"), max_length=8, blank=True,
+        help_text=_("The language of the portal and of the emails this person receives."),
+    )
 
     objects = UserManager()
 

@@ -16,10 +16,11 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models.functions import Lower
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from .models import Customer, Membership, Notification
+from .models import Customer, Membership, Notification, User
 from .roles import Permission, roles_with
 
 logger = logging.getLogger(__name__)
@@ -50,9 +51,9 @@ def notification_queue(
     recipients: Iterable[str],
     attachments: Sequence[dict[str, str]] = (),
 ) -> list[Notification]:
-    """Renders ``templates/email/<template>{_subject.txt,.txt,.html}`` once and stores one
-    outbox row per recipient, so each person gets exactly one email and its delivery is
-    tracked on its own.
+    """Renders ``templates/email/<template>{_subject.txt,.txt,.html}`` once per language and
+    stores one outbox row per recipient, so each person gets exactly one email, in their
+    language, and its delivery is tracked on its own.
 
     Must run inside the transaction of the change it reports; sending is scheduled for
     after commit.
@@ -67,22 +68,39 @@ def notification_queue(
         "customer": customer,
         **context,
     }
-    with translation.override(settings.LANGUAGE_CODE):
-        subject = " ".join(render_to_string(f"email/{template}_subject.txt", context).split())[:255]
-        body_text = render_to_string(f"email/{template}.txt", context)
-        body_html = render_to_string(f"email/{template}.html", context)
-    notifications = Notification.objects.bulk_create(
-        Notification(
-            customer=customer,
-            event=event,
-            recipients=[address],
-            subject=subject,
-            body_text=body_text,
-            body_html=body_html,
-            attachments=list(attachments),
-        )
-        for address in to
+    # Each person reads the email in the language they chose in the portal; an address
+    # without an account (an invitee) gets the language the change was made in.
+    fallback = translation.get_language() or settings.LANGUAGE_CODE
+    languages = dict(
+        User.objects.annotate(email_lower=Lower("email"))
+        .filter(email_lower__in=to)
+        .exclude(language="")
+        .values_list("email_lower", "language")
     )
+    rendered: dict[str, tuple[str, str, str]] = {}
+    notifications = []
+    for address in to:
+        language = languages.get(address, fallback)
+        if language not in rendered:
+            with translation.override(language):
+                rendered[language] = (
+                    " ".join(render_to_string(f"email/{template}_subject.txt", context).split())[:255],
+                    render_to_string(f"email/{template}.txt", context),
+                    render_to_string(f"email/{template}.html", context),
+                )
+        subject, body_text, body_html = rendered[language]
+        notifications.append(
+            Notification(
+                customer=customer,
+                event=event,
+                recipients=[address],
+                subject=subject,
+                body_text=body_text,
+                body_html=body_html,
+                attachments=list(attachments),
+            )
+        )
+    notifications = Notification.objects.bulk_create(notifications)
     ids = [notification.pk for notification in notifications]
     transaction.on_commit(lambda: _enqueue(ids), robust=True)
     return notifications

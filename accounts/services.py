@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -677,3 +678,12 @@ def customer_set_mfa_required(*, customer: Customer, actor: User, required: bool
                 % {"actor": actor.email},
             ),
         )
+
+
+def user_language_set(*, user: User, language: str) -> None:
+    """Remembers the user's language for the portal on every device and for their emails."""
+    if language not in dict(settings.LANGUAGES) or user.language == language:
+        return
+    User.objects.filter(pk=user.pk).update(language=language)
+    user.language = language
+    audit_record(customer=None, actor=user, action="user.language_set", details={"language": language})
