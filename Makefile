@@ -44,3 +44,12 @@ beat: install
 
 clean:
 	rm -rf $(VENV) var staticfiles
+
+# Benchmarks (issue 7): not part of `make test`. Needs PostgreSQL, Redis and wrk; uses the
+# portal_bench database and Redis DB 13. Results: bench/results/latest.json, docs/performance.md.
+$(VENV)/.installed-bench: requirements/base.txt requirements/dev.txt requirements/bench.txt | $(BIN)/activate
+	$(PY) -m pip install --quiet -r requirements/bench.txt
+	touch $@
+
+bench: $(VENV)/.installed-bench
+	$(PY) bench/run.py $(BENCH_ARGS)

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import messages
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -71,15 +72,23 @@ def customer_access_for(user: User, customer_number: str) -> CustomerAccess | No
     """The user's access to a customer, or None when they are not a member (one query)."""
     if not user.is_authenticated or not customer_number.isdigit():
         return None
+    # One query for the membership, its customer and the navigation's "are activations
+    # visible" (Customer.activations_visible), which every customer page asks.
+    flexnet_lines = Customer.entitlements.rel.related_model.objects.filter(
+        customer=OuterRef("customer_id"), product__licensing_model="flexnet"
+    )
     membership = (
         Membership.objects.select_related("customer")
+        .annotate(customer_has_flexnet=Exists(flexnet_lines))
         .filter(user=user, customer__number=customer_number)
         .first()
     )
     if membership is None:
         return None
     membership.user = user
-    return CustomerAccess(customer=membership.customer, membership=membership)
+    customer = membership.customer
+    customer.__dict__["activations_visible"] = customer.flexnet_managed and membership.customer_has_flexnet
+    return CustomerAccess(customer=customer, membership=membership)
 
 
 def authorize(*, actor: User, customer: Customer, permission: Permission, action: str) -> None:

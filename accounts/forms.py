@@ -300,10 +300,10 @@ class AuditFilterForm(forms.Form):
         label=gettext_lazy("Actor email contains"), required=False, max_length=254, strip=True
     )
     date_from = forms.DateField(
-        label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
     date_to = forms.DateField(
-        label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
     denied = forms.BooleanField(label=gettext_lazy("Denied attempts only"), required=False)
 

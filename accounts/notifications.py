@@ -50,6 +50,7 @@ def notification_queue(
     context: dict[str, Any],
     recipients: Iterable[str],
     attachments: Sequence[dict[str, str]] = (),
+    languages: dict[str, str] | None = None,
 ) -> list[Notification]:
     """Renders ``templates/email/<template>{_subject.txt,.txt,.html}`` once per language and
     stores one outbox row per recipient, so each person gets exactly one email, in their
@@ -71,12 +72,13 @@ def notification_queue(
     # Each person reads the email in the language they chose in the portal; an address
     # without an account (an invitee) gets the language the change was made in.
     fallback = translation.get_language() or settings.LANGUAGE_CODE
-    languages = dict(
-        User.objects.annotate(email_lower=Lower("email"))
-        .filter(email_lower__in=to)
-        .exclude(language="")
-        .values_list("email_lower", "language")
-    )
+    if languages is None:
+        languages = dict(
+            User.objects.annotate(email_lower=Lower("email"))
+            .filter(email_lower__in=to)
+            .exclude(language="")
+            .values_list("email_lower", "language")
+        )
     rendered: dict[str, tuple[str, str, str]] = {}
     notifications = []
     for address in to:

@@ -239,6 +239,7 @@ def _invitation_email(invitation: Invitation) -> None:
         template="invitation",
         context={"invitation": invitation, "inviter": invitation.invited_by},
         recipients=[invitation.email],
+        languages={},  # an invitee has no account yet: the inviter's language
     )
 
 

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import enum
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 __all__ = ["HostIdError", "HostIdType", "hostid_detect", "hostid_normalise"]
 
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
@@ -44,7 +47,7 @@ class HostIdType(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        """Human-readable name, e.g. for a form's choice list."""
+        """Human-readable name, e.g. for a form's choice list (translated lazily)."""
         return _LABELS[self]
 
     @property
@@ -54,10 +57,10 @@ class HostIdType(enum.StrEnum):
 
 
 _LABELS = {
-    HostIdType.ETHER: "Ethernet MAC address",
-    HostIdType.DISK_SERIAL: "Disk serial number",
-    HostIdType.FLEXID9: "FLEXID 9 dongle",
-    HostIdType.FLEXID10: "FLEXID 10 dongle",
+    HostIdType.ETHER: gettext_lazy("Ethernet MAC address"),
+    HostIdType.DISK_SERIAL: gettext_lazy("Disk serial number"),
+    HostIdType.FLEXID9: gettext_lazy("FLEXID 9 dongle"),
+    HostIdType.FLEXID10: gettext_lazy("FLEXID 10 dongle"),
 }
 
 _EXAMPLES = {
@@ -68,10 +71,10 @@ _EXAMPLES = {
 }
 
 _EXPECTATIONS = {
-    HostIdType.ETHER: "An Ethernet address is 12 hexadecimal digits",
-    HostIdType.DISK_SERIAL: "A disk serial number is 8 hexadecimal digits",
-    HostIdType.FLEXID9: "A FLEXID 9 dongle ID is FLEXID=9- followed by 8 hexadecimal digits",
-    HostIdType.FLEXID10: "A FLEXID 10 dongle ID is FLEXID=10- followed by 8 hexadecimal digits",
+    HostIdType.ETHER: gettext_lazy("An Ethernet address is 12 hexadecimal digits"),
+    HostIdType.DISK_SERIAL: gettext_lazy("A disk serial number is 8 hexadecimal digits"),
+    HostIdType.FLEXID9: gettext_lazy("A FLEXID 9 dongle ID is FLEXID=9- followed by 8 hexadecimal digits"),
+    HostIdType.FLEXID10: gettext_lazy("A FLEXID 10 dongle ID is FLEXID=10- followed by 8 hexadecimal digits"),
 }
 
 # The dongle generation written after "FLEXID=" in a license file.
@@ -94,7 +97,10 @@ def _is_hex(text: str, length: int) -> bool:
 
 
 def _expectation_error(kind: HostIdType, value: str) -> HostIdError:
-    return HostIdError(f"{_EXPECTATIONS[kind]}, e.g. {kind.example}; got {_shown(value)}.")
+    return HostIdError(
+        _("%(expected)s, e.g. %(example)s; got %(value)s.")
+        % {"expected": _EXPECTATIONS[kind], "example": kind.example, "value": _shown(value)}
+    )
 
 
 def _normalise_flexid(kind: HostIdType, text: str) -> str | None:
@@ -124,7 +130,7 @@ def hostid_normalise(kind: HostIdType | str, value: str) -> str:
     try:
         kind = HostIdType(kind)
     except ValueError:
-        raise HostIdError(f"Unknown host ID type {_shown(str(kind))}.") from None
+        raise HostIdError(_("Unknown host ID type %(kind)s.") % {"kind": _shown(str(kind))}) from None
     if len(value) > _MAX_INPUT_LENGTH:
         raise _expectation_error(kind, value)
     text = value.strip()
@@ -158,7 +164,10 @@ def hostid_detect(value: str) -> HostIdType:
         if value.startswith(prefix) and _is_hex(value[len(prefix) :], 8):
             return kind
     raise HostIdError(
-        "A host ID is 12 hexadecimal digits (Ethernet address), 8 hexadecimal digits "
-        "(disk serial number), FLEXID=9-xxxxxxxx or FLEXID=10-xxxxxxxx (dongle); "
-        f"got {_shown(value)}."
+        _(
+            "A host ID is 12 hexadecimal digits (Ethernet address), 8 hexadecimal digits "
+            "(disk serial number), FLEXID=9-xxxxxxxx or FLEXID=10-xxxxxxxx (dongle); "
+            "got %(value)s."
+        )
+        % {"value": _shown(value)}
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Count, Max, Prefetch, QuerySet, Sum
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Customer
@@ -169,7 +169,7 @@ def line_errors(
         elif status == EntitlementStatus.NOT_STARTED:
             errors.append(
                 _("Line %(line)s starts on %(start)s: it cannot be activated before then.")
-                % {"line": line, "start": entitlement.start_date.isoformat()}
+                % {"line": line, "start": formats.date_format(entitlement.start_date, "SHORT_DATE_FORMAT")}
             )
         available = entitlement.quantity - entitlement.activated
         if delta > available:

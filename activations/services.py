@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from accounts.access import authorize
@@ -100,8 +100,9 @@ def vendor_string_for(customer: Customer) -> str:
 
 def _increment(activation: Activation, *, customer: Customer, today: datetime.date) -> IncrementSpec:
     entitlement = activation.entitlement
-    term = _("perpetual") if entitlement.end_date is None else _("lease")
-    tecs = _flexlm_date(entitlement.tecs_end_date) if entitlement.tecs_end_date else _("none")
+    # The license file stays in the FlexLM dialect (English) whatever the user's language.
+    term = "perpetual" if entitlement.end_date is None else "lease"
+    tecs = _flexlm_date(entitlement.tecs_end_date) if entitlement.tecs_end_date else "none"
     comment = (
         f"{entitlement.product.name}: {activation.quantity} of {entitlement.quantity} task(s), {term}, "
         f"TECS {tecs}, entitlement {entitlement.line_id}"
@@ -538,7 +539,10 @@ def server_return(*, server: LicenseServer, actor: User) -> LicenseFile:
 
 def rehost_quota_message(*, server: LicenseServer) -> str:
     quota = rehost_quota(server=server)
-    when = timezone.localtime(quota.next_possible_at).strftime("%Y-%m-%d %H:%M") if quota.next_possible_at else "-"
+    when = (
+        formats.date_format(timezone.localtime(quota.next_possible_at), "SHORT_DATETIME_FORMAT")
+        if quota.next_possible_at else "-"
+    )
     return _(
         "This server has been rehosted %(used)s time(s) in the last 12 months, the most allowed (%(limit)s). "
         "The next rehost is possible from %(when)s. To rehost sooner, ask support at %(email)s."

@@ -31,6 +31,7 @@ from portal.errors import PortalError
 from .forms import ActivationForm, DeliverForm, LicenseUploadForm, RehostForm, ServerForm, VerifyForm
 from .licensefile import LicenseParseError, license_diff, license_verify
 from .models import LicenseFile, LicenseServer
+from .rows import activation_rows_html
 from .selectors import (
     LineRequest,
     Unavailable,
@@ -67,7 +68,8 @@ class VisibilityGate:
     access: Any
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        reason = activations_unavailable_reason(customer=self.customer)
+        # CustomerViewMixin already knows when activations are visible (one query for both).
+        reason = None if self.access.activations_visible else activations_unavailable_reason(customer=self.customer)
         if reason is not None:
             return render(
                 request,
@@ -117,7 +119,10 @@ class ServerListView(ActivationsPage):
     template_name = "activations/list.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(servers=server_list(customer=self.customer), **kwargs)
+        servers = list(server_list(customer=self.customer))
+        for server in servers:
+            server.activation_rows_html = activation_rows_html(server.activations.all())
+        return super().get_context_data(servers=servers, **kwargs)
 
 
 class ServerDetailView(ActivationsPage):

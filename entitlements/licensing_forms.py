@@ -266,9 +266,9 @@ class UsageFilterForm(forms.Form):
         ],
     )
     date_from = forms.DateField(label=gettext_lazy("From"), required=False,
-                                widget=forms.DateInput(attrs={"type": "date"}))
+                                widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     date_to = forms.DateField(label=gettext_lazy("To"), required=False,
-                              widget=forms.DateInput(attrs={"type": "date"}))
+                              widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     per = forms.ChoiceField(
         label=gettext_lazy("Chart per"), required=False,
         choices=[("", gettext_lazy("Automatic")), (Granularity.DAY.value, gettext_lazy("Day")),

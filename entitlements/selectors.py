@@ -10,7 +10,21 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Case, CharField, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DateField,
+    F,
+    IntegerField,
+    Min,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -95,6 +109,64 @@ def flexnet_entitlement_list(*, customer: Customer, today: datetime.date | None 
     """The customer's FlexNet lines (what can go on a license server), by line id."""
     return entitlement_list(
         customer=customer, filters=EntitlementFilters(model=LicensingModel.FLEXNET), today=today
+    )
+
+
+def entitlement_usage_by_product(*, customer: Customer, today: datetime.date | None = None) -> QuerySet:
+    """Activated and total quantity per product over the lines active today, as dicts
+    (``product__name``, ``product__feature``, ``quantity``, ``activated``, ``lines``), by product
+    name. Elastic units are left out: they are consumed, not activated. One query."""
+    today = today or timezone.localdate()
+    return (
+        Entitlement.objects.filter(customer=customer, start_date__lte=today)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=today))
+        .exclude(product__licensing_model=LicensingModel.ELASTIC)
+        .values("product__name", "product__feature")
+        .annotate(quantity=Sum("quantity"), activated=Sum("activated"), lines=Count("id"))
+        .order_by("product__name", "product__feature")
+    )
+
+
+def entitlement_expiry_list(*, customer: Customer, start: datetime.date, end: datetime.date) -> QuerySet:
+    """Lines whose end date or TECS end date falls between ``start`` and ``end``, grouped by
+    product and dates, as dicts (``product__name``, ``end_date``, ``tecs_end_date``, ``first_start``,
+    ``quantity``, ``lines``), soonest first. One query."""
+    return (
+        Entitlement.objects.filter(customer=customer)
+        .filter(Q(end_date__range=(start, end)) | Q(tecs_end_date__range=(start, end)))
+        .values("product__name", "end_date", "tecs_end_date")
+        .annotate(first_start=Min("start_date"), quantity=Sum("quantity"), lines=Count("id"))
+        .order_by(Coalesce("end_date", "tecs_end_date"), "tecs_end_date", "product__name")
+    )
+
+
+def entitlement_expiry_soonest(
+    *, customer: Customer, start: datetime.date, end: datetime.date, limit: int
+) -> list[dict]:
+    """The first ``limit`` groups of ``entitlement_expiry_list``, ordered by the first of their
+    end / TECS end dates inside the window (then product name), each with ``total``: how many
+    groups there are in all. Sorting and counting happen in the database, so a customer with
+    thousands of lines costs one query and ``limit`` rows, not a Python sort of every group
+    (docs/performance.md)."""
+
+    end_in = Q(end_date__range=(start, end))
+    tecs_in = Q(tecs_end_date__range=(start, end))
+    # The earlier of the dates that fall in the window (a CASE: LEAST treats NULL differently
+    # on PostgreSQL and SQLite).
+    first_in_window = Case(
+        When(end_in & tecs_in & Q(tecs_end_date__lt=F("end_date")), then=F("tecs_end_date")),
+        When(end_in, then=F("end_date")),
+        When(tecs_in, then=F("tecs_end_date")),
+        default=Value(end),
+        output_field=DateField(),
+    )
+    return list(
+        entitlement_expiry_list(customer=customer, start=start, end=end)
+        .annotate(first_in_window=first_in_window, total=Window(Count("*")))
+        # Then the list's own order, so ties keep the order they always had.
+        .order_by("first_in_window", "product__name", Coalesce("end_date", "tecs_end_date"), "tecs_end_date")[
+            :limit
+        ]
     )
 
 

@@ -195,8 +195,7 @@ class _SharedWebView(_SettingsView):
 
     def users_page(self, *, form: SharedWebUserForm | None = None, status: int = HTTPStatus.OK) -> HttpResponse:
         users = list(shared_web_user_list(customer=self.customer))
-        return self.page("shared_web_users.html", status=status, users=users, form=form or SharedWebUserForm(),
-                         has_groups=any(user.groups.all() for user in users))
+        return self.page("shared_web_users.html", status=status, users=users, form=form or SharedWebUserForm())
 
 
 class SharedWebUserListView(_SharedWebView):

@@ -16,8 +16,10 @@ from django.views.generic import TemplateView
 from accounts.access import CustomerViewMixin
 from accounts.roles import Permission
 
+from .charts import entitlement_expiry_timeline, entitlement_usage_chart
 from .forms import EntitlementFilterForm
 from .models import EntitlementStatus, LicensingModel
+from .rows import entitlement_rows_html
 from .selectors import entitlement_list
 
 PAGE_SIZE = 50
@@ -46,9 +48,12 @@ class EntitlementListView(CustomerViewMixin, TemplateView):
         sort_query.pop("sort", None)
         return super().get_context_data(
             form=form,
-            page=page, entitlements=page.object_list, query=query.urlencode(), sort_query=sort_query.urlencode(),
+            page=page, entitlements=page.object_list, rows_html=entitlement_rows_html(page.object_list),
+            query=query.urlencode(), sort_query=sort_query.urlencode(),
             sort=filters.sort, statuses=EntitlementStatus, models=LicensingModel,
             export_query=query.urlencode(),
+            usage_chart=entitlement_usage_chart(customer=self.customer, today=today),
+            timeline=entitlement_expiry_timeline(customer=self.customer, today=today),
             **kwargs,
         )
 

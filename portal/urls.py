@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.language import language_set
@@ -12,7 +14,10 @@ from accounts.urls import customer_urlpatterns as account_customer_urls
 
 from . import views
 
-admin.site.site_header = _("%(brand)s support console") % {"brand": settings.PORTAL_BRAND_NAME}
+# Lazy, so the header follows the language of each request (``lazy % dict`` would translate once, at import).
+admin.site.site_header = lazy(
+    lambda: gettext("%(brand)s support console") % {"brand": settings.PORTAL_BRAND_NAME}, str
+)()
 admin.site.site_title = admin.site.site_header
 admin.site.index_title = _("Customers, access and licenses")
 
