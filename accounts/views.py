@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
+from portal.csv import csv_safe
 from portal.errors import AccessDenied, PortalError
 
 from .access import CustomerViewMixin
@@ -331,13 +332,7 @@ class UserBulkAddView(CustomerViewMixin, View):
 # --- Audit log (/c/<n>/audit/) -----------------------------------------------------------
 
 AUDIT_PAGE_SIZE = 50
-# Cells a spreadsheet would treat as a formula (CSV injection); prefixed with "'".
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
-
-def csv_safe(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
 
 
 class _AuditMixin(CustomerViewMixin):

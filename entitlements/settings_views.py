@@ -24,6 +24,7 @@ from django.views import View
 
 from accounts.access import CustomerViewMixin
 from accounts.roles import Permission, roles_with
+from portal.csv import csv_safe
 from portal.errors import AccessDenied, PortalError
 
 from .licensing_forms import (
@@ -79,13 +80,7 @@ from .licensing_services import (
 from .models import ElasticAccount, LicensingModel
 
 USAGE_PAGE_SIZE = 50
-# Cells a spreadsheet would treat as a formula (CSV injection); prefixed with "'".
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
-
-def csv_safe(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
 
 
 class _Echo:

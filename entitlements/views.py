@@ -15,6 +15,7 @@ from django.views.generic import TemplateView
 
 from accounts.access import CustomerViewMixin
 from accounts.roles import Permission
+from portal.csv import csv_safe
 
 from .charts import entitlement_expiry_timeline, entitlement_usage_chart
 from .forms import EntitlementFilterForm
@@ -23,13 +24,7 @@ from .rows import entitlement_rows_html
 from .selectors import entitlement_list
 
 PAGE_SIZE = 50
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
-
-def csv_safe(value: object) -> str:
-    """A cell that a spreadsheet shows as text: formula-like values get a leading quote."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
 
 
 class EntitlementListView(CustomerViewMixin, TemplateView):
