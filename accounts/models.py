@@ -97,6 +97,10 @@ class Customer(models.Model):
         help_text=_("Members must set up two-factor authentication before they can open this customer's pages."),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # Raised by PostgreSQL triggers whenever the customer, its entitlement lines, products,
+    # servers, activations or license files change (migrations accounts 0005, activations
+    # 0002): the key of the cached page fragments (portal/fragments.py). Never set by code.
+    data_version = models.BigIntegerField(_("data version"), default=0, editable=False)
 
     class Meta:
         verbose_name = _("customer")

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Count, Max, Prefetch, QuerySet, Sum
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -46,22 +47,22 @@ def activations_unavailable_reason(*, customer: Customer) -> str | None:
 
 
 def server_list(*, customer: Customer) -> QuerySet[LicenseServer]:
-    """Servers with hosts and activations prefetched and per-server totals annotated:
-    a constant number of queries however many servers and activations there are."""
+    """Servers with hosts prefetched and per-server totals (lines, licenses, latest license
+    file version) as subqueries: two queries however many servers and activations there are.
+
+    Subqueries rather than aggregates over joins: joining activations and license files at
+    once would count every activation once per file version."""
+    activations = Activation.objects.filter(server=OuterRef("pk")).order_by().values("server")
     return (
         LicenseServer.objects.filter(customer=customer)
         .annotate(
-            activation_lines=Count("activations", distinct=True),
-            activated_total=Sum("activations__quantity"),
-            latest_version=Max("license_files__version"),
-        )
-        .prefetch_related(
-            Prefetch("hosts", queryset=ServerHost.objects.order_by("position")),
-            Prefetch(
-                "activations",
-                queryset=Activation.objects.select_related("entitlement__product").order_by("entitlement__line_id"),
+            activation_lines=Coalesce(Subquery(activations.annotate(n=Count("pk")).values("n")), 0),
+            activated_total=Coalesce(Subquery(activations.annotate(n=Sum("quantity")).values("n")), 0),
+            latest_version=Subquery(
+                LicenseFile.objects.filter(server=OuterRef("pk")).order_by("-version").values("version")[:1]
             ),
         )
+        .prefetch_related(Prefetch("hosts", queryset=ServerHost.objects.order_by("position")))
         .order_by("name")
     )
 

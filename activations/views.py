@@ -15,8 +15,10 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import View
@@ -27,11 +29,11 @@ from accounts.forms import form_error_from
 from accounts.roles import Permission
 from entitlements.selectors import flexnet_entitlement_list
 from portal.errors import PortalError
+from portal.fragments import customer_fragment
 
 from .forms import ActivationForm, DeliverForm, LicenseUploadForm, RehostForm, ServerForm, VerifyForm
 from .licensefile import LicenseParseError, license_diff, license_verify
 from .models import LicenseFile, LicenseServer
-from .rows import activation_rows_html
 from .selectors import (
     LineRequest,
     Unavailable,
@@ -113,16 +115,28 @@ def _file_response(license_file: LicenseFile) -> HttpResponse:
 # --- Servers --------------------------------------------------------------------------------
 
 
+SERVERS_PER_PAGE = 50
+
+
 class ServerListView(ActivationsPage):
     required_permission = Permission.VIEW
     unavailable_status = HTTPStatus.OK
     template_name = "activations/list.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        servers = list(server_list(customer=self.customer))
-        for server in servers:
-            server.activation_rows_html = activation_rows_html(server.activations.all())
-        return super().get_context_data(servers=servers, **kwargs)
+        # One row per server (its lines are on the server page): rendered once per version of
+        # the customer's data, role and page (portal/fragments.py, docs/performance.md).
+        content = customer_fragment(
+            name="activations", customer=self.customer,
+            vary=(self.access.role, self.request.GET.get("page", "")), render=self.render_content,
+        )
+        return super().get_context_data(content=content, **kwargs)
+
+    def render_content(self) -> str:
+        page = Paginator(server_list(customer=self.customer), SERVERS_PER_PAGE).get_page(self.request.GET.get("page"))
+        return render_to_string(
+            "activations/_list_content.html", {"customer": self.customer, "can": self.access.can, "page": page}
+        )
 
 
 class ServerDetailView(ActivationsPage):

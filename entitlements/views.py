@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
@@ -16,6 +17,7 @@ from django.views.generic import TemplateView
 from accounts.access import CustomerViewMixin
 from accounts.roles import Permission
 from portal.csv import csv_safe
+from portal.fragments import customer_fragment
 
 from .charts import entitlement_expiry_timeline, entitlement_usage_chart
 from .forms import EntitlementFilterForm
@@ -26,12 +28,20 @@ from .selectors import entitlement_list
 PAGE_SIZE = 50
 
 
-
 class EntitlementListView(CustomerViewMixin, TemplateView):
     required_permission = Permission.VIEW
     template_name = "entitlements/list.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        # Everything below the header depends only on the customer's data, the query, the role
+        # and the language: rendered once per data version (portal/fragments.py).
+        content = customer_fragment(
+            name="entitlements", customer=self.customer,
+            vary=(self.access.role, sorted(self.request.GET.lists())), render=self.render_content,
+        )
+        return super().get_context_data(content=content, **kwargs)
+
+    def render_content(self) -> str:
         form = EntitlementFilterForm(self.request.GET or None)
         filters = form.filters()
         today = timezone.localdate()
@@ -41,16 +51,14 @@ class EntitlementListView(CustomerViewMixin, TemplateView):
         query.pop("page", None)
         sort_query = query.copy()
         sort_query.pop("sort", None)
-        return super().get_context_data(
-            form=form,
-            page=page, entitlements=page.object_list, rows_html=entitlement_rows_html(page.object_list),
-            query=query.urlencode(), sort_query=sort_query.urlencode(),
-            sort=filters.sort, statuses=EntitlementStatus, models=LicensingModel,
-            export_query=query.urlencode(),
-            usage_chart=entitlement_usage_chart(customer=self.customer, today=today),
-            timeline=entitlement_expiry_timeline(customer=self.customer, today=today),
-            **kwargs,
-        )
+        return render_to_string("entitlements/_list_content.html", {
+            "customer": self.customer, "can": self.access.can,
+            "form": form, "page": page, "rows_html": entitlement_rows_html(page.object_list),
+            "query": query.urlencode(), "sort_query": sort_query.urlencode(), "sort": filters.sort,
+            "export_query": query.urlencode(),
+            "usage_chart": entitlement_usage_chart(customer=self.customer, today=today),
+            "timeline": entitlement_expiry_timeline(customer=self.customer, today=today),
+        })
 
 
 class EntitlementExportView(CustomerViewMixin, View):

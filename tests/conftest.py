@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from django.core import mail
+from django.core.cache import cache
 from django.test import Client
 
 from accounts.models import Customer, Membership, User
@@ -16,6 +17,12 @@ from tests.factories import CustomerFactory, MembershipFactory, UserFactory
 @pytest.fixture(autouse=True)
 def _clear_outbox() -> None:
     mail.outbox = []
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> None:
+    # The per-process cache (rate limits, page fragments) starts empty in every test.
+    cache.clear()
 
 
 @pytest.fixture

@@ -27,6 +27,9 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # --- Product settings -------------------------------------------------------------------
 
 PORTAL_BRAND_NAME = env.str("PORTAL_BRAND_NAME", default="License Portal")
+# How long a rendered page fragment may stay in the cache (portal/fragments.py). Fragments are
+# keyed by the customer's data version, so this bounds memory, not staleness; 0 turns it off.
+PORTAL_FRAGMENT_CACHE_SECONDS = env.int("PORTAL_FRAGMENT_CACHE_SECONDS", default=600)
 PORTAL_SUPPORT_EMAIL = env.str("PORTAL_SUPPORT_EMAIL", default="support@example.com")
 PORTAL_VENDOR_DAEMON = env.str("PORTAL_VENDOR_DAEMON", default="ansyslmd")
 # Absolute base of links in emails (a Celery worker has no request to build them from).
@@ -124,11 +127,13 @@ LOGIN_REDIRECT_URL = "home"
 REDIS_URL = env.str("REDIS_URL", default="")
 
 if REDIS_URL:
+    # django-redis rather than Django's RedisCache: it keeps one client per process instead of
+    # building one (and its ~170 response callbacks) for every cache call (docs/performance.md).
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
         }
     }
 else:

@@ -3,7 +3,9 @@
 Each page is grown from 10 to 1,000 of the rows it lists; the number of queries must not
 move, and it must stay within the pinned number (a new query on a list page is a decision,
 made here, not an accident). The numbers include the session, the user and the membership
-lookup: what one request really costs.
+lookup: what one request really costs. They are counted with an empty cache (the cached page
+fragments of portal/fragments.py would otherwise hide a page's own queries); the last test
+pins what a cached landing page costs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from http import HTTPStatus
 
 import pytest
 from django.contrib.auth.hashers import make_password
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -155,8 +158,9 @@ class ListPage:
         return reverse(self.url_name, args=[customer.number] if self.customer_scoped else [])
 
 
-# The pinned numbers: session, user, membership (with its customer and whether activations are
-# visible: one query) and the customer switcher make 4; the rest is the page's own.
+# The pinned numbers: session, user, the user's memberships with their customers (the access
+# check and the customer switcher: one query) and whether activations are visible (the
+# navigation) make 4; the rest is the page's own.
 PAGES: dict[str, ListPage] = {
     "entitlements": ListPage("entitlements:list", grow_entitlements, 8),
     "activations": ListPage("activations:list", grow_activations, 7),
@@ -173,6 +177,7 @@ PAGES: dict[str, ListPage] = {
 
 
 def _queries(client, url: str) -> int:
+    cache.clear()
     with CaptureQueriesContext(connection) as captured:
         response = client.get(url)
     assert response.status_code == HTTPStatus.OK, (url, response.status_code)
@@ -194,8 +199,27 @@ def test_list_page_query_count_is_pinned_and_constant(name, member_client, djang
     large = _queries(client, url)
     print(f"QUERIES {name}: {small} at {SMALL}, {large} at {LARGE}")
     assert small == large, f"{name}: {small} queries at {SMALL} rows, {large} at {LARGE} (N+1)"
+    cache.clear()
     with django_assert_max_num_queries(page.pinned):
         assert client.get(url).status_code == HTTPStatus.OK
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["entitlements", "activations"])
+def test_cached_landing_pages_cost_three_queries(name, member_client) -> None:
+    """Once rendered, the landing pages cost the session, the user and the memberships,
+    however large the customer, until its data changes (portal/fragments.py)."""
+    page = PAGES[name]
+    customer = CustomerFactory(flexnet_managed=True)
+    EntitlementFactory(customer=customer, product=ProductFactory(feature="perf_base"), line_id=f"{customer.number}-0")
+    client = member_client(role=Role.VIEWER, customer=customer)
+    page.grow(customer, client.user, 1, LARGE)
+    url = page.url(customer)
+    cold = _queries(client, url)
+    with CaptureQueriesContext(connection) as warm:
+        assert client.get(url).status_code == HTTPStatus.OK
+    assert len(warm) == 3, [q["sql"][:80] for q in warm.captured_queries]
+    assert cold == page.pinned
 
 
 def test_every_customer_list_page_is_pinned() -> None:

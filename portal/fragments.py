@@ -1,0 +1,90 @@
+"""Cached page fragments keyed by the customer's data version.
+
+The entitlements and activations pages are every member's landing pages and the most viewed;
+what they show depends only on the customer's data, the language, the day, the query and the
+member's role. PostgreSQL raises ``Customer.data_version`` in the same transaction as any
+change to that data (triggers: migrations accounts 0005 and activations 0002), and the
+version is read with the membership on every request (``accounts.access``), so a fragment is
+reused only while nothing it shows has changed: a member sees their own activation on the
+very next page. Nothing per user (CSRF tokens, the user's email) goes into a fragment.
+
+The cache is an accelerator only: when it fails (Redis down) the fragment is rendered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
+
+from accounts.models import Customer
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+_MISSING = object()
+
+
+def fragment_key(*, name: str, vary: Iterable[object]) -> str:
+    digest = hashlib.sha256("\x1f".join(map(repr, vary)).encode()).hexdigest()[:40]
+    return f"fragment:{name}:{get_language()}:{digest}"
+
+
+def cached_fragment(*, name: str, vary: Iterable[object], render: Callable[[], str]) -> SafeString:
+    """``render()``'s HTML, from the cache while ``vary`` (everything the HTML depends on
+    besides the language, which is always part of the key) is unchanged."""
+    timeout = settings.PORTAL_FRAGMENT_CACHE_SECONDS
+    if not timeout:
+        return mark_safe(render())  # noqa: S308 - render() returns template output
+    key = fragment_key(name=name, vary=vary)
+    try:
+        html = cache.get(key)
+    except Exception:  # the cache is optional: any backend failure means "render it"
+        logger.warning("fragment cache unavailable, rendering %s", name, exc_info=True)
+        return mark_safe(render())  # noqa: S308
+    if html is None:
+        html = str(render())
+        try:
+            cache.set(key, html, timeout)
+        except Exception:
+            logger.warning("fragment cache unavailable, not storing %s", name, exc_info=True)
+    return mark_safe(html)  # noqa: S308 - stored from render(), never from user input
+
+
+def customer_value(*, name: str, customer: Customer, compute: Callable[[], T]) -> T:
+    """A value derived from the customer's data, computed once per version of it."""
+    if not settings.PORTAL_FRAGMENT_CACHE_SECONDS:
+        return compute()
+    key = fragment_key(name=name, vary=(customer.pk, customer.data_version))
+    try:
+        found = cache.get(key, _MISSING)
+    except Exception:
+        logger.warning("fragment cache unavailable, computing %s", name, exc_info=True)
+        return compute()
+    if found is not _MISSING:
+        return found
+    value = compute()
+    try:
+        cache.set(key, value, settings.PORTAL_FRAGMENT_CACHE_SECONDS)
+    except Exception:
+        logger.warning("fragment cache unavailable, not storing %s", name, exc_info=True)
+    return value
+
+
+def customer_fragment(
+    *, name: str, customer: Customer, vary: Iterable[object], render: Callable[[], str]
+) -> SafeString:
+    """A fragment of a customer's page, rendered once per version of the customer's data.
+
+    ``vary`` is everything else the HTML depends on (query, role); the customer's data
+    version, the language and today's date are always part of the key.
+    """
+    return cached_fragment(
+        name=name, vary=(customer.pk, customer.data_version, timezone.localdate().isoformat(), *vary), render=render
+    )

@@ -1,0 +1,56 @@
+"""``{% site_header %}``: the page header (brand, customer switcher, language switcher, user
+menu, customer navigation), cached per user on customer pages.
+
+The header is the same on every page of a section for a user, and rendering it was most of a
+cached landing page's time (docs/performance.md). Its key holds everything it shows: the user,
+the language, the customer's data version and the member's role, the section, and the
+switcher's customers with their versions. The two per-request values, the CSRF token and
+the current path, are rendered as placeholders and filled in on every request.
+"""
+
+from __future__ import annotations
+
+from django import template
+from django.middleware.csrf import get_token
+from django.template.loader import get_template
+from django.utils.crypto import salted_hmac
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from portal.fragments import cached_fragment
+
+register = template.Library()
+
+# The same in every process that shares the cache, and unguessable (derived from SECRET_KEY), so
+# no data shown in the header can contain one.
+_CSRF = "csrf-" + salted_hmac("portal.chrome", "csrf").hexdigest()[:32]
+_PATH = "path-" + salted_hmac("portal.chrome", "path").hexdigest()[:32]
+
+
+@register.simple_tag(takes_context=True)
+def site_header(context: template.Context) -> SafeString:
+    request = context.get("request")
+    header = get_template("includes/site_header.html")
+    memberships = getattr(request, "my_memberships", None)
+    access = context.get("access")
+    if request is None or memberships is None or access is None:
+        # Pages outside /c/<n>/ (sign-in, the access page, errors): rendered as they are.
+        with context.push(current_path=request.get_full_path() if request else ""):
+            return header.template.render(context)
+    user = request.user
+    match = request.resolver_match
+    vary = (
+        user.pk, user.email, user.name, user.is_staff,
+        access.customer.pk, access.customer.data_version, access.role,
+        match.namespace if match else "",
+        tuple((m.customer_id, m.customer.data_version) for m in memberships),
+    )
+
+    def render() -> str:
+        with context.push(csrf_token=_CSRF, current_path=_PATH):
+            return header.template.render(context)
+
+    html = cached_fragment(name="site_header", vary=vary, render=render)
+    return mark_safe(  # noqa: S308 - cached template output; the filled-in values are escaped
+        html.replace(_CSRF, escape(get_token(request))).replace(_PATH, escape(request.get_full_path()))
+    )
