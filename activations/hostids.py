@@ -93,7 +93,7 @@ def _shown(value: str) -> str:
 
 
 def _is_hex(text: str, length: int) -> bool:
-    return len(text) == length and all(c in _HEX_DIGITS for c in text)
+    return len(text) == length and _HEX_DIGITS.issuperset(text)
 
 
 def _expectation_error(kind: HostIdType, value: str) -> HostIdError:

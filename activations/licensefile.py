@@ -35,7 +35,7 @@ import os
 import pathlib
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -210,7 +210,7 @@ def _shown(text: str) -> str:
 
 
 def _is_name(text: str, max_length: int) -> bool:
-    return 0 < len(text) <= max_length and all(c in _NAME_CHARS for c in text)
+    return 0 < len(text) <= max_length and _NAME_CHARS.issuperset(text)
 
 
 def _is_keyword(text: str) -> bool:
@@ -218,7 +218,7 @@ def _is_keyword(text: str) -> bool:
 
 
 def _is_host(text: str) -> bool:
-    return 0 < len(text) <= _MAX_HOST_LENGTH and all(c in _HOST_CHARS for c in text)
+    return 0 < len(text) <= _MAX_HOST_LENGTH and _HOST_CHARS.issuperset(text)
 
 
 def _is_decimal(text: str) -> bool:
@@ -519,12 +519,11 @@ def signed_message(
 
 def _encoded_fields(*fields: str) -> bytes:
     """Each field as its UTF-8 length (4 bytes, big-endian) followed by its UTF-8 bytes."""
-    message = bytearray()
+    parts = []
     for field in fields:
         encoded = field.encode()
-        message += len(encoded).to_bytes(4, "big")
-        message += encoded
-    return bytes(message)
+        parts += (len(encoded).to_bytes(4, "big"), encoded)
+    return b"".join(parts)
 
 
 # Every line of a file signs the same host IDs; caching their encoding keeps rendering and
@@ -542,7 +541,7 @@ def _format_signature(signature: bytes) -> str:
 def _signature_from_text(text: str) -> bytes | None:
     """The signature bytes in a SIGN= value, or None if it is not 64 bytes of hex."""
     digits = "".join(text.split())
-    if len(digits) != 2 * _SIGNATURE_BYTES or not all(c in _HEX_DIGITS for c in digits):
+    if len(digits) != 2 * _SIGNATURE_BYTES or not _HEX_DIGITS.issuperset(digits):
         return None
     return bytes.fromhex(digits)
 
@@ -612,7 +611,7 @@ class IncrementSpec:
         if not _is_version(self.version):
             raise ValueError(f"invalid version {self.version!r} (expected e.g. 2027.1231)")
         _check_positive(self.count, "the license count")
-        if not self.vendor_string or not all(c in _PLAIN_VALUE_CHARS for c in self.vendor_string):
+        if not self.vendor_string or not _PLAIN_VALUE_CHARS.issuperset(self.vendor_string):
             raise ValueError(
                 f"invalid VENDOR_STRING {self.vendor_string!r} (printable ASCII without spaces, quotes or backslashes)"
             )
@@ -668,11 +667,18 @@ def _comment_line(text: str) -> str:
     return f"# {text}" if text else "#"
 
 
-def license_render(document: LicenseDocument, *, private_key: Ed25519PrivateKey) -> str:
+def license_render(
+    document: LicenseDocument,
+    *,
+    private_key: Ed25519PrivateKey,
+    sign_many: Callable[[Sequence[bytes]], Sequence[bytes]] | None = None,
+) -> str:
     """Render `document` in the dialect, signing every INCREMENT line with `private_key`.
 
-    The result uses ``\\n`` line endings, ends with a newline, and parses back with
-    `license_parse` to the same servers, vendor and increments.
+    `sign_many`, if given, returns the signatures of a list of messages (each what
+    `private_key.sign` would return: Ed25519 is deterministic, so a caller may reuse
+    signatures it made before). The result uses ``\n`` line endings, ends with a newline,
+    and parses back with `license_parse` to the same servers, vendor and increments.
     """
     host_ids = tuple(server.host_id for server in document.servers)
     vendor_line = f"VENDOR {document.vendor}"
@@ -681,6 +687,7 @@ def license_render(document: LicenseDocument, *, private_key: Ed25519PrivateKey)
     lines = [_comment_line(document.header)]
     lines += [f"SERVER {server.host} {server.host_id} {server.port}" for server in document.servers]
     lines += [vendor_line, "USE_SERVER"]
+    rendered = []
     for increment in document.increments:
         attributes = increment.attributes()
         message = signed_message(
@@ -693,6 +700,10 @@ def license_render(document: LicenseDocument, *, private_key: Ed25519PrivateKey)
             attributes=attributes,
             server_host_ids=host_ids,
         )
+        rendered.append((increment, attributes, message))
+    messages = [message for _, _, message in rendered]
+    signatures = sign_many(messages) if sign_many is not None else [private_key.sign(m) for m in messages]
+    for (increment, attributes, _), signature in zip(rendered, signatures, strict=True):
         vendor_string, *rest = attributes
         lines += [
             _comment_line(increment.comment),
@@ -700,7 +711,7 @@ def license_render(document: LicenseDocument, *, private_key: Ed25519PrivateKey)
             f"{_format_date(increment.expiration)} {increment.count} "
             f"VENDOR_STRING={vendor_string.value} \\",
             "\t" + " ".join(f"{attribute.name}={attribute.value}" for attribute in rest) + " \\",
-            f'\tSIGN="{_format_signature(private_key.sign(message))}"',
+            f'\tSIGN="{_format_signature(signature)}"',
         ]
     lines.append("")
     return "\n".join(lines)
