@@ -384,36 +384,50 @@ def _activation_apply(
     server = _lock_server(server)
     customer = server.customer
     today = timezone.localdate()
-    entitlements = _lock_entitlements(customer, list(requests))
-    unknown = set(requests) - set(entitlements)
-    if unknown:
-        raise PortalError(_("Some of the lines are not entitlements of this customer."))
-    current = {a.entitlement_id: a for a in Activation.objects.select_for_update().filter(server=server)}
+    # Every writer of this server's activations holds the server lock taken above, so they
+    # cannot change under us: what the user reviewed (``expected``) is checked against them
+    # for every line, and only the lines that change are locked (a confirm on a customer
+    # with thousands of lines locks a handful of rows, not all of them).
+    current = {
+        a.entitlement_id: a
+        for a in Activation.objects.select_for_update(of=("self",)).filter(server=server).order_by()
+    }
     problems: list[str] = []
+    moved = [pk for pk in requests if expected is not None and pk in expected
+             and expected[pk] != (current[pk].quantity if pk in current else 0)]
+    if moved:
+        line_ids = dict(Entitlement.objects.filter(customer=customer, pk__in=moved).values_list("pk", "line_id"))
+        for pk in moved:
+            have = current[pk].quantity if pk in current else 0
+            problems.append(
+                _("Line %(line)s now has %(have)s on this server (you reviewed %(seen)s).")
+                % {"line": line_ids.get(pk, pk), "have": have, "seen": expected[pk]}
+            )
+    changing = []
+    for pk, request in requests.items():
+        if request.quantity < 0:
+            raise PortalError(_("A quantity cannot be negative."))
+        activation = current.get(pk)
+        have = (activation.quantity, activation.borrowable) if activation else (0, False)
+        if pk not in moved and (request.quantity, request.borrowable and request.quantity > 0) != have:
+            changing.append(pk)
+    entitlements = _lock_entitlements(customer, changing)
+    if set(changing) - set(entitlements):
+        raise PortalError(_("Some of the lines are not entitlements of this customer."))
     changes: list[dict[str, Any]] = []
     for entitlement_id, entitlement in entitlements.items():
         request = requests[entitlement_id]
         activation = current.get(entitlement_id)
         have = activation.quantity if activation else 0
-        if expected is not None and expected.get(entitlement_id, have) != have:
-            problems.append(
-                _("Line %(line)s now has %(have)s on this server (you reviewed %(seen)s).")
-                % {"line": entitlement.line_id, "have": have, "seen": expected[entitlement_id]}
-            )
-            continue
         wanted = request.quantity
-        if wanted < 0:
-            raise PortalError(_("A quantity cannot be negative."))
         borrowable = request.borrowable and wanted > 0
         problems += line_errors(
             entitlement=entitlement, current=have, wanted=wanted, borrowable=borrowable, today=today
         )
-        delta = wanted - have
-        if delta or (activation and activation.borrowable != borrowable):
-            changes.append({
-                "entitlement": entitlement, "line": entitlement.line_id, "feature": entitlement.product.feature,
-                "before": have, "after": wanted, "delta": delta, "borrowable": borrowable,
-            })
+        changes.append({
+            "entitlement": entitlement, "line": entitlement.line_id, "feature": entitlement.product.feature,
+            "before": have, "after": wanted, "delta": wanted - have, "borrowable": borrowable,
+        })
     if problems:
         raise ActivationConflict(problems)
     now = timezone.now()

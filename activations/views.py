@@ -8,6 +8,7 @@ explains why (200) and every other page does so with a 404.
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
@@ -152,6 +153,13 @@ class ServerDetailView(ActivationsPage):
         )
 
 
+_LINE_FIELD = re.compile(r"(?:qty|borrow|base)_([0-9]{1,18})")
+
+
+def _posted_line_ids(data: Any) -> set[int]:
+    return {int(match.group(1)) for key in data if (match := _LINE_FIELD.fullmatch(key))}
+
+
 def _prefill(query: Any) -> dict[str, str]:
     """``q_<entitlement id>`` quantities carried from "Update from license" to activation."""
     return {
@@ -243,7 +251,12 @@ class ActivateView(ActivationsPage):
         }
 
     def make_form(self, data: Any = None, *, initial_from: Any = None) -> ActivationForm:
-        entitlements = list(flexnet_entitlement_list(customer=self.customer))
+        lines = flexnet_entitlement_list(customer=self.customer)
+        if data is not None:
+            # Only the lines the browser sent: the review carries just the changed ones, so
+            # the confirm of a customer with 10,000 lines builds a form of a few fields.
+            lines = lines.filter(pk__in=_posted_line_ids(data))
+        entitlements = list(lines)
         current = self.current()
         initial: dict[str, Any] = {}
         for entitlement in entitlements:
@@ -281,12 +294,14 @@ class ActivateView(ActivationsPage):
             return self.form_page(form)
         changed = [line for line in plan if line.changed]
         hidden = {name: form.cleaned_data.get(name) for name in form.fields if name != "token"}
+        # A quantity of 0 is carried (it returns the line's licenses); unset values and
+        # unticked boxes are not.
         return render(
             request, "activations/review.html",
             self.get_context_data(
                 server=self.server, plan=plan, changed=changed, on_server=[line for line in plan if line.wanted],
                 hidden=[(name, "on" if value is True else value) for name, value in hidden.items()
-                        if value not in (None, False)],
+                        if value is not None and value is not False],
                 token=activation_token_new(),
             ),
         )

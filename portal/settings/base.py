@@ -234,6 +234,10 @@ STORAGES = {
 
 # License files and CSV imports are small; anything larger is refused before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# The activation table posts up to three fields per FlexNet line (quantity, reviewed quantity,
+# borrowable): Django's default of 1,000 fields refused customers with more than 333 lines.
+# The 5 MB body limit above still bounds what a request can make the server parse.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default=40_000)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 PORTAL_MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 

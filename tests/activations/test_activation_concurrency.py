@@ -171,3 +171,67 @@ def test_crossing_activations_on_two_lines_do_not_deadlock() -> None:
     _check_invariants(second)
     assert first.activated == 40
     assert second.activated == 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_confirm_locks_only_the_lines_it_changes() -> None:
+    """Another transaction holds a row lock on a line this confirm also carries, unchanged
+    (what the review posts back): the confirm neither waits for it nor changes it."""
+    customer = CustomerFactory(flexnet_managed=True)
+    changed = EntitlementFactory(customer=customer, product=ProductFactory(feature="ansys"), quantity=10)
+    unchanged = EntitlementFactory(customer=customer, product=ProductFactory(feature="acfdsol3"), quantity=10)
+    staff = UserFactory(is_staff=True)
+    server = LicenseServerFactory(customer=customer)
+    activation_apply(server=server, actor=staff, token=activation_token_new(),
+                     requests={unchanged.pk: LineRequest(2, False)})
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        from django.db import transaction
+
+        with transaction.atomic():
+            Entitlement.objects.select_for_update().get(pk=unchanged.pk)
+            locked.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=_run, args=(hold_lock,))
+    holder.start()
+    try:
+        assert locked.wait(10)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '3s'")  # a wait on the held row fails the test
+        result = activation_apply(
+            server=server, actor=staff, token=activation_token_new(),
+            requests={changed.pk: LineRequest(4, False), unchanged.pk: LineRequest(2, False)},
+            expected={changed.pk: 0, unchanged.pk: 2},
+        )
+    finally:
+        release.set()
+        holder.join()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    assert [c["line"] for c in result.changes] == [changed.line_id]
+    _check_invariants(changed)
+    _check_invariants(unchanged)
+    assert (changed.activated, unchanged.activated) == (4, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_line_changed_on_the_server_after_the_review_is_still_refused_without_a_lock() -> None:
+    customer = CustomerFactory(flexnet_managed=True)
+    changed = EntitlementFactory(customer=customer, product=ProductFactory(feature="ansys"), quantity=10)
+    other = EntitlementFactory(customer=customer, product=ProductFactory(feature="acfdsol3"), quantity=10)
+    staff = UserFactory(is_staff=True)
+    server = LicenseServerFactory(customer=customer)
+    # The user reviewed "other: 0"; meanwhile someone put 3 on this server.
+    activation_apply(server=server, actor=staff, token=activation_token_new(),
+                     requests={other.pk: LineRequest(3, False)})
+    with pytest.raises(PortalError) as refused:
+        activation_apply(
+            server=server, actor=staff, token=activation_token_new(),
+            requests={changed.pk: LineRequest(4, False), other.pk: LineRequest(0, False)},
+            expected={changed.pk: 0, other.pk: 0},
+        )
+    assert other.line_id in str(refused.value.problems)
+    changed.refresh_from_db()
+    assert changed.activated == 0

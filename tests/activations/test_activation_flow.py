@@ -138,6 +138,43 @@ def test_lowering_returns_to_pool_and_nothing_changed_offers_generate(asc) -> No
 
 
 @pytest.mark.django_db
+def test_lowering_a_line_to_zero_through_the_review_returns_it(asc) -> None:
+    """Regression: the review used to drop a quantity of 0 from its hidden fields, so the
+    save kept the licenses on the server while the review had shown them returned."""
+    line = asc.line
+    _apply(asc, _apply_data(_review(asc, {line.pk: 4})))
+    review = _review(asc, {line.pk: 0}, base={line.pk: 4})
+    assert "-4" in review.content.decode()
+    assert _apply_data(review)[f"qty_{line.pk}"] == "0"
+    _apply(asc, _apply_data(review))
+    line.refresh_from_db()
+    assert line.activated == 0
+    assert not Activation.objects.filter(server=asc.server).exists()
+
+
+@pytest.mark.django_db
+def test_the_whole_table_of_a_large_customer_can_be_submitted(asc) -> None:
+    """Step 1 posts every line (quantity, base, borrowable): 3,000 fields for 1,000 lines
+    must not hit Django's field-count limit (settings.DATA_UPLOAD_MAX_NUMBER_FIELDS)."""
+    product = ProductFactory(feature="bulk_feature")
+    Entitlement.objects.bulk_create(
+        Entitlement(customer=asc.customer, product=product, line_id=f"{asc.customer.number}-B{i:04d}", quantity=2,
+                    start_date=datetime.date(2020, 1, 1), borrowable=True)
+        for i in range(1_000)
+    )
+    page = asc.get(reverse("activations:activate", args=[asc.customer.number, asc.server.pk])).content.decode()
+    data = dict(re.findall(r'name="((?:qty|base)_\d+)"[^>]*value="([^"]*)"', page))
+    bulk = Entitlement.objects.filter(product=product).values_list("pk", flat=True)
+    data.update({f"borrow_{pk}": "on" for pk in bulk})
+    assert len(data) > 3_000
+    data[f"qty_{asc.line.pk}"] = "3"
+    url = reverse("activations:activate", args=[asc.customer.number, asc.server.pk])
+    review = asc.post(url, data)
+    assert review.status_code == HTTPStatus.OK
+    assert "+3" in review.content.decode()
+
+
+@pytest.mark.django_db
 def test_save_and_email_sends_exactly_one_email_with_the_file(asc, django_capture_on_commit_callbacks) -> None:
     review = _review(asc, {asc.line.pk: 3})
     data = _apply_data(review)
