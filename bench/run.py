@@ -39,7 +39,7 @@ BENCH = ROOT / "bench"
 VENV_BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
-from bench.smtp_sink import SmtpSink  # noqa: E402
+from tests.smtp_sink import SmtpSink  # noqa: E402 - the drills' SMTP server
 
 # --- Targets (issue 7): ratios measured in the same run ---------------------------------
 
@@ -407,8 +407,9 @@ def notification_latency(args: argparse.Namespace, env: dict[str, str], sink: Sm
         except subprocess.TimeoutExpired:
             os.killpg(worker.pid, signal.SIGKILL)
         worker_log.close()
-    latencies = sorted(sink.received[pk] - created.timestamp() for pk, created in rows if pk in sink.received)
-    missing = sum(1 for pk, _ in rows if pk not in sink.received)
+    received = sink.received
+    latencies = sorted(received[pk] - created.timestamp() for pk, created in rows if pk in received)
+    missing = sum(1 for pk, _ in rows if pk not in received)
     if not latencies:
         return {"count": 0, "missing": missing}
     return {

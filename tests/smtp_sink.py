@@ -1,19 +1,26 @@
 """A real SMTP server on localhost that records what it receives.
 
 Used by the outage drills: it can hold the first message's DATA open (``stall_first``) so a
-test can kill the sender in the middle of a send, exactly as a crash would.
+test can kill the sender in the middle of a send, exactly as a crash would. The notification
+benchmark (bench/run.py) reads ``received``: when each portal notification arrived, matched
+to its outbox row by the Message-ID the portal sets (``<notification-<pk>@license-portal>``).
 """
 
 from __future__ import annotations
 
+import re
 import socketserver
 import threading
+import time
 from dataclasses import dataclass, field
+
+_MESSAGE_ID = re.compile(rb"^Message-ID:\s*<notification-(\d+)@", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass
 class SinkState:
     messages: list[bytes] = field(default_factory=list)
+    arrived: list[float] = field(default_factory=list)  # time.time() of each message
     stall_first: bool = False
     stalled: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
@@ -52,6 +59,7 @@ class _Handler(socketserver.StreamRequestHandler):
                     return
                 with self.state.lock:
                     self.state.messages.append(b"".join(body))
+                    self.state.arrived.append(time.time())
                 self._reply("250 queued")
             elif command == b"QUIT":
                 self._reply("221 bye")
@@ -81,3 +89,13 @@ class SmtpSink:
     def messages_to(self, address: str) -> list[bytes]:
         with self.state.lock:
             return [m for m in self.state.messages if f"To: {address}".encode() in m]
+
+    @property
+    def received(self) -> dict[int, float]:
+        """Notification id -> when its first copy arrived (``time.time()``)."""
+        found: dict[int, float] = {}
+        with self.state.lock:
+            for message, arrived in zip(self.state.messages, self.state.arrived, strict=True):
+                if match := _MESSAGE_ID.search(message):
+                    found.setdefault(int(match.group(1)), arrived)
+        return found
