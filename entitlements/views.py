@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,6 +57,13 @@ class EntitlementListView(CustomerViewMixin, TemplateView):
             "form": form, "page": page, "rows_html": entitlement_rows_html(page.object_list),
             "query": query.urlencode(), "sort_query": sort_query.urlencode(), "sort": filters.sort,
             "export_query": query.urlencode(),
+            # The charts do not depend on the query: paging or filtering reuses them.
+            "charts": customer_fragment(name="entitlement_charts", customer=self.customer, vary=(),
+                                        render=lambda: self.render_charts(today)),
+        })
+
+    def render_charts(self, today: datetime.date) -> str:
+        return render_to_string("entitlements/_charts.html", {
             "usage_chart": entitlement_usage_chart(customer=self.customer, today=today),
             "timeline": entitlement_expiry_timeline(customer=self.customer, today=today),
         })

@@ -218,3 +218,20 @@ def test_pages_render_when_the_cache_is_down(member_factory, settings) -> None:
     viewer = _member(customer, Role.VIEWER, member_factory)
     assert line.line_id in _text(viewer.get(reverse("entitlements:list", args=[customer.number])))
     assert server.name in _text(viewer.get(reverse("activations:list", args=[customer.number])))
+
+
+def test_paging_and_filtering_reuse_the_charts(member_factory) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    customer = CustomerFactory()
+    for _ in range(3):
+        EntitlementFactory(customer=customer)
+    viewer = _member(customer, Role.VIEWER, member_factory)
+    url = reverse("entitlements:list", args=[customer.number])
+    first = _text(viewer.get(url))
+    with CaptureQueriesContext(connection) as queries:
+        filtered = _text(viewer.get(url, {"sort": "-line"}))
+    # session, user, memberships, then the list's count and page: no chart aggregate
+    assert len(queries) == 5, [q["sql"][:90] for q in queries.captured_queries]
+    charts = re.compile(r'<section class="chart-grid".*?</section>', re.DOTALL)
+    assert charts.search(first).group(0) == charts.search(filtered).group(0)
