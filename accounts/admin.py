@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.usersessions.admin import UserSessionAdmin as AllauthUserSessionAdmin
+from allauth.usersessions.models import UserSession
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -493,3 +495,15 @@ class NotificationAdmin(ReadOnlyAdmin):
         messages.success(
             request, _("%(sent)d sent; %(skipped)d had been sent already.") % {"sent": sent, "skipped": skipped}
         )
+
+
+# --- Sessions (allauth.usersessions) -----------------------------------------------------
+
+# allauth's admin searches sessions by ``user__username``, which this User model does not
+# have: every search of the console's session list answered 500. Same page, searchable by email.
+admin.site.unregister(UserSession)
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(AllauthUserSessionAdmin):
+    search_fields = ["user__email", "ip"]

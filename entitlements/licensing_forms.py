@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Customer, User
+from portal.csv import csv_unsafe
 from portal.errors import PortalError
 
 from .licensing_selectors import Granularity, SharedWebImportRequest
@@ -71,24 +72,28 @@ IMPORT_PREVIEW_MAX_AGE = 60 * 60
 def shared_web_import_parse(text: str) -> list[SharedWebImportRequest]:
     """One request per non-blank line of ``email,name`` (also ``;`` or tab separated).
     Blank lines, ``#`` comments and a leading ``email,name`` header are skipped; the name
-    may be empty. Line numbers are the physical ones."""
+    may be empty. Line numbers are the physical ones. A file exported from the users page
+    imports as it is: its header names further columns (active, groups), which are ignored,
+    and the quote that ``csv_safe`` put before formula-like cells is dropped again."""
     requests: list[SharedWebImportRequest] = []
     header_allowed = True
+    columns = 2
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         delimiter = next((d for d in (",", ";", "\t") if d in line), ",")
         try:
-            fields = [value.strip() for value in next(csv.reader([line], delimiter=delimiter))]
+            fields = [csv_unsafe(value.strip()).strip() for value in next(csv.reader([line], delimiter=delimiter))]
         except (csv.Error, StopIteration):
             requests.append(SharedWebImportRequest(number, line, error=_("This line is not valid CSV.")))
             continue
         if header_allowed and [value.casefold() for value in fields][:2] == ["email", "name"]:
             header_allowed = False
+            columns = len(fields)
             continue
         header_allowed = False
-        if not 1 <= len(fields) <= 2 or not fields[0]:
+        if not 1 <= len(fields) <= columns or not fields[0]:
             requests.append(SharedWebImportRequest(number, line, error=_("Expected an email address and a name: "
                                                                           "email,name.")))
             continue

@@ -647,6 +647,7 @@ USAGE_COLUMNS = ("customer_number", "transaction_id", "started_at", "ended_at", 
                  "currency", "user")
 USAGE_REQUIRED = ("customer_number", "transaction_id", "started_at", "ended_at", "feature", "count", "hours", "cost")
 MAX_USAGE_LINES = 100_000
+_USAGE_EARLIEST, _USAGE_LATEST = datetime.date(2000, 1, 1), datetime.date(2999, 12, 31)
 USAGE_CHUNK = 2000
 
 
@@ -708,7 +709,10 @@ def _parse_decimal(value: str, *, places: int, digits: int) -> Decimal | None:
         return None
     if not number.is_finite() or number < 0:
         return None
-    number = number.quantize(Decimal(1).scaleb(-places))
+    try:
+        number = number.quantize(Decimal(1).scaleb(-places))
+    except InvalidOperation:  # too many digits for the context (e.g. 1E+100)
+        return None
     if len(number.as_tuple().digits) > digits:
         return None
     return number
@@ -729,9 +733,14 @@ def elastic_usage_import(*, actor: User, text: str, dry_run: bool = False) -> Us
         audit_record(customer=None, actor=actor, action="elastic.usage_import", details={"reason": "staff_only"},
                      denied=True)
         raise AccessDenied(_("Only support staff can import Elastic usage."))
+    if "\x00" in text:  # PostgreSQL text cannot hold NUL: refuse the file, not fail on the first query
+        raise PortalError(_("This is not a text file."))
     result = UsageImportResult(dry_run=dry_run)
     reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as error:  # e.g. a header field over csv.field_size_limit()
+        raise PortalError(_("The file is not valid CSV: %(error)s") % {"error": error}) from None
     if header is None:
         raise PortalError(_("The file is empty."))
     header = [column.strip().lower().lstrip("\ufeff") for column in header]
@@ -828,13 +837,18 @@ def _usage_row_error(
         return _("Dates must look like 2026-11-28 14:05 (ISO 8601).")
     if ended < started:
         return _("The end is before the start.")
+    if started.date() < _USAGE_EARLIEST or ended.date() > _USAGE_LATEST:
+        # Years 1 and 9999 shifted to UTC leave Python's range: the row could be stored but never read.
+        return _("Enter a date between 2000 and 2999.")
     product = products.get(cell("feature").lower())
     if product is None:
         return _("Unknown product feature %(feature)s.") % {"feature": cell("feature")[:30]}
     if product.licensing_model != LicensingModel.ELASTIC:
         return _("%(feature)s is not an Elastic product.") % {"feature": product.feature}
     count_text = cell("count")
-    if not count_text.isdigit() or not 0 < int(count_text) <= 1_000_000:
+    # isascii: "²".isdigit() is true but int("²") fails; seven digits keep int() cheap.
+    count = int(count_text) if count_text.isascii() and count_text.isdigit() and len(count_text) <= 7 else 0
+    if not 0 < count <= 1_000_000:
         return _("The count must be a whole number from 1 to 1000000.")
     hours = _parse_decimal(cell("hours"), places=3, digits=12)
     cost = _parse_decimal(cell("cost"), places=3, digits=14)
@@ -850,5 +864,5 @@ def _usage_row_error(
         return _("The user has more than 254 characters.")
     return ElasticUsage(
         customer=customer, transaction_id=line.transaction_id, started_at=started, ended_at=ended, product=product,
-        count=int(count_text), hours=hours, cost=cost, currency=currency, user=user,
+        count=count, hours=hours, cost=cost, currency=currency, user=user,
     )

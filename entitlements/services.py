@@ -195,20 +195,25 @@ def _parse_bool(value: str, errors: list[str]) -> bool:
 def entitlement_import_plan(*, text: str) -> list[ImportLine]:
     """Reads an entitlement CSV (header row with ``IMPORT_COLUMNS``) into lines, each
     with its data or its errors. Reads only; raises PortalError for a file it cannot use."""
+    if "\x00" in text:  # PostgreSQL text cannot hold NUL: refuse the file, not fail on the first query
+        raise PortalError(_("This is not a text file."))
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [name.strip().lower() for name in (reader.fieldnames or [])]
-    missing = [name for name in IMPORT_REQUIRED if name not in header]
-    if missing:
-        raise PortalError(
-            _("The CSV header lacks the column(s): %(columns)s. Expected: %(expected)s.")
-            % {"columns": ", ".join(missing), "expected": ",".join(IMPORT_COLUMNS)}
-        )
-    reader.fieldnames = header
-    rows = []
-    for row in reader:
-        rows.append({key: (value or "").strip() for key, value in row.items() if isinstance(key, str)})
-        if len(rows) > MAX_IMPORT_LINES:
-            raise PortalError(_("At most %(max)s lines can be imported at once.") % {"max": MAX_IMPORT_LINES})
+    try:
+        header = [name.strip().lower() for name in (reader.fieldnames or [])]
+        missing = [name for name in IMPORT_REQUIRED if name not in header]
+        if missing:
+            raise PortalError(
+                _("The CSV header lacks the column(s): %(columns)s. Expected: %(expected)s.")
+                % {"columns": ", ".join(missing), "expected": ",".join(IMPORT_COLUMNS)}
+            )
+        reader.fieldnames = header
+        rows = []
+        for row in reader:
+            rows.append({key: (value or "").strip() for key, value in row.items() if isinstance(key, str)})
+            if len(rows) > MAX_IMPORT_LINES:
+                raise PortalError(_("At most %(max)s lines can be imported at once.") % {"max": MAX_IMPORT_LINES})
+    except csv.Error as error:  # e.g. a field over csv.field_size_limit()
+        raise PortalError(_("The file is not valid CSV: %(error)s") % {"error": error}) from None
     if not rows:
         raise PortalError(_("The CSV file has no lines."))
     customers = {c.number: c for c in Customer.objects.filter(number__in={r.get("customer_number", "") for r in rows})}

@@ -10,3 +10,8 @@ def csv_safe(value: object) -> str:
     """A cell that a spreadsheet shows as text: formula-like values get a leading quote."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def csv_unsafe(text: str) -> str:
+    """The value a ``csv_safe`` cell stands for, so that an exported file imports unchanged."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES) else text

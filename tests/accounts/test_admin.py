@@ -6,6 +6,7 @@ from __future__ import annotations
 from http import HTTPStatus
 
 import pytest
+from django.contrib import admin
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
@@ -236,4 +237,14 @@ def test_console_pages_render(name, support, company) -> None:
     InvitationFactory(customer=customer)
     AuditEvent.objects.create(customer=customer, action="membership.added")
     response = support.get(reverse(f"admin:accounts_{name}_changelist") + "?q=example")
+    assert response.status_code == HTTPStatus.OK
+
+
+@pytest.mark.parametrize(
+    "model_admin", [m for m in admin.site._registry.values() if m.search_fields], ids=lambda m: m.opts.label
+)
+def test_every_console_search_works(model_admin, support) -> None:
+    """Each searchable changelist of the console, including the ones Django and allauth bring."""
+    opts = model_admin.opts
+    response = support.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"), {"q": "example 1"})
     assert response.status_code == HTTPStatus.OK

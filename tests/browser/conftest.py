@@ -5,8 +5,9 @@ Fixtures:
 
 - ``browser``: one headless Chromium for every browser test of the run.
 - ``page``: a fresh context (locale ``en``, 1280x800, ``base_url`` = the live server) per test, so
-  ``page.goto("/access/")`` works; console errors, CSP violations and uncaught exceptions fail the
-  test (``page_errors.ignore("...")`` accepts an expected one, e.g. the 404 of a page under test).
+  ``page.goto("/access/")`` works; console errors, CSP violations (the console message and the
+  ``securitypolicyviolation`` event) and uncaught exceptions fail the test
+  (``page_errors.ignore("...")`` accepts an expected one, e.g. the 404 of a page under test).
 - ``login(page, email, password)``: signs in through the real allauth form.
 - ``axe_check(page)``: WCAG 2.1 A/AA rules; fails on any serious or critical violation.
 - ``screenshot(page, "name.png")``: full-page PNG under ``test-artifacts/screenshots/``.
@@ -44,6 +45,19 @@ CHROMIUM_ARGS = [
 # the CSP's script-src 'self' stays enforced while axe runs: an inline <script> would be refused.
 AXE_URL_PATH = "/__browser-tests__/axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# Chromium logs most CSP violations to the console, but the DOM event is the sure signal: it
+# fires for every blocked script, style, image, frame, eval and form action, in every frame.
+# Init scripts are injected by the browser, outside the page's CSP, so the listener itself is
+# never blocked.
+CSP_BINDING = "__portalCspViolation"
+CSP_LISTENER = f"""
+document.addEventListener("securitypolicyviolation", (event) => {{
+  window.{CSP_BINDING}(
+    `${{event.effectiveDirective}} blocked ${{event.blockedURI || "inline"}}`
+    + ` (${{event.sourceFile || event.documentURI}}:${{event.lineNumber}}, ${{event.disposition}})`
+  );
+}}, true);
+"""
 BLOCKING_IMPACTS = {"serious", "critical"}
 
 
@@ -103,6 +117,10 @@ class PageErrors:
     def on_page_error(self, error: Error) -> None:
         self.messages.append(f"pageerror: {error.message}")
 
+    def on_csp_violation(self, description: str) -> None:
+        # Worded like Chromium's console message, so ignore("Content Security Policy") covers both.
+        self.messages.append(f"csp: Content Security Policy violation: {description}")
+
     def unexpected(self) -> list[str]:
         return [m for m in self.messages if not any(fragment in m for fragment in self._ignored)]
 
@@ -123,6 +141,8 @@ def page(browser: Browser, live_server: Any, transactional_db: None, page_errors
     )
     context.set_default_timeout(10_000)
     context.route(f"**{AXE_URL_PATH}", lambda route: route.fulfill(path=AXE_JS, content_type="text/javascript"))
+    context.expose_function(CSP_BINDING, page_errors.on_csp_violation)
+    context.add_init_script(CSP_LISTENER)
     new_page = context.new_page()
     new_page.on("console", page_errors.on_console)
     new_page.on("pageerror", page_errors.on_page_error)

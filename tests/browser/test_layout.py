@@ -90,4 +90,6 @@ def test_harness_reports_csp_violations(page: Page, page_errors) -> None:
     page.evaluate("document.body.append(Object.assign(document.createElement('script'), {textContent: '1'}))")
     page.wait_for_timeout(200)
     assert any("Content Security Policy" in message for message in page_errors.messages), page_errors.messages
+    # Both signals: Chromium's console message and the securitypolicyviolation event.
+    assert any(message.startswith("csp: ") for message in page_errors.messages), page_errors.messages
     page_errors.ignore("Content Security Policy")
