@@ -12,10 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.admin import EmailAddressAdmin as AllauthEmailAddressAdmin
+from allauth.account.models import EmailAddress
+from allauth.mfa.admin import AuthenticatorAdmin as AllauthAuthenticatorAdmin
+from allauth.mfa.models import Authenticator
 from allauth.usersessions.admin import UserSessionAdmin as AllauthUserSessionAdmin
 from allauth.usersessions.models import UserSession
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -497,13 +502,43 @@ class NotificationAdmin(ReadOnlyAdmin):
         )
 
 
-# --- Sessions (allauth.usersessions) -----------------------------------------------------
+# --- allauth's models and Django's groups: looked at, never changed here -------------------
 
-# allauth's admin searches sessions by ``user__username``, which this User model does not
-# have: every search of the console's session list answered 500. Same page, searchable by email.
+# Linking to a customer trusts a verified address (accounts/adapter.py), a second factor
+# guards a sign-in and sessions end through the services: support must not mark an address
+# verified, add or remove an authenticator or edit a session behind the services' backs
+# (unaudited). Users manage their own addresses, factors and sessions; deactivating a user
+# (services) ends their sessions. The portal does not use Django's groups.
+admin.site.unregister(EmailAddress)
+admin.site.unregister(Authenticator)
 admin.site.unregister(UserSession)
+admin.site.unregister(Group)
+
+
+class _LookOnly:
+    actions = None
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(EmailAddress)
+class EmailAddressAdmin(_LookOnly, AllauthEmailAddressAdmin):
+    pass
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(_LookOnly, AllauthAuthenticatorAdmin):
+    pass
 
 
 @admin.register(UserSession)
-class UserSessionAdmin(AllauthUserSessionAdmin):
+class UserSessionAdmin(_LookOnly, AllauthUserSessionAdmin):
+    # allauth's searches ``user__username``, which this User model does not have (a 500).
     search_fields = ["user__email", "ip"]

@@ -7,6 +7,7 @@ from http import HTTPStatus
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import Group
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
@@ -248,3 +249,23 @@ def test_every_console_search_works(model_admin, support) -> None:
     opts = model_admin.opts
     response = support.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"), {"q": "example 1"})
     assert response.status_code == HTTPStatus.OK
+
+
+def test_email_addresses_factors_and_sessions_are_look_only(support, company) -> None:
+    """Linking trusts verified addresses: support cannot mark one verified (nor add one,
+    nor touch second factors or sessions) behind the services' backs."""
+    from allauth.account.models import EmailAddress
+
+    _customer, asc = company
+    address = EmailAddress.objects.create(user=asc, email="second@example.org", verified=False, primary=False)
+    change = reverse("admin:account_emailaddress_change", args=[address.pk])
+    assert support.get(change).status_code == HTTPStatus.OK  # can look
+    response = support.post(change, {"user": asc.pk, "email": address.email, "verified": "on", "primary": ""})
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    changelist = reverse("admin:account_emailaddress_changelist")
+    support.post(changelist, {"action": "make_verified", "_selected_action": [address.pk]})
+    address.refresh_from_db()
+    assert address.verified is False
+    for name in ("account_emailaddress", "mfa_authenticator", "usersessions_usersession"):
+        assert support.get(reverse(f"admin:{name}_add")).status_code == HTTPStatus.FORBIDDEN
+    assert Group not in admin.site._registry
