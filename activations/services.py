@@ -157,7 +157,7 @@ def _new_version(*, server: LicenseServer, actor: User | None, reason: LicenseFi
 
 def _lock_server(server: LicenseServer) -> LicenseServer:
     locked = (
-        LicenseServer.objects.select_for_update().select_related("customer")
+        LicenseServer.objects.select_for_update(of=("self",)).select_related("customer")
         .filter(pk=server.pk, customer_id=server.customer_id).first()
     )
     if locked is None:
@@ -376,12 +376,15 @@ def _activation_apply(
     *, server: LicenseServer, actor: User, token: str, requests: Mapping[int, LineRequest],
     expected: Mapping[int, int] | None, deliver: str,
 ) -> ActivationResult:
-    # First statement: a second submit of the same token waits here for the first one's
-    # commit and then fails on the unique token, so it can never apply twice.
+    # The server lock first: every writer of this server queues here. (Inserting the
+    # submission first took a key-share lock on the server row through its foreign key, and
+    # two confirms on one server then deadlocked upgrading it.) A second submit of the same
+    # token waits here for the first one's commit and then fails on the unique token below,
+    # so it can never apply twice.
+    server = _lock_server(server)
     submission = ActivationSubmission.objects.create(
         token=token, customer_id=server.customer_id, server=server, actor=actor
     )
-    server = _lock_server(server)
     customer = server.customer
     today = timezone.localdate()
     # Every writer of this server's activations holds the server lock taken above, so they

@@ -280,6 +280,11 @@ def entitlement_import(*, actor: User, text: str) -> list[Entitlement]:
                 _("%(count)s line(s) have errors (first: line %(line)s); nothing was imported.")
                 % {"count": len(bad), "line": bad[0].number}
             )
+        # Lock the lines being updated, in id order, before the first write: writing raises the
+        # customer's data version (a row lock on the customer), and activations lock their lines
+        # first too, so both take the locks in the same order and cannot deadlock.
+        line_ids = [line.data.line_id for line in plan if line.data is not None]
+        list(Entitlement.objects.select_for_update().filter(line_id__in=line_ids).order_by("pk").values_list("pk"))
         saved = []
         for line in plan:
             assert line.data is not None

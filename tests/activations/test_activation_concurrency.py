@@ -235,3 +235,37 @@ def test_a_line_changed_on_the_server_after_the_review_is_still_refused_without_
     assert other.line_id in str(refused.value.problems)
     changed.refresh_from_db()
     assert changed.activated == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_support_imports_and_activations_on_the_same_lines_do_not_deadlock() -> None:
+    """Both lock the lines they change in id order before their first write (which raises the
+    customer's data version, a row lock on the customer): no lock cycle, whatever runs first."""
+    from entitlements.services import entitlement_import
+
+    customer = CustomerFactory(number="7001234", flexnet_managed=True)
+    product = ProductFactory(feature="ansys")
+    line = EntitlementFactory(customer=customer, product=product, line_id="7001234-0001", quantity=1_000,
+                              start_date="2020-01-01")
+    staff = UserFactory(is_staff=True)
+    servers = [LicenseServerFactory(customer=customer) for _ in range(6)]
+    header = "customer_number,line_id,order_number,feature,quantity,start_date,end_date,tecs_end_date,borrowable\n"
+
+    def importer(round_: int) -> str:
+        # A new line first (its insert locks the customer row), then the line the activations use.
+        text = header + (f"7001234,7001234-1{round_:03d},SO-9,ansys,5,2020-01-01,,,no\n"
+                         f"7001234,7001234-0001,SO-9,ansys,{1_000 + round_},2020-01-01,,,no\n")
+        entitlement_import(actor=staff, text=text)
+        return "OK"
+
+    def activator(round_: int) -> str:
+        server = servers[round_ % len(servers)]
+        activation_apply(server=server, actor=staff, token=activation_token_new(),
+                         requests={line.pk: LineRequest(1 + round_ // len(servers), False)})
+        return "OK"
+
+    jobs = [(importer, i) for i in range(12)] + [(activator, i) for i in range(12)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda job: _run(*job), jobs))
+    assert results == ["OK"] * len(jobs)
+    _check_invariants(line)
