@@ -498,11 +498,6 @@ def signed_message(
     Signed attributes are all but SIGN, SIGN2 and lower-case keywords; their order counts.
     Raises HostIdError if a host ID is invalid.
     """
-    signed = [
-        attribute.name if attribute.value is None else f"{attribute.name}={' '.join(attribute.value.split())}"
-        for attribute in attributes
-        if _is_signed_keyword(attribute.name)
-    ]
     line_fields = _encoded_fields(
         _MESSAGE_TAG,
         kind,
@@ -511,10 +506,30 @@ def signed_message(
         version,
         "permanent" if expiration is None else expiration.isoformat(),
         "uncounted" if count is None else str(count),
-        str(len(signed)),
-        *signed,
     )
-    return line_fields + _encoded_host_ids(tuple(server_host_ids))
+    # The same byte sequence as encoding every field in one go; the attribute part repeats
+    # across the lines of a file (same vendor string, issue date, start), so it is cached.
+    return line_fields + _encoded_attributes(tuple(attributes)) + _encoded_host_ids(tuple(server_host_ids))
+
+
+@functools.lru_cache(maxsize=1024)
+def _attributes_text(attributes: tuple[Attribute, ...]) -> str:
+    """``VENDOR_STRING=... \\`` and, on the next physical line, the other attributes."""
+    vendor_string, *rest = attributes
+    return (
+        f"VENDOR_STRING={vendor_string.value} \\\n"
+        + "\t" + " ".join(f"{attribute.name}={attribute.value}" for attribute in rest) + " \\"
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _encoded_attributes(attributes: tuple[Attribute, ...]) -> bytes:
+    signed = [
+        attribute.name if attribute.value is None else f"{attribute.name}={' '.join(attribute.value.split())}"
+        for attribute in attributes
+        if _is_signed_keyword(attribute.name)
+    ]
+    return _encoded_fields(str(len(signed)), *signed)
 
 
 def _encoded_fields(*fields: str) -> bytes:
@@ -621,15 +636,23 @@ class IncrementSpec:
 
     def attributes(self) -> tuple[Attribute, ...]:
         """The line's attributes before SIGN=, in rendering order."""
-        attributes = [
-            Attribute("VENDOR_STRING", self.vendor_string),
-            Attribute("ISSUER", "PORTAL"),
-            Attribute("ISSUED", _format_date(self.issued)),
-            Attribute("START", _format_date(self.start)),
-        ]
-        if self.borrow_hours is not None:
-            attributes.append(Attribute("BORROW", str(self.borrow_hours)))
-        return tuple(attributes)
+        return _increment_attributes(self.vendor_string, self.issued, self.start, self.borrow_hours)
+
+
+@functools.lru_cache(maxsize=1024)
+def _increment_attributes(
+    vendor_string: str, issued: datetime.date, start: datetime.date, borrow_hours: int | None
+) -> tuple[Attribute, ...]:
+    # Immutable and shared: most lines of a file have the same four or five attributes.
+    attributes = [
+        Attribute("VENDOR_STRING", vendor_string),
+        Attribute("ISSUER", "PORTAL"),
+        Attribute("ISSUED", _format_date(issued)),
+        Attribute("START", _format_date(start)),
+    ]
+    if borrow_hours is not None:
+        attributes.append(Attribute("BORROW", str(borrow_hours)))
+    return tuple(attributes)
 
 
 @dataclass(frozen=True)
@@ -657,6 +680,7 @@ class LicenseDocument:
             _check_port(self.vendor_port, "the vendor port")
 
 
+@functools.lru_cache(maxsize=4096)
 def _format_date(date: datetime.date | None) -> str:
     if date is None:
         return "permanent"
@@ -704,13 +728,10 @@ def license_render(
     messages = [message for _, _, message in rendered]
     signatures = sign_many(messages) if sign_many is not None else [private_key.sign(m) for m in messages]
     for (increment, attributes, _), signature in zip(rendered, signatures, strict=True):
-        vendor_string, *rest = attributes
         lines += [
             _comment_line(increment.comment),
             f"INCREMENT {increment.feature} {document.vendor} {increment.version} "
-            f"{_format_date(increment.expiration)} {increment.count} "
-            f"VENDOR_STRING={vendor_string.value} \\",
-            "\t" + " ".join(f"{attribute.name}={attribute.value}" for attribute in rest) + " \\",
+            f"{_format_date(increment.expiration)} {increment.count} {_attributes_text(attributes)}",
             f'\tSIGN="{_format_signature(signature)}"',
         ]
     lines.append("")
