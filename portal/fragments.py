@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
@@ -29,6 +30,18 @@ from accounts.models import Customer
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _MISSING = object()
+
+
+_INDENTATION = re.compile(r"\n\s+")
+
+
+def _compact(html: str) -> str:
+    """The indentation and blank lines of template output dropped (about an eighth of the
+    entitlements page): a run of white space holding a line break renders as one space in
+    HTML. Not where white space is content (``<pre>``, ``<textarea>``)."""
+    if "<pre" in html or "<textarea" in html:
+        return html
+    return _INDENTATION.sub("\n", html)
 
 
 def fragment_key(*, name: str, vary: Iterable[object]) -> str:
@@ -49,7 +62,7 @@ def cached_fragment(*, name: str, vary: Iterable[object], render: Callable[[], s
         logger.warning("fragment cache unavailable, rendering %s", name, exc_info=True)
         return mark_safe(render())  # noqa: S308
     if html is None:
-        html = str(render())
+        html = _compact(str(render()))
         try:
             cache.set(key, html, timeout)
         except Exception:

@@ -235,3 +235,12 @@ def test_paging_and_filtering_reuse_the_charts(member_factory) -> None:
     assert len(queries) == 5, [q["sql"][:90] for q in queries.captured_queries]
     charts = re.compile(r'<section class="chart-grid".*?</section>', re.DOTALL)
     assert charts.search(first).group(0) == charts.search(filtered).group(0)
+
+
+def test_cached_html_drops_indentation_but_never_inside_pre_or_textarea(settings) -> None:
+    from portal.fragments import cached_fragment
+
+    indented = "<ul>\n    <li>a</li>\n\n    <li>b</li>\n</ul>"
+    assert cached_fragment(name="t1", vary=(), render=lambda: indented) == "<ul>\n<li>a</li>\n<li>b</li>\n</ul>"
+    pre = "<pre>\n    keep\n</pre>"
+    assert cached_fragment(name="t2", vary=(), render=lambda: pre) == pre
