@@ -529,8 +529,11 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=10_000)
     parser.add_argument("--servers", type=int, default=50)
     parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_GUNICORN_WORKERS", "2")))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_GUNICORN_THREADS", "4")),
+    # What the Dockerfile runs: 4 sync workers. With gthread, wrk's keep-alive connections
+    # stick to whichever process accepted them first, and runs came out in two modes (all
+    # connections on one process: half the throughput), docs/performance.md.
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_GUNICORN_WORKERS", "4")))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_GUNICORN_THREADS", "1")),
                         help="gunicorn threads per worker (gthread); 1 = sync workers")
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=8)
