@@ -20,8 +20,10 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from portal.errors import PortalError
+from portal.i18n import deferred
 
 from .access import authorize, deny
 from .audit import audit_ip, audit_record
@@ -56,7 +58,8 @@ def verified_user_for_email(email: str) -> User | None:
 
 
 def _change_context(*, actor: User | None, customer: Customer, **extra: Any) -> dict[str, Any]:
-    return {"actor": actor, "actor_name": actor.email if actor else _("support"), "customer": customer, **extra}
+    actor_name = actor.email if actor else gettext_lazy("support")
+    return {"actor": actor, "actor_name": actor_name, "customer": customer, **extra}
 
 
 def _check_grantable(*, actor: User, customer: Customer, role: Role, action: str, target: str) -> None:
@@ -122,7 +125,7 @@ def invitations_link_verified(*, user: User) -> list[Membership]:
                 context=_change_context(
                     actor=user,
                     customer=invitation.customer,
-                    change=_("%(email)s accepted the invitation and now has the role %(role)s.")
+                    change=deferred("%(email)s accepted the invitation and now has the role %(role)s.")
                     % {"email": user.email, "role": membership.get_role_display()},
                 ),
             )
@@ -207,7 +210,7 @@ def membership_add(*, customer: Customer, actor: User, email: str, role: Role | 
                 )
                 _change_notify(
                     customer=customer, actor=actor, event="user.added",
-                    change=_("%(actor)s added %(email)s as %(role)s.")
+                    change=deferred("%(actor)s added %(email)s as %(role)s.")
                     % {"actor": actor.email, "email": email, "role": role.label},
                 )
                 return membership
@@ -221,7 +224,7 @@ def membership_add(*, customer: Customer, actor: User, email: str, role: Role | 
             _invitation_email(invitation)
             _change_notify(
                 customer=customer, actor=actor, event="user.invited",
-                change=_("%(actor)s invited %(email)s as %(role)s.")
+                change=deferred("%(actor)s invited %(email)s as %(role)s.")
                 % {"actor": actor.email, "email": email, "role": role.label},
             )
             return invitation
@@ -322,7 +325,10 @@ def membership_bulk_add(
             invitation.invited_by = actor
             _invitation_email(invitation)
         changes = [
-            (_("%(email)s added as %(role)s") if line.outcome == AddOutcome.ADD else _("%(email)s invited as %(role)s"))
+            (
+                deferred("%(email)s added as %(role)s") if line.outcome == AddOutcome.ADD
+                else deferred("%(email)s invited as %(role)s")
+            )
             % {"email": line.request.email, "role": line.request.role.label}
             for line in to_apply
         ]
@@ -367,7 +373,7 @@ def membership_change_role(*, membership: Membership, actor: User, role: Role | 
         )
         _change_notify(
             customer=customer, actor=actor, event="user.role_changed",
-            change=_("%(actor)s changed the role of %(email)s from %(old)s to %(new)s.")
+            change=deferred("%(actor)s changed the role of %(email)s from %(old)s to %(new)s.")
             % {"actor": actor.email, "email": target, "old": previous.label, "new": role.label},
         )
         return locked
@@ -421,9 +427,9 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
             details={"role": role.value, "self": membership.user_id == actor.pk},
         )
         if membership.user_id == actor.pk:
-            change = _("%(email)s removed their own access (%(role)s).") % {"email": target, "role": role.label}
+            change = deferred("%(email)s removed their own access (%(role)s).") % {"email": target, "role": role.label}
         else:
-            change = _("%(actor)s removed %(email)s (%(role)s).") % {
+            change = deferred("%(actor)s removed %(email)s (%(role)s).") % {
                 "actor": actor.email, "email": target, "role": role.label,
             }
         _change_notify(customer=customer, actor=actor, event="user.removed", change=change)
@@ -454,7 +460,7 @@ def invitation_cancel(*, invitation: Invitation, actor: User) -> None:
         )
         _change_notify(
             customer=customer, actor=actor, event="user.invitation_cancelled",
-            change=_("%(actor)s cancelled the invitation of %(email)s.")
+            change=deferred("%(actor)s cancelled the invitation of %(email)s.")
             % {"actor": actor.email, "email": invitation.email},
         )
 
@@ -540,7 +546,7 @@ def asc_designate(*, customer: Customer, actor: User, email: str) -> Membership 
             result = membership
         _change_notify(
             customer=customer, actor=actor, event="user.asc_designated",
-            change=_("Support designated %(email)s as Support Coordinator (ASC).") % {"email": email},
+            change=deferred("Support designated %(email)s as Support Coordinator (ASC).") % {"email": email},
         )
         return result
 
@@ -624,9 +630,11 @@ def user_update(
                 _change_notify(
                     customer=membership.customer, actor=actor, event=f"user.{action.split('.')[1]}",
                     change=(
-                        _("Support reactivated the account of %(email)s.")
+                        deferred("Support reactivated the account of %(email)s.")
                         if is_active
-                        else _("Support deactivated the account of %(email)s; it has no access until reactivated.")
+                        else deferred(
+                            "Support deactivated the account of %(email)s; it has no access until reactivated."
+                        )
                     )
                     % {"email": locked.email},
                 )
@@ -672,9 +680,9 @@ def customer_set_mfa_required(*, customer: Customer, actor: User, required: bool
                 actor=actor,
                 customer=customer,
                 change=(
-                    _("%(actor)s now requires two-factor authentication for every portal user.")
+                    deferred("%(actor)s now requires two-factor authentication for every portal user.")
                     if required
-                    else _("%(actor)s no longer requires two-factor authentication.")
+                    else deferred("%(actor)s no longer requires two-factor authentication.")
                 )
                 % {"actor": actor.email},
             ),

@@ -26,6 +26,7 @@ from accounts.notifications import notification_queue, notify_ascs
 from accounts.roles import Permission
 from entitlements.models import Entitlement
 from portal.errors import AccessDenied, PortalError
+from portal.i18n import deferred
 
 from .hostids import HostIdError, HostIdType, hostid_normalise
 from .licensefile import IncrementSpec, LicenseDocument, ServerSpec, license_render
@@ -467,7 +468,7 @@ def _activation_apply(
         )
         _notify(
             server=server, actor=actor, event="activation.changed",
-            summary=_("%(actor)s changed the activations on license server %(server)s (license file version "
+            summary=deferred("%(actor)s changed the activations on license server %(server)s (license file version "
                       "%(version)s): %(added)s activated, %(returned)s returned to the pool.")
             % {"actor": actor.email, "server": server.name, "version": latest.version, "added": added,
                "returned": returned},
@@ -543,7 +544,7 @@ def _server_return(*, server: LicenseServer, actor: User) -> LicenseFile:
                  details={"lines": lines, "returned": total, "version": license_file.version})
     _notify(
         server=server, actor=actor, event="activation.returned",
-        summary=_("%(actor)s returned all %(count)s licenses of license server %(server)s to the pool.")
+        summary=deferred("%(actor)s returned all %(count)s licenses of license server %(server)s to the pool.")
         % {"actor": actor.email, "count": total, "server": server.name},
         lines=lines,
     )
@@ -597,7 +598,7 @@ def _server_rehost(*, server: LicenseServer, actor: User, hosts: Sequence[HostIn
                  details={"old": old_ids, "new": new_ids, "version": license_file.version})
     _notify(
         server=server, actor=actor, event="server.rehosted",
-        summary=_("%(actor)s rehosted license server %(server)s from %(old)s to %(new)s (license file version "
+        summary=deferred("%(actor)s rehosted license server %(server)s from %(old)s to %(new)s (license file version "
                   "%(version)s).")
         % {"actor": actor.email, "server": server.name, "old": ", ".join(old_ids), "new": ", ".join(new_ids),
            "version": license_file.version},

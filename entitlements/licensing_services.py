@@ -27,6 +27,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.access import authorize
 from accounts.audit import audit_record
@@ -34,6 +35,7 @@ from accounts.models import Customer, User
 from accounts.notifications import notification_queue, notification_recipients, notify_ascs
 from accounts.roles import Permission
 from portal.errors import AccessDenied, PortalError
+from portal.i18n import deferred
 
 from .licensing_selectors import (
     SharedWebImportLine,
@@ -70,7 +72,7 @@ def _notify(*, customer: Customer, actor: User | None, event: str, change: str) 
         customer=customer,
         event=event,
         template="licensing_changed",
-        context={"actor": actor, "actor_name": actor.email if actor else _("support"), "change": change},
+        context={"actor": actor, "actor_name": actor.email if actor else gettext_lazy("support"), "change": change},
     )
 
 
@@ -122,7 +124,7 @@ def shared_web_user_add(*, customer: Customer, actor: User, email: str, name: st
             audit_record(customer=customer, actor=actor, action="shared_web.user_added", target=email,
                          details={"name": name})
             _notify(customer=customer, actor=actor, event="shared_web.user_added",
-                    change=_("%(actor)s added %(email)s to the Shared Web users.") % {"actor": actor.email,
+                    change=deferred("%(actor)s added %(email)s to the Shared Web users.") % {"actor": actor.email,
                                                                                       "email": email})
             return user
     except IntegrityError:
@@ -152,7 +154,7 @@ def shared_web_user_update(*, shared_web_user: SharedWebUser, actor: User, email
             audit_record(customer=customer, actor=actor, action="shared_web.user_updated", target=email,
                          details=changes)
             _notify(customer=customer, actor=actor, event="shared_web.user_updated",
-                    change=_("%(actor)s changed the Shared Web user %(email)s.") % {"actor": actor.email,
+                    change=deferred("%(actor)s changed the Shared Web user %(email)s.") % {"actor": actor.email,
                                                                                    "email": email})
             return locked
     except IntegrityError:
@@ -170,9 +172,9 @@ def _set_active(*, shared_web_user: SharedWebUser, actor: User, active: bool) ->
     action = "shared_web.user_reactivated" if active else "shared_web.user_deactivated"
     audit_record(customer=customer, actor=actor, action=action, target=locked.email)
     change = (
-        _("%(actor)s reactivated the Shared Web user %(email)s.")
+        deferred("%(actor)s reactivated the Shared Web user %(email)s.")
         if active
-        else _("%(actor)s deactivated the Shared Web user %(email)s; they cannot take Shared Web licenses.")
+        else deferred("%(actor)s deactivated the Shared Web user %(email)s; they cannot take Shared Web licenses.")
     )
     _notify(customer=customer, actor=actor, event=action, change=change % {"actor": actor.email,
                                                                           "email": locked.email})
@@ -195,7 +197,7 @@ def shared_web_user_remove(*, shared_web_user: SharedWebUser, actor: User) -> No
             return
         audit_record(customer=customer, actor=actor, action="shared_web.user_removed", target=shared_web_user.email)
         _notify(customer=customer, actor=actor, event="shared_web.user_removed",
-                change=_("%(actor)s removed %(email)s from the Shared Web users.")
+                change=deferred("%(actor)s removed %(email)s from the Shared Web users.")
                 % {"actor": actor.email, "email": shared_web_user.email})
 
 
@@ -253,7 +255,7 @@ def shared_web_user_import(
                 target=line.request.email, details={"name": line.request.name, "import": True},
             )
         changes = [
-            (_("%(email)s added") if line.user_id is None else _("%(email)s renamed to %(name)s"))
+            (deferred("%(email)s added") if line.user_id is None else deferred("%(email)s renamed to %(name)s"))
             % {"email": line.request.email, "name": line.request.name}
             for line in to_apply
         ]
@@ -262,7 +264,7 @@ def shared_web_user_import(
             customer=customer, event="shared_web.user_import", template="licensing_changed",
             context={
                 "actor": actor, "actor_name": actor.email,
-                "change": _("%(actor)s imported Shared Web users: %(added)d added, %(updated)d updated.")
+                "change": deferred("%(actor)s imported Shared Web users: %(added)d added, %(updated)d updated.")
                 % {"actor": actor.email, "added": len(adds), "updated": len(updates)},
                 "lines": changes[:NOTIFICATION_MAX_LINES], "more": max(more, 0),
             },
@@ -305,7 +307,7 @@ def shared_web_group_create(*, customer: Customer, actor: User, name: str) -> Sh
             group = SharedWebGroup.objects.create(customer=customer, name=name)
             audit_record(customer=customer, actor=actor, action="shared_web.group_created", target=name)
             _notify(customer=customer, actor=actor, event="shared_web.group_created",
-                    change=_("%(actor)s created the Shared Web group %(name)s.") % {"actor": actor.email,
+                    change=deferred("%(actor)s created the Shared Web group %(name)s.") % {"actor": actor.email,
                                                                                    "name": name})
             return group
     except IntegrityError:
@@ -329,7 +331,7 @@ def shared_web_group_rename(*, group: SharedWebGroup, actor: User, name: str) ->
             audit_record(customer=customer, actor=actor, action="shared_web.group_renamed", target=name,
                          details={"from": old, "to": name})
             _notify(customer=customer, actor=actor, event="shared_web.group_renamed",
-                    change=_("%(actor)s renamed the Shared Web group %(old)s to %(name)s.")
+                    change=deferred("%(actor)s renamed the Shared Web group %(old)s to %(name)s.")
                     % {"actor": actor.email, "old": old, "name": name})
             return locked
     except IntegrityError:
@@ -373,7 +375,7 @@ def shared_web_group_delete(*, group: SharedWebGroup, actor: User) -> None:
         audit_record(customer=customer, actor=actor, action="shared_web.group_deleted", target=locked.name,
                      details={"seats_released": released})
         _notify(customer=customer, actor=actor, event="shared_web.group_deleted",
-                change=_("%(actor)s deleted the Shared Web group %(name)s; its reserved seats are unreserved.")
+                change=deferred("%(actor)s deleted the Shared Web group %(name)s; its reserved seats are unreserved.")
                 % {"actor": actor.email, "name": locked.name})
 
 
@@ -396,7 +398,7 @@ def shared_web_group_set_members(*, group: SharedWebGroup, actor: User, member_i
         audit_record(customer=customer, actor=actor, action="shared_web.group_members_changed", target=locked.name,
                      details={"added": added, "removed": removed})
         _notify(customer=customer, actor=actor, event="shared_web.group_members_changed",
-                change=_("%(actor)s changed the members of the Shared Web group %(name)s: %(added)d added, "
+                change=deferred("%(actor)s changed the members of the Shared Web group %(name)s: %(added)d added, "
                          "%(removed)d removed.")
                 % {"actor": actor.email, "name": locked.name, "added": len(added), "removed": len(removed)})
         return locked
@@ -451,8 +453,8 @@ def seat_assignment_set(*, group: SharedWebGroup, entitlement: Entitlement, acto
                          target=f"{locked_group.name} / {locked.line_id}",
                          details={"line": locked.line_id, "group": locked_group.name, "from": before, "to": seats})
             _notify(customer=customer, actor=actor, event="shared_web.seats_changed",
-                    change=_("%(actor)s reserved %(seats)d seat(s) of %(line)s (%(product)s) for the group %(group)s "
-                             "(before: %(before)d).")
+                    change=deferred("%(actor)s reserved %(seats)d seat(s) of %(line)s (%(product)s) for the group "
+                                    "%(group)s (before: %(before)d).")
                     % {"actor": actor.email, "seats": seats, "line": locked.line_id,
                        "product": locked.product.name, "group": locked_group.name, "before": before})
             return seats
@@ -510,7 +512,7 @@ def elastic_pin_regenerate(*, account: ElasticAccount, actor: User) -> ElasticAc
         locked.save(update_fields=["pin", "pin_changed_at"])
         audit_record(customer=customer, actor=actor, action="elastic.pin_regenerated", target=locked.license_server_id)
         _notify(customer=customer, actor=actor, event="elastic.pin_regenerated",
-                change=_("%(actor)s generated a new PIN for the cloud license server %(server)s. The old PIN no "
+                change=deferred("%(actor)s generated a new PIN for the cloud license server %(server)s. The old PIN no "
                          "longer works; ASCs and administrators see the new one on the settings page.")
                 % {"actor": actor.email, "server": locked.license_server_id})
         return locked
@@ -572,12 +574,12 @@ def elastic_budget_update(
         audit_record(customer=customer, actor=actor, action="elastic.budget_changed",
                      target=locked.license_server_id, details=changes)
         _notify(customer=customer, actor=actor, event="elastic.budget_changed",
-                change=_("%(actor)s changed the Elastic budget: %(budget)s units a month, alerts at %(thresholds)s, "
-                         "extra recipients: %(recipients)s.")
+                change=deferred("%(actor)s changed the Elastic budget: %(budget)s units a month, alerts at "
+                                "%(thresholds)s, extra recipients: %(recipients)s.")
                 % {"actor": actor.email,
-                   "budget": monthly_budget_units if monthly_budget_units is not None else _("no budget"),
-                   "thresholds": ", ".join(f"{t} %" for t in thresholds) or _("none"),
-                   "recipients": ", ".join(recipients) or _("none")})
+                   "budget": monthly_budget_units if monthly_budget_units is not None else gettext_lazy("no budget"),
+                   "thresholds": ", ".join(f"{t} %" for t in thresholds) or gettext_lazy("none"),
+                   "recipients": ", ".join(recipients) or gettext_lazy("none")})
         return locked
 
 

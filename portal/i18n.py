@@ -1,0 +1,51 @@
+"""Messages translated when they are shown, not when they are made.
+
+A change is reported once but read by several people: the ASCs' emails are rendered in each
+recipient's language (``accounts.notifications``), so the sentence describing the change must
+still be untranslated when the service builds it::
+
+    change = deferred("%(actor)s added %(email)s as %(role)s.") % {
+        "actor": actor.email, "email": email, "role": role.label,  # a lazy label is fine
+    }
+
+``str(change)`` translates the message and its lazy values in the active language.
+``makemessages`` (``portal/management/commands/makemessages.py``) collects ``deferred(...)``
+strings like ``_(...)`` ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext
+
+
+class Deferred:
+    __slots__ = ("message", "params")
+
+    def __init__(self, message: str, params: Mapping[str, Any] | None = None) -> None:
+        self.message = message
+        self.params = dict(params or {})
+
+    def __mod__(self, params: Mapping[str, Any]) -> Deferred:
+        return Deferred(self.message, params)
+
+    def __str__(self) -> str:
+        translated = gettext(self.message)
+        if not self.params:
+            return translated
+        # Lazy values (a role's label, another deferred message) are translated now too;
+        # numbers stay numbers for %d.
+        return translated % {
+            key: str(value) if isinstance(value, (Promise, Deferred)) else value for key, value in self.params.items()
+        }
+
+    def __repr__(self) -> str:
+        return f"Deferred({self.message!r}, {self.params!r})"
+
+
+def deferred(message: str) -> Deferred:
+    """``message``, translated on ``str()``; ``% {...}`` fills in its values."""
+    return Deferred(message)
