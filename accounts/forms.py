@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import csv
 import datetime
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.core import signing
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from portal.errors import PortalError
+from portal.forms import PreviewedLinesForm, lines_normalise
 
-from .models import Customer, User
 from .roles import GRANTABLE_ROLES, Role
 from .selectors import AddRequest, AuditFilters
 from .services import email_normalise
@@ -132,8 +130,6 @@ def form_error_from(form: forms.Form, error: PortalError) -> None:
 # --- Bulk add ----------------------------------------------------------------------------
 
 MAX_BULK_LINES = 2000
-BULK_PREVIEW_MAX_AGE = 60 * 60  # seconds a preview may be applied after it was shown
-_BULK_SALT = "accounts.bulk_add.preview"
 _HEADER = ["email", "role"]
 
 
@@ -188,11 +184,6 @@ def bulk_requests_parse(text: str) -> list[AddRequest]:
     return requests
 
 
-def _lines_normalise(text: str) -> str:
-    # Browsers submit textarea line breaks as CRLF; the signed preview must survive that.
-    return "\n".join(text.splitlines())
-
-
 def _content_check(content: str) -> list[AddRequest]:
     requests = bulk_requests_parse(content)
     if not requests:
@@ -242,50 +233,18 @@ class BulkAddForm(forms.Form):
                 raise forms.ValidationError(_("Save the file as UTF-8 CSV and upload it again.")) from None
             if "\x00" in text:
                 raise forms.ValidationError(_("This is not a text file."))
-        cleaned["content"] = _lines_normalise(text)
+        cleaned["content"] = lines_normalise(text)
         cleaned["requests"] = _content_check(cleaned["content"])
         return cleaned
 
 
-def bulk_preview_token(*, customer: Customer, user: User, content: str, digest: str) -> str:
-    """Signs what was previewed, for whom: the apply step only accepts content that this
-    user previewed for this customer within the last hour."""
-    return signing.dumps(
-        {"c": customer.pk, "u": user.pk, "h": hashlib.sha256(content.encode()).hexdigest(), "d": digest},
-        salt=_BULK_SALT,
-    )
+class BulkApplyForm(PreviewedLinesForm):
+    """Step 2 of bulk add: the previewed lines, checked again."""
 
+    salt = "accounts.bulk_add.preview"
 
-class BulkApplyForm(forms.Form):
-    """Step 2: the previewed lines come back in a hidden field and are validated again."""
-
-    content = forms.CharField(
-        widget=forms.Textarea(attrs={"hidden": True, "readonly": True}),
-        max_length=settings.PORTAL_MAX_UPLOAD_BYTES,
-        strip=False,
-    )
-    token = forms.CharField(widget=forms.HiddenInput, max_length=2000)
-
-    def __init__(self, *args: Any, customer: Customer, user: User, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.customer = customer
-        self.user = user
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        if self.errors:
-            raise forms.ValidationError(_("The preview could not be read; start again."))
-        content = cleaned["content"] = _lines_normalise(cleaned["content"])
-        try:
-            token = signing.loads(cleaned["token"], salt=_BULK_SALT, max_age=BULK_PREVIEW_MAX_AGE)
-        except signing.BadSignature:
-            raise forms.ValidationError(_("The preview has expired; preview the lines again.")) from None
-        expected = {"c": self.customer.pk, "u": self.user.pk, "h": hashlib.sha256(content.encode()).hexdigest()}
-        if any(token.get(key) != value for key, value in expected.items()):
-            raise forms.ValidationError(_("The preview does not match these lines; preview them again."))
-        cleaned["digest"] = token["d"]
-        cleaned["requests"] = _content_check(content)
-        return cleaned
+    def check(self, content: str) -> list[AddRequest]:
+        return _content_check(content)
 
 
 # --- Audit log filter --------------------------------------------------------------------

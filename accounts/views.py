@@ -30,7 +30,6 @@ from .forms import (
     RoleChangeForm,
     UserAddForm,
     audit_action_label,
-    bulk_preview_token,
     form_error_from,
 )
 from .models import AuditEvent, Invitation, Membership
@@ -274,7 +273,7 @@ class UserBulkAddView(CustomerViewMixin, View):
 
     def preview(self, request: HttpRequest, content: str, plan: list[AddPlanLine], **context: Any) -> HttpResponse:
         digest = user_add_plan_digest(plan)
-        token = bulk_preview_token(customer=self.customer, user=request.user, content=content, digest=digest)
+        token = BulkApplyForm.token_for(customer=self.customer, user=request.user, content=content, digest=digest)
         counts = Counter(line.outcome for line in plan)
         return self.page(
             request,

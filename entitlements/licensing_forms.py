@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import csv
 import datetime
-import hashlib
 import re
 from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.core import signing
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.models import Customer, User
+from accounts.models import Customer
 from portal.csv import csv_unsafe
 from portal.errors import PortalError
+from portal.forms import PreviewedLinesForm, lines_normalise
 
 from .licensing_selectors import Granularity, SharedWebImportRequest
 from .licensing_services import recipients_clean, shared_web_email_normalise, thresholds_clean
@@ -43,11 +42,6 @@ def _read_upload(upload: Any) -> str:
     return text
 
 
-def lines_normalise(text: str) -> str:
-    # Browsers submit textarea line breaks as CRLF; the signed preview must survive that.
-    return "\n".join(text.splitlines())
-
-
 # --- Shared Web users -------------------------------------------------------------------
 
 
@@ -65,8 +59,6 @@ class ActiveForm(forms.Form):
 
 
 MAX_IMPORT_LINES = 5000
-_IMPORT_SALT = "entitlements.shared_web_import.preview"
-IMPORT_PREVIEW_MAX_AGE = 60 * 60
 
 
 def shared_web_import_parse(text: str) -> list[SharedWebImportRequest]:
@@ -149,40 +141,13 @@ class SharedWebImportForm(forms.Form):
         return cleaned
 
 
-def import_preview_token(*, customer: Customer, user: User, content: str, digest: str) -> str:
-    """Signs what was previewed, for whom, so the apply step accepts only that."""
-    return signing.dumps(
-        {"c": customer.pk, "u": user.pk, "h": hashlib.sha256(content.encode()).hexdigest(), "d": digest},
-        salt=_IMPORT_SALT,
-    )
+class SharedWebImportApplyForm(PreviewedLinesForm):
+    """Step 2 of the Shared Web import: the previewed lines, checked again."""
 
+    salt = "entitlements.shared_web_import.preview"
 
-class SharedWebImportApplyForm(forms.Form):
-    """Step 2: the previewed lines come back in a hidden field and are validated again."""
-
-    content = forms.CharField(widget=forms.Textarea(attrs={"hidden": True, "readonly": True}),
-                              max_length=settings.PORTAL_MAX_UPLOAD_BYTES, strip=False)
-    token = forms.CharField(widget=forms.HiddenInput, max_length=2000)
-
-    def __init__(self, *args: Any, customer: Customer, user: User, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.customer, self.user = customer, user
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        if self.errors:
-            raise forms.ValidationError(_("The preview could not be read; start again."))
-        content = cleaned["content"] = lines_normalise(cleaned["content"])
-        try:
-            token = signing.loads(cleaned["token"], salt=_IMPORT_SALT, max_age=IMPORT_PREVIEW_MAX_AGE)
-        except signing.BadSignature:
-            raise forms.ValidationError(_("The preview has expired; preview the lines again.")) from None
-        expected = {"c": self.customer.pk, "u": self.user.pk, "h": hashlib.sha256(content.encode()).hexdigest()}
-        if any(token.get(key) != value for key, value in expected.items()):
-            raise forms.ValidationError(_("The preview does not match these lines; preview them again."))
-        cleaned["digest"] = token["d"]
-        cleaned["requests"] = _import_check(content)
-        return cleaned
+    def check(self, content: str) -> list[SharedWebImportRequest]:
+        return _import_check(content)
 
 
 # --- Shared Web groups ------------------------------------------------------------------

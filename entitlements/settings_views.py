@@ -40,7 +40,6 @@ from .licensing_forms import (
     UsageFilterForm,
     UsagePreset,
     form_error_from,
-    import_preview_token,
 )
 from .licensing_selectors import (
     CHART_PALETTE,
@@ -308,7 +307,7 @@ class SharedWebUserImportView(_SharedWebView):
         return self.page("shared_web_import.html", status=status, max_lines=MAX_IMPORT_LINES, **extra)
 
     def preview(self, content: str, plan: list[SharedWebImportLine], status: int = HTTPStatus.OK) -> HttpResponse:
-        token = import_preview_token(customer=self.customer, user=self.request.user, content=content,
+        token = SharedWebImportApplyForm.token_for(customer=self.customer, user=self.request.user, content=content,
                                      digest=shared_web_import_digest(plan))
         counts = Counter(line.outcome for line in plan)
         return self.import_page(
