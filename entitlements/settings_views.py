@@ -10,10 +10,11 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
+from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -82,6 +83,9 @@ USAGE_PAGE_SIZE = 50
 
 
 
+T = TypeVar("T")
+
+
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -136,6 +140,25 @@ class _SettingsView(CustomerViewMixin, View):
             self.context(section=self.section, section_label=LicensingModel(self.section).label),
             status=HTTPStatus.NOT_FOUND,
         )
+
+    def submit(
+        self, form: forms.Form, action: Callable[[dict[str, Any]], T], *,
+        success: Callable[[T], str], then: Callable[[T], HttpResponse],
+    ) -> HttpResponse | None:
+        """For a valid form, runs ``action(cleaned_data)`` (a service call), flashes
+        ``success(result)`` and answers ``then(result)``. A service's refusal becomes the form's
+        error (a denial stays a 403); None means: show the form again, with its errors."""
+        if not form.is_valid():
+            return None
+        try:
+            result = action(form.cleaned_data)
+        except AccessDenied:
+            raise
+        except PortalError as refused:
+            form_error_from(form, refused)
+            return None
+        messages.success(self.request, success(result))
+        return then(result)
 
     def refused(self, error: PortalError) -> None:
         if isinstance(error, AccessDenied):
@@ -206,18 +229,13 @@ class SharedWebUserAddView(_SharedWebView):
     @_section_guard
     def post(self, request: HttpRequest, customer_number: str) -> HttpResponse:
         form = SharedWebUserForm(request.POST)
-        if form.is_valid():
-            try:
-                user = shared_web_user_add(customer=self.customer, actor=request.user,
-                                           email=form.cleaned_data["email"], name=form.cleaned_data["name"])
-            except AccessDenied:
-                raise
-            except PortalError as refused:
-                form_error_from(form, refused)
-            else:
-                messages.success(request, _("%(email)s may now use the Shared Web licenses.") % {"email": user.email})
-                return self.users_redirect()
-        return self.users_page(form=form, status=HTTPStatus.BAD_REQUEST)
+        return self.submit(
+            form,
+            lambda data: shared_web_user_add(customer=self.customer, actor=request.user, email=data["email"],
+                                             name=data["name"]),
+            success=lambda user: _("%(email)s may now use the Shared Web licenses.") % {"email": user.email},
+            then=lambda user: self.users_redirect(),
+        ) or self.users_page(form=form, status=HTTPStatus.BAD_REQUEST)
 
 
 class SharedWebUserEditView(_SharedWebView):
@@ -233,18 +251,13 @@ class SharedWebUserEditView(_SharedWebView):
     def post(self, request: HttpRequest, customer_number: str, pk: int) -> HttpResponse:
         user = self.shared_web_user(pk)
         form = SharedWebUserForm(request.POST)
-        if form.is_valid():
-            try:
-                shared_web_user_update(shared_web_user=user, actor=request.user,
-                                       email=form.cleaned_data["email"], name=form.cleaned_data["name"])
-            except AccessDenied:
-                raise
-            except PortalError as refused:
-                form_error_from(form, refused)
-            else:
-                messages.success(request, _("The Shared Web user was saved."))
-                return self.users_redirect()
-        return self.page("shared_web_user_edit.html", status=HTTPStatus.BAD_REQUEST, shared_web_user=user, form=form)
+        return self.submit(
+            form,
+            lambda data: shared_web_user_update(shared_web_user=user, actor=request.user, email=data["email"],
+                                                name=data["name"]),
+            success=lambda _saved: _("The Shared Web user was saved."),
+            then=lambda _saved: self.users_redirect(),
+        ) or self.page("shared_web_user_edit.html", status=HTTPStatus.BAD_REQUEST, shared_web_user=user, form=form)
 
 
 class SharedWebUserActiveView(_SharedWebView):
@@ -405,18 +418,12 @@ class SharedWebGroupCreateView(_GroupView):
     @_section_guard
     def post(self, request: HttpRequest, customer_number: str) -> HttpResponse:
         form = GroupNameForm(request.POST)
-        if form.is_valid():
-            try:
-                group = shared_web_group_create(customer=self.customer, actor=request.user,
-                                                name=form.cleaned_data["name"])
-            except AccessDenied:
-                raise
-            except PortalError as refused:
-                form_error_from(form, refused)
-            else:
-                messages.success(request, _("The group %(name)s was created.") % {"name": group.name})
-                return self.group_redirect(group)
-        return self.groups_page(form=form, status=HTTPStatus.BAD_REQUEST)
+        return self.submit(
+            form,
+            lambda data: shared_web_group_create(customer=self.customer, actor=request.user, name=data["name"]),
+            success=lambda group: _("The group %(name)s was created.") % {"name": group.name},
+            then=self.group_redirect,
+        ) or self.groups_page(form=form, status=HTTPStatus.BAD_REQUEST)
 
 
 class SharedWebGroupView(_GroupView):
@@ -434,17 +441,12 @@ class SharedWebGroupRenameView(_GroupView):
     def post(self, request: HttpRequest, customer_number: str, pk: int) -> HttpResponse:
         group = self.group(pk)
         form = GroupNameForm(request.POST)
-        if form.is_valid():
-            try:
-                shared_web_group_rename(group=group, actor=request.user, name=form.cleaned_data["name"])
-            except AccessDenied:
-                raise
-            except PortalError as refused:
-                form_error_from(form, refused)
-            else:
-                messages.success(request, _("The group was renamed."))
-                return self.group_redirect(group)
-        return self.group_page(group, status=HTTPStatus.BAD_REQUEST, rename_form=form)
+        return self.submit(
+            form,
+            lambda data: shared_web_group_rename(group=group, actor=request.user, name=data["name"]),
+            success=lambda _renamed: _("The group was renamed."),
+            then=lambda _renamed: self.group_redirect(group),
+        ) or self.group_page(group, status=HTTPStatus.BAD_REQUEST, rename_form=form)
 
 
 class SharedWebGroupDeleteView(_GroupView):
@@ -469,18 +471,12 @@ class SharedWebGroupMembersView(_GroupView):
     def post(self, request: HttpRequest, customer_number: str, pk: int) -> HttpResponse:
         group = self.group(pk)
         form = GroupMembersForm(request.POST, users=shared_web_user_list(customer=self.customer))
-        if form.is_valid():
-            try:
-                shared_web_group_set_members(group=group, actor=request.user,
-                                             member_ids=form.cleaned_data["members"])
-            except AccessDenied:
-                raise
-            except PortalError as refused:
-                form_error_from(form, refused)
-            else:
-                messages.success(request, _("The members were saved."))
-                return self.group_redirect(group)
-        return self.group_page(group, status=HTTPStatus.BAD_REQUEST, members_form=form)
+        return self.submit(
+            form,
+            lambda data: shared_web_group_set_members(group=group, actor=request.user, member_ids=data["members"]),
+            success=lambda _saved: _("The members were saved."),
+            then=lambda _saved: self.group_redirect(group),
+        ) or self.group_page(group, status=HTTPStatus.BAD_REQUEST, members_form=form)
 
 
 class SharedWebGroupSeatsView(_GroupView):
@@ -495,18 +491,16 @@ class SharedWebGroupSeatsView(_GroupView):
             entitlement = shared_web_entitlement_get(customer=self.customer, pk=form.cleaned_data["entitlement"])
             if entitlement is None:
                 form.add_error(None, _("Choose one of this customer's Shared Web licenses."))
-        if form.is_valid() and entitlement is not None:
-            try:
-                seats = seat_assignment_set(group=group, entitlement=entitlement, actor=request.user,
-                                            seats=form.cleaned_data["seats"])
-            except AccessDenied:
-                raise
-            except PortalError as refused:
-                form_error_from(form, refused)
-            else:
-                messages.success(request, _("%(seats)d seat(s) of %(line)s are now reserved for %(group)s.")
-                                 % {"seats": seats, "line": entitlement.line_id, "group": group.name})
-                return self.group_redirect(group)
+        saved = self.submit(
+            form,
+            lambda data: seat_assignment_set(group=group, entitlement=entitlement, actor=request.user,
+                                             seats=data["seats"]),
+            success=lambda seats: _("%(seats)d seat(s) of %(line)s are now reserved for %(group)s.")
+            % {"seats": seats, "line": entitlement.line_id, "group": group.name},
+            then=lambda _seats: self.group_redirect(group),
+        )
+        if saved:
+            return saved
         errors = [str(error) for errors in form.errors.values() for error in errors]
         entitlement_id = form.cleaned_data.get("entitlement") if hasattr(form, "cleaned_data") else None
         return self.group_page(group, status=HTTPStatus.BAD_REQUEST,
