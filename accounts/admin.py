@@ -515,17 +515,8 @@ admin.site.unregister(UserSession)
 admin.site.unregister(Group)
 
 
-class _LookOnly:
-    actions = None
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+class _LookOnly(ReadOnlyAdmin):
+    actions = None  # allauth's "mark verified" action included
 
 
 @admin.register(EmailAddress)
