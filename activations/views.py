@@ -21,6 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
@@ -30,7 +31,7 @@ from accounts.forms import form_error_from
 from accounts.roles import Permission
 from entitlements.selectors import flexnet_entitlement_list
 from portal.errors import PortalError
-from portal.fragments import customer_fragment
+from portal.fragments import customer_fragment, shared_view
 
 from .forms import ActivationForm, DeliverForm, LicenseUploadForm, RehostForm, ServerForm, VerifyForm
 from .licensefile import LicenseParseError, license_diff, license_verify
@@ -127,10 +128,13 @@ class ServerListView(ActivationsPage):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         # One row per server (its lines are on the server page): rendered once per version of
         # the customer's data, role and page (portal/fragments.py, docs/performance.md).
-        content = customer_fragment(
-            name="activations", customer=self.customer,
-            vary=(self.access.role, self.request.GET.get("page", "")), render=self.render_content,
-        )
+        if not shared_view(self.request.GET, choices={}):
+            content = mark_safe(self.render_content())  # noqa: S308 - template output, for this request only
+        else:
+            content = customer_fragment(
+                name="activations", customer=self.customer,
+                vary=(self.access.role, self.request.GET.get("page", "")), render=self.render_content,
+            )
         return super().get_context_data(content=content, **kwargs)
 
     def render_content(self) -> str:

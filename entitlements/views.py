@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
@@ -18,15 +19,19 @@ from django.views.generic import TemplateView
 from accounts.access import CustomerViewMixin
 from accounts.roles import Permission
 from portal.csv import csv_safe
-from portal.fragments import customer_fragment
+from portal.fragments import customer_fragment, shared_view
 
 from .charts import entitlement_expiry_timeline, entitlement_usage_chart
 from .forms import EntitlementFilterForm
 from .models import EntitlementStatus, LicensingModel
 from .rows import entitlement_rows_html
-from .selectors import entitlement_list
+from .selectors import ENTITLEMENT_SORTS, entitlement_list
 
 PAGE_SIZE = 50
+# The filters whose combinations are cached (portal/fragments.py shared_view); text searches are not.
+_CHOICES = {
+    "status": EntitlementStatus.values, "model": LicensingModel.values, "sort": list(ENTITLEMENT_SORTS), "q": (),
+}
 
 
 class EntitlementListView(CustomerViewMixin, TemplateView):
@@ -36,10 +41,13 @@ class EntitlementListView(CustomerViewMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         # Everything below the header depends only on the customer's data, the query, the role
         # and the language: rendered once per data version (portal/fragments.py).
-        content = customer_fragment(
-            name="entitlements", customer=self.customer,
-            vary=(self.access.role, sorted(self.request.GET.lists())), render=self.render_content,
-        )
+        if shared_view(self.request.GET, choices=_CHOICES):
+            content = customer_fragment(
+                name="entitlements", customer=self.customer,
+                vary=(self.access.role, sorted(self.request.GET.items())), render=self.render_content,
+            )
+        else:  # a text search or an unusual query: rendered for this request only
+            content = mark_safe(self.render_content())  # noqa: S308 - template output
         return super().get_context_data(content=content, **kwargs)
 
     def render_content(self) -> str:

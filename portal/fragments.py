@@ -16,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
@@ -88,6 +89,28 @@ def customer_value(*, name: str, customer: Customer, compute: Callable[[], T]) -
     except Exception:
         logger.warning("fragment cache unavailable, not storing %s", name, exc_info=True)
     return value
+
+
+# Only the views many members share are cached: a member requesting endless distinct pages or
+# searches must not be able to flood the cache (and evict what else lives there, such as the
+# sign-in rate limits) with fragments nobody reads again.
+MAX_CACHED_PAGE = 20
+
+
+def shared_view(query: QueryDict, *, choices: Mapping[str, Iterable[str]]) -> bool:
+    """Whether a list page's query is one of the bounded set worth caching: only known
+    parameters, once each, each a known choice (or empty), and ``page`` at most
+    ``MAX_CACHED_PAGE``."""
+    for key, values in query.lists():
+        if len(values) != 1:
+            return False
+        value = values[0]
+        if key == "page":
+            if not (value.isdigit() and len(value) <= 3 and int(value) <= MAX_CACHED_PAGE):
+                return False
+        elif key not in choices or (value and value not in choices[key]):
+            return False
+    return True
 
 
 def customer_fragment(

@@ -244,3 +244,25 @@ def test_cached_html_drops_indentation_but_never_inside_pre_or_textarea(settings
     assert cached_fragment(name="t1", vary=(), render=lambda: indented) == "<ul>\n<li>a</li>\n<li>b</li>\n</ul>"
     pre = "<pre>\n    keep\n</pre>"
     assert cached_fragment(name="t2", vary=(), render=lambda: pre) == pre
+
+
+def test_only_the_shared_views_are_cached(member_factory) -> None:
+    """Text searches, unknown parameters and far pages render for the request only, so a
+    member cannot fill the cache with fragments nobody reads again."""
+    from django.core.cache import cache
+
+    customer = CustomerFactory()
+    EntitlementFactory(customer=customer)
+    viewer = _member(customer, Role.VIEWER, member_factory)
+    url = reverse("entitlements:list", args=[customer.number])
+
+    def fragments() -> int:
+        return sum(1 for key in cache._cache if ":fragment:entitlements:" in key)  # locmem in tests
+
+    _text(viewer.get(url))
+    _text(viewer.get(url, {"status": "active", "sort": "-end", "page": "2"}))
+    shared = fragments()
+    assert shared == 2
+    for query in ({"q": "anything"}, {"utm": "x"}, {"page": "999"}, {"status": "bogus"}, {"sort": ["line", "-line"]}):
+        assert customer.number in _text(viewer.get(url, query))
+    assert fragments() == shared
