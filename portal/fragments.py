@@ -50,45 +50,38 @@ def fragment_key(*, name: str, vary: Iterable[object]) -> str:
     return f"fragment:{name}:{get_language()}:{digest}"
 
 
-def cached_fragment(*, name: str, vary: Iterable[object], render: Callable[[], str]) -> SafeString:
-    """``render()``'s HTML, from the cache while ``vary`` (everything the HTML depends on
-    besides the language, which is always part of the key) is unchanged."""
+def _through_cache(*, name: str, key: str, compute: Callable[[], T]) -> T:
+    """``compute()``, stored under ``key``; the cache is optional, so any failure of it means
+    computing (and a warning in the log)."""
     timeout = settings.PORTAL_FRAGMENT_CACHE_SECONDS
     if not timeout:
-        return mark_safe(render())  # noqa: S308 - render() returns template output
-    key = fragment_key(name=name, vary=vary)
-    try:
-        html = cache.get(key)
-    except Exception:  # the cache is optional: any backend failure means "render it"
-        logger.warning("fragment cache unavailable, rendering %s", name, exc_info=True)
-        return mark_safe(render())  # noqa: S308
-    if html is None:
-        html = _compact(str(render()))
-        try:
-            cache.set(key, html, timeout)
-        except Exception:
-            logger.warning("fragment cache unavailable, not storing %s", name, exc_info=True)
-    return mark_safe(html)  # noqa: S308 - stored from render(), never from user input
-
-
-def customer_value(*, name: str, customer: Customer, compute: Callable[[], T]) -> T:
-    """A value derived from the customer's data, computed once per version of it."""
-    if not settings.PORTAL_FRAGMENT_CACHE_SECONDS:
         return compute()
-    key = fragment_key(name=name, vary=(customer.pk, customer.data_version))
     try:
         found = cache.get(key, _MISSING)
     except Exception:
-        logger.warning("fragment cache unavailable, computing %s", name, exc_info=True)
+        logger.warning("cache unavailable, computing %s", name, exc_info=True)
         return compute()
     if found is not _MISSING:
         return found
     value = compute()
     try:
-        cache.set(key, value, settings.PORTAL_FRAGMENT_CACHE_SECONDS)
+        cache.set(key, value, timeout)
     except Exception:
-        logger.warning("fragment cache unavailable, not storing %s", name, exc_info=True)
+        logger.warning("cache unavailable, not storing %s", name, exc_info=True)
     return value
+
+
+def cached_fragment(*, name: str, vary: Iterable[object], render: Callable[[], str]) -> SafeString:
+    """``render()``'s HTML, from the cache while ``vary`` (everything the HTML depends on
+    besides the language, which is always part of the key) is unchanged."""
+    html = _through_cache(name=name, key=fragment_key(name=name, vary=vary), compute=lambda: _compact(str(render())))
+    return mark_safe(html)  # noqa: S308 - stored from render() (template output), never from user input
+
+
+def customer_value(*, name: str, customer: Customer, compute: Callable[[], T]) -> T:
+    """A value derived from the customer's data, computed once per version of it."""
+    key = fragment_key(name=name, vary=(customer.pk, customer.data_version))
+    return _through_cache(name=name, key=key, compute=compute)
 
 
 # Only the views many members share are cached: a member requesting endless distinct pages or
