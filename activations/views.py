@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -29,7 +30,8 @@ from django.views.generic import TemplateView
 from accounts.access import CustomerViewMixin
 from accounts.forms import form_error_from
 from accounts.roles import Permission
-from entitlements.selectors import flexnet_entitlement_list
+from entitlements.models import LicensingModel
+from entitlements.selectors import EntitlementFilters, entitlement_list, flexnet_entitlement_list
 from portal.errors import PortalError
 from portal.fragments import customer_fragment, shared_view
 
@@ -118,6 +120,7 @@ def _file_response(license_file: LicenseFile) -> HttpResponse:
 
 
 SERVERS_PER_PAGE = 50
+ACTIVATE_PAGE_SIZE = 100  # lines in the activation table at once (the customer's other lines are left as they are)
 
 
 class ServerListView(ActivationsPage):
@@ -254,11 +257,12 @@ class ActivateView(ActivationsPage):
             a.entitlement_id: LineRequest(a.quantity, a.borrowable) for a in server_activations(server=self.server)
         }
 
-    def make_form(self, data: Any = None, *, initial_from: Any = None) -> ActivationForm:
-        lines = flexnet_entitlement_list(customer=self.customer)
+    def make_form(self, data: Any = None, *, initial_from: Any = None, lines: Any = None) -> ActivationForm:
+        if lines is None:
+            lines = flexnet_entitlement_list(customer=self.customer)
         if data is not None:
-            # Only the lines the browser sent: the review carries just the changed ones, so
-            # the confirm of a customer with 10,000 lines builds a form of a few fields.
+            # Only the lines the browser sent (the lines shown, and the review carries just the
+            # changed ones): the confirm of a customer with 10,000 lines builds a few fields.
             lines = lines.filter(pk__in=_posted_line_ids(data))
         entitlements = list(lines)
         current = self.current()
@@ -283,7 +287,24 @@ class ActivateView(ActivationsPage):
 
     def get(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
         self.load_server(server_id)
-        return self.form_page(self.make_form(initial_from=request.GET))
+        search = request.GET.get("q", "").strip()[:100]
+        prefill = _prefill(request.GET)
+        lines = entitlement_list(
+            customer=self.customer, filters=EntitlementFilters(model=LicensingModel.FLEXNET, text=search)
+        )
+        if prefill:
+            # From "Update from license": the lines of that file and those on this server.
+            lines = lines.filter(Q(pk__in=[int(key[2:]) for key in prefill]) | Q(activations__server=self.server))
+            page = None
+        else:
+            # Lines not shown are not posted, and lines not posted stay as they are: a large
+            # customer works through its lines a page (or a search) at a time.
+            page = Paginator(lines, ACTIVATE_PAGE_SIZE).get_page(request.GET.get("page"))
+            lines = page.object_list
+        query = request.GET.copy()
+        query.pop("page", None)
+        return self.form_page(self.make_form(initial_from=request.GET, lines=lines), page=page, search=search,
+                              query=query.urlencode())
 
     def post(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
         self.load_server(server_id)
@@ -335,10 +356,12 @@ class ActivateApplyView(ActivateView):
         except PortalError as error:
             # Show the table again as it is now (fresh availability and allocations), with the
             # quantities the user asked for, and name the lines at fault.
-            wanted = {f"q_{pk}": str(request.quantity) for pk, request in form.requests(self.current()).items()}
+            requested = form.requests(self.current())
+            wanted = {f"q_{pk}": str(request.quantity) for pk, request in requested.items()}
             problems = error.problems if isinstance(error, ActivationConflict) else []
+            lines = flexnet_entitlement_list(customer=self.customer).filter(pk__in=list(requested))
             return self.form_page(
-                self.make_form(initial_from=wanted), HTTPStatus.CONFLICT,
+                self.make_form(initial_from=wanted, lines=lines), HTTPStatus.CONFLICT,
                 apply_error=error.message if not problems else
                 _("Nothing was saved: the entitlements changed since your review."),
                 problems=problems,

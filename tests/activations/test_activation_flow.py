@@ -162,10 +162,10 @@ def test_the_whole_table_of_a_large_customer_can_be_submitted(asc) -> None:
                     start_date=datetime.date(2020, 1, 1), borrowable=True)
         for i in range(1_000)
     )
-    page = asc.get(reverse("activations:activate", args=[asc.customer.number, asc.server.pk])).content.decode()
-    data = dict(re.findall(r'name="((?:qty|base)_\d+)"[^>]*value="([^"]*)"', page))
-    bulk = Entitlement.objects.filter(product=product).values_list("pk", flat=True)
-    data.update({f"borrow_{pk}": "on" for pk in bulk})
+    # Built by hand: the page shows 100 lines at a time, but a client may post them all.
+    data = {}
+    for pk, borrowable in Entitlement.objects.filter(customer=asc.customer).values_list("pk", "borrowable"):
+        data.update({f"qty_{pk}": "0", f"base_{pk}": "0", **({f"borrow_{pk}": "on"} if borrowable else {})})
     assert len(data) > 3_000
     data[f"qty_{asc.line.pk}"] = "3"
     url = reverse("activations:activate", args=[asc.customer.number, asc.server.pk])
@@ -593,3 +593,32 @@ def test_upload_limits(member_client, settings) -> None:
 def test_membership_helper_unused_guard() -> None:
     # MembershipFactory import kept for parity with other suites.
     assert MembershipFactory
+
+
+@pytest.mark.django_db
+def test_a_large_customer_works_through_its_lines_a_page_or_a_search_at_a_time(asc) -> None:
+    product = ProductFactory(feature="paged_feature", name="Paged Product")
+    Entitlement.objects.bulk_create(
+        Entitlement(customer=asc.customer, product=product, line_id=f"{asc.customer.number}-P{i:04d}", quantity=2,
+                    start_date=datetime.date(2020, 1, 1))
+        for i in range(150)
+    )
+    url = reverse("activations:activate", args=[asc.customer.number, asc.server.pk])
+    first = asc.get(url).content.decode()
+    total = Entitlement.objects.filter(customer=asc.customer, product__licensing_model="flexnet").count()
+    assert total > 150
+    assert first.count('type="number"') == 100
+    assert f"Lines 1–100 of {total}." in first
+    second = asc.get(url, {"page": "2"}).content.decode()
+    assert second.count('type="number"') == total - 100
+    found = asc.get(url, {"q": "P0149"}).content.decode()
+    assert found.count('type="number"') == 1
+    assert f"{asc.customer.number}-P0149" in found
+
+    # Saving the lines of one page leaves the others as they are.
+    line = Entitlement.objects.get(line_id=f"{asc.customer.number}-P0149")
+    data = dict(re.findall(r'name="((?:qty|base)_\d+)"[^>]*value="([^"]*)"', second))
+    data[f"qty_{line.pk}"] = "2"
+    _apply(asc, _apply_data(asc.post(url, data)))
+    assert Activation.objects.get(server=asc.server).entitlement == line
+    assert asc.customer.entitlements.filter(activated__gt=0).count() == 1
