@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from portal.errors import PortalError
-from portal.forms import PreviewedLinesForm, lines_normalise
+from portal.forms import LinesImport, PastedLinesForm, PreviewedLinesForm
 
 from .roles import GRANTABLE_ROLES, Role
 from .selectors import AddRequest, AuditFilters
@@ -184,18 +184,13 @@ def bulk_requests_parse(text: str) -> list[AddRequest]:
     return requests
 
 
-def _content_check(content: str) -> list[AddRequest]:
-    requests = bulk_requests_parse(content)
-    if not requests:
-        raise forms.ValidationError(_("Enter at least one line: email,role."))
-    if len(requests) > MAX_BULK_LINES:
-        raise forms.ValidationError(
-            _("At most %(max)d lines at a time; this has %(count)d.") % {"max": MAX_BULK_LINES, "count": len(requests)}
-        )
-    return requests
+class _BulkLines(LinesImport):
+    parse = staticmethod(bulk_requests_parse)
+    max_lines = MAX_BULK_LINES
+    empty_message = gettext_lazy("Enter at least one line: email,role.")
 
 
-class BulkAddForm(forms.Form):
+class BulkAddForm(_BulkLines, PastedLinesForm):
     """Step 1: the lines, pasted or uploaded."""
 
     text = forms.CharField(
@@ -211,40 +206,11 @@ class BulkAddForm(forms.Form):
         help_text=gettext_lazy("UTF-8 CSV with the columns email,role; a header line is allowed."),
     )
 
-    def clean_file(self) -> Any:
-        upload = self.cleaned_data.get("file")
-        if upload and upload.size > settings.PORTAL_MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(
-                _("The file is larger than %(max)d KB.") % {"max": settings.PORTAL_MAX_UPLOAD_BYTES // 1024}
-            )
-        return upload
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        text, upload = cleaned.get("text") or "", cleaned.get("file")
-        if self.errors:
-            return cleaned
-        if text.strip() and upload:
-            raise forms.ValidationError(_("Paste lines or upload a file, not both."))
-        if upload:
-            try:
-                text = upload.read().decode("utf-8-sig")
-            except UnicodeDecodeError:
-                raise forms.ValidationError(_("Save the file as UTF-8 CSV and upload it again.")) from None
-            if "\x00" in text:
-                raise forms.ValidationError(_("This is not a text file."))
-        cleaned["content"] = lines_normalise(text)
-        cleaned["requests"] = _content_check(cleaned["content"])
-        return cleaned
-
-
-class BulkApplyForm(PreviewedLinesForm):
+class BulkApplyForm(_BulkLines, PreviewedLinesForm):
     """Step 2 of bulk add: the previewed lines, checked again."""
 
     salt = "accounts.bulk_add.preview"
-
-    def check(self, content: str) -> list[AddRequest]:
-        return _content_check(content)
 
 
 # --- Audit log filter --------------------------------------------------------------------

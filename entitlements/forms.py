@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from portal.forms import csv_upload_text
 
 from .models import EntitlementStatus, LicensingModel
 from .selectors import ENTITLEMENT_SORTS, EntitlementFilters
@@ -47,13 +48,7 @@ class EntitlementImportForm(forms.Form):
         data = super().clean()
         upload = data.get("file")
         if upload:
-            if upload.size > settings.PORTAL_MAX_UPLOAD_BYTES:
-                raise forms.ValidationError(_("The file is too large."))
-            raw = upload.read(settings.PORTAL_MAX_UPLOAD_BYTES + 1)
-            try:
-                self.content = raw.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                raise forms.ValidationError(_("The file is not UTF-8 text.")) from None
+            self.content = csv_upload_text(upload)
         else:
             self.content = data.get("text") or ""
         if not self.content.strip():

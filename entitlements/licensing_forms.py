@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import Customer
 from portal.csv import csv_unsafe
 from portal.errors import PortalError
-from portal.forms import PreviewedLinesForm, lines_normalise
+from portal.forms import LinesImport, PastedLinesForm, PreviewedLinesForm, csv_upload_text
 
 from .licensing_selectors import Granularity, SharedWebImportRequest
 from .licensing_services import recipients_clean, shared_web_email_normalise, thresholds_clean
@@ -26,20 +26,6 @@ from .licensing_services import recipients_clean, shared_web_email_normalise, th
 def form_error_from(form: forms.Form, error: PortalError) -> None:
     """Puts a service's refusal on the form: on its field when the form has it."""
     form.add_error(error.field if error.field in form.fields else None, error.message)
-
-
-def _read_upload(upload: Any) -> str:
-    if upload.size > settings.PORTAL_MAX_UPLOAD_BYTES:
-        raise forms.ValidationError(
-            _("The file is larger than %(max)d KB.") % {"max": settings.PORTAL_MAX_UPLOAD_BYTES // 1024}
-        )
-    try:
-        text = upload.read().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise forms.ValidationError(_("Save the file as UTF-8 CSV and upload it again.")) from None
-    if "\x00" in text:
-        raise forms.ValidationError(_("This is not a text file."))
-    return text
 
 
 # --- Shared Web users -------------------------------------------------------------------
@@ -103,17 +89,13 @@ def shared_web_import_parse(text: str) -> list[SharedWebImportRequest]:
     return requests
 
 
-def _import_check(content: str) -> list[SharedWebImportRequest]:
-    requests = shared_web_import_parse(content)
-    if not requests:
-        raise forms.ValidationError(_("Enter at least one line: email,name."))
-    if len(requests) > MAX_IMPORT_LINES:
-        raise forms.ValidationError(_("At most %(max)d lines at a time; this has %(count)d.")
-                                    % {"max": MAX_IMPORT_LINES, "count": len(requests)})
-    return requests
+class _SharedWebLines(LinesImport):
+    parse = staticmethod(shared_web_import_parse)
+    max_lines = MAX_IMPORT_LINES
+    empty_message = gettext_lazy("Enter at least one line: email,name.")
 
 
-class SharedWebImportForm(forms.Form):
+class SharedWebImportForm(_SharedWebLines, PastedLinesForm):
     """Step 1: the lines, pasted or uploaded."""
 
     text = forms.CharField(
@@ -127,27 +109,11 @@ class SharedWebImportForm(forms.Form):
         help_text=gettext_lazy("UTF-8 CSV with the columns email,name; a header line is allowed."),
     )
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        if self.errors:
-            return cleaned
-        text, upload = cleaned.get("text") or "", cleaned.get("file")
-        if text.strip() and upload:
-            raise forms.ValidationError(_("Paste lines or upload a file, not both."))
-        if upload:
-            text = _read_upload(upload)
-        cleaned["content"] = lines_normalise(text)
-        cleaned["requests"] = _import_check(cleaned["content"])
-        return cleaned
 
-
-class SharedWebImportApplyForm(PreviewedLinesForm):
+class SharedWebImportApplyForm(_SharedWebLines, PreviewedLinesForm):
     """Step 2 of the Shared Web import: the previewed lines, checked again."""
 
     salt = "entitlements.shared_web_import.preview"
-
-    def check(self, content: str) -> list[SharedWebImportRequest]:
-        return _import_check(content)
 
 
 # --- Shared Web groups ------------------------------------------------------------------
@@ -310,16 +276,7 @@ class UsageImportForm(forms.Form):
     dry_run = forms.BooleanField(label=gettext_lazy("Check only (import nothing)"), required=False)
 
     def clean_file(self) -> str:
-        upload = self.cleaned_data["file"]
-        if upload.size > 50 * 1024 * 1024:
-            raise forms.ValidationError(_("The file is larger than 50 MB."))
-        try:
-            text = upload.read().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise forms.ValidationError(_("Save the file as UTF-8 CSV and upload it again.")) from None
-        if "\x00" in text:
-            raise forms.ValidationError(_("This is not a text file."))
-        return text
+        return csv_upload_text(self.cleaned_data["file"], max_bytes=50 * 1024 * 1024)
 
 
 class ElasticAccountAdminForm(forms.Form):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django import forms
@@ -16,13 +17,67 @@ def lines_normalise(text: str) -> str:
     return "\n".join(text.splitlines())
 
 
-class PreviewedLinesForm(forms.Form):
+def csv_upload_text(upload: Any, *, max_bytes: int | None = None) -> str:
+    """An uploaded CSV file as text, or a ``ValidationError`` saying why it cannot be read:
+    too large, not UTF-8, or binary (NUL, which PostgreSQL text cannot hold either)."""
+    max_bytes = settings.PORTAL_MAX_UPLOAD_BYTES if max_bytes is None else max_bytes
+    if upload.size > max_bytes:
+        raise forms.ValidationError(_("The file is larger than %(max)d KB.") % {"max": max_bytes // 1024})
+    try:
+        text = upload.read(max_bytes + 1).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise forms.ValidationError(_("Save the file as UTF-8 CSV and upload it again.")) from None
+    if "\x00" in text:
+        raise forms.ValidationError(_("This is not a text file."))
+    return text
+
+
+class LinesImport:
+    """What a pasted-lines import reads (bulk add users, Shared Web users): ``parse`` turns the
+    text into requests, at most ``max_lines`` of them; ``empty_message`` when there are none.
+    Shared by its step 1 (``PastedLinesForm``) and step 2 (``PreviewedLinesForm``)."""
+
+    parse: ClassVar[Callable[[str], list[Any]]]
+    max_lines: ClassVar[int]
+    empty_message: ClassVar[str]
+
+    def check(self, content: str) -> list[Any]:
+        requests = self.parse(content)
+        if not requests:
+            raise forms.ValidationError(self.empty_message)
+        if len(requests) > self.max_lines:
+            raise forms.ValidationError(
+                _("At most %(max)d lines at a time; this has %(count)d.")
+                % {"max": self.max_lines, "count": len(requests)}
+            )
+        return requests
+
+
+class PastedLinesForm(LinesImport, forms.Form):
+    """Step 1 of a previewed import: the lines pasted into ``text`` or uploaded as ``file``
+    (subclasses declare both fields with their own labels). Leaves the normalised text in
+    ``cleaned_data["content"]`` and the parsed lines in ``cleaned_data["requests"]``."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        text, upload = cleaned.get("text") or "", cleaned.get("file")
+        if text.strip() and upload:
+            raise forms.ValidationError(_("Paste lines or upload a file, not both."))
+        if upload:
+            text = csv_upload_text(upload)
+        cleaned["content"] = lines_normalise(text)
+        cleaned["requests"] = self.check(cleaned["content"])
+        return cleaned
+
+
+class PreviewedLinesForm(LinesImport, forms.Form):
     """Step 2 of an import that is previewed first (bulk add users, Shared Web users): the
     previewed lines come back in a hidden field with a token signed for this customer, this
     user and exactly these lines, and are checked again.
 
-    Subclasses set ``salt`` (one per import) and implement ``check(content)``, which returns
-    the parsed requests or raises ``ValidationError``. ``token_for`` makes the token for the
+    Subclasses set ``salt`` (one per import) and what ``LinesImport`` reads. ``token_for makes the token for the
     preview page; ``cleaned_data["digest"]`` is what the preview signed with it (the state the
     preview was computed on)."""
 
@@ -47,9 +102,6 @@ class PreviewedLinesForm(forms.Form):
     @staticmethod
     def _signed(customer: Any, user: Any, content: str) -> dict[str, Any]:
         return {"c": customer.pk, "u": user.pk, "h": hashlib.sha256(content.encode()).hexdigest()}
-
-    def check(self, content: str) -> Any:
-        raise NotImplementedError
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
