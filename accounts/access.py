@@ -108,15 +108,9 @@ def user_memberships(user: User) -> list[Membership]:
     return memberships
 
 
-def customer_access_for(
-    user: User, customer_number: str, *, memberships: list[Membership] | None = None
-) -> CustomerAccess | None:
-    """The user's access to a customer, or None when they are not a member (one query, none
-    when the caller passes ``user_memberships(user)``)."""
-    if not user.is_authenticated or not customer_number.isdigit():
-        return None
-    if memberships is None:
-        memberships = user_memberships(user)
+def customer_access_for(memberships: list[Membership], customer_number: str) -> CustomerAccess | None:
+    """The access that a user's memberships (``user_memberships``) give to a customer, or None
+    when they are not a member."""
     for membership in memberships:
         if membership.customer.number == customer_number:
             return CustomerAccess(customer=membership.customer, membership=membership)
@@ -181,7 +175,7 @@ class CustomerViewMixin:
             return redirect_to_login(request.get_full_path())
         # The same rows feed the customer switcher, so a customer page costs one query here.
         request.my_memberships = memberships = user_memberships(request.user)
-        access = customer_access_for(request.user, kwargs.get("customer_number", ""), memberships=memberships)
+        access = customer_access_for(memberships, kwargs.get("customer_number", ""))
         if access is None:
             raise Http404(_("No such customer."))
         self.access = access

@@ -59,6 +59,7 @@ __all__ = [
     "ParsedVendor",
     "ServerSpec",
     "VerifyResult",
+    "flexlm_date",
     "license_diff",
     "license_parse",
     "license_render",
@@ -647,8 +648,8 @@ def _increment_attributes(
     attributes = [
         Attribute("VENDOR_STRING", vendor_string),
         Attribute("ISSUER", "PORTAL"),
-        Attribute("ISSUED", _format_date(issued)),
-        Attribute("START", _format_date(start)),
+        Attribute("ISSUED", flexlm_date(issued)),
+        Attribute("START", flexlm_date(start)),
     ]
     if borrow_hours is not None:
         attributes.append(Attribute("BORROW", str(borrow_hours)))
@@ -681,7 +682,8 @@ class LicenseDocument:
 
 
 @functools.lru_cache(maxsize=4096)
-def _format_date(date: datetime.date | None) -> str:
+def flexlm_date(date: datetime.date | None) -> str:
+    """A date as the dialect writes it (``31-dec-2027``), ``permanent`` for None."""
     if date is None:
         return "permanent"
     return f"{date.day:02d}-{_MONTHS[date.month - 1]}-{date.year:04d}"
@@ -731,7 +733,7 @@ def license_render(
         lines += [
             _comment_line(increment.comment),
             f"INCREMENT {increment.feature} {document.vendor} {increment.version} "
-            f"{_format_date(increment.expiration)} {increment.count} {_attributes_text(attributes)}",
+            f"{flexlm_date(increment.expiration)} {increment.count} {_attributes_text(attributes)}",
             f'\tSIGN="{_format_signature(signature)}"',
         ]
     lines.append("")

@@ -29,7 +29,7 @@ from portal.errors import AccessDenied, PortalError
 from portal.i18n import deferred
 
 from .hostids import HostIdError, HostIdType, hostid_normalise
-from .licensefile import IncrementSpec, LicenseDocument, ServerSpec, license_render
+from .licensefile import IncrementSpec, LicenseDocument, ServerSpec, flexlm_date, license_render
 from .models import (
     Activation,
     ActivationSubmission,
@@ -82,13 +82,6 @@ def activation_token_new() -> str:
 # --- Rendering ------------------------------------------------------------------------------
 
 
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-
-
-def _flexlm_date(date: datetime.date) -> str:
-    return f"{date.day:02d}-{_MONTHS[date.month - 1]}-{date.year:04d}"
-
-
 def _version_string(date: datetime.date) -> str:
     return f"{date.year}.{date.month:02d}{date.day:02d}"
 
@@ -111,7 +104,7 @@ def _increment(row: tuple, *, vendor_string: str, today: datetime.date) -> Incre
     quantity, borrowable, line_id, line_quantity, start, end, tecs_end, product_name, feature = row
     # The license file stays in the FlexLM dialect (English) whatever the user's language.
     term = "perpetual" if end is None else "lease"
-    tecs = _flexlm_date(tecs_end) if tecs_end else "none"
+    tecs = flexlm_date(tecs_end) if tecs_end else "none"
     comment = f"{product_name}: {quantity} of {line_quantity} task(s), {term}, TECS {tecs}, entitlement {line_id}"
     return IncrementSpec(
         feature=feature,
