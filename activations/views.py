@@ -37,7 +37,7 @@ from portal.fragments import customer_fragment, shared_view
 
 from .forms import ActivationForm, DeliverForm, LicenseUploadForm, RehostForm, ServerForm, VerifyForm
 from .licensefile import LicenseParseError, license_diff, license_verify
-from .models import LicenseFile, LicenseServer
+from .models import Activation, LicenseFile, LicenseServer
 from .selectors import (
     LineRequest,
     Unavailable,
@@ -294,7 +294,8 @@ class ActivateView(ActivationsPage):
         )
         if prefill:
             # From "Update from license": the lines of that file and those on this server.
-            lines = lines.filter(Q(pk__in=[int(key[2:]) for key in prefill]) | Q(activations__server=self.server))
+            on_server = Activation.objects.filter(server=self.server).values("entitlement_id")
+            lines = lines.filter(Q(pk__in=[int(key[2:]) for key in prefill]) | Q(pk__in=on_server))
             page = None
         else:
             # Lines not shown are not posted, and lines not posted stay as they are: a large

@@ -622,3 +622,16 @@ def test_a_large_customer_works_through_its_lines_a_page_or_a_search_at_a_time(a
     _apply(asc, _apply_data(asc.post(url, data)))
     assert Activation.objects.get(server=asc.server).entitlement == line
     assert asc.customer.entitlements.filter(activated__gt=0).count() == 1
+
+
+@pytest.mark.django_db
+def test_prefilled_table_shows_each_line_once(asc) -> None:
+    """A prefilled line that is also activated on other servers is one row, not one per server."""
+    staff = UserFactory(is_staff=True)
+    for _ in range(2):
+        activate(LicenseServerFactory(customer=asc.customer), staff, {asc.line.pk: 1})
+    activate(asc.server, staff, {asc.line.pk: 1})
+    url = reverse("activations:activate", args=[asc.customer.number, asc.server.pk])
+    page = asc.get(url, {f"q_{asc.line.pk}": "2"}).content.decode()
+    assert page.count(f'name="qty_{asc.line.pk}"') == 1
+    assert re.search(rf'name="qty_{asc.line.pk}" id="[^"]+" value="2"', page)
