@@ -117,13 +117,18 @@ def customer_access_for(memberships: list[Membership], customer_number: str) -> 
     return None
 
 
+def is_support_staff(user: User) -> bool:
+    """The one rule for the reseller's support staff: an active ``is_staff`` account."""
+    return bool(user.is_active and user.is_staff)
+
+
 def authorize(*, actor: User, customer: Customer, permission: Permission, action: str) -> None:
     """Raises AccessDenied (and records the denied attempt) unless the actor may act.
 
-    Support staff (``is_staff``) act for every customer from the support console.
+    Support staff (``is_support_staff``) act for every customer from the support console.
     Call it before opening the service's transaction so the denial record is kept.
     """
-    if actor.is_active and actor.is_staff:
+    if is_support_staff(actor):
         return
     membership = Membership.objects.filter(user=actor, customer=customer).first()
     if membership is not None:
@@ -133,7 +138,26 @@ def authorize(*, actor: User, customer: Customer, permission: Permission, action
     deny(actor=actor, customer=customer, action=action, reason=permission.value)
 
 
-def deny(*, actor: User, customer: Customer, action: str, reason: str, details: dict[str, Any] | None = None) -> None:
+def authorize_staff(*, actor: User, action: str, customer: Customer | None = None, message: str | None = None) -> None:
+    """Raises AccessDenied (and records the denied attempt, reason ``staff_only``) unless the
+    actor is support staff: the one check for everything only support may do. ``message``
+    says what was refused when the generic one would not. Like ``authorize``, call it before
+    the service's transaction opens so the denial record is kept."""
+    if is_support_staff(actor):
+        return
+    deny(actor=actor, customer=customer, action=action, reason="staff_only", message=message)
+
+
+def deny(
+    *,
+    actor: User,
+    customer: Customer | None,
+    action: str,
+    reason: str,
+    details: dict[str, Any] | None = None,
+    message: str | None = None,
+) -> None:
+    """Records the denied attempt and raises ``AccessDenied`` (marked as audited)."""
     audit_record(
         customer=customer,
         actor=actor,
@@ -141,7 +165,7 @@ def deny(*, actor: User, customer: Customer, action: str, reason: str, details: 
         details={"reason": reason, **(details or {})},
         denied=True,
     )
-    raise AccessDenied(_("Your role does not allow this action."))
+    raise AccessDenied(message or _("Your role does not allow this action."), audited=True)
 
 
 def forbidden(request: HttpRequest, access: CustomerAccess, permission: Permission | None) -> HttpResponse:
@@ -189,21 +213,27 @@ class CustomerViewMixin:
             )
             return redirect("mfa_index")
         if not access.has(self.required_permission):
-            audit_record(
-                customer=access.customer,
-                actor=request.user,
-                action="access.denied",
-                target=request.path[:255],
-                details={"method": request.method, "permission": self.required_permission.value},
-                denied=True,
-            )
+            self.denied_record(request, self.required_permission)
             return forbidden(request, access, self.required_permission)
         try:
             return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
-        except AccessDenied:
-            # A service refused (and audited) what the view's own check let through, e.g.
-            # a forged request for the ASC role.
+        except AccessDenied as denial:
+            # Raised anywhere below (a service refusing what the view's own check let
+            # through, e.g. a forged request for the ASC role): always 403, never a form
+            # error. ``deny`` has recorded it; a denial raised without it is recorded here.
+            if not denial.audited:
+                self.denied_record(request, self.required_permission)
             return forbidden(request, access, self.required_permission)
+
+    def denied_record(self, request: HttpRequest, permission: Permission) -> None:
+        audit_record(
+            customer=self.access.customer,
+            actor=request.user,
+            action="access.denied",
+            target=request.path[:255],
+            details={"method": request.method, "permission": permission.value},
+            denied=True,
+        )
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)  # type: ignore[misc]

@@ -19,7 +19,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from portal.csv import csv_safe
-from portal.errors import AccessDenied, PortalError
+from portal.errors import PortalError
 
 from .access import CustomerViewMixin
 from .forms import (
@@ -145,8 +145,6 @@ class UserAddView(UsersPageMixin, View):
                     customer=self.customer, actor=request.user,
                     email=form.cleaned_data["email"], role=form.cleaned_data["role"],
                 )
-            except AccessDenied:
-                raise
             except PortalError as refused:
                 form_error_from(form, refused)
             else:
@@ -190,8 +188,6 @@ class UserRoleView(_MembershipActionView):
             return self.users_redirect()
         try:
             changed = membership_change_role(membership=membership, actor=request.user, role=form.cleaned_data["role"])
-        except AccessDenied:
-            raise
         except PortalError as refused:
             messages.error(request, refused.message)
         else:
@@ -210,8 +206,6 @@ class UserRemoveView(_MembershipActionView):
         is_self = membership.user_id == request.user.pk
         try:
             membership_remove(membership=membership, actor=request.user)
-        except AccessDenied:
-            raise
         except PortalError as refused:
             messages.error(request, refused.message)
             return self.users_redirect()
@@ -236,8 +230,6 @@ class InvitationCancelView(_InvitationActionView):
         invitation = self.invitation(pk)
         try:
             invitation_cancel(invitation=invitation, actor=request.user)
-        except AccessDenied:
-            raise
         except PortalError as refused:
             messages.error(request, refused.message)
         else:
@@ -250,8 +242,6 @@ class InvitationResendView(_InvitationActionView):
         invitation = self.invitation(pk)
         try:
             invitation_resend(invitation=invitation, actor=request.user)
-        except AccessDenied:
-            raise
         except PortalError as refused:
             messages.error(request, refused.message)
         else:
@@ -313,8 +303,6 @@ class UserBulkAddView(CustomerViewMixin, View):
         except BulkPlanChanged as changed:
             messages.warning(request, changed.message)
             return self.preview(request, content, changed.plan, status=HTTPStatus.CONFLICT)
-        except AccessDenied:
-            raise
         except PortalError as refused:
             messages.error(request, refused.message)
             plan = user_add_plan(customer=self.customer, requests=form.cleaned_data["requests"])

@@ -26,7 +26,7 @@ from django.views import View
 from accounts.access import CustomerViewMixin
 from accounts.roles import Permission, roles_with
 from portal.csv import csv_safe
-from portal.errors import AccessDenied, PortalError
+from portal.errors import PortalError
 
 from .licensing_forms import (
     MAX_IMPORT_LINES,
@@ -147,13 +147,11 @@ class _SettingsView(CustomerViewMixin, View):
     ) -> HttpResponse | None:
         """For a valid form, runs ``action(cleaned_data)`` (a service call), flashes
         ``success(result)`` and answers ``then(result)``. A service's refusal becomes the form's
-        error (a denial stays a 403); None means: show the form again, with its errors."""
+        error (a denial is not a refusal: it passes on to the 403); None means: show the form again, with its errors."""
         if not form.is_valid():
             return None
         try:
             result = action(form.cleaned_data)
-        except AccessDenied:
-            raise
         except PortalError as refused:
             form_error_from(form, refused)
             return None
@@ -161,8 +159,6 @@ class _SettingsView(CustomerViewMixin, View):
         return then(result)
 
     def refused(self, error: PortalError) -> None:
-        if isinstance(error, AccessDenied):
-            raise error
         messages.error(self.request, error.message)
 
 
@@ -358,8 +354,6 @@ class SharedWebUserImportView(_SharedWebView):
         except ImportPlanChanged as changed:
             messages.warning(request, changed.message)
             return self.preview(content, changed.plan, status=HTTPStatus.CONFLICT)
-        except AccessDenied:
-            raise
         except PortalError as refused:
             messages.error(request, refused.message)
             plan = shared_web_import_plan(customer=self.customer, requests=requests)
@@ -612,8 +606,6 @@ class ElasticBudgetView(_ElasticView):
                     alert_thresholds=form.cleaned_data["alert_thresholds"],
                     alert_recipients=form.cleaned_data["alert_recipients"],
                 )
-            except AccessDenied:
-                raise
             except PortalError as refused:
                 form_error_from(form, refused)
             else:
