@@ -27,6 +27,14 @@ from .models import Customer, Membership, User
 from .roles import Permission, Role, has_permission, role_permissions
 
 
+class UnknownPermission(Exception):
+    """A template (or code) asked ``can.<name>`` for a name that is no ``Permission``.
+
+    Not an AttributeError: Django templates swallow those and render the typo as False, so
+    ``{% if can.activate_entitelments %}`` would silently hide the button. This one is not
+    swallowed: the page fails to render (and the template scan in the tests names the typo)."""
+
+
 class PermissionFlags:
     """Template-friendly view of a permission set: ``can.activate_entitlements``."""
 
@@ -34,11 +42,12 @@ class PermissionFlags:
         self._permissions = permissions
 
     def __getattr__(self, name: str) -> bool:
+        if name.startswith("_"):
+            raise AttributeError(name)  # Python's protocols (copy, pickle, __html__) ask for these
         try:
             return Permission(name) in self._permissions
         except ValueError:
-            # A typo in a template must not silently grant or hide; fail loudly in tests.
-            raise AttributeError(f"Unknown permission {name!r}") from None
+            raise UnknownPermission(f"Unknown permission {name!r}; known: {[p.value for p in Permission]}") from None
 
     def __iter__(self):
         return iter(sorted(self._permissions, key=lambda p: list(Permission).index(p)))

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy
 from portal.errors import PortalError
 from portal.i18n import deferred
 
-from .access import authorize, deny
+from .access import authorize, authorize_staff, deny, is_support_staff
 from .audit import audit_ip, audit_record
 from .models import AuditEvent, Customer, Invitation, Membership, Notification, User
 from .notifications import TRANSIENT_SEND_ERRORS, notification_queue, notification_send, notify_ascs
@@ -65,7 +65,7 @@ def _change_context(*, actor: User | None, customer: Customer, **extra: Any) -> 
 def _check_grantable(*, actor: User, customer: Customer, role: Role, action: str, target: str) -> None:
     """Only support designates, promotes or demotes an ASC. A portal user asking for it
     (a forged form post) is refused and the attempt audited."""
-    if role not in GRANTABLE_ROLES and not actor.is_staff:
+    if role not in GRANTABLE_ROLES and not is_support_staff(actor):
         deny(actor=actor, customer=customer, action=action, reason="asc_role_reserved", details={"target": target})
 
 
@@ -189,7 +189,7 @@ def membership_add(*, customer: Customer, actor: User, email: str, role: Role | 
         with transaction.atomic():
             _customer_lock(customer)
             # Support may add an ASC directly; _check_grantable refused everyone else above.
-            (line,) = user_add_plan(customer=customer, requests=[request], allow_asc=actor.is_staff)
+            (line,) = user_add_plan(customer=customer, requests=[request], allow_asc=is_support_staff(actor))
             if line.outcome == AddOutcome.ALREADY_MEMBER:
                 raise PortalError(
                     _("%(email)s is already a portal user of this customer.") % {"email": email}, field="email"
@@ -400,7 +400,7 @@ def _membership_lock(membership: Membership, *, actor: User) -> Membership:
         raise PortalError(
             _("%(email)s is no longer a portal user of this customer.") % {"email": membership.user.email}
         )
-    if locked.role == Role.ASC and not actor.is_staff:
+    if locked.role == Role.ASC and not is_support_staff(actor):
         raise PortalError(_("%(email)s is now a Support Coordinator (ASC); only support can change that.")
                           % {"email": membership.user.email})
     return locked
@@ -496,11 +496,6 @@ def invitation_resend(*, invitation: Invitation, actor: User) -> None:
 # --- Support console --------------------------------------------------------------------
 
 
-def _staff_only(*, actor: User, customer: Customer | None, action: str) -> None:
-    if not (actor.is_active and actor.is_staff):
-        deny(actor=actor, customer=customer, action=action, reason="staff_only")  # type: ignore[arg-type]
-
-
 def asc_designate(*, customer: Customer, actor: User, email: str) -> Membership | Invitation:
     """Support records the ASC: the email registered at purchase.
 
@@ -509,7 +504,7 @@ def asc_designate(*, customer: Customer, actor: User, email: str) -> Membership 
     how to sign up. Staff only. Audited; the customer's ASCs (the new one included) are
     notified on commit.
     """
-    _staff_only(actor=actor, customer=customer, action="asc.designate")
+    authorize_staff(actor=actor, customer=customer, action="asc.designate")
     email = email_normalise(email)
     with transaction.atomic():
         _customer_lock(customer)
@@ -553,7 +548,7 @@ def asc_designate(*, customer: Customer, actor: User, email: str) -> Membership 
 
 def customer_create(*, actor: User, number: str, name: str, flexnet_managed: bool) -> Customer:
     """Support creates a customer. Staff only; audited."""
-    _staff_only(actor=actor, customer=None, action="customer.create")
+    authorize_staff(actor=actor, customer=None, action="customer.create")
     with transaction.atomic():
         customer = Customer(number=number, name=name, flexnet_managed=flexnet_managed)
         customer.full_clean()
@@ -568,7 +563,7 @@ def customer_create(*, actor: User, number: str, name: str, flexnet_managed: boo
 def customer_update(*, customer: Customer, actor: User, name: str, flexnet_managed: bool) -> Customer:
     """Support renames a customer or switches FlexNet management in the portal. The
     customer number never changes. Staff only; audited when something changed."""
-    _staff_only(actor=actor, customer=customer, action="customer.update")
+    authorize_staff(actor=actor, customer=customer, action="customer.update")
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
         changes = {
@@ -596,7 +591,7 @@ def user_update(
     ends all their sessions at once and is recorded in the audit log of every customer they belong to, whose
     ASCs are notified. Staff only.
     """
-    _staff_only(actor=actor, customer=None, action="user.update")
+    authorize_staff(actor=actor, customer=None, action="user.update")
     if (is_staff != user.is_staff or is_superuser != user.is_superuser) and not actor.is_superuser:
         raise PortalError(_("Only a superuser can change support-console rights."), field="is_staff")
     if user.pk == actor.pk and (not is_active or not is_staff or (user.is_superuser and not is_superuser)):
@@ -648,7 +643,7 @@ def notification_send_now(*, notification: Notification, actor: User) -> bool:
     Not one transaction: ``notification_send`` holds its own row lock while handing the
     email to SMTP.
     """
-    _staff_only(actor=actor, customer=notification.customer, action="notification.send_now")
+    authorize_staff(actor=actor, customer=notification.customer, action="notification.send_now")
     try:
         sent = notification_send(notification_id=notification.pk)
     except TRANSIENT_SEND_ERRORS as exc:

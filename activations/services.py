@@ -19,13 +19,13 @@ from django.db.models import Max
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from accounts.access import authorize
+from accounts.access import authorize, authorize_staff
 from accounts.audit import audit_record
 from accounts.models import Customer, User
 from accounts.notifications import notification_queue, notify_ascs
 from accounts.roles import Permission
 from entitlements.models import Entitlement
-from portal.errors import AccessDenied, PortalError
+from portal.errors import PortalError
 from portal.i18n import deferred
 
 from .hostids import HostIdError, HostIdType, hostid_normalise
@@ -627,10 +627,8 @@ def license_file_download(*, license_file: LicenseFile, actor: User) -> LicenseF
 @transaction.atomic
 def rehost_quota_set(*, customer: Customer, actor: User, rehosts_per_year: int | None, note: str = "") -> None:
     """Support overrides the rehost quota of one customer (None: back to the default)."""
-    if not (actor.is_active and actor.is_staff):
-        audit_record(customer=customer, actor=actor, action="rehost_quota.set", denied=True,
-                     details={"reason": "staff_only"})
-        raise AccessDenied(_("Only support staff can change the rehost quota."))
+    authorize_staff(actor=actor, customer=customer, action="rehost_quota.set",
+                    message=_("Only support staff can change the rehost quota."))
     if rehosts_per_year is None:
         RehostQuota.objects.filter(customer=customer).delete()
     else:

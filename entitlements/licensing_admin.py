@@ -20,6 +20,7 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from accounts.access import is_support_staff
 from accounts.admin import ServiceAdmin
 from portal.errors import PortalError
 
@@ -140,7 +141,7 @@ class ElasticUsageAdmin(ReadOnlyAdmin):
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # "Add" here means importing the vendor's report (see import_view).
-        return bool(request.user.is_active and request.user.is_staff)
+        return is_support_staff(request.user)
 
     def get_urls(self) -> list:
         return [

@@ -29,12 +29,12 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.access import authorize
+from accounts.access import authorize, authorize_staff
 from accounts.audit import audit_record
 from accounts.models import Customer, User
 from accounts.notifications import notification_queue, notification_recipients, notify_ascs
 from accounts.roles import Permission
-from portal.errors import AccessDenied, PortalError
+from portal.errors import PortalError
 from portal.i18n import deferred
 
 from .licensing_selectors import (
@@ -476,10 +476,8 @@ def pin_generate() -> str:
 def elastic_account_create(*, customer: Customer, actor: User, license_server_id: str) -> ElasticAccount:
     """Support opens a customer's Elastic account with its cloud license server ID and a
     fresh PIN. Staff only; audited without the PIN."""
-    if not (actor.is_active and actor.is_staff):
-        audit_record(customer=customer, actor=actor, action="elastic.account_create",
-                     details={"reason": "staff_only"}, denied=True)
-        raise AccessDenied(_("Only support staff can open an Elastic account."))
+    authorize_staff(actor=actor, customer=customer, action="elastic.account_create",
+                    message=_("Only support staff can open an Elastic account."))
     license_server_id = (license_server_id or "").strip()
     if not license_server_id or len(license_server_id) > 64:
         raise PortalError(_("Enter the cloud license server ID (at most 64 characters)."), field="license_server_id")
@@ -731,10 +729,9 @@ def elastic_usage_import(*, actor: User, text: str, dry_run: bool = False) -> Us
     Inserts in chunks with ``bulk_create(ignore_conflicts=True)`` (a concurrent import of
     the same rows cannot fail). Staff only; one audit event per customer touched.
     """
-    if not (actor.is_active and actor.is_staff):
-        audit_record(customer=None, actor=actor, action="elastic.usage_import", details={"reason": "staff_only"},
-                     denied=True)
-        raise AccessDenied(_("Only support staff can import Elastic usage."))
+    authorize_staff(
+        actor=actor, action="elastic.usage_import", message=_("Only support staff can import Elastic usage.")
+    )
     if "\x00" in text:  # PostgreSQL text cannot hold NUL: refuse the file, not fail on the first query
         raise PortalError(_("This is not a text file."))
     result = UsageImportResult(dry_run=dry_run)

@@ -14,10 +14,12 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from accounts.access import authorize_staff
 from accounts.audit import audit_record
 from accounts.models import Customer, User
-from portal.errors import AccessDenied, PortalError
+from portal.errors import PortalError
 
 from .models import Entitlement, LicensingModel, Product, feature_name_validator
 
@@ -36,11 +38,8 @@ IMPORT_REQUIRED = ("customer_number", "line_id", "feature", "quantity", "start_d
 MAX_IMPORT_LINES = 5000
 _MAX_QUANTITY = 1_000_000
 
-
-def _require_staff(actor: User, *, action: str) -> None:
-    if not (actor.is_active and actor.is_staff):
-        audit_record(customer=None, actor=actor, action=action, details={"reason": "staff_only"}, denied=True)
-        raise AccessDenied(_("Only support staff can change products and entitlements."))
+# What support-only changes answer a portal user (``authorize_staff``).
+_STAFF_ONLY = gettext_lazy("Only support staff can change products and entitlements.")
 
 
 @transaction.atomic
@@ -48,7 +47,7 @@ def product_save(
     *, actor: User, feature: str, name: str, licensing_model: LicensingModel | str, product: Product | None = None
 ) -> Product:
     """Creates or updates a product (support only). Audited."""
-    _require_staff(actor, action="product.save")
+    authorize_staff(actor=actor, action="product.save", message=_STAFF_ONLY)
     try:
         feature_name_validator(feature)
     except ValidationError:
@@ -133,7 +132,7 @@ def _details(data: EntitlementData) -> dict[str, Any]:
 def entitlement_save(*, actor: User, data: EntitlementData, entitlement: Entitlement | None = None) -> Entitlement:
     """Creates a line, or changes one (locked, so its quantity never drops below what is
     activated meanwhile). Support only; audited on the line's customer."""
-    _require_staff(actor, action="entitlement.save")
+    authorize_staff(actor=actor, action="entitlement.save", message=_STAFF_ONLY)
     try:
         with transaction.atomic():
             existing = None
@@ -271,7 +270,7 @@ def entitlement_import_plan(*, text: str) -> list[ImportLine]:
 def entitlement_import(*, actor: User, text: str) -> list[Entitlement]:
     """Applies an entitlement CSV, all or nothing: any line with an error refuses the whole
     file (the preview names the lines). Support only; each line audited."""
-    _require_staff(actor, action="entitlement.import")
+    authorize_staff(actor=actor, action="entitlement.import", message=_STAFF_ONLY)
     with transaction.atomic():
         plan = entitlement_import_plan(text=text)
         bad = [line for line in plan if not line.ok]
