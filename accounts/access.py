@@ -80,6 +80,11 @@ class CustomerAccess:
     def has(self, permission: Permission) -> bool:
         return has_permission(self.membership, permission)
 
+    def page_context(self, **extra: Any) -> dict[str, Any]:
+        """What every customer page's template starts from (the header, the navigation, the
+        breadcrumbs and ``{% if can.<permission> %}`` read it): the one place it is built."""
+        return {"customer": self.customer, "access": self, "can": self.can, **extra}
+
 
 def _memberships_sql() -> tuple[str, list[str], list[str]]:
     """The statement and the field names of its columns, from the models (no user input)."""
@@ -181,7 +186,7 @@ def forbidden(request: HttpRequest, access: CustomerAccess, permission: Permissi
     return render(
         request,
         "403.html",
-        {"customer": access.customer, "access": access, "can": access.can, "missing_permission": permission},
+        access.page_context(missing_permission=permission),
         status=HTTPStatus.FORBIDDEN,
     )
 
@@ -246,5 +251,9 @@ class CustomerViewMixin:
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)  # type: ignore[misc]
-        context.update(customer=self.customer, access=self.access, can=self.access.can)
+        context.update(self.access.page_context())
         return context
+
+    def render_page(self, template_name: str, status: int = HTTPStatus.OK, **extra: Any) -> HttpResponse:
+        """``template_name`` rendered with the customer-page context and ``extra``."""
+        return render(self.request, template_name, self.access.page_context(**extra), status=status)

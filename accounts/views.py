@@ -12,7 +12,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
@@ -110,18 +110,16 @@ class UsersPageMixin(CustomerViewMixin):
         self, request: HttpRequest, *, add_form: UserAddForm | None = None, status: int = HTTPStatus.OK
     ) -> HttpResponse:
         memberships = list(membership_list(customer=self.customer))
-        context = {
-            "customer": self.customer,
-            "access": self.access,
-            "can": self.access.can,
-            "memberships": memberships,
-            "asc_count": sum(1 for membership in memberships if membership.role == Role.ASC),
-            "invitations": invitation_pending_list(customer=self.customer),
-            "add_form": add_form or UserAddForm(),
-            "role_choices": [(role.value, role.label) for role in GRANTABLE_ROLES],
-            "asc_role": Role.ASC,
-        }
-        return render(request, "accounts/users.html", context, status=status)
+        return self.render_page(
+            "accounts/users.html",
+            status,
+            memberships=memberships,
+            asc_count=sum(1 for membership in memberships if membership.role == Role.ASC),
+            invitations=invitation_pending_list(customer=self.customer),
+            add_form=add_form or UserAddForm(),
+            role_choices=[(role.value, role.label) for role in GRANTABLE_ROLES],
+            asc_role=Role.ASC,
+        )
 
     def users_redirect(self) -> HttpResponse:
         return redirect("users:list", customer_number=self.customer.number)
@@ -256,10 +254,9 @@ class UserBulkAddView(CustomerViewMixin, View):
     template_name = "accounts/users_bulk.html"
 
     def page(self, request: HttpRequest, status: int = HTTPStatus.OK, **context: Any) -> HttpResponse:
-        context.update(customer=self.customer, access=self.access, can=self.access.can)
         context.setdefault("form", BulkAddForm())
         context.setdefault("max_lines", MAX_BULK_LINES)
-        return render(request, self.template_name, context, status=status)
+        return self.render_page(self.template_name, status, **context)
 
     def preview(self, request: HttpRequest, content: str, plan: list[AddPlanLine], **context: Any) -> HttpResponse:
         digest = user_add_plan_digest(plan)
@@ -347,17 +344,10 @@ class AuditLogView(_AuditMixin, View):
         query = request.GET.copy()
         query.pop("page", None)
         rows = [(event, audit_action_label(event.action)) for event in page.object_list]
-        context = {
-            "customer": self.customer,
-            "access": self.access,
-            "can": self.access.can,
-            "form": form,
-            "page": page,
-            "rows": rows,
-            "query": query.urlencode(),
-        }
         status = HTTPStatus.BAD_REQUEST if events is None else HTTPStatus.OK
-        return render(request, "accounts/audit.html", context, status=status)
+        return self.render_page(
+            "accounts/audit.html", status, form=form, page=page, rows=rows, query=query.urlencode()
+        )
 
 
 class AuditExportView(_AuditMixin, View):

@@ -77,15 +77,9 @@ class VisibilityGate:
         # CustomerViewMixin already knows when activations are visible (one query for both).
         reason = None if self.access.activations_visible else activations_unavailable_reason(customer=self.customer)
         if reason is not None:
-            return render(
-                request,
-                "activations/unavailable.html",
-                {
-                    "customer": self.customer, "access": self.access, "can": self.access.can,
-                    "no_flexnet": reason == Unavailable.NO_FLEXNET,
-                    "support_email": settings.PORTAL_SUPPORT_EMAIL,
-                },
-                status=self.unavailable_status,
+            return self.render_page(
+                "activations/unavailable.html", self.unavailable_status,
+                no_flexnet=reason == Unavailable.NO_FLEXNET, support_email=settings.PORTAL_SUPPORT_EMAIL,
             )
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
 
@@ -143,7 +137,7 @@ class ServerListView(ActivationsPage):
     def render_content(self) -> str:
         page = Paginator(server_list(customer=self.customer), SERVERS_PER_PAGE).get_page(self.request.GET.get("page"))
         return render_to_string(
-            "activations/_list_content.html", {"customer": self.customer, "can": self.access.can, "page": page}
+            "activations/_list_content.html", self.access.page_context(page=page)
         )
 
 

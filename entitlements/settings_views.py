@@ -122,12 +122,11 @@ class _SettingsView(CustomerViewMixin, View):
         return self._models
 
     def context(self, **extra: Any) -> dict[str, Any]:
-        return {
-            "customer": self.customer, "access": self.access, "can": self.access.can,
-            "has_shared_web": LicensingModel.SHARED_WEB in self.models_owned,
-            "has_elastic": LicensingModel.ELASTIC in self.models_owned,
+        return self.access.page_context(
+            has_shared_web=LicensingModel.SHARED_WEB in self.models_owned,
+            has_elastic=LicensingModel.ELASTIC in self.models_owned,
             **extra,
-        }
+        )
 
     def page(self, template: str, status: int = HTTPStatus.OK, **extra: Any) -> HttpResponse:
         return render(self.request, f"entitlements/licensing/{template}", self.context(**extra), status=status)

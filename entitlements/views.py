@@ -60,15 +60,14 @@ class EntitlementListView(CustomerViewMixin, TemplateView):
         query.pop("page", None)
         sort_query = query.copy()
         sort_query.pop("sort", None)
-        return render_to_string("entitlements/_list_content.html", {
-            "customer": self.customer, "can": self.access.can,
+        return render_to_string("entitlements/_list_content.html", self.access.page_context(**{
             "form": form, "page": page, "rows_html": entitlement_rows_html(page.object_list),
             "query": query.urlencode(), "sort_query": sort_query.urlencode(), "sort": filters.sort,
             "export_query": query.urlencode(),
             # The charts do not depend on the query: paging or filtering reuses them.
             "charts": customer_fragment(name="entitlement_charts", customer=self.customer, vary=(),
                                         render=lambda: self.render_charts(today)),
-        })
+        }))
 
     def render_charts(self, today: datetime.date) -> str:
         return render_to_string("entitlements/_charts.html", {
