@@ -7,24 +7,29 @@ Celery, the support console and any future API cannot bypass the matrix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from allauth.mfa.utils import is_mfa_enabled
+from django import forms
 from django.contrib import messages
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from portal.errors import AccessDenied
+from portal.errors import AccessDenied, PortalError
+from portal.forms import form_error_from
 from portal.fragments import customer_value
 
 from .audit import audit_record
 from .models import Customer, Membership, User
 from .roles import Permission, Role, has_permission, role_permissions
+
+T = TypeVar("T")
 
 
 class UnknownPermission(Exception):
@@ -253,6 +258,35 @@ class CustomerViewMixin:
         context = super().get_context_data(**kwargs)  # type: ignore[misc]
         context.update(self.access.page_context())
         return context
+
+    def submit(
+        self, form: forms.Form, action: Callable[[dict[str, Any]], T], *,
+        success: Callable[[T], str], then: Callable[[T], HttpResponse],
+    ) -> HttpResponse | None:
+        """The one write flow of a customer page: for a valid form, runs ``action(cleaned_data)``
+        (one service call), flashes ``success(result)`` and answers ``then(result)``.
+
+        A service's refusal (``PortalError``) becomes the form's error; a denial
+        (``AccessDenied``) is not a refusal and passes on to ``dispatch`` (403). None means:
+        show the form again, with its errors::
+
+            return self.submit(form, lambda data: thing_add(customer=..., actor=..., **data),
+                               success=lambda thing: _("Added."), then=lambda thing: redirect(...),
+                               ) or self.render_page("form.html", HTTPStatus.BAD_REQUEST, form=form)
+        """
+        if not form.is_valid():
+            return None
+        try:
+            result = action(form.cleaned_data)
+        except PortalError as refused:
+            form_error_from(form, refused)
+            return None
+        messages.success(self.request, success(result))
+        return then(result)
+
+    def refused(self, error: PortalError) -> None:
+        """A refusal of a write without a form (a button): shown as an error message."""
+        messages.error(self.request, error.message)
 
     def render_page(self, template_name: str, status: int = HTTPStatus.OK, **extra: Any) -> HttpResponse:
         """``template_name`` rendered with the customer-page context and ``extra``."""

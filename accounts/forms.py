@@ -121,12 +121,6 @@ class RoleChangeForm(forms.Form):
     role = _RoleField(label=gettext_lazy("Role"))
 
 
-def form_error_from(form: forms.Form, error: PortalError) -> None:
-    """Puts a service's refusal on the form: on its field when the form has it."""
-    field = error.field if error.field in form.fields else None
-    form.add_error(field, error.message)
-
-
 # --- Bulk add ----------------------------------------------------------------------------
 
 MAX_BULK_LINES = 2000

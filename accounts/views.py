@@ -30,7 +30,6 @@ from .forms import (
     RoleChangeForm,
     UserAddForm,
     audit_action_label,
-    form_error_from,
 )
 from .models import AuditEvent, Invitation, Membership
 from .roles import GRANTABLE_ROLES, PERMISSION_LABELS, ROLE_PERMISSIONS, Permission, Role, role_permissions
@@ -137,22 +136,21 @@ class UserAddView(UsersPageMixin, View):
 
     def post(self, request: HttpRequest, customer_number: str) -> HttpResponse:
         form = UserAddForm(request.POST)
-        if form.is_valid():
-            try:
-                result = membership_add(
-                    customer=self.customer, actor=request.user,
-                    email=form.cleaned_data["email"], role=form.cleaned_data["role"],
-                )
-            except PortalError as refused:
-                form_error_from(form, refused)
+
+        def added(result: Membership | Invitation) -> str:
+            if isinstance(result, Invitation):
+                message = _("%(email)s has no verified account yet, so an invitation was emailed.")
             else:
-                if isinstance(result, Invitation):
-                    message = _("%(email)s has no verified account yet, so an invitation was emailed.")
-                else:
-                    message = _("%(email)s was added as a portal user.")
-                messages.success(request, message % {"email": form.cleaned_data["email"].strip().lower()})
-                return self.users_redirect()
-        return self.users_page(request, add_form=form, status=HTTPStatus.BAD_REQUEST)
+                message = _("%(email)s was added as a portal user.")
+            return message % {"email": form.cleaned_data["email"].strip().lower()}
+
+        return self.submit(
+            form,
+            lambda data: membership_add(customer=self.customer, actor=request.user, email=data["email"],
+                                        role=data["role"]),
+            success=added,
+            then=lambda _result: self.users_redirect(),
+        ) or self.users_page(request, add_form=form, status=HTTPStatus.BAD_REQUEST)
 
 
 class CustomerMfaRequiredView(UsersPageMixin, View):
@@ -187,7 +185,7 @@ class UserRoleView(_MembershipActionView):
         try:
             changed = membership_change_role(membership=membership, actor=request.user, role=form.cleaned_data["role"])
         except PortalError as refused:
-            messages.error(request, refused.message)
+            self.refused(refused)
         else:
             message = _("%(email)s now has the role %(role)s.")
             messages.success(request, message % {"email": membership.user.email, "role": changed.get_role_display()})
@@ -205,7 +203,7 @@ class UserRemoveView(_MembershipActionView):
         try:
             membership_remove(membership=membership, actor=request.user)
         except PortalError as refused:
-            messages.error(request, refused.message)
+            self.refused(refused)
             return self.users_redirect()
         if is_self:
             messages.success(
@@ -229,7 +227,7 @@ class InvitationCancelView(_InvitationActionView):
         try:
             invitation_cancel(invitation=invitation, actor=request.user)
         except PortalError as refused:
-            messages.error(request, refused.message)
+            self.refused(refused)
         else:
             messages.success(request, _("The invitation of %(email)s was cancelled.") % {"email": invitation.email})
         return self.users_redirect()
@@ -241,7 +239,7 @@ class InvitationResendView(_InvitationActionView):
         try:
             invitation_resend(invitation=invitation, actor=request.user)
         except PortalError as refused:
-            messages.error(request, refused.message)
+            self.refused(refused)
         else:
             messages.success(request, _("The invitation was emailed to %(email)s again.") % {"email": invitation.email})
         return self.users_redirect()
@@ -301,7 +299,7 @@ class UserBulkAddView(CustomerViewMixin, View):
             messages.warning(request, changed.message)
             return self.preview(request, content, changed.plan, status=HTTPStatus.CONFLICT)
         except PortalError as refused:
-            messages.error(request, refused.message)
+            self.refused(refused)
             plan = user_add_plan(customer=self.customer, requests=form.cleaned_data["requests"])
             return self.preview(request, content, plan, status=HTTPStatus.BAD_REQUEST)
         counts = Counter(line.outcome for line in applied)

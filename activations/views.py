@@ -28,7 +28,6 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.access import CustomerViewMixin
-from accounts.forms import form_error_from
 from accounts.roles import Permission
 from entitlements.models import LicensingModel
 from entitlements.selectors import EntitlementFilters, entitlement_list, flexnet_entitlement_list
@@ -179,20 +178,21 @@ class ServerAddView(ActivationsPage):
     def post(self, request: HttpRequest, customer_number: str) -> HttpResponse:
         form = ServerForm(request.POST)
         prefill = _prefill(request.POST)
-        if form.is_valid():
-            try:
-                server = server_create(
-                    customer=self.customer, actor=request.user, name=form.cleaned_data["name"], hosts=form.hosts(),
-                    lmgrd_port=form.cleaned_data["lmgrd_port"], vendor_port=form.cleaned_data["vendor_port"],
-                )
-            except PortalError as error:
-                form_error_from(form, error)
-            else:
-                messages.success(request, _("License server %(name)s added. Now activate licenses on it.")
-                                 % {"name": server.name})
-                url = reverse("activations:activate", args=[self.customer.number, server.pk])
-                return redirect(f"{url}?{urlencode(prefill)}" if prefill else url)
-        return self.page(HTTPStatus.OK, form=form, adding=True, prefill=prefill)
+
+        def activate(server: LicenseServer) -> HttpResponse:
+            url = reverse("activations:activate", args=[self.customer.number, server.pk])
+            return redirect(f"{url}?{urlencode(prefill)}" if prefill else url)
+
+        return self.submit(
+            form,
+            lambda data: server_create(
+                customer=self.customer, actor=request.user, name=data["name"], hosts=form.hosts(),
+                lmgrd_port=data["lmgrd_port"], vendor_port=data["vendor_port"],
+            ),
+            success=lambda server: _("License server %(name)s added. Now activate licenses on it.")
+            % {"name": server.name},
+            then=activate,
+        ) or self.page(HTTPStatus.OK, form=form, adding=True, prefill=prefill)
 
 
 class ServerEditView(ActivationsPage):
@@ -222,19 +222,16 @@ class ServerEditView(ActivationsPage):
     def post(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
         self.load_server(server_id)
         form = self._form(request.POST)
-        if form.is_valid():
-            try:
-                server_update(
-                    server=self.server, actor=request.user, name=form.cleaned_data["name"],
-                    host_names=form.host_names(), hosts=form.hosts() if form.edit_host_ids else None,
-                    lmgrd_port=form.cleaned_data["lmgrd_port"], vendor_port=form.cleaned_data["vendor_port"],
-                )
-            except PortalError as error:
-                form_error_from(form, error)
-            else:
-                messages.success(request, _("License server saved."))
-                return redirect(_server_url(self.server))
-        return self.page(form=form, server=self.server)
+        return self.submit(
+            form,
+            lambda data: server_update(
+                server=self.server, actor=request.user, name=data["name"], host_names=form.host_names(),
+                hosts=form.hosts() if form.edit_host_ids else None, lmgrd_port=data["lmgrd_port"],
+                vendor_port=data["vendor_port"],
+            ),
+            success=lambda _saved: _("License server saved."),
+            then=lambda _saved: redirect(_server_url(self.server)),
+        ) or self.page(form=form, server=self.server)
 
 
 # --- Activate -------------------------------------------------------------------------------
@@ -403,16 +400,13 @@ class RehostView(ActivationsPage):
     def post(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
         self.load_server(server_id)
         form = self._form(request.POST)
-        if form.is_valid():
-            try:
-                license_file = server_rehost(server=self.server, actor=request.user, hosts=form.hosts())
-            except PortalError as error:
-                form_error_from(form, error)
-            else:
-                messages.success(request, _("Server rehosted: license file version %(v)s is ready to download.")
-                                 % {"v": license_file.version})
-                return redirect(_server_url(self.server))
-        return self._page(form)
+        return self.submit(
+            form,
+            lambda data: server_rehost(server=self.server, actor=request.user, hosts=form.hosts()),
+            success=lambda license_file: _("Server rehosted: license file version %(v)s is ready to download.")
+            % {"v": license_file.version},
+            then=lambda _file: redirect(_server_url(self.server)),
+        ) or self._page(form)
 
 
 class ReturnView(ActivationsPage):
@@ -428,7 +422,7 @@ class ReturnView(ActivationsPage):
         try:
             license_file = server_return(server=server, actor=request.user)
         except PortalError as error:
-            messages.error(request, error.message)
+            self.refused(error)
         else:
             messages.success(request, _("All licenses of %(name)s were returned to the pool (license file version "
                                         "%(v)s).") % {"name": server.name, "v": license_file.version})

@@ -22,12 +22,6 @@ from portal.forms import LinesImport, PastedLinesForm, PreviewedLinesForm, csv_u
 from .licensing_selectors import Granularity, SharedWebImportRequest
 from .licensing_services import recipients_clean, shared_web_email_normalise, thresholds_clean
 
-
-def form_error_from(form: forms.Form, error: PortalError) -> None:
-    """Puts a service's refusal on the form: on its field when the form has it."""
-    form.add_error(error.field if error.field in form.fields else None, error.message)
-
-
 # --- Shared Web users -------------------------------------------------------------------
 
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any, ClassVar, TypeVar
 
-from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -40,7 +39,6 @@ from .licensing_forms import (
     SharedWebUserForm,
     UsageFilterForm,
     UsagePreset,
-    form_error_from,
 )
 from .licensing_selectors import (
     CHART_PALETTE,
@@ -139,26 +137,6 @@ class _SettingsView(CustomerViewMixin, View):
             self.context(section=self.section, section_label=LicensingModel(self.section).label),
             status=HTTPStatus.NOT_FOUND,
         )
-
-    def submit(
-        self, form: forms.Form, action: Callable[[dict[str, Any]], T], *,
-        success: Callable[[T], str], then: Callable[[T], HttpResponse],
-    ) -> HttpResponse | None:
-        """For a valid form, runs ``action(cleaned_data)`` (a service call), flashes
-        ``success(result)`` and answers ``then(result)``. A service's refusal becomes the form's
-        error (a denial is not a refusal: it passes on to the 403); None means: show the form again, with its errors."""
-        if not form.is_valid():
-            return None
-        try:
-            result = action(form.cleaned_data)
-        except PortalError as refused:
-            form_error_from(form, refused)
-            return None
-        messages.success(self.request, success(result))
-        return then(result)
-
-    def refused(self, error: PortalError) -> None:
-        messages.error(self.request, error.message)
 
 
 def _section_guard(handler: Any) -> Any:
@@ -597,20 +575,15 @@ class ElasticBudgetView(_ElasticView):
     def post(self, request: HttpRequest, customer_number: str) -> HttpResponse:
         account = self.account()
         form = BudgetForm(request.POST)
-        if form.is_valid():
-            try:
-                elastic_budget_update(
-                    account=account, actor=request.user,
-                    monthly_budget_units=form.cleaned_data["monthly_budget_units"],
-                    alert_thresholds=form.cleaned_data["alert_thresholds"],
-                    alert_recipients=form.cleaned_data["alert_recipients"],
-                )
-            except PortalError as refused:
-                form_error_from(form, refused)
-            else:
-                messages.success(request, _("The budget settings were saved."))
-                return self.elastic_redirect()
-        return self.elastic_page(budget_form=form, status=HTTPStatus.BAD_REQUEST)
+        return self.submit(
+            form,
+            lambda data: elastic_budget_update(
+                account=account, actor=request.user, monthly_budget_units=data["monthly_budget_units"],
+                alert_thresholds=data["alert_thresholds"], alert_recipients=data["alert_recipients"],
+            ),
+            success=lambda _saved: _("The budget settings were saved."),
+            then=lambda _saved: self.elastic_redirect(),
+        ) or self.elastic_page(budget_form=form, status=HTTPStatus.BAD_REQUEST)
 
 
 class _UsageView(_ElasticView):
