@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Customer
-from portal.csv import csv_unsafe
+from portal.csv import csv_line_fields, csv_unsafe
 from portal.errors import PortalError
 from portal.forms import LinesImport, PastedLinesForm, PreviewedLinesForm, csv_upload_text
 
@@ -54,10 +54,9 @@ def shared_web_import_parse(text: str) -> list[SharedWebImportRequest]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        delimiter = next((d for d in (",", ";", "\t") if d in line), ",")
         try:
-            fields = [csv_unsafe(value.strip()).strip() for value in next(csv.reader([line], delimiter=delimiter))]
-        except (csv.Error, StopIteration):
+            fields = [csv_unsafe(value.strip()).strip() for value in csv_line_fields(line)]
+        except csv.Error:
             requests.append(SharedWebImportRequest(number, line, error=_("This line is not valid CSV.")))
             continue
         if header_allowed and [value.casefold() for value in fields][:2] == ["email", "name"]:

@@ -9,9 +9,7 @@ The Elastic PIN is a secret: it never enters an audit event, a notification or a
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import logging
 import secrets
 from collections.abc import Iterable, Sequence
@@ -34,6 +32,7 @@ from accounts.audit import audit_record
 from accounts.models import Customer, User
 from accounts.notifications import notification_queue, notification_recipients, notify_ascs
 from accounts.roles import Permission
+from portal.csv import csv_table_read
 from portal.errors import PortalError
 from portal.i18n import deferred
 
@@ -732,32 +731,11 @@ def elastic_usage_import(*, actor: User, text: str, dry_run: bool = False) -> Us
     authorize_staff(
         actor=actor, action="elastic.usage_import", message=_("Only support staff can import Elastic usage.")
     )
-    if "\x00" in text:  # PostgreSQL text cannot hold NUL: refuse the file, not fail on the first query
-        raise PortalError(_("This is not a text file."))
     result = UsageImportResult(dry_run=dry_run)
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = next(reader, None)
-    except csv.Error as error:  # e.g. a header field over csv.field_size_limit()
-        raise PortalError(_("The file is not valid CSV: %(error)s") % {"error": error}) from None
-    if header is None:
-        raise PortalError(_("The file is empty."))
-    header = [column.strip().lower().lstrip("\ufeff") for column in header]
-    missing = [column for column in USAGE_REQUIRED if column not in header]
-    if missing:
-        raise PortalError(_("The header lacks the column(s): %(columns)s. Expected: %(expected)s.")
-                          % {"columns": ", ".join(missing), "expected": ",".join(USAGE_COLUMNS)})
-    index = {column: header.index(column) for column in USAGE_COLUMNS if column in header}
-    try:
-        rows = [(number, row) for number, row in enumerate(reader, start=2) if any(c.strip() for c in row)]
-    except csv.Error as error:
-        raise PortalError(_("The file is not valid CSV: %(error)s") % {"error": error}) from None
-    if len(rows) > MAX_USAGE_LINES:
-        raise PortalError(_("At most %(max)d lines at a time.") % {"max": MAX_USAGE_LINES})
+    rows = csv_table_read(text, required=USAGE_REQUIRED, expected=USAGE_COLUMNS, max_rows=MAX_USAGE_LINES).rows
 
     def column_values(name: str) -> set[str]:
-        position = index[name]
-        return {row[position].strip() for _n, row in rows if position < len(row)}
+        return {row[name] for _n, row in rows if name in row}
 
     customers = {c.number: c for c in Customer.objects.filter(number__in=column_values("customer_number"))}
     features = {value.lower() for value in column_values("feature")}
@@ -766,9 +744,8 @@ def elastic_usage_import(*, actor: User, text: str, dry_run: bool = False) -> Us
     seen: dict[tuple[int, str], int] = {}
     for number, row in rows:
 
-        def cell(name: str, row: list[str] = row) -> str:
-            position = index.get(name)
-            return row[position].strip() if position is not None and position < len(row) else ""
+        def cell(name: str, row: dict[str, str] = row) -> str:
+            return row.get(name, "")
 
         line = UsageLine(number, UsageOutcome.INVALID, customer_number=cell("customer_number"),
                          transaction_id=cell("transaction_id"))

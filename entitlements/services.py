@@ -5,9 +5,7 @@ Activated quantities are changed only by ``activations.services`` under a row lo
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from accounts.access import authorize_staff
 from accounts.audit import audit_record
 from accounts.models import Customer, User
+from portal.csv import csv_table_read
 from portal.errors import PortalError
 
 from .models import Entitlement, LicensingModel, Product, feature_name_validator
@@ -194,25 +193,8 @@ def _parse_bool(value: str, errors: list[str]) -> bool:
 def entitlement_import_plan(*, text: str) -> list[ImportLine]:
     """Reads an entitlement CSV (header row with ``IMPORT_COLUMNS``) into lines, each
     with its data or its errors. Reads only; raises PortalError for a file it cannot use."""
-    if "\x00" in text:  # PostgreSQL text cannot hold NUL: refuse the file, not fail on the first query
-        raise PortalError(_("This is not a text file."))
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    try:
-        header = [name.strip().lower() for name in (reader.fieldnames or [])]
-        missing = [name for name in IMPORT_REQUIRED if name not in header]
-        if missing:
-            raise PortalError(
-                _("The CSV header lacks the column(s): %(columns)s. Expected: %(expected)s.")
-                % {"columns": ", ".join(missing), "expected": ",".join(IMPORT_COLUMNS)}
-            )
-        reader.fieldnames = header
-        rows = []
-        for row in reader:
-            rows.append({key: (value or "").strip() for key, value in row.items() if isinstance(key, str)})
-            if len(rows) > MAX_IMPORT_LINES:
-                raise PortalError(_("At most %(max)s lines can be imported at once.") % {"max": MAX_IMPORT_LINES})
-    except csv.Error as error:  # e.g. a field over csv.field_size_limit()
-        raise PortalError(_("The file is not valid CSV: %(error)s") % {"error": error}) from None
+    numbered = csv_table_read(text, required=IMPORT_REQUIRED, expected=IMPORT_COLUMNS, max_rows=MAX_IMPORT_LINES).rows
+    rows = [row for _number, row in numbered]
     if not rows:
         raise PortalError(_("The CSV file has no lines."))
     customers = {c.number: c for c in Customer.objects.filter(number__in={r.get("customer_number", "") for r in rows})}
@@ -222,7 +204,7 @@ def entitlement_import_plan(*, text: str) -> list[ImportLine]:
     }
     seen: set[str] = set()
     plan = []
-    for number, row in enumerate(rows, start=2):
+    for number, row in numbered:
         line = ImportLine(number=number, raw=row)
         errors = line.errors
         customer = customers.get(row.get("customer_number", ""))

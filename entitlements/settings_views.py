@@ -7,16 +7,14 @@ its permission; the Elastic PIN is put in a context only for MANAGE_LICENSING_SE
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter
-from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any, ClassVar, TypeVar
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,7 +22,7 @@ from django.views import View
 
 from accounts.access import CustomerViewMixin
 from accounts.roles import Permission, roles_with
-from portal.csv import csv_safe
+from portal.csv import csv_response
 from portal.errors import PortalError
 
 from .licensing_forms import (
@@ -82,25 +80,6 @@ USAGE_PAGE_SIZE = 50
 
 
 T = TypeVar("T")
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_response(filename: str, header: list[str], rows: Iterator[list[object]]) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-
-    def stream() -> Iterator[str]:
-        yield "\ufeff"  # so spreadsheet programs read UTF-8
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow([csv_safe(cell) for cell in row])
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 class _SettingsView(CustomerViewMixin, View):
@@ -280,7 +259,7 @@ class SharedWebUserExportView(_SharedWebView):
             for user in users
         )
         filename = f"shared-web-users-{self.customer.number}-{timezone.localdate():%Y%m%d}.csv"
-        return _csv_response(filename, ["email", "name", "active", "groups"], rows)
+        return csv_response(filename, ["email", "name", "active", "groups"], rows)
 
 
 class SharedWebUserImportView(_SharedWebView):
@@ -631,5 +610,5 @@ class ElasticUsageExportView(_UsageView):
             for u in usage.iterator(chunk_size=2000)
         )
         filename = f"elastic-usage-{self.customer.number}-{start:%Y%m%d}-{end:%Y%m%d}.csv"
-        return _csv_response(filename, ["transaction_id", "started_at", "ended_at", "feature", "product", "count",
+        return csv_response(filename, ["transaction_id", "started_at", "ended_at", "feature", "product", "count",
                                         "hours", "cost", "currency", "user"], rows)

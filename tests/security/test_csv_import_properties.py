@@ -546,7 +546,7 @@ def _entitlement_export_as_import(world: dict[str, Any]) -> str:
     _cells_safe(exported)
     columns = {"Line": "line_id", "Order": "order_number", "Feature": "feature", "Quantity": "quantity",
                "Start": "start_date", "End": "end_date", "TECS end": "tecs_end_date", "Borrowable": "borrowable"}
-    rows = list(csv.DictReader(io.StringIO(exported)))
+    rows = list(csv.DictReader(io.StringIO(exported.removeprefix("\ufeff"))))
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["customer_number", *columns.values()])
