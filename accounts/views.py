@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
@@ -252,6 +253,7 @@ class UserBulkAddView(CustomerViewMixin, View):
     def page(self, request: HttpRequest, status: int = HTTPStatus.OK, **context: Any) -> HttpResponse:
         context.setdefault("form", BulkAddForm())
         context.setdefault("max_lines", MAX_BULK_LINES)
+        context.setdefault("import_url", reverse("users:bulk", args=[self.customer.number]))
         return self.render_page(self.template_name, status, **context)
 
     def preview(self, request: HttpRequest, content: str, plan: list[AddPlanLine], **context: Any) -> HttpResponse:

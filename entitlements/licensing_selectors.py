@@ -77,6 +77,11 @@ class ImportOutcome(enum.Enum):
     def label(self) -> str:
         return str(IMPORT_OUTCOME_LABELS[self])
 
+    @property
+    def tone(self) -> str:
+        """The badge style the preview shows the outcome with."""
+        return _IMPORT_OUTCOME_TONES[self]
+
 
 IMPORT_OUTCOME_LABELS = {
     ImportOutcome.ADD: gettext_lazy("Add"),
@@ -84,6 +89,13 @@ IMPORT_OUTCOME_LABELS = {
     ImportOutcome.UNCHANGED: gettext_lazy("Unchanged"),
     ImportOutcome.INVALID: gettext_lazy("Invalid"),
     ImportOutcome.DUPLICATE: gettext_lazy("Duplicate in file"),
+}
+_IMPORT_OUTCOME_TONES = {
+    ImportOutcome.ADD: "success",
+    ImportOutcome.UPDATE: "info",
+    ImportOutcome.UNCHANGED: "muted",
+    ImportOutcome.INVALID: "danger",
+    ImportOutcome.DUPLICATE: "warning",
 }
 
 

@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
@@ -269,6 +270,8 @@ class SharedWebUserImportView(_SharedWebView):
 
     def import_page(self, status: int = HTTPStatus.OK, **extra: Any) -> HttpResponse:
         extra.setdefault("form", SharedWebImportForm())
+        extra.setdefault("import_url", reverse("licensing_settings:shared_web_users_import",
+                                               args=[self.customer.number]))
         return self.page("shared_web_import.html", status=status, max_lines=MAX_IMPORT_LINES, **extra)
 
     def preview(self, content: str, plan: list[SharedWebImportLine], status: int = HTTPStatus.OK) -> HttpResponse:
