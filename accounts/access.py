@@ -23,7 +23,6 @@ from django.utils.translation import gettext as _
 
 from portal.errors import AccessDenied, PortalError
 from portal.forms import form_error_from
-from portal.fragments import customer_value
 
 from .audit import audit_record
 from .models import Customer, Membership, User
@@ -75,13 +74,6 @@ class CustomerAccess:
     def can(self) -> PermissionFlags:
         return PermissionFlags(self.permissions)
 
-    @cached_property
-    def activations_visible(self) -> bool:
-        # Asked by every activations page: cached with the customer's data version.
-        return customer_value(
-            name="activations_visible", customer=self.customer, compute=lambda: self.customer.activations_visible
-        )
-
     def has(self, permission: Permission) -> bool:
         return has_permission(self.membership, permission)
 
@@ -111,8 +103,7 @@ def user_memberships(user: User) -> list[Membership]:
 
     Every customer page runs it, so it is one SQL statement built from the models' fields at
     import rather than an ORM query compiled per request (0.2 ms instead of 1 ms, most of a
-    cached page's time; docs/performance.md). ``Customer.activations_visible`` stays lazy:
-    the navigation that shows it is cached with the customer's data version.
+    cached page's time; docs/performance.md).
     """
     with connection.cursor() as cursor:
         cursor.execute(_MEMBERSHIPS_SQL, [user.pk])

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Customer
 from entitlements.models import Entitlement, EntitlementStatus, LicensingModel
 from entitlements.selectors import customer_has_flexnet, flexnet_entitlement_list
+from portal.fragments import customer_value
 
 from .hostids import hostid_detect, hostid_normalise
 from .licensefile import ParsedFeature, ParsedLicense
@@ -35,12 +36,27 @@ class Unavailable:
 
 
 def activations_unavailable_reason(*, customer: Customer) -> str | None:
-    """None when activations are visible, else an ``Unavailable`` value."""
+    """The visibility rule, stated once (DESIGN.md): activations exist only for a customer
+    that owns FlexNet entitlements AND whose FlexNet management support has enabled. None
+    when activations are visible, else an ``Unavailable`` value saying why not.
+
+    Asked by the navigation and by every activations page: computed once per version of the
+    customer's data (``portal.fragments.customer_value``)."""
+    return customer_value(
+        name="activations_unavailable", customer=customer, compute=lambda: _unavailable_reason(customer)
+    )
+
+
+def _unavailable_reason(customer: Customer) -> str | None:
     if not customer_has_flexnet(customer=customer):
         return Unavailable.NO_FLEXNET
     if not customer.flexnet_managed:
         return Unavailable.NOT_MANAGED
     return None
+
+
+def activations_visible(*, customer: Customer) -> bool:
+    return activations_unavailable_reason(customer=customer) is None
 
 
 # --- Servers --------------------------------------------------------------------------------

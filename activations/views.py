@@ -73,8 +73,7 @@ class VisibilityGate:
     access: Any
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        # CustomerViewMixin already knows when activations are visible (one query for both).
-        reason = None if self.access.activations_visible else activations_unavailable_reason(customer=self.customer)
+        reason = activations_unavailable_reason(customer=self.customer)
         if reason is not None:
             return self.render_page(
                 "activations/unavailable.html", self.unavailable_status,

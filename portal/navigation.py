@@ -21,6 +21,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Permission
+from activations.selectors import activations_visible
 
 if TYPE_CHECKING:
     from accounts.access import CustomerAccess
@@ -43,7 +44,7 @@ class NavItem:
 
 
 def _activations_visible(access: CustomerAccess) -> bool:
-    return access.activations_visible
+    return activations_visible(customer=access.customer)
 
 
 CUSTOMER_NAV: tuple[NavItem, ...] = (
