@@ -36,7 +36,7 @@ from portal.fragments import customer_fragment, shared_view
 
 from .forms import ActivationForm, DeliverForm, LicenseUploadForm, RehostForm, ServerForm, VerifyForm
 from .licensefile import LicenseParseError, license_diff, license_verify
-from .models import Activation, LicenseFile, LicenseServer
+from .models import LicenseFile, LicenseServer
 from .selectors import (
     LineRequest,
     Unavailable,
@@ -200,7 +200,7 @@ class ServerEditView(ActivationsPage):
 
     def _form(self, data: Any = None) -> ServerForm:
         hosts = list(self.server.hosts.all())
-        edit_ids = not self.server.license_files.exists()
+        edit_ids = not license_file_list(server=self.server).exists()
         initial: dict[str, Any] = {
             "name": self.server.name, "lmgrd_port": self.server.lmgrd_port, "vendor_port": self.server.vendor_port,
             "triad": len(hosts) == 3,
@@ -284,7 +284,7 @@ class ActivateView(ActivationsPage):
         )
         if prefill:
             # From "Update from license": the lines of that file and those on this server.
-            on_server = Activation.objects.filter(server=self.server).values("entitlement_id")
+            on_server = server_activations(server=self.server).values("entitlement_id")
             lines = lines.filter(Q(pk__in=[int(key[2:]) for key in prefill]) | Q(pk__in=on_server))
             page = None
         else:
