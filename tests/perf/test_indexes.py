@@ -37,7 +37,7 @@ from accounts.selectors import (
 )
 from activations.models import Activation, LicenseFile, LicenseServer, Rehost, ServerHost
 from activations.selectors import license_file_list, rehost_history, server_activations, server_list
-from entitlements.licensing_selectors import elastic_usage_list, shared_web_group_list, shared_web_user_list
+from entitlements.licensing.selectors import elastic_usage_list, shared_web_group_list, shared_web_user_list
 from entitlements.models import (
     ElasticUsage,
     Entitlement,
@@ -244,8 +244,8 @@ def test_every_customer_scoped_list_selector_is_checked() -> None:
 
     from accounts import selectors as accounts_selectors
     from activations import selectors as activations_selectors
-    from entitlements import licensing_selectors
     from entitlements import selectors as entitlements_selectors
+    from entitlements.licensing import selectors as licensing_selectors
 
     checked = {"entitlement_list", "server_list", "server_activations", "license_file_list", "rehost_history",
                "membership_list", "memberships_for_user", "invitation_pending_list", "audit_event_list",

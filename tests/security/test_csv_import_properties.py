@@ -45,9 +45,9 @@ from accounts.models import AuditEvent, Customer, Invitation, Membership, Notifi
 from accounts.roles import GRANTABLE_ROLES, Role
 from accounts.selectors import AddOutcome
 from accounts.services import email_normalise
-from entitlements.licensing_forms import SharedWebImportForm, shared_web_import_parse
-from entitlements.licensing_selectors import ImportOutcome
-from entitlements.licensing_services import (
+from entitlements.licensing.forms import SharedWebImportForm, shared_web_import_parse
+from entitlements.licensing.selectors import ImportOutcome
+from entitlements.licensing.services import (
     USAGE_COLUMNS,
     UsageOutcome,
     elastic_usage_import,

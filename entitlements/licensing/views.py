@@ -1,7 +1,7 @@
 """Shared Web and Elastic licensing settings (/c/<n>/settings/).
 
 Thin views: a form validates, one service writes (and checks the permission again), a
-message is added, redirect. Reads come from ``licensing_selectors``. Every view declares
+message is added, redirect. Reads come from ``entitlements.licensing.selectors``. Every view declares
 its permission; the Elastic PIN is put in a context only for MANAGE_LICENSING_SETTINGS.
 """
 
@@ -26,7 +26,8 @@ from accounts.roles import Permission, roles_with
 from portal.csv import csv_response
 from portal.errors import PortalError
 
-from .licensing_forms import (
+from ..models import ElasticAccount, LicensingModel
+from .forms import (
     MAX_IMPORT_LINES,
     ActiveForm,
     BudgetForm,
@@ -39,7 +40,7 @@ from .licensing_forms import (
     UsageFilterForm,
     UsagePreset,
 )
-from .licensing_selectors import (
+from .selectors import (
     CHART_PALETTE,
     ImportOutcome,
     SharedWebImportLine,
@@ -59,7 +60,7 @@ from .licensing_selectors import (
     shared_web_user_get,
     shared_web_user_list,
 )
-from .licensing_services import (
+from .services import (
     ImportPlanChanged,
     elastic_budget_update,
     elastic_pin_regenerate,
@@ -74,7 +75,6 @@ from .licensing_services import (
     shared_web_user_set_active,
     shared_web_user_update,
 )
-from .models import ElasticAccount, LicensingModel
 
 USAGE_PAGE_SIZE = 50
 

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import Customer
 
-from .models import (
+from ..models import (
     ElasticAccount,
     ElasticUsage,
     Entitlement,

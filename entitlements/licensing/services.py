@@ -36,16 +36,7 @@ from portal.csv import csv_table_read
 from portal.errors import PortalError
 from portal.i18n import deferred
 
-from .licensing_selectors import (
-    SharedWebImportLine,
-    SharedWebImportRequest,
-    elastic_accounts_with_budget,
-    elastic_consumed,
-    month_start,
-    shared_web_import_digest,
-    shared_web_import_plan,
-)
-from .models import (
+from ..models import (
     BudgetAlert,
     ElasticAccount,
     ElasticUsage,
@@ -55,6 +46,15 @@ from .models import (
     SeatAssignment,
     SharedWebGroup,
     SharedWebUser,
+)
+from .selectors import (
+    SharedWebImportLine,
+    SharedWebImportRequest,
+    elastic_accounts_with_budget,
+    elastic_consumed,
+    month_start,
+    shared_web_import_digest,
+    shared_web_import_plan,
 )
 
 MANAGE = Permission.MANAGE_LICENSING_SETTINGS

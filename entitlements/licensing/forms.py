@@ -19,8 +19,8 @@ from portal.csv import csv_line_fields, csv_unsafe
 from portal.errors import PortalError
 from portal.forms import LinesImport, PastedLinesForm, PreviewedLinesForm, csv_upload_text
 
-from .licensing_selectors import Granularity, SharedWebImportRequest
-from .licensing_services import recipients_clean, shared_web_email_normalise, thresholds_clean
+from .selectors import Granularity, SharedWebImportRequest
+from .services import recipients_clean, shared_web_email_normalise, thresholds_clean
 
 # --- Shared Web users -------------------------------------------------------------------
 
