@@ -27,6 +27,7 @@ from portal.csv import csv_response
 from portal.errors import PortalError
 
 from ..models import ElasticAccount, LicensingModel
+from .charts import CHART_PALETTE, elastic_usage_chart
 from .forms import (
     MAX_IMPORT_LINES,
     ActiveForm,
@@ -41,12 +42,10 @@ from .forms import (
     UsagePreset,
 )
 from .selectors import (
-    CHART_PALETTE,
     ImportOutcome,
     SharedWebImportLine,
     elastic_account_get,
     elastic_summary,
-    elastic_usage_chart,
     elastic_usage_list,
     licensing_models_owned,
     shared_web_access_overview,

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent, Customer, Notification
 from accounts.roles import Role
-from entitlements.licensing.selectors import Granularity, elastic_summary, elastic_usage_chart
+from entitlements.licensing.charts import elastic_usage_chart
+from entitlements.licensing.selectors import Granularity, elastic_summary
 from entitlements.licensing.services import budget_alert_check, elastic_budget_update
 from entitlements.licensing.tasks import elastic_budget_alerts_check
 from entitlements.models import BudgetAlert, ElasticAccount, ElasticUsage, LicensingModel, Product
