@@ -7,7 +7,7 @@ import enum
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from allauth.account.models import EmailAddress
 from django.db import connection
@@ -202,66 +202,86 @@ def user_add_plan(
     holds the address verified) -> invite. The single add and the bulk add both use this,
     so they can never disagree. ``allow_asc`` is for support staff, who may grant the ASC role.
     """
-    emails = sorted({request.email for request in requests if request.email and not request.error})
-    verified: dict[str, int] = {}
-    member_ids: set[int] = set()
-    member_emails: set[str] = set()
-    invited: set[str] = set()
-    if emails:
+    known = _AddKnown.read(customer=customer, requests=requests)
+    plan: list[AddPlanLine] = []
+    first_seen: dict[str, AddRequest] = {}
+    for request in requests:
+        refused = _add_refusal(request, first_seen=first_seen, allow_asc=allow_asc)
+        if refused is not None:
+            plan.append(refused)
+            continue
+        first_seen[request.email] = request
+        plan.append(known.line_for(request))
+    return plan
+
+
+def _add_refusal(
+    request: AddRequest, *, first_seen: dict[str, AddRequest], allow_asc: bool
+) -> AddPlanLine | None:
+    """The plan line of a request that cannot apply whatever the data: unparsable, the ASC
+    role, or an email already requested on an earlier line. None for the others."""
+    if request.error or request.role is None:
+        return AddPlanLine(request, AddOutcome.INVALID, request.error or _("Choose a valid role."))
+    if request.role not in GRANTABLE_ROLES and not allow_asc:
+        reason = _("Only support can designate a Support Coordinator (ASC).")
+        return AddPlanLine(request, AddOutcome.ASC_REFUSED, reason)
+    earlier = first_seen.get(request.email)
+    if earlier is None:
+        return None
+    if earlier.role == request.role:
+        reason = _("Same as line %(line)d; this line is ignored.") % {"line": earlier.number}
+        return AddPlanLine(request, AddOutcome.DUPLICATE, reason)
+    reason = _("Line %(line)d gives this email a different role.") % {"line": earlier.number}
+    return AddPlanLine(request, AddOutcome.INVALID, reason)
+
+
+@dataclass
+class _AddKnown:
+    """What the database knows about the requested emails (three queries)."""
+
+    verified: dict[str, int] = field(default_factory=dict)  # email -> id of the active user holding it verified
+    member_ids: set[int] = field(default_factory=set)
+    member_emails: set[str] = field(default_factory=set)
+    invited: set[str] = field(default_factory=set)
+
+    @classmethod
+    def read(cls, *, customer: Customer, requests: Sequence[AddRequest]) -> _AddKnown:
+        known = cls()
+        emails = sorted({request.email for request in requests if request.email and not request.error})
+        if not emails:
+            return known
         for email_lower, user_id in (
             EmailAddress.objects.annotate(email_lower=Lower("email"))
             .filter(email_lower__in=emails, verified=True, user__is_active=True)
             .order_by("pk")
             .values_list("email_lower", "user_id")
         ):
-            verified.setdefault(email_lower, user_id)
+            known.verified.setdefault(email_lower, user_id)
         for user_id, email_lower in (
             Membership.objects.filter(customer=customer)
             .annotate(email_lower=Lower("user__email"))
             .values_list("user_id", "email_lower")
         ):
-            member_ids.add(user_id)
-            member_emails.add(email_lower)
-        invited = set(
+            known.member_ids.add(user_id)
+            known.member_emails.add(email_lower)
+        known.invited = set(
             Invitation.objects.pending()
             .filter(customer=customer)
             .annotate(email_lower=Lower("email"))
             .filter(email_lower__in=emails)
             .values_list("email_lower", flat=True)
         )
+        return known
 
-    plan: list[AddPlanLine] = []
-    first_seen: dict[str, AddRequest] = {}
-    for request in requests:
-        if request.error or request.role is None:
-            plan.append(AddPlanLine(request, AddOutcome.INVALID, request.error or _("Choose a valid role.")))
-            continue
-        if request.role not in GRANTABLE_ROLES and not allow_asc:
-            reason = _("Only support can designate a Support Coordinator (ASC).")
-            plan.append(AddPlanLine(request, AddOutcome.ASC_REFUSED, reason))
-            continue
-        earlier = first_seen.get(request.email)
-        if earlier is not None:
-            if earlier.role == request.role:
-                reason = _("Same as line %(line)d; this line is ignored.") % {"line": earlier.number}
-                plan.append(AddPlanLine(request, AddOutcome.DUPLICATE, reason))
-            else:
-                reason = _("Line %(line)d gives this email a different role.") % {"line": earlier.number}
-                plan.append(AddPlanLine(request, AddOutcome.INVALID, reason))
-            continue
-        first_seen[request.email] = request
-        user_id = verified.get(request.email)
-        if request.email in member_emails or (user_id is not None and user_id in member_ids):
-            plan.append(AddPlanLine(request, AddOutcome.ALREADY_MEMBER, _("Already a portal user of this customer.")))
-        elif request.email in invited:
-            plan.append(AddPlanLine(request, AddOutcome.ALREADY_INVITED, _("An invitation is already pending.")))
-        elif user_id is not None:
-            plan.append(AddPlanLine(request, AddOutcome.ADD, _("Has a verified account: added at once."), user_id))
-        else:
-            plan.append(
-                AddPlanLine(request, AddOutcome.INVITE, _("No verified account yet: an invitation is emailed."))
-            )
-    return plan
+    def line_for(self, request: AddRequest) -> AddPlanLine:
+        user_id = self.verified.get(request.email)
+        if request.email in self.member_emails or (user_id is not None and user_id in self.member_ids):
+            return AddPlanLine(request, AddOutcome.ALREADY_MEMBER, _("Already a portal user of this customer."))
+        if request.email in self.invited:
+            return AddPlanLine(request, AddOutcome.ALREADY_INVITED, _("An invitation is already pending."))
+        if user_id is not None:
+            return AddPlanLine(request, AddOutcome.ADD, _("Has a verified account: added at once."), user_id)
+        return AddPlanLine(request, AddOutcome.INVITE, _("No verified account yet: an invitation is emailed."))
 
 
 def user_add_plan_digest(plan: Sequence[AddPlanLine]) -> str:

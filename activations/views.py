@@ -309,18 +309,21 @@ class ActivateView(ActivationsPage):
                 form.add_error(None, problem)
             return self.form_page(form)
         changed = [line for line in plan if line.changed]
-        hidden = {name: form.cleaned_data.get(name) for name in form.fields if name != "token"}
-        # A quantity of 0 is carried (it returns the line's licenses); unset values and
-        # unticked boxes are not.
         return render(
             request, "activations/review.html",
             self.get_context_data(
                 server=self.server, plan=plan, changed=changed, on_server=[line for line in plan if line.wanted],
-                hidden=[(name, "on" if value is True else value) for name, value in hidden.items()
-                        if value is not None and value is not False],
-                token=activation_token_new(),
+                hidden=_review_hidden(form), token=activation_token_new(),
             ),
         )
+
+
+def _review_hidden(form: ActivationForm) -> list[tuple[str, Any]]:
+    """The reviewed values the confirm posts again. A quantity of 0 is carried (it returns
+    the line's licenses); unset values and unticked boxes are not."""
+    hidden = {name: form.cleaned_data.get(name) for name in form.fields if name != "token"}
+    return [(name, "on" if value is True else value) for name, value in hidden.items()
+            if value is not None and value is not False]
 
 
 class ActivateApplyView(ActivateView):

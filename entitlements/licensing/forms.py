@@ -227,32 +227,46 @@ class UsageFilterForm(forms.Form):
         if not preset:
             preset = UsagePreset.CUSTOM if (start or end) else UsagePreset.LAST_12_MONTHS
         cleaned["preset"] = preset
-        today = self.today
-        if preset == UsagePreset.LAST_5_DAYS:
-            start, end = today - datetime.timedelta(days=4), today
-        elif preset == UsagePreset.YEAR_TO_DATE:
-            start, end = today.replace(month=1, day=1), today
-        elif preset == UsagePreset.LAST_12_MONTHS:
-            first = today.replace(day=1)
-            year, month = (first.year, first.month - 11) if first.month > 11 else (first.year - 1, first.month + 1)
-            start, end = first.replace(year=year, month=month), today
+        period = preset_period(preset, today=self.today)
+        if period is not None:
+            start, end = period
         elif not self.errors:
-            if start is None:
-                self.add_error("date_from", _("Enter the first day of the range."))
-            if end is None:
-                self.add_error("date_to", _("Enter the last day of the range."))
-            if start and end and start > end:
-                self.add_error("date_to", _("The end date is before the start date."))
+            self._check_custom_range(start, end)
         cleaned["start"], cleaned["end"] = start, end
-        per = cleaned.get("per")
-        if per:
-            granularity = Granularity(per)
-        else:
-            granularity = Granularity.DAY if start and end and (end - start).days < 62 else Granularity.MONTH
-        if granularity == Granularity.DAY and start and end and (end - start).days >= MAX_DAY_BUCKETS:
-            granularity = Granularity.MONTH
-        cleaned["granularity"] = granularity
+        cleaned["granularity"] = usage_granularity(cleaned.get("per"), start, end)
         return cleaned
+
+    def _check_custom_range(self, start: datetime.date | None, end: datetime.date | None) -> None:
+        if start is None:
+            self.add_error("date_from", _("Enter the first day of the range."))
+        if end is None:
+            self.add_error("date_to", _("Enter the last day of the range."))
+        if start and end and start > end:
+            self.add_error("date_to", _("The end date is before the start date."))
+
+
+def preset_period(preset: str, *, today: datetime.date) -> tuple[datetime.date, datetime.date] | None:
+    """The days a preset period covers, both included; None for a custom range."""
+    if preset == UsagePreset.LAST_5_DAYS:
+        return today - datetime.timedelta(days=4), today
+    if preset == UsagePreset.YEAR_TO_DATE:
+        return today.replace(month=1, day=1), today
+    if preset == UsagePreset.LAST_12_MONTHS:
+        first = today.replace(day=1)
+        year, month = (first.year, first.month - 11) if first.month > 11 else (first.year - 1, first.month + 1)
+        return first.replace(year=year, month=month), today
+    return None
+
+
+def usage_granularity(per: str | None, start: datetime.date | None, end: datetime.date | None) -> Granularity:
+    """Bars per day for up to two months (or when asked, up to ``MAX_DAY_BUCKETS`` days), else per month."""
+    if per:
+        granularity = Granularity(per)
+    else:
+        granularity = Granularity.DAY if start and end and (end - start).days < 62 else Granularity.MONTH
+    if granularity == Granularity.DAY and start and end and (end - start).days >= MAX_DAY_BUCKETS:
+        granularity = Granularity.MONTH
+    return granularity
 
 
 # --- Support console --------------------------------------------------------------------
