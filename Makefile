@@ -5,7 +5,7 @@ PORT ?= 8000
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test install migrate seed worker beat lint bench clean
+.PHONY: run test test-fast install migrate seed worker beat lint bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 test: install node_modules/.package-lock.json
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The loop to run while working: everything but the `slow` tests (browser journeys, outage
+# drills, hypothesis property runs; tests/conftest.py marks them). `make test` runs them all.
+test-fast: install
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -14,6 +14,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from portal.csv import csv_line_fields
 from portal.errors import PortalError
 from portal.forms import LinesImport, PastedLinesForm, PreviewedLinesForm
 
@@ -121,12 +122,6 @@ class RoleChangeForm(forms.Form):
     role = _RoleField(label=gettext_lazy("Role"))
 
 
-def form_error_from(form: forms.Form, error: PortalError) -> None:
-    """Puts a service's refusal on the form: on its field when the form has it."""
-    field = error.field if error.field in form.fields else None
-    form.add_error(field, error.message)
-
-
 # --- Bulk add ----------------------------------------------------------------------------
 
 MAX_BULK_LINES = 2000
@@ -157,10 +152,9 @@ def bulk_requests_parse(text: str) -> list[AddRequest]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        delimiter = next((d for d in (",", ";", "\t") if d in line), ",")
         try:
-            fields = [field.strip() for field in next(csv.reader([line], delimiter=delimiter))]
-        except (csv.Error, StopIteration):
+            fields = [field.strip() for field in csv_line_fields(line)]
+        except csv.Error:
             requests.append(AddRequest(number, line, error=_("This line is not valid CSV.")))
             continue
         if header_allowed and [field.casefold() for field in fields] == _HEADER:

@@ -32,7 +32,7 @@ from activations.services import (
 )
 from activations.signing import verifying_key
 from entitlements.models import Entitlement
-from portal.errors import PortalError
+from portal.errors import AccessDenied, PortalError
 from portal.urls import urlpatterns as portal_urlpatterns
 from tests.activations.helpers import activate, flex_customer, setup_server
 from tests.factories import (
@@ -375,7 +375,7 @@ def test_rehost_quota_rolling_window_and_override(asc, settings) -> None:
     assert rehost_quota(server=asc.server).remaining == 1
     server_rehost(server=asc.server, actor=asc.user, hosts=[HostInput("h", "ETHER", "0000000000A3")])
     # Support override per customer.
-    with pytest.raises(PortalError):
+    with pytest.raises(AccessDenied):
         rehost_quota_set(customer=asc.customer, actor=asc.user, rehosts_per_year=5)
     rehost_quota_set(customer=asc.customer, actor=UserFactory(is_staff=True), rehosts_per_year=5)
     assert RehostQuota.objects.get(customer=asc.customer).rehosts_per_year == 5
