@@ -58,6 +58,8 @@ class ServerForm(forms.Form):
     def host_rows(self) -> list[dict[str, Any]]:
         rows = []
         for position in (1, 2, 3):
+            if not self.edit_host_ids and position > 1 and not self._has_host(position):
+                continue  # editing a single-host server: no triad rows to fill in
             rows.append({
                 "position": position,
                 "host_name": self[f"host_name_{position}"],
@@ -65,6 +67,10 @@ class ServerForm(forms.Form):
                 "host_id": self[f"host_id_{position}"] if self.edit_host_ids else None,
             })
         return rows
+
+    def _has_host(self, position: int) -> bool:
+        name = f"host_name_{position}"
+        return bool(self.initial.get(name) or self.data.get(self.add_prefix(name)))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
