@@ -25,7 +25,11 @@ el => {
   const channel = x => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
   const lum = c => { const v = c.slice(0, 3).map(channel); return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
   let bg = el, c;
-  while (bg) { c = rgb(getComputedStyle(bg).backgroundColor); if (c.length < 4 || c[3] > 0.99) break; bg = bg.parentElement; }
+  while (bg) {
+    c = rgb(getComputedStyle(bg).backgroundColor);
+    if (c.length < 4 || c[3] > 0.99) break;
+    bg = bg.parentElement;
+  }
   const fg = lum(rgb(getComputedStyle(el).color)), back = lum(c);
   return (Math.max(fg, back) + 0.05) / (Math.min(fg, back) + 0.05);
 }
