@@ -81,7 +81,8 @@ def test_phone_activation_shows_every_quantity_input(demo, page: Page, login) ->
     for index in range(inputs.count()):
         box = inputs.nth(index).bounding_box()
         assert box is not None
-        assert 0 <= box["x"] and box["x"] + box["width"] <= 390, f"quantity input {index} is off screen: {box}"
+        assert box["x"] >= 0, f"quantity input {index} is off screen: {box}"
+        assert box["x"] + box["width"] <= 390, f"quantity input {index} is off screen: {box}"
     # Each card says what the number is.
     expect(page.locator("td.stack-input").first).to_have_attribute("data-label", "Activated")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -94,7 +95,8 @@ def test_phone_server_page_shows_download_and_counts(demo, page: Page, login) ->
     download = page.get_by_role("link", name="Download").first
     expect(download).to_be_visible()
     box = download.bounding_box()
-    assert box is not None and box["x"] + box["width"] <= 390
+    assert box is not None
+    assert box["x"] + box["width"] <= 390
     activated = page.locator("td[data-label='Activated']").first
     expect(activated).to_be_visible()
     assert activated.bounding_box()["x"] + activated.bounding_box()["width"] <= 390
