@@ -4,6 +4,8 @@ the coloured diff, and the explanations where people land."""
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 import pytest
 from django.core.management import call_command
 from playwright.sync_api import Page, expect
@@ -154,5 +156,6 @@ def test_unknown_customer_is_the_portals_404(demo, page: Page, page_errors, logi
     page_errors.ignore("404")
     login(page, "asc@demo.example", PASSWORD)
     response = page.goto("/c/9999999/entitlements/")
-    assert response is not None and response.status == 404
+    assert response is not None
+    assert response.status == HTTPStatus.NOT_FOUND
     expect(page.locator("main h1")).to_have_text("Page not found")
