@@ -22,6 +22,7 @@ from portal.csv import csv_safe
 from portal.errors import AccessDenied, PortalError
 
 from .access import CustomerViewMixin
+from .audit_text import audit_sentence
 from .forms import (
     MAX_BULK_LINES,
     AuditFilterForm,
@@ -358,7 +359,11 @@ class AuditLogView(_AuditMixin, View):
         )
         query = request.GET.copy()
         query.pop("page", None)
-        rows = [(event, audit_action_label(event.action)) for event in page.object_list]
+        rows = [
+            (event, audit_action_label(event.action),
+             audit_sentence(action=event.action, target=event.target, details=event.details, denied=event.denied))
+            for event in page.object_list
+        ]
         context = {
             "customer": self.customer,
             "access": self.access,
