@@ -13,30 +13,12 @@ from playwright.sync_api import Page, expect
 from accounts.models import User
 from activations.models import LicenseServer
 from activations.services import server_update
+from tests.browser.conftest import CONTRAST_JS
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "portal-demo-2026"
 CUSTOMER = "1001234"
-
-# WCAG 2.1 relative luminance / contrast, computed in the page from the computed colours of an
-# element and of the nearest ancestor with an opaque background.
-CONTRAST_JS = """
-el => {
-  const rgb = s => s.match(/[\\d.]+/g).map(Number);
-  const channel = x => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
-  const lum = c => { const v = c.slice(0, 3).map(channel); return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
-  let bg = el, c;
-  while (bg) {
-    c = rgb(getComputedStyle(bg).backgroundColor);
-    if (c.length < 4 || c[3] > 0.99) break;
-    bg = bg.parentElement;
-  }
-  const fg = lum(rgb(getComputedStyle(el).color)), back = lum(c);
-  return (Math.max(fg, back) + 0.05) / (Math.min(fg, back) + 0.05);
-}
-"""
-
 
 @pytest.fixture
 def demo(transactional_db: None) -> LicenseServer:
@@ -47,21 +29,9 @@ def demo(transactional_db: None) -> LicenseServer:
                   vendor_port=2055)
     return server
 
-
-def _buttons_meet_aa(page: Page) -> None:
-    buttons = page.locator("main .button, main button[type=submit]")
-    assert buttons.count() > 0
-    for index in range(buttons.count()):
-        button = buttons.nth(index)
-        if not button.is_visible():
-            continue
-        label = button.inner_text()
-        assert button.evaluate(CONTRAST_JS) >= 4.5, f"{label!r} at rest on {page.url}"
-        button.hover()
-        assert button.evaluate(CONTRAST_JS) >= 4.5, f"{label!r} hovered on {page.url}"
-
-
-def test_update_from_license_result_buttons_keep_their_contrast(demo, page: Page, login, axe_check) -> None:
+def test_update_from_license_result_buttons_keep_their_contrast(
+    demo, page: Page, login, axe_check, buttons_contrast_check
+) -> None:
     login(page, "asc@demo.example", PASSWORD)
     page.goto(f"/c/{CUSTOMER}/activations/servers/{demo.pk}/files/1/")
     license_text = page.locator("pre.license-file").inner_text()
@@ -71,8 +41,7 @@ def test_update_from_license_result_buttons_keep_their_contrast(demo, page: Page
     continue_button = page.get_by_role("link", name="Continue to activation with these quantities")
     expect(continue_button).to_be_visible()
     axe_check(page)
-    _buttons_meet_aa(page)
-
+    buttons_contrast_check(page)
 
 def test_phone_activation_shows_every_quantity_input(demo, page: Page, login) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
@@ -89,7 +58,6 @@ def test_phone_activation_shows_every_quantity_input(demo, page: Page, login) ->
     expect(page.locator("td.stack-input").first).to_have_attribute("data-label", "Activated")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
-
 def test_phone_server_page_shows_download_and_counts(demo, page: Page, login) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     login(page, "viewer@demo.example", PASSWORD)
@@ -104,7 +72,6 @@ def test_phone_server_page_shows_download_and_counts(demo, page: Page, login) ->
     assert activated.bounding_box()["x"] + activated.bounding_box()["width"] <= 390
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
-
 def test_host_rows_two_and_three_only_for_a_triad(demo, page: Page, login) -> None:
     login(page, "admin@demo.example", PASSWORD)
     page.goto(f"/c/{CUSTOMER}/activations/servers/add/")
@@ -117,12 +84,10 @@ def test_host_rows_two_and_three_only_for_a_triad(demo, page: Page, login) -> No
     page.get_by_label("Redundant (triad) server with three hosts").uncheck()
     expect(host_two).to_be_hidden()
 
-
 def test_editing_a_single_host_server_offers_no_triad_rows(demo, page: Page, login) -> None:
     login(page, "admin@demo.example", PASSWORD)
     page.goto(f"/c/{CUSTOMER}/activations/servers/{demo.pk}/edit/")
     expect(page.locator("fieldset")).to_have_count(1)
-
 
 def test_the_diff_marks_changes_with_colour_and_text(demo, page: Page, login) -> None:
     login(page, "viewer@demo.example", PASSWORD)
@@ -141,16 +106,13 @@ def test_the_diff_marks_changes_with_colour_and_text(demo, page: Page, login) ->
     assert removed.evaluate(CONTRAST_JS) >= 4.5
     assert page.locator("pre.diff").evaluate("e => getComputedStyle(e).whiteSpace") == "pre-wrap"
 
-
 def test_login_page_says_which_address_to_use(demo, page: Page) -> None:
     page.goto("/accounts/login/")
     expect(page.locator("[data-entrance-hint]")).to_contain_text("Support Coordinator (ASC) has for you")
 
-
 def test_support_staff_land_in_the_console(demo, page: Page, login) -> None:
     login(page, "support@example.com", PASSWORD)
     expect(page).to_have_url("/admin/")
-
 
 def test_unknown_customer_is_the_portals_404(demo, page: Page, page_errors, login) -> None:
     page_errors.ignore("404")
