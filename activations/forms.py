@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django import forms
@@ -205,7 +205,25 @@ DELIVER_CHOICES = [("download", gettext_lazy("Download")), ("email", gettext_laz
 
 
 class DeliverForm(forms.Form):
+    """Save & Download, or Save & Email to the chosen portal users of the customer (its ASCs
+    are ticked by default)."""
+
     deliver = forms.ChoiceField(choices=DELIVER_CHOICES)
+    recipients = forms.MultipleChoiceField(
+        label=gettext_lazy("Email the license file to"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args: Any, members: Sequence[tuple[str, str]] = (), default: Sequence[str] = (),
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["recipients"].choices = list(members)
+        self.fields["recipients"].initial = list(default)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("deliver") == "email" and not data.get("recipients"):
+            self.add_error("recipients", _("Choose at least one person to email the license file to."))
+        return data
 
 
 def _read_upload(upload: Any) -> str:

@@ -4,6 +4,7 @@ the coloured diff, and the explanations where people land."""
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 
 import pytest
@@ -121,3 +122,22 @@ def test_unknown_customer_is_the_portals_404(demo, page: Page, page_errors, logi
     assert response is not None
     assert response.status == HTTPStatus.NOT_FOUND
     expect(page.locator("main h1")).to_have_text("Page not found")
+
+
+def test_save_and_email_to_chosen_members_ends_on_a_result_page(demo, page: Page, login) -> None:
+    login(page, "admin@demo.example", PASSWORD)
+    page.goto(f"/c/{CUSTOMER}/activations/servers/{demo.pk}/activate/")
+    quantity = page.locator("table input[type=number]").first
+    quantity.fill(str(int(quantity.input_value()) + 1))
+    page.get_by_role("button", name="Review").click()
+    asc_box = page.get_by_label(re.compile(r"asc@demo\.example\)? · Support Coordinator"))
+    expect(asc_box).to_be_checked()  # the ASC by default
+    page.get_by_label(re.compile(r"viewer@demo\.example\)? · License Portal Viewer")).check()
+    page.get_by_role("button", name="Save & Email").click()
+    expect(page).to_have_url(re.compile(r"/activate/saved/[0-9a-f]+/$"))
+    emailed = page.locator("[data-emailed-to]")
+    expect(emailed).to_contain_text("asc@demo.example")
+    expect(emailed).to_contain_text("viewer@demo.example")
+    expect(page.get_by_role("link", name=re.compile(r"Download license file version \d+"))).to_be_visible()
+    # Back does not offer a live review form: the result page replaced it.
+    expect(page.get_by_role("button", name="Save & Email")).to_have_count(0)
