@@ -63,3 +63,13 @@ def customer_nav_links(context: template.Context) -> list[NavLink]:
     request = context.get("request")
     match = getattr(request, "resolver_match", None)
     return customer_nav(context["access"], section=match.namespace if match else "")
+
+
+@register.simple_tag
+def activations_absent(customer: object) -> str:
+    """``{% activations_absent customer as reason %}``: why the customer has no Activations
+    section ("no_flexnet" / "not_managed"), or "" when it has one (the visibility rule of
+    ``activations.selectors``, cached per data version)."""
+    from activations.selectors import activations_unavailable_reason
+
+    return activations_unavailable_reason(customer=customer) or ""
