@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter
-from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
 
@@ -11,14 +9,14 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from portal.csv import csv_safe
+from portal.csv import csv_response
 from portal.errors import AccessDenied, PortalError
 
 from .access import CustomerViewMixin
@@ -384,36 +382,17 @@ class AuditExportView(_AuditMixin, View):
             return HttpResponse(
                 _("The filter is not valid."), status=HTTPStatus.BAD_REQUEST, content_type="text/plain; charset=utf-8"
             )
-        writer = csv.writer(_Echo())
-
-        def rows() -> Iterator[str]:
-            yield "\ufeff"  # so spreadsheet programs read UTF-8
-            yield writer.writerow(self.HEADER)
-            for event in events.iterator(chunk_size=2000):
-                yield writer.writerow(
-                    [
-                        csv_safe(timezone.localtime(event.created_at).isoformat(timespec="seconds")),
-                        csv_safe(event.actor_email),
-                        csv_safe(event.action),
-                        csv_safe(audit_action_label(event.action)),
-                        csv_safe(event.target),
-                        "yes" if event.denied else "no",
-                        csv_safe(_details_text(event.details)),
-                    ]
-                )
-
+        rows = (
+            (
+                timezone.localtime(event.created_at).isoformat(timespec="seconds"), event.actor_email, event.action,
+                audit_action_label(event.action), event.target, "yes" if event.denied else "no",
+                _details_text(event.details),
+            )
+            for event in events.iterator(chunk_size=2000)
+        )
         filename = f"audit-{self.customer.number}-{timezone.localdate():%Y%m%d}.csv"
-        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return csv_response(filename, self.HEADER, rows)
 
 
 def _details_text(details: dict[str, Any]) -> str:
     return json.dumps(details, ensure_ascii=False, sort_keys=True) if details else ""
-
-
-class _Echo:
-    """A file-like object for csv.writer that hands each row back instead of storing it."""
-
-    def write(self, value: str) -> str:
-        return value

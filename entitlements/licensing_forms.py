@@ -189,6 +189,8 @@ class UsagePreset:
 _EARLIEST = datetime.date(2000, 1, 1)
 _LATEST = datetime.date(2999, 12, 31)
 MAX_DAY_BUCKETS = 93
+# The longest custom range the usage page and its export accept (two years: 25 month bars at most).
+MAX_USAGE_RANGE_DAYS = 731
 
 
 class UsageFilterForm(forms.Form):
@@ -250,6 +252,8 @@ class UsageFilterForm(forms.Form):
                 self.add_error("date_to", _("Enter the last day of the range."))
             if start and end and start > end:
                 self.add_error("date_to", _("The end date is before the start date."))
+            elif start and end and (end - start).days >= MAX_USAGE_RANGE_DAYS:
+                self.add_error("date_to", _("Choose a range of at most %(days)d days.") % {"days": MAX_USAGE_RANGE_DAYS})
         cleaned["start"], cleaned["end"] = start, end
         per = cleaned.get("per")
         if per:

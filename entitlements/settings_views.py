@@ -7,17 +7,16 @@ its permission; the Elastic PIN is put in a context only for MANAGE_LICENSING_SE
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, ClassVar, TypeVar
 
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,7 +24,7 @@ from django.views import View
 
 from accounts.access import CustomerViewMixin
 from accounts.roles import Permission, roles_with
-from portal.csv import csv_safe
+from portal.csv import csv_response
 from portal.errors import AccessDenied, PortalError
 
 from .licensing_forms import (
@@ -86,23 +85,6 @@ USAGE_PAGE_SIZE = 50
 T = TypeVar("T")
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_response(filename: str, header: list[str], rows: Iterator[list[object]]) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-
-    def stream() -> Iterator[str]:
-        yield "\ufeff"  # so spreadsheet programs read UTF-8
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow([csv_safe(cell) for cell in row])
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 class _SettingsView(CustomerViewMixin, View):
@@ -303,11 +285,11 @@ class SharedWebUserExportView(_SharedWebView):
     def get(self, request: HttpRequest, customer_number: str) -> HttpResponse:
         users = shared_web_user_list(customer=self.customer)
         rows = (
-            [user.email, user.name, "yes" if user.active else "no", "; ".join(g.name for g in user.groups.all())]
+            [user.email, user.name, "yes" if user.active else "no", [g.name for g in user.groups.all()]]
             for user in users
         )
         filename = f"shared-web-users-{self.customer.number}-{timezone.localdate():%Y%m%d}.csv"
-        return _csv_response(filename, ["email", "name", "active", "groups"], rows)
+        return csv_response(filename, ["email", "name", "active", "groups"], rows)
 
 
 class SharedWebUserImportView(_SharedWebView):
@@ -667,5 +649,5 @@ class ElasticUsageExportView(_UsageView):
             for u in usage.iterator(chunk_size=2000)
         )
         filename = f"elastic-usage-{self.customer.number}-{start:%Y%m%d}-{end:%Y%m%d}.csv"
-        return _csv_response(filename, ["transaction_id", "started_at", "ended_at", "feature", "product", "count",
+        return csv_response(filename, ["transaction_id", "started_at", "ended_at", "feature", "product", "count",
                                         "hours", "cost", "currency", "user"], rows)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import datetime
-from collections.abc import Iterator
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import mark_safe
@@ -18,7 +16,7 @@ from django.views.generic import TemplateView
 
 from accounts.access import CustomerViewMixin
 from accounts.roles import Permission
-from portal.csv import csv_safe
+from portal.csv import csv_response
 from portal.fragments import customer_fragment, shared_view
 
 from .charts import entitlement_expiry_timeline, entitlement_usage_chart
@@ -92,24 +90,14 @@ class EntitlementExportView(CustomerViewMixin, View):
         ]
         statuses = dict(EntitlementStatus.choices)
         models = dict(LicensingModel.choices)
-
-        class Echo:
-            def write(self, value: str) -> str:
-                return value
-
-        writer = csv.writer(Echo())
-
-        def lines() -> Iterator[str]:
-            yield writer.writerow(header)
-            for e in rows.iterator(chunk_size=500):
-                yield writer.writerow([csv_safe(v) for v in (
-                    e.line_id, e.order_number, e.product.name, e.product.feature,
-                    models.get(e.product.licensing_model, e.product.licensing_model), e.quantity, e.activated,
-                    e.available, e.start_date.isoformat(), e.end_date.isoformat() if e.end_date else _("Perpetual"),
-                    e.tecs_end_date.isoformat() if e.tecs_end_date else "", _("yes") if e.borrowable else _("no"),
-                    statuses.get(e.status_value, e.status_value),
-                )])
-
-        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="entitlements-{self.customer.number}.csv"'
-        return response
+        lines = (
+            (
+                e.line_id, e.order_number, e.product.name, e.product.feature,
+                models.get(e.product.licensing_model, e.product.licensing_model), e.quantity, e.activated,
+                e.available, e.start_date.isoformat(), e.end_date.isoformat() if e.end_date else _("Perpetual"),
+                e.tecs_end_date.isoformat() if e.tecs_end_date else "", _("yes") if e.borrowable else _("no"),
+                statuses.get(e.status_value, e.status_value),
+            )
+            for e in rows.iterator(chunk_size=500)
+        )
+        return csv_response(f"entitlements-{self.customer.number}.csv", header, lines, bom=False)

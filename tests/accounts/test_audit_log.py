@@ -15,7 +15,8 @@ from django.utils import timezone
 from accounts.forms import AUDIT_ACTION_LABELS
 from accounts.models import AuditEvent
 from accounts.roles import Role
-from accounts.views import AUDIT_PAGE_SIZE, csv_safe
+from accounts.views import AUDIT_PAGE_SIZE
+from portal.csv import csv_safe
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db

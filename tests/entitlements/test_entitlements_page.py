@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from accounts.roles import Role
 from entitlements.models import Entitlement, LicensingModel
-from entitlements.views import csv_safe
+from portal.csv import csv_safe
 from tests.factories import (
     ActivationFactory,
     CustomerFactory,
