@@ -14,12 +14,13 @@ answers (so the walk reaches the form, not a 404). Values: hostile strings (non-
 huge numbers, NUL, unterminated quotes), random text, and license files with malformed lines
 for the pasted-license forms. Each example runs in a transaction that is rolled back.
 
-A view added later is walked as soon as it is routed. ``PORTAL_FUZZ_EXAMPLES`` raises the
-number of examples per view (``slow`` runs).
+A view added later is walked as soon as it is routed. The default walk is short (1 to 3
+examples per view and role); the ``slow`` one takes ``PORTAL_FUZZ_EXAMPLES`` (default 20).
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 import os
@@ -49,7 +50,8 @@ from tests.factories import EntitlementFactory, InvitationFactory, MembershipFac
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = sorted((ROOT / "tests" / "activations" / "license_samples").glob("*.lic"))
-EXAMPLES = int(os.environ.get("PORTAL_FUZZ_EXAMPLES", "12"))
+SAMPLE_TEXTS = [path.read_text(encoding="utf-8") for path in SAMPLES]
+EXAMPLES = int(os.environ.get("PORTAL_FUZZ_EXAMPLES", "20"))
 SKIPPED_PREFIXES = ("admin/", "accounts/", "static/", "media/")
 PROJECT_MODULES = ("accounts", "activations", "entitlements", "portal")
 
@@ -77,7 +79,8 @@ def _project_classes(view: Any) -> Iterator[Any]:
             yield klass
 
 
-def parameters_read_by_code(view: Any) -> set[str]:
+@functools.cache
+def parameters_read_by_code(view: Any) -> frozenset[str]:
     """The query/form parameters a view's own code reads, and the fields of the forms it builds
     from the request."""
     names: set[str] = set()
@@ -92,7 +95,7 @@ def parameters_read_by_code(view: Any) -> set[str]:
             form = getattr(module, form_name, None)
             if isinstance(form, type) and issubclass(form, forms.BaseForm):
                 names |= set(form.base_fields)
-    return names
+    return frozenset(names)
 
 
 _FIELD = re.compile(r'<(?:input|select|textarea|button)\b[^>]*?\bname="([^"]+)"', re.IGNORECASE)
@@ -110,13 +113,19 @@ _ODD_NUMBERS = ("²", "١٢", "9" * 30, "0")
 def with_odd_numbers(names: set[str], callback: Any) -> set[str]:
     """Numbered parameters (``qty_12``, or a ``q_`` prefix the code looks for) also with
     non-ASCII digits and huge numbers in their names."""
-    prefixes = {match.group(1) for name in names if (match := _NUMBERED.match(name))}
+    prefixes = {match.group(1) for name in names if (match := _NUMBERED.match(name))} | _prefixes_read(callback)
+    return names | {prefix + number for prefix in prefixes for number in _ODD_NUMBERS}
+
+
+@functools.cache
+def _prefixes_read(callback: Any) -> frozenset[str]:
+    prefixes: set[str] = set()
     for klass in _project_classes(callback):
         try:
             prefixes |= set(_PREFIX_READ.findall(inspect.getsource(inspect.getmodule(klass))))
         except (OSError, TypeError):
             continue
-    return names | {prefix + number for prefix in prefixes for number in _ODD_NUMBERS}
+    return frozenset(prefixes)
 
 
 # --- values --------------------------------------------------------------------------------------
@@ -142,7 +151,7 @@ _BAD_TOKENS = [
 def license_texts(draw: st.DrawFn) -> str:
     """A real sample license file with some tokens replaced by malformed ones, lines dropped,
     repeated or cut."""
-    lines = draw(st.sampled_from(SAMPLES)).read_text(encoding="utf-8").splitlines()
+    lines = draw(st.sampled_from(SAMPLE_TEXTS)).splitlines()
     for _ in range(draw(st.integers(min_value=1, max_value=4))):
         if not lines:
             break
@@ -202,30 +211,34 @@ def rich_customer() -> tuple[Customer, dict[str, Membership]]:
     return customer, members
 
 
-def _ids(customer: Customer) -> list[str]:
-    """Every id that could stand behind a path parameter of this customer's pages."""
-    ids = set()
-    ids |= set(LicenseServer.objects.filter(customer=customer).values_list("pk", flat=True))
-    ids |= set(LicenseFile.objects.filter(server__customer=customer).values_list("version", flat=True))
-    ids |= set(Membership.objects.filter(customer=customer).values_list("pk", flat=True))
-    ids |= set(Invitation.objects.filter(customer=customer).values_list("pk", flat=True))
-    ids |= set(SharedWebUser.objects.filter(customer=customer).values_list("pk", flat=True))
-    ids |= set(SharedWebGroup.objects.filter(customer=customer).values_list("pk", flat=True))
-    return [str(i) for i in sorted(ids)]
+def _ids(customer: Customer) -> dict[str, list[str]]:
+    """The ids that could stand behind a path parameter of this customer's pages, by the
+    parameter's name; ``""`` holds every id, for a parameter not named here."""
+    servers = LicenseServer.objects.filter(customer=customer).values_list("pk", flat=True)
+    versions = LicenseFile.objects.filter(server__customer=customer).values_list("version", flat=True)
+    others = [
+        *Membership.objects.filter(customer=customer).values_list("pk", flat=True),
+        *Invitation.objects.filter(customer=customer).values_list("pk", flat=True),
+        *SharedWebUser.objects.filter(customer=customer).values_list("pk", flat=True),
+        *SharedWebGroup.objects.filter(customer=customer).values_list("pk", flat=True),
+    ]
+    by_name = {"server_id": sorted(set(servers)), "version": sorted(set(versions)), "pk": sorted(set(others))}
+    by_name[""] = sorted({i for ids in by_name.values() for i in ids})
+    return {name: [str(i) for i in ids] for name, ids in by_name.items()}
 
 
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 
-def concrete_path(route: str, client: Client, customer: Customer, ids: list[str]) -> str:
+def concrete_path(route: str, client: Client, customer: Customer, ids: dict[str, list[str]]) -> str:
     """The route with the customer and, for other parameters, the first ids for which a GET
     is not a 404 (or the last tried)."""
     route = "/" + route.replace("<str:customer_number>", customer.number)
-    names = _PARAM.findall(route)
+    names = [name for _, name in _PARAM.findall(route)]
     if not names:
         return route
     path = route
-    for combination in itertools.product(ids, repeat=len(names)):
+    for combination in itertools.product(*(ids.get(name, ids[""]) for name in names)):
         values = iter(combination)
         path = _PARAM.sub(lambda _, values=values: next(values), route)
         if client.get(path).status_code != HTTPStatus.NOT_FOUND:
@@ -278,12 +291,10 @@ def _walker(client: Client, path: str, names: list[str], examples: int) -> Any:
 
 
 # ASCs may do everything, so their walk goes furthest; the other roles see other pages and forms.
-EXAMPLES_PER_ROLE = {None: max(1, EXAMPLES // 3), Role.VIEWER: max(1, EXAMPLES // 3),
-                     Role.ADMINISTRATOR: max(1, EXAMPLES // 3), Role.ASC: EXAMPLES}
+EXAMPLES_PER_ROLE = {None: 2, Role.VIEWER: 1, Role.ADMINISTRATOR: 1, Role.ASC: 3}
 
 
-@pytest.mark.parametrize("role", list(EXAMPLES_PER_ROLE), ids=lambda r: r.value if r else "anonymous")
-def test_no_parameter_value_causes_a_server_error(world, role) -> None:
+def _walk_every_route(world: Any, role: Role | None, examples: int) -> None:
     """Every route, walked with hypothesis; all failures are reported together."""
     customer, members, ids = world
     client = _client(members[role] if role else None)
@@ -295,14 +306,25 @@ def test_no_parameter_value_causes_a_server_error(world, role) -> None:
         page = client.get(path)
         html = "" if page.streaming else page.content.decode(errors="replace")
         names = sorted(with_odd_numbers(
-            parameters_read_by_code(callback) | parameters_in_page(html)
-            | {"page", "q", "sort", "next"}, callback,
+            parameters_read_by_code(callback) | parameters_in_page(html) | {"page", "q", "sort", "next"}, callback,
         ))
         try:
-            _walker(client, path, names, EXAMPLES_PER_ROLE[role])()
+            _walker(client, path, names, examples)()
         except Exception as failure:  # every route is walked; all failures reported at the end
             failures.append((name or route, repr(failure)[:3000]))
     assert not failures, "\n".join(f"{name}: {failure}" for name, failure in failures)
+
+
+@pytest.mark.parametrize("role", list(EXAMPLES_PER_ROLE), ids=lambda r: r.value if r else "anonymous")
+def test_no_parameter_value_causes_a_server_error(world, role) -> None:
+    _walk_every_route(world, role, EXAMPLES_PER_ROLE[role])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("role", [Role.ASC, Role.VIEWER], ids=lambda r: r.value)
+def test_no_parameter_value_causes_a_server_error_deep(world, role) -> None:
+    """The same walk, ``PORTAL_FUZZ_EXAMPLES`` (default 20) examples per view: ~2 minutes."""
+    _walk_every_route(world, role, EXAMPLES)
 
 
 def test_the_walk_finds_each_views_parameters(world) -> None:
@@ -343,7 +365,7 @@ def _no_server_error(response: Any) -> None:
     assert response.status_code < HTTPStatus.INTERNAL_SERVER_ERROR, response.status_code
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(key=st.sampled_from(["{line}", "²", "١", "9" * 30, "9" * 5000]), value=st.sampled_from(HOSTILE))
 @example(key="²", value="1")  # int("²"): "²".isdigit() is true
 @example(key="{line}", value="²")
@@ -355,7 +377,7 @@ def test_activation_prefill_from_a_license_takes_ascii_numbers_only(asc_world, k
     _no_server_error(client.get(url, {f"q_{key.format(line=line)}": value}))
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=st.sampled_from(HOSTILE))
 @example(value="9" * 5000)  # int() refuses more than 4,300 digits
 def test_file_comparison_versions_take_ascii_numbers_only(asc_world, value) -> None:
@@ -371,7 +393,7 @@ def _with_vendor_port(port: str) -> str:
     return re.sub(r"PORT=\S+", f"PORT={port}", _VENDOR_PORT_SAMPLE.read_text(encoding="utf-8"), count=1)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=license_texts())
 @example(text=_with_vendor_port("²"))  # the parser refuses it (the import reads the vendor port with int())
 @example(text=_with_vendor_port("9" * 5000))
