@@ -69,5 +69,5 @@ def backwards(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("activations", "0002_customer_data_version_triggers")]
+    dependencies = [("activations", "0003_submission_result")]
     operations = [migrations.RunPython(forwards, backwards)]
