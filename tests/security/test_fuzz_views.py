@@ -262,7 +262,7 @@ class _Rollback(Exception):
 
 
 @pytest.fixture
-def world(db) -> tuple[Customer, dict[Role, Membership], list[str]]:
+def world(db) -> tuple[Customer, dict[Role, Membership], dict[str, list[str]]]:
     customer, members = rich_customer()
     return customer, members, _ids(customer)
 
