@@ -73,6 +73,11 @@ AUDIT_ACTION_LABELS: Mapping[str, str] = {
     "elastic.budget_alert_sent": gettext_lazy("Elastic budget alert sent"),
     "elastic.pin_regenerated": gettext_lazy("Elastic PIN regenerated"),
     "elastic.usage_imported": gettext_lazy("Elastic usage imported by support"),
+    # Support's "see as customer" (support/): every page seen, every write refused
+    "support.view_as_started": gettext_lazy("Support started viewing the portal as a role"),
+    "support.view_as_page": gettext_lazy("Page viewed by support"),
+    "support.view_as_write": gettext_lazy("Change refused in support's read-only view"),
+    "support.view_as_ended": gettext_lazy("Support stopped viewing the portal"),
 }
 
 # The name a refused attempt is recorded under -> the kind of event it would have been.
@@ -250,6 +255,12 @@ SENTENCES: Mapping[str, _Sentence] = {
     "elastic.budget_changed": lambda t, d: _("Changed the Elastic budget: %(changes)s") % {"changes": _changes(d)},
     "elastic.usage_imported": lambda t, d: _("Imported %(count)s Elastic usage transaction(s)")
     % {"count": number_format(d.get("transactions", 0))},
+    "support.view_as_started": lambda t, d: _("Support started viewing the portal as %(role)s, read-only")
+    % {"role": _role(d.get("role"))},
+    "support.view_as_page": lambda t, d: _("Support viewed %(path)s as %(role)s")
+    % {"path": t, "role": _role(d.get("role"))},
+    "support.view_as_ended": lambda t, d: _("Support stopped viewing the portal as %(role)s")
+    % {"role": _role(d.get("role"))},
 }
 
 

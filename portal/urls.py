@@ -36,6 +36,7 @@ urlpatterns = [
     path("i18n/setlang/", language_set, name="set_language"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
+    path("support/", include("support.urls")),
     path("", include("accounts.urls")),
     path("", include("activations.urls_public")),
     path("c/<str:customer_number>/", include(customer_patterns)),

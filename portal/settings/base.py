@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "accounts",
     "entitlements",
     "activations",
+    "support",
 ]
 
 MIDDLEWARE = [
@@ -208,6 +209,9 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{PORTAL_BRAND_NAME}] "
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = PORTAL_BRAND_NAME
+# Support staff (the cockpit under /support/ and "see as customer") must have set up MFA
+# first. On in production (production.py); off by default so `make run` and tests sign in.
+PORTAL_STAFF_MFA_REQUIRED = env.bool("PORTAL_STAFF_MFA_REQUIRED", default=False)
 USERSESSIONS_TRACK_ACTIVITY = False
 
 # --- Internationalisation ---------------------------------------------------------------
