@@ -51,6 +51,7 @@ AUDIT_ACTION_LABELS: Mapping[str, str] = {
     "server.changed": gettext_lazy("License server changed"),
     "server.rehosted": gettext_lazy("License server rehosted"),
     "rehost_quota.set": gettext_lazy("Rehost quota changed by support"),
+    "rehost.extra_granted": gettext_lazy("Extra rehost granted by support"),
     "entitlement.created": gettext_lazy("Entitlement added by support"),
     "entitlement.changed": gettext_lazy("Entitlement changed by support"),
     "entitlement.import": gettext_lazy("Entitlements imported by support"),
@@ -99,6 +100,7 @@ ATTEMPT_OF: Mapping[str, str] = {
     "server.create": "server.created",
     "server.change": "server.changed",
     "server.rehost": "server.rehosted",
+    "rehost.grant_extra": "rehost.extra_granted",
     "entitlement.save": "entitlement.changed",
     "product.save": "product.changed",
     "shared_web.user_add": "shared_web.user_added",
@@ -232,6 +234,7 @@ SENTENCES: Mapping[str, _Sentence] = {
     "server.changed": lambda t, d: _("Changed license server %(server)s") % {"server": t},
     "server.rehosted": lambda t, d: _("Rehosted %(server)s from %(old)s to %(new)s")
     % {"server": t, "old": _join(d.get("old", "")), "new": _join(d.get("new", ""))},
+    "rehost.extra_granted": lambda t, d: _("Granted one extra rehost of %(server)s") % {"server": t},
     "rehost_quota.set": lambda t, d: _("Set the rehost allowance to %(count)s a year")
     % {"count": d.get("rehosts_per_year")},
     "entitlement.created": lambda t, d: _("Added entitlement line %(line)s") % {"line": t},

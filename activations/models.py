@@ -197,6 +197,29 @@ class Rehost(models.Model):
         return f"{self.server_id} {self.created_at:%Y-%m-%d}"
 
 
+class RehostGrant(models.Model):
+    """One extra rehost of one server beyond the yearly allowance, granted by support (an
+    approved customer request). Used up by the next rehost the allowance would refuse."""
+
+    server = models.ForeignKey(LicenseServer, on_delete=models.CASCADE, related_name="rehost_grants")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    note = models.CharField(_("note"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("granted"), default=timezone.now)
+    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("extra rehost")
+        verbose_name_plural = _("extra rehosts")
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(fields=["server"], condition=models.Q(used_at__isnull=True), name="rehost_grant_unused")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.server_id} +1 {self.created_at:%Y-%m-%d}"
+
+
 class RehostQuota(models.Model):
     """Support's override of ``PORTAL_REHOSTS_PER_YEAR`` for one customer."""
 

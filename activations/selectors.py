@@ -20,7 +20,16 @@ from portal.fragments import customer_value
 
 from .hostids import hostid_detect, hostid_normalise
 from .licensefile import ParsedFeature, ParsedLicense
-from .models import Activation, ActivationSubmission, LicenseFile, LicenseServer, Rehost, RehostQuota, ServerHost
+from .models import (
+    Activation,
+    ActivationSubmission,
+    LicenseFile,
+    LicenseServer,
+    Rehost,
+    RehostGrant,
+    RehostQuota,
+    ServerHost,
+)
 
 REHOST_WINDOW = datetime.timedelta(days=365)
 
@@ -245,14 +254,16 @@ class RehostQuotaStatus:
     limit: int
     used: int
     next_possible_at: datetime.datetime | None
+    # One-time extra rehosts granted by support (``RehostGrant``) and not used yet.
+    extra: int = 0
 
     @property
     def remaining(self) -> int:
-        return max(self.limit - self.used, 0)
+        return max(self.limit - self.used, 0) + self.extra
 
     @property
     def exhausted(self) -> bool:
-        return self.used >= self.limit
+        return self.used >= self.limit and self.extra == 0
 
 
 def rehost_limit(*, customer: Customer) -> int:
@@ -275,7 +286,8 @@ def rehost_quota(*, server: LicenseServer, now: datetime.datetime | None = None)
         # The (used - limit + 1)-th oldest must leave the window before one is free again.
         index = len(times) - limit
         next_possible = times[index] + REHOST_WINDOW if limit > 0 and index < len(times) else None
-    return RehostQuotaStatus(limit=limit, used=len(times), next_possible_at=next_possible)
+    extra = RehostGrant.objects.filter(server=server, used_at__isnull=True).count()
+    return RehostQuotaStatus(limit=limit, used=len(times), next_possible_at=next_possible, extra=extra)
 
 
 # --- Update from license -------------------------------------------------------------------

@@ -23,7 +23,7 @@ from accounts.access import authorize, authorize_staff
 from accounts.audit import audit_record
 from accounts.models import Customer, Membership, User
 from accounts.notifications import notification_queue, notify_ascs
-from accounts.roles import Permission
+from accounts.roles import Permission, StaffPermission
 from entitlements.models import Entitlement
 from portal.errors import PortalError
 from portal.i18n import deferred
@@ -37,6 +37,7 @@ from .models import (
     LicenseFileReason,
     LicenseServer,
     Rehost,
+    RehostGrant,
     RehostQuota,
     ServerHost,
     host_name_validator,
@@ -632,8 +633,16 @@ def rehost_quota_message(*, server: LicenseServer) -> str:
 @transaction.atomic
 def _server_rehost(*, server: LicenseServer, actor: User, hosts: Sequence[HostInput]) -> LicenseFile:
     server = _lock_server(server)
-    if rehost_quota(server=server).exhausted:
+    quota = rehost_quota(server=server)
+    if quota.exhausted:
         raise PortalError(rehost_quota_message(server=server))
+    grant = None
+    if quota.used >= quota.limit:
+        # Beyond the allowance: this rehost uses up one extra rehost granted by support.
+        grant = RehostGrant.objects.select_for_update().filter(server=server, used_at__isnull=True).first()
+        if grant is None:
+            raise PortalError(rehost_quota_message(server=server))
+        RehostGrant.objects.filter(pk=grant.pk).update(used_at=timezone.now())
     current = list(ServerHost.objects.filter(server=server).order_by("position"))
     if len(hosts) != len(current):
         raise PortalError(_("Give a host name and host ID for each host of the server."))
@@ -653,7 +662,8 @@ def _server_rehost(*, server: LicenseServer, actor: User, hosts: Sequence[HostIn
                           actor=actor)
     license_file = _new_version(server=server, actor=actor, reason=LicenseFileReason.REHOST)
     audit_record(customer=server.customer, actor=actor, action="server.rehosted", target=server.name,
-                 details={"old": old_ids, "new": new_ids, "version": license_file.version})
+                 details={"old": old_ids, "new": new_ids, "version": license_file.version,
+                          **({"extra_rehost": grant.pk} if grant is not None else {})})
     _notify(
         server=server, actor=actor, event="server.rehosted",
         summary=deferred("%(actor)s rehosted license server %(server)s from %(old)s to %(new)s (license file version "
@@ -705,3 +715,17 @@ def rehost_quota_set(*, customer: Customer, actor: User, rehosts_per_year: int |
         )
     audit_record(customer=customer, actor=actor, action="rehost_quota.set",
                  details={"rehosts_per_year": rehosts_per_year, "note": note[:255]})
+
+
+def rehost_grant_extra(*, server: LicenseServer, actor: User, note: str = "") -> RehostGrant:
+    """Support grants one extra rehost of ``server`` beyond the yearly allowance (an approved
+    customer request): the next rehost the allowance would refuse uses it up. Needs the staff
+    permission ``APPROVE_REQUESTS``. Audited on the customer."""
+    authorize_staff(actor=actor, customer=server.customer, action="rehost.grant_extra",
+                    permission=StaffPermission.APPROVE_REQUESTS)
+    with transaction.atomic():
+        grant = RehostGrant.objects.create(server=server, customer=server.customer, granted_by=actor,
+                                           note=note[:255])
+        audit_record(customer=server.customer, actor=actor, action="rehost.extra_granted", target=server.name,
+                     details={"note": note[:255]})
+        return grant

@@ -53,6 +53,7 @@ CUSTOMER_NAV: tuple[NavItem, ...] = (
     NavItem("users:list", _("Users")),
     NavItem("licensing_settings:index", _("Settings")),
     NavItem("audit:list", _("Audit log")),
+    NavItem("requests:list", _("Requests")),
 )
 
 

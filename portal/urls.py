@@ -28,6 +28,7 @@ customer_patterns = [
     path("users/", include("accounts.users_urls")),
     path("settings/", include("entitlements.licensing.urls")),
     path("audit/", include("accounts.audit_urls")),
+    path("requests/", include("support.customer_urls")),
 ]
 
 urlpatterns = [

@@ -16,6 +16,7 @@ from typing import Any
 from django.apps import apps
 from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -24,6 +25,8 @@ from accounts.models import AuditEvent, Customer, Invitation, Membership, Notifi
 from accounts.roles import Role
 from activations.models import LicenseFile, LicenseServer
 from entitlements.models import Entitlement
+
+from .models import RequestComment, RequestState, SupportRequest
 
 # How many rows a queue's list shows (oldest first, so the most urgent are never cut off).
 QUEUE_LIST_LIMIT = 500
@@ -37,6 +40,7 @@ class QueueRow:
     customer: Customer | None
     what: str
     when: datetime.date | datetime.datetime | None
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,9 @@ def _usage_denials() -> QuerySet[Customer]:
 
 def _queues() -> tuple[Queue, ...]:
     queues = [
+        Queue("requests-waiting", _("Requests waiting"), requests_waiting,
+              lambda r: QueueRow(r.customer, f"#{r.pk} {r.get_kind_display()}", r.due_at,
+                                 reverse("support:request", args=[r.pk]))),
         Queue("no-asc", _("Customers without an ASC"), customers_without_asc,
               lambda c: QueueRow(c, c.name, c.created_at)),
         Queue("asc-pending", _("ASC designations pending sign-up"), asc_designations_pending,
@@ -182,3 +189,42 @@ def customer_renewals(*, customer: Customer, today: datetime.date | None = None)
 
 def customer_recent_audit(*, customer: Customer, limit: int = 20) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(customer=customer).order_by("-created_at")[:limit]
+
+
+# --- Requests from customers ----------------------------------------------------------------
+
+
+def request_list(*, customer: Customer) -> QuerySet[SupportRequest]:
+    return SupportRequest.objects.filter(customer=customer).select_related("server", "filed_by")
+
+
+def request_get(*, customer: Customer, request_id: int) -> SupportRequest | None:
+    return (
+        SupportRequest.objects.filter(customer=customer, pk=request_id)
+        .select_related("customer", "server", "filed_by", "decided_by")
+        .first()
+    )
+
+
+def request_comments(*, request: SupportRequest) -> QuerySet[RequestComment]:
+    return RequestComment.objects.filter(request=request).order_by("created_at")
+
+
+def requests_waiting() -> QuerySet[SupportRequest]:
+    """Open requests, the most urgent (earliest due) first."""
+    return SupportRequest.objects.filter(state=RequestState.OPEN).select_related("customer", "server").order_by(
+        "due_at"
+    )
+
+
+def request_get_any(*, request_id: int) -> SupportRequest | None:
+    """Support reads any customer's request."""
+    return (
+        SupportRequest.objects.filter(pk=request_id)
+        .select_related("customer", "server", "filed_by", "decided_by")
+        .first()
+    )
+
+
+def customer_open_requests(*, customer: Customer) -> QuerySet[SupportRequest]:
+    return request_list(customer=customer).filter(state__in=[RequestState.OPEN, RequestState.APPROVED])

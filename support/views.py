@@ -28,10 +28,12 @@ from accounts.audit_text import audit_sentence
 from accounts.models import Customer
 from accounts.roles import StaffPermission, has_staff_permission, staff_role
 from accounts.selectors import invitation_pending_list, membership_list
-from portal.errors import DomainError
+from portal.errors import DomainError, PortalError
+from portal.forms import form_error_from
 
 from . import selectors, services
-from .forms import AscDesignateForm, CustomerSearchForm, FlexnetForm, ViewAsForm
+from .forms import AscDesignateForm, CommentForm, CustomerSearchForm, DecisionForm, FlexnetForm, ViewAsForm
+from .models import SupportRequest
 
 
 class SupportViewMixin:
@@ -125,6 +127,7 @@ class _CustomerMixin(SupportViewMixin):
             servers=selectors.customer_servers(customer=customer),
             files=selectors.customer_latest_files(customer=customer),
             renewals=selectors.customer_renewals(customer=customer),
+            open_requests=selectors.customer_open_requests(customer=customer),
             audit_events=[
                 (event, audit_sentence(action=event.action, target=event.target, details=event.details,
                                        denied=event.denied))
@@ -198,3 +201,90 @@ class FlexnetSetView(_CustomerMixin, View):
         return redirect("support:customer", customer.number)
 
 
+
+
+# --- Requests from customers -----------------------------------------------------------------
+
+
+class _RequestMixin(SupportViewMixin):
+    def support_request(self, pk: int) -> SupportRequest:
+        found = selectors.request_get_any(request_id=pk)
+        if found is None:
+            raise Http404(_("No such request."))
+        return found
+
+    def request_page(self, found: SupportRequest, status: int = HTTPStatus.OK, **forms: Any) -> HttpResponse:
+        return self.page(
+            "support/request.html", status, support_request=found,
+            comments=selectors.request_comments(request=found),
+            comment_form=forms.get("comment_form") or CommentForm(),
+            decision_form=forms.get("decision_form") or DecisionForm(),
+        )
+
+    def act(self, found: SupportRequest, form: Any, action: Any, success: str, form_name: str) -> HttpResponse:
+        """The one write flow of a request page: valid form -> one service -> message -> redirect."""
+        if form.is_valid():
+            try:
+                action(form.cleaned_data)
+            except PortalError as refused:
+                form_error_from(form, refused)
+            else:
+                messages.success(self.request, success)
+                return redirect("support:request", found.pk)
+        return self.request_page(found, HTTPStatus.BAD_REQUEST, **{form_name: form})
+
+
+class RequestView(_RequestMixin, View):
+    required_staff_permission = StaffPermission.VIEW_CUSTOMERS
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return self.request_page(self.support_request(pk))
+
+
+class RequestCommentView(_RequestMixin, View):
+    required_staff_permission = StaffPermission.HANDLE_REQUESTS
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        found = self.support_request(pk)
+        return self.act(
+            found, CommentForm(request.POST),
+            lambda data: services.request_comment(request=found, actor=request.user, body=data["body"],
+                                                  as_support=True),
+            _("Comment sent to the customer."), "comment_form",
+        )
+
+
+class RequestApproveView(_RequestMixin, View):
+    required_staff_permission = StaffPermission.APPROVE_REQUESTS
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        found = self.support_request(pk)
+        return self.act(
+            found, DecisionForm(request.POST),
+            lambda data: services.request_approve(request=found, actor=request.user, comment=data["comment"]),
+            _("Request approved and applied."), "decision_form",
+        )
+
+
+class RequestRejectView(_RequestMixin, View):
+    required_staff_permission = StaffPermission.APPROVE_REQUESTS
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        found = self.support_request(pk)
+        return self.act(
+            found, DecisionForm(request.POST),
+            lambda data: services.request_reject(request=found, actor=request.user, comment=data["comment"]),
+            _("Request rejected."), "decision_form",
+        )
+
+
+class RequestDoneView(_RequestMixin, View):
+    required_staff_permission = StaffPermission.HANDLE_REQUESTS
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        found = self.support_request(pk)
+        return self.act(
+            found, DecisionForm(request.POST),
+            lambda data: services.request_close(request=found, actor=request.user),
+            _("Request marked done."), "decision_form",
+        )

@@ -35,7 +35,7 @@ ROUTES = _support_routes()
 
 
 def _path(route: str, number: str) -> str:
-    path = "/" + route.replace("<str:number>", number).replace("<slug:slug>", "no-asc")
+    path = "/" + route.replace("<str:number>", number).replace("<slug:slug>", "no-asc").replace("<int:pk>", "1")
     assert "<" not in path, path
     return path
 
