@@ -25,8 +25,11 @@ from .models import RequestKind
 
 class RequestsPageMixin(CustomerViewMixin):
     def file_form(self, data=None, initial=None) -> RequestFileForm:
+        # A submitted form accepts every kind, so that a kind the role may not file reaches the
+        # service and is refused as what it is (403, audited), not as a bad choice (400).
+        kinds = list(RequestKind) if data is not None else services.request_kinds_for(self.access.has)
         return RequestFileForm(
-            data, initial=initial, kinds=services.request_kinds_for(self.access.has),
+            data, initial=initial, kinds=kinds,
             servers=server_list(customer=self.customer),
         )
 

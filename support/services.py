@@ -109,7 +109,7 @@ def _request_notify(*, request: SupportRequest, event: str, to_customer: bool, t
 
 
 def _request_lock(request: SupportRequest) -> SupportRequest:
-    return SupportRequest.objects.select_for_update().select_related("customer", "server", "filed_by").get(
+    return SupportRequest.objects.select_for_update(of=("self",)).select_related("customer", "server", "filed_by").get(
         pk=request.pk
     )
 
