@@ -38,11 +38,12 @@ class RequestsPageMixin(CustomerViewMixin):
         initial = {"kind": kind} if kind in RequestKind.values else None
         if self.request.GET.get("server", "").isdigit():
             initial = {**(initial or {}), "server": int(self.request.GET["server"])}
+        can_file = bool(services.request_kinds_for(self.access.has)) and not self.access.support_view
         return self.render_page(
             "support/requests.html", status,
             requests=selectors.request_list(customer=self.customer),
-            form=form or self.file_form(initial=initial),
-            can_file=bool(services.request_kinds_for(self.access.has)) and not self.access.support_view,
+            form=(form or self.file_form(initial=initial)) if can_file else None,
+            can_file=can_file,
         )
 
 

@@ -147,6 +147,19 @@ def grow_access(customer: Customer, user: User, start: int, count: int) -> None:
     Membership.objects.bulk_create(Membership(user=user, customer=c, role=Role.VIEWER) for c in customers)
 
 
+def grow_requests(customer: Customer, user: User, start: int, count: int) -> None:
+    from support.models import RequestKind, SupportRequest
+    from tests.factories import LicenseServerFactory
+
+    server = LicenseServerFactory(customer=customer) if start == 1 else None
+    server = server or customer.license_servers.first()
+    now = timezone.now()
+    SupportRequest.objects.bulk_create(
+        SupportRequest(customer=customer, kind=RequestKind.EXTRA_REHOST, server=server, reason="r", filed_by=user,
+                       due_at=now) for _ in range(count)
+    )
+
+
 @dataclass(frozen=True)
 class ListPage:
     url_name: str
@@ -174,6 +187,7 @@ PAGES: dict[str, ListPage] = {
     "elastic_usage": ListPage("licensing_settings:elastic_usage", grow_licensing, 8),
     # + 1: which of the user's customers own FlexNet (why a customer has no Activations tab).
     "access": ListPage("access", grow_access, 5, customer_scoped=False),
+    "requests": ListPage("requests:list", grow_requests, 5),
 }
 
 
