@@ -19,7 +19,7 @@ from activations.services import HostInput, server_rehost
 from portal.errors import AccessDenied, PortalError
 from support import services
 from support.models import RequestComment, RequestKind, RequestState, SupportRequest
-from tests.factories import CustomerFactory, LicenseServerFactory, MembershipFactory, UserFactory
+from tests.factories import CustomerFactory, EntitlementFactory, LicenseServerFactory, MembershipFactory, UserFactory
 
 from .conftest import staff_account
 
@@ -32,6 +32,7 @@ def setup(db, settings):
     admin = MembershipFactory(customer=customer, role=Role.ADMINISTRATOR, user=UserFactory(email="admin@demo.example"))
     viewer = MembershipFactory(customer=customer, role=Role.VIEWER)
     server = LicenseServerFactory(customer=customer, name="lic01")
+    EntitlementFactory(customer=customer)  # owns FlexNet: the activations pages exist
     return customer, asc, admin, viewer, server
 
 
@@ -220,3 +221,25 @@ def test_requests_tab_in_the_navigation(setup, client) -> None:
     assert f'href="/c/{customer.number}/requests/"' in client.get(f"/c/{customer.number}/entitlements/").content.decode()
     assert Permission.VIEW
     assert Membership.objects.filter(customer=customer).count() == 3
+
+
+def test_contact_support_texts_are_buttons_where_the_role_can_file(setup, client, settings) -> None:
+    customer, asc, admin, viewer, server = setup
+    server_rehost(server=server, actor=admin.user, hosts=[HostInput("h", "ETHER", "0000000000A1")])
+    client.force_login(admin.user)
+    rehost = client.get(f"/c/{customer.number}/activations/servers/{server.pk}/rehost/").content.decode()
+    assert f"/c/{customer.number}/requests/?kind=extra_rehost&amp;server={server.pk}" in rehost
+    users = client.get(f"/c/{customer.number}/users/").content.decode()
+    assert f"/c/{customer.number}/requests/?kind=asc_change" in users
+    form = client.get(f"/c/{customer.number}/requests/?kind=extra_rehost&server={server.pk}").content.decode()
+    assert 'value="extra_rehost" selected' in form
+    client.force_login(viewer.user)
+    assert "kind=asc_change" not in client.get(f"/c/{customer.number}/users/").content.decode()
+
+
+def test_flexnet_off_page_offers_the_request(setup, client) -> None:
+    customer, asc, admin, viewer, server = setup
+    Customer.objects.filter(pk=customer.pk).update(flexnet_managed=False)
+    client.force_login(admin.user)
+    page = client.get(f"/c/{customer.number}/activations/").content.decode()
+    assert f"/c/{customer.number}/requests/?kind=flexnet_on" in page
