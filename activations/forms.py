@@ -202,13 +202,11 @@ class DeliverForm(forms.Form):
     deliver = forms.ChoiceField(choices=DELIVER_CHOICES)
 
 
-def _read_upload(upload: Any) -> str:
-    if upload.size > settings.PORTAL_MAX_UPLOAD_BYTES:
-        raise forms.ValidationError(
-            _("The file is larger than %(max)s KB.") % {"max": settings.PORTAL_MAX_UPLOAD_BYTES // 1024}
-        )
-    data = upload.read(settings.PORTAL_MAX_UPLOAD_BYTES + 1)
-    if len(data) > settings.PORTAL_MAX_UPLOAD_BYTES:
+def _read_upload(upload: Any, max_bytes: int) -> str:
+    if upload.size > max_bytes:
+        raise forms.ValidationError(_("The file is larger than %(max)s KB.") % {"max": max_bytes // 1024})
+    data = upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
         raise forms.ValidationError(_("The file is too large."))
     if b"\x00" in data:
         return ""
@@ -227,16 +225,22 @@ class LicenseUploadForm(forms.Form):
     parsed: ParsedLicense
     content: str
 
+    @property
+    def max_bytes(self) -> int:
+        return settings.PORTAL_MAX_UPLOAD_BYTES
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         upload = data.get("file")
-        content = _read_upload(upload) if upload else (data.get("text") or "")
+        content = _read_upload(upload, self.max_bytes) if upload else (data.get("text") or "")
         if upload and not content:
             raise forms.ValidationError(_("The file is not a text file."))
         if not content.strip():
             raise forms.ValidationError(_("Upload a license file or paste its content."))
-        if len(content.encode()) > settings.PORTAL_MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(_("The license file is too large."))
+        if len(content.encode()) > self.max_bytes:
+            raise forms.ValidationError(
+                _("The license file is too large: at most %(max)s KB.") % {"max": self.max_bytes // 1024}
+            )
         self.content = content
         return data
 
@@ -250,4 +254,8 @@ class LicenseUploadForm(forms.Form):
 
 
 class VerifyForm(LicenseUploadForm):
-    pass
+    """The license file checker's input: at most ``PORTAL_VERIFY_MAX_BYTES``."""
+
+    @property
+    def max_bytes(self) -> int:
+        return settings.PORTAL_VERIFY_MAX_BYTES

@@ -7,8 +7,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
-from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.db.models import Count, Max, OuterRef, Prefetch, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -18,7 +19,7 @@ from entitlements.models import Entitlement, EntitlementStatus, LicensingModel
 from entitlements.selectors import customer_has_flexnet, flexnet_entitlement_list
 
 from .hostids import hostid_detect, hostid_normalise
-from .licensefile import ParsedFeature, ParsedLicense
+from .licensefile import FileIdentity, ParsedFeature, ParsedLicense, VerifyResult, license_verify
 from .models import Activation, LicenseFile, LicenseServer, Rehost, RehostQuota, ServerHost
 
 REHOST_WINDOW = datetime.timedelta(days=365)
@@ -117,6 +118,37 @@ def license_file_get(*, customer: Customer, server_id: int, version: int) -> Lic
 
 def license_file_latest(*, server: LicenseServer) -> LicenseFile | None:
     return LicenseFile.objects.filter(server=server).select_related("server__customer").order_by("-version").first()
+
+
+@dataclass(frozen=True)
+class LicenseFileStanding:
+    """What the portal knows of a file identity (customer, server, version) signed into a
+    file's lines: whether it issued that version and the server's latest version."""
+
+    identity: FileIdentity
+    known: bool
+    latest_version: int | None
+
+    @property
+    def superseded(self) -> bool:
+        return self.known and self.latest_version is not None and self.latest_version > self.identity.version
+
+
+def license_file_standing(*, identity: FileIdentity) -> LicenseFileStanding:
+    """Looks the file up by its signed identity (scoped by the customer number it signs)."""
+    files = LicenseFile.objects.filter(server_id=identity.server, server__customer__number=identity.customer)
+    latest = files.aggregate(latest=Max("version"))["latest"]
+    known = latest is not None and files.filter(version=identity.version).exists()
+    return LicenseFileStanding(identity=identity, known=known, latest_version=latest)
+
+
+def license_file_check(*, text: str, public_key: Ed25519PublicKey) -> tuple[VerifyResult, LicenseFileStanding | None]:
+    """Verifies a license file (signatures and file identity, offline) and, when it is
+    valid, looks up whether it is the server's current version."""
+    result = license_verify(text, public_key=public_key)
+    if not result.valid or result.identity is None:
+        return result, None
+    return result, license_file_standing(identity=result.identity)
 
 
 # --- Activation plan -----------------------------------------------------------------------

@@ -29,7 +29,7 @@ from portal.errors import AccessDenied, PortalError
 from portal.i18n import deferred
 
 from .hostids import HostIdError, HostIdType, hostid_normalise
-from .licensefile import IncrementSpec, LicenseDocument, ServerSpec, flexlm_date, license_render
+from .licensefile import FileIdentity, IncrementSpec, LicenseDocument, ServerSpec, flexlm_date, license_render
 from .models import (
     Activation,
     ActivationSubmission,
@@ -120,7 +120,8 @@ def _increment(row: tuple, *, vendor_string: str, today: datetime.date) -> Incre
 
 
 def license_file_render(*, server: LicenseServer, version: int, today: datetime.date | None = None) -> str:
-    """The server's license file as of now, in the DESIGN.md dialect, every INCREMENT signed."""
+    """The server's license file as of now, in the DESIGN.md dialect, every INCREMENT signed
+    and bound to this server and version (SN=)."""
     today = today or timezone.localdate()
     customer = server.customer
     hosts = list(ServerHost.objects.filter(server=server).order_by("position").values_list("host_name", "host_id"))
@@ -136,6 +137,9 @@ def license_file_render(*, server: LicenseServer, version: int, today: datetime.
         vendor=settings.PORTAL_VENDOR_DAEMON,
         vendor_port=server.vendor_port,
         increments=tuple(_increment(row, vendor_string=vendor_string, today=today) for row in rows),
+        # Every line signs which file it belongs to (SN=), so that no line can be repeated,
+        # dropped or carried into another version or server's file (licensefile docstring).
+        identity=FileIdentity(customer=customer.number, server=server.pk, version=version),
     )
     return license_render(document, private_key=signing_key(), sign_many=signatures_for)
 

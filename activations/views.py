@@ -13,6 +13,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
 
+from allauth.core import ratelimit
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -24,6 +25,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -36,13 +38,14 @@ from portal.errors import PortalError
 from portal.fragments import customer_fragment, shared_view
 
 from .forms import ActivationForm, DeliverForm, LicenseUploadForm, RehostForm, ServerForm, VerifyForm
-from .licensefile import LicenseParseError, license_diff, license_verify
+from .licensefile import LicenseParseError, LineFailure, license_diff
 from .models import Activation, LicenseFile, LicenseServer
 from .selectors import (
     LineRequest,
     Unavailable,
     activation_plan,
     activations_unavailable_reason,
+    license_file_check,
     license_file_get,
     license_file_list,
     license_import_match,
@@ -63,7 +66,7 @@ from .services import (
     server_return,
     server_update,
 )
-from .signing import verifying_key, verifying_key_pem
+from .signing import VerifyingKeyUnavailable, verifying_key, verifying_key_pem
 
 
 class VisibilityGate:
@@ -564,18 +567,83 @@ class PublicKeyView(View):
         return response
 
 
+# What a failing line's ``LineFailure.code`` means, in the reader's language (the reason the
+# pure license module gives is English; parse errors keep it).
+_FAILURE_MESSAGES = {
+    "empty": gettext_lazy("no signed lines"),
+    "unsigned": gettext_lazy("no SIGN= signature"),
+    "malformed": gettext_lazy("malformed SIGN= signature (expected 64 bytes in hex)"),
+    "signature": gettext_lazy("signature does not match"),
+    "no_identity": gettext_lazy(
+        "no file identity (SN=): the line may have been copied from any file; download the current version of "
+        "the server's license file"
+    ),
+    "repeated": gettext_lazy(
+        "repeats line %(first)s (signed line %(position)s of %(total)s): FlexLM would add its count again"
+    ),
+    "dropped": gettext_lazy("signed line(s) %(missing)s of %(total)s missing: lines were dropped from this file"),
+    "reordered": gettext_lazy(
+        "out of order: signed line %(position)s of %(total)s comes after signed line %(after)s (line %(after_line)s)"
+    ),
+    "other_version": gettext_lazy(
+        "taken from version %(version)s of this server's file (the file is version %(file_version)s)"
+    ),
+    "other_server": gettext_lazy(
+        "taken from another license server's file (customer %(customer)s, server %(server)s, version %(version)s)"
+    ),
+}
+
+
+def _failure_message(failure: LineFailure) -> str:
+    template = _FAILURE_MESSAGES.get(failure.code)
+    if template is None:
+        return failure.reason
+    return str(template) % dict(failure.params)
+
+
 class VerifyView(LoginRequiredMixin, TemplateView):
-    """Verify a license file: valid, or which line fails and why."""
+    """Verify a license file: valid and current, superseded by a newer version, or which
+    line fails and why. Bounded: ``PORTAL_VERIFY_MAX_BYTES`` per file (a larger request is
+    refused before its body is read) and the ``license_verify`` rate limit
+    (``ACCOUNT_RATE_LIMITS``, allauth's rate limiter)."""
 
     template_name = "activations/verify.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         kwargs.setdefault("form", VerifyForm())
+        kwargs.setdefault("max_kb", settings.PORTAL_VERIFY_MAX_BYTES // 1024)
         return super().get_context_data(**kwargs)
 
+    def refuse(self, status: HTTPStatus, message: str) -> HttpResponse:
+        form = VerifyForm()
+        form.add_error(None, message)
+        return self.render_to_response(self.get_context_data(form=form), status=status)
+
     def post(self, request: HttpRequest) -> HttpResponse:
+        # The multipart envelope and the CSRF token add a little to the file itself.
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if not length.isdigit() or int(length) > settings.PORTAL_VERIFY_MAX_BYTES + 16 * 1024:
+            return self.refuse(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                _("The license file is too large: at most %(max)s KB.")
+                % {"max": settings.PORTAL_VERIFY_MAX_BYTES // 1024},
+            )
+        if not ratelimit.consume(request, action="license_verify", user=request.user):
+            return self.refuse(
+                HTTPStatus.TOO_MANY_REQUESTS,
+                _("You have checked many license files in a short time. Wait a minute and try again."),
+            )
         form = VerifyForm(request.POST, request.FILES)
-        result = None
+        context: dict[str, Any] = {"form": form}
         if form.is_valid():
-            result = license_verify(form.content, public_key=verifying_key())
-        return self.render_to_response(self.get_context_data(form=form, result=result))
+            try:
+                public_key = verifying_key()
+            except VerifyingKeyUnavailable:
+                form.add_error(None, _("License files cannot be verified here at the moment: no key is configured."))
+            else:
+                result, standing = license_file_check(text=form.content, public_key=public_key)
+                context.update(
+                    result=result, standing=standing,
+                    failures=[(failure.line, _failure_message(failure)) for failure in result.failures],
+                )
+        return self.render_to_response(self.get_context_data(**context))
