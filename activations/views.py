@@ -615,9 +615,7 @@ class VerifyView(LoginRequiredMixin, TemplateView):
         return super().get_context_data(**kwargs)
 
     def refuse(self, status: HTTPStatus, message: str) -> HttpResponse:
-        form = VerifyForm()
-        form.add_error(None, message)
-        return self.render_to_response(self.get_context_data(form=form), status=status)
+        return self.render_to_response(self.get_context_data(refused=message), status=status)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         # The multipart envelope and the CSRF token add a little to the file itself.
