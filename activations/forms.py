@@ -11,11 +11,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from entitlements.models import Entitlement
+from portal.errors import PortalError
 
 from .hostids import HostIdError, HostIdType, hostid_normalise
 from .licensefile import LicenseParseError, ParsedLicense, license_parse
 from .selectors import LineRequest
-from .services import HostInput
+from .services import HostInput, server_label_clean
 
 HOSTID_CHOICES = [(kind.value, kind.label) for kind in HostIdType]
 MAX_QUANTITY = 1_000_000
@@ -54,6 +55,12 @@ class ServerForm(forms.Form):
                     label=_("Host ID %(n)s") % {"n": position}, max_length=64, required=required,
                     help_text=_hostid_help() if position == 1 else "",
                 )
+
+    def clean_name(self) -> str:
+        try:
+            return server_label_clean(self.cleaned_data["name"])
+        except PortalError as error:
+            raise forms.ValidationError(error.message) from None
 
     def host_rows(self) -> list[dict[str, Any]]:
         rows = []

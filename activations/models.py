@@ -8,6 +8,8 @@ servers; the services keep it so under a row lock, and the entitlement's check c
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -148,7 +150,15 @@ class LicenseFile(models.Model):
 
     @property
     def filename(self) -> str:
-        return f"{self.server.customer.number}_{self.server.name}_v{self.version}.lic"
+        """``<customer>_<label>_v<version>.lic``. Characters of the label that a file name
+        must not carry (path separators, control and invisible formatting characters, which
+        labels refuse today but older ones may hold) become ``_``; it always ends in ``.lic``."""
+        label = "".join(
+            "_" if character in "/\\" or (unicodedata.category(character)[0] in "CZ" and character != " ")
+            else character
+            for character in self.server.name
+        )
+        return f"{self.server.customer.number}_{label}_v{self.version}.lic"
 
 
 class ActivationSubmission(models.Model):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -243,10 +244,33 @@ def _check_ports(lmgrd_port: int, vendor_port: int | None) -> None:
         raise PortalError(_("A port is a number from 1 to 65535."), field="vendor_port")
 
 
-def _check_name(customer: Customer, name: str, server: LicenseServer | None) -> str:
+# Unicode categories a server label may not contain: control characters (tab and line breaks
+# included), format characters (the bidi controls U+202A..U+202E and U+2066..U+2069, marks such
+# as U+200E/U+200F/U+061C, zero-width characters), line and paragraph separators, surrogates,
+# private use and unassigned code points. A label is shown on pages, in emails and in file
+# names, where such characters hide or reverse what a reader sees (``evil\u202ecil.exe``).
+_LABEL_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def server_label_clean(name: str) -> str:
+    """A server label as stored: runs of spaces folded, 1 to 60 characters, no control or
+    invisible formatting character (PortalError on ``name`` otherwise). One rule for the
+    form and the service."""
+    for character in name:
+        if unicodedata.category(character) in _LABEL_FORBIDDEN_CATEGORIES:
+            raise PortalError(
+                _("A label cannot contain control characters or invisible formatting characters such as "
+                  "text direction marks (found U+%(code)s).") % {"code": f"{ord(character):04X}"},
+                field="name",
+            )
     name = " ".join(name.split())
     if not name or len(name) > 60:
         raise PortalError(_("Give the server a label of 1 to 60 characters."), field="name")
+    return name
+
+
+def _check_name(customer: Customer, name: str, server: LicenseServer | None) -> str:
+    name = server_label_clean(name)
     others = LicenseServer.objects.filter(customer=customer, name=name)
     if server is not None:
         others = others.exclude(pk=server.pk)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from allauth.core import ratelimit
 from django.conf import settings
@@ -112,9 +112,21 @@ def _server_url(server: LicenseServer) -> str:
     return reverse("activations:server_detail", args=[server.customer.number, server.pk])
 
 
+_ASCII_FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def attachment_disposition(filename: str) -> str:
+    """``Content-Disposition`` for a download whatever characters `filename` holds (RFC 6266):
+    always ``attachment``; an ASCII fallback (letters, digits, ``._-``; anything else
+    becomes ``_``) for old clients and the exact name as RFC 5987 ``filename*``. The name's
+    extension survives in both (callers give names ending in one, e.g. ``.lic``)."""
+    fallback = _ASCII_FILENAME_UNSAFE.sub("_", filename).lstrip(".") or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 def _file_response(license_file: LicenseFile) -> HttpResponse:
     response = HttpResponse(license_file.content, content_type="text/plain; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{license_file.filename}"'
+    response["Content-Disposition"] = attachment_disposition(license_file.filename)
     response["Cache-Control"] = "no-store"
     return response
 

@@ -86,7 +86,7 @@ def test_command_never_creates_a_key_and_fails_clearly_without_one(asc, tmp_path
     code, _, _ = _command(license_path)
     assert code == 2
     assert list(keys.iterdir()) == []  # no key was made
-    with pytest.raises(CommandError, match="no license key at .*license-signing-key.pem"):
+    with pytest.raises(CommandError, match=r"no license key at .*license-signing-key\.pem"):
         call_command("verify_license", str(license_path))
     assert list(keys.iterdir()) == []
 
