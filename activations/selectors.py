@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -20,7 +20,7 @@ from entitlements.selectors import customer_has_flexnet, flexnet_entitlement_lis
 
 from .hostids import hostid_detect, hostid_normalise
 from .licensefile import FileIdentity, ParsedFeature, ParsedLicense, VerifyResult, license_verify
-from .models import Activation, LicenseFile, LicenseServer, Rehost, RehostQuota, ServerHost
+from .models import Activation, LicenseFile, LicenseServer, Rehost, RehostQuota, ReturnedLicenses, ServerHost
 
 REHOST_WINDOW = datetime.timedelta(days=365)
 
@@ -240,11 +240,15 @@ def activation_plan(
     return plan
 
 
-# --- Rehost quota --------------------------------------------------------------------------
+# --- Rehost allowance -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class RehostQuotaStatus:
+    """The customer's allowance of moves to another host ID in the rolling 12 months:
+    rehosts of any of its servers and licenses returned on one host and activated on
+    another (``Rehost`` rows of either kind)."""
+
     limit: int
     used: int
     next_possible_at: datetime.datetime | None
@@ -263,13 +267,14 @@ def rehost_limit(*, customer: Customer) -> int:
     return settings.PORTAL_REHOSTS_PER_YEAR if override is None else override
 
 
-def rehost_quota(*, server: LicenseServer, now: datetime.datetime | None = None) -> RehostQuotaStatus:
-    """Rehosts of ``server`` in the rolling 12 months before ``now`` against the limit, and,
-    when none is left, when the oldest counted one leaves the window."""
+def rehost_allowance(*, customer: Customer, now: datetime.datetime | None = None) -> RehostQuotaStatus:
+    """Moves of the customer's licenses to another host ID in the rolling 12 months before
+    ``now`` against its limit, and, when none is left, when the oldest counted one leaves
+    the window."""
     now = now or timezone.now()
-    limit = rehost_limit(customer=server.customer)
+    limit = rehost_limit(customer=customer)
     times = list(
-        Rehost.objects.filter(server=server, created_at__gt=now - REHOST_WINDOW)
+        Rehost.objects.filter(customer=customer, created_at__gt=now - REHOST_WINDOW)
         .order_by("created_at")
         .values_list("created_at", flat=True)
     )
@@ -279,6 +284,81 @@ def rehost_quota(*, server: LicenseServer, now: datetime.datetime | None = None)
         index = len(times) - limit
         next_possible = times[index] + REHOST_WINDOW if limit > 0 and index < len(times) else None
     return RehostQuotaStatus(limit=limit, used=len(times), next_possible_at=next_possible)
+
+
+def rehost_quota(*, server: LicenseServer, now: datetime.datetime | None = None) -> RehostQuotaStatus:
+    """The allowance that a rehost of ``server`` uses: its customer's (``rehost_allowance``)."""
+    return rehost_allowance(customer=server.customer, now=now)
+
+
+@dataclass(frozen=True)
+class LicenseMove:
+    """Licenses of one entitlement that an activation would take from what was returned on
+    other hosts: ``sources`` are (returned-licenses row id, quantity taken)."""
+
+    entitlement_id: int
+    quantity: int
+    host_ids: tuple[str, ...]
+    sources: tuple[tuple[int, int], ...]
+    same_host: tuple[tuple[int, int], ...]
+
+
+def license_moves(
+    *, server: LicenseServer, host_ids: Sequence[str], increases: Mapping[int, tuple[int, int]],
+    now: datetime.datetime | None = None,
+) -> list[LicenseMove]:
+    """Which of the licenses an activation adds on ``server`` come from another host.
+
+    ``increases`` maps entitlement id -> (licenses added on this server, licenses free in
+    the pool before the change). The added licenses are taken first from those returned on
+    this server or host IDs, then from licenses never activated (or returned over 12 months
+    ago), and only then from licenses returned on another host: those are moved. Reads only;
+    the service consumes the rows under the entitlement locks."""
+    now = now or timezone.now()
+    if not increases:
+        return []
+    rows = (
+        ReturnedLicenses.objects.filter(
+            customer_id=server.customer_id, entitlement_id__in=list(increases), remaining__gt=0,
+            created_at__gt=now - REHOST_WINDOW,
+        )
+        .order_by("created_at", "pk")
+        .values_list("pk", "entitlement_id", "server_id", "host_ids", "remaining")
+    )
+    mine = sorted(host_ids)
+    by_entitlement: dict[int, list[tuple[int, bool, list[str], int]]] = {}
+    for pk, entitlement_id, server_id, returned_from, remaining in rows:
+        same = server_id == server.pk or sorted(returned_from) == mine
+        by_entitlement.setdefault(entitlement_id, []).append((pk, same, returned_from, remaining))
+    moves = []
+    for entitlement_id, (added, free) in increases.items():
+        returned = by_entitlement.get(entitlement_id, [])
+        same_rows = [(pk, remaining) for pk, same, _, remaining in returned if same]
+        other_rows = [(pk, hosts, remaining) for pk, same, hosts, remaining in returned if not same]
+        never_activated = max(free - sum(r for _, r in same_rows) - sum(r for _, _, r in other_rows), 0)
+        same_taken, left = _take(same_rows, added)
+        left = max(left - never_activated, 0)
+        moved, _ = _take([(pk, remaining) for pk, _, remaining in other_rows], left)
+        if moved or same_taken:
+            sources = {pk for pk, _ in moved}
+            moves.append(LicenseMove(
+                entitlement_id=entitlement_id, quantity=sum(q for _, q in moved),
+                host_ids=tuple(sorted({h for pk, hosts, _ in other_rows if pk in sources for h in hosts})),
+                sources=tuple(moved), same_host=tuple(same_taken),
+            ))
+    return moves
+
+
+def _take(rows: Sequence[tuple[int, int]], wanted: int) -> tuple[list[tuple[int, int]], int]:
+    """Take up to ``wanted`` from (id, available) rows in order: ([(id, taken)], still wanted)."""
+    taken = []
+    for pk, available in rows:
+        if wanted <= 0:
+            break
+        amount = min(available, wanted)
+        taken.append((pk, amount))
+        wanted -= amount
+    return taken, wanted
 
 
 # --- Update from license -------------------------------------------------------------------

@@ -1,8 +1,14 @@
 """Every write to license servers, activations and license files.
 
-Locking order, everywhere: the server row, then the entitlement rows in ascending id. Two
-activations touching the same entitlements therefore queue instead of deadlocking, and the
-entitlement's ``activated <= quantity`` constraint backs up the checks made under the lock.
+Locking order, everywhere: the server row, then the entitlement rows in ascending id, then
+the customer row. Two activations touching the same entitlements therefore queue instead of
+deadlocking, and the entitlement's ``activated <= quantity`` constraint backs up the checks
+made under the lock. The customer row comes last because every write to activations and
+license files already updates it (the data-version triggers, activations/migrations/0002);
+it is taken explicitly, before counting, by whatever uses the customer's rehost allowance
+(a rehost, or an activation that moves returned licenses from another host), so that two
+such changes on different servers cannot both take the last one. ``ReturnedLicenses`` rows
+are read and written only under their entitlement's lock.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -38,11 +44,13 @@ from .models import (
     LicenseFileReason,
     LicenseServer,
     Rehost,
+    RehostKind,
     RehostQuota,
+    ReturnedLicenses,
     ServerHost,
     host_name_validator,
 )
-from .selectors import LineRequest, line_errors, rehost_quota
+from .selectors import LicenseMove, LineRequest, license_moves, line_errors, rehost_allowance
 from .signing import signatures_for, signing_key
 
 BORROW_HOURS = 720
@@ -456,6 +464,23 @@ def _activation_apply(
     if problems:
         raise ActivationConflict(problems)
     now = timezone.now()
+    host_ids = _host_ids(server)
+    moves = license_moves(
+        server=server, host_ids=host_ids, now=now,
+        increases={c["entitlement"].pk: (c["delta"], c["entitlement"].quantity - c["entitlement"].activated)
+                   for c in changes if c["delta"] > 0},
+    )
+    moved = [move for move in moves if move.quantity]
+    if moved:
+        _use_rehost_allowance(
+            server=server, actor=actor, kind=RehostKind.MOVE, new_host_ids=host_ids,
+            old_host_ids=sorted({h for move in moved for h in move.host_ids}),
+            refusal=_("Saving this would activate %(count)s license(s) returned on another host ID (%(hosts)s) on "
+                      "this server. Moving licenses to another host counts against your company's rehost "
+                      "allowance.") % {"count": sum(m.quantity for m in moved),
+                                      "hosts": ", ".join(sorted({h for m in moved for h in m.host_ids}))},
+        )
+    _take_returned(moves)
     for change in changes:
         entitlement = change["entitlement"]
         activation = current.get(entitlement.pk)
@@ -472,6 +497,8 @@ def _activation_apply(
         if change["delta"]:
             entitlement.activated += change["delta"]
             entitlement.save(update_fields=["activated"])
+    _record_returned(server=server, host_ids=host_ids,
+                     returned={c["entitlement"].pk: -c["delta"] for c in changes if c["delta"] < 0}, now=now)
     public_changes = [{k: v for k, v in c.items() if k != "entitlement"} for c in changes]
     latest = LicenseFile.objects.filter(server=server).order_by("-version").first()
     if changes or latest is None:
@@ -485,7 +512,9 @@ def _activation_apply(
         added = sum(c["delta"] for c in changes if c["delta"] > 0)
         audit_record(
             customer=customer, actor=actor, action="activation.changed", target=server.name,
-            details={"changes": public_changes, "version": latest.version, "added": added, "returned": returned},
+            details={"changes": public_changes, "version": latest.version, "added": added, "returned": returned,
+                     **({"moved_from": sorted({h for m in moved for h in m.host_ids}),
+                         "moved": sum(m.quantity for m in moved)} if moved else {})},
         )
         _notify(
             server=server, actor=actor, event="activation.changed",
@@ -559,6 +588,8 @@ def _server_return(*, server: LicenseServer, actor: User) -> LicenseFile:
         entitlement.save(update_fields=["activated"])
         lines.append(f"{entitlement.line_id} {entitlement.product.feature}: {activation.quantity} -> 0")
     Activation.objects.filter(server=server).delete()
+    _record_returned(server=server, host_ids=_host_ids(server),
+                     returned={a.entitlement_id: a.quantity for a in activations}, now=timezone.now())
     license_file = _new_version(server=server, actor=actor, reason=LicenseFileReason.RETURN)
     total = sum(a.quantity for a in activations)
     audit_record(customer=server.customer, actor=actor, action="activation.returned", target=server.name,
@@ -581,22 +612,64 @@ def server_return(*, server: LicenseServer, actor: User) -> LicenseFile:
 
 
 def rehost_quota_message(*, server: LicenseServer) -> str:
-    quota = rehost_quota(server=server)
+    """Why no rehost (or move of licenses to another host ID) is possible now."""
+    quota = rehost_allowance(customer=server.customer)
     when = (
         formats.date_format(timezone.localtime(quota.next_possible_at), "SHORT_DATETIME_FORMAT")
         if quota.next_possible_at else "-"
     )
     return _(
-        "This server has been rehosted %(used)s time(s) in the last 12 months, the most allowed (%(limit)s). "
-        "The next rehost is possible from %(when)s. To rehost sooner, ask support at %(email)s."
+        "Your company has moved licenses to another host ID %(used)s time(s) in the last 12 months (rehosts, and "
+        "licenses returned on one server and activated on another), the most allowed (%(limit)s). "
+        "The next rehost is possible from %(when)s. To rehost sooner, ask support at %(email)s. "
+        "Returning licenses is always possible."
     ) % {"used": quota.used, "limit": quota.limit, "when": when, "email": settings.PORTAL_SUPPORT_EMAIL}
+
+
+def _host_ids(server: LicenseServer) -> list[str]:
+    return list(ServerHost.objects.filter(server=server).order_by("position").values_list("host_id", flat=True))
+
+
+def _use_rehost_allowance(
+    *, server: LicenseServer, actor: User, kind: RehostKind, old_host_ids: Sequence[str],
+    new_host_ids: Sequence[str], refusal: str = "",
+) -> Rehost:
+    """Counts one move of licenses to another host ID against the customer's rolling
+    12-month allowance, or refuses (PortalError) when none is left. Takes the customer row
+    lock before counting (the last lock in the order above), so concurrent moves on
+    different servers queue here and only one can take the last allowance."""
+    Customer.objects.select_for_update().filter(pk=server.customer_id).values_list("pk", flat=True).first()
+    if rehost_allowance(customer=server.customer).exhausted:
+        raise PortalError(f"{refusal} {rehost_quota_message(server=server)}".strip())
+    return Rehost.objects.create(server=server, customer=server.customer, kind=kind,
+                                 old_host_ids=list(old_host_ids), new_host_ids=list(new_host_ids), actor=actor)
+
+
+def _record_returned(
+    *, server: LicenseServer, host_ids: Sequence[str], returned: Mapping[int, int], now: datetime.datetime
+) -> None:
+    """Remembers licenses returned from this server's host, for ``license_moves``. The
+    caller holds the entitlements' locks."""
+    ReturnedLicenses.objects.bulk_create(
+        ReturnedLicenses(customer_id=server.customer_id, entitlement_id=pk, server=server, host_ids=list(host_ids),
+                         quantity=quantity, remaining=quantity, created_at=now)
+        for pk, quantity in sorted(returned.items()) if quantity > 0
+    )
+
+
+def _take_returned(moves: Sequence[LicenseMove]) -> None:
+    """Marks returned licenses as taken again (same host or moved). Under the entitlement locks."""
+    taken: dict[int, int] = {}
+    for move in moves:
+        for pk, quantity in (*move.same_host, *move.sources):
+            taken[pk] = taken.get(pk, 0) + quantity
+    for pk, quantity in sorted(taken.items()):
+        ReturnedLicenses.objects.filter(pk=pk).update(remaining=F("remaining") - quantity)
 
 
 @transaction.atomic
 def _server_rehost(*, server: LicenseServer, actor: User, hosts: Sequence[HostInput]) -> LicenseFile:
     server = _lock_server(server)
-    if rehost_quota(server=server).exhausted:
-        raise PortalError(rehost_quota_message(server=server))
     current = list(ServerHost.objects.filter(server=server).order_by("position"))
     if len(hosts) != len(current):
         raise PortalError(_("Give a host name and host ID for each host of the server."))
@@ -606,14 +679,14 @@ def _server_rehost(*, server: LicenseServer, actor: User, hosts: Sequence[HostIn
     if old_ids == new_ids:
         raise PortalError(_("The host ID did not change. To change only host names or ports, edit the server."),
                           field="host_id_1")
+    _use_rehost_allowance(server=server, actor=actor, kind=RehostKind.REHOST, old_host_ids=old_ids,
+                          new_host_ids=new_ids)
     ServerHost.objects.filter(server=server).delete()
     ServerHost.objects.bulk_create(
         ServerHost(server=server, customer=server.customer, position=position, host_name=h.host_name,
                    hostid_type=h.hostid_type, host_id=h.host_id)
         for position, h in enumerate(cleaned, start=1)
     )
-    Rehost.objects.create(server=server, customer=server.customer, old_host_ids=old_ids, new_host_ids=new_ids,
-                          actor=actor)
     license_file = _new_version(server=server, actor=actor, reason=LicenseFileReason.REHOST)
     audit_record(customer=server.customer, actor=actor, action="server.rehosted", target=server.name,
                  details={"old": old_ids, "new": new_ids, "version": license_file.version})
@@ -628,9 +701,10 @@ def _server_rehost(*, server: LicenseServer, actor: User, hosts: Sequence[HostIn
 
 
 def server_rehost(*, server: LicenseServer, actor: User, hosts: Sequence[HostInput]) -> LicenseFile:
-    """Moves the server to new host IDs (and names), within the rolling 12-month quota
-    (``PORTAL_REHOSTS_PER_YEAR`` or the customer's override), and issues a new file
-    version. Audited; ASCs are emailed."""
+    """Moves the server to new host IDs (and names), within the customer's rolling 12-month
+    rehost allowance (``PORTAL_REHOSTS_PER_YEAR`` or what support set; shared with moves of
+    returned licenses, ``_use_rehost_allowance``), and issues a new file version. Audited;
+    ASCs are emailed."""
     authorize(actor=actor, customer=server.customer, permission=Permission.CHANGE_LICENSE_SERVER,
               action="server.rehost")
     try:

@@ -49,6 +49,7 @@ from .selectors import (
     license_file_get,
     license_file_list,
     license_import_match,
+    license_moves,
     rehost_history,
     rehost_quota,
     server_activations,
@@ -334,6 +335,11 @@ class ActivateView(ActivationsPage):
                 form.add_error(None, problem)
             return self.form_page(form)
         changed = [line for line in plan if line.changed]
+        moves = license_moves(
+            server=self.server, host_ids=[host.host_id for host in self.server.hosts.all()],
+            increases={line.entitlement.pk: (line.delta, line.entitlement.quantity - line.entitlement.activated)
+                       for line in changed if line.delta > 0},
+        )
         hidden = {name: form.cleaned_data.get(name) for name in form.fields if name != "token"}
         # A quantity of 0 is carried (it returns the line's licenses); unset values and
         # unticked boxes are not.
@@ -344,6 +350,7 @@ class ActivateView(ActivationsPage):
                 hidden=[(name, "on" if value is True else value) for name, value in hidden.items()
                         if value is not None and value is not False],
                 token=activation_token_new(),
+                moved_count=sum(move.quantity for move in moves), quota=rehost_quota(server=self.server),
             ),
         )
 
