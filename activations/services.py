@@ -501,7 +501,9 @@ def _activation_apply(
                      returned={c["entitlement"].pk: -c["delta"] for c in changes if c["delta"] < 0}, now=now)
     public_changes = [{k: v for k, v in c.items() if k != "entitlement"} for c in changes]
     latest = LicenseFile.objects.filter(server=server).order_by("-version").first()
-    if changes or latest is None:
+    # A file issued before lines carried their file's identity (SN=) no longer verifies:
+    # "Generate" issues a fresh version instead of handing it out again.
+    if changes or latest is None or ("\nINCREMENT " in latest.content and " SN=" not in latest.content):
         reason = LicenseFileReason.ACTIVATION if changes else LicenseFileReason.GENERATED
         latest = _new_version(server=server, actor=actor, reason=reason)
     latest.server = server

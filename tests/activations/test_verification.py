@@ -14,9 +14,10 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from accounts.roles import Role
-from activations.licensefile import public_key_pem
+from activations.licensefile import license_verify, public_key_pem
+from activations.models import LicenseFile
 from activations.services import server_return
-from activations.signing import signing_key
+from activations.signing import signing_key, verifying_key
 from tests.activations.helpers import activate, flex_customer, setup_server
 
 pytestmark = pytest.mark.django_db
@@ -163,3 +164,15 @@ def test_verify_page_is_rate_limited_per_user(asc) -> None:
     limited = asc.post(url, {"text": content}).content.decode()
     assert "Wait a minute" in limited
     assert asc.get(url).status_code == HTTPStatus.OK  # reading the page costs nothing
+
+
+def test_generate_reissues_a_file_issued_before_file_identities(asc) -> None:
+    first = activate(asc.server, asc.user, {asc.line.pk: 2}).license_file
+    legacy = "\n".join(line.replace(f" SN={first.content.split(' SN=')[1].split()[0]}", "")
+                       for line in first.content.split("\n"))
+    LicenseFile.objects.filter(pk=first.pk).update(content=legacy)
+    assert [f.code for f in license_verify(legacy, public_key=verifying_key()).failures] == ["signature"]
+    again = activate(asc.server, asc.user, {})
+    assert again.license_file.version == 2
+    assert license_verify(again.license_file.content, public_key=verifying_key()).valid
+    assert activate(asc.server, asc.user, {}).license_file.version == 2  # no new version after that
