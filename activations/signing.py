@@ -90,9 +90,9 @@ def signatures_for(messages: Sequence[bytes]) -> list[bytes]:
     """The Ed25519 signatures of ``messages`` with the signing key.
 
     Ed25519 is deterministic: the same key and message always give the same signature, so
-    the lines that did not change since a server's previous file (the usual case: one
-    activation changes a few lines of a 200-line file) reuse the signatures made then, from
-    the shared cache. Signing is most of a file's render time (docs/performance.md).
+    a file rendered again reuses the signatures made then, from the shared cache. (Since every
+    line signs its file's version and position, SN=, a new version re-signs all its lines.)
+    Signing is most of a file's render time (docs/performance.md).
     Signatures are public (they are in every license file); a wrong value in the cache could
     only make a line fail verification, never make a forged line verify.
     """
