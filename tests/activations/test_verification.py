@@ -176,3 +176,8 @@ def test_generate_reissues_a_file_issued_before_file_identities(asc) -> None:
     assert again.license_file.version == 2
     assert license_verify(again.license_file.content, public_key=verifying_key()).valid
     assert activate(asc.server, asc.user, {}).license_file.version == 2  # no new version after that
+
+
+def test_a_paste_over_the_request_limit_is_a_clean_client_error(asc) -> None:
+    response = asc.post(reverse("license_verify"), {"text": "#" * (6 * 1024 * 1024)})
+    assert response.status_code in (HTTPStatus.BAD_REQUEST, HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
