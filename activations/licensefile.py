@@ -903,15 +903,15 @@ def _signature_verifies(
 
 
 def _file_identity(checked: Sequence[_Checked]) -> FileIdentity | None:
-    """The identity most correctly signed lines carry (the earliest on a tie); if no line is
-    correctly signed, the one most lines claim (only to explain the failures)."""
-    for candidates in ([c for c in checked if c.signed], checked):
-        files = [(c.serial[0], c.serial[2]) for c in candidates if c.serial is not None]
-        if files:
-            counts = Counter(files)
-            best = max(counts.values())
-            return next(identity for identity, _ in files if counts[(identity, _)] == best)
-    return None
+    """The identity most correctly signed lines carry (the earliest on a tie). Only signed
+    serial numbers count: an unsigned one could claim any line count (and make the check
+    of dropped lines walk a billion positions)."""
+    files = [(c.serial[0], c.serial[2]) for c in checked if c.signed and c.serial is not None]
+    if not files:
+        return None
+    counts = Counter(files)
+    best = max(counts.values())
+    return next(identity for identity, _ in files if counts[(identity, _)] == best)
 
 
 def _check_identity(
@@ -923,7 +923,7 @@ def _check_identity(
             if c.signed:
                 failures[c.feature.line] = _no_identity(c.feature.line)
         return
-    total = next(c.serial[2] for c in checked if c.serial is not None and c.serial[0] == identity)
+    total = next(c.serial[2] for c in checked if c.signed and c.serial is not None and c.serial[0] == identity)
     seen: dict[int, int] = {}  # position -> line of its first occurrence
     claimed: set[int] = set()
     last_position, last_line = 0, 0
@@ -935,7 +935,10 @@ def _check_identity(
             continue
         other, position, count = c.serial
         if other != identity or count != total:
-            failures[line] = _foreign_line(line, other, identity, signed=c.signed)
+            # An unsigned line claiming this very file (with another count) keeps its
+            # signature failure: only a line naming another file is said to come from one.
+            if c.signed or other != identity:
+                failures[line] = _foreign_line(line, other, identity, signed=c.signed)
             continue
         claimed.add(position)
         if not c.signed:

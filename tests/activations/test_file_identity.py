@@ -218,3 +218,12 @@ def test_foreign_serial_numbers_do_not_count_as_identities(value: str) -> None:
     from activations.licensefile import _serial_parse
 
     assert _serial_parse(value) is None
+
+
+def test_an_unsigned_serial_number_cannot_make_the_check_walk_a_huge_count() -> None:
+    preamble, blocks = _split(_render(1))
+    forged = [line.replace("-L1-N1", "-L1-N999999999") for line in blocks[0]]
+    result = license_verify(_join(preamble, [forged]), public_key=_PUBLIC)
+    assert [f.code for f in result.failures] == ["signature"]
+    result = license_verify(_join(preamble, [blocks[0], forged]), public_key=_PUBLIC)
+    assert [f.code for f in result.failures] == ["signature"]
