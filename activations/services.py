@@ -26,13 +26,13 @@ from django.db.models import F, Max
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from accounts.access import authorize
+from accounts.access import authorize, authorize_staff
 from accounts.audit import audit_record
-from accounts.models import Customer, User
+from accounts.models import Customer, Membership, User
 from accounts.notifications import notification_queue, notify_ascs
 from accounts.roles import Permission
 from entitlements.models import Entitlement
-from portal.errors import AccessDenied, PortalError
+from portal.errors import PortalError
 from portal.i18n import deferred
 
 from .hostids import HostIdError, HostIdType, hostid_normalise
@@ -81,6 +81,7 @@ class ActivationResult:
     changed: bool
     already_applied: bool = False
     changes: list[dict[str, Any]] = field(default_factory=list)
+    token: str = ""
 
 
 def activation_token_new() -> str:
@@ -192,14 +193,14 @@ def _notify(*, server: LicenseServer, actor: User, event: str, summary: str, lin
     )
 
 
-def _email_file(*, license_file: LicenseFile, actor: User, event: str) -> None:
+def _email_file(*, license_file: LicenseFile, actor: User, event: str, recipients: Sequence[str] | None = None) -> None:
     server = license_file.server
     notification_queue(
         customer=server.customer,
         event=event,
         template="license_file",
         context={"server": server, "license_file": license_file, "actor": actor, "server_url": _server_link(server)},
-        recipients=[actor.email],
+        recipients=list(recipients or [actor.email]),
         attachments=[{"filename": license_file.filename, "content": license_file.content, "mimetype": "text/plain"}],
     )
 
@@ -401,41 +402,30 @@ def _change_lines(changes: Sequence[dict[str, Any]]) -> list[str]:
     ]
 
 
-@transaction.atomic
-def _activation_apply(
-    *, server: LicenseServer, actor: User, token: str, requests: Mapping[int, LineRequest],
-    expected: Mapping[int, int] | None, deliver: str,
-) -> ActivationResult:
-    # The server lock first: every writer of this server queues here. (Inserting the
-    # submission first took a key-share lock on the server row through its foreign key, and
-    # two confirms on one server then deadlocked upgrading it.) A second submit of the same
-    # token waits here for the first one's commit and then fails on the unique token below,
-    # so it can never apply twice.
-    server = _lock_server(server)
-    submission = ActivationSubmission.objects.create(
-        token=token, customer_id=server.customer_id, server=server, actor=actor
-    )
-    customer = server.customer
-    today = timezone.localdate()
-    # Every writer of this server's activations holds the server lock taken above, so they
-    # cannot change under us: what the user reviewed (``expected``) is checked against them
-    # for every line, and only the lines that change are locked (a confirm on a customer
-    # with thousands of lines locks a handful of rows, not all of them).
-    current = {
-        a.entitlement_id: a
-        for a in Activation.objects.select_for_update(of=("self",)).filter(server=server).order_by()
-    }
-    problems: list[str] = []
+def _reviewed_moved(
+    *, customer: Customer, current: Mapping[int, Activation], requests: Mapping[int, LineRequest],
+    expected: Mapping[int, int] | None,
+) -> tuple[list[int], list[str]]:
+    """The requested lines whose allocation on the server is no longer what the user
+    reviewed (``expected``), and a problem naming each."""
     moved = [pk for pk in requests if expected is not None and pk in expected
              and expected[pk] != (current[pk].quantity if pk in current else 0)]
+    problems: list[str] = []
     if moved:
         line_ids = dict(Entitlement.objects.filter(customer=customer, pk__in=moved).values_list("pk", "line_id"))
         for pk in moved:
             have = current[pk].quantity if pk in current else 0
             problems.append(
                 _("Line %(line)s now has %(have)s on this server (you reviewed %(seen)s).")
-                % {"line": line_ids.get(pk, pk), "have": have, "seen": expected[pk]}
+                % {"line": line_ids.get(pk, pk), "have": have, "seen": expected[pk]}  # type: ignore[index]
             )
+    return moved, problems
+
+
+def _changing_ids(
+    *, current: Mapping[int, Activation], requests: Mapping[int, LineRequest], moved: Sequence[int]
+) -> list[int]:
+    """The requested lines whose quantity or borrowing differs from the server's."""
     changing = []
     for pk, request in requests.items():
         if request.quantity < 0:
@@ -444,6 +434,18 @@ def _activation_apply(
         have = (activation.quantity, activation.borrowable) if activation else (0, False)
         if pk not in moved and (request.quantity, request.borrowable and request.quantity > 0) != have:
             changing.append(pk)
+    return changing
+
+
+def _activation_plan_locked(
+    *, customer: Customer, current: Mapping[int, Activation], requests: Mapping[int, LineRequest],
+    expected: Mapping[int, int] | None,
+) -> list[dict[str, Any]]:
+    """Plan (under the server lock): the changes to make, each line checked; the lines that
+    change are locked. Raises ``ActivationConflict`` naming every line at fault."""
+    today = timezone.localdate()
+    moved, problems = _reviewed_moved(customer=customer, current=current, requests=requests, expected=expected)
+    changing = _changing_ids(current=current, requests=requests, moved=moved)
     entitlements = _lock_entitlements(customer, changing)
     if set(changing) - set(entitlements):
         raise PortalError(_("Some of the lines are not entitlements of this customer."))
@@ -463,29 +465,19 @@ def _activation_apply(
         })
     if problems:
         raise ActivationConflict(problems)
+    return changes
+
+
+def _activation_write(
+    *, server: LicenseServer, current: Mapping[int, Activation], changes: Sequence[dict[str, Any]]
+) -> None:
+    """Apply: the planned activations written, and each line's activated total moved."""
     now = timezone.now()
-    host_ids = _host_ids(server)
-    moves = license_moves(
-        server=server, host_ids=host_ids, now=now,
-        increases={c["entitlement"].pk: (c["delta"], c["entitlement"].quantity - c["entitlement"].activated)
-                   for c in changes if c["delta"] > 0},
-    )
-    moved = [move for move in moves if move.quantity]
-    if moved:
-        _use_rehost_allowance(
-            server=server, actor=actor, kind=RehostKind.MOVE, new_host_ids=host_ids,
-            old_host_ids=sorted({h for move in moved for h in move.host_ids}),
-            refusal=_("Saving this would activate %(count)s license(s) returned on another host ID (%(hosts)s) on "
-                      "this server. Moving licenses to another host counts against your company's rehost "
-                      "allowance.") % {"count": sum(m.quantity for m in moved),
-                                      "hosts": ", ".join(sorted({h for m in moved for h in m.host_ids}))},
-        )
-    _take_returned(moves)
     for change in changes:
         entitlement = change["entitlement"]
         activation = current.get(entitlement.pk)
         if change["after"] == 0:
-            activation.delete()
+            activation.delete()  # type: ignore[union-attr]
         elif activation is None:
             Activation.objects.create(server=server, entitlement=entitlement, quantity=change["after"],
                                       borrowable=change["borrowable"], updated_at=now)
@@ -497,26 +489,52 @@ def _activation_apply(
         if change["delta"]:
             entitlement.activated += change["delta"]
             entitlement.save(update_fields=["activated"])
-    _record_returned(server=server, host_ids=host_ids,
-                     returned={c["entitlement"].pk: -c["delta"] for c in changes if c["delta"] < 0}, now=now)
-    public_changes = [{k: v for k, v in c.items() if k != "entitlement"} for c in changes]
-    latest = LicenseFile.objects.filter(server=server).order_by("-version").first()
-    # A file issued before lines carried their file's identity (SN=) no longer verifies:
-    # "Generate" issues a fresh version instead of handing it out again.
-    if changes or latest is None or ("\nINCREMENT " in latest.content and " SN=" not in latest.content):
-        reason = LicenseFileReason.ACTIVATION if changes else LicenseFileReason.GENERATED
-        latest = _new_version(server=server, actor=actor, reason=reason)
-    latest.server = server
-    submission.license_file = latest
-    submission.save(update_fields=["license_file"])
+
+
+def _activation_moves_take(
+    *, server: LicenseServer, actor: User, host_ids: Sequence[str], changes: Sequence[dict[str, Any]]
+) -> list[LicenseMove]:
+    """Which added licenses were returned on another host (``selectors.license_moves``):
+    if any, the change uses one of the customer's rehost allowance (or is refused). The
+    returned licenses taken again are marked so. Under the server and entitlement locks."""
+    moves = license_moves(
+        server=server, host_ids=host_ids,
+        increases={c["entitlement"].pk: (c["delta"], c["entitlement"].quantity - c["entitlement"].activated)
+                   for c in changes if c["delta"] > 0},
+    )
+    moved = [move for move in moves if move.quantity]
+    if moved:
+        hosts = sorted({h for move in moved for h in move.host_ids})
+        _use_rehost_allowance(
+            server=server, actor=actor, kind=RehostKind.MOVE, new_host_ids=host_ids, old_host_ids=hosts,
+            refusal=_("Saving this would activate %(count)s license(s) returned on another host ID (%(hosts)s) on "
+                      "this server. Moving licenses to another host counts against your company's rehost "
+                      "allowance.") % {"count": sum(m.quantity for m in moved), "hosts": ", ".join(hosts)},
+        )
+    _take_returned(moves)
+    return moved
+
+
+def _issued_before_file_identities(license_file: LicenseFile) -> bool:
+    """A file with INCREMENT lines but no SN=: it no longer verifies, so "Generate" issues a
+    fresh version instead of handing it out again."""
+    return "\nINCREMENT " in license_file.content and " SN=" not in license_file.content
+
+
+def _activation_record(
+    *, server: LicenseServer, actor: User, changes: Sequence[dict[str, Any]], latest: LicenseFile, deliver: str,
+    recipients: Sequence[str], moved: Sequence[LicenseMove] = (),
+) -> None:
+    """The audit events, the ASCs' notification and the file's delivery of an apply."""
+    customer = server.customer
     if changes:
         returned = sum(-c["delta"] for c in changes if c["delta"] < 0)
         added = sum(c["delta"] for c in changes if c["delta"] > 0)
+        moves = {"moved_from": sorted({h for m in moved for h in m.host_ids}), "moved": sum(m.quantity for m in moved)}
         audit_record(
             customer=customer, actor=actor, action="activation.changed", target=server.name,
-            details={"changes": public_changes, "version": latest.version, "added": added, "returned": returned,
-                     **({"moved_from": sorted({h for m in moved for h in m.host_ids}),
-                         "moved": sum(m.quantity for m in moved)} if moved else {})},
+            details={"changes": list(changes), "version": latest.version, "added": added, "returned": returned,
+                     **(moves if moved else {})},
         )
         _notify(
             server=server, actor=actor, event="activation.changed",
@@ -524,28 +542,86 @@ def _activation_apply(
                       "%(version)s): %(added)s activated, %(returned)s returned to the pool.")
             % {"actor": actor.email, "server": server.name, "version": latest.version, "added": added,
                "returned": returned},
-            lines=_change_lines(public_changes),
+            lines=_change_lines(changes),
         )
     else:
         audit_record(customer=customer, actor=actor, action="license_file.generated", target=server.name,
                      details={"version": latest.version})
     if deliver == "email":
-        _email_file(license_file=latest, actor=actor, event="license_file.emailed")
+        _email_file(license_file=latest, actor=actor, event="license_file.emailed", recipients=recipients)
         audit_record(customer=customer, actor=actor, action="license_file.emailed", target=server.name,
-                     details={"version": latest.version, "to": actor.email})
-    else:
-        audit_record(customer=customer, actor=actor, action="license_file.downloaded", target=server.name,
-                     details={"version": latest.version})
-    return ActivationResult(license_file=latest, changed=bool(changes), changes=public_changes)
+                     details={"version": latest.version, "to": list(recipients)})
+    # A download is audited when it happens (license_file_download, from the result page).
+
+
+def _file_recipients(*, customer: Customer, actor: User, recipients: Sequence[str] | None) -> list[str]:
+    """Whom a license file may be emailed to: active members of the customer, nobody else
+    (the file is the customer's). The actor when none are named."""
+    if not recipients:
+        return [actor.email]
+    wanted = list(dict.fromkeys(email.strip().lower() for email in recipients if email.strip()))
+    members = {
+        email.lower(): email
+        for email in Membership.objects.filter(customer=customer, user__is_active=True).values_list(
+            "user__email", flat=True
+        )
+    }
+    if not wanted or any(email not in members for email in wanted):
+        raise PortalError(_("A license file can be emailed only to portal users of this customer."))
+    return [members[email] for email in wanted]
+
+
+@transaction.atomic
+def _activation_apply(
+    *, server: LicenseServer, actor: User, token: str, requests: Mapping[int, LineRequest],
+    expected: Mapping[int, int] | None, deliver: str, recipients: Sequence[str],
+) -> ActivationResult:
+    # The server lock first: every writer of this server queues here. (Inserting the
+    # submission first took a key-share lock on the server row through its foreign key, and
+    # two confirms on one server then deadlocked upgrading it.) A second submit of the same
+    # token waits here for the first one's commit and then fails on the unique token below,
+    # so it can never apply twice.
+    server = _lock_server(server)
+    submission = ActivationSubmission.objects.create(
+        token=token, customer_id=server.customer_id, server=server, actor=actor, deliver=deliver,
+        recipients=list(recipients) if deliver == "email" else [],
+    )
+    # Every writer of this server's activations holds the server lock taken above, so they
+    # cannot change under us: what the user reviewed (``expected``) is checked against them
+    # for every line, and only the lines that change are locked (a confirm on a customer
+    # with thousands of lines locks a handful of rows, not all of them).
+    current = {
+        a.entitlement_id: a
+        for a in Activation.objects.select_for_update(of=("self",)).filter(server=server).order_by()
+    }
+    changes = _activation_plan_locked(customer=server.customer, current=current, requests=requests, expected=expected)
+    host_ids = _host_ids(server)
+    moved = _activation_moves_take(server=server, actor=actor, host_ids=host_ids, changes=changes)
+    _activation_write(server=server, current=current, changes=changes)
+    _record_returned(server=server, host_ids=host_ids,
+                     returned={c["entitlement"].pk: -c["delta"] for c in changes if c["delta"] < 0})
+    public_changes = [{k: v for k, v in c.items() if k != "entitlement"} for c in changes]
+    latest = LicenseFile.objects.filter(server=server).order_by("-version").first()
+    if changes or latest is None or _issued_before_file_identities(latest):
+        reason = LicenseFileReason.ACTIVATION if changes else LicenseFileReason.GENERATED
+        latest = _new_version(server=server, actor=actor, reason=reason)
+    latest.server = server
+    submission.license_file = latest
+    submission.changes = public_changes
+    submission.save(update_fields=["license_file", "changes"])
+    _activation_record(server=server, actor=actor, changes=public_changes, latest=latest, deliver=deliver,
+                       recipients=recipients, moved=moved)
+    return ActivationResult(license_file=latest, changed=bool(changes), changes=public_changes, token=token)
 
 
 def activation_apply(
     *, server: LicenseServer, actor: User, token: str, requests: Mapping[int, LineRequest],
-    expected: Mapping[int, int] | None = None, deliver: str = "download",
+    expected: Mapping[int, int] | None = None, deliver: str = "download", recipients: Sequence[str] | None = None,
 ) -> ActivationResult:
     """Sets the quantities (and borrowing) of the requested entitlement lines on ``server``,
     all or nothing, then issues the next license file version (or, when nothing changed,
-    the current one) for download or by email to the actor.
+    the current one) for download, or by email to ``recipients`` (members of the customer;
+    the actor when not given).
 
     Entitlements are locked in id order. A line whose allocation on this server differs from
     ``expected`` (what the user reviewed), that would exceed what is available, that is
@@ -559,16 +635,18 @@ def activation_apply(
         raise PortalError(_("This review is not valid any more. Review the changes again."))
     if deliver not in ("download", "email"):
         raise PortalError(_("Choose download or email."))
+    to = _file_recipients(customer=server.customer, actor=actor, recipients=recipients) if deliver == "email" else []
     try:
         return _activation_apply(server=server, actor=actor, token=token, requests=requests, expected=expected,
-                                 deliver=deliver)
+                                 deliver=deliver, recipients=to)
     except IntegrityError:
         submission = (
             ActivationSubmission.objects.filter(token=token, customer_id=server.customer_id, server=server)
             .select_related("license_file__server__customer").first()
         )
         if submission is not None and submission.license_file is not None:
-            return ActivationResult(license_file=submission.license_file, changed=False, already_applied=True)
+            return ActivationResult(license_file=submission.license_file, changed=False, already_applied=True,
+                                    changes=submission.changes, token=token)
         # Only the database constraint can get here (the checks above run under the lock).
         raise ActivationConflict([_("Another activation took the licenses at the same moment.")]) from None
 
@@ -591,7 +669,7 @@ def _server_return(*, server: LicenseServer, actor: User) -> LicenseFile:
         lines.append(f"{entitlement.line_id} {entitlement.product.feature}: {activation.quantity} -> 0")
     Activation.objects.filter(server=server).delete()
     _record_returned(server=server, host_ids=_host_ids(server),
-                     returned={a.entitlement_id: a.quantity for a in activations}, now=timezone.now())
+                     returned={a.entitlement_id: a.quantity for a in activations})
     license_file = _new_version(server=server, actor=actor, reason=LicenseFileReason.RETURN)
     total = sum(a.quantity for a in activations)
     audit_record(customer=server.customer, actor=actor, action="activation.returned", target=server.name,
@@ -647,14 +725,12 @@ def _use_rehost_allowance(
                                  old_host_ids=list(old_host_ids), new_host_ids=list(new_host_ids), actor=actor)
 
 
-def _record_returned(
-    *, server: LicenseServer, host_ids: Sequence[str], returned: Mapping[int, int], now: datetime.datetime
-) -> None:
+def _record_returned(*, server: LicenseServer, host_ids: Sequence[str], returned: Mapping[int, int]) -> None:
     """Remembers licenses returned from this server's host, for ``license_moves``. The
     caller holds the entitlements' locks."""
     ReturnedLicenses.objects.bulk_create(
         ReturnedLicenses(customer_id=server.customer_id, entitlement_id=pk, server=server, host_ids=list(host_ids),
-                         quantity=quantity, remaining=quantity, created_at=now)
+                         quantity=quantity, remaining=quantity, created_at=timezone.now())
         for pk, quantity in sorted(returned.items()) if quantity > 0
     )
 
@@ -731,10 +807,8 @@ def license_file_download(*, license_file: LicenseFile, actor: User) -> LicenseF
 @transaction.atomic
 def rehost_quota_set(*, customer: Customer, actor: User, rehosts_per_year: int | None, note: str = "") -> None:
     """Support overrides the rehost quota of one customer (None: back to the default)."""
-    if not (actor.is_active and actor.is_staff):
-        audit_record(customer=customer, actor=actor, action="rehost_quota.set", denied=True,
-                     details={"reason": "staff_only"})
-        raise AccessDenied(_("Only support staff can change the rehost quota."))
+    authorize_staff(actor=actor, customer=customer, action="rehost_quota.set",
+                    message=_("Only support staff can change the rehost quota."))
     if rehosts_per_year is None:
         RehostQuota.objects.filter(customer=customer).delete()
     else:
