@@ -919,30 +919,51 @@ def _check_identity(
 ) -> None:
     """Add a failure for every line that is not in its place in the file `identity`."""
     if identity is None:
-        for c in checked:
-            if c.signed:
-                failures[c.feature.line] = _no_identity(c.feature.line)
+        failures.update({c.feature.line: _no_identity(c.feature.line) for c in checked if c.signed})
         return
     total = next(c.serial[2] for c in checked if c.signed and c.serial is not None and c.serial[0] == identity)
-    seen: dict[int, int] = {}  # position -> line of its first occurrence
+    own: list[tuple[int, int]] = []  # (line, position) of this file's correctly signed lines
     claimed: set[int] = set()
-    last_position, last_line = 0, 0
     for c in checked:
-        line = c.feature.line
-        if c.serial is None:
+        failure = _identity_failure(c, identity, total)
+        if failure is not None:
+            failures[c.feature.line] = failure
+        elif c.serial is not None and (c.serial[0], c.serial[2]) == (identity, total):
+            claimed.add(c.serial[1])
             if c.signed:
-                failures[line] = _no_identity(line)
-            continue
-        other, position, count = c.serial
-        if other != identity or count != total:
-            # An unsigned line claiming this very file (with another count) keeps its
-            # signature failure: only a line naming another file is said to come from one.
-            if c.signed or other != identity:
-                failures[line] = _foreign_line(line, other, identity, signed=c.signed)
-            continue
-        claimed.add(position)
-        if not c.signed:
-            continue  # already failed: its signature does not match
+                own.append((c.feature.line, c.serial[1]))
+    _check_order(own, total, failures)
+    _check_dropped(claimed, total, failures)
+
+
+def _check_dropped(claimed: set[int], total: int, failures: dict[int, LineFailure]) -> None:
+    missing = [position for position in range(1, total + 1) if position not in claimed]
+    if missing:
+        shown = ", ".join(str(position) for position in missing[:10]) + (", …" if len(missing) > 10 else "")
+        failures[0] = LineFailure(
+            0, f"signed line(s) {shown} of {total} missing: lines were dropped from this file", "dropped",
+            (("missing", shown), ("total", total)),
+        )
+
+
+def _identity_failure(c: _Checked, identity: FileIdentity, total: int) -> LineFailure | None:
+    """Why a line does not belong to the file `identity` (None if it claims to)."""
+    line = c.feature.line
+    if c.serial is None:
+        return _no_identity(line) if c.signed else None
+    other, _, count = c.serial
+    # An unsigned line claiming this very file (with another count) keeps its signature
+    # failure: only a line naming another file is said to come from one.
+    if (other != identity or count != total) and (c.signed or other != identity):
+        return _foreign_line(line, other, identity, signed=c.signed)
+    return None
+
+
+def _check_order(own: Sequence[tuple[int, int]], total: int, failures: dict[int, LineFailure]) -> None:
+    """Each position once, increasing, among the file's own correctly signed lines."""
+    seen: dict[int, int] = {}  # position -> line of its first occurrence
+    last_position, last_line = 0, 0
+    for line, position in own:
         if position in seen:
             failures[line] = LineFailure(
                 line, f"repeats line {seen[position]} (signed line {position} of {total}): "
@@ -957,15 +978,8 @@ def _check_identity(
                 f"(line {last_line})", "reordered",
                 (("position", position), ("total", total), ("after", last_position), ("after_line", last_line)),
             )
-        elif position > last_position:
+        else:
             last_position, last_line = position, line
-    missing = [position for position in range(1, total + 1) if position not in claimed]
-    if missing:
-        shown = ", ".join(str(position) for position in missing[:10]) + (", …" if len(missing) > 10 else "")
-        failures[0] = LineFailure(
-            0, f"signed line(s) {shown} of {total} missing: lines were dropped from this file", "dropped",
-            (("missing", shown), ("total", total)),
-        )
 
 
 def _no_identity(line: int) -> LineFailure:

@@ -339,39 +339,54 @@ def license_moves(
     this server or host IDs, then from licenses never activated (or returned over 12 months
     ago), and only then from licenses returned on another host: those are moved. Reads only;
     the service consumes the rows under the entitlement locks."""
-    now = now or timezone.now()
     if not increases:
         return []
+    returned = _returned_licenses(server=server, host_ids=host_ids, entitlement_ids=list(increases),
+                                  since=(now or timezone.now()) - REHOST_WINDOW)
+    moves = []
+    for entitlement_id, (added, free) in increases.items():
+        move = _move_for(entitlement_id, added, free, returned.get(entitlement_id, []))
+        if move is not None:
+            moves.append(move)
+    return moves
+
+
+# (row id, returned on this server or host IDs, the host IDs, licenses not yet taken again)
+_Returned = tuple[int, bool, list[str], int]
+
+
+def _returned_licenses(
+    *, server: LicenseServer, host_ids: Sequence[str], entitlement_ids: list[int], since: datetime.datetime
+) -> dict[int, list[_Returned]]:
     rows = (
         ReturnedLicenses.objects.filter(
-            customer_id=server.customer_id, entitlement_id__in=list(increases), remaining__gt=0,
-            created_at__gt=now - REHOST_WINDOW,
+            customer_id=server.customer_id, entitlement_id__in=entitlement_ids, remaining__gt=0, created_at__gt=since
         )
         .order_by("created_at", "pk")
         .values_list("pk", "entitlement_id", "server_id", "host_ids", "remaining")
     )
     mine = sorted(host_ids)
-    by_entitlement: dict[int, list[tuple[int, bool, list[str], int]]] = {}
+    by_entitlement: dict[int, list[_Returned]] = {}
     for pk, entitlement_id, server_id, returned_from, remaining in rows:
         same = server_id == server.pk or sorted(returned_from) == mine
         by_entitlement.setdefault(entitlement_id, []).append((pk, same, returned_from, remaining))
-    moves = []
-    for entitlement_id, (added, free) in increases.items():
-        returned = by_entitlement.get(entitlement_id, [])
-        same_rows = [(pk, remaining) for pk, same, _, remaining in returned if same]
-        other_rows = [(pk, hosts, remaining) for pk, same, hosts, remaining in returned if not same]
-        never_activated = max(free - sum(r for _, r in same_rows) - sum(r for _, _, r in other_rows), 0)
-        same_taken, left = _take(same_rows, added)
-        left = max(left - never_activated, 0)
-        moved, _ = _take([(pk, remaining) for pk, _, remaining in other_rows], left)
-        if moved or same_taken:
-            sources = {pk for pk, _ in moved}
-            moves.append(LicenseMove(
-                entitlement_id=entitlement_id, quantity=sum(q for _, q in moved),
-                host_ids=tuple(sorted({h for pk, hosts, _ in other_rows if pk in sources for h in hosts})),
-                sources=tuple(moved), same_host=tuple(same_taken),
-            ))
-    return moves
+    return by_entitlement
+
+
+def _move_for(entitlement_id: int, added: int, free: int, returned: Sequence[_Returned]) -> LicenseMove | None:
+    same_rows = [(pk, remaining) for pk, same, _, remaining in returned if same]
+    other_rows = [(pk, remaining) for pk, same, _, remaining in returned if not same]
+    never_activated = max(free - sum(r for _, r in same_rows) - sum(r for _, r in other_rows), 0)
+    same_taken, left = _take(same_rows, added)
+    moved, _ = _take(other_rows, max(left - never_activated, 0))
+    if not (moved or same_taken):
+        return None
+    sources = {pk for pk, _ in moved}
+    return LicenseMove(
+        entitlement_id=entitlement_id, quantity=sum(q for _, q in moved),
+        host_ids=tuple(sorted({h for pk, _, hosts, _ in returned if pk in sources for h in hosts})),
+        sources=tuple(moved), same_host=tuple(same_taken),
+    )
 
 
 def _take(rows: Sequence[tuple[int, int]], wanted: int) -> tuple[list[tuple[int, int]], int]:
