@@ -181,3 +181,13 @@ def test_generate_reissues_a_file_issued_before_file_identities(asc) -> None:
 def test_a_paste_over_the_request_limit_is_a_clean_client_error(asc) -> None:
     response = asc.post(reverse("license_verify"), {"text": "#" * (6 * 1024 * 1024)})
     assert response.status_code in (HTTPStatus.BAD_REQUEST, HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+
+
+def test_verify_page_without_any_key_says_so_and_creates_none(asc, tmp_path, settings) -> None:
+    content = activate(asc.server, asc.user, {asc.line.pk: 2}).license_file.content
+    settings.LICENSE_SIGNING_KEY_FILE = tmp_path / "keys" / "license-signing-key.pem"
+    settings.LICENSE_PUBLIC_KEY_FILE = None
+    response = asc.post(reverse("license_verify"), {"text": content})
+    assert response.status_code == HTTPStatus.OK
+    assert "no key is configured" in response.content.decode()
+    assert not (tmp_path / "keys").exists()
