@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_customer_data_version'),
-        ('activations', '0003_submission_result'),
+        ('activations', '0004_customer_data_version_sqlite_triggers'),
         ('entitlements', '0002_shared_web_elastic'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
