@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from django.core import mail
 from django.core.cache import cache
 from django.test import Client
+from django.utils import translation
 
 from accounts.models import Customer, Membership, User
 from accounts.roles import Role
@@ -37,6 +38,14 @@ _DRILLS = Path(__file__).parent / "drills"
 @pytest.fixture(autouse=True)
 def _clear_outbox() -> None:
     mail.outbox = []
+
+
+@pytest.fixture(autouse=True)
+def _reset_language() -> Iterator[None]:
+    # A request through LocaleMiddleware leaves its language active in the thread; without
+    # this, a Turkish request in one test turned the next tests' messages Turkish.
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

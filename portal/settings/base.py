@@ -37,7 +37,11 @@ PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rs
 LICENSE_SIGNING_KEY_FILE = Path(
     env.str("LICENSE_SIGNING_KEY_FILE", default=str(VAR_DIR / "license-signing-key.pem"))
 )
-# Rehosts allowed per license server in a rolling 12 months; support may override per customer.
+# The public half, for a machine that only verifies (`manage.py verify_license`); unset: derived
+# from the signing key file if it exists. Verifying never creates a key.
+LICENSE_PUBLIC_KEY_FILE = env.str("LICENSE_PUBLIC_KEY_FILE", default="") or None
+# Moves of licenses to another host ID (rehosts, and licenses returned on one server and
+# activated on another) allowed per customer in a rolling 12 months; support may set it per customer.
 PORTAL_REHOSTS_PER_YEAR = env.int("PORTAL_REHOSTS_PER_YEAR", default=3)
 
 # --- Django core ------------------------------------------------------------------------
@@ -200,6 +204,9 @@ ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     "login_failed": "10/m/ip,5/5m/key",
     "confirm_email": "1/3m/key",
+    # The license file checker (activations.views.VerifyView): every POST parses a file and
+    # checks an Ed25519 signature per line, so it is bounded per user and per address.
+    "license_verify": "10/m/user,100/h/user,30/m/ip",
 }
 # X-Forwarded-For is trusted only for as many proxies as the deployment declares (default:
 # none, so rate limits key on the real peer address and cannot be dodged by a forged header).
@@ -241,6 +248,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default=40_000)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 PORTAL_MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+# A license file pasted or uploaded to the checker (a 1,000-line file is about 300 KB).
+PORTAL_VERIFY_MAX_BYTES = env.int("PORTAL_VERIFY_MAX_BYTES", default=512 * 1024)
 
 # --- Security defaults that hold everywhere ---------------------------------------------
 
