@@ -1,7 +1,11 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from http import HTTPStatus
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+
+from .health import readiness_checks
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -13,3 +17,14 @@ def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("account_login")
     return redirect("access")
+
+
+def readyz(request: HttpRequest) -> HttpResponse:
+    """Readiness: 200 when PostgreSQL answers, Redis answers (when configured) and every
+    migration on disk is applied; 503 with what is not, as JSON. Not cached, no session."""
+    checks = readiness_checks()
+    ready = all(check["ok"] for check in checks.values())
+    return JsonResponse(
+        {"status": "ready" if ready else "unavailable", "checks": checks},
+        status=HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE,
+    )
