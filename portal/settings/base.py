@@ -148,6 +148,9 @@ CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Workers log through Django's LOGGING (JSON in production, with the request id of the request
+# that queued the task) instead of replacing the root logger with their own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # A broker outage must not hold a user's request: publishing fails fast and the outbox
 # sweep (below) delivers the notification once the broker is back.
 CELERY_TASK_PUBLISH_RETRY = False
