@@ -1,0 +1,105 @@
+"""The operator's files agree with the code: alert rules and the dashboard use metrics the
+endpoint exposes (or that another app registers through the documented hook), compose uses the
+probes and runs migrations once, the backup profile exists."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from http import HTTPStatus
+from pathlib import Path
+
+import pytest
+import yaml
+from django.test import Client
+
+ROOT = Path(__file__).resolve().parents[2]
+MONITORING = ROOT / "ops" / "monitoring"
+# Registered by other apps with portal.metrics.register_gauge (docs/operations.md, "Metrics").
+HOOKED = {"portal_usage_ingest_lag_seconds", "portal_webhook_delivery_failures_total"}
+_METRIC = re.compile(r"\b(portal_[a-z_]+?)(?:_bucket|_count|_sum)?\b")
+
+
+def _exposed(settings) -> set[str]:
+    settings.PORTAL_METRICS_TOKEN = "deploy-files-token-123"
+    settings.REDIS_URL = ""
+    Client().get("/healthz")
+    body = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer deploy-files-token-123").content.decode()
+    return {line.split("{")[0].split(" ")[0] for line in body.splitlines() if line.startswith("portal_")} | {
+        "portal_celery_queue_length", "portal_http_request_duration_seconds"}
+
+
+def _used(text: str) -> set[str]:
+    return set(_METRIC.findall(text))
+
+
+@pytest.mark.django_db
+def test_alerts_and_dashboard_use_exposed_metrics(settings) -> None:
+    exposed = _exposed(settings) | HOOKED
+    rules = yaml.safe_load((MONITORING / "alerts.yml").read_text())["groups"][0]["rules"]
+    dashboard = json.loads((MONITORING / "grafana-dashboard.json").read_text())
+    expressions = [rule["expr"] for rule in rules] + [
+        target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    unknown = {name for expr in expressions for name in _used(expr)} - exposed
+    assert unknown == set()
+    by_name = {rule["alert"]: rule["expr"] for rule in rules}
+    assert "> 300" in by_name["PortalNotificationOutboxStuck"]  # outbox older than 5 minutes
+    assert 'status="5xx"' in by_name["PortalHighErrorRate"]
+    assert "portal_usage_ingest_lag_seconds" in by_name["PortalUsageIngestLag"]
+
+
+def test_compose_probes_migrate_once_and_backup_profile() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert "/readyz" in " ".join(services["web"]["healthcheck"]["test"])
+    assert services["migrate"]["command"] == "python manage.py migrate --noinput"
+    for name in ("web", "worker", "beat"):
+        assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+        assert "migrate" not in str(services[name].get("command", ""))
+    assert services["backup"]["profiles"] == ["backup"]
+    assert "pgbackrest" in services["postgres"]["command"]
+    conf = (ROOT / "ops" / "backup" / "pgbackrest.conf").read_text()
+    assert "[portal]" in conf
+    assert "--stanza=portal" in services["postgres"]["command"]
+
+
+SCRIPT = """
+import django
+django.setup()
+from django.test import Client
+for path in ("/healthz", "/readyz", "/metrics", "/access/"):
+    print(path, Client().get(path).status_code)
+"""
+
+
+@pytest.mark.django_db
+def test_production_settings_probes_without_https_redirect_and_json_logs() -> None:
+    from django.db import connection
+
+    params = connection.settings_dict
+    env = {
+        **os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.production", "DJANGO_SECRET_KEY": "x" * 50,
+        "DJANGO_ALLOWED_HOSTS": "testserver", "PORTAL_METRICS_TOKEN": "t" * 20,
+        "DATABASE_URL": f"postgres://{params['USER'] or 'postgres'}@{params['HOST'] or '127.0.0.1'}:"
+                        f"{params['PORT'] or 5432}/{params['NAME']}",
+    }
+    env.pop("REDIS_URL", None)
+    env.pop("PORTAL_LOG_FORMAT", None)
+    result = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    status = dict(line.split() for line in result.stdout.splitlines())
+    # Probes answer over plain HTTP inside the network; everything else redirects to HTTPS.
+    assert status == {"/healthz": "200", "/readyz": "200", "/metrics": "401", "/access/": "301"}
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    requests = [line for line in lines if line["logger"] == "portal.request"]
+    assert len(requests) == 4
+    assert all(len(line["request_id"]) == 32 and line["duration_ms"] >= 0 for line in requests)
+    assert {line["status"] for line in requests} == {200, 401, 301}
+
+
+def test_healthz_answers(client) -> None:
+    assert client.get("/healthz").status_code == HTTPStatus.OK
