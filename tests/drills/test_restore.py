@@ -215,6 +215,15 @@ def test_point_in_time_restore_under_continuous_writes(drill_dir: Path) -> None:
             # USAGE UPLOADS: when the usage app is merged, check its uploads (and ingest
             # cursors) equal the snapshot here as well.
 
+        # The operator's post-restore check (docs/operations.md) agrees.
+        env = {**os.environ, "DATABASE_URL": restored.url(), "DJANGO_SETTINGS_MODULE": "portal.settings.test"}
+        env.pop("REDIS_URL", None)
+        check = subprocess.run([sys.executable, "manage.py", "verify_data"], cwd=ROOT, env=env, capture_output=True,
+                               text=True, timeout=300)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "verify_data: all checks passed" in check.stdout
+        assert f"outbox: {len(expected['unsent'])} unsent" in check.stdout
+
         # A worker resumes on the restored database: every outbox row still unsent at the
         # chosen moment is sent exactly once; none that was sent before is sent again, even
         # though every task is redelivered (what a broker that kept its queue would do).
