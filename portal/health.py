@@ -63,6 +63,14 @@ def _migrations() -> Check:
     return {"ok": True, "detail": "all applied"}
 
 
+def readiness_required(name: str) -> bool:
+    """Whether a failed check makes the replica unready. Redis can be made advisory
+    (``PORTAL_READYZ_REDIS_REQUIRED=false``): every replica shares it, and the portal keeps
+    working without it (the outbox sweep sends later), so an operator may prefer degraded
+    replicas to a load balancer with none (docs/operations.md, "Probes")."""
+    return name != "redis" or getattr(settings, "PORTAL_READYZ_REDIS_REQUIRED", True)
+
+
 def readiness_checks() -> dict[str, Check]:
     checks: dict[str, Check] = {"database": _database()}
     if (redis_check := _redis()) is not None:

@@ -5,7 +5,7 @@ from http import HTTPStatus
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 
-from .health import readiness_checks
+from .health import readiness_checks, readiness_required
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -23,8 +23,9 @@ def readyz(request: HttpRequest) -> HttpResponse:
     """Readiness: 200 when PostgreSQL answers, Redis answers (when configured) and every
     migration on disk is applied; 503 with what is not, as JSON. Not cached, no session."""
     checks = readiness_checks()
-    ready = all(check["ok"] for check in checks.values())
+    ready = all(check["ok"] for name, check in checks.items() if readiness_required(name))
+    status = "unavailable" if not ready else "ready" if all(c["ok"] for c in checks.values()) else "degraded"
     return JsonResponse(
-        {"status": "ready" if ready else "unavailable", "checks": checks},
+        {"status": status, "checks": checks},
         status=HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE,
     )

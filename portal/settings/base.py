@@ -307,5 +307,8 @@ PORTAL_METRICS_TOKEN = env.str("PORTAL_METRICS_TOKEN", default="")
 # Celery queues whose length /metrics reports (Redis LLEN).
 PORTAL_METRICS_CELERY_QUEUES = env.list("PORTAL_METRICS_CELERY_QUEUES", default=["celery"])
 
+# /readyz answers 503 when Redis is down unless this is false (then 200 "degraded").
+PORTAL_READYZ_REDIS_REQUIRED = env.bool("PORTAL_READYZ_REDIS_REQUIRED", default=True)
+
 # Error reporting: on when SENTRY_DSN is set (portal/sentry.py); off otherwise.
 SENTRY_DSN = env.str("SENTRY_DSN", default="")

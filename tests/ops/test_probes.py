@@ -57,6 +57,16 @@ def test_readyz_503_names_redis_when_it_stops(own_redis, settings) -> None:
     assert Client().get("/readyz").status_code == HTTPStatus.OK
 
 
+def test_readyz_redis_advisory_when_the_operator_says_so(own_redis, settings) -> None:
+    settings.REDIS_URL = own_redis.url
+    settings.PORTAL_READYZ_REDIS_REQUIRED = False
+    own_redis.stop()
+    response = Client().get("/readyz")
+    assert response.status_code == HTTPStatus.OK
+    assert response.json()["status"] == "degraded"
+    assert response.json()["checks"]["redis"]["ok"] is False
+
+
 def test_readyz_without_redis_configured_checks_only_database_and_migrations(settings) -> None:
     settings.REDIS_URL = ""
     response = Client().get("/readyz")
