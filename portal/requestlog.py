@@ -22,12 +22,15 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject, empty
 
 from .metrics import request_observe
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 user_id_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("user_id", default=None)
 customer_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("customer_number", default=None)
+# The request being served, so a record can name its user once authentication has loaded it.
+_request_var: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar("request", default=None)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 TASK_HEADER = "request_id"
@@ -56,7 +59,8 @@ class RequestLogMiddleware:
         started = time.perf_counter()
         request_id = _incoming_id(request)
         request.request_id = request_id  # type: ignore[attr-defined]
-        tokens = (request_id_var.set(request_id), user_id_var.set(None), customer_var.set(None))
+        tokens = (request_id_var.set(request_id), user_id_var.set(None), customer_var.set(None),
+                  _request_var.set(request))
         try:
             response = self.get_response(request)
             response[REQUEST_ID_HEADER] = request_id
@@ -69,21 +73,15 @@ class RequestLogMiddleware:
             request_id_var.reset(tokens[0])
             user_id_var.reset(tokens[1])
             customer_var.reset(tokens[2])
+            _request_var.reset(tokens[3])
 
     def process_view(self, request: HttpRequest, view: Callable, args: tuple, kwargs: dict[str, Any]) -> None:
-        # The user is known once the authentication middleware ran; views run after this.
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
-            user_id_var.set(user.pk)
         if number := kwargs.get("customer_number"):
             customer_var.set(str(number)[:32])
 
     @staticmethod
     def _log(request: HttpRequest, status: int, started: float) -> None:
         match = getattr(request, "resolver_match", None)
-        user = getattr(request, "user", None)
-        if user_id_var.get() is None and user is not None and getattr(user, "is_authenticated", False):
-            user_id_var.set(user.pk)
         seconds = time.perf_counter() - started
         request_observe(method=request.method or "", view=match.view_name if match else None, status=status,
                         seconds=seconds)
@@ -108,9 +106,20 @@ class ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
-        record.user_id = user_id_var.get()
+        record.user_id = user_id_var.get() or _loaded_user_id(_request_var.get())
         record.customer_number = customer_var.get()
         return True
+
+
+def _loaded_user_id(request: HttpRequest | None) -> int | None:
+    """The request's user id if authentication already loaded the user: logging must never
+    cost a session or user query (``/healthz`` touches no database)."""
+    user = getattr(request, "user", None) if request is not None else None
+    if isinstance(user, SimpleLazyObject):
+        user = None if user._wrapped is empty else user._wrapped
+    if user is not None and getattr(user, "is_authenticated", False):
+        return user.pk
+    return None
 
 
 # --- Celery: the id travels in the task's headers ------------------------------------------

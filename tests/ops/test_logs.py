@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pythonjsonlogger.json import JsonFormatter
 
@@ -150,3 +151,18 @@ def test_every_record_of_the_run_is_captured(client) -> None:
 
     client.force_login(UserFactory())
     assert client.session.session_key in logcapture.SECRETS.literals
+
+
+@pytest.mark.django_db
+def test_logging_a_request_costs_no_query(client, django_assert_num_queries, settings) -> None:
+    # Whatever the other middleware load for a logged-in user, the request log adds nothing.
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory())
+    client.get("/healthz")
+    with CaptureQueriesContext(connection) as with_log:
+        client.get("/healthz")
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != "portal.requestlog.RequestLogMiddleware"]
+    with CaptureQueriesContext(connection) as without_log:
+        client.get("/healthz")
+    assert len(with_log) == len(without_log)
