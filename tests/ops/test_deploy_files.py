@@ -103,3 +103,26 @@ def test_production_settings_probes_without_https_redirect_and_json_logs() -> No
 
 def test_healthz_answers(client) -> None:
     assert client.get("/healthz").status_code == HTTPStatus.OK
+
+
+SENTRY_SCRIPT = """
+import django
+django.setup()
+import sentry_sdk
+from portal.requestlog import request_id_var
+from portal.sentry import _scrub
+request_id_var.set("sentry-0123456789")
+client = sentry_sdk.get_client()
+print(client.is_active(), client.options.get("send_default_pii") if client.is_active() else None,
+      _scrub({}, {})["tags"]["request_id"])
+"""
+
+
+@pytest.mark.parametrize(("dsn", "active"), [("", "False None"), ("https://public@127.0.0.1:9/1", "True False")])
+def test_sentry_only_with_a_dsn_and_without_personal_data(dsn, active) -> None:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.production", "DJANGO_SECRET_KEY": "x" * 50,
+           "DJANGO_ALLOWED_HOSTS": "testserver", "SENTRY_DSN": dsn}
+    result = subprocess.run([sys.executable, "-c", SENTRY_SCRIPT], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [*active.split(), "sentry-0123456789"]
