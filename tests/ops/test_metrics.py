@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from http import HTTPStatus
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from accounts.models import Notification
@@ -126,3 +130,37 @@ def test_other_apps_register_their_own_gauges(scrape) -> None:
     finally:
         metrics._SOURCES.pop("portal_webhook_delivery_failures")
         metrics._SOURCES.pop("portal_broken_source")
+
+
+MULTIPROCESS_SCRIPT = """
+import sys
+import django
+django.setup()
+from django.test import Client
+if sys.argv[1] == "serve":
+    for _ in range(3):
+        Client().get("/healthz")
+else:
+    body = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer " + "m" * 20).content.decode()
+    print([line for line in body.splitlines() if line.startswith('portal_http_requests_total{') and 'healthz' in line])
+    print("portal_notification_outbox_backlog" in body)
+"""
+
+
+def test_request_counts_summed_over_worker_processes(tmp_path) -> None:
+    # What gunicorn's workers do in the image (PROMETHEUS_MULTIPROC_DIR, Dockerfile).
+    params = connection.settings_dict
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PORTAL_METRICS_TOKEN": "m" * 20,
+           "DJANGO_SETTINGS_MODULE": "portal.settings.dev", "DJANGO_DEBUG": "false",
+           "DJANGO_ALLOWED_HOSTS": "testserver",
+           "DATABASE_URL": f"postgres://{params['USER'] or 'postgres'}@{params['HOST'] or '127.0.0.1'}:"
+                           f"{params['PORT'] or 5432}/{params['NAME']}"}
+    env.pop("REDIS_URL", None)
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", MULTIPROCESS_SCRIPT, "serve"], cwd=metrics.settings.BASE_DIR, env=env,
+                       check=True, capture_output=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", MULTIPROCESS_SCRIPT, "scrape"], cwd=metrics.settings.BASE_DIR,
+                            env=env, check=True, capture_output=True, text=True, timeout=120)
+    lines, has_portal = result.stdout.splitlines()
+    assert lines == "['portal_http_requests_total{method=\"GET\",status=\"2xx\",view=\"healthz\"} 6.0']"
+    assert has_portal == "True"
