@@ -23,6 +23,8 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject, empty
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
 from .metrics import request_observe
 
@@ -154,3 +156,13 @@ def connect_celery_signals() -> None:
     before_task_publish.connect(_before_publish, weak=False, dispatch_uid="portal.requestlog.publish")
     task_prerun.connect(_task_prerun, weak=False, dispatch_uid="portal.requestlog.prerun")
     task_postrun.connect(_task_postrun, weak=False, dispatch_uid="portal.requestlog.postrun")
+
+
+class JsonFormatter(_JsonFormatter):
+    """python-json-logger's formatter, minus Django's ``request`` extra: its repr is the full
+    path with the query string, where tokens may travel (``django.request`` attaches it to
+    every 4xx/5xx line). The request line above says what the request was."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("reserved_attrs", [*RESERVED_ATTRS, "request"])
+        super().__init__(*args, **kwargs)

@@ -3,7 +3,7 @@ check at the end of the run that fails it when a secret appears in any of them.
 
 Secrets looked for: the demo and factory passwords, the SECRET_KEY, every Elastic PIN and every
 session key the run created (recorded as they are saved), API tokens (``lpat_...``) and webhook
-secrets (``whsec_...``), and the ``sessionid=`` cookie. Hooked from ``tests/conftest.py``.
+secrets (``whsec_...``), bearer tokens, and the ``sessionid=`` cookie. Hooked from ``tests/conftest.py``.
 Records of subprocesses (a Celery worker started by a drill) are not in this file: those tests
 check their own output.
 """
@@ -23,6 +23,7 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "personal access token": re.compile(r"lpat_[A-Za-z0-9_-]{8,}"),
     "webhook secret": re.compile(r"whsec_[A-Za-z0-9_-]{8,}"),
     "session cookie": re.compile(r"sessionid=[a-z0-9]{16,}"),
+    "bearer token": re.compile(r"Bearer\s+[A-Za-z0-9._~+/=-]{12,}"),
 }
 # Never secrets worth a finding on their own (e.g. the empty string).
 _MIN_SECRET = 6

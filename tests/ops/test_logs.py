@@ -136,9 +136,11 @@ def test_secret_check_finds_planted_secrets() -> None:
         '{"message": "signed with whsec_0123456789abcdef"}',
         '{"message": "Cookie: sessionid=abcdefghij0123456789abcdefghij01"}',
         '{"message": "abc"}',
+        '{"message": "Authorization: Bearer metrics-token-0123456789"}',
     ]
     assert logcapture.findings(lines, secrets) == [
-        "2: Elastic PIN", "3: personal access token", "4: webhook secret", "5: session cookie",
+        "2: Elastic PIN", "3: personal access token", "3: bearer token", "4: webhook secret", "5: session cookie",
+        "7: bearer token",
     ]
 
 
@@ -166,3 +168,20 @@ def test_logging_a_request_costs_no_query(client, django_assert_num_queries, set
     with CaptureQueriesContext(connection) as without_log:
         client.get("/healthz")
     assert len(with_log) == len(without_log)
+
+
+def test_json_lines_never_carry_the_query_string() -> None:
+    # django.request attaches the request to every 4xx line; its repr holds the query string.
+    from django.test import RequestFactory
+
+    from portal.requestlog import JsonFormatter as PortalJsonFormatter
+
+    request = RequestFactory().get("/c/1001234/renewals/feed.ics", {"token": "lpat_leakyleakyleaky"})
+    record = logging.LogRecord("django.request", logging.WARNING, __file__, 1, "Not Found: %s", (request.path,), None)
+    record.request = request
+    record.status_code = 404
+    ContextFilter().filter(record)
+    line = PortalJsonFormatter("%(message)s %(request_id)s").format(record)
+    assert "lpat_" not in line
+    assert json.loads(line)["status_code"] == 404
+    assert "lpat_leakyleakyleaky" in JsonFormatter("%(message)s").format(record)  # what it guards against
