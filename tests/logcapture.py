@@ -46,9 +46,8 @@ class CaptureHandler(logging.Handler):
 
     def __init__(self, path: Path) -> None:
         super().__init__(level=logging.NOTSET)
-        from pythonjsonlogger.json import JsonFormatter
-
-        from portal.requestlog import ContextFilter
+        # The production formatter: the file holds what production would write.
+        from portal.requestlog import ContextFilter, JsonFormatter
 
         path.parent.mkdir(parents=True, exist_ok=True)
         self.stream = path.open("w", encoding="utf-8")
