@@ -5,7 +5,7 @@ PORT ?= 8000
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test install migrate seed worker beat lint bench clean
+.PHONY: run test drills install migrate seed worker beat lint bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 test: install node_modules/.package-lock.json
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The operations drills alone (restore, outages, probes, metrics, logs, upgrades): docs/operations.md.
+drills: install
+	$(BIN)/pytest tests/drills tests/ops $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
