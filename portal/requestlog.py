@@ -29,7 +29,6 @@ from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 from .metrics import request_observe
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
-user_id_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("user_id", default=None)
 customer_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("customer_number", default=None)
 # The request being served, so a record can name its user once authentication has loaded it.
 _request_var: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar("request", default=None)
@@ -61,8 +60,7 @@ class RequestLogMiddleware:
         started = time.perf_counter()
         request_id = _incoming_id(request)
         request.request_id = request_id  # type: ignore[attr-defined]
-        tokens = (request_id_var.set(request_id), user_id_var.set(None), customer_var.set(None),
-                  _request_var.set(request))
+        tokens = (request_id_var.set(request_id), customer_var.set(None), _request_var.set(request))
         try:
             response = self.get_response(request)
             response[REQUEST_ID_HEADER] = request_id
@@ -73,9 +71,8 @@ class RequestLogMiddleware:
             raise
         finally:
             request_id_var.reset(tokens[0])
-            user_id_var.reset(tokens[1])
-            customer_var.reset(tokens[2])
-            _request_var.reset(tokens[3])
+            customer_var.reset(tokens[1])
+            _request_var.reset(tokens[2])
 
     def process_view(self, request: HttpRequest, view: Callable, args: tuple, kwargs: dict[str, Any]) -> None:
         if number := kwargs.get("customer_number"):
@@ -108,7 +105,7 @@ class ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
-        record.user_id = user_id_var.get() or _loaded_user_id(_request_var.get())
+        record.user_id = _loaded_user_id(_request_var.get())
         record.customer_number = customer_var.get()
         return True
 
