@@ -25,6 +25,9 @@ def sentry_init(*, dsn: str, environment: str) -> None:
         environment=environment,
         integrations=[DjangoIntegration(), CeleryIntegration()],
         send_default_pii=False,
+        # Request bodies hold passwords and PINs; stack frames' locals may too.
+        max_request_body_size="never",
+        include_local_variables=False,
         traces_sample_rate=0.0,
         before_send=_scrub,
     )

@@ -113,12 +113,14 @@ from portal.requestlog import request_id_var
 from portal.sentry import _scrub
 request_id_var.set("sentry-0123456789")
 client = sentry_sdk.get_client()
-print(client.is_active(), client.options.get("send_default_pii") if client.is_active() else None,
-      _scrub({}, {})["tags"]["request_id"])
+options = client.options if client.is_active() else {}
+print(client.is_active(), options.get("send_default_pii"), options.get("max_request_body_size"),
+      options.get("include_local_variables"), _scrub({}, {})["tags"]["request_id"])
 """
 
 
-@pytest.mark.parametrize(("dsn", "active"), [("", "False None"), ("https://public@127.0.0.1:9/1", "True False")])
+@pytest.mark.parametrize(("dsn", "active"), [
+    ("", "False None None None"), ("https://public@127.0.0.1:9/1", "True False never False")])
 def test_sentry_only_with_a_dsn_and_without_personal_data(dsn, active) -> None:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.production", "DJANGO_SECRET_KEY": "x" * 50,
            "DJANGO_ALLOWED_HOSTS": "testserver", "SENTRY_DSN": dsn}
