@@ -59,9 +59,11 @@ def chown_tree(path: Path) -> None:
             os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
 
 
-def run(command: list[str], *, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
+def run(command: list[str], *, timeout: float = 300, check: bool = True,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        command, capture_output=True, text=True, timeout=timeout, cwd="/tmp", **_owner()  # type: ignore[arg-type]
+        command, capture_output=True, text=True, timeout=timeout, cwd="/tmp", env=env,
+        **_owner(),  # type: ignore[arg-type]
     )
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -91,8 +93,12 @@ class Cluster:
 
     def start(self, *extra: str) -> None:
         options = " ".join([f"-p {self.port}", *extra])
-        run([str(self.bin / "pg_ctl"), "-D", str(self.data_dir), "-o", options, "-l",
-             str(self.data_dir.parent / f"{self.data_dir.name}.log"), "-w", "-t", "120", "start"])
+        log = self.data_dir.parent / f"{self.data_dir.name}.log"
+        result = run([str(self.bin / "pg_ctl"), "-D", str(self.data_dir), "-o", options, "-l", str(log), "-w",
+                      "-t", "120", "start"], check=False)
+        if result.returncode != 0:
+            tail = log.read_text()[-3000:] if log.exists() else "(no log)"
+            raise AssertionError(f"PostgreSQL did not start in {self.data_dir}:\n{result.stderr}\n{tail}")
 
     def stop(self) -> None:
         if (self.data_dir / "postmaster.pid").exists():
@@ -155,3 +161,14 @@ class BackRest:
 
     def __call__(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         return run([self.binary, f"--config={self.config}", f"--stanza={self.stanza}", *args], timeout=timeout)
+
+    def script(self, path: Path, *args: str, timeout: float = 600, **options: str) -> subprocess.CompletedProcess:
+        """Runs one of the operator's scripts (ops/backup/) against this repository: pgBackRest
+        reads PGBACKREST_* variables, so the script's own commands are used unchanged."""
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PGBACKREST_CONFIG": str(self.config),
+            "PGBACKREST_STANZA": self.stanza,
+            **{f"PGBACKREST_{key.upper()}": value for key, value in options.items()},
+        }
+        return run(["/bin/sh", str(path), *args], timeout=timeout, env=env)

@@ -6,7 +6,8 @@ Two clusters of our own (own ports and data directories, started and stopped her
 pgBackRest repository in a temp dir, the portal schema migrated by ``manage.py migrate``, writes
 through the portal's services from another process (tests/drills/restore_writer.py), and at the
 end a real Celery worker with an SMTP sink resuming on the restored database. The same commands
-are what ops/backup/ runs in production (docs/operations.md, "Backups and restore").
+are what ops/backup/ runs in production: the backup and the restore are taken by its scripts
+(docs/operations.md, "Backups and restore").
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tests.drills.test_outages import RedisServer
 from tests.smtp_sink import SmtpSink
 
 ROOT = Path(__file__).resolve().parents[2]
+BACKUP_SCRIPTS = ROOT / "ops" / "backup"
 pytestmark = [pytest.mark.slow, pytest.mark.worker]
 _MESSAGE_ID = re.compile(rb"^Message-ID:\s*<notification-(\d+)@", re.IGNORECASE | re.MULTILINE)
 
@@ -153,7 +155,7 @@ def test_point_in_time_restore_under_continuous_writes(drill_dir: Path) -> None:
         writer.wait_iterations(3)
         # The full backup runs while the writer keeps changing activations and users.
         before_backup = writer.iterations()
-        backrest("backup", "--type=full", timeout=600)
+        backrest.script(BACKUP_SCRIPTS / "backup.sh", "once", "full")  # what the compose sidecar runs
         assert writer.iterations() > before_backup, "the writer made no change during the backup"
         timings["backup"] = time.monotonic() - started
         info = backrest("info").stdout
@@ -180,8 +182,16 @@ def test_point_in_time_restore_under_continuous_writes(drill_dir: Path) -> None:
         source.stop()  # the disaster
         timings["writes"] = time.monotonic() - started
 
-        backrest("restore", f"--pg1-path={restored.data_dir}", "--type=time",
-                 f"--target={target.isoformat(sep=' ')}", "--target-action=promote", "--archive-mode=off")
+        # The operator's restore script, into a fresh data directory.
+        restored.data_dir.mkdir(mode=0o700)
+        chown_tree(restored.data_dir)
+        backrest.script(BACKUP_SCRIPTS / "restore.sh", target.isoformat(sep=" "),
+                        pg1_path=str(restored.data_dir), archive_mode="off",
+                        # In production the restore goes back into the data directory the config
+                        # names; the drill restores beside the source, so its WAL fetches say where.
+                        recovery_option=f'restore_command={backrest.binary} --config={backrest.config} '
+                                        f'--stanza={backrest.stanza} --pg1-path={restored.data_dir} '
+                                        'archive-get %f "%p"')
         restored.start("-c archive_mode=off")
         restored.wait_promoted()
         timings["restore"] = time.monotonic() - started
