@@ -128,3 +128,65 @@ def test_sentry_only_with_a_dsn_and_without_personal_data(dsn, active) -> None:
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [*active.split(), "sentry-0123456789"]
+
+
+@pytest.mark.django_db
+def test_gunicorn_as_in_the_image_serves_probes_metrics_and_json_request_lines(tmp_path) -> None:
+    """ops/gunicorn.conf.py with production settings and PROMETHEUS_MULTIPROC_DIR, as the
+    Dockerfile runs it: no access log (raw paths), the portal's JSON request line instead."""
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    from django.db import connection
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    params = connection.settings_dict
+    token = "g" * 24
+    env = {
+        **os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.production", "DJANGO_SECRET_KEY": "x" * 50,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "PORTAL_METRICS_TOKEN": token, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2", "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DATABASE_URL": f"postgres://{params['USER'] or 'postgres'}@{params['HOST'] or '127.0.0.1'}:"
+                        f"{params['PORT'] or 5432}/{params['NAME']}",
+    }
+    env.pop("REDIS_URL", None)
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as output:
+        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "portal.wsgi:application", "-c",
+                                   "ops/gunicorn.conf.py"], cwd=ROOT, env=env, stdout=output, stderr=output)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        for _ in range(4):
+            urllib.request.urlopen(f"{base}/healthz?reset-key=leaky-key-123", timeout=5)
+        ready = urllib.request.urlopen(f"{base}/readyz", timeout=10)
+        assert json.loads(ready.read())["status"] == "ready"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{base}/metrics", timeout=5)
+        assert refused.value.code == HTTPStatus.UNAUTHORIZED
+        request = urllib.request.Request(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"})
+        body = urllib.request.urlopen(request, timeout=10).read().decode()
+    finally:
+        server.terminate()
+        server.wait(30)
+    # Counted in the shared directory (summed over the workers), not in whichever worker answered.
+    healthz = re.search(r'portal_http_requests_total\{method="GET",status="2xx",view="healthz"\} (\d+)', body)
+    assert healthz, body[:1500]
+    assert int(healthz.group(1)) >= 5
+    assert list(tmp_path.glob("counter_*.db"))
+    output = log.read_text()
+    assert "leaky-key-123" not in output  # no access log with raw paths
+    request_lines = [json.loads(line) for line in output.splitlines()
+                     if line.startswith("{") and '"portal.request"' in line]
+    assert len(request_lines) >= 7
