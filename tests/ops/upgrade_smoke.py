@@ -50,15 +50,17 @@ for path in ("/access/", "/c/1001234/entitlements/", "/c/1001234/activations/", 
 
 server = LicenseServer.objects.filter(customer=customer).first()
 applied = None
+refusals = []
 for line in Entitlement.objects.filter(customer=customer).order_by("pk"):
     current = Activation.objects.filter(server=server, entitlement=line).first()
     try:
         applied = activation_apply(server=server, actor=asc, token=activation_token_new(),
                                    requests={line.pk: LineRequest((current.quantity if current else 0) + 1, False)})
-    except PortalError:
+    except PortalError as error:
+        refusals.append(f"{line.line_id}: {error.message}")
         continue  # expired, not started, fully used: the next line
     break
-assert applied is not None, "no activation could be applied"
+assert applied is not None, f"no activation could be applied: {refusals}"
 assert applied.changed
 assert license_verify(applied.license_file.content, public_key=verifying_key()).valid
 print("activation applied, license file version", applied.license_file.version)
