@@ -7,11 +7,10 @@ Two kinds of figures:
   ``PROMETHEUS_MULTIPROC_DIR`` (an empty directory, wiped at start) so every worker's counts
   are summed; without it each scrape sees the worker that answered.
 * the portal's own figures, read from the database (and Redis) at scrape time, so they are the
-  same whichever replica answers and survive restarts: activations applied, license files
-  issued, the notification outbox, Celery's queue length.
-
-Other apps add their figures with :func:`register_gauge` from their ``AppConfig.ready()``
-(webhook delivery failures, log ingest lag ...); see docs/operations.md, "Metrics".
+  same whichever replica answers and survive restarts. Celery's queue length is here; each app
+  registers its own with :func:`register_gauge` from its ``AppConfig.ready()``: the outbox in
+  ``accounts/metrics.py``, activations and license files in ``activations/metrics.py``, and so
+  do webhooks (delivery failures) and usage (ingest lag); docs/operations.md, "Metrics".
 """
 
 from __future__ import annotations
@@ -25,9 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Min, Sum
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -118,48 +115,7 @@ class PortalCollector(Collector):
         return []  # read at scrape time only, never when registering
 
 
-# --- The portal's own figures ----------------------------------------------------------------
-
-
-def _activations_applied() -> float:
-    from accounts.models import AuditEvent
-
-    # The audit log is append-only, so this count only grows: a true counter.
-    return AuditEvent.objects.filter(action="activation.changed").count()
-
-
-def _license_files_issued() -> float:
-    from activations.models import LicenseFile
-
-    return LicenseFile.objects.count()  # every version is kept
-
-
-def _outbox_backlog() -> float:
-    from accounts.models import Notification
-
-    return Notification.objects.filter(sent_at__isnull=True).count()
-
-
-def _outbox_oldest_age() -> float:
-    from accounts.models import Notification
-
-    oldest = Notification.objects.filter(sent_at__isnull=True).aggregate(oldest=Min("created_at"))["oldest"]
-    return max(0.0, (timezone.now() - oldest).total_seconds()) if oldest else 0.0
-
-
-def _outbox_failed_attempts() -> float:
-    from accounts.models import Notification
-
-    # Every attempt that did not end in a send: all attempts minus one per sent row.
-    totals = Notification.objects.aggregate(attempts=Sum("attempts"))
-    sent = Notification.objects.filter(sent_at__isnull=False).count()
-    return max(0, (totals["attempts"] or 0) - sent)
-
-
-def _outbox_failing() -> float:
-    from accounts.models import Notification
-
-    return Notification.objects.filter(sent_at__isnull=True, attempts__gt=0).count()
+# --- Celery's queue (the apps register their own figures in their AppConfig.ready) -------
 
 
 def celery_queues() -> list[str]:
@@ -180,32 +136,6 @@ def _celery_queue_length() -> Mapping[tuple[str, ...], float] | None:
 
 
 def register_builtin() -> None:
-    register_gauge(
-        "portal_activations_applied",
-        "Activation changes applied (audit events activation.changed).",
-        _activations_applied,
-        kind="counter",
-    )
-    register_gauge(
-        "portal_license_files_issued", "License file versions issued.", _license_files_issued, kind="counter"
-    )
-    register_gauge("portal_notification_outbox_backlog", "Notifications not sent yet.", _outbox_backlog)
-    register_gauge(
-        "portal_notification_outbox_oldest_unsent_age_seconds",
-        "Age of the oldest notification not sent yet (0 when none).",
-        _outbox_oldest_age,
-    )
-    register_gauge(
-        "portal_notification_send_failures",
-        "Notification send attempts that failed (SMTP or network errors).",
-        _outbox_failed_attempts,
-        kind="counter",
-    )
-    register_gauge(
-        "portal_notification_failing",
-        "Unsent notifications whose last attempt failed.",
-        _outbox_failing,
-    )
     register_gauge(
         "portal_celery_queue_length",
         "Tasks waiting in the Celery broker (Redis LLEN), by queue.",
