@@ -130,6 +130,7 @@ def test_sentry_only_with_a_dsn_and_without_personal_data(dsn, active) -> None:
     assert result.stdout.split() == [*active.split(), "sentry-0123456789"]
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_gunicorn_as_in_the_image_serves_probes_metrics_and_json_request_lines(tmp_path) -> None:
     """ops/gunicorn.conf.py with production settings and PROMETHEUS_MULTIPROC_DIR, as the
