@@ -5,6 +5,8 @@ from http import HTTPStatus
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 
+from accounts.access import is_support_staff
+
 from .health import readiness_checks, readiness_required
 
 
@@ -16,7 +18,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("account_login")
-    if request.user.is_staff and not request.user.memberships.exists():
+    if is_support_staff(request.user) and not request.user.memberships.exists():
         # Support staff work in the console; the no-access page is for customers' people.
         return redirect("admin:index")
     return redirect("access")
