@@ -185,3 +185,13 @@ def test_json_lines_never_carry_the_query_string() -> None:
     assert "lpat_" not in line
     assert json.loads(line)["status_code"] == 404
     assert "lpat_leakyleakyleaky" in JsonFormatter("%(message)s").format(record)  # what it guards against
+
+
+@pytest.mark.django_db
+def test_elastic_pins_the_run_creates_are_looked_for() -> None:
+    from entitlements.licensing.services import pin_generate
+    from entitlements.models import ElasticAccount
+
+    pin = pin_generate()
+    ElasticAccount.objects.create(customer=CustomerFactory(), license_server_id="1055@pins.example", pin=pin)
+    assert logcapture.SECRETS.literals[pin] == "Elastic PIN"
