@@ -175,9 +175,11 @@ class ActivationSubmission(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # What the result page shows: the lines changed (line, feature, before, after, delta,
     # borrowable), how the file was delivered, and to whom it was emailed.
-    changes = models.JSONField(default=list, blank=True)
-    deliver = models.CharField(max_length=10, default="download")
-    recipients = models.JSONField(default=list, blank=True)
+    # Database defaults too: the previous release, still running during an upgrade, inserts
+    # submissions without these columns (expand/contract, docs/operations.md "Upgrades").
+    changes = models.JSONField(default=list, db_default=[], blank=True)
+    deliver = models.CharField(max_length=10, default="download", db_default="download")
+    recipients = models.JSONField(default=list, db_default=[], blank=True)
 
     class Meta:
         verbose_name = _("activation submission")

@@ -13,7 +13,24 @@ from django.utils import translation
 
 from accounts.models import Customer, Membership, User
 from accounts.roles import Role
+from tests import logcapture
 from tests.factories import CustomerFactory, MembershipFactory, UserFactory
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Every log record of the run goes to test-artifacts/test-run-log.jsonl (tests/logcapture.py).
+    logcapture.start()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A secret (password, PIN, token, session key, SECRET_KEY) in any log record fails the run.
+    leaks = logcapture.finish()
+    if leaks:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = f"secrets in the logs of this run ({logcapture.ARTIFACT}): " + "; ".join(leaks[:50])
+        if reporter:
+            reporter.write_line(message, red=True, bold=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

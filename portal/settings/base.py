@@ -67,6 +67,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: times the whole request, sets the request id (X-Request-ID) for every log line.
+    "portal.requestlog.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -151,6 +153,9 @@ CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Workers log through Django's LOGGING (JSON in production, with the request id of the request
+# that queued the task) instead of replacing the root logger with their own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # A broker outage must not hold a user's request: publishing fails fast and the outbox
 # sweep (below) delivers the notification once the broker is back.
 CELERY_TASK_PUBLISH_RETRY = False
@@ -275,9 +280,45 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 
+# --- Operations: logs, metrics, error reporting (docs/operations.md) ----------------------
+
+# "json" in production (one JSON object a line: request id, user id, customer number, ...),
+# "text" for people at a terminal.
+PORTAL_LOG_FORMAT = env.str("PORTAL_LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "portal.requestlog.ContextFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "portal.requestlog.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s %(customer_number)s",
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": "json" if PORTAL_LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # The portal writes its own request line (portal.request) without raw paths.
+        "django.server": {"level": "WARNING"},
+    },
 }
+
+# /metrics answers only with "Authorization: Bearer <this>"; unset, the endpoint is absent.
+PORTAL_METRICS_TOKEN = env.str("PORTAL_METRICS_TOKEN", default="")
+# Celery queues whose length /metrics reports (Redis LLEN).
+PORTAL_METRICS_CELERY_QUEUES = env.list("PORTAL_METRICS_CELERY_QUEUES", default=["celery"])
+
+# /readyz answers 503 when Redis is down unless this is false (then 200 "degraded").
+PORTAL_READYZ_REDIS_REQUIRED = env.bool("PORTAL_READYZ_REDIS_REQUIRED", default=True)
+
+# Error reporting: on when SENTRY_DSN is set (portal/sentry.py); off otherwise.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
