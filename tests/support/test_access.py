@@ -50,7 +50,8 @@ def test_routes_found() -> None:
 
 @pytest.mark.parametrize(("route", "view"), ROUTES, ids=[route for route, _ in ROUTES])
 def test_every_support_view_declares_a_staff_permission(route: str, view: type) -> None:
-    assert view is not None and issubclass(view, SupportViewMixin), route
+    assert view is not None, route
+    assert issubclass(view, SupportViewMixin), route
     assert isinstance(view.required_staff_permission, StaffPermission), route
 
 
@@ -62,7 +63,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("route", "view", "role"), CASES, ids=[f"{r}-{role}" for r, _, role in CASES])
-def test_staff_role_without_the_permission_gets_403(staff_client, route: str, view: type, role: StaffRole | None) -> None:
+def test_staff_role_without_the_permission_gets_403(
+    staff_client, route: str, view: type, role: StaffRole | None
+) -> None:
     customer = CustomerFactory()
     client = staff_client(role)
     response = getattr(client, _method(view))(_path(route, customer.number))

@@ -18,7 +18,9 @@ from tests.factories import CustomerFactory, EntitlementFactory, InvitationFacto
 def _queue_count(page: str, slug: str) -> int:
     import re
 
-    match = re.search(rf'data-queue="{slug}"><a href="/support/queues/{slug}/">[^<]+</a>: <strong data-count>(\d+)<', page)
+    match = re.search(
+        rf'data-queue="{slug}"><a href="/support/queues/{slug}/">[^<]+</a>: <strong data-count>(\d+)<', page
+    )
     assert match, slug
     return int(match.group(1))
 
@@ -85,7 +87,8 @@ def _customers(count: int) -> None:
     old = timezone.now() - datetime.timedelta(days=20)
     Invitation.objects.bulk_create(
         [Invitation(customer=c, email=f"asc{c.number}@example.org", role=Role.ASC) for c in customers]
-        + [Invitation(customer=c, email=f"v{c.number}@example.org", role=Role.VIEWER, created_at=old) for c in customers]
+        + [Invitation(customer=c, email=f"v{c.number}@example.org", role=Role.VIEWER, created_at=old)
+           for c in customers]
     )
     Notification.objects.bulk_create(
         Notification(customer=c, event="x", subject="s", body_text="b", attempts=3, last_error="e") for c in customers

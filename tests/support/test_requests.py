@@ -11,8 +11,8 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from accounts.models import AuditEvent, Customer, Invitation, Membership, Notification
-from accounts.roles import Permission, Role, StaffRole
+from accounts.models import AuditEvent, Customer, Invitation, Notification
+from accounts.roles import Role, StaffRole
 from activations.models import RehostGrant
 from activations.selectors import rehost_quota
 from activations.services import HostInput, server_rehost
@@ -61,7 +61,7 @@ def test_filing_needs_the_permission_of_the_underlying_action(setup, kind: Reque
 
 
 def test_viewer_reads_but_has_no_form_and_a_forged_post_is_403(setup, client) -> None:
-    customer, asc, admin, viewer, server = setup
+    customer, _asc, admin, viewer, server = setup
     filed = services.request_file(customer=customer, actor=admin.user, kind="extra_rehost", reason="r", server=server)
     client.force_login(viewer.user)
     page = client.get(f"/c/{customer.number}/requests/")
@@ -78,7 +78,7 @@ def test_viewer_reads_but_has_no_form_and_a_forged_post_is_403(setup, client) ->
 
 
 def test_other_customers_requests_are_404(setup, member_client) -> None:
-    customer, asc, admin, viewer, server = setup
+    customer, _asc, admin, _viewer, server = setup
     filed = services.request_file(customer=customer, actor=admin.user, kind="extra_rehost", reason="r", server=server)
     other = member_client(role=Role.ASC, customer=CustomerFactory())
     assert other.get(f"/c/{other.membership.customer.number}/requests/{filed.pk}/").status_code == (
@@ -87,7 +87,7 @@ def test_other_customers_requests_are_404(setup, member_client) -> None:
 
 
 def test_extra_rehost_end_to_end(setup, client, settings) -> None:
-    customer, asc, admin, viewer, server = setup
+    customer, _asc, admin, _viewer, server = setup
     server_rehost(server=server, actor=admin.user, hosts=[HostInput("h", "ETHER", "0000000000A1")])
     assert rehost_quota(server=server).exhausted
     client.force_login(admin.user)
@@ -131,7 +131,7 @@ def test_extra_rehost_end_to_end(setup, client, settings) -> None:
 
 
 def test_asc_change_is_confirmed_through_designate_asc(setup) -> None:
-    customer, asc, admin, viewer, server = setup
+    customer, asc, _admin, _viewer, _server = setup
     filed = services.request_file(customer=customer, actor=asc.user, kind="asc_change", reason="I leave",
                                   asc_email="Successor@Demo.example")
     services.request_approve(request=filed, actor=staff_account(StaffRole.MANAGER))
@@ -141,7 +141,7 @@ def test_asc_change_is_confirmed_through_designate_asc(setup) -> None:
 
 
 def test_flexnet_on_request(setup) -> None:
-    customer, asc, admin, viewer, server = setup
+    customer, _asc, admin, _viewer, _server = setup
     with pytest.raises(PortalError):
         services.request_file(customer=customer, actor=admin.user, kind="flexnet_on", reason="r")
     Customer.objects.filter(pk=customer.pk).update(flexnet_managed=False)
@@ -152,7 +152,7 @@ def test_flexnet_on_request(setup) -> None:
 
 
 def test_reject_needs_a_reason_and_one_decision_only(setup) -> None:
-    customer, asc, admin, viewer, server = setup
+    customer, _asc, admin, _viewer, server = setup
     filed = services.request_file(customer=customer, actor=admin.user, kind="extra_rehost", reason="r", server=server)
     manager = staff_account(StaffRole.MANAGER)
     with pytest.raises(PortalError):
@@ -167,7 +167,7 @@ def test_reject_needs_a_reason_and_one_decision_only(setup) -> None:
 
 
 def test_one_open_request_per_kind_and_server(setup) -> None:
-    customer, asc, admin, viewer, server = setup
+    customer, asc, admin, _viewer, server = setup
     services.request_file(customer=customer, actor=admin.user, kind="extra_rehost", reason="r", server=server)
     with pytest.raises(PortalError):
         services.request_file(customer=customer, actor=asc.user, kind="extra_rehost", reason="r", server=server)
@@ -176,14 +176,14 @@ def test_one_open_request_per_kind_and_server(setup) -> None:
 
 
 def test_a_server_of_another_customer_is_refused(setup) -> None:
-    customer, asc, admin, viewer, server = setup
+    customer, _asc, admin, _viewer, _server = setup
     theirs = LicenseServerFactory(customer=CustomerFactory())
     with pytest.raises(PortalError):
         services.request_file(customer=customer, actor=admin.user, kind="extra_rehost", reason="r", server=theirs)
 
 
 def test_sla_clock_and_requests_waiting_queue(setup, staff_client) -> None:
-    customer, asc, admin, viewer, server = setup
+    customer, _asc, admin, _viewer, server = setup
     filed = services.request_file(customer=customer, actor=admin.user, kind="extra_rehost", reason="r", server=server)
     assert not filed.overdue
     SupportRequest.objects.filter(pk=filed.pk).update(due_at=timezone.now() - datetime.timedelta(minutes=1))
@@ -197,7 +197,7 @@ def test_sla_clock_and_requests_waiting_queue(setup, staff_client) -> None:
 
 
 def test_support_pages_approve_through_the_views(setup, staff_client) -> None:
-    customer, asc, admin, viewer, server = setup
+    customer, _asc, admin, _viewer, server = setup
     filed = services.request_file(customer=customer, actor=admin.user, kind="extra_rehost", reason="r", server=server)
     manager = staff_client(StaffRole.MANAGER)
     response = manager.post(f"/support/requests/{filed.pk}/approve/", {"comment": "ok"})
@@ -209,22 +209,21 @@ def test_support_pages_approve_through_the_views(setup, staff_client) -> None:
 
 
 def test_emails_are_sent(setup) -> None:
-    customer, asc, admin, viewer, server = setup
+    customer, _asc, admin, _viewer, server = setup
     services.request_file(customer=customer, actor=admin.user, kind="extra_rehost", reason="r", server=server)
     assert any("Request #" in m.subject for m in mail.outbox) or Notification.objects.filter(
         event="support_request.filed").exists()
 
 
 def test_requests_tab_in_the_navigation(setup, client) -> None:
-    customer, asc, admin, viewer, server = setup
+    customer, _asc, _admin, viewer, _server = setup
     client.force_login(viewer.user)
-    assert f'href="/c/{customer.number}/requests/"' in client.get(f"/c/{customer.number}/entitlements/").content.decode()
-    assert Permission.VIEW
-    assert Membership.objects.filter(customer=customer).count() == 3
+    page = client.get(f"/c/{customer.number}/entitlements/").content.decode()
+    assert f'href="/c/{customer.number}/requests/"' in page
 
 
 def test_contact_support_texts_are_buttons_where_the_role_can_file(setup, client, settings) -> None:
-    customer, asc, admin, viewer, server = setup
+    customer, _asc, admin, viewer, server = setup
     server_rehost(server=server, actor=admin.user, hosts=[HostInput("h", "ETHER", "0000000000A1")])
     client.force_login(admin.user)
     rehost = client.get(f"/c/{customer.number}/activations/servers/{server.pk}/rehost/").content.decode()
@@ -238,7 +237,7 @@ def test_contact_support_texts_are_buttons_where_the_role_can_file(setup, client
 
 
 def test_flexnet_off_page_offers_the_request(setup, client) -> None:
-    customer, asc, admin, viewer, server = setup
+    customer, _asc, admin, _viewer, _server = setup
     Customer.objects.filter(pk=customer.pk).update(flexnet_managed=False)
     client.force_login(admin.user)
     page = client.get(f"/c/{customer.number}/activations/").content.decode()
