@@ -37,6 +37,9 @@ PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rs
 LICENSE_SIGNING_KEY_FILE = Path(
     env.str("LICENSE_SIGNING_KEY_FILE", default=str(VAR_DIR / "license-signing-key.pem"))
 )
+# Support staff must have a second factor before the support console opens (on in production;
+# off for `make run` and the tests unless a test turns it on).
+PORTAL_STAFF_MFA_REQUIRED = env.bool("PORTAL_STAFF_MFA_REQUIRED", default=False)
 # The public half, for a machine that only verifies (`manage.py verify_license`); unset: derived
 # from the signing key file if it exists. Verifying never creates a key.
 LICENSE_PUBLIC_KEY_FILE = env.str("LICENSE_PUBLIC_KEY_FILE", default="") or None
@@ -221,9 +224,6 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{PORTAL_BRAND_NAME}] "
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = PORTAL_BRAND_NAME
-# Support staff (the cockpit under /support/ and "see as customer") must have set up MFA
-# first. On in production (production.py); off by default so `make run` and tests sign in.
-PORTAL_STAFF_MFA_REQUIRED = env.bool("PORTAL_STAFF_MFA_REQUIRED", default=False)
 USERSESSIONS_TRACK_ACTIVITY = False
 
 # --- Internationalisation ---------------------------------------------------------------
