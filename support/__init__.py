@@ -14,7 +14,8 @@
   customer (its ASC reads it in the audit log), and every non-GET request is refused with
   403 (audited) before any view code runs. The banner's button ends it (``view_as_end``).
 - **Home page and queues** (``support.selectors.QUEUES``): counts that need a person, each
-  linking to its list; one COUNT query per queue, whatever the number of customers.
+  linking to its list; one COUNT query per queue, whatever the number of customers. The
+  sustained-denials queue reads the usage app's hours when ``usage`` is installed.
 - **Customer 360** (``/support/customers/<n>/``): members, invitations, servers, latest
   files, renewals, recent audit; actions through the existing services (``asc_designate``,
   ``customer_update``), entitlement imports linked in the support console.

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
-from django.db.models import Exists, OuterRef, QuerySet
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce, TruncDate
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -89,22 +89,33 @@ def lines_ending(*, days: int = LINES_ENDING_DAYS, today: datetime.date | None =
     )
 
 
+# "Sustained": true denials (no license free) on at least this many of the last days.
+SUSTAINED_DENIAL_DAYS = 3
+SUSTAINED_DENIAL_WINDOW_DAYS = 7
+
+
 def usage_denials_installed() -> bool:
-    """HOOK (usage insights, built in parallel): the queue of customers whose usage shows
-    sustained denials appears once the ``usage`` app is installed AND exposes a selector
-    ``usage.selectors.customers_with_sustained_denials() -> QuerySet[Customer]``. Until then
-    the home page says the queue is not available."""
-    if not apps.is_installed("usage"):
-        return False
-    from importlib import import_module
-
-    return hasattr(import_module("usage.selectors"), "customers_with_sustained_denials")
+    """The queue of customers whose usage shows sustained denials exists when the usage
+    insights app (``usage``, above ``activations``, below ``support``) is installed."""
+    return apps.is_installed("usage")
 
 
-def _usage_denials() -> QuerySet[Customer]:
-    from importlib import import_module
+def customers_with_sustained_denials(*, now: datetime.datetime | None = None) -> QuerySet[Customer]:
+    """Customers whose FlexNet usage had true denials (a license asked for, none free) on at
+    least ``SUSTAINED_DENIAL_DAYS`` of the last ``SUSTAINED_DENIAL_WINDOW_DAYS`` days: they
+    are short of licenses, and support should call before they do. One query."""
+    from usage.models import UsageHour
 
-    return import_module("usage.selectors").customers_with_sustained_denials()
+    since = (now or timezone.now()) - datetime.timedelta(days=SUSTAINED_DENIAL_WINDOW_DAYS)
+    denied = (
+        UsageHour.objects.filter(hour__gte=since, true_denials__gt=0)
+        .annotate(day=TruncDate("hour"))
+        .values("customer_id")
+        .annotate(days=Count("day", distinct=True))
+        .filter(days__gte=SUSTAINED_DENIAL_DAYS)
+        .values("customer_id")
+    )
+    return Customer.objects.filter(pk__in=Subquery(denied)).order_by("number")
 
 
 def _queues() -> tuple[Queue, ...]:
@@ -124,7 +135,7 @@ def _queues() -> tuple[Queue, ...]:
               lambda e: QueueRow(e.customer, f"{e.line_id} {e.product.name}", e.end_date)),
     ]
     if usage_denials_installed():
-        queues.append(Queue("usage-denials", _("Usage with sustained denials"), _usage_denials,
+        queues.append(Queue("usage-denials", _("Usage with sustained denials"), customers_with_sustained_denials,
                             lambda c: QueueRow(c, c.name, None)))
     return tuple(queues)
 
