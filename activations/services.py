@@ -745,18 +745,41 @@ def _take_returned(moves: Sequence[LicenseMove]) -> None:
         ReturnedLicenses.objects.filter(pk=pk).update(remaining=F("remaining") - quantity)
 
 
-@transaction.atomic
-def _server_rehost(*, server: LicenseServer, actor: User, hosts: Sequence[HostInput]) -> LicenseFile:
-    server = _lock_server(server)
+@dataclass(frozen=True)
+class RehostPlan:
+    """What a rehost would do: the server's hosts now and the cleaned new ones (the review
+    page shows it; the rehost itself applies the same plan under the server lock)."""
+
+    current: list[ServerHost]
+    hosts: list[HostInput]
+
+    @property
+    def old_ids(self) -> list[str]:
+        return [h.host_id for h in self.current]
+
+    @property
+    def new_ids(self) -> list[str]:
+        return [h.host_id for h in self.hosts]
+
+
+def rehost_plan(*, server: LicenseServer, hosts: Sequence[HostInput]) -> RehostPlan:
+    """Checks a rehost without doing it: one host per host of the server, valid and free
+    host IDs, and at least one host ID that changes. Raises PortalError."""
     current = list(ServerHost.objects.filter(server=server).order_by("position"))
     if len(hosts) != len(current):
         raise PortalError(_("Give a host name and host ID for each host of the server."))
-    cleaned = _clean_hosts(customer=server.customer, hosts=hosts, server=server)
-    old_ids = [h.host_id for h in current]
-    new_ids = [h.host_id for h in cleaned]
-    if old_ids == new_ids:
+    plan = RehostPlan(current=current, hosts=_clean_hosts(customer=server.customer, hosts=hosts, server=server))
+    if plan.old_ids == plan.new_ids:
         raise PortalError(_("The host ID did not change. To change only host names or ports, edit the server."),
                           field="host_id_1")
+    return plan
+
+
+@transaction.atomic
+def _server_rehost(*, server: LicenseServer, actor: User, hosts: Sequence[HostInput]) -> LicenseFile:
+    server = _lock_server(server)
+    plan = rehost_plan(server=server, hosts=hosts)
+    cleaned, old_ids, new_ids = plan.hosts, plan.old_ids, plan.new_ids
     _use_rehost_allowance(server=server, actor=actor, kind=RehostKind.REHOST, old_host_ids=old_ids,
                           new_host_ids=new_ids)
     ServerHost.objects.filter(server=server).delete()
