@@ -36,7 +36,15 @@ from portal.errors import PortalError
 from portal.i18n import deferred
 
 from .hostids import HostIdError, HostIdType, hostid_normalise
-from .licensefile import FileIdentity, IncrementSpec, LicenseDocument, ServerSpec, flexlm_date, license_render
+from .licensefile import (
+    FileIdentity,
+    IncrementSpec,
+    LicenseDocument,
+    ServerSpec,
+    ascii_text,
+    flexlm_date,
+    license_render,
+)
 from .models import (
     Activation,
     ActivationSubmission,
@@ -97,8 +105,9 @@ def _version_string(date: datetime.date) -> str:
 
 
 def vendor_string_for(customer: Customer) -> str:
-    """``customer:01001234``: the customer number zero-padded to 8 digits (DESIGN.md)."""
-    return f"customer:{int(customer.number):08d}"
+    """``customer:01001234``: the customer number as issued, zero-padded to 8 digits
+    (DESIGN.md); a number's own leading zeros are never dropped."""
+    return f"customer:{customer.number.zfill(8)}"
 
 
 # What a license line needs, read as plain rows: a 200-line file would otherwise build 600
@@ -125,7 +134,7 @@ def _increment(row: tuple, *, vendor_string: str, today: datetime.date) -> Incre
         issued=today,
         start=start,
         borrow_hours=BORROW_HOURS if borrowable else None,
-        comment=" ".join(comment.split()),
+        comment=ascii_text(" ".join(comment.split())),
     )
 
 
@@ -142,7 +151,7 @@ def license_file_render(*, server: LicenseServer, version: int, today: datetime.
     )
     vendor_string = vendor_string_for(customer)
     document = LicenseDocument(
-        header=" ".join(header.split()),
+        header=ascii_text(" ".join(header.split())),
         servers=tuple(ServerSpec(host=name, host_id=host_id, port=server.lmgrd_port) for name, host_id in hosts),
         vendor=settings.PORTAL_VENDOR_DAEMON,
         vendor_port=server.vendor_port,

@@ -776,3 +776,20 @@ def test_the_review_refuses_what_the_rehost_would_refuse(asc, other_customer) ->
     response = asc.post(url, {"host_name_1": "h", "hostid_type_1": "ETHER", "host_id_1": same})
     assert "did not change" in response.content.decode()
     assert "data-rehost-review" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_issued_files_are_ascii_with_supersede_and_the_number_as_issued(member_client) -> None:
+    customer = flex_customer(number="00123456", name="Işık Mühendislik A.Ş.")
+    client = member_client(role=Role.ASC, customer=customer)
+    server, line = setup_server(customer, quantity=10)
+    result = activate(server, client.user, {line.pk: 2})
+    content = result.license_file.content
+    assert content.isascii()
+    assert "customer 00123456 (Isik Muhendislik A.S.)" in content.splitlines()[0]
+    increments = list(license_parse(content).features)
+    assert increments
+    for feature in increments:
+        assert feature.attribute("VENDOR_STRING").value == "customer:00123456"
+        assert "SUPERSEDE" in [attribute.name for attribute in feature.attributes]
+    assert license_verify(content, public_key=verifying_key()).valid
