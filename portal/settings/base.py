@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "accounts",
     "entitlements",
     "activations",
+    "usage",
 ]
 
 MIDDLEWARE = [
@@ -160,6 +161,10 @@ CELERY_BEAT_SCHEDULE = {
     "elastic-budget-alerts": {
         "task": "entitlements.licensing_tasks.elastic_budget_alerts_check",
         "schedule": timedelta(hours=1),
+    },
+    "usage-retention": {
+        "task": "usage.tasks.usage_retention_enforce",
+        "schedule": timedelta(hours=6),
     },
 }
 # A notification left unsent this long is picked up by the periodic sweep.

@@ -1,0 +1,463 @@
+"""FlexNet debug logs and ``lmutil lmstat -a`` output, read as pure functions (no Django).
+
+A debug log line is ``h:mm:ss (daemon) TEXT``; only ``TIMESTAMP m/d/yyyy`` lines and lmgrd's
+``started on HOST (...) (m/d/yyyy)`` line carry a date, and a clock that goes backwards means
+the next day. Everything here streams: ``parse_log`` takes any iterable of lines (bytes or
+str) and yields one ``Event`` or ``Skipped`` per line that is not plain chatter, so a file of
+any size is read in constant memory.
+
+``Replay`` turns events in time order into what a license administrator asks for (licenses
+out over time, peaks, license-hours, denials not followed by a checkout). The store
+(``usage.services``) feeds it the stored events of a server, so figures from one upload and
+from the same log uploaded in pieces are the same by construction.
+"""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import io
+import re
+import zlib
+from collections import defaultdict, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+# Event kinds, in the order their counts are reported.
+OUT, IN, DENIED, QUEUED, DEQUEUED, UNSUPPORTED, RESTART = (
+    "checkout", "checkin", "denied", "queued", "dequeued", "unsupported", "restart",
+)
+_KEYWORDS = {"OUT": OUT, "IN": IN, "DENIED": DENIED, "QUEUED": QUEUED, "DEQUEUED": DEQUEUED, "UNSUPPORTED": UNSUPPORTED}
+EVENT_KINDS = (OUT, IN, DENIED, QUEUED, DEQUEUED, UNSUPPORTED)
+# A denial followed by a checkout of the same feature by the same user within this long is
+# not a "true" denial: the user got the license by retrying.
+TRUE_DENIAL_WINDOW = datetime.timedelta(minutes=10)
+MAX_LINE_CHARS = 4096
+
+_LINE = re.compile(r"^\s*(\d{1,2}):(\d\d):(\d\d) \(([^()\s]{1,64})\) (.*)$")
+_EVENT = re.compile(r'^(OUT|IN|DENIED|QUEUED|DEQUEUED|UNSUPPORTED): "([^"]{1,255})" ([^@"]{1,255}?)@(\S{1,255})(.*)$')
+_COUNT = re.compile(r"\((\d{1,6}) licenses?\)")
+_TIMESTAMP = re.compile(r"^TIMESTAMP (\d{1,2})/(\d{1,2})/(\d{4})\s*$")
+_STARTED = re.compile(r"started on (\S+) \(.*\) \((\d{1,2})/(\d{1,2})/(\d{4})\)\s*$")
+_CHATTER_HINT = re.compile(r"^\s*\d{1,2}:\d\d:\d\d \(")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    line: int  # 1-based physical line number in the upload
+    time: datetime.datetime  # naive: the license server's local time
+    daemon: str
+    kind: str
+    feature: str = ""
+    user: str = ""
+    host: str = ""
+    count: int = 1
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    line: int
+    reason: str
+
+
+@dataclass
+class LogSummary:
+    """What one pass over a log saw: for the upload's report."""
+
+    lines: int = 0
+    events: int = 0
+    skipped: int = 0
+    server_host: str = ""
+
+
+class UnreadableLog(ValueError):
+    """The byte stream cannot be read on (a truncated or corrupt gzip file)."""
+
+
+def open_lines(stream: BinaryIO) -> Iterator[bytes]:
+    """The physical lines of a plain or gzip-compressed byte stream, read lazily.
+
+    Raises ``UnreadableLog`` where a compressed stream turns out corrupt (the lines before it
+    have been yielded)."""
+    head = stream.read(2)
+    stream.seek(0)
+    if head != b"\x1f\x8b":
+        yield from stream
+        return
+    try:
+        yield from io.BufferedReader(gzip.GzipFile(fileobj=stream), buffer_size=1 << 20)  # type: ignore[arg-type]
+    except (EOFError, OSError, zlib.error) as error:
+        raise UnreadableLog(f"corrupt gzip data: {error}") from error
+
+
+def _text(raw: bytes | str) -> str:
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", errors="replace")
+    return raw.rstrip("\r\n")
+
+
+def _date(month: str, day: str, year: str) -> datetime.date | None:
+    try:
+        return datetime.date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
+def parse_log(lines: Iterable[bytes | str], summary: LogSummary | None = None) -> Iterator[Event | Skipped]:
+    """Events of a debug log (lmgrd and any number of vendor daemons interleaved).
+
+    Yields ``Skipped`` for a line that is not a log line at all (junk, binary, too long, or
+    an event before any line gave a date) and nothing for lmgrd/daemon chatter. An lmgrd
+    ``started on`` line yields a ``RESTART`` event: whatever was out is released then.
+    """
+    summary = summary if summary is not None else LogSummary()
+    day: datetime.date | None = None
+    last_seconds = -1
+    number = 0
+    for number, raw in enumerate(lines, start=1):
+        if len(raw) > MAX_LINE_CHARS:
+            summary.skipped += 1
+            yield Skipped(number, "line too long")
+            continue
+        text = _text(raw)
+        if not text.strip():
+            continue
+        match = _LINE.match(text)
+        if match is None:
+            summary.skipped += 1
+            yield Skipped(number, "not a log line (h:mm:ss (daemon) ...)")
+            continue
+        hours, minutes, seconds, daemon, rest = match.groups()
+        seconds_of_day = int(hours) * 3600 + int(minutes) * 60 + int(seconds)
+        if int(hours) > 23 or int(minutes) > 59 or int(seconds) > 59:
+            summary.skipped += 1
+            yield Skipped(number, "invalid time of day")
+            continue
+        if rest.startswith("TIMESTAMP"):
+            stamp = _TIMESTAMP.match(rest)
+            when = stamp and _date(*stamp.groups())
+            if not when:
+                summary.skipped += 1
+                yield Skipped(number, "invalid TIMESTAMP date")
+                continue
+            day, last_seconds = when, seconds_of_day
+            continue
+        started = _STARTED.search(rest) if "started on" in rest else None
+        if started:
+            when = _date(*started.groups()[1:])
+            if when:
+                day, last_seconds = when, seconds_of_day
+                summary.server_host = summary.server_host or started.group(1)
+                summary.events += 1
+                yield Event(number, datetime.datetime.combine(day, datetime.time()) + datetime.timedelta(
+                    seconds=seconds_of_day), daemon, RESTART)
+                continue
+        event = _EVENT.match(rest)
+        if event is None:
+            if day is not None and seconds_of_day < last_seconds:
+                day += datetime.timedelta(days=1)
+            if day is not None:
+                last_seconds = seconds_of_day
+            continue  # chatter: lmgrd messages, "EXTERNAL FILTERS are OFF", ...
+        if day is None:
+            summary.skipped += 1
+            yield Skipped(number, "event before any TIMESTAMP line: date unknown")
+            continue
+        if seconds_of_day < last_seconds:
+            day += datetime.timedelta(days=1)
+        last_seconds = seconds_of_day
+        keyword, feature, user, host, tail = event.groups()
+        count_match = _COUNT.search(tail)
+        count = int(count_match.group(1)) if count_match else 1
+        if count < 1:
+            summary.skipped += 1
+            yield Skipped(number, "license count must be positive")
+            continue
+        reason = _COUNT.sub("", tail).strip()
+        if reason.startswith("(") and reason.endswith(")"):
+            reason = reason[1:-1]
+        summary.events += 1
+        yield Event(
+            number, datetime.datetime.combine(day, datetime.time()) + datetime.timedelta(seconds=seconds_of_day),
+            daemon, _KEYWORDS[keyword], feature, user.strip(), host, count, reason[:255],
+        )
+    summary.lines = number
+
+
+# --- replay: licenses out over time --------------------------------------------------------
+
+
+@dataclass
+class FeatureFigures:
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EVENT_KINDS, 0))
+    licenses_out: int = 0
+    out: int = 0  # licenses out now
+    peak: int = 0
+    license_seconds: int = 0
+    true_denials: int = 0
+    daily_peak: dict[datetime.date, int] = field(default_factory=dict)
+    first_day: datetime.date | None = None
+    last_day: datetime.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Licenses out of one feature changed at ``time`` (from ``before`` to ``after``)."""
+
+    time: datetime.datetime
+    daemon: str
+    feature: str
+    before: int
+    after: int
+
+
+@dataclass(frozen=True, slots=True)
+class Denial:
+    time: datetime.datetime
+    daemon: str
+    feature: str
+    user: str
+    host: str
+    count: int
+    true: bool  # not followed by a checkout of the feature by the user within the window
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One checkout, from OUT to IN (or to an lmgrd restart, or still open at ``end``)."""
+
+    daemon: str
+    feature: str
+    user: str
+    host: str
+    count: int
+    start: datetime.datetime
+    end: datetime.datetime
+    closed: bool
+
+
+class Replay:
+    """Feeds events in time order; keeps who holds what and the per-feature figures.
+
+    An IN releases the same user@host's licenses of the feature (as many as it names);
+    an IN with nothing out for that user@host (the OUT fell before the log began, or a
+    restart already released it) changes nothing. A RESTART releases everything.
+    """
+
+    def __init__(self) -> None:
+        self.features: dict[tuple[str, str], FeatureFigures] = defaultdict(FeatureFigures)
+        self.holders: dict[tuple[str, str], dict[tuple[str, str], list[tuple[datetime.datetime, int]]]] = (
+            defaultdict(lambda: defaultdict(list))
+        )
+        self.last_time: dict[tuple[str, str], datetime.datetime] = {}
+        # Denials waiting for their window to pass, in time order; per (daemon, feature, user)
+        # the same entries, so a checkout finds the ones it answers.
+        self._pending: deque[tuple] = deque()
+        self.pending_denials: dict[tuple[str, str, str], list[tuple]] = defaultdict(list)
+        self.changes: list[Change] = []
+        self.sessions: list[Session] = []
+        self.denials: list[Denial] = []
+        self.time: datetime.datetime | None = None
+        self.keep_changes = False
+
+    # -- integration
+    def _advance(self, key: tuple[str, str], figures: FeatureFigures, time: datetime.datetime) -> None:
+        last = self.last_time.get(key)
+        if last is not None and figures.out:
+            figures.license_seconds += figures.out * int((time - last).total_seconds())
+            day = last.date() + datetime.timedelta(days=1)
+            while day <= time.date():  # licenses out at midnight count for the next day
+                figures.daily_peak[day] = max(figures.daily_peak.get(day, 0), figures.out)
+                day += datetime.timedelta(days=1)
+        self.last_time[key] = time
+
+    def _touch_day(self, figures: FeatureFigures, day: datetime.date) -> None:
+        if figures.first_day is None:
+            figures.first_day = day
+        figures.last_day = day
+        figures.daily_peak.setdefault(day, figures.out)
+
+    def _set_out(self, key: tuple[str, str], figures: FeatureFigures, time: datetime.datetime, out: int) -> None:
+        if out == figures.out:
+            return
+        if self.keep_changes:
+            self.changes.append(Change(time, key[0], key[1], figures.out, out))
+        figures.out = out
+        figures.peak = max(figures.peak, out)
+        day = time.date()
+        figures.daily_peak[day] = max(figures.daily_peak.get(day, 0), out)
+
+    def _decide_denials(self, now: datetime.datetime | None) -> None:
+        """Denials whose window has passed by ``now`` (all of them when None) are decided."""
+        while self._pending and (now is None or self._pending[0][0] + TRUE_DENIAL_WINDOW < now):
+            time, daemon, feature, user, host, count, answered = self._pending.popleft()
+            self.pending_denials[(daemon, feature, user)].pop(0)
+            if not answered[0]:
+                self.features[(daemon, feature)].true_denials += 1
+            self.denials.append(Denial(time, daemon, feature, user, host, count, not answered[0]))
+
+    def feed(self, event: Event) -> None:
+        self.time = event.time
+        if self._pending:
+            self._decide_denials(event.time)
+        if event.kind == RESTART:
+            for key, holders in self.holders.items():
+                figures = self.features[key]
+                self._advance(key, figures, event.time)
+                for (user, host), held in holders.items():
+                    for start, count in held:
+                        self.sessions.append(Session(key[0], key[1], user, host, count, start, event.time, True))
+                holders.clear()
+                self._set_out(key, figures, event.time, 0)
+            return
+        key = (event.daemon, event.feature)
+        figures = self.features[key]
+        figures.counts[event.kind] += 1
+        if event.kind == OUT:
+            self._advance(key, figures, event.time)
+            self._touch_day(figures, event.time.date())
+            figures.licenses_out += event.count
+            self.holders[key][(event.user, event.host)].append((event.time, event.count))
+            self._set_out(key, figures, event.time, figures.out + event.count)
+            # A checkout within the window (exclusive of the denial's own second) answers denials.
+            for entry in self.pending_denials.get((event.daemon, event.feature, event.user), ()):
+                if entry[0] < event.time:
+                    entry[6][0] = True
+        elif event.kind == IN:
+            self._advance(key, figures, event.time)
+            self._touch_day(figures, event.time.date())
+            held = self.holders[key].get((event.user, event.host))
+            released = 0
+            to_release = event.count
+            while held and to_release > 0:
+                start, count = held[0]
+                take = min(count, to_release)
+                self.sessions.append(Session(key[0], key[1], event.user, event.host, take, start, event.time, True))
+                released += take
+                to_release -= take
+                if take == count:
+                    held.pop(0)
+                else:
+                    held[0] = (start, count - take)
+            if released:
+                self._set_out(key, figures, event.time, figures.out - released)
+        elif event.kind == DENIED:
+            entry = (event.time, event.daemon, event.feature, event.user, event.host, event.count, [False])
+            self._pending.append(entry)
+            self.pending_denials[(event.daemon, event.feature, event.user)].append(entry)
+
+    def finish(self, end: datetime.datetime | None = None) -> None:
+        """Decides the remaining denials; checkouts still open stay open until ``end``."""
+        self._decide_denials(None)
+        end = end or self.time
+        if end is None:
+            return
+        for key, holders in self.holders.items():
+            for (user, host), held in holders.items():
+                for start, count in held:
+                    self.sessions.append(Session(key[0], key[1], user, host, count, start, max(start, end), False))
+
+
+def log_figures(lines: Iterable[bytes | str]) -> dict:
+    """The figures of one debug log, as ``samples/flexlm-logs/*.expected.json`` states them."""
+    replay = Replay()
+    totals: dict[str, int] = dict.fromkeys(EVENT_KINDS, 0)
+    summary = LogSummary()
+    for item in parse_log(lines, summary):
+        if isinstance(item, Event):
+            if item.kind != RESTART:
+                totals[item.kind] += 1
+            replay.feed(item)
+    replay.finish()
+    features = {}
+    for (daemon, feature), figures in sorted(replay.features.items()):
+        daily: dict[str, int] = {}
+        if figures.first_day is not None and figures.last_day is not None:
+            day = figures.first_day
+            while day <= figures.last_day:
+                daily[day.isoformat()] = figures.daily_peak.get(day, 0)
+                day += datetime.timedelta(days=1)
+        features[f"{daemon}/{feature}"] = {
+            **figures.counts,
+            "licenses_out": figures.licenses_out,
+            "peak": figures.peak,
+            "license_hours": round(figures.license_seconds / 3600, 2),
+            "true_denials": figures.true_denials,
+            "daily_peak": daily,
+        }
+    return {
+        "events": {kind: count for kind, count in totals.items() if count},
+        "features": features,
+        "physical_lines": summary.lines,
+    }
+
+
+# --- lmstat -a -----------------------------------------------------------------------------
+
+_STATUS_DATE = re.compile(r"status on \w+ (\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d\d)")
+_SERVER = re.compile(r"License server status: (\d+)@(\S+)")
+_SERVER_UP = re.compile(r"^\s*(\S+): license server (\S+)(?: \([^)]*\))?\s*(v\S+)?")
+_VENDOR = re.compile(r"^\s*(\S+): (UP|DOWN)\b")
+_USERS_OF = re.compile(r"^Users of ([^:\s]+):\s*\((.*)\)\s*$")
+_ISSUED = re.compile(r"Total of (\d+) licenses? issued")
+_IN_USE = re.compile(r"Total of (\d+) licenses? in use")
+_USER_LINE = re.compile(
+    r"^\s+(.+?) (\S+) (\S+) \(v[^)]*\) \([^)]*\), start \w+ (\d{1,2})/(\d{1,2}) (\d{1,2}):(\d\d)"
+    r"(?:, (\d+) licenses?)?\s*$"
+)
+
+
+def parse_lmstat(lines: Iterable[bytes | str]) -> dict:
+    """An ``lmutil lmstat -a`` snapshot: the server, its vendor daemons, and per feature the
+    licenses issued, in use and who holds them."""
+    result: dict = {"server": {}, "snapshot_time": None, "vendors": {}, "features": {}}
+    snapshot: datetime.datetime | None = None
+    feature: dict | None = None
+    in_vendors = False
+    for raw in lines:
+        text = _text(raw)[:MAX_LINE_CHARS]
+        if match := _STATUS_DATE.search(text):
+            month, day, year, hour, minute = (int(g) for g in match.groups())
+            try:
+                snapshot = datetime.datetime(year, month, day, hour, minute)
+            except ValueError:
+                snapshot = None
+            result["snapshot_time"] = snapshot.isoformat(timespec="minutes") if snapshot else None
+        elif match := _SERVER.search(text):
+            result["server"].update(port=int(match.group(1)), host=match.group(2))
+        elif (match := _SERVER_UP.match(text)) and "license server" in text:
+            result["server"]["status"] = match.group(2)
+            if match.group(3):
+                result["server"]["version"] = match.group(3)
+        elif text.startswith("Vendor daemon status"):
+            in_vendors = True
+        elif text.startswith("Feature usage info"):
+            in_vendors = False
+        elif in_vendors and (match := _VENDOR.match(text)):
+            result["vendors"][match.group(1)] = match.group(2)
+        elif match := _USERS_OF.match(text):
+            name, totals = match.groups()
+            issued = _ISSUED.search(totals)
+            in_use = _IN_USE.search(totals)
+            feature = {"issued": int(issued.group(1)) if issued else None,
+                       "in_use": int(in_use.group(1)) if in_use else 0, "users": []}
+            if "Uncounted" in totals:
+                feature["uncounted"] = True
+            result["features"][name] = feature
+        elif feature is not None and (match := _USER_LINE.match(text)):
+            user, host, _display, month, day, hour, minute, licenses = match.groups()
+            start = None
+            if snapshot is not None:
+                try:
+                    start = datetime.datetime(snapshot.year, int(month), int(day), int(hour), int(minute))
+                    if start > snapshot:
+                        start = start.replace(year=snapshot.year - 1)
+                except ValueError:
+                    start = None
+            feature["users"].append({
+                "user": user, "host": host, "start": start.isoformat(timespec="minutes") if start else None,
+                "licenses": int(licenses) if licenses else 1,
+            })
+    return result
