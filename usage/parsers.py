@@ -67,6 +67,7 @@ class LogSummary:
     """What one pass over a log saw: for the upload's report."""
 
     lines: int = 0
+    lines_seen: int = 0  # kept up to date by the caller while streaming
     events: int = 0
     skipped: int = 0
     server_host: str = ""

@@ -166,6 +166,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "usage.tasks.usage_retention_enforce",
         "schedule": timedelta(hours=6),
     },
+    "usage-uploads-sweep": {
+        "task": "usage.tasks.usage_uploads_sweep",
+        "schedule": timedelta(minutes=2),
+    },
 }
 # A notification left unsent this long is picked up by the periodic sweep.
 PORTAL_NOTIFICATION_SWEEP_AFTER = timedelta(seconds=20)
