@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.language import language_set
 from accounts.urls import customer_urlpatterns as account_customer_urls
+from usage.views import AgentUploadView
 
 from . import views
 
@@ -28,6 +29,7 @@ customer_patterns = [
     path("users/", include("accounts.users_urls")),
     path("settings/", include("entitlements.settings_urls")),
     path("audit/", include("accounts.audit_urls")),
+    path("usage/", include("usage.urls")),
 ]
 
 urlpatterns = [
@@ -38,5 +40,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("activations.urls_public")),
+    # The usage agent's push: authenticated by its upload key only (usage/views.py).
+    path("usage/agent/upload/", AgentUploadView.as_view(), name="usage_agent_upload"),
     path("c/<str:customer_number>/", include(customer_patterns)),
 ]

@@ -424,13 +424,15 @@ def usage_agent_key_revoke(*, customer: Customer, actor: User, key: AgentKey) ->
                  details={"server": key.server_name})
 
 
-def usage_agent_authenticate(*, customer: Customer, authorization: str) -> AgentKey | None:
-    """The live key named by an ``Authorization: Bearer <key>`` header, or None."""
+def usage_agent_key_by_header(*, authorization: str) -> AgentKey | None:
+    """The live key named by an ``Authorization: Bearer <key>`` header, or None. The key
+    names its customer and server; only its hash is compared."""
     scheme, _sep, raw = authorization.partition(" ")
+    raw = raw.strip()
     if scheme.lower() != "bearer" or not raw.startswith(AGENT_KEY_PREFIX) or len(raw) > 200:
         return None
-    key = AgentKey.objects.filter(
-        customer=customer, key_hash=_hash_key(raw.strip()), revoked_at__isnull=True
+    key = AgentKey.objects.select_related("customer").filter(
+        key_hash=_hash_key(raw), revoked_at__isnull=True
     ).first()
     if key is not None:
         AgentKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
