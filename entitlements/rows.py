@@ -9,7 +9,8 @@ template loop produced. Everything shown is escaped by ``format_html``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from django.utils import formats
 from django.utils.html import format_html
@@ -34,13 +35,16 @@ _ROW = (
     "      <td>{}</td>\n"
     "      <td>{}</td>\n"
     "      <td>{}</td>\n"
+    "      <td>{}</td>\n"
     "    </tr>\n"
 )
 
 
-def entitlement_rows_html(entitlements: Iterable[Entitlement]) -> SafeString:
+def entitlement_rows_html(entitlements: Iterable[Entitlement], notes: Mapping[int, Any] | None = None) -> SafeString:
     """``<tr>`` elements for lines from ``entitlements.selectors.entitlement_list`` (which
-    annotates ``status_value`` and ``usage_percent``)."""
+    annotates ``status_value`` and ``usage_percent``). ``notes`` maps a line's id to what its
+    measured use recommends (an object with ``text``; settings.PORTAL_ENTITLEMENT_RECOMMENDATIONS)."""
+    notes = notes or {}
     muted = mark_safe(' class="row--muted"')
     models = {
         LicensingModel.FLEXNET.value: _("FlexNet"),
@@ -75,5 +79,6 @@ def entitlement_rows_html(entitlements: Iterable[Entitlement]) -> SafeString:
             models.get(product.licensing_model, elastic),
             yes if e.borrowable else no,
             badges.get(e.status_value, pending),
+            notes[e.pk].text if e.pk in notes else "—",
         ))
     return mark_safe("".join(rows))  # noqa: S308 - every part went through format_html

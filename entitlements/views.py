@@ -7,10 +7,12 @@ import datetime
 from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views import View
@@ -28,6 +30,14 @@ from .rows import entitlement_rows_html
 from .selectors import ENTITLEMENT_SORTS, entitlement_list
 
 PAGE_SIZE = 50
+
+
+def entitlement_recommendations(**kwargs: Any) -> dict[int, Any]:
+    """What the lines' measured use recommends, from the app named by
+    settings.PORTAL_ENTITLEMENT_RECOMMENDATIONS (the usage app; entitlements does not import it:
+    dependencies point one way). Part of the cached content: usage ingest raises the data version."""
+    path = getattr(settings, "PORTAL_ENTITLEMENT_RECOMMENDATIONS", "")
+    return import_string(path)(**kwargs) if path else {}
 # The filters whose combinations are cached (portal/fragments.py shared_view); text searches are not.
 _CHOICES = {
     "status": EntitlementStatus.values, "model": LicensingModel.values, "sort": list(ENTITLEMENT_SORTS), "q": (),
@@ -56,13 +66,14 @@ class EntitlementListView(CustomerViewMixin, TemplateView):
         today = timezone.localdate()
         queryset = entitlement_list(customer=self.customer, filters=filters, today=today)
         page = Paginator(queryset, PAGE_SIZE).get_page(self.request.GET.get("page"))
+        notes = entitlement_recommendations(customer=self.customer, entitlements=page.object_list, today=today)
         query = self.request.GET.copy()
         query.pop("page", None)
         sort_query = query.copy()
         sort_query.pop("sort", None)
         return render_to_string("entitlements/_list_content.html", {
             "customer": self.customer, "can": self.access.can,
-            "form": form, "page": page, "rows_html": entitlement_rows_html(page.object_list),
+            "form": form, "page": page, "rows_html": entitlement_rows_html(page.object_list, notes),
             "query": query.urlencode(), "sort_query": sort_query.urlencode(), "sort": filters.sort,
             "export_query": query.urlencode(),
             # The charts do not depend on the query: paging or filtering reuses them.

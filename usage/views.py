@@ -12,9 +12,11 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -24,6 +26,7 @@ from accounts.access import CustomerViewMixin
 from accounts.roles import Permission
 from portal.csv import csv_safe
 from portal.errors import PortalError
+from portal.fragments import customer_fragment, shared_view
 
 from . import selectors, services
 from .charts import MAX_FEATURE_CHARTS, concurrency_charts, heatmap
@@ -54,29 +57,22 @@ class UsageView(_UsageMixin, TemplateView):
     new_key: tuple[AgentKey, str] | None = None
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        today = timezone.localdate()
-        form = self.filter_form()
-        filters = form.filters()
-        summary = selectors.usage_feature_summary(customer=self.customer, filters=filters, today=today)
-        shown = [row.feature for row in sorted(summary, key=lambda r: -r.license_hours)][:MAX_FEATURE_CHARTS]
-        hourly = (filters.end - filters.start).days < 7
-        series = selectors.usage_concurrency(customer=self.customer, filters=filters, features=shown)
-        owned = {row.feature: row.owned for row in summary if row.owned}
+        # The figures depend only on the customer's data (ingest raises its version), the
+        # query, the role and the language: rendered once per version for the bounded set of
+        # shared queries (portal/fragments.py). Uploads (progress) and forms are per request.
+        servers, features = selectors.usage_choices(customer=self.customer)
+        choices = {"server": servers, "feature": features, "granularity": selectors.GRANULARITIES}
+        if shared_view(self.request.GET, choices=choices):
+            content = customer_fragment(
+                name="usage", customer=self.customer,
+                vary=(self.access.role, sorted(self.request.GET.items())), render=self.render_content,
+            )
+        else:
+            content = mark_safe(self.render_content())  # noqa: S308 - template output
         can_change = self.access.has(Permission.CHANGE_LICENSE_SERVER)
-        context = {
-            "form": form, "filters": filters, "summary": summary,
-            "unmatched": [row for row in summary if not row.matched],
-            "charts": concurrency_charts(series={f: series.get(f, []) for f in shown}, owned=owned,
-                                         start=filters.start_time, end=filters.end_time, hourly=hourly),
-            "periods": selectors.usage_periods(customer=self.customer, filters=filters),
-            "heatmap": heatmap(selectors.usage_heatmap(customer=self.customer, filters=filters), _weekday_names()),
-            "top_users": selectors.usage_top(customer=self.customer, filters=filters, kind="user"),
-            "top_hosts": selectors.usage_top(customer=self.customer, filters=filters, kind="host"),
-            "snapshots": selectors.usage_latest_snapshots(customer=self.customer),
+        context: dict[str, Any] = {
+            "content": content, "can_change": can_change,
             "uploads": selectors.upload_list(customer=self.customer),
-            "export_query": self.request.GET.urlencode(),
-            "exports": EXPORTS,
-            "can_change": can_change,
         }
         if can_change:
             settings_ = services.usage_settings_for(self.customer)
@@ -92,6 +88,29 @@ class UsageView(_UsageMixin, TemplateView):
                 agent_url=self.request.build_absolute_uri(reverse("usage_agent_upload")),
             )
         return super().get_context_data(**context, **kwargs)
+
+    def render_content(self) -> str:
+        today = timezone.localdate()
+        form = self.filter_form()
+        filters = form.filters()
+        summary = selectors.usage_feature_summary(customer=self.customer, filters=filters, today=today)
+        shown = [row.feature for row in sorted(summary, key=lambda r: -r.license_hours)][:MAX_FEATURE_CHARTS]
+        hourly = (filters.end - filters.start).days < 7
+        series = selectors.usage_concurrency(customer=self.customer, filters=filters, features=shown)
+        owned = {row.feature: row.owned for row in summary if row.owned}
+        return render_to_string("usage/_content.html", {
+            "customer": self.customer, "can_change": self.access.has(Permission.CHANGE_LICENSE_SERVER),
+            "form": form, "filters": filters, "summary": summary,
+            "unmatched": [row for row in summary if not row.matched],
+            "charts": concurrency_charts(series={f: series.get(f, []) for f in shown}, owned=owned,
+                                         start=filters.start_time, end=filters.end_time, hourly=hourly),
+            "periods": selectors.usage_periods(customer=self.customer, filters=filters),
+            "heatmap": heatmap(selectors.usage_heatmap(customer=self.customer, filters=filters), _weekday_names()),
+            "top_users": selectors.usage_top(customer=self.customer, filters=filters, kind="user"),
+            "top_hosts": selectors.usage_top(customer=self.customer, filters=filters, kind="host"),
+            "snapshots": selectors.usage_latest_snapshots(customer=self.customer),
+            "export_query": self.request.GET.urlencode(),
+        })
 
 
 def _rows_csv(header: list[str], rows: Iterable[Iterable[object]], filename: str) -> StreamingHttpResponse:

@@ -40,6 +40,9 @@ LICENSE_SIGNING_KEY_FILE = Path(
 # Rehosts allowed per license server in a rolling 12 months; support may override per customer.
 PORTAL_REHOSTS_PER_YEAR = env.int("PORTAL_REHOSTS_PER_YEAR", default=3)
 
+# The entitlements page shows, per line, what its measured use recommends (usage app).
+PORTAL_ENTITLEMENT_RECOMMENDATIONS = "usage.selectors.entitlement_recommendations"
+
 # --- Django core ------------------------------------------------------------------------
 
 INSTALLED_APPS = [

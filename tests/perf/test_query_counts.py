@@ -179,7 +179,7 @@ class ListPage:
 # check and the customer switcher: one query) and whether activations are visible (the
 # navigation) make 4; the rest is the page's own.
 PAGES: dict[str, ListPage] = {
-    "entitlements": ListPage("entitlements:list", grow_entitlements, 8),
+    "entitlements": ListPage("entitlements:list", grow_entitlements, 9),  # + usage recommendations
     "activations": ListPage("activations:list", grow_activations, 7),
     "users": ListPage("users:list", grow_users, 6),
     "audit": ListPage("audit:list", grow_audit, 7),
@@ -190,7 +190,7 @@ PAGES: dict[str, ListPage] = {
     "elastic": ListPage("licensing_settings:elastic", grow_licensing, 10),
     "elastic_usage": ListPage("licensing_settings:elastic_usage", grow_licensing, 8),
     "access": ListPage("access", grow_access, 4, customer_scoped=False),
-    "usage": ListPage("usage:index", grow_usage, 17),
+    "usage": ListPage("usage:index", grow_usage, 18),
 }
 
 

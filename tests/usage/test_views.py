@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
+from django.test.utils import override_settings
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -188,3 +189,18 @@ def test_no_bytes_cause_a_server_error(data: bytes, gz: bool, customer: Customer
     response = _post_logs(client, customer, ("x.log", payload))
     assert response.status_code < HTTPStatus.INTERNAL_SERVER_ERROR
     assert client.get(_url(customer)).status_code == HTTPStatus.OK
+
+
+@override_settings(PORTAL_FRAGMENT_CACHE_SECONDS=600)
+def test_warm_usage_page_reads_no_rollups(customer: Customer, member_client: Callable) -> None:
+    """Once rendered, the figures come from the cache until the data version moves: the
+    session, the user, the memberships, the filter choices and the uploads list."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    grow(customer, features=3, days=5)
+    client = member_client(role=Role.VIEWER, customer=customer)
+    client.get(_url(customer))
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(_url(customer)).status_code == HTTPStatus.OK
+    assert len(queries) == 5, [q["sql"][:80] for q in queries.captured_queries]
