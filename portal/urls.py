@@ -11,7 +11,6 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.language import language_set
 from accounts.urls import customer_urlpatterns as account_customer_urls
-from usage.views import AgentUploadView
 
 from . import views
 
@@ -41,6 +40,6 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("activations.urls_public")),
     # The usage agent's push: authenticated by its upload key only (usage/views.py).
-    path("usage/agent/upload/", AgentUploadView.as_view(), name="usage_agent_upload"),
+    path("usage/agent/", include("usage.agent_urls")),
     path("c/<str:customer_number>/", include(customer_patterns)),
 ]

@@ -17,7 +17,6 @@ import secrets
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from django.conf import settings
 from django.db import transaction
@@ -212,16 +211,16 @@ class _Progress:
         )
 
 
-def _lines(stream: BinaryIO, progress: _Progress) -> Iterator[bytes]:
+def _lines(lines: Iterable[bytes | str], progress: _Progress) -> Iterator[bytes | str]:
     summary = progress.summary
-    for line in parsers.open_lines(stream):
+    for line in lines:
         summary.lines_seen += 1
         if summary.lines_seen % 200_000 == 0:
             progress.save()
         yield line
 
 
-def _ingest_log(upload: Upload, stream: BinaryIO, progress: _Progress) -> set[str]:
+def _ingest_log(upload: Upload, lines: Iterable[bytes | str], progress: _Progress) -> set[str]:
     customer = upload.customer
     pseudonymise = usage_settings_for(customer).pseudonymise_users
     server_name = upload.server_name
@@ -242,7 +241,7 @@ def _ingest_log(upload: Upload, stream: BinaryIO, progress: _Progress) -> set[st
         batch.clear()
         progress.save(events_new=new)
 
-    for item in parsers.parse_log(_lines(stream, progress), progress.summary):
+    for item in parsers.parse_log(_lines(lines, progress), progress.summary):
         if isinstance(item, parsers.Skipped):
             if len(progress.skipped) < SKIPPED_KEPT:
                 progress.skipped.append({"line": item.line, "reason": item.reason})
@@ -270,8 +269,8 @@ def _ingest_log(upload: Upload, stream: BinaryIO, progress: _Progress) -> set[st
     return servers
 
 
-def _ingest_lmstat(upload: Upload, stream: BinaryIO, progress: _Progress) -> set[str]:
-    result = parsers.parse_lmstat(_lines(stream, progress))
+def _ingest_lmstat(upload: Upload, lines: Iterable[bytes | str], progress: _Progress) -> set[str]:
+    result = parsers.parse_lmstat(_lines(lines, progress))
     taken = result.get("snapshot_time")
     server = result.get("server", {}).get("host", "") or upload.server_name
     UsageSnapshot.objects.create(
@@ -300,9 +299,9 @@ def usage_upload_ingest(*, upload_id: int) -> Upload | None:
     try:
         with path.open("rb") as stream:
             if upload.source == UploadSource.LMSTAT:
-                servers = _ingest_lmstat(upload, stream, progress)
+                servers = _ingest_lmstat(upload, parsers.open_lines(stream), progress)
             else:
-                servers = _ingest_log(upload, stream, progress)
+                servers = _ingest_log(upload, parsers.open_lines(stream), progress)
     except (parsers.UnreadableLog, OSError) as error:
         progress.save(status=UploadStatus.FAILED, error=str(error)[:255], finished_at=timezone.now())
         logger.info("usage upload %s unreadable: %s", upload.pk, error)
@@ -316,6 +315,24 @@ def usage_upload_ingest(*, upload_id: int) -> Upload | None:
         progress.save(status=UploadStatus.DONE, finished_at=timezone.now(),
                       lines_total=max(progress.summary.lines_seen, 0))
         _bump_data_version(upload.customer)
+    upload.refresh_from_db()
+    return upload
+
+
+def usage_log_ingest_lines(
+    *, customer: Customer, name: str, lines: Iterable[bytes | str], server_name: str = ""
+) -> Upload:
+    """Ingests generated lines (demo and benchmark data) as one upload, in this process."""
+    upload = Upload.objects.create(customer=customer, source=UploadSource.LOG, name=name[:255],
+                                   server_name=server_name, license_server_id=_server_for(customer, server_name),
+                                   status=UploadStatus.RUNNING)
+    progress = _Progress(upload)
+    servers = _ingest_log(upload, lines, progress)
+    with transaction.atomic():
+        for server in sorted(servers):
+            usage_rollups_rebuild(customer=customer, server_name=server)
+        progress.save(status=UploadStatus.DONE, finished_at=timezone.now(), lines_total=progress.summary.lines_seen)
+        _bump_data_version(customer)
     upload.refresh_from_db()
     return upload
 
