@@ -22,7 +22,7 @@ import zlib
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 # Event kinds, in the order their counts are reported.
 OUT, IN, DENIED, QUEUED, DEQUEUED, UNSUPPORTED, RESTART = (
@@ -40,11 +40,19 @@ _EVENT = re.compile(r'^(OUT|IN|DENIED|QUEUED|DEQUEUED|UNSUPPORTED): "([^"]{1,255
 _COUNT = re.compile(r"\((\d{1,6}) licenses?\)")
 _TIMESTAMP = re.compile(r"^TIMESTAMP (\d{1,2})/(\d{1,2})/(\d{4})\s*$")
 _STARTED = re.compile(r"started on (\S+) \(.*\) \((\d{1,2})/(\d{1,2})/(\d{4})\)\s*$")
-_CHATTER_HINT = re.compile(r"^\s*\d{1,2}:\d\d:\d\d \(")
+_LICENSES = frozenset({b"licenses)", b"license)"})
+_SPLIT_KINDS = {f"{keyword}:".encode(): kind for keyword, kind in _KEYWORDS.items()}
+_CLOCK = re.compile(rb"^(?:[01]?\d|2[0-3]):[0-5]\d:[0-5]\d$")
+_DAEMON = re.compile(rb"^\([^()\s]{1,64}\)$")
+_FEATURE = re.compile(rb'^"[^"]{1,255}"$')
+_WHO = re.compile(rb'^[^@"]{1,255}@\S{1,255}$')
+_ONE_DAY = datetime.timedelta(days=1)
+_SECONDS = [datetime.timedelta(seconds=s) for s in range(86400)]
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
+    """One event line (a tuple: millions are made per upload, so it must be cheap)."""
+
     line: int  # 1-based physical line number in the upload
     time: datetime.datetime  # naive: the license server's local time
     daemon: str
@@ -115,9 +123,67 @@ def parse_log(lines: Iterable[bytes | str], summary: LogSummary | None = None) -
     """
     summary = summary if summary is not None else LogSummary()
     day: datetime.date | None = None
+    day_start: datetime.datetime | None = None
     last_seconds = -1
     number = 0
+    # Fields already seen, validated and decoded once: "h:mm:ss" -> seconds of the day,
+    # "(daemon)", '"feature"', user@host, reasons.
+    clocks: dict[bytes, int] = {}
+    daemons: dict[bytes, str] = {}
+    features: dict[bytes, str] = {}
+    people: dict[bytes, tuple[str, str]] = {}
+    reasons: dict[bytes, str] = {}
+    events = 0
     for number, raw in enumerate(lines, start=1):
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        # The fast path: an event line of a dated log (almost every line of a big log), taken
+        # apart by split() and checked against caches of the fields already validated.
+        parts = raw.split()
+        kind = _SPLIT_KINDS.get(parts[2]) if len(parts) >= 5 and day is not None else None
+        if kind is not None:
+            seconds_of_day = clocks.get(parts[0])
+            daemon = daemons.get(parts[1])
+            feature = features.get(parts[3])
+            who = people.get(parts[4])
+            if seconds_of_day is None and _CLOCK.match(parts[0]):
+                hours, minutes, seconds = parts[0].split(b":")
+                seconds_of_day = clocks[parts[0]] = int(hours) * 3600 + int(minutes) * 60 + int(seconds)
+            if daemon is None and _DAEMON.match(parts[1]):
+                daemon = daemons[parts[1]] = parts[1][1:-1].decode("utf-8", "replace")
+            if feature is None and _FEATURE.match(parts[3]):
+                feature = features[parts[3]] = parts[3][1:-1].decode("utf-8", "replace")
+            if who is None and _WHO.match(parts[4]):
+                user, _at, host = parts[4].decode("utf-8", "replace").partition("@")
+                who = people[parts[4]] = (user, host)
+            count, reason = 1, ""
+            if len(parts) > 5:
+                counted = parts[5][:1] == b"(" and parts[5][1:].isdigit() and parts[6:7] and parts[6] in _LICENSES
+                if counted:
+                    count = int(parts[5][1:])
+                if len(parts) > 7 or not counted:  # a reason in parentheses after the count
+                    tail = raw[raw.find(parts[4]) + len(parts[4]):].strip()
+                    if counted:
+                        tail = tail[tail.find(b")") + 1:].strip()
+                    if tail[:1] == b"(" and tail[-1:] == b")" and len(tail) <= 257:
+                        reason = reasons.get(tail) or reasons.setdefault(tail, tail[1:-1].decode("utf-8", "replace"))
+                    else:
+                        kind = None  # anything else: the careful path below
+            if kind is not None and seconds_of_day is not None and daemon and feature and who:
+                if seconds_of_day < last_seconds:
+                    day += _ONE_DAY
+                    day_start = None
+                if day_start is None:
+                    day_start = datetime.datetime.combine(day, datetime.time())
+                last_seconds = seconds_of_day
+                events += 1
+                yield Event(number, day_start + _SECONDS[seconds_of_day], daemon, kind, feature, who[0], who[1],
+                            count, reason)
+                if len(people) > 200_000:  # bounded memory, whatever the log
+                    people.clear()
+                    reasons.clear()
+                continue
+        day_start = None
         if len(raw) > MAX_LINE_CHARS:
             summary.skipped += 1
             yield Skipped(number, "line too long")
@@ -185,6 +251,7 @@ def parse_log(lines: Iterable[bytes | str], summary: LogSummary | None = None) -
             daemon, _KEYWORDS[keyword], feature, user.strip(), host, count, reason[:255],
         )
     summary.lines = number
+    summary.events += events
 
 
 # --- replay: licenses out over time --------------------------------------------------------
