@@ -40,12 +40,7 @@ _EVENT = re.compile(r'^(OUT|IN|DENIED|QUEUED|DEQUEUED|UNSUPPORTED): "([^"]{1,255
 _COUNT = re.compile(r"\((\d{1,6}) licenses?\)")
 _TIMESTAMP = re.compile(r"^TIMESTAMP (\d{1,2})/(\d{1,2})/(\d{4})\s*$")
 _STARTED = re.compile(r"started on (\S+) \(.*\) \((\d{1,2})/(\d{1,2})/(\d{4})\)\s*$")
-_LICENSES = frozenset({b"licenses)", b"license)"})
-_SPLIT_KINDS = {f"{keyword}:".encode(): kind for keyword, kind in _KEYWORDS.items()}
-_CLOCK = re.compile(rb"^(?:[01]?\d|2[0-3]):[0-5]\d:[0-5]\d$")
-_DAEMON = re.compile(rb"^\([^()\s]{1,64}\)$")
-_FEATURE = re.compile(rb'^"[^"]{1,255}"$')
-_WHO = re.compile(rb'^[^@"]{1,255}@\S{1,255}$')
+_FAST_KINDS = {keyword.encode(): kind for keyword, kind in _KEYWORDS.items()}
 _ONE_DAY = datetime.timedelta(days=1)
 _SECONDS = [datetime.timedelta(seconds=s) for s in range(86400)]
 
@@ -114,62 +109,59 @@ def _date(month: str, day: str, year: str) -> datetime.date | None:
         return None
 
 
-def parse_log(lines: Iterable[bytes | str], summary: LogSummary | None = None) -> Iterator[Event | Skipped]:
-    """Events of a debug log (lmgrd and any number of vendor daemons interleaved).
+_BLOCK_LINE = re.compile(
+    rb'^ ?((?:[01]?\d|2[0-3]):[0-5]\d:[0-5]\d) \(([^()\s]{1,64})\) (OUT|IN|DENIED|QUEUED|DEQUEUED|UNSUPPORTED): '
+    rb'"([^"\n]{1,255})" ([^@"\s]{1,255})@(\S{1,255})(?:  \((\d{1,6}) licenses?\))?(?:  \(([^\n]{1,255})\))?'
+    rb'[ \t\r]*$|^([^\n]*)$',
+    re.MULTILINE,
+)
+BLOCK_BYTES = 4 * 1024 * 1024
 
-    Yields ``Skipped`` for a line that is not a log line at all (junk, binary, too long, or
-    an event before any line gave a date) and nothing for lmgrd/daemon chatter. An lmgrd
-    ``started on`` line yields a ``RESTART`` event: whatever was out is released then.
-    """
-    summary = summary if summary is not None else LogSummary()
-    day: datetime.date | None = None
-    day_start: datetime.datetime | None = None
-    last_seconds = -1
-    number = 0
-    # Fields already seen, validated and decoded once: "h:mm:ss" -> seconds of the day,
-    # "(daemon)", '"feature"', user@host, reasons.
-    clocks: dict[bytes, int] = {}
-    daemons: dict[bytes, str] = {}
-    features: dict[bytes, str] = {}
-    people: dict[bytes, tuple[str, str]] = {}
-    reasons: dict[bytes, str] = {}
-    events = 0
-    for number, raw in enumerate(lines, start=1):
-        if isinstance(raw, str):
-            raw = raw.encode("utf-8", "surrogateescape")
-        # The fast path: an event line of a dated log (almost every line of a big log), taken
-        # apart by split() and checked against caches of the fields already validated.
-        parts = raw.split()
-        kind = _SPLIT_KINDS.get(parts[2]) if len(parts) >= 5 and day is not None else None
-        if kind is not None:
-            seconds_of_day = clocks.get(parts[0])
-            daemon = daemons.get(parts[1])
-            feature = features.get(parts[3])
-            who = people.get(parts[4])
-            if seconds_of_day is None and _CLOCK.match(parts[0]):
-                hours, minutes, seconds = parts[0].split(b":")
-                seconds_of_day = clocks[parts[0]] = int(hours) * 3600 + int(minutes) * 60 + int(seconds)
-            if daemon is None and _DAEMON.match(parts[1]):
-                daemon = daemons[parts[1]] = parts[1][1:-1].decode("utf-8", "replace")
-            if feature is None and _FEATURE.match(parts[3]):
-                feature = features[parts[3]] = parts[3][1:-1].decode("utf-8", "replace")
-            if who is None and _WHO.match(parts[4]):
-                user, _at, host = parts[4].decode("utf-8", "replace").partition("@")
-                who = people[parts[4]] = (user, host)
-            count, reason = 1, ""
-            if len(parts) > 5:
-                counted = parts[5][:1] == b"(" and parts[5][1:].isdigit() and parts[6:7] and parts[6] in _LICENSES
-                if counted:
-                    count = int(parts[5][1:])
-                if len(parts) > 7 or not counted:  # a reason in parentheses after the count
-                    tail = raw[raw.find(parts[4]) + len(parts[4]):].strip()
-                    if counted:
-                        tail = tail[tail.find(b")") + 1:].strip()
-                    if tail[:1] == b"(" and tail[-1:] == b")" and len(tail) <= 257:
-                        reason = reasons.get(tail) or reasons.setdefault(tail, tail[1:-1].decode("utf-8", "replace"))
-                    else:
-                        kind = None  # anything else: the careful path below
-            if kind is not None and seconds_of_day is not None and daemon and feature and who:
+
+def open_blocks(stream: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
+    """A plain or gzip-compressed byte stream in blocks of about ``size`` bytes (any cut)."""
+    head = stream.read(2)
+    stream.seek(0)
+    if head != b"\x1f\x8b":
+        while block := stream.read(size):
+            yield block
+        return
+    source = gzip.GzipFile(fileobj=stream)
+    try:
+        while block := source.read(size):
+            yield block
+    except (EOFError, OSError, zlib.error) as error:
+        raise UnreadableLog(f"corrupt gzip data: {error}") from error
+
+
+class _Reader:
+    """The date state of one pass over a log, and the careful reading of unusual lines."""
+
+    def __init__(self, summary: LogSummary) -> None:
+        self.summary = summary
+        self.day: datetime.date | None = None
+        self.day_start: datetime.datetime | None = None
+        self.last_seconds = -1
+        self.number = 0
+
+    def block(self, block: bytes) -> Iterator[Event | Skipped]:
+        """Every line of ``block`` (no final newline). Event lines of a dated log are read by
+        one regular expression over the whole block (in C); others by ``careful``."""
+        summary = self.summary
+        clocks: dict[bytes, int] = {}
+        names: dict[bytes, str] = {}
+        kinds = _FAST_KINDS
+        seconds_table = _SECONDS
+        number = self.number
+        day, day_start, last_seconds = self.day, self.day_start, self.last_seconds
+        events = 0
+        for clock, daemon, keyword, feature, user, host, count, reason, other in _BLOCK_LINE.findall(block):
+            number += 1
+            if clock and day is not None:
+                seconds_of_day = clocks.get(clock)
+                if seconds_of_day is None:
+                    hours, minutes, seconds = clock.split(b":")
+                    seconds_of_day = clocks[clock] = int(hours) * 3600 + int(minutes) * 60 + int(seconds)
                 if seconds_of_day < last_seconds:
                     day += _ONE_DAY
                     day_start = None
@@ -177,81 +169,136 @@ def parse_log(lines: Iterable[bytes | str], summary: LogSummary | None = None) -
                     day_start = datetime.datetime.combine(day, datetime.time())
                 last_seconds = seconds_of_day
                 events += 1
-                yield Event(number, day_start + _SECONDS[seconds_of_day], daemon, kind, feature, who[0], who[1],
-                            count, reason)
-                if len(people) > 200_000:  # bounded memory, whatever the log
-                    people.clear()
-                    reasons.clear()
+                yield Event(
+                    number, day_start + seconds_table[seconds_of_day],
+                    names.get(daemon) or names.setdefault(daemon, daemon.decode("utf-8", "replace")),
+                    kinds[keyword],
+                    names.get(feature) or names.setdefault(feature, feature.decode("utf-8", "replace")),
+                    names.get(user) or names.setdefault(user, user.decode("utf-8", "replace")),
+                    names.get(host) or names.setdefault(host, host.decode("utf-8", "replace")),
+                    int(count) if count else 1,
+                    (names.get(reason) or names.setdefault(reason, reason.decode("utf-8", "replace")))
+                    if reason else "",
+                )
                 continue
-        day_start = None
+            # an event line before any date, or any other line
+            raw = b'%s (%s) %s: "%s" %s@%s' % (clock, daemon, keyword, feature, user, host) if clock else other
+            self.day, self.day_start, self.last_seconds, self.number = day, day_start, last_seconds, number
+            item = self.careful(number, raw)
+            day, day_start, last_seconds = self.day, self.day_start, self.last_seconds
+            if item is not None:
+                yield item
+        self.day, self.day_start, self.last_seconds, self.number = day, day_start, last_seconds, number
+        summary.events += events
+
+    def careful(self, number: int, raw: bytes) -> Event | Skipped | None:
+        """One line that is not a plain event line of a dated log: a date line, an lmgrd start,
+        chatter (nothing), junk (``Skipped`` with the reason), or an unusual event line."""
+        summary = self.summary
+        self.day_start = None
         if len(raw) > MAX_LINE_CHARS:
             summary.skipped += 1
-            yield Skipped(number, "line too long")
-            continue
+            return Skipped(number, "line too long")
         text = _text(raw)
         if not text.strip():
-            continue
+            return None
         match = _LINE.match(text)
         if match is None:
             summary.skipped += 1
-            yield Skipped(number, "not a log line (h:mm:ss (daemon) ...)")
-            continue
+            return Skipped(number, "not a log line (h:mm:ss (daemon) ...)")
         hours, minutes, seconds, daemon, rest = match.groups()
-        seconds_of_day = int(hours) * 3600 + int(minutes) * 60 + int(seconds)
         if int(hours) > 23 or int(minutes) > 59 or int(seconds) > 59:
             summary.skipped += 1
-            yield Skipped(number, "invalid time of day")
-            continue
+            return Skipped(number, "invalid time of day")
+        seconds_of_day = int(hours) * 3600 + int(minutes) * 60 + int(seconds)
         if rest.startswith("TIMESTAMP"):
             stamp = _TIMESTAMP.match(rest)
             when = stamp and _date(*stamp.groups())
             if not when:
                 summary.skipped += 1
-                yield Skipped(number, "invalid TIMESTAMP date")
-                continue
-            day, last_seconds = when, seconds_of_day
-            continue
+                return Skipped(number, "invalid TIMESTAMP date")
+            self.day, self.last_seconds = when, seconds_of_day
+            return None
         started = _STARTED.search(rest) if "started on" in rest else None
         if started:
             when = _date(*started.groups()[1:])
             if when:
-                day, last_seconds = when, seconds_of_day
+                self.day, self.last_seconds = when, seconds_of_day
                 summary.server_host = summary.server_host or started.group(1)
                 summary.events += 1
-                yield Event(number, datetime.datetime.combine(day, datetime.time()) + datetime.timedelta(
-                    seconds=seconds_of_day), daemon, RESTART)
-                continue
+                return Event(number, datetime.datetime.combine(when, datetime.time()) + _SECONDS[seconds_of_day],
+                             daemon, RESTART)
         event = _EVENT.match(rest)
-        if event is None:
-            if day is not None and seconds_of_day < last_seconds:
-                day += datetime.timedelta(days=1)
-            if day is not None:
-                last_seconds = seconds_of_day
-            continue  # chatter: lmgrd messages, "EXTERNAL FILTERS are OFF", ...
-        if day is None:
+        if event is None:  # chatter: lmgrd messages, "EXTERNAL FILTERS are OFF", ...
+            if self.day is not None:
+                if seconds_of_day < self.last_seconds:
+                    self.day += _ONE_DAY
+                self.last_seconds = seconds_of_day
+            return None
+        if self.day is None:
             summary.skipped += 1
-            yield Skipped(number, "event before any TIMESTAMP line: date unknown")
-            continue
-        if seconds_of_day < last_seconds:
-            day += datetime.timedelta(days=1)
-        last_seconds = seconds_of_day
+            return Skipped(number, "event before any TIMESTAMP line: date unknown")
         keyword, feature, user, host, tail = event.groups()
         count_match = _COUNT.search(tail)
         count = int(count_match.group(1)) if count_match else 1
         if count < 1:
             summary.skipped += 1
-            yield Skipped(number, "license count must be positive")
-            continue
+            return Skipped(number, "license count must be positive")
+        if seconds_of_day < self.last_seconds:
+            self.day += _ONE_DAY
+        self.last_seconds = seconds_of_day
         reason = _COUNT.sub("", tail).strip()
         if reason.startswith("(") and reason.endswith(")"):
             reason = reason[1:-1]
         summary.events += 1
-        yield Event(
-            number, datetime.datetime.combine(day, datetime.time()) + datetime.timedelta(seconds=seconds_of_day),
+        return Event(
+            number, datetime.datetime.combine(self.day, datetime.time()) + _SECONDS[seconds_of_day],
             daemon, _KEYWORDS[keyword], feature, user.strip(), host, count, reason[:255],
         )
-    summary.lines = number
-    summary.events += events
+
+
+def parse_log(chunks: Iterable[bytes | str], summary: LogSummary | None = None) -> Iterator[Event | Skipped]:
+    """Events of a debug log (lmgrd and any number of vendor daemons interleaved).
+
+    ``chunks`` are lines or blocks of any size, cut anywhere (``open_blocks``). Yields
+    ``Skipped`` for a line that is not a log line at all (junk, binary, too long, or an event
+    before any line gave a date) and nothing for lmgrd/daemon chatter. An lmgrd ``started on``
+    line yields a ``RESTART`` event: whatever was out is released then.
+    """
+    summary = summary if summary is not None else LogSummary()
+    reader = _Reader(summary)
+    buffer: list[bytes] = []
+    size = 0
+    overlong = False  # inside a line longer than any block: skipped up to its end
+    for chunk in chunks:
+        if isinstance(chunk, str):
+            chunk = chunk.encode("utf-8", "surrogateescape")
+        if overlong:
+            cut = chunk.find(b"\n")
+            if cut < 0:
+                continue
+            chunk, overlong = chunk[cut + 1:], False
+        buffer.append(chunk)
+        size += len(chunk)
+        if size < BLOCK_BYTES and len(buffer) < 20000:
+            continue
+        block = b"".join(buffer)
+        cut = block.rfind(b"\n")
+        if cut < 0:
+            if size > BLOCK_BYTES:  # one line bigger than a block: not a log line
+                reader.number += 1
+                summary.skipped += 1
+                yield Skipped(reader.number, "line too long")
+                buffer, size, overlong = [], 0, True
+            continue
+        yield from reader.block(block[:cut])
+        buffer = [block[cut + 1:]]
+        size = len(buffer[0])
+    if buffer:
+        block = b"".join(buffer)
+        if block:
+            yield from reader.block(block[:-1] if block.endswith(b"\n") else block)
+    summary.lines = reader.number
 
 
 # --- replay: licenses out over time --------------------------------------------------------

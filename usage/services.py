@@ -211,13 +211,16 @@ class _Progress:
         )
 
 
-def _lines(lines: Iterable[bytes | str], progress: _Progress) -> Iterator[bytes | str]:
+def _lines(chunks: Iterable[bytes | str], progress: _Progress) -> Iterator[bytes | str]:
+    """The chunks (lines or blocks), counting lines for the progress bar as they go by."""
     summary = progress.summary
-    for line in lines:
-        summary.lines_seen += 1
-        if summary.lines_seen % 200_000 == 0:
+    next_save = 200_000
+    for chunk in chunks:
+        summary.lines_seen += chunk.count(b"\n" if isinstance(chunk, bytes) else "\n")
+        if summary.lines_seen >= next_save:
             progress.save()
-        yield line
+            next_save = summary.lines_seen + 200_000
+        yield chunk
 
 
 def _ingest_log(upload: Upload, lines: Iterable[bytes | str], progress: _Progress) -> set[str]:
@@ -301,7 +304,7 @@ def usage_upload_ingest(*, upload_id: int) -> Upload | None:
             if upload.source == UploadSource.LMSTAT:
                 servers = _ingest_lmstat(upload, parsers.open_lines(stream), progress)
             else:
-                servers = _ingest_log(upload, parsers.open_lines(stream), progress)
+                servers = _ingest_log(upload, parsers.open_blocks(stream), progress)
     except (parsers.UnreadableLog, OSError) as error:
         progress.save(status=UploadStatus.FAILED, error=str(error)[:255], finished_at=timezone.now())
         logger.info("usage upload %s unreadable: %s", upload.pk, error)
@@ -312,8 +315,8 @@ def usage_upload_ingest(*, upload_id: int) -> Upload | None:
     with transaction.atomic():
         for server_name in sorted(servers):
             usage_rollups_rebuild(customer=upload.customer, server_name=server_name)
-        progress.save(status=UploadStatus.DONE, finished_at=timezone.now(),
-                      lines_total=max(progress.summary.lines_seen, 0))
+        progress.summary.lines_seen = progress.summary.lines  # the last line may lack its newline
+        progress.save(status=UploadStatus.DONE, finished_at=timezone.now(), lines_total=progress.summary.lines)
         _bump_data_version(upload.customer)
     upload.refresh_from_db()
     return upload
@@ -331,7 +334,8 @@ def usage_log_ingest_lines(
     with transaction.atomic():
         for server in sorted(servers):
             usage_rollups_rebuild(customer=customer, server_name=server)
-        progress.save(status=UploadStatus.DONE, finished_at=timezone.now(), lines_total=progress.summary.lines_seen)
+        progress.summary.lines_seen = progress.summary.lines
+        progress.save(status=UploadStatus.DONE, finished_at=timezone.now(), lines_total=progress.summary.lines)
         _bump_data_version(customer)
     upload.refresh_from_db()
     return upload

@@ -11,7 +11,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from usage.parsers import Event, Skipped, UnreadableLog, log_figures, open_lines, parse_lmstat, parse_log
+from usage.parsers import (
+    Event,
+    Skipped,
+    UnreadableLog,
+    log_figures,
+    open_blocks,
+    open_lines,
+    parse_lmstat,
+    parse_log,
+)
 
 SAMPLES = Path(__file__).parent / "samples"
 # ../shared beside the repository root, as tests/activations/test_licensefile.py finds it.
@@ -95,3 +104,19 @@ def test_any_bytes_parse_without_error(data: bytes) -> None:
 def test_any_text_parses_without_error(lines: list[str]) -> None:
     log_figures(lines)
     parse_lmstat(lines)
+
+
+@given(st.lists(st.integers(min_value=1, max_value=400), min_size=1, max_size=40), st.booleans())
+def test_blocks_cut_anywhere_read_as_lines(cuts: list[int], gz: bool) -> None:
+    raw = (SAMPLES / "single_daemon_restart.log").read_bytes()
+    chunks, position = [], 0
+    for cut in cuts * 200:
+        if position >= len(raw):
+            break
+        chunks.append(raw[position:position + cut])
+        position += cut
+    chunks.append(raw[position:])
+    expected = log_figures(raw.splitlines(keepends=True))
+    assert log_figures(chunks) == expected
+    stream = io.BytesIO(gzip.compress(raw) if gz else raw)
+    assert log_figures(open_blocks(stream, size=cuts[0])) == expected
