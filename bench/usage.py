@@ -37,8 +37,7 @@ REDIS = "redis://127.0.0.1:6379/14"
 
 
 def log_file(megabytes: int, seed: int) -> Path:
-    from usage.bench import bench_loads
-    from usage.generate import generate_log
+    from usage.generate import bench_loads, generate_log
 
     path = Path(f"/tmp/portal-usage-bench-{megabytes}mb-{seed}.log")  # noqa: S108 - a scratch file, kept for reruns
     if path.exists() and path.stat().st_size >= megabytes * 1024 * 1024 * 0.95:

@@ -12,24 +12,11 @@ from django.utils import timezone
 
 from accounts.models import Customer
 
-from .generate import FeatureLoad, generate_log
+from .generate import bench_loads, generate_log
 from .models import Upload
 from .services import usage_log_ingest_lines
 
 BENCH_UPLOAD = "bench: 12 months x 50 features (generated)"
-EVENTS_PER_SESSION = 2.2  # OUT + IN, and a few denials / queue entries
-
-
-def bench_loads(*, events: int, days: int, features: int = 50) -> list[FeatureLoad]:
-    per_feature_day = events / EVENTS_PER_SESSION / days / features / (5 / 7 + 2 / 7 * 0.15)
-    return [
-        FeatureLoad(f"bench_feature_{i:02d}", capacity=max(2, int(per_feature_day * 0.35) + i % 5),
-                    sessions_per_day=per_feature_day * (0.5 + (i % 10) / 10), mean_hours=1.5 + (i % 4) * 0.5,
-                    max_count=1 + (i % 3))
-        for i in range(features)
-    ]
-
-
 def seed_usage_bench(*, customer_number: str, events: int, days: int = 365, seed: int = 7) -> Upload | None:
     customer = Customer.objects.filter(number=customer_number).first()
     if customer is None or events <= 0:

@@ -101,3 +101,16 @@ def generate_log(
             suffix = f"  ({count} licenses)" if count > 1 else ""
             yield f"{clock} ({daemon}) DEQUEUED: \"{load.feature}\" {user}@{workstation}{suffix}\n"
             push(moment + datetime.timedelta(seconds=1), "attempt", (load, user, workstation, count, 3))
+
+
+EVENTS_PER_SESSION = 2.2  # OUT + IN, and a few denials / queue entries
+
+
+def bench_loads(*, events: int, days: int, features: int = 50) -> list[FeatureLoad]:
+    per_feature_day = events / EVENTS_PER_SESSION / days / features / (5 / 7 + 2 / 7 * 0.15)
+    return [
+        FeatureLoad(f"bench_feature_{i:02d}", capacity=max(2, int(per_feature_day * 0.35) + i % 5),
+                    sessions_per_day=per_feature_day * (0.5 + (i % 10) / 10), mean_hours=1.5 + (i % 4) * 0.5,
+                    max_count=1 + (i % 3))
+        for i in range(features)
+    ]
