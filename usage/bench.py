@@ -17,6 +17,8 @@ from .models import Upload
 from .services import usage_log_ingest_lines
 
 BENCH_UPLOAD = "bench: 12 months x 50 features (generated)"
+
+
 def seed_usage_bench(*, customer_number: str, events: int, days: int = 365, seed: int = 7) -> Upload | None:
     customer = Customer.objects.filter(number=customer_number).first()
     if customer is None or events <= 0:
