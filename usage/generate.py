@@ -32,75 +32,85 @@ def _date(moment: datetime.datetime) -> str:
     return f"{moment.month}/{moment.day}/{moment.year}"
 
 
+class _Simulation:
+    """Actions in time order (a heap); each turns into zero or more log lines."""
+
+    def __init__(self, *, loads: list[FeatureLoad], daemon: str, rng: random.Random) -> None:
+        self.heap: list[tuple[datetime.datetime, int, str, tuple]] = []
+        self.sequence = 0
+        self.daemon = daemon
+        self.rng = rng
+        self.out: dict[str, int] = {load.feature: 0 for load in loads}
+
+    def push(self, moment: datetime.datetime, action: str, data: tuple) -> None:
+        self.sequence += 1
+        heapq.heappush(self.heap, (moment, self.sequence, action, data))
+
+    def lines(self, end: datetime.datetime) -> Iterator[str]:
+        while self.heap:
+            moment, _seq, action, data = heapq.heappop(self.heap)
+            if moment >= end:
+                return
+            line = getattr(self, f"_{action}")(moment, *data)
+            if line:
+                yield line
+
+    def _timestamp(self, moment: datetime.datetime) -> str:
+        return f"{_clock(moment)} ({self.daemon}) TIMESTAMP {_date(moment)}\n"
+
+    def _line(self, moment: datetime.datetime, keyword: str, load: FeatureLoad, who: str, count: int,
+              reason: bool = False) -> str:
+        suffix = f"  ({count} licenses)" if count > 1 else ""
+        why = '  (Licensed number of users already reached. (-4,342:10054 ""))' if reason else ""
+        return f'{_clock(moment)} ({self.daemon}) {keyword}: "{load.feature}" {who}{suffix}{why}\n'
+
+    def _in(self, moment: datetime.datetime, load: FeatureLoad, who: str, count: int) -> str:
+        self.out[load.feature] -= count
+        return self._line(moment, "IN", load, who, count)
+
+    def _attempt(self, moment: datetime.datetime, load: FeatureLoad, who: str, count: int, tries: int) -> str:
+        rng = self.rng
+        if self.out[load.feature] + count <= load.capacity:
+            self.out[load.feature] += count
+            seconds = max(60, int(rng.lognormvariate(0, 0.8) * load.mean_hours * 3600))
+            self.push(moment + datetime.timedelta(seconds=seconds), "in", (load, who, count))
+            return self._line(moment, "OUT", load, who, count)
+        if rng.random() < 0.08:
+            self.push(moment + datetime.timedelta(seconds=rng.randint(30, 900)), "dequeue", (load, who, count))
+            return self._line(moment, "QUEUED", load, who, count, reason=True)
+        if tries < 3 and rng.random() < 0.7:  # most retry within minutes; the others are true denials
+            retry = moment + datetime.timedelta(seconds=rng.randint(60, 900))
+            self.push(retry, "attempt", (load, who, count, tries + 1))
+        return self._line(moment, "DENIED", load, who, count, reason=True)
+
+    def _dequeue(self, moment: datetime.datetime, load: FeatureLoad, who: str, count: int) -> str:
+        self.push(moment + datetime.timedelta(seconds=1), "attempt", (load, who, count, 3))
+        return self._line(moment, "DEQUEUED", load, who, count)
+
+
 def generate_log(
     *, start: datetime.date, days: int, loads: list[FeatureLoad], users: int = 30, host: str = "lic01",
     daemon: str = "ansyslmd", seed: int = 7,
 ) -> Iterator[str]:
     """Lines (with ``\\n``) of a debug log from ``start`` over ``days`` days."""
     rng = random.Random(seed)
-    people = [(f"user{i:03d}", f"ws-{i:03d}") for i in range(users)]
-    heap: list[tuple[datetime.datetime, int, str, tuple]] = []
-    sequence = 0
-
-    def push(moment: datetime.datetime, action: str, data: tuple) -> None:
-        nonlocal sequence
-        sequence += 1
-        heapq.heappush(heap, (moment, sequence, action, data))
-
+    people = [f"user{i:03d}@ws-{i:03d}" for i in range(users)]
+    simulation = _Simulation(loads=loads, daemon=daemon, rng=rng)
     first = datetime.datetime.combine(start, datetime.time(0, 0, 5))
     yield f"{_clock(first)} (lmgrd) -----------------------------------------------\n"
     yield (f"{_clock(first)} (lmgrd) FlexNet Licensing (v11.19.4.0 build 298654 x64_lsb) started on {host} "
            f"(linux) ({_date(first)})\n")
-    end = datetime.datetime.combine(start + datetime.timedelta(days=days), datetime.time())
     for day in range(days):
         midnight = datetime.datetime.combine(start + datetime.timedelta(days=day), datetime.time())
         for stamp in range(4):
-            push(midnight + datetime.timedelta(hours=6 * stamp, seconds=30), "timestamp", ())
+            simulation.push(midnight + datetime.timedelta(hours=6 * stamp, seconds=30), "timestamp", ())
         weekend = midnight.weekday() >= 5
         for load in loads:
-            count = int(rng.gauss(load.sessions_per_day * (0.15 if weekend else 1.0), 1.5))
-            for _ in range(max(0, count)):
+            for _ in range(max(0, int(rng.gauss(load.sessions_per_day * (0.15 if weekend else 1.0), 1.5)))):
                 hour = min(23.9, max(0.0, rng.gauss(11.5, 3.0)))
                 moment = midnight + datetime.timedelta(seconds=int(hour * 3600))
-                user, workstation = rng.choice(people)
-                push(moment, "attempt", (load, user, workstation, rng.randint(1, load.max_count), 0))
-    out: dict[str, int] = {load.feature: 0 for load in loads}
-    while heap:
-        moment, _seq, action, data = heapq.heappop(heap)
-        if moment >= end:
-            break
-        clock = _clock(moment)
-        if action == "timestamp":
-            yield f"{clock} ({daemon}) TIMESTAMP {_date(moment)}\n"
-        elif action == "in":
-            load, user, workstation, count = data
-            out[load.feature] -= count
-            suffix = f"  ({count} licenses)" if count > 1 else ""
-            yield f"{clock} ({daemon}) IN: \"{load.feature}\" {user}@{workstation}{suffix}\n"
-        elif action == "attempt":
-            load, user, workstation, count, tries = data
-            suffix = f"  ({count} licenses)" if count > 1 else ""
-            if out[load.feature] + count <= load.capacity:
-                out[load.feature] += count
-                yield f"{clock} ({daemon}) OUT: \"{load.feature}\" {user}@{workstation}{suffix}\n"
-                seconds = max(60, int(rng.lognormvariate(0, 0.8) * load.mean_hours * 3600))
-                push(moment + datetime.timedelta(seconds=seconds), "in", (load, user, workstation, count))
-            elif rng.random() < 0.08:
-                yield (f"{clock} ({daemon}) QUEUED: \"{load.feature}\" {user}@{workstation}{suffix}  "
-                       "(Licensed number of users already reached. (-4,342:10054 \"\"))\n")
-                push(moment + datetime.timedelta(seconds=rng.randint(30, 900)), "dequeue",
-                     (load, user, workstation, count))
-            else:
-                yield (f"{clock} ({daemon}) DENIED: \"{load.feature}\" {user}@{workstation}{suffix}  "
-                       "(Licensed number of users already reached. (-4,342:10054 \"\"))\n")
-                if tries < 3 and rng.random() < 0.7:
-                    push(moment + datetime.timedelta(seconds=rng.randint(60, 900)), "attempt",
-                         (load, user, workstation, count, tries + 1))
-        elif action == "dequeue":
-            load, user, workstation, count = data
-            suffix = f"  ({count} licenses)" if count > 1 else ""
-            yield f"{clock} ({daemon}) DEQUEUED: \"{load.feature}\" {user}@{workstation}{suffix}\n"
-            push(moment + datetime.timedelta(seconds=1), "attempt", (load, user, workstation, count, 3))
+                simulation.push(moment, "attempt", (load, rng.choice(people), rng.randint(1, load.max_count), 0))
+    yield from simulation.lines(datetime.datetime.combine(start + datetime.timedelta(days=days), datetime.time()))
 
 
 EVENTS_PER_SESSION = 2.2  # OUT + IN, and a few denials / queue entries

@@ -134,6 +134,11 @@ def open_blocks(stream: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
         raise UnreadableLog(f"corrupt gzip data: {error}") from error
 
 
+def _raw(clock: bytes, daemon: bytes, keyword: bytes, feature: bytes, user: bytes, host: bytes, other: bytes) -> bytes:
+    """The line a findall tuple stands for (enough of it for ``careful``)."""
+    return b'%s (%s) %s: "%s" %s@%s' % (clock, daemon, keyword, feature, user, host) if clock else other
+
+
 class _Reader:
     """The date state of one pass over a log, and the careful reading of unusual lines."""
 
@@ -176,15 +181,13 @@ class _Reader:
                     names.get(feature) or names.setdefault(feature, feature.decode("utf-8", "replace")),
                     names.get(user) or names.setdefault(user, user.decode("utf-8", "replace")),
                     names.get(host) or names.setdefault(host, host.decode("utf-8", "replace")),
-                    int(count) if count else 1,
-                    (names.get(reason) or names.setdefault(reason, reason.decode("utf-8", "replace")))
-                    if reason else "",
+                    int(count or 1),
+                    names.get(reason) or names.setdefault(reason, reason.decode("utf-8", "replace")),
                 )
                 continue
             # an event line before any date, or any other line
-            raw = b'%s (%s) %s: "%s" %s@%s' % (clock, daemon, keyword, feature, user, host) if clock else other
             self.day, self.day_start, self.last_seconds, self.number = day, day_start, last_seconds, number
-            item = self.careful(number, raw)
+            item = self.careful(number, _raw(clock, daemon, keyword, feature, user, host, other))
             day, day_start, last_seconds = self.day, self.day_start, self.last_seconds
             if item is not None:
                 yield item
@@ -211,6 +214,23 @@ class _Reader:
             summary.skipped += 1
             return Skipped(number, "invalid time of day")
         seconds_of_day = int(hours) * 3600 + int(minutes) * 60 + int(seconds)
+        if rest.startswith("TIMESTAMP") or "started on" in rest:
+            dated = self._date_line(number, seconds_of_day, daemon, rest)
+            if dated is not False:
+                return dated
+        event = _EVENT.match(rest)
+        if event is None:  # chatter: lmgrd messages, "EXTERNAL FILTERS are OFF", ...
+            if self.day is not None:
+                if seconds_of_day < self.last_seconds:
+                    self.day += _ONE_DAY
+                self.last_seconds = seconds_of_day
+            return None
+        return self._event_line(number, seconds_of_day, daemon, event)
+
+    def _date_line(self, number: int, seconds_of_day: int, daemon: str, rest: str) -> Event | Skipped | bool | None:
+        """A TIMESTAMP line (None, or Skipped when its date is invalid) or an lmgrd start (a
+        RESTART event); False when the line is neither after all."""
+        summary = self.summary
         if rest.startswith("TIMESTAMP"):
             stamp = _TIMESTAMP.match(rest)
             when = stamp and _date(*stamp.groups())
@@ -219,22 +239,18 @@ class _Reader:
                 return Skipped(number, "invalid TIMESTAMP date")
             self.day, self.last_seconds = when, seconds_of_day
             return None
-        started = _STARTED.search(rest) if "started on" in rest else None
-        if started:
-            when = _date(*started.groups()[1:])
-            if when:
-                self.day, self.last_seconds = when, seconds_of_day
-                summary.server_host = summary.server_host or started.group(1)
-                summary.events += 1
-                return Event(number, datetime.datetime.combine(when, datetime.time()) + _SECONDS[seconds_of_day],
-                             daemon, RESTART)
-        event = _EVENT.match(rest)
-        if event is None:  # chatter: lmgrd messages, "EXTERNAL FILTERS are OFF", ...
-            if self.day is not None:
-                if seconds_of_day < self.last_seconds:
-                    self.day += _ONE_DAY
-                self.last_seconds = seconds_of_day
-            return None
+        started = _STARTED.search(rest)
+        when = _date(*started.groups()[1:]) if started else None
+        if not started or not when:
+            return False
+        self.day, self.last_seconds = when, seconds_of_day
+        summary.server_host = summary.server_host or started.group(1)
+        summary.events += 1
+        return Event(number, datetime.datetime.combine(when, datetime.time()) + _SECONDS[seconds_of_day],
+                     daemon, RESTART)
+
+    def _event_line(self, number: int, seconds_of_day: int, daemon: str, event: re.Match) -> Event | Skipped:
+        summary = self.summary
         if self.day is None:
             summary.skipped += 1
             return Skipped(number, "event before any TIMESTAMP line: date unknown")
@@ -524,6 +540,51 @@ _USER_LINE = re.compile(
 )
 
 
+def _snapshot_time(match: re.Match) -> datetime.datetime | None:
+    month, day, year, hour, minute = (int(g) for g in match.groups())
+    try:
+        return datetime.datetime(year, month, day, hour, minute)
+    except ValueError:
+        return None
+
+
+def _feature_totals(totals: str) -> dict:
+    issued = _ISSUED.search(totals)
+    in_use = _IN_USE.search(totals)
+    feature: dict = {"issued": int(issued.group(1)) if issued else None,
+                     "in_use": int(in_use.group(1)) if in_use else 0, "users": []}
+    if "Uncounted" in totals:
+        feature["uncounted"] = True
+    return feature
+
+
+def _holder(match: re.Match, snapshot: datetime.datetime | None) -> dict:
+    """One user line; the start has no year: the snapshot's, or the year before when later."""
+    user, host, _display, month, day, hour, minute, licenses = match.groups()
+    start = None
+    if snapshot is not None:
+        try:
+            start = datetime.datetime(snapshot.year, int(month), int(day), int(hour), int(minute))
+            if start > snapshot:
+                start = start.replace(year=snapshot.year - 1)
+        except ValueError:
+            start = None
+    return {"user": user, "host": host, "start": start.isoformat(timespec="minutes") if start else None,
+            "licenses": int(licenses) if licenses else 1}
+
+
+def _server_line(text: str, server: dict) -> bool:
+    if match := _SERVER.search(text):
+        server.update(port=int(match.group(1)), host=match.group(2))
+        return True
+    if (match := _SERVER_UP.match(text)) and "license server" in text:
+        server["status"] = match.group(2)
+        if match.group(3):
+            server["version"] = match.group(3)
+        return True
+    return False
+
+
 def parse_lmstat(lines: Iterable[bytes | str]) -> dict:
     """An ``lmutil lmstat -a`` snapshot: the server, its vendor daemons, and per feature the
     licenses issued, in use and who holds them."""
@@ -534,45 +595,16 @@ def parse_lmstat(lines: Iterable[bytes | str]) -> dict:
     for raw in lines:
         text = _text(raw)[:MAX_LINE_CHARS]
         if match := _STATUS_DATE.search(text):
-            month, day, year, hour, minute = (int(g) for g in match.groups())
-            try:
-                snapshot = datetime.datetime(year, month, day, hour, minute)
-            except ValueError:
-                snapshot = None
+            snapshot = _snapshot_time(match)
             result["snapshot_time"] = snapshot.isoformat(timespec="minutes") if snapshot else None
-        elif match := _SERVER.search(text):
-            result["server"].update(port=int(match.group(1)), host=match.group(2))
-        elif (match := _SERVER_UP.match(text)) and "license server" in text:
-            result["server"]["status"] = match.group(2)
-            if match.group(3):
-                result["server"]["version"] = match.group(3)
-        elif text.startswith("Vendor daemon status"):
-            in_vendors = True
-        elif text.startswith("Feature usage info"):
-            in_vendors = False
+        elif _server_line(text, result["server"]):
+            continue
+        elif text.startswith(("Vendor daemon status", "Feature usage info")):
+            in_vendors = text.startswith("Vendor")
         elif in_vendors and (match := _VENDOR.match(text)):
             result["vendors"][match.group(1)] = match.group(2)
         elif match := _USERS_OF.match(text):
-            name, totals = match.groups()
-            issued = _ISSUED.search(totals)
-            in_use = _IN_USE.search(totals)
-            feature = {"issued": int(issued.group(1)) if issued else None,
-                       "in_use": int(in_use.group(1)) if in_use else 0, "users": []}
-            if "Uncounted" in totals:
-                feature["uncounted"] = True
-            result["features"][name] = feature
+            feature = result["features"][match.group(1)] = _feature_totals(match.group(2))
         elif feature is not None and (match := _USER_LINE.match(text)):
-            user, host, _display, month, day, hour, minute, licenses = match.groups()
-            start = None
-            if snapshot is not None:
-                try:
-                    start = datetime.datetime(snapshot.year, int(month), int(day), int(hour), int(minute))
-                    if start > snapshot:
-                        start = start.replace(year=snapshot.year - 1)
-                except ValueError:
-                    start = None
-            feature["users"].append({
-                "user": user, "host": host, "start": start.isoformat(timespec="minutes") if start else None,
-                "licenses": int(licenses) if licenses else 1,
-            })
+            feature["users"].append(_holder(match, snapshot))
     return result

@@ -140,41 +140,56 @@ class UsageExportView(_UsageMixin, View):
         if view not in EXPORTS:
             raise Http404(_("No such export."))
         filters = self.filter_form().filters()
-        customer, today = self.customer, timezone.localdate()
-        name = f"usage-{view}-{customer.number}-{filters.start.isoformat()}-{filters.end.isoformat()}.csv"
-        if view == "features":
-            summary = selectors.usage_feature_summary(customer=customer, filters=filters, today=today)
-            return _rows_csv(
-                [_("Feature"), _("Owned"), _("Peak"), _("95th percentile"), _("License-hours"), _("Checkouts"),
-                 _("Denials"), _("True denials"), _("Queued"), _("Average queue wait (minutes)"), _("Unsupported")],
-                ((r.feature, "" if r.owned is None else r.owned, r.peak, r.p95, r.license_hours, r.checkouts,
-                  r.denials, r.true_denials, r.queued, r.average_queue_wait_minutes, r.unsupported) for r in summary),
-                name)
-        if view == "periods":
-            rows = selectors.usage_periods(customer=customer, filters=filters)
-            return _rows_csv(
-                [_("Feature"), _("Period start"), _("Peak"), _("95th percentile"), _("License-hours"), _("Denials"),
-                 _("True denials")],
-                ((r.feature, r.start.isoformat(), r.peak, r.p95, r.license_hours, r.denials, r.true_denials)
-                 for r in rows), name)
-        if view == "concurrency":
-            _servers, features = selectors.usage_choices(customer=customer)
-            features = [filters.feature] if filters.feature else features
-            series = selectors.usage_concurrency(customer=customer, filters=filters, features=features)
-            return _rows_csv(
-                [_("Feature"), _("Start"), _("Licenses out")],
-                ((feature, moment.isoformat(), value) for feature, points in sorted(series.items())
-                 for moment, value in points), name)
-        if view == "heatmap":
-            values = selectors.usage_heatmap(customer=customer, filters=filters)
-            names = _weekday_names()
-            return _rows_csv(
-                [_("Weekday"), *(f"{h:02d}" for h in range(24))],
-                ([names[d - 1], *(values.get((d, h), 0) for h in range(24))] for d in range(1, 8)), name)
-        rows = selectors.usage_top(customer=customer, filters=filters, kind="user" if view == "users" else "host",
-                                   limit=1000)
-        return _rows_csv([_("User") if view == "users" else _("Host"), _("License-hours"), _("Checkouts"),
-                          _("Denials")], ((r.name, r.license_hours, r.checkouts, r.denials) for r in rows), name)
+        header, rows = getattr(self, f"_{view}")(filters)
+        name = f"usage-{view}-{self.customer.number}-{filters.start.isoformat()}-{filters.end.isoformat()}.csv"
+        return _rows_csv(header, rows, name)
+
+    def _features(self, filters: selectors.UsageFilters) -> tuple[list[str], Iterable]:
+        summary = selectors.usage_feature_summary(customer=self.customer, filters=filters, today=timezone.localdate())
+        return (
+            [_("Feature"), _("Owned"), _("Peak"), _("95th percentile"), _("License-hours"), _("Checkouts"),
+             _("Denials"), _("True denials"), _("Queued"), _("Average queue wait (minutes)"), _("Unsupported")],
+            ((r.feature, "" if r.owned is None else r.owned, r.peak, r.p95, r.license_hours, r.checkouts,
+              r.denials, r.true_denials, r.queued, r.average_queue_wait_minutes, r.unsupported) for r in summary),
+        )
+
+    def _periods(self, filters: selectors.UsageFilters) -> tuple[list[str], Iterable]:
+        rows = selectors.usage_periods(customer=self.customer, filters=filters)
+        return (
+            [_("Feature"), _("Period start"), _("Peak"), _("95th percentile"), _("License-hours"), _("Denials"),
+             _("True denials")],
+            ((r.feature, r.start.isoformat(), r.peak, r.p95, r.license_hours, r.denials, r.true_denials)
+             for r in rows),
+        )
+
+    def _concurrency(self, filters: selectors.UsageFilters) -> tuple[list[str], Iterable]:
+        _servers, features = selectors.usage_choices(customer=self.customer)
+        features = [filters.feature] if filters.feature else features
+        series = selectors.usage_concurrency(customer=self.customer, filters=filters, features=features)
+        return (
+            [_("Feature"), _("Start"), _("Licenses out")],
+            ((feature, moment.isoformat(), value) for feature, points in sorted(series.items())
+             for moment, value in points),
+        )
+
+    def _heatmap(self, filters: selectors.UsageFilters) -> tuple[list[str], Iterable]:
+        values = selectors.usage_heatmap(customer=self.customer, filters=filters)
+        names = _weekday_names()
+        return (
+            [_("Weekday"), *(f"{h:02d}" for h in range(24))],
+            ([names[d - 1], *(values.get((d, h), 0) for h in range(24))] for d in range(1, 8)),
+        )
+
+    def _people(self, filters: selectors.UsageFilters, kind: str, label: str) -> tuple[list[str], Iterable]:
+        rows = selectors.usage_top(customer=self.customer, filters=filters, kind=kind, limit=1000)
+        return ([label, _("License-hours"), _("Checkouts"), _("Denials")],
+                ((r.name, r.license_hours, r.checkouts, r.denials) for r in rows))
+
+    def _users(self, filters: selectors.UsageFilters) -> tuple[list[str], Iterable]:
+        return self._people(filters, "user", _("User"))
+
+    def _hosts(self, filters: selectors.UsageFilters) -> tuple[list[str], Iterable]:
+        return self._people(filters, "host", _("Host"))
 
 
 def _chunks(upload: Any) -> Iterator[bytes]:
