@@ -140,7 +140,8 @@ print(json.dumps({"events": UsageEvent.objects.filter(customer=membership.custom
 
 def django_env() -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": DATABASE, "REDIS_URL": REDIS, "DJANGO_SETTINGS_MODULE": "portal.settings.dev",
-            "DJANGO_DEBUG": "0", "PORTAL_VAR_DIR": "/tmp/portal-usage-bench-var",  # noqa: S108
+            "DJANGO_DEBUG": "0", "DJANGO_ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+            "PORTAL_VAR_DIR": "/tmp/portal-usage-bench-var",  # noqa: S108
             "PYTHONPATH": str(ROOT)}
 
 

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Customer
 from entitlements.models import Entitlement
+from portal.fragments import customer_value
 
 from .models import AgentKey, Upload, UsageHour, UsagePersonDay, UsageSnapshot
 
@@ -82,13 +83,18 @@ def usage_latest_day(*, customer: Customer) -> datetime.date | None:
 
 
 def usage_choices(*, customer: Customer) -> tuple[list[str], list[str]]:
-    """The servers and features the customer has usage for (filter choices)."""
-    rows = UsageHour.objects.filter(customer=customer).values_list("server_name", "feature").distinct()
-    servers, features = set(), set()
-    for server, feature in rows:
-        servers.add(server)
-        features.add(feature)
-    return sorted(servers), sorted(features)
+    """The servers and features the customer has usage for (filter choices): read once per
+    version of the customer's data (ingest raises it), as every request of the page needs it."""
+
+    def compute() -> tuple[list[str], list[str]]:
+        rows = UsageHour.objects.filter(customer=customer).values_list("server_name", "feature").distinct()
+        servers, features = set(), set()
+        for server, feature in rows:
+            servers.add(server)
+            features.add(feature)
+        return sorted(servers), sorted(features)
+
+    return customer_value(name="usage_choices", customer=customer, compute=compute)
 
 
 def _hours(customer: Customer, filters: UsageFilters) -> QuerySet[UsageHour]:
