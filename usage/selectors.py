@@ -26,7 +26,7 @@ from accounts.models import Customer
 from entitlements.models import Entitlement
 from portal.fragments import customer_value
 
-from .models import AgentKey, Upload, UsageHour, UsagePersonDay, UsageSnapshot
+from .models import AgentKey, Upload, UsageHour, UsagePersonDay, UsageSettings, UsageSnapshot
 
 MAX_PERIOD_DAYS = 400
 DEFAULT_PERIOD_DAYS = 30
@@ -75,6 +75,11 @@ def agent_key_list(*, customer: Customer) -> QuerySet[AgentKey]:
 
 def agent_key_get(*, customer: Customer, key_id: int) -> AgentKey | None:
     return AgentKey.objects.filter(customer=customer, pk=key_id).first()
+
+
+def usage_settings_of(*, customer: Customer) -> UsageSettings:
+    """The customer's usage privacy settings (the defaults, unsaved, when never set)."""
+    return UsageSettings.objects.filter(customer=customer).first() or UsageSettings(customer=customer)
 
 
 def usage_latest_day(*, customer: Customer) -> datetime.date | None:

@@ -75,7 +75,7 @@ class UsageView(_UsageMixin, TemplateView):
             "uploads": selectors.upload_list(customer=self.customer),
         }
         if can_change:
-            settings_ = services.usage_settings_for(self.customer)
+            settings_ = selectors.usage_settings_of(customer=self.customer)
             context.update(
                 upload_form=kwargs.pop("upload_form", None) or LogUploadForm(),
                 lmstat_form=kwargs.pop("lmstat_form", None) or LmstatForm(),
