@@ -61,3 +61,8 @@ $(VENV)/.installed-bench: requirements/base.txt requirements/dev.txt requirement
 
 bench: $(VENV)/.installed-bench
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# Usage insights (issue 15): parse vs read-and-split, ingest RSS, Usage page vs /healthz.
+# Database portal_usage_bench, Redis DB 14; results: bench/results/usage.json, docs/performance.md.
+bench-usage: $(VENV)/.installed-bench
+	$(PY) bench/usage.py $(BENCH_ARGS)
