@@ -5,7 +5,7 @@ PORT ?= 8000
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test test-fast install migrate seed worker beat lint bench clean
+.PHONY: run test test-fast install migrate seed worker beat lint bench bench-usage clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
