@@ -179,7 +179,9 @@ class ListPage:
 # check and the customer switcher: one query) and whether activations are visible (the
 # navigation) make 4; the rest is the page's own.
 PAGES: dict[str, ListPage] = {
-    "entitlements": ListPage("entitlements:list", grow_entitlements, 9),  # + usage recommendations
+    # Of which 2: the Elastic pool's units and consumption (shown on the Elastic lines), and 1
+    # the lines' usage recommendations (usage app; one query when the customer has no usage).
+    "entitlements": ListPage("entitlements:list", grow_entitlements, 11),
     "activations": ListPage("activations:list", grow_activations, 7),
     "users": ListPage("users:list", grow_users, 6),
     "audit": ListPage("audit:list", grow_audit, 7),
