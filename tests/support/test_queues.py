@@ -51,7 +51,7 @@ def test_home_counts_each_queue(staff_client, queues_world) -> None:
     assert _queue_count(page, "invitations-unanswered") == 1
     assert _queue_count(page, "notifications-failing") == 1
     assert _queue_count(page, "lines-ending") == 1
-    assert "Usage with sustained denials: not available yet" in page  # the usage hook
+    assert _queue_count(page, "usage-denials") == 0  # the usage app is installed
 
 
 @pytest.mark.parametrize(
@@ -124,3 +124,25 @@ def test_queue_list_query_count_does_not_grow(staff_client, db, django_assert_ma
         response = client.get(f"/support/queues/{slug}/")
     assert response.status_code == HTTPStatus.OK
     assert Membership.objects.count() == 0
+
+
+def test_usage_denials_queue(staff_client, db) -> None:
+    """Customers with true denials on at least 3 of the last 7 days (the usage app's hours)."""
+    from usage.models import UsageHour
+
+    short = CustomerFactory(number="3100001", name="Short Of Licenses")
+    once = CustomerFactory(number="3100002", name="Denied Once")
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    for days_ago in (1, 2, 3):
+        UsageHour.objects.create(customer=short, server_name="lic01", daemon="ansyslmd", feature="ansys",
+                                 hour=now - datetime.timedelta(days=days_ago), true_denials=4)
+    UsageHour.objects.create(customer=short, server_name="lic01", daemon="ansyslmd", feature="ansys",
+                             hour=now - datetime.timedelta(days=2, hours=3), true_denials=1)  # same day: counts once
+    for days_ago in (1, 20, 21):
+        UsageHour.objects.create(customer=once, server_name="lic01", daemon="ansyslmd", feature="ansys",
+                                 hour=now - datetime.timedelta(days=days_ago), true_denials=2)
+    client = staff_client(StaffRole.AGENT)
+    assert _queue_count(client.get("/support/").content.decode(), "usage-denials") == 1
+    page = client.get("/support/queues/usage-denials/").content.decode()
+    assert "Short Of Licenses" in page
+    assert "Denied Once" not in page
