@@ -149,3 +149,16 @@ def test_every_post_under_c_is_refused_and_changes_nothing(staff_client, world) 
     assert AuditEvent.objects.filter(action="support.view_as_write", denied=True).count() == (
         refused_before + len(ROUTES) * 5
     )
+
+
+def test_every_get_under_c_changes_nothing_but_the_audit_log(staff_client, world) -> None:
+    """Generated: every route under /c/ read in "see as customer" mode as the ASC role (every
+    page that role may open): no row changes besides the audit log (the sessions aside)."""
+    client = staff_client(StaffRole.MANAGER)
+    _start(client, world, Role.ASC)
+    before = _snapshot()
+    for route in ROUTES:
+        response = client.get(route.path(world.number))
+        assert response.status_code < HTTPStatus.INTERNAL_SERVER_ERROR, route.route
+    assert _snapshot() == before
+    assert AuditEvent.objects.filter(action="support.view_as_page", customer=world).count() >= len(ROUTES)
