@@ -6,17 +6,16 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
 from django.http import HttpRequest
 
-from .models import User
-from .services import invitations_link_verified
+from .services import invitations_accept_for_address
 
 
 class AccountAdapter(DefaultAccountAdapter):
-    def login(self, request: HttpRequest, user: User) -> None:  # type: ignore[override]
-        super().login(request, user)
-        invitations_link_verified(user=user)
-
     def confirm_email(self, request: HttpRequest, email_address: EmailAddress) -> bool:
+        """Verification happens only by a code typed into the session that signed up or added
+        the address, so whoever verifies here also set the account's password: the address's
+        pending invitations are theirs. Logging in links nothing (an invitation to an address
+        verified before is accepted on the access page)."""
         verified = super().confirm_email(request, email_address)
         if verified:
-            invitations_link_verified(user=email_address.user)
+            invitations_accept_for_address(user=email_address.user, email=email_address.email)
         return verified

@@ -8,6 +8,8 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
+from allauth.account.forms import ResetPasswordForm
+from allauth.account.models import EmailAddress
 from django import forms
 from django.conf import settings
 from django.utils import translation
@@ -38,6 +40,7 @@ AUDIT_ACTION_LABELS: Mapping[str, str] = {
     "invitation.cancelled": gettext_lazy("Invitation cancelled"),
     "invitation.cancel": gettext_lazy("Cancel invitation"),
     "invitation.accepted": gettext_lazy("Invitation accepted"),
+    "invitation.declined": gettext_lazy("Invitation declined"),
     "asc.designated": gettext_lazy("ASC designated by support"),
     "asc.designate": gettext_lazy("Designate ASC"),
     "customer.created": gettext_lazy("Customer created by support"),
@@ -265,3 +268,27 @@ class AuditFilterForm(forms.Form):
             date_to=data.get("date_to"),
             denied_only=bool(data.get("denied")),
         )
+
+
+class PasswordResetForm(ResetPasswordForm):
+    """allauth's reset form, sending a reset only where it proves the right thing.
+
+    A reset is sent to an address its account holds *verified*, or to the sole address of an
+    account that never verified it (the owner taking it back from someone who signed up with
+    it first; ``email_verify_after_password_reset``). An unverified address sitting beside
+    others gets none: otherwise the owner of an address someone added to *their* account would
+    be handed that account, verify the address in it, and the account's other address would
+    take it back with the owner's invitations. Nothing on the page differs (enumeration)."""
+
+    def clean_email(self) -> str:
+        email = super().clean_email()
+        self.users = [user for user in self.users if _reset_proves_address(user, email)]
+        return email
+
+
+def _reset_proves_address(user: Any, email: str) -> bool:
+    addresses = list(EmailAddress.objects.filter(user=user))
+    matching = [address for address in addresses if address.email.lower() == email.lower()]
+    if not matching:
+        return False
+    return matching[0].verified or len(addresses) == 1

@@ -41,6 +41,22 @@ def invitation_pending_list(*, customer: Customer) -> QuerySet[Invitation]:
     )
 
 
+def invitations_for_invitee(*, user: User) -> QuerySet[Invitation]:
+    """Pending invitations addressed to one of the user's *verified* addresses (the access
+    page offers to accept or decline them). Not customer-scoped: the invitee is not a member."""
+    emails = [
+        email.lower()
+        for email in EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
+    ]
+    return (
+        Invitation.objects.pending()
+        .annotate(email_lower=Lower("email"))
+        .filter(email_lower__in=emails)
+        .select_related("customer", "invited_by")
+        .order_by("customer__number")
+    )
+
+
 # --- The audit log ----------------------------------------------------------------------
 
 
@@ -166,8 +182,14 @@ def user_add_plan(
 
     Order of precedence per line: unparsable -> ASC role (support only) -> repeated email
     in the same request -> already a portal user -> already invited -> add (an active user
-    holds the address verified) -> invite. The single add and the bulk add both use this,
-    so they can never disagree. ``allow_asc`` is for support staff, who may grant the ASC role.
+    holds the address verified, support only) -> invite. The single add and the bulk add
+    both use this, so they can never disagree. ``allow_asc`` is for support staff, who may
+    grant the ASC role and add an existing account at once.
+
+    For a portal user every address that is not already a member of this customer is
+    *invited*, whether or not an account holds it: the plan (and so the preview, the single
+    add and the digest) never tells a customer who has an account elsewhere, and nobody is
+    added to a customer without accepting (``invitation_accept``).
     """
     emails = sorted({request.email for request in requests if request.email and not request.error})
     verified: dict[str, int] = {}
@@ -222,12 +244,12 @@ def user_add_plan(
             plan.append(AddPlanLine(request, AddOutcome.ALREADY_MEMBER, _("Already a portal user of this customer.")))
         elif request.email in invited:
             plan.append(AddPlanLine(request, AddOutcome.ALREADY_INVITED, _("An invitation is already pending.")))
-        elif user_id is not None:
+        elif user_id is not None and allow_asc:
             plan.append(AddPlanLine(request, AddOutcome.ADD, _("Has a verified account: added at once."), user_id))
         else:
-            plan.append(
-                AddPlanLine(request, AddOutcome.INVITE, _("No verified account yet: an invitation is emailed."))
-            )
+            plan.append(AddPlanLine(
+                request, AddOutcome.INVITE, _("An invitation is emailed; access begins when it is accepted.")
+            ))
     return plan
 
 
