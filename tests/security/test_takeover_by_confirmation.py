@@ -216,3 +216,18 @@ def _has_url(name: str) -> bool:
     except NoReverseMatch:
         return False
     return True
+
+
+def test_no_password_reset_goes_to_an_unverified_address_beside_others() -> None:
+    """An account holding the victim's address unverified beside the attacker's own verified
+    one (e.g. added before verification was by code): a reset for the victim's address would
+    hand the victim the attacker's account, the victim would verify the address inside it and
+    the attacker would take the account back through their own address. No reset is sent."""
+    attacker_user = UserFactory(email="mallory@attacker.example", password=ATTACKER_PASSWORD)
+    EmailAddress.objects.create(user=attacker_user, email=VICTIM, verified=False, primary=False)
+    victim = Client()
+    victim.post(reverse("account_reset_password"), {"email": VICTIM})
+    assert not [link for link in _links_in_mail_to(VICTIM) if "/password/reset/key/" in link]
+    # The account's own verified address still gets its reset.
+    victim.post(reverse("account_reset_password"), {"email": attacker_user.email})
+    assert [m for m in _mail_to(attacker_user.email) if "/password/reset/key/" in m.body]
