@@ -37,6 +37,9 @@ PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rs
 LICENSE_SIGNING_KEY_FILE = Path(
     env.str("LICENSE_SIGNING_KEY_FILE", default=str(VAR_DIR / "license-signing-key.pem"))
 )
+# Support staff must have a second factor before the support console opens (on in production;
+# off for `make run` and the tests unless a test turns it on).
+PORTAL_STAFF_MFA_REQUIRED = env.bool("PORTAL_STAFF_MFA_REQUIRED", default=False)
 # Rehosts allowed per license server in a rolling 12 months; support may override per customer.
 PORTAL_REHOSTS_PER_YEAR = env.int("PORTAL_REHOSTS_PER_YEAR", default=3)
 
@@ -76,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "accounts.console.StaffMFARequiredMiddleware",
     "accounts.middleware.AuditContextMiddleware",
     "portal.middleware.DatabaseUnavailableMiddleware",
 ]
