@@ -133,6 +133,17 @@ def authorize(*, actor: User, customer: Customer, permission: Permission, action
     deny(actor=actor, customer=customer, action=action, reason=permission.value)
 
 
+def console_authorize(*, actor: User, action: str, permission: str, customer: Customer | None = None) -> None:
+    """Support-console work (imports and the like): active support staff holding the Django
+    model permission ``permission`` (e.g. ``"entitlements.add_entitlement"``; superusers hold
+    every one). Raises AccessDenied and records the denied attempt otherwise. The console's
+    views ask the same question through ``ModelAdmin.has_add_permission``."""
+    if actor.is_active and actor.is_staff and actor.has_perm(permission):
+        return
+    deny(actor=actor, customer=customer, action=action,  # type: ignore[arg-type]
+         reason="staff_only" if not actor.is_staff else "console_permission", details={"permission": permission})
+
+
 def deny(*, actor: User, customer: Customer, action: str, reason: str, details: dict[str, Any] | None = None) -> None:
     audit_record(
         customer=customer,

@@ -726,8 +726,11 @@ def notification_send_now(*, notification: Notification, actor: User) -> bool:
 def customer_set_mfa_required(*, customer: Customer, actor: User, required: bool) -> None:
     """Requires (or stops requiring) two-factor authentication of every member of the customer.
 
-    Members without it are sent to set it up before any customer page. Audited; ASCs notified."""
-    authorize(actor=actor, customer=customer, permission=Permission.MANAGE_USERS, action="customer.mfa_required")
+    Members without it are sent to set it up before any customer page. Anyone who manages
+    users may require it; only an ASC (``Permission.TURN_OFF_MFA_REQUIREMENT``; support too)
+    may stop requiring it, and a refused attempt is audited. Audited; ASCs notified (outbox)."""
+    permission = Permission.MANAGE_USERS if required else Permission.TURN_OFF_MFA_REQUIREMENT
+    authorize(actor=actor, customer=customer, permission=permission, action="customer.mfa_required")
     with transaction.atomic():
         updated = Customer.objects.filter(pk=customer.pk).exclude(mfa_required=required).update(mfa_required=required)
         if not updated:

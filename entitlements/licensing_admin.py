@@ -139,8 +139,10 @@ class ElasticUsageAdmin(ReadOnlyAdmin):
     change_list_template = "entitlements/licensing/admin_usage_change_list.html"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # "Add" here means importing the vendor's report (see import_view).
-        return bool(request.user.is_active and request.user.is_staff)
+        # "Add" here means importing the vendor's report (see import_view): the Django
+        # permission is needed, as for every other import (issue 12).
+        return bool(request.user.is_active and request.user.is_staff
+                    and request.user.has_perm("entitlements.add_elasticusage"))
 
     def get_urls(self) -> list:
         return [

@@ -29,7 +29,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.access import authorize
+from accounts.access import authorize, console_authorize
 from accounts.audit import audit_record
 from accounts.models import Customer, User
 from accounts.notifications import notification_queue, notification_recipients, notify_ascs
@@ -729,12 +729,10 @@ def elastic_usage_import(*, actor: User, text: str, dry_run: bool = False) -> Us
     id): within the file (later copies reported as duplicates) and against what is stored
     (reported as already imported), so importing the same report again changes nothing.
     Inserts in chunks with ``bulk_create(ignore_conflicts=True)`` (a concurrent import of
-    the same rows cannot fail). Staff only; one audit event per customer touched.
+    the same rows cannot fail). Support staff with the import permission only; one audit
+    event per customer touched.
     """
-    if not (actor.is_active and actor.is_staff):
-        audit_record(customer=None, actor=actor, action="elastic.usage_import", details={"reason": "staff_only"},
-                     denied=True)
-        raise AccessDenied(_("Only support staff can import Elastic usage."))
+    console_authorize(actor=actor, action="elastic.usage_import", permission="entitlements.add_elasticusage")
     if "\x00" in text:  # PostgreSQL text cannot hold NUL: refuse the file, not fail on the first query
         raise PortalError(_("This is not a text file."))
     result = UsageImportResult(dry_run=dry_run)

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from accounts.access import console_authorize
 from accounts.audit import audit_record
 from accounts.models import Customer, User
 from portal.errors import AccessDenied, PortalError
@@ -271,7 +272,7 @@ def entitlement_import_plan(*, text: str) -> list[ImportLine]:
 def entitlement_import(*, actor: User, text: str) -> list[Entitlement]:
     """Applies an entitlement CSV, all or nothing: any line with an error refuses the whole
     file (the preview names the lines). Support only; each line audited."""
-    _require_staff(actor, action="entitlement.import")
+    console_authorize(actor=actor, action="entitlement.import", permission="entitlements.add_entitlement")
     with transaction.atomic():
         plan = entitlement_import_plan(text=text)
         bad = [line for line in plan if not line.ok]
