@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
+from django import forms
 from django.http import HttpRequest
 
+from portal.errors import PortalError
+
+from .emails import email_normalise
 from .services import invitations_accept_for_address
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def clean_email(self, email: str) -> str:
+        """Sign-up, added addresses and password resets: the portal's one normalisation."""
+        try:
+            return email_normalise(super().clean_email(email))
+        except PortalError as refused:
+            raise forms.ValidationError(refused.message) from None
+
     def confirm_email(self, request: HttpRequest, email_address: EmailAddress) -> bool:
         """Verification happens only by a code typed into the session that signed up or added
         the address, so whoever verifies here also set the account's password: the address's

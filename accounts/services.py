@@ -13,8 +13,6 @@ from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -27,23 +25,12 @@ from portal.i18n import deferred
 
 from .access import authorize, deny
 from .audit import audit_ip, audit_record
+from .emails import email_normalise
 from .models import AuditEvent, Customer, Invitation, Membership, Notification, User
 from .notifications import TRANSIENT_SEND_ERRORS, notification_queue, notification_send, notify_ascs
 from .roles import GRANTABLE_ROLES, Permission, Role
 from .selectors import AddOutcome, AddPlanLine, AddRequest, user_add_plan, user_add_plan_digest
 from .sessions import user_sessions_end
-
-
-def email_normalise(email: str) -> str:
-    """Lower-cased, trimmed and syntactically valid, or PortalError."""
-    email = (email or "").strip().lower()
-    if len(email) > 254:
-        raise PortalError(_("An email address has at most 254 characters."), field="email")
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise PortalError(_("Enter a valid email address."), field="email") from None
-    return email
 
 
 def verified_user_for_email(email: str) -> User | None:

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.db.models.functions import Lower
@@ -31,6 +29,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.access import authorize, console_authorize
 from accounts.audit import audit_record
+from accounts.emails import email_normalise
 from accounts.models import Customer, User
 from accounts.notifications import notification_queue, notification_recipients, notify_ascs
 from accounts.roles import Permission
@@ -85,14 +84,8 @@ def _customer_lock(customer: Customer) -> None:
 
 
 def shared_web_email_normalise(email: str) -> str:
-    email = (email or "").strip().lower()
-    if len(email) > 254:
-        raise PortalError(_("An email address has at most 254 characters."), field="email")
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise PortalError(_("Enter a valid email address."), field="email") from None
-    return email
+    """The portal's one address normalisation (``accounts.emails``), for Shared Web users too."""
+    return email_normalise(email)
 
 
 def _name_clean(name: str) -> str:
