@@ -88,7 +88,8 @@ class InvitationRespondView(LoginRequiredMixin, View):
     accept: bool = True
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        invitation = get_object_or_404(Invitation, pk=pk)
+        # Not get_object_or_404: an unknown id answers like someone else's invitation.
+        invitation = Invitation.objects.filter(pk=pk).first() or Invitation(pk=pk)
         try:
             if self.accept:
                 membership = invitation_accept(invitation=invitation, actor=request.user)

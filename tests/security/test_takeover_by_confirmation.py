@@ -231,3 +231,20 @@ def test_no_password_reset_goes_to_an_unverified_address_beside_others() -> None
     # The account's own verified address still gets its reset.
     victim.post(reverse("account_reset_password"), {"email": attacker_user.email})
     assert [m for m in _mail_to(attacker_user.email) if "/password/reset/key/" in m.body]
+
+
+def test_the_squatter_cannot_add_an_address_of_their_own_before_the_owner_resets(pending_access) -> None:
+    """The password-reset path verifies only a *sole* address: a squatter who signed up with
+    the victim's address cannot log in to add their own address first (which would let them
+    reset the password back later)."""
+    customer, _role = pending_access
+    attacker = Client()
+    _signup(attacker, VICTIM, ATTACKER_PASSWORD)
+    _login(attacker, VICTIM, ATTACKER_PASSWORD)
+    attacker.post(reverse("account_reauthenticate"), {"password": ATTACKER_PASSWORD})
+    attacker.post(reverse("account_email"), {"action_add": "", "email": "mallory@attacker.example"})
+    squatter = User.objects.get(email=VICTIM)
+    assert list(EmailAddress.objects.filter(user=squatter).values_list("email", flat=True)) == [VICTIM]
+    assert SESSION_KEY not in attacker.session
+    assert not _codes_sent_to("mallory@attacker.example")
+    assert not Membership.objects.filter(customer=customer).exists()
