@@ -41,7 +41,8 @@ def console_password_change(request: HttpRequest) -> HttpResponse:
 
 class StaffMFARequiredMiddleware:
     """With ``PORTAL_STAFF_MFA_REQUIRED``, support staff without a second factor (TOTP or a
-    security key) reach no page of the support console: they are sent to set one up."""
+    security key) reach no page of the support console (``/admin/``) or of the support
+    cockpit (``/support/``): they are sent to set one up."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -49,7 +50,7 @@ class StaffMFARequiredMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if (
             getattr(settings, "PORTAL_STAFF_MFA_REQUIRED", False)
-            and request.path.startswith(reverse("admin:index"))
+            and request.path.startswith((reverse("admin:index"), "/support/"))
             and request.user.is_authenticated
             and request.user.is_staff
             and not is_mfa_enabled(request.user)

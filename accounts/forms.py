@@ -8,6 +8,7 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
+from allauth.account.forms import LoginForm as AllauthLoginForm
 from allauth.account.forms import ResetPasswordForm
 from allauth.account.models import EmailAddress
 from django import forms
@@ -19,9 +20,9 @@ from django.utils.translation import gettext_lazy
 from portal.errors import PortalError
 from portal.forms import LinesImport, PastedLinesForm, PreviewedLinesForm
 
+from .emails import email_normalise
 from .roles import GRANTABLE_ROLES, Role
 from .selectors import AddRequest, AuditFilters
-from .services import email_normalise
 
 # --- Audit actions: what the log shows for each recorded action -------------------------
 
@@ -292,3 +293,16 @@ def _reset_proves_address(user: Any, email: str) -> bool:
     if not matching:
         return False
     return matching[0].verified or len(addresses) == 1
+
+
+class LoginForm(AllauthLoginForm):
+    """allauth's login form; the address typed is normalised like every stored one (an
+    'İ' typed at login finds the 'i' stored at sign-up). Anything that is not an address is
+    left for allauth to refuse as usual."""
+
+    def clean_login(self) -> str:
+        login = super().clean_login()
+        try:
+            return email_normalise(login)
+        except PortalError:
+            return login

@@ -197,3 +197,12 @@ def test_the_user_manager_normalises() -> None:
     assert user.email == "owner@istanbul.example"
     with pytest.raises(PortalError):
         User.objects.create_user("owner@example.org\r\nBcc: x@evil.example", "x-long-password-1")
+
+
+@pytest.mark.django_db
+def test_login_finds_the_account_whatever_the_spelling() -> None:
+    User.objects.create_user("owner@istanbul.example", "x-long-password-1")
+    EmailAddress.objects.create(user=User.objects.get(), email="owner@istanbul.example", verified=True, primary=True)
+    client = Client()
+    client.post(reverse("account_login"), {"login": " Owner@İstanbul.EXAMPLE ", "password": "x-long-password-1"})
+    assert client.get(reverse("access")).status_code == HTTPStatus.OK
