@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "accounts.console.StaffMFARequiredMiddleware",
     "accounts.middleware.AuditContextMiddleware",
     "portal.middleware.DatabaseUnavailableMiddleware",
+    "portal.middleware.PortalNotFoundMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"

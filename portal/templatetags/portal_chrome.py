@@ -18,6 +18,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from portal.fragments import cached_fragment
+from portal.navigation import NavLink, customer_nav
 
 register = template.Library()
 
@@ -54,3 +55,11 @@ def site_header(context: template.Context) -> SafeString:
     return mark_safe(  # noqa: S308 - cached template output; the filled-in values are escaped
         html.replace(_CSRF, escape(get_token(request))).replace(_PATH, escape(request.get_full_path()))
     )
+
+
+@register.simple_tag(takes_context=True)
+def customer_nav_links(context: template.Context) -> list[NavLink]:
+    """``{% customer_nav_links as links %}``: the customer tabs the member may open."""
+    request = context.get("request")
+    match = getattr(request, "resolver_match", None)
+    return customer_nav(context["access"], section=match.namespace if match else "")

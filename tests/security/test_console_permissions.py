@@ -16,7 +16,7 @@ from django.urls import reverse
 from accounts.models import AuditEvent, Customer, Notification
 from accounts.roles import ROLE_PERMISSIONS, Permission, Role
 from accounts.services import customer_set_mfa_required
-from entitlements.licensing_services import elastic_usage_import
+from entitlements.licensing.services import elastic_usage_import
 from entitlements.models import ElasticUsage, Entitlement
 from entitlements.services import entitlement_import
 from portal.errors import AccessDenied

@@ -23,7 +23,7 @@ from accounts.forms import bulk_requests_parse
 from accounts.models import Invitation, User
 from accounts.roles import Role
 from accounts.services import asc_designate, email_normalise  # accounts.emails, re-exported
-from entitlements.licensing_services import shared_web_email_normalise
+from entitlements.licensing.services import shared_web_email_normalise
 from portal.errors import PortalError
 from tests.factories import CustomerFactory, MembershipFactory, UserFactory
 
