@@ -282,7 +282,8 @@ def entitlement_import(*, actor: User, text: str) -> list[Entitlement]:
     file (the preview names the lines). Support staff with the import permission only; each
     line audited."""
     console_authorize(
-        actor=actor, action="entitlement.import", permission="entitlements.add_entitlement", message=_STAFF_ONLY
+        actor=actor, action="entitlement.import", message=_STAFF_ONLY,
+        permission="entitlements.add_entitlement",
     )
     with transaction.atomic():
         plan = entitlement_import_plan(text=text)

@@ -744,7 +744,8 @@ def elastic_usage_import(*, actor: User, text: str, dry_run: bool = False) -> Us
     event per customer touched.
     """
     console_authorize(
-        actor=actor, action="elastic.usage_import", permission="entitlements.add_elasticusage",
+        actor=actor, action="elastic.usage_import",
+        permission="entitlements.add_elasticusage",
         message=_("Only support staff with the import permission can import Elastic usage."),
     )
     result = UsageImportResult(dry_run=dry_run)
