@@ -16,6 +16,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
+from .access import is_support_staff
+
 
 def console_login(request: HttpRequest) -> HttpResponse:
     """``/admin/login/``: any method, any data, is sent to allauth's login with ``next``.
@@ -27,7 +29,7 @@ def console_login(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
                                            require_https=request.is_secure()):
         target = reverse("admin:index")
-    if request.user.is_authenticated and not (request.user.is_active and request.user.is_staff):
+    if request.user.is_authenticated and not is_support_staff(request.user):
         # allauth would send an authenticated user straight back to ``next``: a loop.
         messages.error(request, _("Your account has no access to the support console."))
         return redirect("home")
@@ -52,7 +54,7 @@ class StaffMFARequiredMiddleware:
             getattr(settings, "PORTAL_STAFF_MFA_REQUIRED", False)
             and request.path.startswith((reverse("admin:index"), "/support/"))
             and request.user.is_authenticated
-            and request.user.is_staff
+            and is_support_staff(request.user)
             and not is_mfa_enabled(request.user)
         ):
             messages.warning(request, _("Support staff must set up two-factor authentication to use the console."))

@@ -91,6 +91,13 @@ def invitations_for_invitee(*, user: User) -> QuerySet[Invitation]:
     )
 
 
+def invitation_for_invitee(*, user: User, pk: int) -> Invitation:
+    """The pending invitation ``pk`` when it is addressed to one of the user's verified
+    addresses; otherwise an unsaved stand-in, which the accept/decline services refuse with
+    the same message (an id tells nothing about invitations that are not the user's)."""
+    return invitations_for_invitee(user=user).filter(pk=pk).first() or Invitation(pk=pk)
+
+
 # --- The audit log ----------------------------------------------------------------------
 
 

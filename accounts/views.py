@@ -38,6 +38,7 @@ from .selectors import (
     AddPlanLine,
     audit_actions_used,
     audit_event_list,
+    invitation_for_invitee,
     invitation_pending_list,
     invitations_for_invitee,
     membership_list,
@@ -87,8 +88,7 @@ class InvitationRespondView(LoginRequiredMixin, View):
     accept: bool = True
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        # Not get_object_or_404: an unknown id answers like someone else's invitation.
-        invitation = Invitation.objects.filter(pk=pk).first() or Invitation(pk=pk)
+        invitation = invitation_for_invitee(user=request.user, pk=pk)
         try:
             if self.accept:
                 membership = invitation_accept(invitation=invitation, actor=request.user)
