@@ -78,8 +78,9 @@ class AccessView(LoginRequiredMixin, TemplateView):
             }
             for membership in memberships
         ]
+        customers = [row["customer"] for row in rows]
         invitations = invitations_for_invitee(user=self.request.user)
-        return super().get_context_data(rows=rows, invitations=invitations, **kwargs)
+        return super().get_context_data(rows=rows, customers=customers, invitations=invitations, **kwargs)
 
 
 class InvitationRespondView(LoginRequiredMixin, View):
