@@ -9,10 +9,22 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.access import CustomerViewMixin
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, Customer
 from accounts.roles import ROLE_PERMISSIONS, Permission, Role
+from entitlements.models import LicensingModel
+from tests.activations.helpers import activate, flex_customer, setup_server
 from tests.customer_urls import customer_routes
-from tests.factories import CustomerFactory, MembershipFactory, UserFactory
+from tests.factories import (
+    CustomerFactory,
+    ElasticAccountFactory,
+    EntitlementFactory,
+    InvitationFactory,
+    MembershipFactory,
+    ProductFactory,
+    SharedWebGroupFactory,
+    SharedWebUserFactory,
+    UserFactory,
+)
 
 ROUTES = customer_routes()
 
@@ -136,3 +148,60 @@ def test_access_page_requires_login(client) -> None:
     response = client.get(reverse("access"))
     assert response.status_code == HTTPStatus.FOUND
     assert response["Location"].startswith(reverse("account_login"))
+
+
+ALLOWED_PAIRS = [
+    (route, role)
+    for route in ROUTES
+    if route.view_class is not None and issubclass(route.view_class, CustomerViewMixin)
+    for role in Role
+    if route.view_class.required_permission in ROLE_PERMISSIONS[role]
+]
+
+
+def _everything_customer() -> tuple[Customer, dict[str, int]]:
+    """A customer with something behind every customer URL: visible activations and a server
+    with a license file, Shared Web (a user, a group), Elastic (an account), another portal
+    user and a pending invitation. Returns it and the id for each URL parameter kind."""
+    customer = flex_customer()
+    server, line = setup_server(customer)
+    activate(server, UserFactory(is_staff=True), {line.pk: 1})
+    shared_web = ProductFactory(licensing_model=LicensingModel.SHARED_WEB)
+    EntitlementFactory(customer=customer, product=shared_web)
+    EntitlementFactory(customer=customer, product=ProductFactory(licensing_model=LicensingModel.ELASTIC))
+    ElasticAccountFactory(customer=customer)
+    return customer, {
+        "server": server.pk,
+        "version": 1,
+        "membership": MembershipFactory(customer=customer, role=Role.VIEWER).pk,
+        "invitation": InvitationFactory(customer=customer).pk,
+        "shared_web_user": SharedWebUserFactory(customer=customer).pk,
+        "group": SharedWebGroupFactory(customer=customer).pk,
+    }
+
+
+def _path(route, customer: Customer, ids: dict[str, int]) -> str:
+    if "invitation" in route.name:
+        pk = ids["invitation"]
+    elif "shared_web_user" in route.name:
+        pk = ids["shared_web_user"]
+    elif "shared_web_group" in route.name:
+        pk = ids["group"]
+    else:
+        pk = ids["membership"]
+    path = "/" + route.route.replace("<str:customer_number>", customer.number)
+    path = path.replace("<int:server_id>", str(ids["server"])).replace("<int:version>", str(ids["version"]))
+    return path.replace("<int:pk>", str(pk))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("route", "role"), ALLOWED_PAIRS, ids=lambda v: getattr(v, "name", None) or str(v))
+def test_allowed_pairs_are_neither_403_nor_404(route, role, member_client) -> None:
+    """Generated from the matrix: every (view, role) pair the mapping allows gets through the
+    gate (a page, a redirect, or 405 for a POST-only view on GET), never 403 or 404."""
+    customer, ids = _everything_customer()
+    client = member_client(role=role, customer=customer)
+    response = client.get(_path(route, customer, ids))
+    assert response.status_code not in (HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND), route.route
+    assert response.status_code < HTTPStatus.INTERNAL_SERVER_ERROR
+    assert not AuditEvent.objects.filter(customer=customer, actor=client.user, denied=True).exists()
