@@ -25,8 +25,11 @@ migrate: install
 seed: migrate
 	$(PY) manage.py seed_demo
 
+# Links in emails point at the address the portal is served on (PORT), unless set explicitly.
+PORTAL_BASE_URL ?= http://127.0.0.1:$(PORT)
+
 run: seed
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	PORTAL_BASE_URL=$(PORTAL_BASE_URL) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # axe-core (npm) for the accessibility checks of the browser tests.
 node_modules/.package-lock.json: package.json package-lock.json

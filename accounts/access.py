@@ -144,6 +144,10 @@ def deny(
 
 
 def forbidden(request: HttpRequest, access: CustomerAccess, permission: Permission | None) -> HttpResponse:
+    if permission is not None and access.has(permission):
+        # A service refused something the role does carry (e.g. the ASC role, which only
+        # support grants): name no permission the reader already has.
+        permission = None
     return render(
         request,
         "403.html",

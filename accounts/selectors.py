@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from .audit_text import audit_kind_actions
 from .models import AuditEvent, Customer, Invitation, Membership, User
 from .roles import GRANTABLE_ROLES, Role
 
@@ -101,7 +102,8 @@ def audit_event_list(*, customer: Customer, filters: AuditFilters | None = None)
     events = AuditEvent.objects.filter(customer=customer)
     filters = filters or AuditFilters()
     if filters.action:
-        events = events.filter(action=filters.action)
+        # A kind of event: its outcome and the refused attempts at it (accounts/audit_text.py).
+        events = events.filter(action__in=audit_kind_actions(filters.action))
     if filters.actor:
         events = events.filter(actor_email__icontains=filters.actor)
     if filters.date_from:

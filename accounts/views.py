@@ -21,6 +21,7 @@ from portal.csv import csv_response
 from portal.errors import PortalError
 
 from .access import CustomerViewMixin
+from .audit_text import audit_sentence
 from .forms import (
     MAX_BULK_LINES,
     AuditFilterForm,
@@ -341,7 +342,11 @@ class AuditLogView(_AuditMixin, View):
         )
         query = request.GET.copy()
         query.pop("page", None)
-        rows = [(event, audit_action_label(event.action)) for event in page.object_list]
+        rows = [
+            (event, audit_action_label(event.action),
+             audit_sentence(action=event.action, target=event.target, details=event.details, denied=event.denied))
+            for event in page.object_list
+        ]
         status = HTTPStatus.BAD_REQUEST if events is None else HTTPStatus.OK
         return self.render_page(
             "accounts/audit.html", status, form=form, page=page, rows=rows, query=query.urlencode()

@@ -13,14 +13,14 @@ from django.db.models.functions import Coalesce
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Customer
+from accounts.models import Customer, User
 from entitlements.models import Entitlement, EntitlementStatus, LicensingModel
 from entitlements.selectors import customer_has_flexnet, flexnet_entitlement_list
 from portal.fragments import customer_value
 
 from .hostids import hostid_detect, hostid_normalise
 from .licensefile import ParsedFeature, ParsedLicense
-from .models import Activation, LicenseFile, LicenseServer, Rehost, RehostQuota, ServerHost
+from .models import Activation, ActivationSubmission, LicenseFile, LicenseServer, Rehost, RehostQuota, ServerHost
 
 REHOST_WINDOW = datetime.timedelta(days=365)
 
@@ -363,3 +363,14 @@ def license_import_match(*, customer: Customer, parsed: ParsedLicense) -> Licens
 
 def rehost_history(*, server: LicenseServer) -> QuerySet[Rehost]:
     return Rehost.objects.filter(server=server).select_related("actor").order_by("-created_at")
+
+
+def activation_submission_get(*, server: LicenseServer, token: str, actor: User) -> ActivationSubmission | None:
+    """The saved activation behind a result page: only the person who saved it sees it."""
+    if not token.isalnum() or len(token) > 64:
+        return None
+    return (
+        ActivationSubmission.objects.filter(server=server, customer_id=server.customer_id, token=token, actor=actor)
+        .select_related("license_file")
+        .first()
+    )

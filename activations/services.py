@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from accounts.access import authorize, authorize_staff
 from accounts.audit import audit_record
-from accounts.models import Customer, User
+from accounts.models import Customer, Membership, User
 from accounts.notifications import notification_queue, notify_ascs
 from accounts.roles import Permission
 from entitlements.models import Entitlement
@@ -72,6 +72,7 @@ class ActivationResult:
     changed: bool
     already_applied: bool = False
     changes: list[dict[str, Any]] = field(default_factory=list)
+    token: str = ""
 
 
 def activation_token_new() -> str:
@@ -179,14 +180,14 @@ def _notify(*, server: LicenseServer, actor: User, event: str, summary: str, lin
     )
 
 
-def _email_file(*, license_file: LicenseFile, actor: User, event: str) -> None:
+def _email_file(*, license_file: LicenseFile, actor: User, event: str, recipients: Sequence[str] | None = None) -> None:
     server = license_file.server
     notification_queue(
         customer=server.customer,
         event=event,
         template="license_file",
         context={"server": server, "license_file": license_file, "actor": actor, "server_url": _server_link(server)},
-        recipients=[actor.email],
+        recipients=list(recipients or [actor.email]),
         attachments=[{"filename": license_file.filename, "content": license_file.content, "mimetype": "text/plain"}],
     )
 
@@ -455,7 +456,8 @@ def _activation_write(
 
 
 def _activation_record(
-    *, server: LicenseServer, actor: User, changes: Sequence[dict[str, Any]], latest: LicenseFile, deliver: str
+    *, server: LicenseServer, actor: User, changes: Sequence[dict[str, Any]], latest: LicenseFile, deliver: str,
+    recipients: Sequence[str],
 ) -> None:
     """The audit events, the ASCs' notification and the file's delivery of an apply."""
     customer = server.customer
@@ -478,18 +480,33 @@ def _activation_record(
         audit_record(customer=customer, actor=actor, action="license_file.generated", target=server.name,
                      details={"version": latest.version})
     if deliver == "email":
-        _email_file(license_file=latest, actor=actor, event="license_file.emailed")
+        _email_file(license_file=latest, actor=actor, event="license_file.emailed", recipients=recipients)
         audit_record(customer=customer, actor=actor, action="license_file.emailed", target=server.name,
-                     details={"version": latest.version, "to": actor.email})
-    else:
-        audit_record(customer=customer, actor=actor, action="license_file.downloaded", target=server.name,
-                     details={"version": latest.version})
+                     details={"version": latest.version, "to": list(recipients)})
+    # A download is audited when it happens (license_file_download, from the result page).
+
+
+def _file_recipients(*, customer: Customer, actor: User, recipients: Sequence[str] | None) -> list[str]:
+    """Whom a license file may be emailed to: active members of the customer, nobody else
+    (the file is the customer's). The actor when none are named."""
+    if not recipients:
+        return [actor.email]
+    wanted = list(dict.fromkeys(email.strip().lower() for email in recipients if email.strip()))
+    members = {
+        email.lower(): email
+        for email in Membership.objects.filter(customer=customer, user__is_active=True).values_list(
+            "user__email", flat=True
+        )
+    }
+    if not wanted or any(email not in members for email in wanted):
+        raise PortalError(_("A license file can be emailed only to portal users of this customer."))
+    return [members[email] for email in wanted]
 
 
 @transaction.atomic
 def _activation_apply(
     *, server: LicenseServer, actor: User, token: str, requests: Mapping[int, LineRequest],
-    expected: Mapping[int, int] | None, deliver: str,
+    expected: Mapping[int, int] | None, deliver: str, recipients: Sequence[str],
 ) -> ActivationResult:
     # The server lock first: every writer of this server queues here. (Inserting the
     # submission first took a key-share lock on the server row through its foreign key, and
@@ -498,7 +515,8 @@ def _activation_apply(
     # so it can never apply twice.
     server = _lock_server(server)
     submission = ActivationSubmission.objects.create(
-        token=token, customer_id=server.customer_id, server=server, actor=actor
+        token=token, customer_id=server.customer_id, server=server, actor=actor, deliver=deliver,
+        recipients=list(recipients) if deliver == "email" else [],
     )
     # Every writer of this server's activations holds the server lock taken above, so they
     # cannot change under us: what the user reviewed (``expected``) is checked against them
@@ -517,18 +535,21 @@ def _activation_apply(
         latest = _new_version(server=server, actor=actor, reason=reason)
     latest.server = server
     submission.license_file = latest
-    submission.save(update_fields=["license_file"])
-    _activation_record(server=server, actor=actor, changes=public_changes, latest=latest, deliver=deliver)
-    return ActivationResult(license_file=latest, changed=bool(changes), changes=public_changes)
+    submission.changes = public_changes
+    submission.save(update_fields=["license_file", "changes"])
+    _activation_record(server=server, actor=actor, changes=public_changes, latest=latest, deliver=deliver,
+                       recipients=recipients)
+    return ActivationResult(license_file=latest, changed=bool(changes), changes=public_changes, token=token)
 
 
 def activation_apply(
     *, server: LicenseServer, actor: User, token: str, requests: Mapping[int, LineRequest],
-    expected: Mapping[int, int] | None = None, deliver: str = "download",
+    expected: Mapping[int, int] | None = None, deliver: str = "download", recipients: Sequence[str] | None = None,
 ) -> ActivationResult:
     """Sets the quantities (and borrowing) of the requested entitlement lines on ``server``,
     all or nothing, then issues the next license file version (or, when nothing changed,
-    the current one) for download or by email to the actor.
+    the current one) for download, or by email to ``recipients`` (members of the customer;
+    the actor when not given).
 
     Entitlements are locked in id order. A line whose allocation on this server differs from
     ``expected`` (what the user reviewed), that would exceed what is available, that is
@@ -542,16 +563,18 @@ def activation_apply(
         raise PortalError(_("This review is not valid any more. Review the changes again."))
     if deliver not in ("download", "email"):
         raise PortalError(_("Choose download or email."))
+    to = _file_recipients(customer=server.customer, actor=actor, recipients=recipients) if deliver == "email" else []
     try:
         return _activation_apply(server=server, actor=actor, token=token, requests=requests, expected=expected,
-                                 deliver=deliver)
+                                 deliver=deliver, recipients=to)
     except IntegrityError:
         submission = (
             ActivationSubmission.objects.filter(token=token, customer_id=server.customer_id, server=server)
             .select_related("license_file__server__customer").first()
         )
         if submission is not None and submission.license_file is not None:
-            return ActivationResult(license_file=submission.license_file, changed=False, already_applied=True)
+            return ActivationResult(license_file=submission.license_file, changed=False, already_applied=True,
+                                    changes=submission.changes, token=token)
         # Only the database constraint can get here (the checks above run under the lock).
         raise ActivationConflict([_("Another activation took the licenses at the same moment.")]) from None
 

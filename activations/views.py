@@ -28,7 +28,8 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.access import CustomerViewMixin
-from accounts.roles import Permission
+from accounts.roles import Permission, Role
+from accounts.selectors import membership_list
 from entitlements.models import LicensingModel
 from entitlements.selectors import EntitlementFilters, entitlement_list, flexnet_entitlement_list
 from portal.errors import PortalError
@@ -41,6 +42,7 @@ from .selectors import (
     LineRequest,
     Unavailable,
     activation_plan,
+    activation_submission_get,
     activations_unavailable_reason,
     license_file_get,
     license_file_list,
@@ -314,8 +316,22 @@ class ActivateView(ActivationsPage):
             self.get_context_data(
                 server=self.server, plan=plan, changed=changed, on_server=[line for line in plan if line.wanted],
                 hidden=_review_hidden(form), token=activation_token_new(),
+                deliver_form=self.deliver_form(),
             ),
         )
+
+    def deliver_form(self, data: Any = None) -> DeliverForm:
+        """Save & Email goes to portal users of this customer only; its ASCs are ticked."""
+        members = [m for m in membership_list(customer=self.customer) if m.user.is_active]
+        choices = [(m.user.email, _recipient_label(m)) for m in members]
+        ascs = [m.user.email for m in members if m.role == Role.ASC] or [self.request.user.email]
+        return DeliverForm(data, members=choices, default=ascs)
+
+
+def _recipient_label(membership: Any) -> str:
+    user = membership.user
+    who = f"{user.name} ({user.email})" if user.name else user.email
+    return f"{who} · {membership.get_role_display()}"
 
 
 def _review_hidden(form: ActivationForm) -> list[tuple[str, Any]]:
@@ -336,16 +352,17 @@ class ActivateApplyView(ActivateView):
     def post(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
         self.load_server(server_id)
         form = self.make_form(request.POST)
-        deliver = DeliverForm(request.POST)
+        deliver = self.deliver_form(request.POST)
         if not (form.is_valid() and deliver.is_valid()):
-            if not deliver.is_valid():
-                form.add_error(None, _("Choose Save & Download or Save & Email."))
+            for errors in deliver.errors.values():
+                for error in errors:
+                    form.add_error(None, error)
             return self.form_page(form)
         try:
             result = activation_apply(
                 server=self.server, actor=request.user, token=form.cleaned_data.get("token") or "",
                 requests=form.requests(self.current()), expected=form.expected(),
-                deliver=deliver.cleaned_data["deliver"],
+                deliver=deliver.cleaned_data["deliver"], recipients=deliver.cleaned_data.get("recipients"),
             )
         except PortalError as error:
             # Show the table again as it is now (fresh availability and allocations), with the
@@ -362,15 +379,25 @@ class ActivateApplyView(ActivateView):
             )
         if result.already_applied:
             messages.info(request, _("These changes were already saved; nothing was applied twice."))
-        elif result.changed:
-            messages.success(request, _("Activations saved: license file version %(v)s.")
-                             % {"v": result.license_file.version})
-        if deliver.cleaned_data["deliver"] == "email":
-            if not result.already_applied:
-                messages.success(request, _("The license file is on its way to %(email)s.")
-                                 % {"email": request.user.email})
-            return redirect(_server_url(self.server))
-        return _file_response(result.license_file)
+        # A result page, not the file: the review form (with its one-time token) is gone from
+        # the browser's history, and the page says what changed and where the file is.
+        return redirect("activations:saved", self.customer.number, self.server.pk, result.token)
+
+
+class ActivationSavedView(ActivationsPage):
+    """Step 4: what was saved, the new file version, a download link (the download starts by
+    itself after Save & Download) or whom it was emailed to."""
+
+    required_permission = Permission.ACTIVATE_ENTITLEMENTS
+    template_name = "activations/saved.html"
+
+    def get(self, request: HttpRequest, customer_number: str, server_id: int, token: str) -> HttpResponse:
+        server = self.load_server(server_id)
+        submission = activation_submission_get(server=server, token=token, actor=request.user)
+        if submission is None or submission.license_file is None:
+            raise Http404(_("No such activation."))
+        return self.page(server=server, submission=submission, license_file=submission.license_file,
+                         start_download=submission.deliver == "download" and "again" not in request.GET)
 
 
 # --- Rehost and return ----------------------------------------------------------------------
