@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.access import CustomerViewMixin
-from accounts.models import AuditEvent, Customer
+from accounts.models import AuditEvent, Customer, User
 from accounts.roles import ROLE_PERMISSIONS, Permission, Role
 from entitlements.models import LicensingModel
 from tests.activations.helpers import activate, flex_customer, setup_server
@@ -159,20 +159,22 @@ ALLOWED_PAIRS = [
 ]
 
 
-def _everything_customer() -> tuple[Customer, dict[str, int]]:
-    """A customer with something behind every customer URL: visible activations and a server
-    with a license file, Shared Web (a user, a group), Elastic (an account), another portal
-    user and a pending invitation. Returns it and the id for each URL parameter kind."""
-    customer = flex_customer()
+def _everything_customer(customer: Customer, member: User) -> dict[str, object]:
+    """Something behind every customer URL: visible activations and a server with a license
+    file (saved by ``member`` when the role may activate, so its result page is theirs),
+    Shared Web (a user, a group), Elastic (an account), another portal user and a pending
+    invitation. Returns the id for each kind of URL parameter."""
     server, line = setup_server(customer)
-    activate(server, UserFactory(is_staff=True), {line.pk: 1})
+    may_activate = Permission.ACTIVATE_ENTITLEMENTS in ROLE_PERMISSIONS[Role(member.memberships.get().role)]
+    result = activate(server, member if may_activate else UserFactory(is_staff=True), {line.pk: 1})
     shared_web = ProductFactory(licensing_model=LicensingModel.SHARED_WEB)
     EntitlementFactory(customer=customer, product=shared_web)
     EntitlementFactory(customer=customer, product=ProductFactory(licensing_model=LicensingModel.ELASTIC))
     ElasticAccountFactory(customer=customer)
-    return customer, {
+    return {
         "server": server.pk,
-        "version": 1,
+        "version": result.license_file.version,
+        "token": result.token,
         "membership": MembershipFactory(customer=customer, role=Role.VIEWER).pk,
         "invitation": InvitationFactory(customer=customer).pk,
         "shared_web_user": SharedWebUserFactory(customer=customer).pk,
@@ -180,7 +182,7 @@ def _everything_customer() -> tuple[Customer, dict[str, int]]:
     }
 
 
-def _path(route, customer: Customer, ids: dict[str, int]) -> str:
+def _path(route, customer: Customer, ids: dict[str, object]) -> str:
     if "invitation" in route.name:
         pk = ids["invitation"]
     elif "shared_web_user" in route.name:
@@ -191,7 +193,9 @@ def _path(route, customer: Customer, ids: dict[str, int]) -> str:
         pk = ids["membership"]
     path = "/" + route.route.replace("<str:customer_number>", customer.number)
     path = path.replace("<int:server_id>", str(ids["server"])).replace("<int:version>", str(ids["version"]))
-    return path.replace("<int:pk>", str(pk))
+    path = path.replace("<str:token>", str(ids["token"])).replace("<int:pk>", str(pk))
+    assert "<" not in path, f"{route.route}: a URL parameter this test does not fill yet"
+    return path
 
 
 @pytest.mark.django_db
@@ -199,8 +203,9 @@ def _path(route, customer: Customer, ids: dict[str, int]) -> str:
 def test_allowed_pairs_are_neither_403_nor_404(route, role, member_client) -> None:
     """Generated from the matrix: every (view, role) pair the mapping allows gets through the
     gate (a page, a redirect, or 405 for a POST-only view on GET), never 403 or 404."""
-    customer, ids = _everything_customer()
+    customer = flex_customer()
     client = member_client(role=role, customer=customer)
+    ids = _everything_customer(customer, client.user)
     response = client.get(_path(route, customer, ids))
     assert response.status_code not in (HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND), route.route
     assert response.status_code < HTTPStatus.INTERNAL_SERVER_ERROR
