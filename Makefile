@@ -39,9 +39,12 @@ test: install node_modules/.package-lock.json
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The loop to run while working: everything but the `slow` tests (browser journeys, outage
-# drills, hypothesis property runs; tests/conftest.py marks them). `make test` runs them all.
+# drills, hypothesis property runs; tests/conftest.py marks them), on TEST_WORKERS processes
+# (pytest-xdist; a database per worker, a test file's tests stay together). `make test` runs
+# them all, in one process.
+TEST_WORKERS ?= 2
 test-fast: install
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # `ruff format --check` joins once the tree has been formatted (one commit, after the merges).
 lint: install
