@@ -120,3 +120,52 @@ def test_a_refusal_reserved_to_support_never_says_ask_your_asc(role, member_clie
     assert 'data-403-advice="support"' in html
     assert "ask your ASC" not in html.lower()
     assert "This needs the permission" not in html  # the role has the page's permission
+
+
+# --- Why there is no Activations tab (item 1) -------------------------------------------------
+
+
+def _customer(*, model: str, managed: bool):
+    from entitlements.models import LicensingModel
+    from tests.factories import EntitlementFactory, ProductFactory
+
+    customer = CustomerFactory(flexnet_managed=managed)
+    EntitlementFactory(customer=customer, product=ProductFactory(licensing_model=LicensingModel(model)))
+    return customer
+
+
+@pytest.mark.parametrize(
+    ("model", "managed", "reason", "says"),
+    [
+        ("shared_web", True, "no_flexnet", "has no FlexNet products"),
+        ("elastic", False, "no_flexnet", "has no FlexNet products"),
+        ("flexnet", False, "not_managed", "contact your account manager or support"),
+        ("flexnet", True, "", ""),
+    ],
+)
+def test_the_entitlements_and_access_pages_say_why_activations_are_absent(
+    member_client, model, managed, reason, says
+) -> None:
+    customer = _customer(model=model, managed=managed)
+    client = member_client(role=Role.VIEWER, customer=customer)
+    for url in (reverse("entitlements:list", args=[customer.number]), reverse("access")):
+        html = client.get(url).content.decode()
+        if reason:
+            assert f'data-activations-absent="{reason}"' in html, url
+            assert says in html, url
+            assert "support@example.com" in html or reason == "no_flexnet"
+        else:
+            assert "data-activations-absent" not in html, url
+    tabs = client.get(reverse("entitlements:list", args=[customer.number])).content.decode()
+    assert (reverse("activations:list", args=[customer.number]) in tabs) == (not reason)
+
+
+def test_the_explanation_follows_a_change_of_management(member_client, django_capture_on_commit_callbacks) -> None:
+    from accounts.services import customer_update
+
+    customer = _customer(model="flexnet", managed=False)
+    client = member_client(role=Role.ASC, customer=customer)
+    url = reverse("entitlements:list", args=[customer.number])
+    assert 'data-activations-absent="not_managed"' in client.get(url).content.decode()
+    customer_update(customer=customer, actor=UserFactory(is_staff=True), name=customer.name, flexnet_managed=True)
+    assert "data-activations-absent" not in client.get(url).content.decode()
