@@ -5,7 +5,7 @@ PORT ?= 8000
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test test-fast install migrate seed worker beat lint complexity lock bench clean
+.PHONY: run test test-fast drills install migrate seed worker beat lint complexity lock bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +46,12 @@ TEST_WORKERS ?= 2
 test-fast: install
 	$(BIN)/pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-# `ruff format --check` joins once the tree has been formatted (one commit, after the merges).
+# The operations drills alone (restore, outages, probes, metrics, logs, upgrades): docs/operations.md.
+drills: install
+	$(BIN)/pytest tests/drills tests/ops $(PYTEST_ARGS)
+
+# `ruff format --check` fails until the tree has been formatted (one commit, after the merges);
+# CI runs `ruff check` only until then (.ci/run).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
