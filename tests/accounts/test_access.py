@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 
 import pytest
@@ -194,7 +195,10 @@ def _path(route, customer: Customer, ids: dict[str, object]) -> str:
     path = "/" + route.route.replace("<str:customer_number>", customer.number)
     path = path.replace("<int:server_id>", str(ids["server"])).replace("<int:version>", str(ids["version"]))
     path = path.replace("<str:token>", str(ids["token"])).replace("<int:pk>", str(pk))
-    assert "<" not in path, f"{route.route}: a URL parameter this test does not fill yet"
+    if not hasattr(route.view_class, "get"):
+        # POST only: a GET is answered 405 after the gate, before any id is read.
+        return re.sub(r"<(?:\w+:)?\w+>", "0", path)
+    assert "<" not in path, f"{route.route}: a URL parameter this test does not fill yet (_everything_customer)"
     return path
 
 
