@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.db.models.functions import Lower
@@ -27,14 +25,16 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.access import authorize, authorize_staff
+from accounts.access import authorize, authorize_staff, console_authorize
 from accounts.audit import audit_record
+from accounts.emails import email_normalise
 from accounts.models import Customer, User
 from accounts.notifications import notification_queue, notification_recipients, notify_ascs
 from accounts.roles import Permission
 from portal.csv import csv_table_read
 from portal.errors import PortalError
 from portal.i18n import deferred
+from portal.imports import PlanChanged
 
 from ..models import (
     BudgetAlert,
@@ -84,14 +84,8 @@ def _customer_lock(customer: Customer) -> None:
 
 
 def shared_web_email_normalise(email: str) -> str:
-    email = (email or "").strip().lower()
-    if len(email) > 254:
-        raise PortalError(_("An email address has at most 254 characters."), field="email")
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise PortalError(_("Enter a valid email address."), field="email") from None
-    return email
+    """The portal's one address normalisation (``accounts.emails``), for Shared Web users too."""
+    return email_normalise(email)
 
 
 def _name_clean(name: str) -> str:
@@ -200,13 +194,12 @@ def shared_web_user_remove(*, shared_web_user: SharedWebUser, actor: User) -> No
                 % {"actor": actor.email, "email": shared_web_user.email})
 
 
-class ImportPlanChanged(PortalError):
+class ImportPlanChanged(PlanChanged):
     """The list changed between the preview and the apply; nothing was applied."""
 
     def __init__(self, plan: list[SharedWebImportLine]) -> None:
         super().__init__(_("The Shared Web users changed since the preview, so nothing was applied. "
-                           "Review the new preview and apply again."))
-        self.plan = plan
+                           "Review the new preview and apply again."), plan)
 
 
 NOTIFICATION_MAX_LINES = 200
@@ -747,10 +740,13 @@ def elastic_usage_import(*, actor: User, text: str, dry_run: bool = False) -> Us
     id): within the file (later copies reported as duplicates) and against what is stored
     (reported as already imported), so importing the same report again changes nothing.
     Inserts in chunks with ``bulk_create(ignore_conflicts=True)`` (a concurrent import of
-    the same rows cannot fail). Staff only; one audit event per customer touched.
+    the same rows cannot fail). Support staff with the import permission only; one audit
+    event per customer touched.
     """
-    authorize_staff(
-        actor=actor, action="elastic.usage_import", message=_("Only support staff can import Elastic usage.")
+    console_authorize(
+        actor=actor, action="elastic.usage_import",
+        permission="entitlements.add_elasticusage",
+        message=_("Only support staff with the import permission can import Elastic usage."),
     )
     result = UsageImportResult(dry_run=dry_run)
     rows = csv_table_read(text, required=USAGE_REQUIRED, expected=USAGE_COLUMNS, max_rows=MAX_USAGE_LINES).rows

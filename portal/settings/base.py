@@ -92,6 +92,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "accounts.console.StaffMFARequiredMiddleware",
     "accounts.middleware.AuditContextMiddleware",
     "portal.middleware.DatabaseUnavailableMiddleware",
     "portal.middleware.PortalNotFoundMiddleware",
@@ -203,12 +204,20 @@ EMAIL_TIMEOUT = 10
 # --- django-allauth ---------------------------------------------------------------------
 
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm", "reset_password": "accounts.forms.PasswordResetForm"}
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+# An address is verified only by a code typed into the session that signed up or added it
+# (allauth then registers no confirmation-link URL at all). A link could be opened by the
+# address's owner for an account whose password someone else chose, handing that account the
+# owner's invitations (issue 12, docs/security.md).
+ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED = True
+# Login by emailed code would verify an address for whoever set the account's password: off.
+ACCOUNT_LOGIN_BY_CODE_ENABLED = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_EMAIL_NOTIFICATIONS = True

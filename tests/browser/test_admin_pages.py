@@ -36,6 +36,7 @@ from accounts.roles import Role
 from accounts.services import membership_add
 from activations.models import RehostQuota
 from entitlements.models import BudgetAlert, ElasticAccount
+from tests.factories import BudgetAlertFactory
 
 pytestmark = pytest.mark.browser
 
@@ -72,7 +73,7 @@ def _admin_pages(staff: User) -> Iterator[tuple[str, str]]:
     request = RequestFactory().get("/admin/")
     request.user = staff
     yield "index", reverse("admin:index")
-    yield "password change", reverse("admin:password_change")
+    # admin:password_change is allauth's page now (tests/security/test_console_login.py).
     app_labels = sorted({model._meta.app_label for model in admin.site._registry})
     for app_label in app_labels:
         yield f"app {app_label}", reverse("admin:app_list", args=[app_label])
@@ -116,8 +117,8 @@ def console(transactional_db: None) -> User:
                                         type=Authenticator.Type.TOTP, defaults={"data": {"secret": "x"}})
     account = ElasticAccount.objects.order_by("pk").first()
     if account is not None and not BudgetAlert.objects.exists():
-        BudgetAlert.objects.create(customer=account.customer, month=datetime.date(2026, 1, 1), threshold=80,
-                                   consumed=Decimal(1))
+        BudgetAlertFactory(customer=account.customer, month=datetime.date(2026, 1, 1), threshold=80,
+                           consumed=Decimal(1))
     return staff
 
 
