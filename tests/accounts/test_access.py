@@ -180,7 +180,18 @@ def _everything_customer(customer: Customer, member: User) -> dict[str, object]:
         "invitation": InvitationFactory(customer=customer).pk,
         "shared_web_user": SharedWebUserFactory(customer=customer).pk,
         "group": SharedWebGroupFactory(customer=customer).pk,
+        "request": _support_request(customer, server_id=server.pk),
     }
+
+
+def _support_request(customer: Customer, *, server_id: int) -> int:
+    from django.utils import timezone
+
+    from support.models import RequestKind, SupportRequest
+
+    return SupportRequest.objects.create(
+        customer=customer, kind=RequestKind.EXTRA_REHOST, server_id=server_id, reason="r", due_at=timezone.now()
+    ).pk
 
 
 def _path(route, customer: Customer, ids: dict[str, object]) -> str:
@@ -190,6 +201,8 @@ def _path(route, customer: Customer, ids: dict[str, object]) -> str:
         pk = ids["shared_web_user"]
     elif "shared_web_group" in route.name:
         pk = ids["group"]
+    elif route.name.startswith("requests:"):
+        pk = ids["request"]
     else:
         pk = ids["membership"]
     path = "/" + route.route.replace("<str:customer_number>", customer.number)
