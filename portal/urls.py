@@ -28,6 +28,7 @@ customer_patterns = [
     path("users/", include("accounts.users_urls")),
     path("settings/", include("entitlements.settings_urls")),
     path("audit/", include("accounts.audit_urls")),
+    path("renewals/", include("notices.urls")),
 ]
 
 urlpatterns = [
@@ -38,5 +39,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("activations.urls_public")),
+    path("", include("notices.urls_public")),
     path("c/<str:customer_number>/", include(customer_patterns)),
 ]
