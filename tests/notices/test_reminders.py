@@ -56,7 +56,7 @@ def company(db):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_line_walks_through_every_reminder_date_once_per_day_and_recipient(company) -> None:
-    customer, asc, admin, viewer, line = company
+    _customer, asc, admin, viewer, _line = company
     sent: dict[str, list[datetime.date]] = defaultdict(list)
     for day in _days(END - datetime.timedelta(days=95), END + datetime.timedelta(days=7)):
         before = len(mail.outbox)
@@ -89,18 +89,21 @@ def test_a_line_walks_through_every_reminder_date_once_per_day_and_recipient(com
 def test_email_says_what_ends_when_what_lapsing_costs_and_whom_to_contact_in_the_readers_language(company) -> None:
     from notices.models import CustomerRenewalSettings
 
-    customer, asc, admin, viewer, line = company
+    customer, asc, admin, _viewer, line = company
     CustomerRenewalSettings.objects.create(customer=customer, account_manager_name="Ayşe Satış",
                                            account_manager_email="ayse@reseller.example")
     with time_machine.travel(_at(END - datetime.timedelta(days=30)), tick=False):
         notices_daily_run()
     by_recipient = {m.to[0]: m for m in mail.outbox}
     english = by_recipient[admin.email]
-    assert "Mechanical Enterprise" in english.body and line.line_id in english.body
-    assert "ends on" in english.body and "in 30 days" in english.body
+    assert "Mechanical Enterprise" in english.body
+    assert line.line_id in english.body
+    assert "ends on" in english.body
+    assert "in 30 days" in english.body
     assert "reinstatement fee" in english.body  # TECS: the cost of lapsing
     assert "stop working" in english.body  # the lease
-    assert "Ayşe Satış" in english.body and "ayse@reseller.example" in english.body
+    assert "Ayşe Satış" in english.body
+    assert "ayse@reseller.example" in english.body
     turkish = by_recipient[asc.email]
     with translation.override("tr"):
         assert translation.gettext("To renew, contact your account manager:") in turkish.body
@@ -114,7 +117,7 @@ def test_email_says_what_ends_when_what_lapsing_costs_and_whom_to_contact_in_the
 
 @pytest.mark.django_db(transaction=True)
 def test_renewed_lines_are_not_reminded(company) -> None:
-    customer, asc, admin, viewer, line = company
+    customer, _asc, _admin, _viewer, line = company
     EntitlementFactory(customer=customer, product=line.product, quantity=line.quantity,
                        start_date=END, end_date=END + datetime.timedelta(days=365),
                        tecs_end_date=END + datetime.timedelta(days=365))
@@ -126,7 +129,7 @@ def test_renewed_lines_are_not_reminded(company) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_later_line_of_another_quantity_is_not_a_renewal(company) -> None:
-    customer, asc, admin, viewer, line = company
+    customer, asc, admin, _viewer, line = company
     EntitlementFactory(customer=customer, product=line.product, quantity=line.quantity + 1,
                        start_date=END, end_date=END + datetime.timedelta(days=365), tecs_end_date=None)
     with time_machine.travel(_at(END - datetime.timedelta(days=30)), tick=False):
@@ -148,12 +151,13 @@ def test_elastic_credit_and_shared_web_tokens_are_reminded_in_their_own_words(mo
         notices_daily_run()
     [message] = _customer_mail()
     assert message.to == [asc.email]
-    assert phrase in message.body and "in 7 days" in message.body
+    assert phrase in message.body
+    assert "in 7 days" in message.body
 
 
 @pytest.mark.django_db(transaction=True)
 def test_never_sends_no_email_but_keeps_the_bell(company) -> None:
-    customer, asc, admin, viewer, line = company
+    _customer, _asc, admin, _viewer, _line = company
     NotificationPreference.objects.create(user=admin, category=Category.RENEWALS, frequency=Frequency.NEVER)
     with time_machine.travel(_at(END - datetime.timedelta(days=14)), tick=False):
         notices_daily_run()
@@ -164,7 +168,7 @@ def test_never_sends_no_email_but_keeps_the_bell(company) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_a_missed_day_is_caught_up_once(company) -> None:
     """Beat down on the 30-days day: the reminder goes out the next day, once."""
-    customer, asc, admin, viewer, line = company
+    _customer, asc, admin, _viewer, _line = company
     for days_left in (29, 28, 27):
         with time_machine.travel(_at(END - datetime.timedelta(days=days_left)), tick=False):
             notices_daily_run()
