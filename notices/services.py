@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import json
 import logging
 import secrets
 from collections import defaultdict
@@ -26,9 +27,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.db.models.functions import Lower
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -57,6 +59,7 @@ from .unsubscribe import unsubscribe_headers, unsubscribe_url
 logger = logging.getLogger(__name__)
 
 BATCH_CUSTOMERS = 500
+BATCH_USERS = 500
 DIGEST_EVENT = "notices.digest"
 
 
@@ -159,10 +162,10 @@ def _reminders_for_batch(customer_ids: Sequence[int], *, today: datetime.date) -
 # --- Digest emails ----------------------------------------------------------------------------
 
 
-def digests_send(*, today: datetime.date) -> int:
+def digests_send(*, today: datetime.date, batch_size: int = BATCH_USERS) -> int:
     """One email per person per category for what waits for them, when due today. Returns how
-    many emails were queued. Queries: two per category for the frequencies, then a bounded
-    handful per email."""
+    many emails were queued. Queries: one for who has something waiting, two per category for
+    the frequencies, then five per batch of ``batch_size`` people (``_digest_batch``)."""
     waiting = list(
         PortalNotification.objects.filter(emailed_at__isnull=True, category__in=Category.values)
         .values_list("user_id", "category").distinct().order_by("user_id", "category")
@@ -179,11 +182,15 @@ def digests_send(*, today: datetime.date) -> int:
                 user_id__in=never, category=category, emailed_at__isnull=True
             ).update(emailed_at=timezone.now())
         due = [pk for pk in user_ids if digest_due(frequency=frequencies[pk], today=today)]
-        users = {u.pk: u for u in User.objects.filter(pk__in=due, is_active=True)}
-        for user_id in due:
-            if user_id in users and digest_send(user=users[user_id], category=Category(category), today=today):
-                sent += 1
+        for start in range(0, len(due), batch_size):
+            sent += _digest_batch(due[start:start + batch_size], category=Category(category), today=today)
     return sent
+
+
+def digest_send(*, user: User, category: Category, today: datetime.date) -> bool:
+    """Queues the person's one email of the day for the category, unless it was queued
+    already today or nothing waits. Returns True when this call queued it."""
+    return _digest_batch([user.pk], category=category, today=today) == 1
 
 
 def _language_of(user: User) -> str:
@@ -210,42 +217,109 @@ def _describe_items(items: Sequence[PortalNotification], *, today: datetime.date
     return list(sections.values())
 
 
-def digest_send(*, user: User, category: Category, today: datetime.date) -> bool:
-    """Queues the person's one email of the day for the category, unless it was queued
-    already today or nothing waits. Returns True when this call queued it."""
+# Rendered once per language and content, then made personal: colleagues at one customer get
+# the same reminders, so most digests of a day are rendered once, not once per reader.
+_UNSUBSCRIBE_SLOT = "notices-unsubscribe-slot"
+
+
+def _render_digest(*, items: Sequence[PortalNotification], category: Category, language: str,
+                   today: datetime.date) -> tuple[str, str, str]:
+    with translation.override(language):
+        context = {
+            "brand": settings.PORTAL_BRAND_NAME, "support_email": settings.PORTAL_SUPPORT_EMAIL,
+            "portal_url": settings.PORTAL_BASE_URL,
+            "category": category, "category_label": str(Category(category).label),
+            "sections": _describe_items(items, today=today), "today": today,
+            "unsubscribe_url": _UNSUBSCRIBE_SLOT,
+            "settings_url": settings.PORTAL_BASE_URL + reverse("notices:settings"),
+            "notifications_url": settings.PORTAL_BASE_URL + reverse("notices:list"),
+        }
+        return (
+            " ".join(render_to_string("email/notices_digest_subject.txt", context).split())[:255],
+            render_to_string("email/notices_digest.txt", context),
+            render_to_string("email/notices_digest.html", context),
+        )
+
+
+_DIGEST_INSERT = (
+    "INSERT INTO notices_digestemail (user_id, category, day, items, created_at) "
+    "SELECT u, %s, %s, n, %s FROM unnest(%s::bigint[], %s::int[]) AS t(u, n) "
+    "ON CONFLICT (user_id, category, day) DO NOTHING RETURNING id, user_id"
+)
+
+
+def _digest_batch(user_ids: Sequence[int], *, category: Category, today: datetime.date) -> int:
+    """The day's email for each of these people, in one transaction: their waiting rows are
+    locked (skip locked: a concurrent run takes the others), a ``DigestEmail`` is inserted per
+    person unless one exists for today (ON CONFLICT DO NOTHING: that person's email went out
+    already; their rows wait for tomorrow), and the outbox rows and the rows' ``emailed_at``
+    are written. The emails are sent after commit, in batches, by the worker."""
     with transaction.atomic():
         items = list(
             PortalNotification.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(user=user, category=category, emailed_at__isnull=True)
-            .select_related("customer").order_by("created_at", "id")
+            .filter(user_id__in=list(user_ids), category=category, emailed_at__isnull=True)
+            .select_related("customer", "user").order_by("user_id", "created_at", "id")
         )
-        if not items:
-            return False
+        by_user: dict[int, list[PortalNotification]] = defaultdict(list)
+        for item in items:
+            if item.user.is_active:
+                by_user[item.user_id].append(item)
+        if not by_user:
+            return 0
+        with connection.cursor() as cursor:
+            cursor.execute(_DIGEST_INSERT, [category, today, timezone.now(), list(by_user),
+                                            [len(v) for v in by_user.values()]])
+            inserted = dict((user_id, digest_id) for digest_id, user_id in cursor.fetchall())
+        rendered: dict[tuple, tuple[str, str, str]] = {}
+        emails: list[OutboxEmail] = []
+        for user_id, user_items in by_user.items():
+            if user_id not in inserted:
+                continue
+            user = user_items[0].user
+            language = _language_of(user)
+            signature = (language, tuple((i.kind, json.dumps(i.data, sort_keys=True)) for i in user_items))
+            if signature not in rendered:
+                rendered[signature] = _render_digest(items=user_items, category=category, language=language,
+                                                     today=today)
+            subject, text, html = rendered[signature]
+            link = unsubscribe_url(user=user, category=category)
+            customers = {i.customer_id for i in user_items}
+            emails.append(OutboxEmail(
+                customer_id=user_items[0].customer_id if len(customers) == 1 else None,
+                event=f"{DIGEST_EVENT}.{category}", recipients=[user.email.lower()], subject=subject,
+                body_text=text.replace(_UNSUBSCRIBE_SLOT, link), body_html=html.replace(_UNSUBSCRIBE_SLOT, link),
+                headers={"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+            ))
+        if not emails:
+            return 0
+        emails = OutboxEmail.objects.bulk_create(emails)
+        DigestEmail.objects.bulk_update(
+            [DigestEmail(pk=inserted[u], email_id=e.pk) for u, e in zip(
+                [u for u in by_user if u in inserted], emails, strict=True)],
+            ["email"],
+        )
+        PortalNotification.objects.filter(
+            pk__in=[i.pk for u in inserted for i in by_user.get(u, ())]
+        ).update(emailed_at=timezone.now())
+        ids = [e.pk for e in emails]
+        transaction.on_commit(lambda: _enqueue_batches(ids), robust=True)
+    return len(emails)
+
+
+SEND_BATCH = 100
+
+
+def _enqueue_batches(ids: list[int]) -> None:
+    """One task per hundred emails (publishing one per email was most of a large run's time);
+    what cannot be published is sent by the outbox sweep."""
+    from .tasks import notices_send_batch
+
+    for start in range(0, len(ids), SEND_BATCH):
         try:
-            with transaction.atomic():
-                digest = DigestEmail.objects.create(user=user, category=category, day=today, items=len(items))
-        except IntegrityError:
-            return False  # today's email went out already; these wait for tomorrow's
-        language = _language_of(user)
-        with translation.override(language):
-            context = {
-                "user": user, "category": category, "category_label": str(Category(category).label),
-                "sections": _describe_items(items, today=today), "today": today,
-                "unsubscribe_url": unsubscribe_url(user=user, category=category),
-                "settings_url": settings.PORTAL_BASE_URL + reverse("notices:settings"),
-                "notifications_url": settings.PORTAL_BASE_URL + reverse("notices:list"),
-            }
-        customers = {item.customer_id for item in items}
-        emails = notification_queue(
-            customer=items[0].customer if len(customers) == 1 else None,
-            event=f"{DIGEST_EVENT}.{category}", template="notices_digest", context=context,
-            recipients=[user.email], languages={user.email.lower(): language},
-            headers={user.email.lower(): unsubscribe_headers(user=user, category=category)},
-        )
-        digest.email = emails[0] if emails else None
-        digest.save(update_fields=["email"])
-        PortalNotification.objects.filter(pk__in=[item.pk for item in items]).update(emailed_at=timezone.now())
-    return True
+            notices_send_batch.delay(ids[start:start + SEND_BATCH])
+        except Exception:  # whatever the broker client raises: the periodic sweep sends them
+            logger.warning("Broker unavailable; digest emails left for the outbox sweep", exc_info=True)
+            return
 
 
 # --- Events published by other apps ---------------------------------------------------------

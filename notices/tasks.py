@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
+from accounts import notifications
+
 from . import services
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True)
@@ -18,3 +24,16 @@ def notices_daily_run() -> dict[str, int]:
 @shared_task
 def notices_outbox_mirror() -> int:
     return services.outbox_mirror()
+
+
+@shared_task(acks_late=True)
+def notices_send_batch(notification_ids: list[int]) -> int:
+    """Sends a batch of digest emails from the outbox; each is sent at most once (row lock,
+    ``sent_at``), and one that fails is left to the outbox sweep's retries."""
+    sent = 0
+    for notification_id in notification_ids:
+        try:
+            sent += notifications.notification_send(notification_id=notification_id)
+        except notifications.TRANSIENT_SEND_ERRORS:
+            logger.warning("Digest email %s failed; the outbox sweep retries it", notification_id, exc_info=True)
+    return sent
