@@ -58,7 +58,7 @@ def test_reseller_digest_lists_90_30_7_days_once_a_day(book, settings) -> None:
 
 @pytest.mark.django_db
 def test_support_console_shows_the_same_list_filterable_by_account_manager(book, staff_user) -> None:
-    lines, renewed = book
+    lines, _renewed = book
     url = reverse("admin:notices_renewalline_changelist")
     with time_machine.travel(datetime.datetime(2027, 2, 1, 9, tzinfo=datetime.UTC), tick=False):
         client = Client()
