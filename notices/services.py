@@ -325,6 +325,7 @@ def _enqueue_batches(ids: list[int]) -> None:
 # --- Events published by other apps ---------------------------------------------------------
 
 
+@transaction.atomic
 def notice_publish(
     *, customer: Customer | None, users: Sequence[User], category: Category, key: str, title: str, body: str = ""
 ) -> int:
