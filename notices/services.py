@@ -33,6 +33,7 @@ from django.db.models.functions import Lower
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from accounts.access import authorize
 from accounts.audit import audit_record
@@ -501,3 +502,19 @@ def renewal_settings_update(
     audit_record(customer=customer, actor=actor, action="renewal_settings.updated", target=customer.number,
                  details={"account_manager": found.account_manager_email})
     return found
+
+
+def security_event_publish(*, user: User, change: str, method: str) -> int:
+    """A two-factor change on the person's account (allauth's MFA signals): a security
+    notification for them, in their language, emailed as their preference says."""
+    with translation.override(_language_of(user)):
+        titles = {
+            "added": gettext("A two-factor authentication method was added to your account (%(method)s)."),
+            "removed": gettext("A two-factor authentication method was removed from your account (%(method)s)."),
+            "reset": gettext("Your two-factor recovery codes were regenerated (%(method)s)."),
+        }
+        title = titles.get(change, titles["reset"]) % {"method": method}
+        body = gettext("If this was not you, change your password and contact %(support)s at once.") % {
+            "support": settings.PORTAL_SUPPORT_EMAIL}
+    return notice_publish(customer=None, users=[user], category=Category.SECURITY,
+                          key=f"mfa:{change}:{method}:{timezone.now().isoformat()}", title=title, body=body)

@@ -310,3 +310,20 @@ def test_forged_expired_and_cross_user_links_do_nothing_and_say_so(db) -> None:
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert not NotificationPreference.objects.exists()
     assert SALT == "notices.unsubscribe"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_mfa_change_is_a_security_notification_emailed_at_once(db) -> None:
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.signals import authenticator_added
+    from django.core import mail
+
+    user = UserFactory(language="en")
+    MembershipFactory(user=user, role=Role.VIEWER)
+    authenticator = Authenticator(user=user, type=Authenticator.Type.TOTP, data={})
+    authenticator_added.send(sender=Authenticator, request=None, user=user, authenticator=authenticator)
+    [row] = PortalNotification.objects.filter(user=user, category=Category.SECURITY)
+    assert "added" in row.data["title"]
+    [message] = [m for m in mail.outbox if m.to == [user.email]]
+    assert "two-factor" in message.body
+    assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
