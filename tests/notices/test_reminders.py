@@ -185,3 +185,38 @@ def test_reminders_are_keyed_so_a_second_run_adds_nothing(company) -> None:
         reminders_create(today=END - datetime.timedelta(days=90))
     assert first.reminders == count == 3 * 2  # three members, end and TECS
     assert PortalNotification.objects.count() == count
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_at_once_still_send_one_email_per_person(company) -> None:
+    """Two workers run the day at the same moment (beat restarted while a run was going):
+    row locks (skip locked) and the keyed digest insert leave exactly one email each."""
+    import threading
+
+    from django.db import connection
+
+    _customer, asc, admin, _viewer, _line = company
+    day = END - datetime.timedelta(days=7)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait(10)
+            notices_daily_run()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    with time_machine.travel(_at(day), tick=False):  # the clock is process-wide: both threads see it
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    assert not errors, errors
+    received = Counter(m.to[0] for m in _customer_mail())
+    assert received[asc.email] == 1
+    assert received[admin.email] == 1
+    assert DigestEmail.objects.filter(day=day).count() == 2 + (day.weekday() == 0)
