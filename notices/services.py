@@ -249,6 +249,25 @@ _DIGEST_INSERT = (
 )
 
 
+def _digests_insert(by_user: dict[int, list], *, category: Category, today: datetime.date) -> dict[int, int]:
+    """user id -> id of the ``DigestEmail`` inserted now, leaving out whoever has today's
+    already. One statement on PostgreSQL; one savepoint per person elsewhere (SQLite, ``make run``)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_DIGEST_INSERT, [category, today, timezone.now(), list(by_user),
+                                            [len(v) for v in by_user.values()]])
+            return {user_id: digest_id for digest_id, user_id in cursor.fetchall()}
+    inserted = {}
+    for user_id, items in by_user.items():
+        try:
+            with transaction.atomic():
+                digest = DigestEmail.objects.create(user_id=user_id, category=category, day=today, items=len(items))
+        except IntegrityError:
+            continue
+        inserted[user_id] = digest.pk
+    return inserted
+
+
 def _digest_batch(user_ids: Sequence[int], *, category: Category, today: datetime.date) -> int:
     """The day's email for each of these people, in one transaction: their waiting rows are
     locked (skip locked: a concurrent run takes the others), a ``DigestEmail`` is inserted per
@@ -267,10 +286,7 @@ def _digest_batch(user_ids: Sequence[int], *, category: Category, today: datetim
                 by_user[item.user_id].append(item)
         if not by_user:
             return 0
-        with connection.cursor() as cursor:
-            cursor.execute(_DIGEST_INSERT, [category, today, timezone.now(), list(by_user),
-                                            [len(v) for v in by_user.values()]])
-            inserted = dict((user_id, digest_id) for digest_id, user_id in cursor.fetchall())
+        inserted = _digests_insert(by_user, category=category, today=today)
         rendered: dict[tuple, tuple[str, str, str]] = {}
         emails: list[OutboxEmail] = []
         for user_id, user_items in by_user.items():
@@ -308,6 +324,7 @@ def _digest_batch(user_ids: Sequence[int], *, category: Category, today: datetim
 
 
 SEND_BATCH = 100
+MIRROR_FIRST_RUN = datetime.timedelta(days=7)
 
 
 def _enqueue_batches(ids: list[int]) -> None:
@@ -378,8 +395,11 @@ def outbox_mirror(*, limit: int = 1000) -> int:
     a customer (activations, user changes, budget alerts) becomes a bell row for that user.
     Digest emails are left out (their rows are the source). Idempotent by the outbox id."""
     last = PortalNotification.objects.aggregate(m=Max("outbox_id"))["m"]
+    source = OutboxEmail.objects.filter(pk__gt=int(last or 0), customer__isnull=False)
+    if last is None:  # the first run after deployment: last week's emails, not the whole history
+        source = source.filter(created_at__gte=timezone.now() - MIRROR_FIRST_RUN)
     emails = list(
-        OutboxEmail.objects.filter(pk__gt=int(last or 0), customer__isnull=False)
+        source
         .exclude(event__startswith="notices.").order_by("pk").values("pk", "customer_id", "event", "subject",
                                                                       "recipients", "created_at")[:limit]
     )
