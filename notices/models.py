@@ -174,3 +174,17 @@ class RenewalLine(Entitlement):
         proxy = True
         verbose_name = _("line ending soon")
         verbose_name_plural = _("lines ending soon (reseller digest)")
+
+
+class OutboxMirrorMark(models.Model):
+    """How far ``services.outbox_mirror`` has read the outbox (a single row): it advances past
+    emails to addresses without an account too, so those are never read again."""
+
+    last_outbox_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("outbox mirror mark")
+        verbose_name_plural = _("outbox mirror marks")
+
+    def __str__(self) -> str:
+        return str(self.last_outbox_id)

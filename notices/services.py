@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
 from django.db.models.functions import Lower
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -51,6 +50,7 @@ from .models import (
     Frequency,
     Kind,
     NotificationPreference,
+    OutboxMirrorMark,
     PortalNotification,
     ResellerDigest,
 )
@@ -390,21 +390,25 @@ def _event_email(*, user: User, category: Category, key: str, today: datetime.da
     PortalNotification.objects.filter(pk__in=[i.pk for i in items]).update(emailed_at=timezone.now())
 
 
+@transaction.atomic
 def outbox_mirror(*, limit: int = 1000) -> int:
     """The bell shows the same events as the emails: each outbox email to a portal user about
     a customer (activations, user changes, budget alerts) becomes a bell row for that user.
-    Digest emails are left out (their rows are the source). Idempotent by the outbox id."""
-    last = PortalNotification.objects.aggregate(m=Max("outbox_id"))["m"]
-    source = OutboxEmail.objects.filter(pk__gt=int(last or 0), customer__isnull=False)
-    if last is None:  # the first run after deployment: last week's emails, not the whole history
+    Digest emails are left out (their rows are the source). Reads from a mark that only moves
+    forward (locked, so two sweeps never read the same emails); the rows' keys make a repeat
+    harmless anyway."""
+    mark, created = OutboxMirrorMark.objects.select_for_update().get_or_create(pk=1)
+    source = OutboxEmail.objects.filter(pk__gt=mark.last_outbox_id)
+    if created:  # the first run after deployment: last week's emails, not the whole history
         source = source.filter(created_at__gte=timezone.now() - MIRROR_FIRST_RUN)
     emails = list(
-        source
-        .exclude(event__startswith="notices.").order_by("pk").values("pk", "customer_id", "event", "subject",
-                                                                      "recipients", "created_at")[:limit]
+        source.order_by("pk").values("pk", "customer_id", "event", "subject", "recipients", "created_at")[:limit]
     )
     if not emails:
         return 0
+    mark.last_outbox_id = emails[-1]["pk"]
+    mark.save(update_fields=["last_outbox_id"])
+    emails = [e for e in emails if e["customer_id"] and not e["event"].startswith("notices.")]
     addresses = {r.lower() for e in emails for r in e["recipients"]}
     users = dict(
         User.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=addresses, is_active=True)
@@ -417,9 +421,8 @@ def outbox_mirror(*, limit: int = 1000) -> int:
                            data={"title": e["subject"], "event": e["event"]})
         for e in emails for r in e["recipients"] if r.lower() in users
     ]
-    with transaction.atomic():
-        PortalNotification.objects.bulk_create(rows, ignore_conflicts=True)
-        _unread_changed(row.user_id for row in rows)
+    PortalNotification.objects.bulk_create(rows, ignore_conflicts=True)
+    _unread_changed(row.user_id for row in rows)
     return len(rows)
 
 

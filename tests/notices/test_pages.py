@@ -246,6 +246,11 @@ def test_outbox_emails_appear_under_the_bell(customer) -> None:
     assert services.outbox_mirror() == 1  # the ASC has an account; the invitee does not yet
     assert services.outbox_mirror() == 0
     assert PortalNotification.objects.get(user=asc).data["title"]
+    # The mark moved past the invitee's email too: it is never read again.
+    from accounts.models import Notification
+    from notices.models import OutboxMirrorMark
+
+    assert OutboxMirrorMark.objects.get().last_outbox_id == Notification.objects.latest("pk").pk
 
 
 # --- Preferences and unsubscribe -------------------------------------------------------------------
