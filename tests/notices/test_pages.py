@@ -332,3 +332,17 @@ def test_an_mfa_change_is_a_security_notification_emailed_at_once(db) -> None:
     [message] = [m for m in mail.outbox if m.to == [user.email]]
     assert "two-factor" in message.body
     assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_asc_who_chose_never_everywhere_still_gets_the_matrix_emails(customer) -> None:
+    from django.core import mail
+
+    from accounts.services import membership_add
+
+    asc = MembershipFactory(customer=customer, role=Role.ASC).user
+    admin = MembershipFactory(customer=customer, role=Role.ADMINISTRATOR).user
+    services.preferences_set(user=asc, choices={c.value: Frequency.NEVER for c in Category})
+    membership_add(customer=customer, actor=admin, email="colleague@example.org", role=Role.VIEWER)
+    [message] = [m for m in mail.outbox if m.to == [asc.email]]
+    assert "List-Unsubscribe" not in message.extra_headers  # not optional, so no unsubscribe link
