@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -216,12 +217,16 @@ def preferences(request: HttpRequest) -> HttpResponse:
     })
 
 
-_REASONS = {
-    "forged": _("This unsubscribe link is not valid: it was changed or made up. Nothing was changed."),
-    "expired": _("This unsubscribe link has expired. Nothing was changed; sign in to change your settings."),
-    "unknown": _("This unsubscribe link does not belong to an active account with this address. Nothing was changed."),
-    "other_user": _("This unsubscribe link belongs to another account than the one you are signed in with. "
-                    "Nothing was changed."),
+_REASONS = {  # lazy: translated in the language of each request
+    "forged": gettext_lazy(
+        "This unsubscribe link is not valid: it was changed or made up. Nothing was changed."),
+    "expired": gettext_lazy(
+        "This unsubscribe link has expired. Nothing was changed; sign in to change your settings."),
+    "unknown": gettext_lazy(
+        "This unsubscribe link does not belong to an active account with this address. Nothing was changed."),
+    "other_user": gettext_lazy(
+        "This unsubscribe link belongs to another account than the one you are signed in with. "
+        "Nothing was changed."),
 }
 
 

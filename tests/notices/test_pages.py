@@ -346,3 +346,16 @@ def test_an_asc_who_chose_never_everywhere_still_gets_the_matrix_emails(customer
     membership_add(customer=customer, actor=admin, email="colleague@example.org", role=Role.VIEWER)
     [message] = [m for m in mail.outbox if m.to == [asc.email]]
     assert "List-Unsubscribe" not in message.extra_headers  # not optional, so no unsubscribe link
+
+
+@pytest.mark.django_db
+def test_a_bad_link_says_so_in_the_readers_language(db) -> None:
+    from django.utils import translation
+
+    response = Client(HTTP_ACCEPT_LANGUAGE="tr").post(reverse("notices:unsubscribe", args=["not-a-token"]))
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    with translation.override("tr"):
+        expected = translation.gettext(
+            "This unsubscribe link is not valid: it was changed or made up. Nothing was changed.")
+    assert expected in response.content.decode()
+    assert "Nothing was changed" not in response.content.decode()
