@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.admin import ServiceAdmin
 
 from . import selectors, services
-from .models import CustomerRenewalSettings, RenewalLine
+from .models import CustomerRenewalSettings, Kind, RenewalLine
 from .rules import RESELLER_STEPS
 
 
@@ -66,7 +66,7 @@ class RenewalLineAdmin(admin.ModelAdmin):
         rows = []
         for d in selectors.reseller_lines(today=today, steps=steps, account_manager=manager):
             found = getattr(d.line.customer, "renewal_settings", None)
-            rows.append({"d": d, "days": (d.date - today).days, "manager": found})
+            rows.append({"d": d, "days": (d.date - today).days, "manager": found, "kind_label": Kind(d.kind).label})
         return TemplateResponse(request, "admin/notices/renewals.html", {
             **self.admin_site.each_context(request), "opts": self.model._meta,
             "title": self.model._meta.verbose_name_plural,
