@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
 
 from accounts import notifications
 
@@ -15,7 +17,10 @@ logger = logging.getLogger(__name__)
 
 @shared_task(acks_late=True)
 def notices_daily_run() -> dict[str, int]:
-    """Beat runs it every hour: the first run of a day does the work, the others find it done."""
+    """Beat runs it every hour: the first run of a day from ``NOTICES_DAILY_RUN_HOUR`` (local
+    time: people read reminders in the morning) does the work, the others find it done."""
+    if timezone.localtime().hour < settings.NOTICES_DAILY_RUN_HOUR:
+        return {}
     result = services.notices_daily_run()
     return {"customers": result.customers, "reminders": result.reminders, "emails": result.emails,
             "reseller_lines": result.reseller_lines}

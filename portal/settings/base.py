@@ -33,6 +33,8 @@ PORTAL_FRAGMENT_CACHE_SECONDS = env.int("PORTAL_FRAGMENT_CACHE_SECONDS", default
 PORTAL_SUPPORT_EMAIL = env.str("PORTAL_SUPPORT_EMAIL", default="support@example.com")
 # Where the reseller's daily renewals digest goes (lines ending in 90/30/7 days).
 RESELLER_DIGEST_EMAIL = env.str("RESELLER_DIGEST_EMAIL", default=PORTAL_SUPPORT_EMAIL)
+# Reminders go out from this hour (TIME_ZONE) on; beat's hourly runs before it do nothing.
+NOTICES_DAILY_RUN_HOUR = env.int("NOTICES_DAILY_RUN_HOUR", default=6)
 PORTAL_VENDOR_DAEMON = env.str("PORTAL_VENDOR_DAEMON", default="ansyslmd")
 # Absolute base of links in emails (a Celery worker has no request to build them from).
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")

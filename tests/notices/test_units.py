@@ -91,3 +91,21 @@ def test_the_usage_recommendation_is_in_the_email_when_the_usage_app_provides_on
     [message] = [m for m in mail.outbox if m.to == [asc.email]]
     assert "Peak use was 2 of 5 seats: renew 3." in message.body
     assert calls == [(customer.pk, 1, datetime.date(2027, 4, 1))]
+
+
+@pytest.mark.django_db
+def test_the_beat_task_waits_for_the_morning(settings) -> None:
+    from notices.models import DigestEmail
+    from notices.tasks import notices_daily_run as task
+
+    settings.NOTICES_DAILY_RUN_HOUR = 6
+    customer = CustomerFactory()
+    MembershipFactory(customer=customer, role=Role.ASC)
+    EntitlementFactory(customer=customer, end_date=datetime.date(2027, 4, 8), tecs_end_date=None,
+                       start_date=datetime.date(2026, 4, 8))
+    istanbul = datetime.timezone(datetime.timedelta(hours=3))
+    with time_machine.travel(datetime.datetime(2027, 4, 1, 5, 59, tzinfo=istanbul), tick=False):
+        assert task() == {}
+    with time_machine.travel(datetime.datetime(2027, 4, 1, 6, 0, tzinfo=istanbul), tick=False):
+        assert task()["reminders"] == 1
+    assert DigestEmail.objects.count() == 1
