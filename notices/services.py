@@ -34,7 +34,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from accounts.access import authorize
+from accounts.access import authorize, authorize_staff
 from accounts.audit import audit_record
 from accounts.models import Customer, User
 from accounts.models import Notification as OutboxEmail
@@ -268,59 +268,70 @@ def _digests_insert(by_user: dict[int, list], *, category: Category, today: date
     return inserted
 
 
+def _waiting_by_user(user_ids: Sequence[int], *, category: Category) -> dict[int, list[PortalNotification]]:
+    """The rows waiting for an email, per active person, locked (skip locked: a concurrent run
+    takes the others). Must run inside the caller's transaction."""
+    items = (
+        PortalNotification.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(user_id__in=list(user_ids), category=category, emailed_at__isnull=True)
+        .select_related("customer", "user").order_by("user_id", "created_at", "id")
+    )
+    by_user: dict[int, list[PortalNotification]] = defaultdict(list)
+    for item in items:
+        if item.user.is_active:
+            by_user[item.user_id].append(item)
+    return by_user
+
+
+def _digest_emails(
+    by_user: dict[int, list[PortalNotification]], *, category: Category, today: datetime.date
+) -> dict[int, OutboxEmail]:
+    """One unsaved outbox row per person, each rendered in the reader's language."""
+    rendered: dict[tuple, tuple[str, str, str]] = {}
+    emails = {}
+    for user_id, user_items in by_user.items():
+        user = user_items[0].user
+        language = _language_of(user)
+        signature = (language, tuple((i.kind, json.dumps(i.data, sort_keys=True)) for i in user_items))
+        if signature not in rendered:
+            rendered[signature] = _render_digest(items=user_items, category=category, language=language, today=today)
+        subject, text, html = rendered[signature]
+        link = unsubscribe_url(user=user, category=category)
+        customers = {i.customer_id for i in user_items}
+        emails[user_id] = OutboxEmail(
+            customer_id=user_items[0].customer_id if len(customers) == 1 else None,
+            event=f"{DIGEST_EVENT}.{category}", recipients=[user.email.lower()], subject=subject,
+            body_text=text.replace(_UNSUBSCRIBE_SLOT, link), body_html=html.replace(_UNSUBSCRIBE_SLOT, link),
+            headers={"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        )
+    return emails
+
+
 def _digest_batch(user_ids: Sequence[int], *, category: Category, today: datetime.date) -> int:
     """The day's email for each of these people, in one transaction: their waiting rows are
-    locked (skip locked: a concurrent run takes the others), a ``DigestEmail`` is inserted per
-    person unless one exists for today (ON CONFLICT DO NOTHING: that person's email went out
-    already; their rows wait for tomorrow), and the outbox rows and the rows' ``emailed_at``
-    are written. The emails are sent after commit, in batches, by the worker."""
+    locked, a ``DigestEmail`` is inserted per person unless one exists for today (ON CONFLICT
+    DO NOTHING: that person's email went out already; their rows wait for tomorrow), and the
+    outbox rows and the rows' ``emailed_at`` are written. The emails are sent after commit,
+    in batches, by the worker."""
     with transaction.atomic():
-        items = list(
-            PortalNotification.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(user_id__in=list(user_ids), category=category, emailed_at__isnull=True)
-            .select_related("customer", "user").order_by("user_id", "created_at", "id")
-        )
-        by_user: dict[int, list[PortalNotification]] = defaultdict(list)
-        for item in items:
-            if item.user.is_active:
-                by_user[item.user_id].append(item)
+        by_user = _waiting_by_user(user_ids, category=category)
         if not by_user:
             return 0
         inserted = _digests_insert(by_user, category=category, today=today)
-        rendered: dict[tuple, tuple[str, str, str]] = {}
-        emails: list[OutboxEmail] = []
-        for user_id, user_items in by_user.items():
-            if user_id not in inserted:
-                continue
-            user = user_items[0].user
-            language = _language_of(user)
-            signature = (language, tuple((i.kind, json.dumps(i.data, sort_keys=True)) for i in user_items))
-            if signature not in rendered:
-                rendered[signature] = _render_digest(items=user_items, category=category, language=language,
-                                                     today=today)
-            subject, text, html = rendered[signature]
-            link = unsubscribe_url(user=user, category=category)
-            customers = {i.customer_id for i in user_items}
-            emails.append(OutboxEmail(
-                customer_id=user_items[0].customer_id if len(customers) == 1 else None,
-                event=f"{DIGEST_EVENT}.{category}", recipients=[user.email.lower()], subject=subject,
-                body_text=text.replace(_UNSUBSCRIBE_SLOT, link), body_html=html.replace(_UNSUBSCRIBE_SLOT, link),
-                headers={"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-            ))
-        if not emails:
+        by_user = {user_id: items for user_id, items in by_user.items() if user_id in inserted}
+        if not by_user:
             return 0
-        emails = OutboxEmail.objects.bulk_create(emails)
+        emails = _digest_emails(by_user, category=category, today=today)
+        OutboxEmail.objects.bulk_create(list(emails.values()))
         DigestEmail.objects.bulk_update(
-            [DigestEmail(pk=inserted[u], email_id=e.pk) for u, e in zip(
-                [u for u in by_user if u in inserted], emails, strict=True)],
-            ["email"],
+            [DigestEmail(pk=inserted[user_id], email_id=email.pk) for user_id, email in emails.items()], ["email"]
         )
         PortalNotification.objects.filter(
-            pk__in=[i.pk for u in inserted for i in by_user.get(u, ())]
+            pk__in=[item.pk for items in by_user.values() for item in items]
         ).update(emailed_at=timezone.now())
-        ids = [e.pk for e in emails]
+        ids = [email.pk for email in emails.values()]
         transaction.on_commit(lambda: _enqueue_batches(ids), robust=True)
-    return len(emails)
+    return len(ids)
 
 
 SEND_BATCH = 100
@@ -507,20 +518,23 @@ def calendar_token_rotate(*, customer: Customer, actor: User, revoke: bool = Fal
     return found
 
 
-@transaction.atomic
 def renewal_settings_update(
     *, customer: Customer, actor: User, account_manager_name: str, account_manager_email: str,
     account_manager_phone: str = "",
 ) -> CustomerRenewalSettings:
     """Support staff name the customer's account manager (shown in reminders). Audited."""
-    if not (actor.is_active and actor.is_staff):
-        authorize(actor=actor, customer=customer, permission=Permission.MANAGE_LICENSING_SETTINGS,
-                  action="renewal_settings.update")
-        raise PermissionError("support staff only")  # pragma: no cover - authorize raised for non-staff
+    authorize_staff(actor=actor, customer=customer, action="renewal_settings.update")
+    with transaction.atomic():
+        return _renewal_settings_write(customer=customer, actor=actor, name=account_manager_name,
+                                       email=account_manager_email, phone=account_manager_phone)
+
+
+def _renewal_settings_write(*, customer: Customer, actor: User, name: str, email: str,
+                            phone: str) -> CustomerRenewalSettings:
     found, _ = CustomerRenewalSettings.objects.select_for_update().get_or_create(customer=customer)
-    found.account_manager_name = account_manager_name.strip()
-    found.account_manager_email = account_manager_email.strip().lower()
-    found.account_manager_phone = account_manager_phone.strip()
+    found.account_manager_name = name.strip()
+    found.account_manager_email = email.strip().lower()
+    found.account_manager_phone = phone.strip()
     found.save(update_fields=["account_manager_name", "account_manager_email", "account_manager_phone"])
     audit_record(customer=customer, actor=actor, action="renewal_settings.updated", target=customer.number,
                  details={"account_manager": found.account_manager_email})

@@ -3,7 +3,6 @@ selectors read, one service writes."""
 
 from __future__ import annotations
 
-import csv
 import datetime
 from http import HTTPStatus
 from typing import Any
@@ -26,7 +25,7 @@ from django.views.generic import TemplateView
 
 from accounts.access import CustomerViewMixin
 from accounts.roles import Permission
-from portal.csv import csv_safe
+from portal.csv import csv_response
 
 from . import ical, selectors, services
 from .forms import MarkReadForm, PreferencesForm
@@ -92,21 +91,16 @@ class RenewalsExportView(CustomerViewMixin, View):
     required_permission = Permission.VIEW
 
     def get(self, request: HttpRequest, customer_number: str) -> HttpResponse:
-        today = timezone.localdate()
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="renewals-{self.customer.number}.csv"'
-        writer = csv.writer(response)
-        writer.writerow([_("Month"), _("Date"), _("What ends"), _("Line"), _("Product"), _("Feature"),
-                         _("Quantity"), _("Activated"), _("Utilisation (%)"), _("Renewed"), _("Recommendation")])
-        for row in _rows(self.customer, today):
-            line = row["line"]
-            writer.writerow([csv_safe(v) for v in (
-                row["month"].strftime("%Y-%m"), row["date"].isoformat(), row["kind_label"], line.line_id,
-                line.product.name, line.product.feature, line.quantity, line.activated,
-                "" if row["utilisation"] is None else row["utilisation"], _("yes") if row["renewed"] else _("no"),
-                row["recommendation"],
-            )])
-        return response
+        header = [_("Month"), _("Date"), _("What ends"), _("Line"), _("Product"), _("Feature"), _("Quantity"),
+                  _("Activated"), _("Utilisation (%)"), _("Renewed"), _("Recommendation")]
+        rows = (
+            (row["month"].strftime("%Y-%m"), row["date"].isoformat(), row["kind_label"], row["line"].line_id,
+             row["line"].product.name, row["line"].product.feature, row["line"].quantity, row["line"].activated,
+             "" if row["utilisation"] is None else row["utilisation"], _("yes") if row["renewed"] else _("no"),
+             row["recommendation"])
+            for row in _rows(self.customer, timezone.localdate())
+        )
+        return csv_response(f"renewals-{self.customer.number}.csv", header, rows)
 
 
 def _ics_response(body: str, filename: str) -> HttpResponse:

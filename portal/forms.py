@@ -11,6 +11,13 @@ from django.conf import settings
 from django.core import signing
 from django.utils.translation import gettext as _
 
+from portal.errors import PortalError
+
+
+def form_error_from(form: forms.Form, error: PortalError) -> None:
+    """Puts a service's refusal on the form: on its field when the form has it."""
+    form.add_error(error.field if error.field in form.fields else None, error.message)
+
 
 def lines_normalise(text: str) -> str:
     # Browsers submit textarea line breaks as CRLF; the signed preview must survive that.

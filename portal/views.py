@@ -12,4 +12,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("account_login")
+    if request.user.is_staff and not request.user.memberships.exists():
+        # Support staff work in the console; the no-access page is for customers' people.
+        return redirect("admin:index")
     return redirect("access")

@@ -20,6 +20,7 @@ from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString, mark_safe
 
 from portal.fragments import cached_fragment
+from portal.navigation import NavLink, customer_nav
 
 register = template.Library()
 
@@ -60,3 +61,12 @@ def site_header(context: template.Context) -> SafeString:
     if bell:
         html = html.replace(_BELL, conditional_escape(bell))
     return mark_safe(html)  # noqa: S308 - cached template output; the filled-in values are escaped
+
+
+@register.simple_tag(takes_context=True)
+def customer_nav_links(context: template.Context) -> list[NavLink]:
+    """``{% customer_nav_links as links %}``: the customer tabs the member may open."""
+    request = context.get("request")
+    match = getattr(request, "resolver_match", None)
+    return customer_nav(context["access"], section=match.namespace if match else "")
+

@@ -79,7 +79,7 @@ def test_renewals_csv_is_spreadsheet_safe(customer, member_client, clock) -> Non
                        tecs_end_date=None)
     client = member_client(role=Role.VIEWER, customer=customer)
     response = client.get(reverse("renewals:export", args=[customer.number]))
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[0][0] == "Month"
     assert rows[1][4] == "'=HYPERLINK(1)"
     assert rows[1][1] == "2027-01-15"

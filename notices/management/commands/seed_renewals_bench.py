@@ -45,13 +45,7 @@ class Command(BaseCommand):
         today = timezone.localdate()
         with transaction.atomic():
             if reset:
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "TRUNCATE notices_portalnotification, notices_digestemail, notices_resellerdigest, "
-                        "accounts_notification, entitlements_entitlement, accounts_membership CASCADE"
-                    )
-                    cursor.execute("DELETE FROM accounts_user WHERE email LIKE %s", ["%@renewals-bench.example"])
-                    cursor.execute("DELETE FROM accounts_customer WHERE number::bigint >= %s", [NUMBER_BASE])
+                _reset()
             if Customer.objects.filter(number=str(NUMBER_BASE)).exists():
                 self.stdout.write("Already seeded.")
                 return
@@ -75,30 +69,48 @@ class Command(BaseCommand):
                 for i, c in enumerate(created)
                 for k, role in enumerate((Role.ASC, Role.ADMINISTRATOR, Role.VIEWER))
             )
-            buffer = io.StringIO()
-            per_customer, extra = divmod(lines, customers)
-            start = today - datetime.timedelta(days=400)
-            for i, c in enumerate(created):
-                for j in range(per_customer + (i < extra)):
-                    product = products[rng.randrange(PRODUCTS)]
-                    offset = rng.randrange(-365, 730)
-                    perpetual = rng.random() < 0.2
-                    end = None if perpetual else today + datetime.timedelta(days=offset)
-                    tecs = (today + datetime.timedelta(days=offset)) if (perpetual or rng.random() < 0.7) else None
-                    buffer.write("\t".join((
-                        str(c.pk), f"{c.number}-{j:05d}", f"SO-{i}", str(product.pk), str(rng.choice((1, 2, 5, 10))),
-                        "0", start.isoformat(), end.isoformat() if end else r"\N", tecs.isoformat() if tecs else r"\N",
-                        "f", timezone.now().isoformat(),
-                    )) + "\n")
-            buffer.seek(0)
-            with connection.cursor() as cursor, cursor.cursor.copy(
-                "COPY entitlements_entitlement (customer_id, line_id, order_number, product_id, quantity, activated, "
-                "start_date, end_date, tecs_end_date, borrowable, created_at) FROM STDIN"
-            ) as copy:
-                while data := buffer.read(1 << 20):
-                    copy.write(data)
+            _lines_copy(created, products, lines=lines, rng=rng, today=today)
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE entitlements_entitlement")
         self.stdout.write(
             f"Seeded {customers} customers, {Entitlement.objects.count()} lines in {time.monotonic() - started:.0f} s."
         )
+
+
+def _reset() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE notices_portalnotification, notices_digestemail, notices_resellerdigest, "
+            "accounts_notification, entitlements_entitlement, accounts_membership CASCADE"
+        )
+        cursor.execute("DELETE FROM accounts_user WHERE email LIKE %s", ["%@renewals-bench.example"])
+        cursor.execute("DELETE FROM accounts_customer WHERE number::bigint >= %s", [NUMBER_BASE])
+
+
+def _lines_copy(customers: list[Customer], products: list[Product], *, lines: int, rng: random.Random,
+                today: datetime.date) -> None:
+    """``lines`` lines spread evenly over the customers, end and TECS dates over three years
+    around today (a fifth perpetual, with TECS only), written with COPY."""
+    buffer = io.StringIO()
+    per_customer, extra = divmod(lines, len(customers))
+    start = today - datetime.timedelta(days=400)
+    created_at = timezone.now().isoformat()
+    for i, c in enumerate(customers):
+        for j in range(per_customer + (i < extra)):
+            product = products[rng.randrange(len(products))]
+            date = today + datetime.timedelta(days=rng.randrange(-365, 730))
+            perpetual = rng.random() < 0.2
+            end = None if perpetual else date
+            tecs = date if (perpetual or rng.random() < 0.7) else None
+            buffer.write("\t".join((
+                str(c.pk), f"{c.number}-{j:05d}", f"SO-{i}", str(product.pk), str(rng.choice((1, 2, 5, 10))),
+                "0", start.isoformat(), end.isoformat() if end else r"\N", tecs.isoformat() if tecs else r"\N",
+                "f", created_at,
+            )) + "\n")
+    buffer.seek(0)
+    with connection.cursor() as cursor, cursor.cursor.copy(
+        "COPY entitlements_entitlement (customer_id, line_id, order_number, product_id, quantity, activated, "
+        "start_date, end_date, tecs_end_date, borrowable, created_at) FROM STDIN"
+    ) as copy:
+        while data := buffer.read(1 << 20):
+            copy.write(data)
