@@ -74,7 +74,8 @@ class AccessView(LoginRequiredMixin, TemplateView):
             }
             for membership in memberships
         ]
-        return super().get_context_data(rows=rows, **kwargs)
+        customers = [row["customer"] for row in rows]
+        return super().get_context_data(rows=rows, customers=customers, **kwargs)
 
 
 class RolesHelpView(TemplateView):

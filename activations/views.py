@@ -33,6 +33,7 @@ from accounts.selectors import membership_list
 from entitlements.models import LicensingModel
 from entitlements.selectors import EntitlementFilters, entitlement_list, flexnet_entitlement_list
 from portal.errors import PortalError
+from portal.forms import ascii_int
 from portal.fragments import customer_fragment, shared_view
 
 from .forms import ActivationForm, DeliverForm, LicenseUploadForm, RehostForm, ServerForm, VerifyForm
@@ -162,10 +163,11 @@ def _posted_line_ids(data: Any) -> set[int]:
 
 
 def _prefill(query: Any) -> dict[str, str]:
-    """``q_<entitlement id>`` quantities carried from "Update from license" to activation."""
+    """``q_<entitlement id>`` quantities carried from "Update from license" to activation
+    (ASCII numbers only: ``"²".isdigit()`` is true, and ``int("²")`` raises)."""
     return {
         key: value for key, value in query.items()
-        if key.startswith("q_") and key[2:].isdigit() and value.isdigit() and len(value) <= 7
+        if key.startswith("q_") and ascii_int(key[2:]) is not None and ascii_int(value, max_digits=7) is not None
     }
 
 
@@ -498,8 +500,8 @@ class LicenseFileDiffView(ActivationsPage):
             raise Http404(_("This server has no license file yet."))
 
         def version_from(name: str, default: int) -> int:
-            value = request.GET.get(name, "")
-            return int(value) if value.isascii() and value.isdigit() and int(value) in versions else default
+            value = ascii_int(request.GET.get(name, ""))
+            return value if value in versions else default
 
         new = version_from("to", versions[0])
         old = version_from("from", versions[1] if len(versions) > 1 else versions[0])

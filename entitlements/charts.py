@@ -33,7 +33,7 @@ def _short(name: str) -> str:
 
 
 def _day(value: datetime.date) -> str:
-    return formats.date_format(value, "DATE_FORMAT")
+    return formats.date_format(value, "SHORT_DATE_FORMAT")
 
 
 # --- usage per product ---------------------------------------------------------------------

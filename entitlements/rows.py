@@ -39,8 +39,8 @@ class Words:
         return _("Elastic")
 
     @cached_property
-    def yes_no(self) -> tuple[str, str]:
-        return _("Yes"), _("No")
+    def borrowable(self) -> SafeString:
+        return format_html('<br><span class="badge badge--info">{}</span>', _("borrowable"))
 
     @cached_property
     def perpetual(self) -> str:
@@ -115,10 +115,12 @@ COLUMNS: tuple[Column, ...] = (
     Column(gettext_lazy("Line"), '<th scope="row" class="nowrap">{}</th>', lambda e, w: (e.line_id,),
            lambda e, w: e.line_id, sort="line"),
     Column(gettext_lazy("Order"), csv=lambda e, w: e.order_number),
-    Column(gettext_lazy("Product"), "<td>{}</td>", lambda e, w: (e.product.name,), lambda e, w: e.product.name,
-           sort="product"),
-    Column(gettext_lazy("Feature"), "<td><code>{}</code></td>", lambda e, w: (e.product.feature,),
-           lambda e, w: e.product.feature, sort="feature"),
+    # At 1280 px every column fits (issue 14): the feature sits under the product, the term's
+    # two dates share a cell and "borrowable" is a mark beside the model; the CSV keeps each
+    # value in a column of its own.
+    Column(gettext_lazy("Product"), '<td>{}<br><code class="feature">{}</code></td>',
+           lambda e, w: (e.product.name, e.product.feature), lambda e, w: e.product.name, sort="product"),
+    Column(gettext_lazy("Feature"), csv=lambda e, w: e.product.feature),
     Column(gettext_lazy("Quantity"), '<td class="num">{}</td>', lambda e, w: (e.quantity,), lambda e, w: e.quantity,
            sort="quantity", numeric=True),
     Column(gettext_lazy("Activated"), '<td class="num">{}</td>', lambda e, w: (e.activated,),
@@ -127,20 +129,19 @@ COLUMNS: tuple[Column, ...] = (
            lambda e, w: e.available, sort="available", numeric=True),
     Column(gettext_lazy("Usage"), '<td><div class="usage"><meter min="0" max="{}" value="{}" high="{}" '
            'aria-label="{}">{}%</meter><span class="usage__value">{}%</span></div></td>', _usage),
-    Column(gettext_lazy("Start"), '<td class="nowrap">{}</td>', lambda e, w: (w.day(e.start_date),),
-           lambda e, w: e.start_date.isoformat(), sort="start"),
-    Column(gettext_lazy("End"), '<td class="nowrap">{}</td>',
-           lambda e, w: (w.day(e.end_date) if e.end_date else w.perpetual,),
-           lambda e, w: e.end_date.isoformat() if e.end_date else w.perpetual, sort="end"),
+    Column(gettext_lazy("Start"), csv=lambda e, w: e.start_date.isoformat()),
+    Column(gettext_lazy("End"), csv=lambda e, w: e.end_date.isoformat() if e.end_date else w.perpetual),
+    Column(gettext_lazy("Term"),
+           '<td class="term"><span class="nowrap">{} –</span><br><span class="nowrap">{}</span></td>',
+           lambda e, w: (w.day(e.start_date), w.day(e.end_date) if e.end_date else w.perpetual), sort="end"),
     Column(gettext_lazy("TECS end"), '<td class="nowrap">{}</td>',
            lambda e, w: (w.day(e.tecs_end_date) if e.tecs_end_date else "—",),
            lambda e, w: e.tecs_end_date.isoformat() if e.tecs_end_date else ""),
-    Column(gettext_lazy("Model"), "<td>{}</td>",
-           lambda e, w: (w.models.get(e.product.licensing_model, w.elastic),),
+    Column(gettext_lazy("Model"), "<td>{}{}</td>",
+           lambda e, w: (w.models.get(e.product.licensing_model, w.elastic), w.borrowable if e.borrowable else ""),
            lambda e, w: w.csv_models.get(e.product.licensing_model, e.product.licensing_model),
            csv_label=gettext_lazy("Licensing model")),
-    Column(gettext_lazy("Borrowable"), "<td>{}</td>", lambda e, w: (w.yes_no[0] if e.borrowable else w.yes_no[1],),
-           lambda e, w: w.csv_yes_no[0] if e.borrowable else w.csv_yes_no[1]),
+    Column(gettext_lazy("Borrowable"), csv=lambda e, w: w.csv_yes_no[0] if e.borrowable else w.csv_yes_no[1]),
     Column(gettext_lazy("Status"), "<td>{}</td>", lambda e, w: (w.badges.get(e.status_value, w.pending),),
            lambda e, w: w.csv_statuses.get(e.status_value, e.status_value), sort="status"),
 )

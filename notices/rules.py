@@ -78,7 +78,7 @@ def describe(*, kind: str, data: Mapping, today: datetime.date) -> Described:
     if kind == Kind.MESSAGE:
         return Described(title=str(data.get("title", "")), cost=str(data.get("body", "")))
     date = datetime.date.fromisoformat(data["date"])
-    when = date_format(date, "DATE_FORMAT")
+    when = date_format(date, "SHORT_DATE_FORMAT")
     days = (date - today).days
     if days > 0:
         relative = ngettext("in %(days)d day", "in %(days)d days", days) % {"days": days}

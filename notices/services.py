@@ -29,7 +29,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -38,7 +37,7 @@ from accounts.access import authorize, authorize_staff
 from accounts.audit import audit_record
 from accounts.models import Customer, User
 from accounts.models import Notification as OutboxEmail
-from accounts.notifications import notification_queue
+from accounts.notifications import email_render, notification_queue
 from accounts.roles import Permission
 from entitlements.models import Entitlement
 
@@ -235,11 +234,7 @@ def _render_digest(*, items: Sequence[PortalNotification], category: Category, l
             "settings_url": settings.PORTAL_BASE_URL + reverse("notices:settings"),
             "notifications_url": settings.PORTAL_BASE_URL + reverse("notices:list"),
         }
-        return (
-            " ".join(render_to_string("email/notices_digest_subject.txt", context).split())[:255],
-            render_to_string("email/notices_digest.txt", context),
-            render_to_string("email/notices_digest.html", context),
-        )
+        return email_render(template="notices_digest", context=context)
 
 
 _DIGEST_INSERT = (

@@ -5,12 +5,15 @@ Out: ``csv_response`` streams a download that spreadsheets open safely: UTF-8 wi
 ``csv_safe`` (CSV injection). In: ``csv_line_fields`` reads one pasted line (``,`` / ``;`` /
 tab, as spreadsheets copy), ``csv_table_read`` reads a file with a header row into rows by
 column name, refusing what cannot be imported with a ``PortalError``.
+
+Every export is bounded: at most ``EXPORT_MAX_ROWS`` rows, then a line saying the file was cut.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -22,17 +25,30 @@ from portal.errors import PortalError
 # A cell starting with one of these is run as a formula by Excel / LibreOffice (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"
+# Joined values ("a; b") are split into cells again by spreadsheets that use ";" as the list or
+# field separator (Turkish and German Excel open a CSV that way) and by "text to columns": each
+# part is guarded like a cell. Leading spaces and quotes of a part are kept; one more quote goes
+# before them, so that ``csv_unsafe`` can always give the original back.
+_PART_SAFE = re.compile(r"(^|;)( *)('*)(?=[=+\-@\t\r])")
+_PART_UNSAFE = re.compile(r"(^|;)( *)'('*)(?=[=+\-@\t\r])")
+JOIN = "; "
+
+# The most rows one export writes; the last line says when a file was cut there (docs/security.md).
+EXPORT_MAX_ROWS = 100_000
 
 
 def csv_safe(value: object) -> str:
-    """A cell that a spreadsheet shows as text: formula-like values get a leading quote."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    """A cell that a spreadsheet shows as text: the cell and every ``;``-joined part of it that
+    starts like a formula get a leading quote. A list or tuple is joined with ``"; "`` first."""
+    if value is None:
+        return ""
+    text = JOIN.join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+    return _PART_SAFE.sub(r"\1\2'\3", text)
 
 
 def csv_unsafe(text: str) -> str:
     """The value a ``csv_safe`` cell stands for, so that an exported file imports unchanged."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES) else text
+    return _PART_UNSAFE.sub(r"\1\2\3", text)
 
 
 # --- Out --------------------------------------------------------------------------------------
@@ -45,18 +61,28 @@ class _Echo:
         return value
 
 
-def csv_response(filename: str, header: Sequence[object], rows: Iterable[Sequence[object]]) -> StreamingHttpResponse:
-    """A CSV download streamed row by row (``rows`` may be a generator over ``.iterator()``)."""
+def csv_response(
+    filename: str, header: Sequence[object], rows: Iterable[Sequence[object]], *, max_rows: int | None = None
+) -> StreamingHttpResponse:
+    """A CSV download streamed row by row (``rows`` may be a generator over ``.iterator()``), of
+    at most ``max_rows`` rows (``EXPORT_MAX_ROWS``); when there were more, a last line says so,
+    so a cut file is never mistaken for a whole one."""
+    limit = EXPORT_MAX_ROWS if max_rows is None else max_rows
     writer = csv.writer(_Echo())
 
     def stream() -> Iterator[str]:
         yield BOM
         yield writer.writerow([csv_safe(cell) for cell in header])
-        for row in rows:
+        for number, row in enumerate(rows):
+            if number == limit:
+                note = _("Only the first %(count)d rows are exported: narrow the filter.") % {"count": limit}
+                yield writer.writerow([csv_safe(note)])
+                return
             yield writer.writerow([csv_safe(cell) for cell in row])
 
     response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
     return response
 
 

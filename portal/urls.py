@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.functional import lazy
@@ -13,10 +12,11 @@ from accounts.language import language_set
 from accounts.urls import customer_urlpatterns as account_customer_urls
 
 from . import views
+from .i18n import brand_name
 
 # Lazy, so the header follows the language of each request (``lazy % dict`` would translate once, at import).
 admin.site.site_header = lazy(
-    lambda: gettext("%(brand)s support console") % {"brand": settings.PORTAL_BRAND_NAME}, str
+    lambda: gettext("%(brand)s support console") % {"brand": brand_name()}, str
 )()
 admin.site.site_title = admin.site.site_header
 admin.site.index_title = _("Customers, access and licenses")

@@ -182,6 +182,9 @@ class UsagePreset:
 _EARLIEST = datetime.date(2000, 1, 1)
 _LATEST = datetime.date(2999, 12, 31)
 MAX_DAY_BUCKETS = 93
+# The longest custom range the usage page shows (two years: 25 month bars at most). The CSV
+# export takes any range: it streams and is capped at portal.csv.EXPORT_MAX_ROWS rows.
+MAX_USAGE_RANGE_DAYS = 731
 
 
 class UsageFilterForm(forms.Form):
@@ -204,9 +207,13 @@ class UsageFilterForm(forms.Form):
                  (Granularity.MONTH.value, gettext_lazy("Month"))],
     )
 
-    def __init__(self, *args: Any, today: datetime.date | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, today: datetime.date | None = None, max_days: int | None = MAX_USAGE_RANGE_DAYS,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.today = today or timezone.localdate()
+        self.max_days = max_days
 
     def _in_range(self, name: str) -> datetime.date | None:
         value = self.cleaned_data.get(name)
@@ -243,6 +250,8 @@ class UsageFilterForm(forms.Form):
             self.add_error("date_to", _("Enter the last day of the range."))
         if start and end and start > end:
             self.add_error("date_to", _("The end date is before the start date."))
+        elif start and end and self.max_days and (end - start).days >= self.max_days:
+            self.add_error("date_to", _("Choose a range of at most %(days)d days.") % {"days": self.max_days})
 
 
 def preset_period(preset: str, *, today: datetime.date) -> tuple[datetime.date, datetime.date] | None:

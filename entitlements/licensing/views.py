@@ -30,6 +30,7 @@ from ..models import ElasticAccount, LicensingModel
 from .charts import CHART_PALETTE, elastic_usage_chart
 from .forms import (
     MAX_IMPORT_LINES,
+    MAX_USAGE_RANGE_DAYS,
     ActiveForm,
     BudgetForm,
     GroupMembersForm,
@@ -568,8 +569,11 @@ class ElasticBudgetView(_ElasticView):
 
 
 class _UsageView(_ElasticView):
+    # The page draws a chart over the range, so its range is bounded; the export is bounded by its rows.
+    max_days: ClassVar[int | None] = MAX_USAGE_RANGE_DAYS
+
     def filter_form(self) -> UsageFilterForm:
-        return UsageFilterForm(self.request.GET or {"preset": UsagePreset.LAST_12_MONTHS})
+        return UsageFilterForm(self.request.GET or {"preset": UsagePreset.LAST_12_MONTHS}, max_days=self.max_days)
 
 
 class ElasticUsageView(_UsageView):
@@ -593,9 +597,10 @@ class ElasticUsageView(_UsageView):
 
 
 class ElasticUsageExportView(_UsageView):
-    """The filtered usage transactions as CSV (every page of them)."""
+    """The filtered usage transactions as CSV (every page of them, at most EXPORT_MAX_ROWS)."""
 
     required_permission = Permission.VIEW
+    max_days = None
 
     @_section_guard
     def get(self, request: HttpRequest, customer_number: str) -> HttpResponse:

@@ -141,3 +141,19 @@ def test_save_and_email_to_chosen_members_ends_on_a_result_page(demo, page: Page
     expect(page.get_by_role("link", name=re.compile(r"Download license file version \d+"))).to_be_visible()
     # Back does not offer a live review form: the result page replaced it.
     expect(page.get_by_role("button", name="Save & Email")).to_have_count(0)
+
+
+def test_the_entitlements_table_fits_1280_px(demo, page: Page, login) -> None:
+    login(page, "viewer@demo.example", PASSWORD)
+    page.goto(f"/c/{CUSTOMER}/entitlements/?status=all")
+    table = page.get_by_role("table", name=re.compile(r"entitlement lines"))
+    expect(table).to_be_visible()
+    scroll, client = table.locator("xpath=..").evaluate("w => [w.scrollWidth, w.clientWidth]")
+    assert scroll <= client, f"the entitlements table scrolls sideways at 1280 px: {scroll} > {client}"
+    headers = table.locator("thead th").all_inner_texts()
+    for name in ("Line", "Product", "Quantity", "Activated", "Available", "Term", "TECS end", "Model", "Status"):
+        assert name in headers, headers
+    # What collapsed is still there: the feature under the product, both dates of the term.
+    first = table.locator("tbody tr").first
+    expect(first.locator("code.feature")).to_be_visible()
+    expect(first.locator("td.term")).to_contain_text("–")

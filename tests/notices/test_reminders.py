@@ -220,3 +220,17 @@ def test_two_runs_at_once_still_send_one_email_per_person(company) -> None:
     assert received[asc.email] == 1
     assert received[admin.email] == 1
     assert DigestEmail.objects.filter(day=day).count() == 2 + (day.weekday() == 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_plain_text_part_is_not_html_escaped(company) -> None:
+    customer, _asc, admin, _viewer, _line = company
+    customer.name = "O'Neil & Sons <Ltd>"
+    customer.save()
+    with time_machine.travel(_at(END - datetime.timedelta(days=7)), tick=False):
+        notices_daily_run()
+    message = next(m for m in mail.outbox if m.to == [admin.email])
+    assert "O'Neil & Sons <Ltd>" in message.body
+    assert "&amp;" not in message.body
+    html = message.alternatives[0][0]
+    assert "O&#x27;Neil &amp; Sons &lt;Ltd&gt;" in html

@@ -173,7 +173,8 @@ PAGES: dict[str, ListPage] = {
     "shared_web_access": ListPage("licensing_settings:shared_web_access", grow_licensing, 14),
     "elastic": ListPage("licensing_settings:elastic", grow_licensing, 11),
     "elastic_usage": ListPage("licensing_settings:elastic_usage", grow_licensing, 9),
-    "access": ListPage("access", grow_access, 5, customer_scoped=False),
+    # + 1: which of the user's customers own FlexNet (why a customer has no Activations tab).
+    "access": ListPage("access", grow_access, 6, customer_scoped=False),
     "renewals": ListPage("renewals:list", grow_entitlements, 7),
 }
 

@@ -3,6 +3,7 @@ refusal says, the portal's own 404, links in emails that follow the served port.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from http import HTTPStatus
 from pathlib import Path
@@ -120,3 +121,86 @@ def test_a_refusal_reserved_to_support_never_says_ask_your_asc(role, member_clie
     assert 'data-403-advice="support"' in html
     assert "ask your ASC" not in html.lower()
     assert "This needs the permission" not in html  # the role has the page's permission
+
+
+# --- Why there is no Activations tab (item 1) -------------------------------------------------
+
+
+def _customer(*, model: str, managed: bool):
+    from entitlements.models import LicensingModel
+    from tests.factories import EntitlementFactory, ProductFactory
+
+    customer = CustomerFactory(flexnet_managed=managed)
+    EntitlementFactory(customer=customer, product=ProductFactory(licensing_model=LicensingModel(model)))
+    return customer
+
+
+@pytest.mark.parametrize(
+    ("model", "managed", "reason", "says"),
+    [
+        ("shared_web", True, "no_flexnet", "has no FlexNet products"),
+        ("elastic", False, "no_flexnet", "has no FlexNet products"),
+        ("flexnet", False, "not_managed", "contact your account manager or support"),
+        ("flexnet", True, "", ""),
+    ],
+)
+def test_the_entitlements_and_access_pages_say_why_activations_are_absent(
+    member_client, model, managed, reason, says
+) -> None:
+    customer = _customer(model=model, managed=managed)
+    client = member_client(role=Role.VIEWER, customer=customer)
+    for url in (reverse("entitlements:list", args=[customer.number]), reverse("access")):
+        html = client.get(url).content.decode()
+        if reason:
+            assert f'data-activations-absent="{reason}"' in html, url
+            assert says in html, url
+            assert "support@example.com" in html or reason == "no_flexnet"
+        else:
+            assert "data-activations-absent" not in html, url
+    tabs = client.get(reverse("entitlements:list", args=[customer.number])).content.decode()
+    assert (reverse("activations:list", args=[customer.number]) in tabs) == (not reason)
+
+
+def test_the_explanation_follows_a_change_of_management(member_client, django_capture_on_commit_callbacks) -> None:
+    from accounts.services import customer_update
+
+    customer = _customer(model="flexnet", managed=False)
+    client = member_client(role=Role.ASC, customer=customer)
+    url = reverse("entitlements:list", args=[customer.number])
+    assert 'data-activations-absent="not_managed"' in client.get(url).content.decode()
+    customer_update(customer=customer, actor=UserFactory(is_staff=True), name=customer.name, flexnet_managed=True)
+    assert "data-activations-absent" not in client.get(url).content.decode()
+
+
+# --- Wording (item 14) --------------------------------------------------------------------------
+
+
+def test_the_default_brand_name_is_translated_and_a_custom_one_kept(client: Client, settings) -> None:
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "tr"
+    assert "Lisans Portalı" in client.get(reverse("account_login")).content.decode()
+    settings.PORTAL_BRAND_NAME = "Acme Licensing"
+    html = client.get(reverse("account_login")).content.decode()
+    assert "Acme Licensing" in html
+    assert "Lisans Portalı<" not in html
+
+
+def test_turkish_uses_one_word_for_rehost() -> None:
+    from tests.portal.test_i18n import _po_entries
+
+    rehost = [e for e in _po_entries() if "rehost" in e["msgid"].lower()]
+    assert len(rehost) > 5
+    other_words = [(e["msgid"], text) for e in rehost for text in e["msgstr"].values()
+                   if "taşı" not in text.lower()]
+    assert not other_words, f"'rehost' is taşıma/taşımak in Turkish: {other_words}"
+
+
+def test_dates_use_the_languages_short_format_everywhere() -> None:
+    """No template formats a date its own way: days are SHORT_DATE(TIME)_FORMAT, months
+    YEAR_MONTH_FORMAT, machine values "c" / ISO (portal/formats/<lang>/formats.py)."""
+    allowed = {"SHORT_DATE_FORMAT", "SHORT_DATETIME_FORMAT", "YEAR_MONTH_FORMAT", "c", "Y-m-d"}
+    found = []
+    for template in (REPO / "templates").rglob("*.html"):
+        for fmt in re.findall(r"""\|date:["']([^"']*)["']""", template.read_text()):
+            if fmt not in allowed:
+                found.append((str(template.relative_to(REPO)), fmt))
+    assert not found, found
