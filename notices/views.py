@@ -34,13 +34,14 @@ from .rules import describe, lapse_cost, short_title
 from .unsubscribe import UnsubscribeError, unsubscribe_read
 
 PAGE_SIZE = 25
-MONTHS_AHEAD = 12
 
 
 def _horizon(today: datetime.date) -> datetime.date:
-    """The last day of the twelfth month from today's month."""
-    year, month = today.year + (today.month - 1 + MONTHS_AHEAD) // 12, (today.month - 1 + MONTHS_AHEAD) % 12 + 1
-    return datetime.date(year, month, 1) - datetime.timedelta(days=1)
+    """Twelve months from today, to the day (the 28th for a 29 February)."""
+    try:
+        return today.replace(year=today.year + 1)
+    except ValueError:
+        return today.replace(year=today.year + 1, day=28)
 
 
 def _utilisation(line) -> int | None:

@@ -53,12 +53,13 @@ def test_every_role_sees_the_renewals_tab_by_month(role, customer, lines, member
     response = client.get(reverse("renewals:list", args=[customer.number]))
     assert response.status_code == HTTPStatus.OK
     html = response.content.decode()
-    shown = [line.line_id for line in lines if line.end_date <= datetime.date(2027, 12, 31)]
-    hidden = [line.line_id for line in lines if line.end_date > datetime.date(2027, 12, 31)]
+    horizon = datetime.date(2028, 1, 10)  # twelve months from TODAY, to the day
+    shown = [line.line_id for line in lines if line.end_date <= horizon]
+    hidden = [line.line_id for line in lines if line.end_date > horizon]
     assert all(line_id in html for line_id in shown)
     assert not any(line_id in html for line_id in hidden)
     assert "February 2027" in html
-    assert "December 2027" in html
+    assert "January 2028" in html
     assert "25 % (1 activated)" in html  # utilisation where known
     rotate = reverse("renewals:calendar_rotate", args=[customer.number])
     assert (rotate in html) == (role != Role.VIEWER)
