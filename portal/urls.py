@@ -13,6 +13,7 @@ from accounts.urls import customer_urlpatterns as account_customer_urls
 
 from . import views
 from .i18n import brand_name
+from .metrics import metrics_view
 
 # Lazy, so the header follows the language of each request (``lazy % dict`` would translate once, at import).
 admin.site.site_header = lazy(
@@ -34,6 +35,8 @@ customer_patterns = [
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("i18n/setlang/", language_set, name="set_language"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

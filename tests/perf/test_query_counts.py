@@ -163,7 +163,8 @@ class ListPage:
 # navigation) make 4, and the bell's unread count (notices: one indexed COUNT, none once it is
 # cached per user) 5; the rest is the page's own.
 PAGES: dict[str, ListPage] = {
-    "entitlements": ListPage("entitlements:list", grow_entitlements, 9),
+    # Of which 2: the Elastic pool's units and consumption (shown on the Elastic lines).
+    "entitlements": ListPage("entitlements:list", grow_entitlements, 11),
     "activations": ListPage("activations:list", grow_activations, 8),
     "users": ListPage("users:list", grow_users, 7),
     "audit": ListPage("audit:list", grow_audit, 8),
