@@ -51,6 +51,7 @@ CUSTOMER_NAV: tuple[NavItem, ...] = (
     NavItem("entitlements:list", _("Entitlements")),
     NavItem("renewals:list", _("Renewals")),
     NavItem("activations:list", _("Activations"), shown=_activations_visible),
+    NavItem("usage:index", _("Usage")),
     NavItem("users:list", _("Users")),
     NavItem("licensing_settings:index", _("Settings")),
     NavItem("audit:list", _("Audit log")),

@@ -29,6 +29,7 @@ customer_patterns = [
     path("users/", include("accounts.users_urls")),
     path("settings/", include("entitlements.licensing.urls")),
     path("audit/", include("accounts.audit_urls")),
+    path("usage/", include("usage.urls")),
     path("renewals/", include("notices.urls")),
 ]
 
@@ -42,6 +43,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("activations.urls_public")),
+    # The usage agent's push: authenticated by its upload key only (usage/views.py).
+    path("usage/agent/", include("usage.agent_urls")),
     path("", include("notices.urls_public")),
     path("c/<str:customer_number>/", include(customer_patterns)),
 ]

@@ -147,6 +147,23 @@ def grow_access(customer: Customer, user: User, start: int, count: int) -> None:
     Membership.objects.bulk_create(Membership(user=user, customer=c, role=Role.VIEWER) for c in customers)
 
 
+def grow_usage(customer: Customer, user: User, start: int, count: int) -> None:
+    from usage.models import UsageHour, UsagePersonDay
+
+    # Rollups over the default period (the last 30 days up to the latest data): hours x features.
+    end = timezone.now().replace(minute=0, second=0, microsecond=0)
+    UsageHour.objects.bulk_create(
+        UsageHour(customer=customer, server_name="lic01", daemon="ansyslmd", feature=f"perf_{(start + i) % 7}",
+                  hour=end - datetime.timedelta(hours=(start + i) // 7), peak=i % 5, license_seconds=i % 5 * 3600)
+        for i in range(count)
+    )
+    UsagePersonDay.objects.bulk_create(
+        UsagePersonDay(customer=customer, server_name="lic01", daemon="ansyslmd", feature="perf_1",
+                       day=end.date(), kind="user", name=f"user{start + i}", license_seconds=i)
+        for i in range(count)
+    )
+
+
 @dataclass(frozen=True)
 class ListPage:
     url_name: str
@@ -163,8 +180,9 @@ class ListPage:
 # navigation) make 4, and the bell's unread count (notices: one indexed COUNT, none once it is
 # cached per user) 5; the rest is the page's own.
 PAGES: dict[str, ListPage] = {
-    # Of which 2: the Elastic pool's units and consumption (shown on the Elastic lines).
-    "entitlements": ListPage("entitlements:list", grow_entitlements, 11),
+    # Of which 2: the Elastic pool's units and consumption (shown on the Elastic lines), and 1
+    # the lines' usage recommendations (usage app; one query when the customer has no usage).
+    "entitlements": ListPage("entitlements:list", grow_entitlements, 12),
     "activations": ListPage("activations:list", grow_activations, 8),
     "users": ListPage("users:list", grow_users, 7),
     "audit": ListPage("audit:list", grow_audit, 8),
@@ -176,7 +194,9 @@ PAGES: dict[str, ListPage] = {
     "elastic_usage": ListPage("licensing_settings:elastic_usage", grow_licensing, 9),
     # + 1: which of the user's customers own FlexNet (why a customer has no Activations tab).
     "access": ListPage("access", grow_access, 6, customer_scoped=False),
-    "renewals": ListPage("renewals:list", grow_entitlements, 7),
+    "usage": ListPage("usage:index", grow_usage, 19),
+    # Of which 1: the usage recommendations of the lines shown (usage app).
+    "renewals": ListPage("renewals:list", grow_entitlements, 8),
 }
 
 
