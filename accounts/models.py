@@ -262,7 +262,8 @@ class Notification(models.Model):
     # [{"filename": ..., "content": <text>, "mimetype": ...}], e.g. a license file.
     attachments = models.JSONField(default=list, blank=True)
     # Extra headers of this recipient's email, e.g. RFC 8058 List-Unsubscribe (notices app).
-    headers = models.JSONField(default=dict, blank=True)
+    # Nullable: the previous release inserts notifications without it (expand/contract).
+    headers = models.JSONField(default=dict, blank=True, null=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)

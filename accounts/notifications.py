@@ -199,7 +199,7 @@ def _deliver(notification: Notification) -> None:
         body=notification.body_text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=notification.recipients,
-        headers={**notification.headers, "Message-ID": notification.message_id},
+        headers={**(notification.headers or {}), "Message-ID": notification.message_id},
     )
     if notification.body_html:
         message.attach_alternative(notification.body_html, "text/html")

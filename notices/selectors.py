@@ -10,13 +10,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.apps import apps
 from django.core.cache import cache
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.models import Customer, Membership, User
 from accounts.roles import Permission, roles_with
 from entitlements.models import Entitlement
+from usage.selectors import entitlement_recommendations
 
 from .models import Category, CustomerRenewalSettings, NotificationPreference, PortalNotification
 from .rules import RESELLER_STEPS, default_frequency, end_kind, reminder_window
@@ -129,12 +129,10 @@ def calendar_customer(*, token: str) -> Customer | None:
 
 
 def recommendations_for(*, customer: Customer, lines: Sequence[Entitlement], today: datetime.date) -> dict[int, str]:
-    """Plain-language usage recommendations per line id (pk), when the usage app is installed
-    and has data for the customer; otherwise nothing."""
-    if not lines or not apps.is_installed("usage"):
+    """Plain-language usage recommendations per line id (pk), from the usage app (the same
+    selector the entitlements page shows); nothing where the customer has no usage data."""
+    if not lines:
         return {}
-    from usage.selectors import entitlement_recommendations  # an optional app: imported only when installed
-
     found = entitlement_recommendations(customer=customer, entitlements=list(lines), today=today)
     return {pk: str(rec.text) for pk, rec in found.items() if getattr(rec, "text", "")}
 

@@ -192,8 +192,9 @@ PAGES: dict[str, ListPage] = {
     "shared_web_access": ListPage("licensing_settings:shared_web_access", grow_licensing, 14),
     "elastic": ListPage("licensing_settings:elastic", grow_licensing, 11),
     "elastic_usage": ListPage("licensing_settings:elastic_usage", grow_licensing, 9),
-    # + 1: which of the user's customers own FlexNet (why a customer has no Activations tab).
-    "access": ListPage("access", grow_access, 6, customer_scoped=False),
+    # + which of the user's customers own FlexNet (why a customer has no Activations tab), and
+    # the invitations waiting for the user's verified addresses (two queries).
+    "access": ListPage("access", grow_access, 7, customer_scoped=False),
     "usage": ListPage("usage:index", grow_usage, 19),
     # Of which 1: the usage recommendations of the lines shown (usage app).
     "renewals": ListPage("renewals:list", grow_entitlements, 8),
