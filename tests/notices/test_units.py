@@ -4,9 +4,6 @@ and the optional usage recommendations."""
 from __future__ import annotations
 
 import datetime
-import sys
-import types
-from dataclasses import dataclass
 
 import icalendar
 import pytest
@@ -59,38 +56,29 @@ def test_defaults_follow_the_strongest_role_and_weekly_means_monday() -> None:
     assert not digest_due(frequency=Frequency.NEVER, today=monday)
 
 
-@dataclass(frozen=True)
-class _Recommendation:
-    text: str
-
-
 @pytest.mark.django_db(transaction=True)
-def test_the_usage_recommendation_is_in_the_email_when_the_usage_app_provides_one(monkeypatch) -> None:
-    """The usage app is another branch: a stand-in module plays its selector here."""
-    calls = []
+def test_the_usage_recommendation_is_in_the_email() -> None:
+    """The renewal reminder quotes what the usage app recommends for the line, from a real
+    debug log ingested for the customer (the same selector as the entitlements page)."""
+    from usage.selectors import entitlement_recommendations
+    from usage.services import usage_log_ingest_lines
 
-    def entitlement_recommendations(*, customer, entitlements, today):
-        calls.append((customer.pk, len(entitlements), today))
-        return {e.pk: _Recommendation("Peak use was 2 of 5 seats: renew 3.") for e in entitlements}
-
-    module = types.ModuleType("usage.selectors")
-    module.entitlement_recommendations = entitlement_recommendations
-    monkeypatch.setitem(sys.modules, "usage", types.ModuleType("usage"))
-    monkeypatch.setitem(sys.modules, "usage.selectors", module)
-    from django.apps import apps
-
-    real = apps.is_installed
-    monkeypatch.setattr(apps, "is_installed", lambda name: name == "usage" or real(name))
     customer = CustomerFactory()
     asc = MembershipFactory(customer=customer, role=Role.ASC, user=UserFactory(language="en")).user
     end = datetime.date(2027, 5, 1)
-    EntitlementFactory(customer=customer, product=ProductFactory(feature="rec"), quantity=5,
-                       start_date=datetime.date(2026, 5, 1), end_date=end, tecs_end_date=None)
+    line = EntitlementFactory(customer=customer, product=ProductFactory(feature="rec"), quantity=5,
+                              start_date=datetime.date(2026, 5, 1), end_date=end, tecs_end_date=None)
+    log = [" 8:00:00 (lmgrd) started on lic01 (linux) (3/20/2027)", " 8:00:01 (ansyslmd) TIMESTAMP 3/20/2027"]
+    for hour in range(9, 17):
+        log += [f" {hour}:00:00 (ansyslmd) OUT: \"rec\" ali@ws-1  (2 licenses)",
+                f" {hour}:50:00 (ansyslmd) IN: \"rec\" ali@ws-1  (2 licenses)"]
+    usage_log_ingest_lines(customer=customer, name="lic01.log", lines=[f"{text}\n" for text in log])
     with time_machine.travel(datetime.datetime(2027, 4, 1, 9, tzinfo=datetime.UTC), tick=False):
+        expected = entitlement_recommendations(customer=customer, entitlements=[line], today=datetime.date(2027, 4, 1))
         notices_daily_run()
+    assert line.pk in expected
     [message] = [m for m in mail.outbox if m.to == [asc.email]]
-    assert "Peak use was 2 of 5 seats: renew 3." in message.body
-    assert calls == [(customer.pk, 1, datetime.date(2027, 4, 1))]
+    assert str(expected[line.pk].text) in message.body
 
 
 @pytest.mark.django_db
