@@ -224,6 +224,8 @@ ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm", "reset_password": "account
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+# Sign-up also asks for a name and, optionally, a company (shown on the users page).
+ACCOUNT_SIGNUP_FORM_CLASS = "accounts.signup.SignupExtraForm"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
