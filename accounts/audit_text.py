@@ -75,6 +75,10 @@ AUDIT_ACTION_LABELS: Mapping[str, str] = {
     "elastic.budget_alert_sent": gettext_lazy("Elastic budget alert sent"),
     "elastic.pin_regenerated": gettext_lazy("Elastic PIN regenerated"),
     "elastic.usage_imported": gettext_lazy("Elastic usage imported by support"),
+    "calendar.rotated": gettext_lazy("Calendar feed address renewed"),
+    "calendar.revoked": gettext_lazy("Calendar feed turned off"),
+    "renewal_settings.updated": gettext_lazy("Account manager set by support"),
+    "notices.preferences_changed": gettext_lazy("Notification settings changed"),
     # Support's "see as customer" (support/): every page seen, every write refused
     "support.view_as_started": gettext_lazy("Support started viewing the portal as a role"),
     "support.view_as_page": gettext_lazy("Page viewed by support"),
@@ -84,6 +88,7 @@ AUDIT_ACTION_LABELS: Mapping[str, str] = {
 
 # The name a refused attempt is recorded under -> the kind of event it would have been.
 ATTEMPT_OF: Mapping[str, str] = {
+    "renewal_settings.update": "renewal_settings.updated",
     "membership.add": "membership.added",
     "membership.bulk_add": "membership.added",
     "membership.change_role": "membership.role_changed",

@@ -229,3 +229,4 @@ class LoginForm(AllauthLoginForm):
             return email_normalise(login)
         except PortalError:
             return login
+

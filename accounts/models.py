@@ -43,6 +43,10 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     email = models.EmailField(_("email address"), unique=True)
     name = models.CharField(_("name"), max_length=150, blank=True)
+    # As given at sign-up (optional, for the colleagues and support who read it); a company's
+    # access comes from memberships, never from this text. db_default: the previous release
+    # creates users without it (expand/contract, docs/operations.md).
+    company = models.CharField(_("company"), max_length=150, blank=True, default="", db_default="")
     is_staff = models.BooleanField(
         _("support staff"), default=False, help_text=_("May use the support console.")
     )
@@ -261,6 +265,9 @@ class Notification(models.Model):
     body_html = models.TextField(blank=True)
     # [{"filename": ..., "content": <text>, "mimetype": ...}], e.g. a license file.
     attachments = models.JSONField(default=list, blank=True)
+    # Extra headers of this recipient's email, e.g. RFC 8058 List-Unsubscribe (notices app).
+    # Nullable: the previous release inserts notifications without it (expand/contract).
+    headers = models.JSONField(default=dict, blank=True, null=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)

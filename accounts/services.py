@@ -653,6 +653,15 @@ def customer_update(*, customer: Customer, actor: User, name: str, flexnet_manag
         return locked
 
 
+def user_profile_set(*, user: User, name: str, company: str) -> User:
+    """The name and company a person gives about themselves (sign-up). Not audited: it grants
+    nothing and belongs to no customer."""
+    user.name = " ".join(name.split())[:150]
+    user.company = " ".join(company.split())[:150]
+    user.save(update_fields=["name", "company"])
+    return user
+
+
 def user_update(
     *, user: User, actor: User, name: str, is_active: bool, is_staff: bool, is_superuser: bool
 ) -> User:

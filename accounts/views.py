@@ -67,7 +67,8 @@ class AccessView(LoginRequiredMixin, TemplateView):
     template_name = "accounts/access.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        memberships = memberships_for_user(user=self.request.user)
+        # The same rows feed the header's customer switcher (accounts.context_processors).
+        self.request.my_memberships = memberships = memberships_for_user(user=self.request.user)
         rows = [
             {
                 "membership": membership,

@@ -31,6 +31,7 @@ customer_patterns = [
     path("settings/", include("entitlements.licensing.urls")),
     path("audit/", include("accounts.audit_urls")),
     path("usage/", include("usage.urls")),
+    path("renewals/", include("notices.urls")),
     path("requests/", include("support.customer_urls")),
 ]
 
@@ -51,5 +52,6 @@ urlpatterns = [
     path("", include("activations.urls_public")),
     # The usage agent's push: authenticated by its upload key only (usage/views.py).
     path("usage/agent/", include("usage.agent_urls")),
+    path("", include("notices.urls_public")),
     path("c/<str:customer_number>/", include(customer_patterns)),
 ]

@@ -31,6 +31,10 @@ PORTAL_BRAND_NAME = env.str("PORTAL_BRAND_NAME", default="License Portal")
 # keyed by the customer's data version, so this bounds memory, not staleness; 0 turns it off.
 PORTAL_FRAGMENT_CACHE_SECONDS = env.int("PORTAL_FRAGMENT_CACHE_SECONDS", default=600)
 PORTAL_SUPPORT_EMAIL = env.str("PORTAL_SUPPORT_EMAIL", default="support@example.com")
+# Where the reseller's daily renewals digest goes (lines ending in 90/30/7 days).
+RESELLER_DIGEST_EMAIL = env.str("RESELLER_DIGEST_EMAIL", default=PORTAL_SUPPORT_EMAIL)
+# Reminders go out from this hour (TIME_ZONE) on; beat's hourly runs before it do nothing.
+NOTICES_DAILY_RUN_HOUR = env.int("NOTICES_DAILY_RUN_HOUR", default=6)
 PORTAL_VENDOR_DAEMON = env.str("PORTAL_VENDOR_DAEMON", default="ansyslmd")
 # Absolute base of links in emails (a Celery worker has no request to build them from).
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -73,6 +77,7 @@ INSTALLED_APPS = [
     "entitlements",
     "activations",
     "usage",
+    "notices",
     "support",
 ]
 
@@ -115,6 +120,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.portal",
                 "accounts.context_processors.customers",
+                "notices.context_processors.bell",
             ],
         },
     },
@@ -178,6 +184,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.notifications_send_pending",
         "schedule": timedelta(seconds=30),
     },
+    # Reminders, digests and the reseller's digest: idempotent, so hourly means a missed or
+    # restarted beat costs at most an hour, never a reminder (notices/services.py).
+    "notices-daily": {
+        "task": "notices.tasks.notices_daily_run",
+        "schedule": timedelta(hours=1),
+    },
+    # The bell shows the outbox's emails (activations, user changes) too.
+    "notices-outbox-mirror": {
+        "task": "notices.tasks.notices_outbox_mirror",
+        "schedule": timedelta(seconds=60),
+    },
     "elastic-budget-alerts": {
         "task": "entitlements.licensing_tasks.elastic_budget_alerts_check",
         "schedule": timedelta(hours=1),
@@ -208,6 +225,8 @@ ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm", "reset_password": "account
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+# Sign-up also asks for a name and, optionally, a company (shown on the users page).
+ACCOUNT_SIGNUP_FORM_CLASS = "accounts.signup.SignupExtraForm"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False

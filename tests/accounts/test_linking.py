@@ -46,7 +46,7 @@ def _enter_code(client: Client, email: str):
 
 def _signup(client: Client, email: str, password: str = PASSWORD):
     return client.post(
-        reverse("account_signup"), {"email": email, "password1": password, "password2": password}
+        reverse("account_signup"), {"email": email, "password1": password, "password2": password, "name": "Someone"}
     )
 
 

@@ -37,7 +37,7 @@ def _confirm(client: Client, to: str):
 
 
 def _signup(client: Client, email: str):
-    return client.post(reverse("account_signup"), {"email": email, "password1": PASSWORD, "password2": PASSWORD})
+    return client.post(reverse("account_signup"), {"email": email, "password1": PASSWORD, "password2": PASSWORD, "name": "New Person"})
 
 
 @pytest.fixture

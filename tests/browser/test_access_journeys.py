@@ -48,6 +48,8 @@ def test_sign_up_verify_and_land_linked_to_the_inviting_customer(page: Page, axe
     page.goto("/accounts/signup/")
     axe_check(page)
     page.locator("#id_email").fill("newbie@example.org")
+    page.get_by_label("Your name").fill("Nevin Yeni")
+    page.get_by_label("Company (optional)").fill("Invited Engineering Ltd.")
     page.locator("#id_password1").fill("Tulip-Orbit-4821")
     page.locator("#id_password2").fill("Tulip-Orbit-4821")
     screenshot(page, "signup.png")

@@ -224,3 +224,30 @@ def test_the_verify_page_keeps_the_customer_context(member_client) -> None:
     plain = client.get(f'{reverse("license_verify")}?customer={other.number}').content.decode()
     assert reverse("entitlements:list", args=[other.number]) not in plain
     assert other.name not in plain
+
+
+# --- Sign-up asks for a name (item 3) -----------------------------------------------------------
+
+
+def test_sign_up_asks_for_a_name_and_optionally_a_company(client: Client, member_client) -> None:
+    from accounts.models import User
+
+    page = client.get(reverse("account_signup")).content.decode()
+    assert 'name="name"' in page
+    assert 'name="company"' in page
+    missing = client.post(reverse("account_signup"), {"email": "ayse@example.org", "password1": "a-long-pass-2026!",
+                                                      "password2": "a-long-pass-2026!", "name": "  "})
+    assert missing.status_code == HTTPStatus.OK
+    assert "This field is required." in missing.content.decode()
+    assert not User.objects.filter(email="ayse@example.org").exists()
+    client.post(reverse("account_signup"), {"email": "ayse@example.org", "password1": "a-long-pass-2026!",
+                                            "password2": "a-long-pass-2026!", "name": " Ayşe   Yılmaz ",
+                                            "company": "Demo A.Ş."})
+    user = User.objects.get(email="ayse@example.org")
+    assert (user.name, user.company) == ("Ayşe Yılmaz", "Demo A.Ş.")
+    # Colleagues see the name (and company) on the users page.
+    customer = CustomerFactory()
+    MembershipFactory(customer=customer, user=user, role=Role.VIEWER)
+    html = member_client(role=Role.ASC, customer=customer).get(reverse("users:list", args=[customer.number]))
+    assert "Ayşe Yılmaz" in html.content.decode()
+    assert "Demo A.Ş." in html.content.decode()

@@ -68,7 +68,7 @@ def test_login_reveals_nothing_about_which_emails_exist() -> None:
 
 def test_signup_reveals_nothing_about_which_emails_exist() -> None:
     UserFactory(email="taken@example.org")
-    data = {"password1": "a-good-passphrase-1", "password2": "a-good-passphrase-1"}
+    data = {"password1": "a-good-passphrase-1", "password2": "a-good-passphrase-1", "name": "Someone"}
     one = Client().post(reverse("account_signup"), {"email": "taken@example.org", **data})
     two = Client().post(reverse("account_signup"), {"email": "fresh@example.org", **data})
     assert one.status_code == two.status_code == HTTPStatus.FOUND
