@@ -99,7 +99,7 @@ def _customers(count: int) -> None:
     )
 
 
-HOME_QUERIES = 11  # session, user, staff groups, one COUNT per queue (7), the header's memberships
+HOME_QUERIES = 12  # session, user, staff groups, one COUNT per queue (7), the header's memberships, the bell
 
 
 @pytest.mark.parametrize("count", [10, 1000])
