@@ -54,7 +54,7 @@ def server_list(*, customer: Customer) -> QuerySet[LicenseServer]:
     once would count every activation once per file version."""
     activations = Activation.objects.filter(server=OuterRef("pk")).order_by().values("server")
     return (
-        LicenseServer.objects.filter(customer=customer)
+        LicenseServer.objects.filter(customer=customer, retired_at__isnull=True)
         .annotate(
             activation_lines=Coalesce(Subquery(activations.annotate(n=Count("pk")).values("n")), 0),
             activated_total=Coalesce(Subquery(activations.annotate(n=Sum("quantity")).values("n")), 0),
@@ -69,7 +69,7 @@ def server_list(*, customer: Customer) -> QuerySet[LicenseServer]:
 
 def server_get(*, customer: Customer, server_id: int) -> LicenseServer | None:
     return (
-        LicenseServer.objects.filter(customer=customer, pk=server_id)
+        LicenseServer.objects.filter(customer=customer, pk=server_id, retired_at__isnull=True)
         .prefetch_related(Prefetch("hosts", queryset=ServerHost.objects.order_by("position")))
         .first()
     )

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.language import language_set
 from accounts.urls import customer_urlpatterns as account_customer_urls
+from api.api_urls import urlpatterns as api_v1_patterns
 
 from . import views
 
@@ -28,6 +29,8 @@ customer_patterns = [
     path("users/", include("accounts.users_urls")),
     path("settings/", include("entitlements.settings_urls")),
     path("audit/", include("accounts.audit_urls")),
+    path("api-tokens/", include("api.urls")),
+    path("webhooks/", include("api.webhook_urls")),
 ]
 
 urlpatterns = [
@@ -39,4 +42,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("activations.urls_public")),
     path("c/<str:customer_number>/", include(customer_patterns)),
+    path("api/v1/", include((api_v1_patterns, "ninja"), namespace="api_v1")),
 ]

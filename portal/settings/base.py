@@ -37,6 +37,11 @@ PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rs
 LICENSE_SIGNING_KEY_FILE = Path(
     env.str("LICENSE_SIGNING_KEY_FILE", default=str(VAR_DIR / "license-signing-key.pem"))
 )
+# The customer API (issue 16): requests per token per window, and whether webhooks may go to
+# private/loopback addresses and plain HTTP (never in production: SSRF; tests only).
+PORTAL_API_RATE_LIMIT = env.int("PORTAL_API_RATE_LIMIT", default=600)
+PORTAL_API_RATE_WINDOW = env.int("PORTAL_API_RATE_WINDOW", default=60)
+PORTAL_WEBHOOK_ALLOW_PRIVATE = False
 # Rehosts allowed per license server in a rolling 12 months; support may override per customer.
 PORTAL_REHOSTS_PER_YEAR = env.int("PORTAL_REHOSTS_PER_YEAR", default=3)
 
@@ -60,6 +65,8 @@ INSTALLED_APPS = [
     "accounts",
     "entitlements",
     "activations",
+    "ninja",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -155,6 +162,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "notifications-send-pending": {
         "task": "accounts.tasks.notifications_send_pending",
+        "schedule": timedelta(seconds=30),
+    },
+    "webhook-deliveries-send-due": {
+        "task": "api.tasks.webhook_deliveries_send_due",
         "schedule": timedelta(seconds=30),
     },
     "elastic-budget-alerts": {
