@@ -43,7 +43,6 @@ def may_oversee_tokens(*, actor: User, customer: Customer) -> bool:
     return has_permission(_membership(actor, customer), OVERSIGHT_PERMISSION)
 
 
-@transaction.atomic
 def api_token_create(
     *, customer: Customer, actor: User, name: str, role: Role | str, days: int = TOKEN_DEFAULT_DAYS
 ) -> tuple[ApiToken, str]:
@@ -71,6 +70,11 @@ def api_token_create(
         raise PortalError(_("A token's role cannot be higher than your own role."), field="role")
     if not 1 <= days <= TOKEN_MAX_DAYS:
         raise PortalError(_("A token expires after 1 to 365 days."), field="days")
+    return _api_token_create(customer=customer, actor=actor, name=name, role=role, days=days)
+
+
+@transaction.atomic
+def _api_token_create(*, customer: Customer, actor: User, name: str, role: Role, days: int) -> tuple[ApiToken, str]:
     raw = token_generate()
     now = timezone.now()
     token = ApiToken.objects.create(

@@ -97,7 +97,8 @@ def test_denied_pair_is_403_and_audited(world, operation, role: Role) -> None:
     assert response.json()["code"] == "permission_denied"
     denied = AuditEvent.objects.filter(denied=True).order_by("-id").first()
     assert AuditEvent.objects.filter(denied=True).count() == before + 1
-    assert denied.customer == own.customer and denied.actor == client.user
+    assert denied.customer == own.customer
+    assert denied.actor == client.user
     assert denied.details["permission"] == operation.permission.value
 
 
