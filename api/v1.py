@@ -18,6 +18,7 @@ from ninja import Header, NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.docs import Swagger
+from ninja.responses import Status
 
 from accounts.models import Membership
 from accounts.roles import Permission
@@ -292,7 +293,7 @@ def servers(request: HttpRequest, number: str, cursor: str | None = None, limit:
     summary="Add a license server (one host, or three for a triad)",
 )
 @requires(Permission.ACTIVATE_ENTITLEMENTS)
-def server_add(request: HttpRequest, number: str, body: s.ServerCreateIn) -> tuple[int, dict[str, Any]]:
+def server_add(request: HttpRequest, number: str, body: s.ServerCreateIn) -> Status:
     _activations_visible(request)
     server = server_create(
         customer=request.auth.customer,
@@ -302,7 +303,7 @@ def server_add(request: HttpRequest, number: str, body: s.ServerCreateIn) -> tup
         lmgrd_port=body.lmgrd_port,
         vendor_port=body.vendor_port,
     )
-    return 201, _server_out(_server(request, server.pk))
+    return Status(201, _server_out(_server(request, server.pk)))
 
 
 @api.get(
@@ -367,9 +368,9 @@ def server_return_op(request: HttpRequest, number: str, server_id: int) -> dict[
     summary="Retire a server whose licenses were returned",
 )
 @requires(Permission.CHANGE_LICENSE_SERVER)
-def server_retire_op(request: HttpRequest, number: str, server_id: int) -> tuple[int, None]:
+def server_retire_op(request: HttpRequest, number: str, server_id: int) -> Status:
     server_retire(server=_server(request, server_id), actor=request.auth.user)
-    return 204, None
+    return Status(204, None)
 
 
 # --- Activations ---------------------------------------------------------------------------------
@@ -589,9 +590,9 @@ def members(request: HttpRequest, number: str, cursor: str | None = None, limit:
     summary="Add a portal user by email (invited when they have no verified account)",
 )
 @requires(Permission.MANAGE_USERS)
-def member_add(request: HttpRequest, number: str, body: s.MemberAddIn) -> tuple[int, dict[str, Any]]:
+def member_add(request: HttpRequest, number: str, body: s.MemberAddIn) -> Status:
     added = membership_add(customer=request.auth.customer, actor=request.auth.user, email=body.email, role=body.role)
-    return 201, {"outcome": "added" if isinstance(added, Membership) else "invited", "id": added.pk}
+    return Status(201, {"outcome": "added" if isinstance(added, Membership) else "invited", "id": added.pk})
 
 
 @api.patch(
@@ -619,13 +620,13 @@ def member_role(request: HttpRequest, number: str, member_id: int, body: s.RoleI
     summary="Remove a portal user (or leave, for the token's owner)",
 )
 @requires(Permission.VIEW)
-def member_remove(request: HttpRequest, number: str, member_id: int) -> tuple[int, None]:
+def member_remove(request: HttpRequest, number: str, member_id: int) -> Status:
     membership = _member(request, member_id)
     if membership.user_id != request.auth.user.pk:
         # Removing someone else needs the permission on the token too, not only on its owner.
         requires(Permission.MANAGE_USERS)(lambda *a: None)(request, number)
     membership_remove(membership=membership, actor=request.auth.user)
-    return 204, None
+    return Status(204, None)
 
 
 def _invitation(request: HttpRequest, invitation_id: int) -> Any:
@@ -657,9 +658,9 @@ def invitations(request: HttpRequest, number: str, cursor: str | None = None, li
     summary="Cancel a pending invitation",
 )
 @requires(Permission.MANAGE_USERS)
-def invitation_cancel_op(request: HttpRequest, number: str, invitation_id: int) -> tuple[int, None]:
+def invitation_cancel_op(request: HttpRequest, number: str, invitation_id: int) -> Status:
     invitation_cancel(invitation=_invitation(request, invitation_id), actor=request.auth.user)
-    return 204, None
+    return Status(204, None)
 
 
 @api.post(
@@ -669,9 +670,9 @@ def invitation_cancel_op(request: HttpRequest, number: str, invitation_id: int) 
     summary="Send a pending invitation again",
 )
 @requires(Permission.MANAGE_USERS)
-def invitation_resend_op(request: HttpRequest, number: str, invitation_id: int) -> tuple[int, None]:
+def invitation_resend_op(request: HttpRequest, number: str, invitation_id: int) -> Status:
     invitation_resend(invitation=_invitation(request, invitation_id), actor=request.auth.user)
-    return 204, None
+    return Status(204, None)
 
 
 # --- Shared Web and Elastic ----------------------------------------------------------------------
@@ -710,12 +711,12 @@ def shared_web_users(request: HttpRequest, number: str, cursor: str | None = Non
     summary="Add a Shared Web user",
 )
 @requires(Permission.MANAGE_LICENSING_SETTINGS)
-def shared_web_user_add_op(request: HttpRequest, number: str, body: s.SharedWebUserIn) -> tuple[int, dict]:
+def shared_web_user_add_op(request: HttpRequest, number: str, body: s.SharedWebUserIn) -> Status:
     _owns(request, LicensingModel.SHARED_WEB)
     user = shared_web_user_add(
         customer=request.auth.customer, actor=request.auth.user, email=body.email, name=body.name
     )
-    return 201, {"id": user.pk, "email": user.email, "name": user.name, "active": user.active}
+    return Status(201, {"id": user.pk, "email": user.email, "name": user.name, "active": user.active})
 
 
 @api.delete(
@@ -725,13 +726,13 @@ def shared_web_user_add_op(request: HttpRequest, number: str, body: s.SharedWebU
     summary="Remove a Shared Web user",
 )
 @requires(Permission.MANAGE_LICENSING_SETTINGS)
-def shared_web_user_remove_op(request: HttpRequest, number: str, user_id: int) -> tuple[int, None]:
+def shared_web_user_remove_op(request: HttpRequest, number: str, user_id: int) -> Status:
     _owns(request, LicensingModel.SHARED_WEB)
     user = shared_web_user_get(customer=request.auth.customer, pk=user_id)
     if user is None:
         raise not_found()
     shared_web_user_remove(shared_web_user=user, actor=request.auth.user)
-    return 204, None
+    return Status(204, None)
 
 
 @api.get(
