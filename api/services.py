@@ -104,25 +104,25 @@ def _api_token_create(*, customer: Customer, actor: User, name: str, role: Role,
     return token, raw
 
 
-@transaction.atomic
 def api_token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
     """Revokes a token: its owner, or whoever oversees the customer's tokens (the ASC).
     Takes effect on the next request. Audited."""
     customer = token.customer
     if token.user_id != actor.pk:
         authorize(actor=actor, customer=customer, permission=OVERSIGHT_PERMISSION, action="api_token.revoke")
-    token = ApiToken.objects.select_for_update().get(pk=token.pk)
-    if token.revoked_at is None:
-        token.revoked_at = timezone.now()
-        token.revoked_by = actor
-        token.save(update_fields=["revoked_at", "revoked_by"])
-        audit_record(
-            customer=customer,
-            actor=actor,
-            action="api_token.revoked",
-            target=token.name,
-            details={"prefix": token.prefix, "owner": token.user.email},
-        )
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().get(pk=token.pk)
+        if token.revoked_at is None:
+            token.revoked_at = timezone.now()
+            token.revoked_by = actor
+            token.save(update_fields=["revoked_at", "revoked_by"])
+            audit_record(
+                customer=customer,
+                actor=actor,
+                action="api_token.revoked",
+                target=token.name,
+                details={"prefix": token.prefix, "owner": token.user.email},
+            )
     return token
 
 
@@ -148,7 +148,6 @@ def _clean_endpoint(*, url: str, event_types: list[str]) -> tuple[str, list[str]
     return url, sorted(set(event_types))
 
 
-@transaction.atomic
 def webhook_endpoint_create(
     *, customer: Customer, actor: User, url: str, description: str = "", event_types: list[str] | None = None
 ) -> WebhookEndpoint:
@@ -156,63 +155,63 @@ def webhook_endpoint_create(
     (unless ``PORTAL_WEBHOOK_ALLOW_PRIVATE``). Returns it with a fresh ``whsec_`` secret. Audited."""
     authorize(actor=actor, customer=customer, permission=OVERSIGHT_PERMISSION, action="webhook.create")
     url, types = _clean_endpoint(url=url, event_types=list(event_types or []))
-    endpoint = WebhookEndpoint.objects.create(
-        customer=customer,
-        url=url,
-        description=description.strip()[:200],
-        event_types=types,
-        secret=webhook_secret_new(),
-        created_by=actor,
-    )
-    audit_record(customer=customer, actor=actor, action="webhook.created", target=url, details={"events": types})
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.create(
+            customer=customer,
+            url=url,
+            description=description.strip()[:200],
+            event_types=types,
+            secret=webhook_secret_new(),
+            created_by=actor,
+        )
+        audit_record(customer=customer, actor=actor, action="webhook.created", target=url, details={"events": types})
     return endpoint
 
 
-@transaction.atomic
 def webhook_endpoint_update(
     *, endpoint: WebhookEndpoint, actor: User, url: str, description: str, event_types: list[str], enabled: bool
 ) -> WebhookEndpoint:
     """Changes an endpoint; enabling it again clears its failure count. Audited."""
     authorize(actor=actor, customer=endpoint.customer, permission=OVERSIGHT_PERMISSION, action="webhook.change")
     url, types = _clean_endpoint(url=url, event_types=event_types)
-    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
-    endpoint.url, endpoint.description, endpoint.event_types = url, description.strip()[:200], types
-    if enabled and not endpoint.enabled:
-        endpoint.consecutive_failures = 0
-        endpoint.disabled_reason = ""
-    endpoint.enabled = enabled
-    endpoint.save()
-    audit_record(
-        customer=endpoint.customer,
-        actor=actor,
-        action="webhook.changed",
-        target=url,
-        details={"events": types, "enabled": enabled},
-    )
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        endpoint.url, endpoint.description, endpoint.event_types = url, description.strip()[:200], types
+        if enabled and not endpoint.enabled:
+            endpoint.consecutive_failures = 0
+            endpoint.disabled_reason = ""
+        endpoint.enabled = enabled
+        endpoint.save()
+        audit_record(
+            customer=endpoint.customer,
+            actor=actor,
+            action="webhook.changed",
+            target=url,
+            details={"events": types, "enabled": enabled},
+        )
     return endpoint
 
 
-@transaction.atomic
 def webhook_secret_rotate(*, endpoint: WebhookEndpoint, actor: User) -> WebhookEndpoint:
     """A new secret; the previous one keeps signing (a second signature) for 24 hours. Audited."""
     authorize(actor=actor, customer=endpoint.customer, permission=OVERSIGHT_PERMISSION, action="webhook.rotate")
-    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
-    endpoint.previous_secret = endpoint.secret
-    endpoint.previous_secret_expires_at = timezone.now() + SECRET_OVERLAP
-    endpoint.secret = webhook_secret_new()
-    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
-    audit_record(customer=endpoint.customer, actor=actor, action="webhook.secret_rotated", target=endpoint.url)
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        endpoint.previous_secret = endpoint.secret
+        endpoint.previous_secret_expires_at = timezone.now() + SECRET_OVERLAP
+        endpoint.secret = webhook_secret_new()
+        endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+        audit_record(customer=endpoint.customer, actor=actor, action="webhook.secret_rotated", target=endpoint.url)
     return endpoint
 
 
-@transaction.atomic
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: User) -> None:
     authorize(actor=actor, customer=endpoint.customer, permission=OVERSIGHT_PERMISSION, action="webhook.delete")
-    audit_record(customer=endpoint.customer, actor=actor, action="webhook.deleted", target=endpoint.url)
-    endpoint.delete()
+    with transaction.atomic():
+        audit_record(customer=endpoint.customer, actor=actor, action="webhook.deleted", target=endpoint.url)
+        endpoint.delete()
 
 
-@transaction.atomic
 def webhook_delivery_resend(*, delivery: WebhookDelivery, actor: User) -> WebhookDelivery:
     """Sends an event again to its endpoint: a new delivery with the same ``webhook-id``
     (a receiver that already processed it can drop it). Audited."""
@@ -220,15 +219,16 @@ def webhook_delivery_resend(*, delivery: WebhookDelivery, actor: User) -> Webhoo
 
     endpoint = delivery.endpoint
     authorize(actor=actor, customer=endpoint.customer, permission=OVERSIGHT_PERMISSION, action="webhook.resend")
-    again = WebhookDelivery.objects.create(
-        endpoint=endpoint, message_id=delivery.message_id, event_type=delivery.event_type, payload=delivery.payload
-    )
-    audit_record(
-        customer=endpoint.customer,
-        actor=actor,
-        action="webhook.resent",
-        target=endpoint.url,
-        details={"webhook_id": delivery.message_id, "event": delivery.event_type},
-    )
-    delivery_enqueue_on_commit([again.pk])
+    with transaction.atomic():
+        again = WebhookDelivery.objects.create(
+            endpoint=endpoint, message_id=delivery.message_id, event_type=delivery.event_type, payload=delivery.payload
+        )
+        audit_record(
+            customer=endpoint.customer,
+            actor=actor,
+            action="webhook.resent",
+            target=endpoint.url,
+            details={"webhook_id": delivery.message_id, "event": delivery.event_type},
+        )
+        delivery_enqueue_on_commit([again.pk])
     return again
