@@ -66,11 +66,28 @@ from entitlements.selectors import EntitlementFilters, entitlement_list
 from portal.errors import AccessDenied, PortalError
 
 from . import schemas as s
-from .http import Problem, TokenAuth, not_found, paginate, requires
+from .http import PROBLEM_CONTENT_TYPE, Problem, TokenAuth, not_found, paginate, requires
 
 VERSION = "1.0.0"
 
-api = NinjaAPI(
+
+class PortalAPI(NinjaAPI):
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        """ninja's document, with error bodies declared as ``application/problem+json``."""
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for item in schema["paths"].values():
+            for operation in item.values():
+                media_type = operation.pop("x-media-type", None)
+                if media_type:
+                    operation["responses"][200]["content"] = {media_type: {"schema": {"type": "string"}}}
+                for code, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if int(code) >= 400 and "application/json" in content:
+                        response["content"] = {PROBLEM_CONTENT_TYPE: content["application/json"]}
+        return schema
+
+
+api = PortalAPI(
     title="License Portal API",
     version=VERSION,
     description=(
@@ -530,11 +547,7 @@ def license_files(
     tags=["license files"],
     summary="Download one version (text/plain)",
     response={200: str, **_PROBLEMS},
-    openapi_extra={
-        "responses": {
-            "200": {"description": "The license file", "content": {"text/plain": {"schema": {"type": "string"}}}}
-        }
-    },
+    openapi_extra={"x-media-type": "text/plain"},
 )
 @requires(Permission.DOWNLOAD_LICENSE_FILES)
 def license_file(request: HttpRequest, number: str, server_id: int, version: int) -> HttpResponse:
