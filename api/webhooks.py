@@ -342,7 +342,7 @@ def webhook_deliver(*, delivery_id: int) -> str:
 
 
 def _endpoint_failed(*, endpoint_id: int, error: str) -> None:
-    endpoint = WebhookEndpoint.objects.select_for_update().select_related("customer").get(pk=endpoint_id)
+    endpoint = WebhookEndpoint.objects.select_for_update(of=("self",)).select_related("customer").get(pk=endpoint_id)
     endpoint.consecutive_failures += 1
     fields = ["consecutive_failures"]
     if endpoint.enabled and endpoint.consecutive_failures >= DISABLE_AFTER_FAILURES:

@@ -54,7 +54,7 @@ def test_worker_delivers_signed_events_over_redis() -> None:
         rows = list(WebhookDelivery.objects.values_list("event_type", "attempts", "last_status", "delivered_at"))
         assert any(r[3] for r in rows), rows
         failed = WebhookDelivery.objects.filter(last_status=500)
-        assert failed.exists()
+        assert failed.exists(), (rows, [(r["headers"]["webhook-id"]) for r in receiver.requests])
         assert all(d.delivered_at is None and d.attempts == 1 for d in failed)  # retried later, with backoff
     finally:
         server.shutdown()
