@@ -67,12 +67,13 @@ def server_list(*, customer: Customer) -> QuerySet[LicenseServer]:
     )
 
 
-def server_get(*, customer: Customer, server_id: int) -> LicenseServer | None:
-    return (
-        LicenseServer.objects.filter(customer=customer, pk=server_id, retired_at__isnull=True)
-        .prefetch_related(Prefetch("hosts", queryset=ServerHost.objects.order_by("position")))
-        .first()
-    )
+def server_get(*, customer: Customer, server_id: int, hosts: bool = True) -> LicenseServer | None:
+    """One server of the customer (not retired); ``hosts=False`` skips the hosts' query for
+    callers that only need the row (the API's writes)."""
+    servers = LicenseServer.objects.filter(customer=customer, pk=server_id, retired_at__isnull=True)
+    if hosts:
+        servers = servers.prefetch_related(Prefetch("hosts", queryset=ServerHost.objects.order_by("position")))
+    return servers.first()
 
 
 def server_activations(*, server: LicenseServer) -> QuerySet[Activation]:

@@ -14,7 +14,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Customer, Membership, User
@@ -74,12 +74,14 @@ def authenticate(raw: str, *, ip: str | None = None) -> TokenAccess | None:
     if not raw.startswith(PREFIX) or len(raw) > 100:
         return None
     now = timezone.now()
-    # The owner's membership of the token's customer, read in the same query.
-    owner = Membership.objects.filter(customer_id=OuterRef("customer_id"), user_id=OuterRef("user_id"))
+    # The owner's membership of the token's customer, joined in the same query: the join made
+    # by this filter() is the one the annotations read (a filter after them would join again
+    # and could read another member's role).
     token = (
         ApiToken.objects.select_related("user", "customer")
-        .filter(token_hash=token_hash(raw), revoked_at__isnull=True, expires_at__gt=now, user__is_active=True)
-        .annotate(owner_role=Subquery(owner.values("role")[:1]), owner_membership_id=Subquery(owner.values("pk")[:1]))
+        .filter(token_hash=token_hash(raw), revoked_at__isnull=True, expires_at__gt=now, user__is_active=True,
+                customer__memberships__user_id=F("user_id"))
+        .annotate(owner_role=F("customer__memberships__role"), owner_membership_id=F("customer__memberships__pk"))
         .first()
     )
     if token is None or token.owner_role is None:

@@ -277,9 +277,9 @@ def _activations_visible(request: HttpRequest) -> None:
         )
 
 
-def _server(request: HttpRequest, server_id: int) -> LicenseServer:
+def _server(request: HttpRequest, server_id: int, *, hosts: bool = False) -> LicenseServer:
     _activations_visible(request)
-    server = server_get(customer=request.auth.customer, server_id=server_id)
+    server = server_get(customer=request.auth.customer, server_id=server_id, hosts=hosts)
     if server is None:
         raise not_found()
     server.customer = request.auth.customer
@@ -329,7 +329,7 @@ def server_add(request: HttpRequest, number: str, body: s.ServerCreateIn) -> Sta
         lmgrd_port=body.lmgrd_port,
         vendor_port=body.vendor_port,
     )
-    return Status(201, _server_out(_server(request, server.pk)))
+    return Status(201, _server_out(_server(request, server.pk, hosts=True)))
 
 
 @api.get(
@@ -340,7 +340,7 @@ def server_add(request: HttpRequest, number: str, body: s.ServerCreateIn) -> Sta
 )
 @requires(Permission.VIEW)
 def server(request: HttpRequest, number: str, server_id: int) -> dict[str, Any]:
-    return _server_out(_server(request, server_id))
+    return _server_out(_server(request, server_id, hosts=True))
 
 
 @api.patch(
@@ -360,7 +360,7 @@ def server_change(request: HttpRequest, number: str, server_id: int, body: s.Ser
         lmgrd_port=body.lmgrd_port,
         vendor_port=body.vendor_port,
     )
-    return _server_out(_server(request, server_id))
+    return _server_out(_server(request, server_id, hosts=True))
 
 
 @api.post(
