@@ -5,7 +5,7 @@ PORT ?= 8000
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test install migrate seed worker beat lint bench clean
+.PHONY: run test test-fast install migrate seed worker beat lint bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,11 @@ migrate: install
 seed: migrate
 	$(PY) manage.py seed_demo
 
+# Links in emails point at the address the portal is served on (PORT), unless set explicitly.
+PORTAL_BASE_URL ?= http://127.0.0.1:$(PORT)
+
 run: seed
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	PORTAL_BASE_URL=$(PORTAL_BASE_URL) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # axe-core (npm) for the accessibility checks of the browser tests.
 node_modules/.package-lock.json: package.json package-lock.json
@@ -32,6 +35,11 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 test: install node_modules/.package-lock.json
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The loop to run while working: everything but the `slow` tests (browser journeys, outage
+# drills, hypothesis property runs; tests/conftest.py marks them). `make test` runs them all.
+test-fast: install
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -7,24 +7,36 @@ Celery, the support console and any future API cannot bypass the matrix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from allauth.mfa.utils import is_mfa_enabled
+from django import forms
 from django.contrib import messages
-from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from portal.errors import AccessDenied
-from portal.fragments import customer_value
+from portal.errors import AccessDenied, PortalError
+from portal.forms import form_error_from
 
 from .audit import audit_record
 from .models import Customer, Membership, User
 from .roles import Permission, Role, has_permission, role_permissions
+from .selectors import memberships_for_user
+
+T = TypeVar("T")
+
+
+class UnknownPermission(Exception):
+    """A template (or code) asked ``can.<name>`` for a name that is no ``Permission``.
+
+    Not an AttributeError: Django templates swallow those and render the typo as False, so
+    ``{% if can.activate_entitelments %}`` would silently hide the button. This one is not
+    swallowed: the page fails to render (and the template scan in the tests names the typo)."""
 
 
 class PermissionFlags:
@@ -34,11 +46,12 @@ class PermissionFlags:
         self._permissions = permissions
 
     def __getattr__(self, name: str) -> bool:
+        if name.startswith("_"):
+            raise AttributeError(name)  # Python's protocols (copy, pickle, __html__) ask for these
         try:
             return Permission(name) in self._permissions
         except ValueError:
-            # A typo in a template must not silently grant or hide; fail loudly in tests.
-            raise AttributeError(f"Unknown permission {name!r}") from None
+            raise UnknownPermission(f"Unknown permission {name!r}; known: {[p.value for p in Permission]}") from None
 
     def __iter__(self):
         return iter(sorted(self._permissions, key=lambda p: list(Permission).index(p)))
@@ -61,55 +74,17 @@ class CustomerAccess:
     def can(self) -> PermissionFlags:
         return PermissionFlags(self.permissions)
 
-    @cached_property
-    def activations_visible(self) -> bool:
-        # Asked by every activations page: cached with the customer's data version.
-        return customer_value(
-            name="activations_visible", customer=self.customer, compute=lambda: self.customer.activations_visible
-        )
-
     def has(self, permission: Permission) -> bool:
         return has_permission(self.membership, permission)
 
-
-def _memberships_sql() -> tuple[str, list[str], list[str]]:
-    """The statement and the field names of its columns, from the models (no user input)."""
-    memberships, customers = Membership._meta.concrete_fields, Customer._meta.concrete_fields
-    select = [f"m.{f.column}" for f in memberships] + [f"c.{f.column}" for f in customers]
-    sql = (
-        f"SELECT {', '.join(select)} FROM {Membership._meta.db_table} m "  # noqa: S608 - names from the models
-        f"JOIN {Customer._meta.db_table} c ON c.id = m.customer_id WHERE m.user_id = %s ORDER BY c.number"
-    )
-    return sql, [f.attname for f in memberships], [f.attname for f in customers]
-
-
-_MEMBERSHIPS_SQL, _MEMBERSHIP_FIELDS, _CUSTOMER_FIELDS = _memberships_sql()
-
-
-def user_memberships(user: User) -> list[Membership]:
-    """All the user's memberships with their customers, in the customer switcher's order: one
-    query for a customer page's access check and its switcher (``accounts.context_processors``).
-
-    Every customer page runs it, so it is one SQL statement built from the models' fields at
-    import rather than an ORM query compiled per request (0.2 ms instead of 1 ms, most of a
-    cached page's time; docs/performance.md). ``Customer.activations_visible`` stays lazy:
-    the navigation that shows it is cached with the customer's data version.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(_MEMBERSHIPS_SQL, [user.pk])
-        rows = cursor.fetchall()
-    split = len(_MEMBERSHIP_FIELDS)
-    memberships = []
-    for row in rows:
-        membership = Membership.from_db("default", _MEMBERSHIP_FIELDS, row[:split])
-        membership.customer = Customer.from_db("default", _CUSTOMER_FIELDS, row[split:])
-        membership.user = user
-        memberships.append(membership)
-    return memberships
+    def page_context(self, **extra: Any) -> dict[str, Any]:
+        """What every customer page's template starts from (the header, the navigation, the
+        breadcrumbs and ``{% if can.<permission> %}`` read it): the one place it is built."""
+        return {"customer": self.customer, "access": self, "can": self.can, **extra}
 
 
 def customer_access_for(memberships: list[Membership], customer_number: str) -> CustomerAccess | None:
-    """The access that a user's memberships (``user_memberships``) give to a customer, or None
+    """The access that a user's memberships (``selectors.memberships_for_user``) give to a customer, or None
     when they are not a member."""
     for membership in memberships:
         if membership.customer.number == customer_number:
@@ -117,13 +92,18 @@ def customer_access_for(memberships: list[Membership], customer_number: str) -> 
     return None
 
 
+def is_support_staff(user: User) -> bool:
+    """The one rule for the reseller's support staff: an active ``is_staff`` account."""
+    return bool(user.is_active and user.is_staff)
+
+
 def authorize(*, actor: User, customer: Customer, permission: Permission, action: str) -> None:
     """Raises AccessDenied (and records the denied attempt) unless the actor may act.
 
-    Support staff (``is_staff``) act for every customer from the support console.
+    Support staff (``is_support_staff``) act for every customer from the support console.
     Call it before opening the service's transaction so the denial record is kept.
     """
-    if actor.is_active and actor.is_staff:
+    if is_support_staff(actor):
         return
     membership = Membership.objects.filter(user=actor, customer=customer).first()
     if membership is not None:
@@ -133,7 +113,26 @@ def authorize(*, actor: User, customer: Customer, permission: Permission, action
     deny(actor=actor, customer=customer, action=action, reason=permission.value)
 
 
-def deny(*, actor: User, customer: Customer, action: str, reason: str, details: dict[str, Any] | None = None) -> None:
+def authorize_staff(*, actor: User, action: str, customer: Customer | None = None, message: str | None = None) -> None:
+    """Raises AccessDenied (and records the denied attempt, reason ``staff_only``) unless the
+    actor is support staff: the one check for everything only support may do. ``message``
+    says what was refused when the generic one would not. Like ``authorize``, call it before
+    the service's transaction opens so the denial record is kept."""
+    if is_support_staff(actor):
+        return
+    deny(actor=actor, customer=customer, action=action, reason="staff_only", message=message)
+
+
+def deny(
+    *,
+    actor: User,
+    customer: Customer | None,
+    action: str,
+    reason: str,
+    details: dict[str, Any] | None = None,
+    message: str | None = None,
+) -> None:
+    """Records the denied attempt and raises ``AccessDenied`` (marked as audited)."""
     audit_record(
         customer=customer,
         actor=actor,
@@ -141,14 +140,18 @@ def deny(*, actor: User, customer: Customer, action: str, reason: str, details: 
         details={"reason": reason, **(details or {})},
         denied=True,
     )
-    raise AccessDenied(_("Your role does not allow this action."))
+    raise AccessDenied(message or _("Your role does not allow this action."), audited=True)
 
 
 def forbidden(request: HttpRequest, access: CustomerAccess, permission: Permission | None) -> HttpResponse:
+    if permission is not None and access.has(permission):
+        # A service refused something the role does carry (e.g. the ASC role, which only
+        # support grants): name no permission the reader already has.
+        permission = None
     return render(
         request,
         "403.html",
-        {"customer": access.customer, "access": access, "can": access.can, "missing_permission": permission},
+        access.page_context(missing_permission=permission),
         status=HTTPStatus.FORBIDDEN,
     )
 
@@ -174,7 +177,7 @@ class CustomerViewMixin:
 
             return redirect_to_login(request.get_full_path())
         # The same rows feed the customer switcher, so a customer page costs one query here.
-        request.my_memberships = memberships = user_memberships(request.user)
+        request.my_memberships = memberships = memberships_for_user(user=request.user)
         access = customer_access_for(memberships, kwargs.get("customer_number", ""))
         if access is None:
             raise Http404(_("No such customer."))
@@ -189,23 +192,62 @@ class CustomerViewMixin:
             )
             return redirect("mfa_index")
         if not access.has(self.required_permission):
-            audit_record(
-                customer=access.customer,
-                actor=request.user,
-                action="access.denied",
-                target=request.path[:255],
-                details={"method": request.method, "permission": self.required_permission.value},
-                denied=True,
-            )
+            self.denied_record(request, self.required_permission)
             return forbidden(request, access, self.required_permission)
         try:
             return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
-        except AccessDenied:
-            # A service refused (and audited) what the view's own check let through, e.g.
-            # a forged request for the ASC role.
+        except AccessDenied as denial:
+            # Raised anywhere below (a service refusing what the view's own check let
+            # through, e.g. a forged request for the ASC role): always 403, never a form
+            # error. ``deny`` has recorded it; a denial raised without it is recorded here.
+            if not denial.audited:
+                self.denied_record(request, self.required_permission)
             return forbidden(request, access, self.required_permission)
+
+    def denied_record(self, request: HttpRequest, permission: Permission) -> None:
+        audit_record(
+            customer=self.access.customer,
+            actor=request.user,
+            action="access.denied",
+            target=request.path[:255],
+            details={"method": request.method, "permission": permission.value},
+            denied=True,
+        )
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)  # type: ignore[misc]
-        context.update(customer=self.customer, access=self.access, can=self.access.can)
+        context.update(self.access.page_context())
         return context
+
+    def submit(
+        self, form: forms.Form, action: Callable[[dict[str, Any]], T], *,
+        success: Callable[[T], str], then: Callable[[T], HttpResponse],
+    ) -> HttpResponse | None:
+        """The one write flow of a customer page: for a valid form, runs ``action(cleaned_data)``
+        (one service call), flashes ``success(result)`` and answers ``then(result)``.
+
+        A service's refusal (``PortalError``) becomes the form's error; a denial
+        (``AccessDenied``) is not a refusal and passes on to ``dispatch`` (403). None means:
+        show the form again, with its errors::
+
+            return self.submit(form, lambda data: thing_add(customer=..., actor=..., **data),
+                               success=lambda thing: _("Added."), then=lambda thing: redirect(...),
+                               ) or self.render_page("form.html", HTTPStatus.BAD_REQUEST, form=form)
+        """
+        if not form.is_valid():
+            return None
+        try:
+            result = action(form.cleaned_data)
+        except PortalError as refused:
+            form_error_from(form, refused)
+            return None
+        messages.success(self.request, success(result))
+        return then(result)
+
+    def refused(self, error: PortalError) -> None:
+        """A refusal of a write without a form (a button): shown as an error message."""
+        messages.error(self.request, error.message)
+
+    def render_page(self, template_name: str, status: int = HTTPStatus.OK, **extra: Any) -> HttpResponse:
+        """``template_name`` rendered with the customer-page context and ``extra``."""
+        return render(self.request, template_name, self.access.page_context(**extra), status=status)

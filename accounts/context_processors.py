@@ -13,8 +13,8 @@ def customers(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"my_memberships": ()}
-    # Customer pages already loaded them with the access check (accounts.access.user_memberships).
+    # Customer pages already loaded them with the access check (CustomerViewMixin).
     memberships = getattr(request, "my_memberships", None)
     if memberships is not None:
         return {"my_memberships": memberships}
-    return {"my_memberships": SimpleLazyObject(lambda: list(memberships_for_user(user=user)))}
+    return {"my_memberships": SimpleLazyObject(lambda: memberships_for_user(user=user))}

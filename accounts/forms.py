@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import datetime
-from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -14,83 +13,16 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from portal.csv import csv_line_fields
 from portal.errors import PortalError
 from portal.forms import LinesImport, PastedLinesForm, PreviewedLinesForm
 
+from .audit_text import AUDIT_ACTION_LABELS, audit_action_label, audit_kind_choices
 from .roles import GRANTABLE_ROLES, Role
 from .selectors import AddRequest, AuditFilters
 from .services import email_normalise
 
-# --- Audit actions: what the log shows for each recorded action -------------------------
-
-AUDIT_ACTION_LABELS: Mapping[str, str] = {
-    "access.denied": gettext_lazy("Page or action refused"),
-    "membership.added": gettext_lazy("Portal user added"),
-    "membership.add": gettext_lazy("Add portal user"),
-    "membership.bulk_add": gettext_lazy("Bulk add portal users"),
-    "membership.role_changed": gettext_lazy("Role changed"),
-    "membership.change_role": gettext_lazy("Change role"),
-    "membership.removed": gettext_lazy("Portal user removed"),
-    "membership.remove": gettext_lazy("Remove portal user"),
-    "invitation.created": gettext_lazy("Invitation sent"),
-    "invitation.resent": gettext_lazy("Invitation sent again"),
-    "invitation.resend": gettext_lazy("Resend invitation"),
-    "invitation.cancelled": gettext_lazy("Invitation cancelled"),
-    "invitation.cancel": gettext_lazy("Cancel invitation"),
-    "invitation.accepted": gettext_lazy("Invitation accepted"),
-    "asc.designated": gettext_lazy("ASC designated by support"),
-    "asc.designate": gettext_lazy("Designate ASC"),
-    "customer.created": gettext_lazy("Customer created by support"),
-    "customer.updated": gettext_lazy("Customer changed by support"),
-    "user.activated": gettext_lazy("Account reactivated by support"),
-    "user.deactivated": gettext_lazy("Account deactivated by support"),
-    "user.updated": gettext_lazy("Account changed by support"),
-    "notification.sent_by_support": gettext_lazy("Notification sent by support"),
-    "customer.mfa_required": gettext_lazy("Two-factor authentication requirement changed"),
-    "email.verified_by_password_reset": gettext_lazy("Email verified by password reset"),
-    # Licenses
-    "activation.changed": gettext_lazy("Activations changed"),
-    "activation.change": gettext_lazy("Change activations"),
-    "activation.returned": gettext_lazy("Licenses returned to the pool"),
-    "activation.return": gettext_lazy("Return licenses"),
-    "license_file.downloaded": gettext_lazy("License file downloaded"),
-    "license_file.download": gettext_lazy("Download license file"),
-    "license_file.emailed": gettext_lazy("License file emailed"),
-    "license_file.generated": gettext_lazy("License file generated"),
-    "server.created": gettext_lazy("License server added"),
-    "server.create": gettext_lazy("Add license server"),
-    "server.changed": gettext_lazy("License server changed"),
-    "server.change": gettext_lazy("Change license server"),
-    "server.rehosted": gettext_lazy("License server rehosted"),
-    "server.rehost": gettext_lazy("Rehost license server"),
-    "rehost_quota.set": gettext_lazy("Rehost quota changed by support"),
-    "entitlement.changed": gettext_lazy("Entitlement changed by support"),
-    "entitlement.import": gettext_lazy("Entitlements imported by support"),
-    "product.created": gettext_lazy("Product created by support"),
-    # Shared Web and Elastic
-    "shared_web.user_added": gettext_lazy("Shared Web user added"),
-    "shared_web.user_updated": gettext_lazy("Shared Web user changed"),
-    "shared_web.user_removed": gettext_lazy("Shared Web user removed"),
-    "shared_web.user_import": gettext_lazy("Shared Web users imported"),
-    "shared_web.group_created": gettext_lazy("Shared Web group created"),
-    "shared_web.group_renamed": gettext_lazy("Shared Web group renamed"),
-    "shared_web.group_deleted": gettext_lazy("Shared Web group deleted"),
-    "shared_web.group_members_changed": gettext_lazy("Shared Web group members changed"),
-    "shared_web.seats_changed": gettext_lazy("Shared Web seats reserved"),
-    "elastic.account_created": gettext_lazy("Elastic account set up by support"),
-    "elastic.budget_changed": gettext_lazy("Elastic budget changed"),
-    "elastic.budget_alert_sent": gettext_lazy("Elastic budget alert sent"),
-    "elastic.pin_regenerated": gettext_lazy("Elastic PIN regenerated"),
-    "elastic.pin_regenerate": gettext_lazy("Regenerate Elastic PIN"),
-    "elastic.usage_imported": gettext_lazy("Elastic usage imported by support"),
-}
-
-
-def audit_action_label(action: str) -> str:
-    """The human label of an action; an action without one is shown as recorded."""
-    label = AUDIT_ACTION_LABELS.get(action)
-    return str(label) if label is not None else action
-
+__all__ = ["AUDIT_ACTION_LABELS", "audit_action_label"]  # re-exported for the views and tests
 
 # --- Single changes ----------------------------------------------------------------------
 
@@ -119,12 +51,6 @@ class UserAddForm(forms.Form):
 
 class RoleChangeForm(forms.Form):
     role = _RoleField(label=gettext_lazy("Role"))
-
-
-def form_error_from(form: forms.Form, error: PortalError) -> None:
-    """Puts a service's refusal on the form: on its field when the form has it."""
-    field = error.field if error.field in form.fields else None
-    form.add_error(field, error.message)
 
 
 # --- Bulk add ----------------------------------------------------------------------------
@@ -157,10 +83,9 @@ def bulk_requests_parse(text: str) -> list[AddRequest]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        delimiter = next((d for d in (",", ";", "\t") if d in line), ",")
         try:
-            fields = [field.strip() for field in next(csv.reader([line], delimiter=delimiter))]
-        except (csv.Error, StopIteration):
+            fields = [field.strip() for field in csv_line_fields(line)]
+        except csv.Error:
             requests.append(AddRequest(number, line, error=_("This line is not valid CSV.")))
             continue
         if header_allowed and [field.casefold() for field in fields] == _HEADER:
@@ -234,8 +159,7 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args: Any, actions: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        known = sorted(set(actions) | set(AUDIT_ACTION_LABELS), key=lambda a: audit_action_label(a).casefold())
-        self.fields["action"].choices = [("", _("All actions")), *((a, audit_action_label(a)) for a in known)]
+        self.fields["action"].choices = [("", _("All actions")), *audit_kind_choices(actions)]
 
     def _date_in_range(self, name: str) -> datetime.date | None:
         value = self.cleaned_data.get(name)

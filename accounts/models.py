@@ -10,7 +10,6 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
-from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from .roles import Role
@@ -114,13 +113,6 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number} ({self.name})"
-
-    @cached_property
-    def activations_visible(self) -> bool:
-        """Activations exist only for FlexNet entitlements that support lets the customer
-        manage in the portal (DESIGN.md). ``entitlements`` is the reverse relation from
-        ``entitlements.Entitlement``."""
-        return self.flexnet_managed and self.entitlements.filter(product__licensing_model="flexnet").exists()
 
 
 class Membership(models.Model):

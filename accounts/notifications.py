@@ -17,7 +17,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models.functions import Lower
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.loader import get_template, render_to_string
 from django.utils import timezone, translation
 
 from .models import Customer, Membership, Notification, User
@@ -39,6 +40,22 @@ def notification_recipients(*, customer: Customer) -> list[str]:
         )
         .order_by("user__email")
         .values_list("user__email", flat=True)
+    )
+
+
+def text_render(template_name: str, context: dict[str, Any]) -> str:
+    """A plain-text template rendered without HTML escaping: a text part or a subject shows
+    ``O'Neil`` and ``0 -> 3`` as they are (``&#x27;`` would be read literally). HTML parts are
+    rendered with ``render_to_string`` and stay escaped."""
+    return get_template(template_name).template.render(Context(context, autoescape=False))
+
+
+def email_render(*, template: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """The subject, text and HTML body of ``templates/email/<template>``, in the active language."""
+    return (
+        " ".join(text_render(f"email/{template}_subject.txt", context).split())[:255],
+        text_render(f"email/{template}.txt", context),
+        render_to_string(f"email/{template}.html", context),
     )
 
 
@@ -85,11 +102,7 @@ def notification_queue(
         language = languages.get(address, fallback)
         if language not in rendered:
             with translation.override(language):
-                rendered[language] = (
-                    " ".join(render_to_string(f"email/{template}_subject.txt", context).split())[:255],
-                    render_to_string(f"email/{template}.txt", context),
-                    render_to_string(f"email/{template}.html", context),
-                )
+                rendered[language] = email_render(template=template, context=context)
         subject, body_text, body_html = rendered[language]
         notifications.append(
             Notification(

@@ -7,21 +7,55 @@ import enum
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from allauth.account.models import EmailAddress
+from django.db import connection
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from .audit_text import audit_kind_actions
 from .models import AuditEvent, Customer, Invitation, Membership, User
 from .roles import GRANTABLE_ROLES, Role
 
 
-def memberships_for_user(*, user: User) -> QuerySet[Membership]:
-    return Membership.objects.filter(user=user).select_related("customer").order_by("customer__number")
+def _memberships_sql() -> tuple[str, list[str], list[str]]:
+    """The statement and the field names of its columns, from the models (no user input)."""
+    memberships, customers = Membership._meta.concrete_fields, Customer._meta.concrete_fields
+    select = [f"m.{f.column}" for f in memberships] + [f"c.{f.column}" for f in customers]
+    sql = (
+        f"SELECT {', '.join(select)} FROM {Membership._meta.db_table} m "  # noqa: S608 - names from the models
+        f"JOIN {Customer._meta.db_table} c ON c.id = m.customer_id WHERE m.user_id = %s ORDER BY c.number"
+    )
+    return sql, [f.attname for f in memberships], [f.attname for f in customers]
+
+
+MEMBERSHIPS_FOR_USER_SQL, _MEMBERSHIP_FIELDS, _CUSTOMER_FIELDS = _memberships_sql()
+
+
+def memberships_for_user(*, user: User) -> list[Membership]:
+    """All the user's memberships with their customers, in the customer switcher's order: one
+    query for a customer page's access check and its switcher (``accounts.context_processors``),
+    and the access page's list.
+
+    Every customer page runs it, so it is one SQL statement built from the models' fields at
+    import rather than an ORM query compiled per request (0.2 ms instead of 1 ms, most of a
+    cached page's time; docs/performance.md).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(MEMBERSHIPS_FOR_USER_SQL, [user.pk])
+        rows = cursor.fetchall()
+    split = len(_MEMBERSHIP_FIELDS)
+    memberships = []
+    for row in rows:
+        membership = Membership.from_db("default", _MEMBERSHIP_FIELDS, row[:split])
+        membership.customer = Customer.from_db("default", _CUSTOMER_FIELDS, row[split:])
+        membership.user = user
+        memberships.append(membership)
+    return memberships
 
 
 def membership_list(*, customer: Customer) -> QuerySet[Membership]:
@@ -68,7 +102,8 @@ def audit_event_list(*, customer: Customer, filters: AuditFilters | None = None)
     events = AuditEvent.objects.filter(customer=customer)
     filters = filters or AuditFilters()
     if filters.action:
-        events = events.filter(action=filters.action)
+        # A kind of event: its outcome and the refused attempts at it (accounts/audit_text.py).
+        events = events.filter(action__in=audit_kind_actions(filters.action))
     if filters.actor:
         events = events.filter(actor_email__icontains=filters.actor)
     if filters.date_from:
@@ -169,66 +204,86 @@ def user_add_plan(
     holds the address verified) -> invite. The single add and the bulk add both use this,
     so they can never disagree. ``allow_asc`` is for support staff, who may grant the ASC role.
     """
-    emails = sorted({request.email for request in requests if request.email and not request.error})
-    verified: dict[str, int] = {}
-    member_ids: set[int] = set()
-    member_emails: set[str] = set()
-    invited: set[str] = set()
-    if emails:
+    known = _AddKnown.read(customer=customer, requests=requests)
+    plan: list[AddPlanLine] = []
+    first_seen: dict[str, AddRequest] = {}
+    for request in requests:
+        refused = _add_refusal(request, first_seen=first_seen, allow_asc=allow_asc)
+        if refused is not None:
+            plan.append(refused)
+            continue
+        first_seen[request.email] = request
+        plan.append(known.line_for(request))
+    return plan
+
+
+def _add_refusal(
+    request: AddRequest, *, first_seen: dict[str, AddRequest], allow_asc: bool
+) -> AddPlanLine | None:
+    """The plan line of a request that cannot apply whatever the data: unparsable, the ASC
+    role, or an email already requested on an earlier line. None for the others."""
+    if request.error or request.role is None:
+        return AddPlanLine(request, AddOutcome.INVALID, request.error or _("Choose a valid role."))
+    if request.role not in GRANTABLE_ROLES and not allow_asc:
+        reason = _("Only support can designate a Support Coordinator (ASC).")
+        return AddPlanLine(request, AddOutcome.ASC_REFUSED, reason)
+    earlier = first_seen.get(request.email)
+    if earlier is None:
+        return None
+    if earlier.role == request.role:
+        reason = _("Same as line %(line)d; this line is ignored.") % {"line": earlier.number}
+        return AddPlanLine(request, AddOutcome.DUPLICATE, reason)
+    reason = _("Line %(line)d gives this email a different role.") % {"line": earlier.number}
+    return AddPlanLine(request, AddOutcome.INVALID, reason)
+
+
+@dataclass
+class _AddKnown:
+    """What the database knows about the requested emails (three queries)."""
+
+    verified: dict[str, int] = field(default_factory=dict)  # email -> id of the active user holding it verified
+    member_ids: set[int] = field(default_factory=set)
+    member_emails: set[str] = field(default_factory=set)
+    invited: set[str] = field(default_factory=set)
+
+    @classmethod
+    def read(cls, *, customer: Customer, requests: Sequence[AddRequest]) -> _AddKnown:
+        known = cls()
+        emails = sorted({request.email for request in requests if request.email and not request.error})
+        if not emails:
+            return known
         for email_lower, user_id in (
             EmailAddress.objects.annotate(email_lower=Lower("email"))
             .filter(email_lower__in=emails, verified=True, user__is_active=True)
             .order_by("pk")
             .values_list("email_lower", "user_id")
         ):
-            verified.setdefault(email_lower, user_id)
+            known.verified.setdefault(email_lower, user_id)
         for user_id, email_lower in (
             Membership.objects.filter(customer=customer)
             .annotate(email_lower=Lower("user__email"))
             .values_list("user_id", "email_lower")
         ):
-            member_ids.add(user_id)
-            member_emails.add(email_lower)
-        invited = set(
+            known.member_ids.add(user_id)
+            known.member_emails.add(email_lower)
+        known.invited = set(
             Invitation.objects.pending()
             .filter(customer=customer)
             .annotate(email_lower=Lower("email"))
             .filter(email_lower__in=emails)
             .values_list("email_lower", flat=True)
         )
+        return known
 
-    plan: list[AddPlanLine] = []
-    first_seen: dict[str, AddRequest] = {}
-    for request in requests:
-        if request.error or request.role is None:
-            plan.append(AddPlanLine(request, AddOutcome.INVALID, request.error or _("Choose a valid role.")))
-            continue
-        if request.role not in GRANTABLE_ROLES and not allow_asc:
-            reason = _("Only support can designate a Support Coordinator (ASC).")
-            plan.append(AddPlanLine(request, AddOutcome.ASC_REFUSED, reason))
-            continue
-        earlier = first_seen.get(request.email)
-        if earlier is not None:
-            if earlier.role == request.role:
-                reason = _("Same as line %(line)d; this line is ignored.") % {"line": earlier.number}
-                plan.append(AddPlanLine(request, AddOutcome.DUPLICATE, reason))
-            else:
-                reason = _("Line %(line)d gives this email a different role.") % {"line": earlier.number}
-                plan.append(AddPlanLine(request, AddOutcome.INVALID, reason))
-            continue
-        first_seen[request.email] = request
-        user_id = verified.get(request.email)
-        if request.email in member_emails or (user_id is not None and user_id in member_ids):
-            plan.append(AddPlanLine(request, AddOutcome.ALREADY_MEMBER, _("Already a portal user of this customer.")))
-        elif request.email in invited:
-            plan.append(AddPlanLine(request, AddOutcome.ALREADY_INVITED, _("An invitation is already pending.")))
-        elif user_id is not None:
-            plan.append(AddPlanLine(request, AddOutcome.ADD, _("Has a verified account: added at once."), user_id))
-        else:
-            plan.append(
-                AddPlanLine(request, AddOutcome.INVITE, _("No verified account yet: an invitation is emailed."))
-            )
-    return plan
+    def line_for(self, request: AddRequest) -> AddPlanLine:
+        user_id = self.verified.get(request.email)
+        if request.email in self.member_emails or (user_id is not None and user_id in self.member_ids):
+            return AddPlanLine(request, AddOutcome.ALREADY_MEMBER, _("Already a portal user of this customer."))
+        if request.email in self.invited:
+            return AddPlanLine(request, AddOutcome.ALREADY_INVITED, _("An invitation is already pending."))
+        if user_id is not None:
+            return AddPlanLine(request, AddOutcome.ADD, _("Has a verified account: added at once."), user_id)
+        return AddPlanLine(request, AddOutcome.INVITE, _("No verified account yet: an invitation is emailed."))
 
 
 def user_add_plan_digest(plan: Sequence[AddPlanLine]) -> str:

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy
 from portal.errors import PortalError
 from portal.i18n import deferred
 
-from .access import authorize, deny
+from .access import authorize, authorize_staff, deny, is_support_staff
 from .audit import audit_ip, audit_record
 from .models import AuditEvent, Customer, Invitation, Membership, Notification, User
 from .notifications import TRANSIENT_SEND_ERRORS, notification_queue, notification_send, notify_ascs
@@ -65,7 +65,7 @@ def _change_context(*, actor: User | None, customer: Customer, **extra: Any) -> 
 def _check_grantable(*, actor: User, customer: Customer, role: Role, action: str, target: str) -> None:
     """Only support designates, promotes or demotes an ASC. A portal user asking for it
     (a forged form post) is refused and the attempt audited."""
-    if role not in GRANTABLE_ROLES and not actor.is_staff:
+    if role not in GRANTABLE_ROLES and not is_support_staff(actor):
         deny(actor=actor, customer=customer, action=action, reason="asc_role_reserved", details={"target": target})
 
 
@@ -189,7 +189,7 @@ def membership_add(*, customer: Customer, actor: User, email: str, role: Role | 
         with transaction.atomic():
             _customer_lock(customer)
             # Support may add an ASC directly; _check_grantable refused everyone else above.
-            (line,) = user_add_plan(customer=customer, requests=[request], allow_asc=actor.is_staff)
+            (line,) = user_add_plan(customer=customer, requests=[request], allow_asc=is_support_staff(actor))
             if line.outcome == AddOutcome.ALREADY_MEMBER:
                 raise PortalError(
                     _("%(email)s is already a portal user of this customer.") % {"email": email}, field="email"
@@ -283,68 +283,89 @@ def membership_bulk_add(
         )
     with transaction.atomic():
         _customer_lock(customer)
-        plan = user_add_plan(customer=customer, requests=requests)
-        if user_add_plan_digest(plan) != expected_digest:
-            raise BulkPlanChanged(plan)
-        if any(line.blocking for line in plan):
-            raise PortalError(_("Correct the invalid lines first; nothing was applied."))
-        to_apply = [line for line in plan if line.applies]
-        if not to_apply:
-            raise PortalError(_("There is nobody to add or invite."))
-        now = timezone.now()
-        adds = [line for line in to_apply if line.outcome == AddOutcome.ADD]
-        invites = [line for line in to_apply if line.outcome == AddOutcome.INVITE]
-        try:
-            with transaction.atomic():
-                Membership.objects.bulk_create(
-                    Membership(user_id=line.user_id, customer=customer, role=line.request.role, added_by=actor,
-                               created_at=now)
-                    for line in adds
-                )
-                invitations = Invitation.objects.bulk_create(
-                    Invitation(customer=customer, email=line.request.email, role=line.request.role,
-                               invited_by=actor, created_at=now, last_sent_at=now)
-                    for line in invites
-                )
-        except IntegrityError:
-            # A concurrent login linked someone in the list: let the user look again.
-            raise BulkPlanChanged(user_add_plan(customer=customer, requests=requests)) from None
-        # Bulk insert rather than one audit_record per line: same fields, one statement.
-        ip_address = audit_ip.get()
-        AuditEvent.objects.bulk_create(
-            AuditEvent(
-                customer=customer, actor=actor, actor_email=actor.email,
-                action="membership.added" if line.outcome == AddOutcome.ADD else "invitation.created",
-                target=line.request.email[:255], details={"role": line.request.role.value, "bulk": True},
-                ip_address=ip_address, created_at=now,
-            )
-            for line in to_apply
-        )
+        to_apply = _bulk_plan_checked(customer=customer, requests=requests, expected_digest=expected_digest)
+        invitations = _bulk_write(customer=customer, actor=actor, requests=requests, to_apply=to_apply)
         for invitation in invitations:
             invitation.customer = customer
             invitation.invited_by = actor
             _invitation_email(invitation)
-        changes = [
-            (
-                deferred("%(email)s added as %(role)s") if line.outcome == AddOutcome.ADD
-                else deferred("%(email)s invited as %(role)s")
-            )
-            % {"email": line.request.email, "role": line.request.role.label}
-            for line in to_apply
-        ]
-        notify_ascs(
-            customer=customer,
-            event="user.bulk_added",
-            template="users_bulk_changed",
-            context={
-                **_change_context(actor=actor, customer=customer),
-                "changes": changes[:BULK_NOTIFICATION_MAX_LINES],
-                "more": max(0, len(changes) - BULK_NOTIFICATION_MAX_LINES),
-                "added": len(adds),
-                "invited": len(invites),
-            },
-        )
+        _bulk_notify(customer=customer, actor=actor, to_apply=to_apply)
         return to_apply
+
+
+def _bulk_plan_checked(
+    *, customer: Customer, requests: Sequence[AddRequest], expected_digest: str
+) -> list[AddPlanLine]:
+    """Plan (under the customer lock): the lines to apply, if the plan is still the preview."""
+    plan = user_add_plan(customer=customer, requests=requests)
+    if user_add_plan_digest(plan) != expected_digest:
+        raise BulkPlanChanged(plan)
+    if any(line.blocking for line in plan):
+        raise PortalError(_("Correct the invalid lines first; nothing was applied."))
+    to_apply = [line for line in plan if line.applies]
+    if not to_apply:
+        raise PortalError(_("There is nobody to add or invite."))
+    return to_apply
+
+
+def _bulk_write(
+    *, customer: Customer, actor: User, requests: Sequence[AddRequest], to_apply: Sequence[AddPlanLine]
+) -> list[Invitation]:
+    """Apply: the memberships, invitations and their audit events, in bulk inserts."""
+    now = timezone.now()
+    adds = [line for line in to_apply if line.outcome == AddOutcome.ADD]
+    invites = [line for line in to_apply if line.outcome == AddOutcome.INVITE]
+    try:
+        with transaction.atomic():
+            Membership.objects.bulk_create(
+                Membership(user_id=line.user_id, customer=customer, role=line.request.role, added_by=actor,
+                           created_at=now)
+                for line in adds
+            )
+            invitations = Invitation.objects.bulk_create(
+                Invitation(customer=customer, email=line.request.email, role=line.request.role,
+                           invited_by=actor, created_at=now, last_sent_at=now)
+                for line in invites
+            )
+    except IntegrityError:
+        # A concurrent login linked someone in the list: let the user look again.
+        raise BulkPlanChanged(user_add_plan(customer=customer, requests=requests)) from None
+    # Bulk insert rather than one audit_record per line: same fields, one statement.
+    ip_address = audit_ip.get()
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            customer=customer, actor=actor, actor_email=actor.email,
+            action="membership.added" if line.outcome == AddOutcome.ADD else "invitation.created",
+            target=line.request.email[:255], details={"role": line.request.role.value, "bulk": True},
+            ip_address=ip_address, created_at=now,
+        )
+        for line in to_apply
+    )
+    return invitations
+
+
+def _bulk_notify(*, customer: Customer, actor: User, to_apply: Sequence[AddPlanLine]) -> None:
+    """ONE notification to the ASCs listing the changes of a bulk add."""
+    changes = [
+        (
+            deferred("%(email)s added as %(role)s") if line.outcome == AddOutcome.ADD
+            else deferred("%(email)s invited as %(role)s")
+        )
+        % {"email": line.request.email, "role": line.request.role.label}
+        for line in to_apply
+    ]
+    notify_ascs(
+        customer=customer,
+        event="user.bulk_added",
+        template="users_bulk_changed",
+        context={
+            **_change_context(actor=actor, customer=customer),
+            "changes": changes[:BULK_NOTIFICATION_MAX_LINES],
+            "more": max(0, len(changes) - BULK_NOTIFICATION_MAX_LINES),
+            "added": sum(1 for line in to_apply if line.outcome == AddOutcome.ADD),
+            "invited": sum(1 for line in to_apply if line.outcome == AddOutcome.INVITE),
+        },
+    )
 
 
 def membership_change_role(*, membership: Membership, actor: User, role: Role | str) -> Membership:
@@ -400,7 +421,7 @@ def _membership_lock(membership: Membership, *, actor: User) -> Membership:
         raise PortalError(
             _("%(email)s is no longer a portal user of this customer.") % {"email": membership.user.email}
         )
-    if locked.role == Role.ASC and not actor.is_staff:
+    if locked.role == Role.ASC and not is_support_staff(actor):
         raise PortalError(_("%(email)s is now a Support Coordinator (ASC); only support can change that.")
                           % {"email": membership.user.email})
     return locked
@@ -496,11 +517,6 @@ def invitation_resend(*, invitation: Invitation, actor: User) -> None:
 # --- Support console --------------------------------------------------------------------
 
 
-def _staff_only(*, actor: User, customer: Customer | None, action: str) -> None:
-    if not (actor.is_active and actor.is_staff):
-        deny(actor=actor, customer=customer, action=action, reason="staff_only")  # type: ignore[arg-type]
-
-
 def asc_designate(*, customer: Customer, actor: User, email: str) -> Membership | Invitation:
     """Support records the ASC: the email registered at purchase.
 
@@ -509,7 +525,7 @@ def asc_designate(*, customer: Customer, actor: User, email: str) -> Membership 
     how to sign up. Staff only. Audited; the customer's ASCs (the new one included) are
     notified on commit.
     """
-    _staff_only(actor=actor, customer=customer, action="asc.designate")
+    authorize_staff(actor=actor, customer=customer, action="asc.designate")
     email = email_normalise(email)
     with transaction.atomic():
         _customer_lock(customer)
@@ -553,7 +569,7 @@ def asc_designate(*, customer: Customer, actor: User, email: str) -> Membership 
 
 def customer_create(*, actor: User, number: str, name: str, flexnet_managed: bool) -> Customer:
     """Support creates a customer. Staff only; audited."""
-    _staff_only(actor=actor, customer=None, action="customer.create")
+    authorize_staff(actor=actor, customer=None, action="customer.create")
     with transaction.atomic():
         customer = Customer(number=number, name=name, flexnet_managed=flexnet_managed)
         customer.full_clean()
@@ -568,7 +584,7 @@ def customer_create(*, actor: User, number: str, name: str, flexnet_managed: boo
 def customer_update(*, customer: Customer, actor: User, name: str, flexnet_managed: bool) -> Customer:
     """Support renames a customer or switches FlexNet management in the portal. The
     customer number never changes. Staff only; audited when something changed."""
-    _staff_only(actor=actor, customer=customer, action="customer.update")
+    authorize_staff(actor=actor, customer=customer, action="customer.update")
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
         changes = {
@@ -596,11 +612,8 @@ def user_update(
     ends all their sessions at once and is recorded in the audit log of every customer they belong to, whose
     ASCs are notified. Staff only.
     """
-    _staff_only(actor=actor, customer=None, action="user.update")
-    if (is_staff != user.is_staff or is_superuser != user.is_superuser) and not actor.is_superuser:
-        raise PortalError(_("Only a superuser can change support-console rights."), field="is_staff")
-    if user.pk == actor.pk and (not is_active or not is_staff or (user.is_superuser and not is_superuser)):
-        raise PortalError(_("You cannot deactivate or demote yourself."), field="is_active")
+    authorize_staff(actor=actor, customer=None, action="user.update")
+    _user_update_check(user=user, actor=actor, is_active=is_active, is_staff=is_staff, is_superuser=is_superuser)
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         changes = {
@@ -620,25 +633,36 @@ def user_update(
             action = "user.activated" if is_active else "user.deactivated"
         audit_record(customer=None, actor=actor, action=action, target=locked.email, details=changes)
         if "is_active" in changes:
-            if not is_active:
-                user_sessions_end(user=locked)
-            for membership in Membership.objects.filter(user=locked).select_related("customer"):
-                audit_record(
-                    customer=membership.customer, actor=actor, action=action, target=locked.email,
-                    details={"role": membership.role},
-                )
-                _change_notify(
-                    customer=membership.customer, actor=actor, event=f"user.{action.split('.')[1]}",
-                    change=(
-                        deferred("Support reactivated the account of %(email)s.")
-                        if is_active
-                        else deferred(
-                            "Support deactivated the account of %(email)s; it has no access until reactivated."
-                        )
-                    )
-                    % {"email": locked.email},
-                )
+            _user_active_changed(user=locked, actor=actor, action=action)
         return locked
+
+
+def _user_update_check(*, user: User, actor: User, is_active: bool, is_staff: bool, is_superuser: bool) -> None:
+    if (is_staff != user.is_staff or is_superuser != user.is_superuser) and not actor.is_superuser:
+        raise PortalError(_("Only a superuser can change support-console rights."), field="is_staff")
+    if user.pk == actor.pk and (not is_active or not is_staff or (user.is_superuser and not is_superuser)):
+        raise PortalError(_("You cannot deactivate or demote yourself."), field="is_active")
+
+
+def _user_active_changed(*, user: User, actor: User, action: str) -> None:
+    """A (re)activated or deactivated account: sessions ended when deactivated, and an audit
+    event and the ASCs' notification at every customer the user belongs to."""
+    if not user.is_active:
+        user_sessions_end(user=user)
+    for membership in Membership.objects.filter(user=user).select_related("customer"):
+        audit_record(
+            customer=membership.customer, actor=actor, action=action, target=user.email,
+            details={"role": membership.role},
+        )
+        _change_notify(
+            customer=membership.customer, actor=actor, event=f"user.{action.split('.')[1]}",
+            change=(
+                deferred("Support reactivated the account of %(email)s.")
+                if user.is_active
+                else deferred("Support deactivated the account of %(email)s; it has no access until reactivated.")
+            )
+            % {"email": user.email},
+        )
 
 
 def notification_send_now(*, notification: Notification, actor: User) -> bool:
@@ -648,7 +672,7 @@ def notification_send_now(*, notification: Notification, actor: User) -> bool:
     Not one transaction: ``notification_send`` holds its own row lock while handing the
     email to SMTP.
     """
-    _staff_only(actor=actor, customer=notification.customer, action="notification.send_now")
+    authorize_staff(actor=actor, customer=notification.customer, action="notification.send_now")
     try:
         sent = notification_send(notification_id=notification.pk)
     except TRANSIENT_SEND_ERRORS as exc:

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter
-from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
 
@@ -11,17 +9,19 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from portal.csv import csv_safe
-from portal.errors import AccessDenied, PortalError
+from portal.csv import csv_response
+from portal.errors import PortalError
 
 from .access import CustomerViewMixin
+from .audit_text import audit_sentence
 from .forms import (
     MAX_BULK_LINES,
     AuditFilterForm,
@@ -30,7 +30,6 @@ from .forms import (
     RoleChangeForm,
     UserAddForm,
     audit_action_label,
-    form_error_from,
 )
 from .models import AuditEvent, Invitation, Membership
 from .roles import GRANTABLE_ROLES, PERMISSION_LABELS, ROLE_PERMISSIONS, Permission, Role, role_permissions
@@ -75,7 +74,8 @@ class AccessView(LoginRequiredMixin, TemplateView):
             }
             for membership in memberships
         ]
-        return super().get_context_data(rows=rows, **kwargs)
+        customers = [row["customer"] for row in rows]
+        return super().get_context_data(rows=rows, customers=customers, **kwargs)
 
 
 class RolesHelpView(TemplateView):
@@ -110,18 +110,16 @@ class UsersPageMixin(CustomerViewMixin):
         self, request: HttpRequest, *, add_form: UserAddForm | None = None, status: int = HTTPStatus.OK
     ) -> HttpResponse:
         memberships = list(membership_list(customer=self.customer))
-        context = {
-            "customer": self.customer,
-            "access": self.access,
-            "can": self.access.can,
-            "memberships": memberships,
-            "asc_count": sum(1 for membership in memberships if membership.role == Role.ASC),
-            "invitations": invitation_pending_list(customer=self.customer),
-            "add_form": add_form or UserAddForm(),
-            "role_choices": [(role.value, role.label) for role in GRANTABLE_ROLES],
-            "asc_role": Role.ASC,
-        }
-        return render(request, "accounts/users.html", context, status=status)
+        return self.render_page(
+            "accounts/users.html",
+            status,
+            memberships=memberships,
+            asc_count=sum(1 for membership in memberships if membership.role == Role.ASC),
+            invitations=invitation_pending_list(customer=self.customer),
+            add_form=add_form or UserAddForm(),
+            role_choices=[(role.value, role.label) for role in GRANTABLE_ROLES],
+            asc_role=Role.ASC,
+        )
 
     def users_redirect(self) -> HttpResponse:
         return redirect("users:list", customer_number=self.customer.number)
@@ -139,24 +137,21 @@ class UserAddView(UsersPageMixin, View):
 
     def post(self, request: HttpRequest, customer_number: str) -> HttpResponse:
         form = UserAddForm(request.POST)
-        if form.is_valid():
-            try:
-                result = membership_add(
-                    customer=self.customer, actor=request.user,
-                    email=form.cleaned_data["email"], role=form.cleaned_data["role"],
-                )
-            except AccessDenied:
-                raise
-            except PortalError as refused:
-                form_error_from(form, refused)
+
+        def added(result: Membership | Invitation) -> str:
+            if isinstance(result, Invitation):
+                message = _("%(email)s has no verified account yet, so an invitation was emailed.")
             else:
-                if isinstance(result, Invitation):
-                    message = _("%(email)s has no verified account yet, so an invitation was emailed.")
-                else:
-                    message = _("%(email)s was added as a portal user.")
-                messages.success(request, message % {"email": form.cleaned_data["email"].strip().lower()})
-                return self.users_redirect()
-        return self.users_page(request, add_form=form, status=HTTPStatus.BAD_REQUEST)
+                message = _("%(email)s was added as a portal user.")
+            return message % {"email": form.cleaned_data["email"].strip().lower()}
+
+        return self.submit(
+            form,
+            lambda data: membership_add(customer=self.customer, actor=request.user, email=data["email"],
+                                        role=data["role"]),
+            success=added,
+            then=lambda _result: self.users_redirect(),
+        ) or self.users_page(request, add_form=form, status=HTTPStatus.BAD_REQUEST)
 
 
 class CustomerMfaRequiredView(UsersPageMixin, View):
@@ -190,10 +185,8 @@ class UserRoleView(_MembershipActionView):
             return self.users_redirect()
         try:
             changed = membership_change_role(membership=membership, actor=request.user, role=form.cleaned_data["role"])
-        except AccessDenied:
-            raise
         except PortalError as refused:
-            messages.error(request, refused.message)
+            self.refused(refused)
         else:
             message = _("%(email)s now has the role %(role)s.")
             messages.success(request, message % {"email": membership.user.email, "role": changed.get_role_display()})
@@ -210,10 +203,8 @@ class UserRemoveView(_MembershipActionView):
         is_self = membership.user_id == request.user.pk
         try:
             membership_remove(membership=membership, actor=request.user)
-        except AccessDenied:
-            raise
         except PortalError as refused:
-            messages.error(request, refused.message)
+            self.refused(refused)
             return self.users_redirect()
         if is_self:
             messages.success(
@@ -236,10 +227,8 @@ class InvitationCancelView(_InvitationActionView):
         invitation = self.invitation(pk)
         try:
             invitation_cancel(invitation=invitation, actor=request.user)
-        except AccessDenied:
-            raise
         except PortalError as refused:
-            messages.error(request, refused.message)
+            self.refused(refused)
         else:
             messages.success(request, _("The invitation of %(email)s was cancelled.") % {"email": invitation.email})
         return self.users_redirect()
@@ -250,10 +239,8 @@ class InvitationResendView(_InvitationActionView):
         invitation = self.invitation(pk)
         try:
             invitation_resend(invitation=invitation, actor=request.user)
-        except AccessDenied:
-            raise
         except PortalError as refused:
-            messages.error(request, refused.message)
+            self.refused(refused)
         else:
             messages.success(request, _("The invitation was emailed to %(email)s again.") % {"email": invitation.email})
         return self.users_redirect()
@@ -266,10 +253,10 @@ class UserBulkAddView(CustomerViewMixin, View):
     template_name = "accounts/users_bulk.html"
 
     def page(self, request: HttpRequest, status: int = HTTPStatus.OK, **context: Any) -> HttpResponse:
-        context.update(customer=self.customer, access=self.access, can=self.access.can)
         context.setdefault("form", BulkAddForm())
         context.setdefault("max_lines", MAX_BULK_LINES)
-        return render(request, self.template_name, context, status=status)
+        context.setdefault("import_url", reverse("users:bulk", args=[self.customer.number]))
+        return self.render_page(self.template_name, status, **context)
 
     def preview(self, request: HttpRequest, content: str, plan: list[AddPlanLine], **context: Any) -> HttpResponse:
         digest = user_add_plan_digest(plan)
@@ -313,10 +300,8 @@ class UserBulkAddView(CustomerViewMixin, View):
         except BulkPlanChanged as changed:
             messages.warning(request, changed.message)
             return self.preview(request, content, changed.plan, status=HTTPStatus.CONFLICT)
-        except AccessDenied:
-            raise
         except PortalError as refused:
-            messages.error(request, refused.message)
+            self.refused(refused)
             plan = user_add_plan(customer=self.customer, requests=form.cleaned_data["requests"])
             return self.preview(request, content, plan, status=HTTPStatus.BAD_REQUEST)
         counts = Counter(line.outcome for line in applied)
@@ -358,18 +343,15 @@ class AuditLogView(_AuditMixin, View):
         )
         query = request.GET.copy()
         query.pop("page", None)
-        rows = [(event, audit_action_label(event.action)) for event in page.object_list]
-        context = {
-            "customer": self.customer,
-            "access": self.access,
-            "can": self.access.can,
-            "form": form,
-            "page": page,
-            "rows": rows,
-            "query": query.urlencode(),
-        }
+        rows = [
+            (event, audit_action_label(event.action),
+             audit_sentence(action=event.action, target=event.target, details=event.details, denied=event.denied))
+            for event in page.object_list
+        ]
         status = HTTPStatus.BAD_REQUEST if events is None else HTTPStatus.OK
-        return render(request, "accounts/audit.html", context, status=status)
+        return self.render_page(
+            "accounts/audit.html", status, form=form, page=page, rows=rows, query=query.urlencode()
+        )
 
 
 class AuditExportView(_AuditMixin, View):
@@ -384,36 +366,20 @@ class AuditExportView(_AuditMixin, View):
             return HttpResponse(
                 _("The filter is not valid."), status=HTTPStatus.BAD_REQUEST, content_type="text/plain; charset=utf-8"
             )
-        writer = csv.writer(_Echo())
-
-        def rows() -> Iterator[str]:
-            yield "\ufeff"  # so spreadsheet programs read UTF-8
-            yield writer.writerow(self.HEADER)
-            for event in events.iterator(chunk_size=2000):
-                yield writer.writerow(
-                    [
-                        csv_safe(timezone.localtime(event.created_at).isoformat(timespec="seconds")),
-                        csv_safe(event.actor_email),
-                        csv_safe(event.action),
-                        csv_safe(audit_action_label(event.action)),
-                        csv_safe(event.target),
-                        "yes" if event.denied else "no",
-                        csv_safe(_details_text(event.details)),
-                    ]
-                )
-
-        filename = f"audit-{self.customer.number}-{timezone.localdate():%Y%m%d}.csv"
-        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        rows = (
+            [
+                timezone.localtime(event.created_at).isoformat(timespec="seconds"),
+                event.actor_email,
+                event.action,
+                audit_action_label(event.action),
+                event.target,
+                "yes" if event.denied else "no",
+                _details_text(event.details),
+            ]
+            for event in events.iterator(chunk_size=2000)
+        )
+        return csv_response(f"audit-{self.customer.number}-{timezone.localdate():%Y%m%d}.csv", self.HEADER, rows)
 
 
 def _details_text(details: dict[str, Any]) -> str:
     return json.dumps(details, ensure_ascii=False, sort_keys=True) if details else ""
-
-
-class _Echo:
-    """A file-like object for csv.writer that hands each row back instead of storing it."""
-
-    def write(self, value: str) -> str:
-        return value

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django import forms
@@ -58,6 +58,8 @@ class ServerForm(forms.Form):
     def host_rows(self) -> list[dict[str, Any]]:
         rows = []
         for position in (1, 2, 3):
+            if not self.edit_host_ids and position > 1 and not self._has_host(position):
+                continue  # editing a single-host server: no triad rows to fill in
             rows.append({
                 "position": position,
                 "host_name": self[f"host_name_{position}"],
@@ -65,6 +67,10 @@ class ServerForm(forms.Form):
                 "host_id": self[f"host_id_{position}"] if self.edit_host_ids else None,
             })
         return rows
+
+    def _has_host(self, position: int) -> bool:
+        name = f"host_name_{position}"
+        return bool(self.initial.get(name) or self.data.get(self.add_prefix(name)))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -199,7 +205,25 @@ DELIVER_CHOICES = [("download", gettext_lazy("Download")), ("email", gettext_laz
 
 
 class DeliverForm(forms.Form):
+    """Save & Download, or Save & Email to the chosen portal users of the customer (its ASCs
+    are ticked by default)."""
+
     deliver = forms.ChoiceField(choices=DELIVER_CHOICES)
+    recipients = forms.MultipleChoiceField(
+        label=gettext_lazy("Email the license file to"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args: Any, members: Sequence[tuple[str, str]] = (), default: Sequence[str] = (),
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["recipients"].choices = list(members)
+        self.fields["recipients"].initial = list(default)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("deliver") == "email" and not data.get("recipients"):
+            self.add_error("recipients", _("Choose at least one person to email the license file to."))
+        return data
 
 
 def _read_upload(upload: Any) -> str:

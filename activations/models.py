@@ -168,6 +168,11 @@ class ActivationSubmission(models.Model):
     license_file = models.ForeignKey(LicenseFile, on_delete=models.SET_NULL, null=True, related_name="+")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+    # What the result page shows: the lines changed (line, feature, before, after, delta,
+    # borrowable), how the file was delivered, and to whom it was emailed.
+    changes = models.JSONField(default=list, blank=True)
+    deliver = models.CharField(max_length=10, default="download")
+    recipients = models.JSONField(default=list, blank=True)
 
     class Meta:
         verbose_name = _("activation submission")

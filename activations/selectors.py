@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -13,13 +13,14 @@ from django.db.models.functions import Coalesce
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Customer
+from accounts.models import Customer, User
 from entitlements.models import Entitlement, EntitlementStatus, LicensingModel
-from entitlements.selectors import customer_has_flexnet, flexnet_entitlement_list
+from entitlements.selectors import customer_has_flexnet, customers_with_flexnet, flexnet_entitlement_list
+from portal.fragments import customer_value
 
 from .hostids import hostid_detect, hostid_normalise
 from .licensefile import ParsedFeature, ParsedLicense
-from .models import Activation, LicenseFile, LicenseServer, Rehost, RehostQuota, ServerHost
+from .models import Activation, ActivationSubmission, LicenseFile, LicenseServer, Rehost, RehostQuota, ServerHost
 
 REHOST_WINDOW = datetime.timedelta(days=365)
 
@@ -35,12 +36,40 @@ class Unavailable:
 
 
 def activations_unavailable_reason(*, customer: Customer) -> str | None:
-    """None when activations are visible, else an ``Unavailable`` value."""
-    if not customer_has_flexnet(customer=customer):
+    """The visibility rule, stated once (DESIGN.md): activations exist only for a customer
+    that owns FlexNet entitlements AND whose FlexNet management support has enabled. None
+    when activations are visible, else an ``Unavailable`` value saying why not.
+
+    Asked by the navigation and by every activations page: computed once per version of the
+    customer's data (``portal.fragments.customer_value``)."""
+    return customer_value(
+        name="activations_unavailable", customer=customer, compute=lambda: _unavailable_reason(customer)
+    )
+
+
+def _reason(*, has_flexnet: bool, managed: bool) -> str | None:
+    """The rule itself."""
+    if not has_flexnet:
         return Unavailable.NO_FLEXNET
-    if not customer.flexnet_managed:
+    if not managed:
         return Unavailable.NOT_MANAGED
     return None
+
+
+def _unavailable_reason(customer: Customer) -> str | None:
+    return _reason(has_flexnet=customer_has_flexnet(customer=customer), managed=customer.flexnet_managed)
+
+
+def activations_unavailable_reasons(*, customers: Iterable[Customer]) -> dict[int, str | None]:
+    """``activations_unavailable_reason`` for a list of customers (the access page), in one
+    query: the same rule, asked once for all."""
+    customers = list(customers)
+    flexnet = customers_with_flexnet(customer_ids=[c.pk for c in customers])
+    return {c.pk: _reason(has_flexnet=c.pk in flexnet, managed=c.flexnet_managed) for c in customers}
+
+
+def activations_visible(*, customer: Customer) -> bool:
+    return activations_unavailable_reason(customer=customer) is None
 
 
 # --- Servers --------------------------------------------------------------------------------
@@ -291,6 +320,22 @@ def vendor_string_customer(feature: ParsedFeature) -> str | None:
     return str(int(match.group(1))) if match else None
 
 
+def _import_unmatched_reason(
+    feature: ParsedFeature, *, customer_number: str, entitlements: Mapping[str, list[Entitlement]]
+) -> str | None:
+    """Why a line of an uploaded file cannot be matched at all; None when it may be."""
+    number = vendor_string_customer(feature)
+    if number is None:
+        return _("no customer number in VENDOR_STRING")
+    if number != customer_number:
+        return _("issued for customer %(number)s, not this customer") % {"number": number}
+    if not entitlements.get(feature.name):
+        return _("no FlexNet entitlement for feature %(f)s") % {"f": feature.name}
+    if feature.count is None:
+        return _("uncounted (node-locked) lines cannot be activated here")
+    return None
+
+
 def license_import_match(*, customer: Customer, parsed: ParsedLicense) -> LicenseImportMatch:
     """Matches the INCREMENT/FEATURE lines of an uploaded file to the customer's FlexNet
     entitlements by feature name and the customer number in VENDOR_STRING. A line's count
@@ -305,24 +350,12 @@ def license_import_match(*, customer: Customer, parsed: ParsedLicense) -> Licens
     unmatched: list[UnmatchedLine] = []
     customer_number = str(int(customer.number))
     for feature in parsed.features:
-        number = vendor_string_customer(feature)
-        if number is None:
-            unmatched.append(UnmatchedLine(feature, _("no customer number in VENDOR_STRING")))
-            continue
-        if number != customer_number:
-            unmatched.append(
-                UnmatchedLine(feature, _("issued for customer %(number)s, not this customer") % {"number": number})
-            )
-            continue
-        candidates = entitlements.get(feature.name)
-        if not candidates:
-            reason = _("no FlexNet entitlement for feature %(f)s") % {"f": feature.name}
+        reason = _import_unmatched_reason(feature, customer_number=customer_number, entitlements=entitlements)
+        if reason is not None:
             unmatched.append(UnmatchedLine(feature, reason))
             continue
-        if feature.count is None:
-            unmatched.append(UnmatchedLine(feature, _("uncounted (node-locked) lines cannot be activated here")))
-            continue
-        left = feature.count
+        candidates = entitlements[feature.name]
+        left = feature.count or 0
         for entitlement in candidates:
             take = min(left, room[entitlement.pk])
             if take > 0:
@@ -344,3 +377,14 @@ def license_import_match(*, customer: Customer, parsed: ParsedLicense) -> Licens
 
 def rehost_history(*, server: LicenseServer) -> QuerySet[Rehost]:
     return Rehost.objects.filter(server=server).select_related("actor").order_by("-created_at")
+
+
+def activation_submission_get(*, server: LicenseServer, token: str, actor: User) -> ActivationSubmission | None:
+    """The saved activation behind a result page: only the person who saved it sees it."""
+    if not token.isalnum() or len(token) > 64:
+        return None
+    return (
+        ActivationSubmission.objects.filter(server=server, customer_id=server.customer_id, token=token, actor=actor)
+        .select_related("license_file")
+        .first()
+    )

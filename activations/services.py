@@ -19,13 +19,13 @@ from django.db.models import Max
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from accounts.access import authorize
+from accounts.access import authorize, authorize_staff
 from accounts.audit import audit_record
-from accounts.models import Customer, User
+from accounts.models import Customer, Membership, User
 from accounts.notifications import notification_queue, notify_ascs
 from accounts.roles import Permission
 from entitlements.models import Entitlement
-from portal.errors import AccessDenied, PortalError
+from portal.errors import PortalError
 from portal.i18n import deferred
 
 from .hostids import HostIdError, HostIdType, hostid_normalise
@@ -72,6 +72,7 @@ class ActivationResult:
     changed: bool
     already_applied: bool = False
     changes: list[dict[str, Any]] = field(default_factory=list)
+    token: str = ""
 
 
 def activation_token_new() -> str:
@@ -179,14 +180,14 @@ def _notify(*, server: LicenseServer, actor: User, event: str, summary: str, lin
     )
 
 
-def _email_file(*, license_file: LicenseFile, actor: User, event: str) -> None:
+def _email_file(*, license_file: LicenseFile, actor: User, event: str, recipients: Sequence[str] | None = None) -> None:
     server = license_file.server
     notification_queue(
         customer=server.customer,
         event=event,
         template="license_file",
         context={"server": server, "license_file": license_file, "actor": actor, "server_url": _server_link(server)},
-        recipients=[actor.email],
+        recipients=list(recipients or [actor.email]),
         attachments=[{"filename": license_file.filename, "content": license_file.content, "mimetype": "text/plain"}],
     )
 
@@ -365,41 +366,30 @@ def _change_lines(changes: Sequence[dict[str, Any]]) -> list[str]:
     ]
 
 
-@transaction.atomic
-def _activation_apply(
-    *, server: LicenseServer, actor: User, token: str, requests: Mapping[int, LineRequest],
-    expected: Mapping[int, int] | None, deliver: str,
-) -> ActivationResult:
-    # The server lock first: every writer of this server queues here. (Inserting the
-    # submission first took a key-share lock on the server row through its foreign key, and
-    # two confirms on one server then deadlocked upgrading it.) A second submit of the same
-    # token waits here for the first one's commit and then fails on the unique token below,
-    # so it can never apply twice.
-    server = _lock_server(server)
-    submission = ActivationSubmission.objects.create(
-        token=token, customer_id=server.customer_id, server=server, actor=actor
-    )
-    customer = server.customer
-    today = timezone.localdate()
-    # Every writer of this server's activations holds the server lock taken above, so they
-    # cannot change under us: what the user reviewed (``expected``) is checked against them
-    # for every line, and only the lines that change are locked (a confirm on a customer
-    # with thousands of lines locks a handful of rows, not all of them).
-    current = {
-        a.entitlement_id: a
-        for a in Activation.objects.select_for_update(of=("self",)).filter(server=server).order_by()
-    }
-    problems: list[str] = []
+def _reviewed_moved(
+    *, customer: Customer, current: Mapping[int, Activation], requests: Mapping[int, LineRequest],
+    expected: Mapping[int, int] | None,
+) -> tuple[list[int], list[str]]:
+    """The requested lines whose allocation on the server is no longer what the user
+    reviewed (``expected``), and a problem naming each."""
     moved = [pk for pk in requests if expected is not None and pk in expected
              and expected[pk] != (current[pk].quantity if pk in current else 0)]
+    problems: list[str] = []
     if moved:
         line_ids = dict(Entitlement.objects.filter(customer=customer, pk__in=moved).values_list("pk", "line_id"))
         for pk in moved:
             have = current[pk].quantity if pk in current else 0
             problems.append(
                 _("Line %(line)s now has %(have)s on this server (you reviewed %(seen)s).")
-                % {"line": line_ids.get(pk, pk), "have": have, "seen": expected[pk]}
+                % {"line": line_ids.get(pk, pk), "have": have, "seen": expected[pk]}  # type: ignore[index]
             )
+    return moved, problems
+
+
+def _changing_ids(
+    *, current: Mapping[int, Activation], requests: Mapping[int, LineRequest], moved: Sequence[int]
+) -> list[int]:
+    """The requested lines whose quantity or borrowing differs from the server's."""
     changing = []
     for pk, request in requests.items():
         if request.quantity < 0:
@@ -408,6 +398,18 @@ def _activation_apply(
         have = (activation.quantity, activation.borrowable) if activation else (0, False)
         if pk not in moved and (request.quantity, request.borrowable and request.quantity > 0) != have:
             changing.append(pk)
+    return changing
+
+
+def _activation_plan_locked(
+    *, customer: Customer, current: Mapping[int, Activation], requests: Mapping[int, LineRequest],
+    expected: Mapping[int, int] | None,
+) -> list[dict[str, Any]]:
+    """Plan (under the server lock): the changes to make, each line checked; the lines that
+    change are locked. Raises ``ActivationConflict`` naming every line at fault."""
+    today = timezone.localdate()
+    moved, problems = _reviewed_moved(customer=customer, current=current, requests=requests, expected=expected)
+    changing = _changing_ids(current=current, requests=requests, moved=moved)
     entitlements = _lock_entitlements(customer, changing)
     if set(changing) - set(entitlements):
         raise PortalError(_("Some of the lines are not entitlements of this customer."))
@@ -427,12 +429,19 @@ def _activation_apply(
         })
     if problems:
         raise ActivationConflict(problems)
+    return changes
+
+
+def _activation_write(
+    *, server: LicenseServer, current: Mapping[int, Activation], changes: Sequence[dict[str, Any]]
+) -> None:
+    """Apply: the planned activations written, and each line's activated total moved."""
     now = timezone.now()
     for change in changes:
         entitlement = change["entitlement"]
         activation = current.get(entitlement.pk)
         if change["after"] == 0:
-            activation.delete()
+            activation.delete()  # type: ignore[union-attr]
         elif activation is None:
             Activation.objects.create(server=server, entitlement=entitlement, quantity=change["after"],
                                       borrowable=change["borrowable"], updated_at=now)
@@ -444,20 +453,20 @@ def _activation_apply(
         if change["delta"]:
             entitlement.activated += change["delta"]
             entitlement.save(update_fields=["activated"])
-    public_changes = [{k: v for k, v in c.items() if k != "entitlement"} for c in changes]
-    latest = LicenseFile.objects.filter(server=server).order_by("-version").first()
-    if changes or latest is None:
-        reason = LicenseFileReason.ACTIVATION if changes else LicenseFileReason.GENERATED
-        latest = _new_version(server=server, actor=actor, reason=reason)
-    latest.server = server
-    submission.license_file = latest
-    submission.save(update_fields=["license_file"])
+
+
+def _activation_record(
+    *, server: LicenseServer, actor: User, changes: Sequence[dict[str, Any]], latest: LicenseFile, deliver: str,
+    recipients: Sequence[str],
+) -> None:
+    """The audit events, the ASCs' notification and the file's delivery of an apply."""
+    customer = server.customer
     if changes:
         returned = sum(-c["delta"] for c in changes if c["delta"] < 0)
         added = sum(c["delta"] for c in changes if c["delta"] > 0)
         audit_record(
             customer=customer, actor=actor, action="activation.changed", target=server.name,
-            details={"changes": public_changes, "version": latest.version, "added": added, "returned": returned},
+            details={"changes": list(changes), "version": latest.version, "added": added, "returned": returned},
         )
         _notify(
             server=server, actor=actor, event="activation.changed",
@@ -465,28 +474,82 @@ def _activation_apply(
                       "%(version)s): %(added)s activated, %(returned)s returned to the pool.")
             % {"actor": actor.email, "server": server.name, "version": latest.version, "added": added,
                "returned": returned},
-            lines=_change_lines(public_changes),
+            lines=_change_lines(changes),
         )
     else:
         audit_record(customer=customer, actor=actor, action="license_file.generated", target=server.name,
                      details={"version": latest.version})
     if deliver == "email":
-        _email_file(license_file=latest, actor=actor, event="license_file.emailed")
+        _email_file(license_file=latest, actor=actor, event="license_file.emailed", recipients=recipients)
         audit_record(customer=customer, actor=actor, action="license_file.emailed", target=server.name,
-                     details={"version": latest.version, "to": actor.email})
-    else:
-        audit_record(customer=customer, actor=actor, action="license_file.downloaded", target=server.name,
-                     details={"version": latest.version})
-    return ActivationResult(license_file=latest, changed=bool(changes), changes=public_changes)
+                     details={"version": latest.version, "to": list(recipients)})
+    # A download is audited when it happens (license_file_download, from the result page).
+
+
+def _file_recipients(*, customer: Customer, actor: User, recipients: Sequence[str] | None) -> list[str]:
+    """Whom a license file may be emailed to: active members of the customer, nobody else
+    (the file is the customer's). The actor when none are named."""
+    if not recipients:
+        return [actor.email]
+    wanted = list(dict.fromkeys(email.strip().lower() for email in recipients if email.strip()))
+    members = {
+        email.lower(): email
+        for email in Membership.objects.filter(customer=customer, user__is_active=True).values_list(
+            "user__email", flat=True
+        )
+    }
+    if not wanted or any(email not in members for email in wanted):
+        raise PortalError(_("A license file can be emailed only to portal users of this customer."))
+    return [members[email] for email in wanted]
+
+
+@transaction.atomic
+def _activation_apply(
+    *, server: LicenseServer, actor: User, token: str, requests: Mapping[int, LineRequest],
+    expected: Mapping[int, int] | None, deliver: str, recipients: Sequence[str],
+) -> ActivationResult:
+    # The server lock first: every writer of this server queues here. (Inserting the
+    # submission first took a key-share lock on the server row through its foreign key, and
+    # two confirms on one server then deadlocked upgrading it.) A second submit of the same
+    # token waits here for the first one's commit and then fails on the unique token below,
+    # so it can never apply twice.
+    server = _lock_server(server)
+    submission = ActivationSubmission.objects.create(
+        token=token, customer_id=server.customer_id, server=server, actor=actor, deliver=deliver,
+        recipients=list(recipients) if deliver == "email" else [],
+    )
+    # Every writer of this server's activations holds the server lock taken above, so they
+    # cannot change under us: what the user reviewed (``expected``) is checked against them
+    # for every line, and only the lines that change are locked (a confirm on a customer
+    # with thousands of lines locks a handful of rows, not all of them).
+    current = {
+        a.entitlement_id: a
+        for a in Activation.objects.select_for_update(of=("self",)).filter(server=server).order_by()
+    }
+    changes = _activation_plan_locked(customer=server.customer, current=current, requests=requests, expected=expected)
+    _activation_write(server=server, current=current, changes=changes)
+    public_changes = [{k: v for k, v in c.items() if k != "entitlement"} for c in changes]
+    latest = LicenseFile.objects.filter(server=server).order_by("-version").first()
+    if changes or latest is None:
+        reason = LicenseFileReason.ACTIVATION if changes else LicenseFileReason.GENERATED
+        latest = _new_version(server=server, actor=actor, reason=reason)
+    latest.server = server
+    submission.license_file = latest
+    submission.changes = public_changes
+    submission.save(update_fields=["license_file", "changes"])
+    _activation_record(server=server, actor=actor, changes=public_changes, latest=latest, deliver=deliver,
+                       recipients=recipients)
+    return ActivationResult(license_file=latest, changed=bool(changes), changes=public_changes, token=token)
 
 
 def activation_apply(
     *, server: LicenseServer, actor: User, token: str, requests: Mapping[int, LineRequest],
-    expected: Mapping[int, int] | None = None, deliver: str = "download",
+    expected: Mapping[int, int] | None = None, deliver: str = "download", recipients: Sequence[str] | None = None,
 ) -> ActivationResult:
     """Sets the quantities (and borrowing) of the requested entitlement lines on ``server``,
     all or nothing, then issues the next license file version (or, when nothing changed,
-    the current one) for download or by email to the actor.
+    the current one) for download, or by email to ``recipients`` (members of the customer;
+    the actor when not given).
 
     Entitlements are locked in id order. A line whose allocation on this server differs from
     ``expected`` (what the user reviewed), that would exceed what is available, that is
@@ -500,16 +563,18 @@ def activation_apply(
         raise PortalError(_("This review is not valid any more. Review the changes again."))
     if deliver not in ("download", "email"):
         raise PortalError(_("Choose download or email."))
+    to = _file_recipients(customer=server.customer, actor=actor, recipients=recipients) if deliver == "email" else []
     try:
         return _activation_apply(server=server, actor=actor, token=token, requests=requests, expected=expected,
-                                 deliver=deliver)
+                                 deliver=deliver, recipients=to)
     except IntegrityError:
         submission = (
             ActivationSubmission.objects.filter(token=token, customer_id=server.customer_id, server=server)
             .select_related("license_file__server__customer").first()
         )
         if submission is not None and submission.license_file is not None:
-            return ActivationResult(license_file=submission.license_file, changed=False, already_applied=True)
+            return ActivationResult(license_file=submission.license_file, changed=False, already_applied=True,
+                                    changes=submission.changes, token=token)
         # Only the database constraint can get here (the checks above run under the lock).
         raise ActivationConflict([_("Another activation took the licenses at the same moment.")]) from None
 
@@ -649,10 +714,8 @@ def license_file_download(*, license_file: LicenseFile, actor: User) -> LicenseF
 @transaction.atomic
 def rehost_quota_set(*, customer: Customer, actor: User, rehosts_per_year: int | None, note: str = "") -> None:
     """Support overrides the rehost quota of one customer (None: back to the default)."""
-    if not (actor.is_active and actor.is_staff):
-        audit_record(customer=customer, actor=actor, action="rehost_quota.set", denied=True,
-                     details={"reason": "staff_only"})
-        raise AccessDenied(_("Only support staff can change the rehost quota."))
+    authorize_staff(actor=actor, customer=customer, action="rehost_quota.set",
+                    message=_("Only support staff can change the rehost quota."))
     if rehosts_per_year is None:
         RehostQuota.objects.filter(customer=customer).delete()
     else:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("servers/<int:server_id>/edit/", views.ServerEditView.as_view(), name="server_edit"),
     path("servers/<int:server_id>/activate/", views.ActivateView.as_view(), name="activate"),
     path("servers/<int:server_id>/activate/save/", views.ActivateApplyView.as_view(), name="activate_apply"),
+    path("servers/<int:server_id>/activate/saved/<str:token>/", views.ActivationSavedView.as_view(), name="saved"),
     path("servers/<int:server_id>/rehost/", views.RehostView.as_view(), name="rehost"),
     path("servers/<int:server_id>/return/", views.ReturnView.as_view(), name="return"),
     path("servers/<int:server_id>/files/compare/", views.LicenseFileDiffView.as_view(), name="file_diff"),

@@ -28,20 +28,22 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.access import CustomerViewMixin
-from accounts.forms import form_error_from
-from accounts.roles import Permission
+from accounts.roles import Permission, Role
+from accounts.selectors import membership_list
 from entitlements.models import LicensingModel
 from entitlements.selectors import EntitlementFilters, entitlement_list, flexnet_entitlement_list
 from portal.errors import PortalError
+from portal.forms import ascii_int
 from portal.fragments import customer_fragment, shared_view
 
 from .forms import ActivationForm, DeliverForm, LicenseUploadForm, RehostForm, ServerForm, VerifyForm
 from .licensefile import LicenseParseError, license_diff, license_verify
-from .models import Activation, LicenseFile, LicenseServer
+from .models import LicenseFile, LicenseServer
 from .selectors import (
     LineRequest,
     Unavailable,
     activation_plan,
+    activation_submission_get,
     activations_unavailable_reason,
     license_file_get,
     license_file_list,
@@ -74,18 +76,11 @@ class VisibilityGate:
     access: Any
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        # CustomerViewMixin already knows when activations are visible (one query for both).
-        reason = None if self.access.activations_visible else activations_unavailable_reason(customer=self.customer)
+        reason = activations_unavailable_reason(customer=self.customer)
         if reason is not None:
-            return render(
-                request,
-                "activations/unavailable.html",
-                {
-                    "customer": self.customer, "access": self.access, "can": self.access.can,
-                    "no_flexnet": reason == Unavailable.NO_FLEXNET,
-                    "support_email": settings.PORTAL_SUPPORT_EMAIL,
-                },
-                status=self.unavailable_status,
+            return self.render_page(
+                "activations/unavailable.html", self.unavailable_status,
+                no_flexnet=reason == Unavailable.NO_FLEXNET, support_email=settings.PORTAL_SUPPORT_EMAIL,
             )
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
 
@@ -143,7 +138,7 @@ class ServerListView(ActivationsPage):
     def render_content(self) -> str:
         page = Paginator(server_list(customer=self.customer), SERVERS_PER_PAGE).get_page(self.request.GET.get("page"))
         return render_to_string(
-            "activations/_list_content.html", {"customer": self.customer, "can": self.access.can, "page": page}
+            "activations/_list_content.html", self.access.page_context(page=page)
         )
 
 
@@ -168,10 +163,11 @@ def _posted_line_ids(data: Any) -> set[int]:
 
 
 def _prefill(query: Any) -> dict[str, str]:
-    """``q_<entitlement id>`` quantities carried from "Update from license" to activation."""
+    """``q_<entitlement id>`` quantities carried from "Update from license" to activation
+    (ASCII numbers only: ``"²".isdigit()`` is true, and ``int("²")`` raises)."""
     return {
         key: value for key, value in query.items()
-        if key.startswith("q_") and key[2:].isdigit() and value.isdigit() and len(value) <= 7
+        if key.startswith("q_") and ascii_int(key[2:]) is not None and ascii_int(value, max_digits=7) is not None
     }
 
 
@@ -185,20 +181,21 @@ class ServerAddView(ActivationsPage):
     def post(self, request: HttpRequest, customer_number: str) -> HttpResponse:
         form = ServerForm(request.POST)
         prefill = _prefill(request.POST)
-        if form.is_valid():
-            try:
-                server = server_create(
-                    customer=self.customer, actor=request.user, name=form.cleaned_data["name"], hosts=form.hosts(),
-                    lmgrd_port=form.cleaned_data["lmgrd_port"], vendor_port=form.cleaned_data["vendor_port"],
-                )
-            except PortalError as error:
-                form_error_from(form, error)
-            else:
-                messages.success(request, _("License server %(name)s added. Now activate licenses on it.")
-                                 % {"name": server.name})
-                url = reverse("activations:activate", args=[self.customer.number, server.pk])
-                return redirect(f"{url}?{urlencode(prefill)}" if prefill else url)
-        return self.page(HTTPStatus.OK, form=form, adding=True, prefill=prefill)
+
+        def activate(server: LicenseServer) -> HttpResponse:
+            url = reverse("activations:activate", args=[self.customer.number, server.pk])
+            return redirect(f"{url}?{urlencode(prefill)}" if prefill else url)
+
+        return self.submit(
+            form,
+            lambda data: server_create(
+                customer=self.customer, actor=request.user, name=data["name"], hosts=form.hosts(),
+                lmgrd_port=data["lmgrd_port"], vendor_port=data["vendor_port"],
+            ),
+            success=lambda server: _("License server %(name)s added. Now activate licenses on it.")
+            % {"name": server.name},
+            then=activate,
+        ) or self.page(HTTPStatus.OK, form=form, adding=True, prefill=prefill)
 
 
 class ServerEditView(ActivationsPage):
@@ -207,7 +204,7 @@ class ServerEditView(ActivationsPage):
 
     def _form(self, data: Any = None) -> ServerForm:
         hosts = list(self.server.hosts.all())
-        edit_ids = not self.server.license_files.exists()
+        edit_ids = not license_file_list(server=self.server).exists()
         initial: dict[str, Any] = {
             "name": self.server.name, "lmgrd_port": self.server.lmgrd_port, "vendor_port": self.server.vendor_port,
             "triad": len(hosts) == 3,
@@ -228,19 +225,16 @@ class ServerEditView(ActivationsPage):
     def post(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
         self.load_server(server_id)
         form = self._form(request.POST)
-        if form.is_valid():
-            try:
-                server_update(
-                    server=self.server, actor=request.user, name=form.cleaned_data["name"],
-                    host_names=form.host_names(), hosts=form.hosts() if form.edit_host_ids else None,
-                    lmgrd_port=form.cleaned_data["lmgrd_port"], vendor_port=form.cleaned_data["vendor_port"],
-                )
-            except PortalError as error:
-                form_error_from(form, error)
-            else:
-                messages.success(request, _("License server saved."))
-                return redirect(_server_url(self.server))
-        return self.page(form=form, server=self.server)
+        return self.submit(
+            form,
+            lambda data: server_update(
+                server=self.server, actor=request.user, name=data["name"], host_names=form.host_names(),
+                hosts=form.hosts() if form.edit_host_ids else None, lmgrd_port=data["lmgrd_port"],
+                vendor_port=data["vendor_port"],
+            ),
+            success=lambda _saved: _("License server saved."),
+            then=lambda _saved: redirect(_server_url(self.server)),
+        ) or self.page(form=form, server=self.server)
 
 
 # --- Activate -------------------------------------------------------------------------------
@@ -294,7 +288,7 @@ class ActivateView(ActivationsPage):
         )
         if prefill:
             # From "Update from license": the lines of that file and those on this server.
-            on_server = Activation.objects.filter(server=self.server).values("entitlement_id")
+            on_server = server_activations(server=self.server).values("entitlement_id")
             lines = lines.filter(Q(pk__in=[int(key[2:]) for key in prefill]) | Q(pk__in=on_server))
             page = None
         else:
@@ -319,18 +313,35 @@ class ActivateView(ActivationsPage):
                 form.add_error(None, problem)
             return self.form_page(form)
         changed = [line for line in plan if line.changed]
-        hidden = {name: form.cleaned_data.get(name) for name in form.fields if name != "token"}
-        # A quantity of 0 is carried (it returns the line's licenses); unset values and
-        # unticked boxes are not.
         return render(
             request, "activations/review.html",
             self.get_context_data(
                 server=self.server, plan=plan, changed=changed, on_server=[line for line in plan if line.wanted],
-                hidden=[(name, "on" if value is True else value) for name, value in hidden.items()
-                        if value is not None and value is not False],
-                token=activation_token_new(),
+                hidden=_review_hidden(form), token=activation_token_new(),
+                deliver_form=self.deliver_form(),
             ),
         )
+
+    def deliver_form(self, data: Any = None) -> DeliverForm:
+        """Save & Email goes to portal users of this customer only; its ASCs are ticked."""
+        members = [m for m in membership_list(customer=self.customer) if m.user.is_active]
+        choices = [(m.user.email, _recipient_label(m)) for m in members]
+        ascs = [m.user.email for m in members if m.role == Role.ASC] or [self.request.user.email]
+        return DeliverForm(data, members=choices, default=ascs)
+
+
+def _recipient_label(membership: Any) -> str:
+    user = membership.user
+    who = f"{user.name} ({user.email})" if user.name else user.email
+    return f"{who} · {membership.get_role_display()}"
+
+
+def _review_hidden(form: ActivationForm) -> list[tuple[str, Any]]:
+    """The reviewed values the confirm posts again. A quantity of 0 is carried (it returns
+    the line's licenses); unset values and unticked boxes are not."""
+    hidden = {name: form.cleaned_data.get(name) for name in form.fields if name != "token"}
+    return [(name, "on" if value is True else value) for name, value in hidden.items()
+            if value is not None and value is not False]
 
 
 class ActivateApplyView(ActivateView):
@@ -343,16 +354,17 @@ class ActivateApplyView(ActivateView):
     def post(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
         self.load_server(server_id)
         form = self.make_form(request.POST)
-        deliver = DeliverForm(request.POST)
+        deliver = self.deliver_form(request.POST)
         if not (form.is_valid() and deliver.is_valid()):
-            if not deliver.is_valid():
-                form.add_error(None, _("Choose Save & Download or Save & Email."))
+            for errors in deliver.errors.values():
+                for error in errors:
+                    form.add_error(None, error)
             return self.form_page(form)
         try:
             result = activation_apply(
                 server=self.server, actor=request.user, token=form.cleaned_data.get("token") or "",
                 requests=form.requests(self.current()), expected=form.expected(),
-                deliver=deliver.cleaned_data["deliver"],
+                deliver=deliver.cleaned_data["deliver"], recipients=deliver.cleaned_data.get("recipients"),
             )
         except PortalError as error:
             # Show the table again as it is now (fresh availability and allocations), with the
@@ -369,15 +381,25 @@ class ActivateApplyView(ActivateView):
             )
         if result.already_applied:
             messages.info(request, _("These changes were already saved; nothing was applied twice."))
-        elif result.changed:
-            messages.success(request, _("Activations saved: license file version %(v)s.")
-                             % {"v": result.license_file.version})
-        if deliver.cleaned_data["deliver"] == "email":
-            if not result.already_applied:
-                messages.success(request, _("The license file is on its way to %(email)s.")
-                                 % {"email": request.user.email})
-            return redirect(_server_url(self.server))
-        return _file_response(result.license_file)
+        # A result page, not the file: the review form (with its one-time token) is gone from
+        # the browser's history, and the page says what changed and where the file is.
+        return redirect("activations:saved", self.customer.number, self.server.pk, result.token)
+
+
+class ActivationSavedView(ActivationsPage):
+    """Step 4: what was saved, the new file version, a download link (the download starts by
+    itself after Save & Download) or whom it was emailed to."""
+
+    required_permission = Permission.ACTIVATE_ENTITLEMENTS
+    template_name = "activations/saved.html"
+
+    def get(self, request: HttpRequest, customer_number: str, server_id: int, token: str) -> HttpResponse:
+        server = self.load_server(server_id)
+        submission = activation_submission_get(server=server, token=token, actor=request.user)
+        if submission is None or submission.license_file is None:
+            raise Http404(_("No such activation."))
+        return self.page(server=server, submission=submission, license_file=submission.license_file,
+                         start_download=submission.deliver == "download" and "again" not in request.GET)
 
 
 # --- Rehost and return ----------------------------------------------------------------------
@@ -409,16 +431,13 @@ class RehostView(ActivationsPage):
     def post(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
         self.load_server(server_id)
         form = self._form(request.POST)
-        if form.is_valid():
-            try:
-                license_file = server_rehost(server=self.server, actor=request.user, hosts=form.hosts())
-            except PortalError as error:
-                form_error_from(form, error)
-            else:
-                messages.success(request, _("Server rehosted: license file version %(v)s is ready to download.")
-                                 % {"v": license_file.version})
-                return redirect(_server_url(self.server))
-        return self._page(form)
+        return self.submit(
+            form,
+            lambda data: server_rehost(server=self.server, actor=request.user, hosts=form.hosts()),
+            success=lambda license_file: _("Server rehosted: license file version %(v)s is ready to download.")
+            % {"v": license_file.version},
+            then=lambda _file: redirect(_server_url(self.server)),
+        ) or self._page(form)
 
 
 class ReturnView(ActivationsPage):
@@ -434,7 +453,7 @@ class ReturnView(ActivationsPage):
         try:
             license_file = server_return(server=server, actor=request.user)
         except PortalError as error:
-            messages.error(request, error.message)
+            self.refused(error)
         else:
             messages.success(request, _("All licenses of %(name)s were returned to the pool (license file version "
                                         "%(v)s).") % {"name": server.name, "v": license_file.version})
@@ -481,8 +500,8 @@ class LicenseFileDiffView(ActivationsPage):
             raise Http404(_("This server has no license file yet."))
 
         def version_from(name: str, default: int) -> int:
-            value = request.GET.get(name, "")
-            return int(value) if value.isascii() and value.isdigit() and int(value) in versions else default
+            value = ascii_int(request.GET.get(name, ""))
+            return value if value in versions else default
 
         new = version_from("to", versions[0])
         old = version_from("from", versions[1] if len(versions) > 1 else versions[0])

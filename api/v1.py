@@ -54,13 +54,13 @@ from activations.services import (
     server_update,
 )
 from activations.signing import verifying_key
-from entitlements.licensing_selectors import (
+from entitlements.licensing.selectors import (
     licensing_models_owned,
     shared_web_group_list,
     shared_web_user_get,
     shared_web_user_list,
 )
-from entitlements.licensing_services import shared_web_user_add, shared_web_user_remove
+from entitlements.licensing.services import shared_web_user_add, shared_web_user_remove
 from entitlements.models import ElasticAccount, LicensingModel
 from entitlements.selectors import EntitlementFilters, entitlement_list
 from portal.errors import AccessDenied, PortalError

@@ -12,9 +12,9 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from accounts.access import CustomerViewMixin
-from accounts.forms import form_error_from
 from accounts.roles import Permission, Role
 from portal.errors import AccessDenied, PortalError
+from portal.forms import form_error_from
 
 from .forms import TokenCreateForm, WebhookEndpointForm
 from .selectors import (

@@ -406,7 +406,7 @@ def big_customer_confirm(server: Server, fixture: dict[str, Any], jar: dict[str,
         timings.append(time.perf_counter() - started)
         statuses.append(status)
     result = {"repeat": repeat, "median_ms": statistics.median(timings) * 1000, "max_ms": max(timings) * 1000,
-              "non_200": sum(1 for s in statuses if s != 200)}
+              "non_200": sum(1 for s in statuses if s >= 400)}  # saved: 302 to the result page
     log(f"{'activate big customer':<22} {result['median_ms']:9.0f} ms per confirm (sequential, {repeat} POSTs)")
     return result
 

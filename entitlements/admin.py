@@ -20,9 +20,10 @@ from django.utils.translation import gettext_lazy
 from accounts.admin import ServiceAdmin
 from portal.errors import PortalError
 
-# The Shared Web / Elastic console pages register themselves when imported.
-from . import licensing_admin  # noqa: F401
 from .forms import EntitlementImportForm
+
+# The Shared Web / Elastic console pages register themselves when imported.
+from .licensing import admin as licensing_admin  # noqa: F401
 from .models import Entitlement, Product
 from .services import (
     IMPORT_COLUMNS,

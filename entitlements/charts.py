@@ -194,6 +194,33 @@ class TimelineChart:
         return round(self.plot_left + (self.plot_right - self.plot_left) * offset / span_days, 2)
 
 
+def _expiry_kind(end_date: datetime.date | None, today: datetime.date) -> str:
+    if end_date is not None and end_date < today:
+        return "expired"
+    if end_date is not None and (end_date - today).days <= EXPIRY_WARNING_DAYS:
+        return "warning"
+    return "active"
+
+
+def _timeline_row(chart: TimelineChart, group: dict, *, index: int) -> TimelineRow:
+    """One bar (and table row) of the timeline: a product and its end and TECS end dates."""
+    end_date, tecs = group["end_date"], group["tecs_end_date"]
+    bar_x = chart.x(group["first_start"])
+    bar_end = chart.x(end_date) if end_date is not None else float(chart.plot_right)
+    name = group["product__name"]
+    values = {"product": name, "end": _day(end_date) if end_date else _("perpetual"),
+              "tecs": _day(tecs) if tecs else ""}
+    return TimelineRow(
+        product=name, label=_short(name), lines=group["lines"],
+        quantity=int(group["quantity"] or 0), start=group["first_start"], end=end_date, tecs_end=tecs,
+        kind=_expiry_kind(end_date, chart.today), y=chart.plot_top + index * chart.row_height + 6,
+        bar_x=bar_x, bar_width=max(round(bar_end - bar_x, 2), 2.0),
+        tecs_x=chart.x(tecs) if tecs is not None and chart.start <= tecs <= chart.end else None,
+        title=(_("%(product)s: ends %(end)s") if end_date else _("%(product)s: perpetual")) % values,
+        tecs_title=_("%(product)s: TECS ends %(tecs)s") % values if tecs else "",
+    )
+
+
 def entitlement_expiry_timeline(*, customer: Customer, today: datetime.date) -> TimelineChart:
     """End dates and TECS end dates from a few months back to about two years ahead, one bar
     per product and date combination, soonest first. One query."""
@@ -204,27 +231,7 @@ def entitlement_expiry_timeline(*, customer: Customer, today: datetime.date) -> 
     chart.total = groups[0]["total"] if groups else 0
     chart.today_x = chart.x(today)
     for index, group in enumerate(groups[:TABLE_MAX_ROWS]):
-        end_date, tecs = group["end_date"], group["tecs_end_date"]
-        if end_date is not None and end_date < today:
-            kind = "expired"
-        elif end_date is not None and (end_date - today).days <= EXPIRY_WARNING_DAYS:
-            kind = "warning"
-        else:
-            kind = "active"
-        y = chart.plot_top + index * chart.row_height + 6
-        bar_x = chart.x(group["first_start"])
-        bar_end = chart.x(end_date) if end_date is not None else float(chart.plot_right)
-        name = group["product__name"]
-        values = {"product": name, "end": _day(end_date) if end_date else _("perpetual"),
-                  "tecs": _day(tecs) if tecs else ""}
-        row = TimelineRow(
-            product=name, label=_short(name), lines=group["lines"],
-            quantity=int(group["quantity"] or 0), start=group["first_start"], end=end_date, tecs_end=tecs, kind=kind,
-            y=y, bar_x=bar_x, bar_width=max(round(bar_end - bar_x, 2), 2.0),
-            tecs_x=chart.x(tecs) if tecs is not None and start <= tecs <= end else None,
-            title=(_("%(product)s: ends %(end)s") if end_date else _("%(product)s: perpetual")) % values,
-            tecs_title=_("%(product)s: TECS ends %(tecs)s") % values if tecs else "",
-        )
+        row = _timeline_row(chart, group, index=index)
         chart.table.append(row)
         if index < TIMELINE_MAX_ROWS:
             chart.rows.append(row)

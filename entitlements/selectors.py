@@ -8,6 +8,7 @@ query count with the number of lines.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import (
@@ -176,6 +177,16 @@ def entitlement_get(*, customer: Customer, entitlement_id: int) -> Entitlement |
 
 def customer_has_flexnet(*, customer: Customer) -> bool:
     return Entitlement.objects.filter(customer=customer, product__licensing_model=LicensingModel.FLEXNET).exists()
+
+
+def customers_with_flexnet(*, customer_ids: Iterable[int]) -> set[int]:
+    """Which of these customers own FlexNet entitlements: one query for a whole list."""
+    return set(
+        Entitlement.objects.filter(customer_id__in=list(customer_ids), product__licensing_model=LicensingModel.FLEXNET)
+        .order_by()
+        .values_list("customer_id", flat=True)
+        .distinct()
+    )
 
 
 def product_by_feature(*, feature: str) -> Product | None:

@@ -5,19 +5,21 @@ Activated quantities are changed only by ``activations.services`` under a row lo
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from accounts.access import authorize_staff
 from accounts.audit import audit_record
 from accounts.models import Customer, User
-from portal.errors import AccessDenied, PortalError
+from portal.csv import csv_table_read
+from portal.errors import PortalError
 
 from .models import Entitlement, LicensingModel, Product, feature_name_validator
 
@@ -36,11 +38,8 @@ IMPORT_REQUIRED = ("customer_number", "line_id", "feature", "quantity", "start_d
 MAX_IMPORT_LINES = 5000
 _MAX_QUANTITY = 1_000_000
 
-
-def _require_staff(actor: User, *, action: str) -> None:
-    if not (actor.is_active and actor.is_staff):
-        audit_record(customer=None, actor=actor, action=action, details={"reason": "staff_only"}, denied=True)
-        raise AccessDenied(_("Only support staff can change products and entitlements."))
+# What support-only changes answer a portal user (``authorize_staff``).
+_STAFF_ONLY = gettext_lazy("Only support staff can change products and entitlements.")
 
 
 @transaction.atomic
@@ -48,7 +47,7 @@ def product_save(
     *, actor: User, feature: str, name: str, licensing_model: LicensingModel | str, product: Product | None = None
 ) -> Product:
     """Creates or updates a product (support only). Audited."""
-    _require_staff(actor, action="product.save")
+    authorize_staff(actor=actor, action="product.save", message=_STAFF_ONLY)
     try:
         feature_name_validator(feature)
     except ValidationError:
@@ -133,7 +132,7 @@ def _details(data: EntitlementData) -> dict[str, Any]:
 def entitlement_save(*, actor: User, data: EntitlementData, entitlement: Entitlement | None = None) -> Entitlement:
     """Creates a line, or changes one (locked, so its quantity never drops below what is
     activated meanwhile). Support only; audited on the line's customer."""
-    _require_staff(actor, action="entitlement.save")
+    authorize_staff(actor=actor, action="entitlement.save", message=_STAFF_ONLY)
     try:
         with transaction.atomic():
             existing = None
@@ -194,84 +193,94 @@ def _parse_bool(value: str, errors: list[str]) -> bool:
 
 def entitlement_import_plan(*, text: str) -> list[ImportLine]:
     """Reads an entitlement CSV (header row with ``IMPORT_COLUMNS``) into lines, each
-    with its data or its errors. Reads only; raises PortalError for a file it cannot use."""
-    if "\x00" in text:  # PostgreSQL text cannot hold NUL: refuse the file, not fail on the first query
-        raise PortalError(_("This is not a text file."))
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    try:
-        header = [name.strip().lower() for name in (reader.fieldnames or [])]
-        missing = [name for name in IMPORT_REQUIRED if name not in header]
-        if missing:
-            raise PortalError(
-                _("The CSV header lacks the column(s): %(columns)s. Expected: %(expected)s.")
-                % {"columns": ", ".join(missing), "expected": ",".join(IMPORT_COLUMNS)}
-            )
-        reader.fieldnames = header
-        rows = []
-        for row in reader:
-            rows.append({key: (value or "").strip() for key, value in row.items() if isinstance(key, str)})
-            if len(rows) > MAX_IMPORT_LINES:
-                raise PortalError(_("At most %(max)s lines can be imported at once.") % {"max": MAX_IMPORT_LINES})
-    except csv.Error as error:  # e.g. a field over csv.field_size_limit()
-        raise PortalError(_("The file is not valid CSV: %(error)s") % {"error": error}) from None
-    if not rows:
+    with its data or its errors. Reads only; raises PortalError for a file it cannot use.
+
+    Parse (``portal.csv.csv_table_read``) -> plan (this function, a line per row) -> apply
+    (``entitlement_import``), like every importer."""
+    numbered = csv_table_read(text, required=IMPORT_REQUIRED, expected=IMPORT_COLUMNS, max_rows=MAX_IMPORT_LINES).rows
+    if not numbered:
         raise PortalError(_("The CSV file has no lines."))
-    customers = {c.number: c for c in Customer.objects.filter(number__in={r.get("customer_number", "") for r in rows})}
-    products = {p.feature: p for p in Product.objects.filter(feature__in={r.get("feature", "") for r in rows})}
-    existing = {
-        e.line_id: e for e in Entitlement.objects.filter(line_id__in={r.get("line_id", "") for r in rows})
-    }
+    known = _ImportKnown.read([row for _number, row in numbered])
     seen: set[str] = set()
-    plan = []
-    for number, row in enumerate(rows, start=2):
-        line = ImportLine(number=number, raw=row)
-        errors = line.errors
-        customer = customers.get(row.get("customer_number", ""))
-        if customer is None:
-            errors.append(_("Unknown customer number %(value)s.") % {"value": row.get("customer_number", "")[:20]})
-        product = products.get(row.get("feature", ""))
-        if product is None:
-            errors.append(_("Unknown product feature %(value)s.") % {"value": row.get("feature", "")[:30]})
-        line_id = row.get("line_id", "")
-        try:
-            Entitlement._meta.get_field("line_id").run_validators(line_id)
-        except ValidationError:
-            errors.append(_("The line id %(value)s is not like 1001234-0003.") % {"value": line_id[:40]})
-        if line_id in seen:
-            errors.append(_("Line %(value)s appears twice in the file.") % {"value": line_id})
-        seen.add(line_id)
-        quantity_text = row.get("quantity", "")
-        quantity = 0
-        if quantity_text.isascii() and quantity_text.isdigit() and len(quantity_text) <= 9:
-            quantity = int(quantity_text)
-        else:
-            errors.append(_("The quantity %(value)s is not a whole number.") % {"value": quantity_text[:20]})
-        start = _parse_date(row.get("start_date", ""), _("start_date"), errors, required=True)
-        end = _parse_date(row.get("end_date", ""), _("end_date"), errors)
-        tecs = _parse_date(row.get("tecs_end_date", ""), _("tecs_end_date"), errors)
-        borrowable = _parse_bool(row.get("borrowable", ""), errors)
-        if not errors:
-            assert customer is not None
-            assert product is not None
-            assert start is not None
-            line.data = EntitlementData(
-                customer=customer, line_id=line_id, product=product, quantity=quantity, start_date=start,
-                end_date=end, tecs_end_date=tecs, borrowable=borrowable, order_number=row.get("order_number", "")[:40],
-            )
-            previous = existing.get(line_id)
-            line.update = previous is not None
-            try:
-                _check_data(line.data, existing=previous)
-            except PortalError as error:
-                errors.append(error.message)
-        plan.append(line)
-    return plan
+    return [_import_line(number, row, known=known, seen=seen) for number, row in numbered]
+
+
+@dataclass
+class _ImportKnown:
+    """The customers, products and existing lines an import's rows name (three queries)."""
+
+    customers: dict[str, Customer]
+    products: dict[str, Product]
+    existing: dict[str, Entitlement]
+
+    @classmethod
+    def read(cls, rows: Sequence[dict[str, str]]) -> _ImportKnown:
+        def values(column: str) -> set[str]:
+            return {row.get(column, "") for row in rows}
+
+        return cls(
+            customers={c.number: c for c in Customer.objects.filter(number__in=values("customer_number"))},
+            products={p.feature: p for p in Product.objects.filter(feature__in=values("feature"))},
+            existing={e.line_id: e for e in Entitlement.objects.filter(line_id__in=values("line_id"))},
+        )
+
+
+def _import_line(number: int, row: dict[str, str], *, known: _ImportKnown, seen: set[str]) -> ImportLine:
+    """One row of an entitlement import: its data, or every error it has."""
+    line = ImportLine(number=number, raw=row)
+    errors = line.errors
+    customer = known.customers.get(row.get("customer_number", ""))
+    if customer is None:
+        errors.append(_("Unknown customer number %(value)s.") % {"value": row.get("customer_number", "")[:20]})
+    product = known.products.get(row.get("feature", ""))
+    if product is None:
+        errors.append(_("Unknown product feature %(value)s.") % {"value": row.get("feature", "")[:30]})
+    line_id = _import_line_id(row.get("line_id", ""), seen=seen, errors=errors)
+    quantity = _parse_quantity(row.get("quantity", ""), errors)
+    start = _parse_date(row.get("start_date", ""), _("start_date"), errors, required=True)
+    end = _parse_date(row.get("end_date", ""), _("end_date"), errors)
+    tecs = _parse_date(row.get("tecs_end_date", ""), _("tecs_end_date"), errors)
+    borrowable = _parse_bool(row.get("borrowable", ""), errors)
+    if errors:
+        return line
+    assert customer is not None
+    assert product is not None
+    assert start is not None
+    line.data = EntitlementData(
+        customer=customer, line_id=line_id, product=product, quantity=quantity, start_date=start,
+        end_date=end, tecs_end_date=tecs, borrowable=borrowable, order_number=row.get("order_number", "")[:40],
+    )
+    previous = known.existing.get(line_id)
+    line.update = previous is not None
+    try:
+        _check_data(line.data, existing=previous)
+    except PortalError as error:
+        errors.append(error.message)
+    return line
+
+
+def _import_line_id(line_id: str, *, seen: set[str], errors: list[str]) -> str:
+    try:
+        Entitlement._meta.get_field("line_id").run_validators(line_id)
+    except ValidationError:
+        errors.append(_("The line id %(value)s is not like 1001234-0003.") % {"value": line_id[:40]})
+    if line_id in seen:
+        errors.append(_("Line %(value)s appears twice in the file.") % {"value": line_id})
+    seen.add(line_id)
+    return line_id
+
+
+def _parse_quantity(value: str, errors: list[str]) -> int:
+    if value.isascii() and value.isdigit() and len(value) <= 9:
+        return int(value)
+    errors.append(_("The quantity %(value)s is not a whole number.") % {"value": value[:20]})
+    return 0
 
 
 def entitlement_import(*, actor: User, text: str) -> list[Entitlement]:
     """Applies an entitlement CSV, all or nothing: any line with an error refuses the whole
     file (the preview names the lines). Support only; each line audited."""
-    _require_staff(actor, action="entitlement.import")
+    authorize_staff(actor=actor, action="entitlement.import", message=_STAFF_ONLY)
     with transaction.atomic():
         plan = entitlement_import_plan(text=text)
         bad = [line for line in plan if not line.ok]

@@ -1,3 +1,3 @@
 """Celery tasks of the entitlements app (autodiscovered via this module)."""
 
-from .licensing_tasks import elastic_budget_alerts_check  # noqa: F401
+from .licensing.tasks import elastic_budget_alerts_check  # noqa: F401

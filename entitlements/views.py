@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-import csv
 import datetime
-from collections.abc import Iterator
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.access import CustomerViewMixin
 from accounts.roles import Permission
-from portal.csv import csv_safe
+from portal.csv import csv_response
 from portal.fragments import customer_fragment, shared_view
 
 from .charts import entitlement_expiry_timeline, entitlement_usage_chart
 from .forms import EntitlementFilterForm
 from .models import EntitlementStatus, LicensingModel
-from .rows import entitlement_rows_html
+from .rows import PAGE_COLUMNS, entitlement_csv_header, entitlement_csv_rows, entitlement_rows_html
 from .selectors import ENTITLEMENT_SORTS, entitlement_list
 
 PAGE_SIZE = 50
@@ -60,15 +57,14 @@ class EntitlementListView(CustomerViewMixin, TemplateView):
         query.pop("page", None)
         sort_query = query.copy()
         sort_query.pop("sort", None)
-        return render_to_string("entitlements/_list_content.html", {
-            "customer": self.customer, "can": self.access.can,
-            "form": form, "page": page, "rows_html": entitlement_rows_html(page.object_list),
+        return render_to_string("entitlements/_list_content.html", self.access.page_context(**{
+            "form": form, "page": page, "rows_html": entitlement_rows_html(page.object_list), "columns": PAGE_COLUMNS,
             "query": query.urlencode(), "sort_query": sort_query.urlencode(), "sort": filters.sort,
             "export_query": query.urlencode(),
             # The charts do not depend on the query: paging or filtering reuses them.
             "charts": customer_fragment(name="entitlement_charts", customer=self.customer, vary=(),
                                         render=lambda: self.render_charts(today)),
-        })
+        }))
 
     def render_charts(self, today: datetime.date) -> str:
         return render_to_string("entitlements/_charts.html", {
@@ -86,30 +82,5 @@ class EntitlementExportView(CustomerViewMixin, View):
         form = EntitlementFilterForm(request.GET or None)
         filters = form.filters()
         rows = entitlement_list(customer=self.customer, filters=filters)
-        header = [
-            _("Line"), _("Order"), _("Product"), _("Feature"), _("Licensing model"), _("Quantity"), _("Activated"),
-            _("Available"), _("Start"), _("End"), _("TECS end"), _("Borrowable"), _("Status"),
-        ]
-        statuses = dict(EntitlementStatus.choices)
-        models = dict(LicensingModel.choices)
-
-        class Echo:
-            def write(self, value: str) -> str:
-                return value
-
-        writer = csv.writer(Echo())
-
-        def lines() -> Iterator[str]:
-            yield writer.writerow(header)
-            for e in rows.iterator(chunk_size=500):
-                yield writer.writerow([csv_safe(v) for v in (
-                    e.line_id, e.order_number, e.product.name, e.product.feature,
-                    models.get(e.product.licensing_model, e.product.licensing_model), e.quantity, e.activated,
-                    e.available, e.start_date.isoformat(), e.end_date.isoformat() if e.end_date else _("Perpetual"),
-                    e.tecs_end_date.isoformat() if e.tecs_end_date else "", _("yes") if e.borrowable else _("no"),
-                    statuses.get(e.status_value, e.status_value),
-                )])
-
-        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="entitlements-{self.customer.number}.csv"'
-        return response
+        lines = entitlement_csv_rows(rows.iterator(chunk_size=500))
+        return csv_response(f"entitlements-{self.customer.number}.csv", entitlement_csv_header(), lines)

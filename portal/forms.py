@@ -11,6 +11,22 @@ from django.conf import settings
 from django.core import signing
 from django.utils.translation import gettext as _
 
+from portal.errors import PortalError
+
+
+def form_error_from(form: forms.Form, error: PortalError) -> None:
+    """Puts a service's refusal on the form: on its field when the form has it."""
+    form.add_error(error.field if error.field in form.fields else None, error.message)
+
+
+def ascii_int(text: str, *, max_digits: int = 18) -> int | None:
+    """``text`` as a whole number when it is 1 to ``max_digits`` ASCII digits, else None.
+
+    For numbers read from a query string or a pasted file: ``str.isdigit`` is true for
+    ``"²"`` and ``"١"`` (``int("²")`` raises, ``int("١")`` is 1), and ``int`` refuses more than
+    4,300 digits, while a database integer holds 18."""
+    return int(text) if 0 < len(text) <= max_digits and text.isascii() and text.isdigit() else None
+
 
 def lines_normalise(text: str) -> str:
     # Browsers submit textarea line breaks as CRLF; the signed preview must survive that.

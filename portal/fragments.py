@@ -2,8 +2,9 @@
 
 The entitlements and activations pages are every member's landing pages and the most viewed;
 what they show depends only on the customer's data, the language, the day, the query and the
-member's role. PostgreSQL raises ``Customer.data_version`` in the same transaction as any
-change to that data (triggers: migrations accounts 0005 and activations 0002), and the
+member's role. The database raises ``Customer.data_version`` in the same transaction as any
+change to that data (triggers: PostgreSQL in migrations accounts 0005 and activations 0002,
+SQLite, the embedded ``make run`` default, in activations 0004), and the
 version is read with the membership on every request (``accounts.access``), so a fragment is
 reused only while nothing it shows has changed: a member sees their own activation on the
 very next page. Nothing per user (CSRF tokens, the user's email) goes into a fragment.

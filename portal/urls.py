@@ -27,7 +27,7 @@ customer_patterns = [
     path("entitlements/", include("entitlements.urls")),
     path("activations/", include("activations.urls")),
     path("users/", include("accounts.users_urls")),
-    path("settings/", include("entitlements.settings_urls")),
+    path("settings/", include("entitlements.licensing.urls")),
     path("audit/", include("accounts.audit_urls")),
     path("api-tokens/", include("api.urls")),
     path("webhooks/", include("api.webhook_urls")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -12,6 +13,25 @@ from django.test import Client
 from accounts.models import Customer, Membership, User
 from accounts.roles import Role
 from tests.factories import CustomerFactory, MembershipFactory, UserFactory
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``slow`` (left out of ``make test-fast``) on what is slow by kind, so a new test of
+    that kind is slow without anyone remembering to mark it: real-browser journeys, the
+    outage drills and every hypothesis property run."""
+    for item in items:
+        path = Path(str(item.path))
+        if (
+            item.get_closest_marker("browser")
+            or _BROWSER in path.parents
+            or _DRILLS in path.parents
+            or getattr(getattr(item, "obj", None), "is_hypothesis_test", False)
+        ):
+            item.add_marker(pytest.mark.slow)
+
+
+_BROWSER = Path(__file__).parent / "browser"
+_DRILLS = Path(__file__).parent / "drills"
 
 
 @pytest.fixture(autouse=True)

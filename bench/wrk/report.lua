@@ -14,7 +14,7 @@ function init(args)
 end
 
 function response(status, headers, body)
-  if status ~= 200 then
+  if status >= 400 then  -- a saved activation answers 302 (to its result page)
     bad = bad + 1
     if #statuses < 60 then statuses = statuses .. status .. " " end
   end

@@ -85,6 +85,7 @@ MIDDLEWARE = [
     "allauth.usersessions.middleware.UserSessionsMiddleware",
     "accounts.middleware.AuditContextMiddleware",
     "portal.middleware.DatabaseUnavailableMiddleware",
+    "portal.middleware.PortalNotFoundMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"

@@ -10,6 +10,9 @@ the current path, are rendered as placeholders and filled in on every request.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django import template
 from django.middleware.csrf import get_token
 from django.template.loader import get_template
@@ -18,6 +21,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from portal.fragments import cached_fragment
+from portal.navigation import NavLink, customer_nav
 
 register = template.Library()
 
@@ -54,3 +58,34 @@ def site_header(context: template.Context) -> SafeString:
     return mark_safe(  # noqa: S308 - cached template output; the filled-in values are escaped
         html.replace(_CSRF, escape(get_token(request))).replace(_PATH, escape(request.get_full_path()))
     )
+
+
+@register.simple_tag(takes_context=True)
+def customer_nav_links(context: template.Context) -> list[NavLink]:
+    """``{% customer_nav_links as links %}``: the customer tabs the member may open."""
+    request = context.get("request")
+    match = getattr(request, "resolver_match", None)
+    return customer_nav(context["access"], section=match.namespace if match else "")
+
+
+@register.simple_tag(takes_context=True)
+def activations_absent(context: template.Context, customer: Any) -> str:
+    """``{% activations_absent customer as reason %}``: why the customer has no Activations
+    section ("no_flexnet" / "not_managed"), or "" when it has one (the visibility rule of
+    ``activations.selectors``, cached per data version). A page listing many customers puts
+    ``activations_absent_reasons`` (``activations_unavailable_reasons``) in its context so
+    that the rule is asked once for all of them."""
+    from activations.selectors import activations_unavailable_reason
+
+    reasons = context.get("activations_absent_reasons")
+    if reasons is not None and customer.pk in reasons:
+        return reasons[customer.pk] or ""
+    return activations_unavailable_reason(customer=customer) or ""
+
+
+@register.simple_tag
+def activations_absent_reasons(customers: Iterable[Any]) -> dict[int, str | None]:
+    """``{% activations_absent_reasons customers as activations_absent_reasons %}``."""
+    from activations.selectors import activations_unavailable_reasons
+
+    return activations_unavailable_reasons(customers=customers)

@@ -15,7 +15,8 @@ from django.utils import timezone
 from accounts.forms import AUDIT_ACTION_LABELS
 from accounts.models import AuditEvent
 from accounts.roles import Role
-from accounts.views import AUDIT_PAGE_SIZE, csv_safe
+from accounts.views import AUDIT_PAGE_SIZE
+from portal.csv import csv_safe
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -113,7 +114,7 @@ def test_filters_by_action_actor_and_dates(member_client) -> None:
     def targets(query: str) -> list[str]:
         response = client.get(reverse("audit:list", args=[customer.number]) + query)
         assert response.status_code == HTTPStatus.OK
-        return [event.target for event, _label in response.context["rows"]]
+        return [event.target for event, _label, _sentence in response.context["rows"]]
 
     assert targets("?action=membership.added&actor=ALICE&date_from=2026-03-10&date_to=2026-03-11") == ["a-late", "a1"]
     assert targets("?actor=bob") == ["b1"]
@@ -150,11 +151,11 @@ def test_pagination_50_per_page(member_client) -> None:
         _event(customer, target=f"t{i:03d}", when=start + datetime.timedelta(minutes=i))
     url = reverse("audit:list", args=[customer.number])
     first = client.get(url + "?actor=alice")
-    assert [e.target for e, _l in first.context["rows"]][:2] == ["t119", "t118"]
+    assert [e.target for e, _l, _s in first.context["rows"]][:2] == ["t119", "t118"]
     assert len(first.context["rows"]) == AUDIT_PAGE_SIZE
     assert "actor=alice&amp;page=2" in first.content.decode()
     last = client.get(url + "?actor=alice&page=3")
-    assert [e.target for e, _l in last.context["rows"]] == [f"t{i:03d}" for i in range(19, -1, -1)]
+    assert [e.target for e, _l, _s in last.context["rows"]] == [f"t{i:03d}" for i in range(19, -1, -1)]
     assert client.get(url + "?page=abc").status_code == HTTPStatus.OK
 
 
@@ -186,7 +187,7 @@ def test_export_matches_the_filtered_page(member_client) -> None:
     page = client.get(reverse("audit:list", args=[customer.number]) + query)
     page_rows = [
         [event.actor_email, event.action, label, event.target, "yes" if event.denied else "no"]
-        for event, label in page.context["rows"]
+        for event, label, _sentence in page.context["rows"]
     ]
     exported = _export(client, customer, query)
     assert exported[0] == ["time", "actor", "action", "action_label", "target", "denied", "details"]

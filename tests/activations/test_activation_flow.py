@@ -13,7 +13,7 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import include, path, reverse
 from django.utils import timezone
 
@@ -21,10 +21,12 @@ from accounts.models import AuditEvent
 from accounts.roles import Role
 from activations.licensefile import license_parse, license_verify
 from activations.models import Activation, LicenseFile, Rehost, RehostQuota
-from activations.selectors import rehost_quota
+from activations.selectors import LineRequest, rehost_quota
 from activations.services import (
     ActivationConflict,
     HostInput,
+    activation_apply,
+    activation_token_new,
     rehost_quota_set,
     server_create,
     server_rehost,
@@ -32,7 +34,7 @@ from activations.services import (
 )
 from activations.signing import verifying_key
 from entitlements.models import Entitlement
-from portal.errors import PortalError
+from portal.errors import AccessDenied, PortalError
 from portal.urls import urlpatterns as portal_urlpatterns
 from tests.activations.helpers import activate, flex_customer, setup_server
 from tests.factories import (
@@ -73,15 +75,29 @@ def _review(client, quantities: dict[int, int], base: dict[int, int] | None = No
     return client.post(url, data)
 
 
-def _apply_data(review_response) -> dict[str, str]:
+def _apply_data(review_response) -> dict[str, object]:
     html = review_response.content.decode()
     form = html[html.index('activate/save/'):]
-    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+    data: dict[str, object] = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+    # The recipients ticked by default (the customer's ASCs), as the browser would send them.
+    data["recipients"] = re.findall(r'<input type="checkbox" name="recipients" value="([^"]+)"[^>]*checked', form)
+    return data
 
 
 def _apply(client, data, deliver="download"):
+    """Saves the review as the browser does: the POST answers with the result page, and after
+    Save & Download the browser fetches the file the result page links to."""
     url = reverse("activations:activate_apply", args=[client.customer.number, client.server.pk])
-    return client.post(url, {**data, "deliver": deliver})
+    response = client.post(url, {**data, "deliver": deliver})
+    if response.status_code != HTTPStatus.FOUND:
+        return response
+    saved = client.get(response["Location"])
+    assert saved.status_code == HTTPStatus.OK
+    if deliver == "email":
+        return saved
+    download = re.search(r'href="([^"]+/download/)"', saved.content.decode())
+    assert download, "the result page links the file"
+    return client.get(download.group(1))
 
 
 # --- Activate -------------------------------------------------------------------------------
@@ -181,7 +197,8 @@ def test_save_and_email_sends_exactly_one_email_with_the_file(asc, django_captur
     mail.outbox = []
     with django_capture_on_commit_callbacks(execute=True):
         response = _apply(asc, data, deliver="email")
-    assert response.status_code == HTTPStatus.FOUND
+    assert response.status_code == HTTPStatus.OK
+    assert "data-emailed-to" in response.content.decode()
     to_user = [m for m in mail.outbox if m.to == [asc.user.email] and m.attachments]
     assert len(to_user) == 1
     filename, content, mimetype = to_user[0].attachments[0]
@@ -192,7 +209,7 @@ def test_save_and_email_sends_exactly_one_email_with_the_file(asc, django_captur
     mail.outbox = []
     with django_capture_on_commit_callbacks(execute=True):
         again = _apply(asc, data, deliver="email")
-    assert again.status_code == HTTPStatus.FOUND
+    assert again.status_code == HTTPStatus.OK
     assert mail.outbox == []
     asc.line.refresh_from_db()
     assert asc.line.activated == 3
@@ -375,7 +392,7 @@ def test_rehost_quota_rolling_window_and_override(asc, settings) -> None:
     assert rehost_quota(server=asc.server).remaining == 1
     server_rehost(server=asc.server, actor=asc.user, hosts=[HostInput("h", "ETHER", "0000000000A3")])
     # Support override per customer.
-    with pytest.raises(PortalError):
+    with pytest.raises(AccessDenied):
         rehost_quota_set(customer=asc.customer, actor=asc.user, rehosts_per_year=5)
     rehost_quota_set(customer=asc.customer, actor=UserFactory(is_staff=True), rehosts_per_year=5)
     assert RehostQuota.objects.get(customer=asc.customer).rehosts_per_year == 5
@@ -635,3 +652,86 @@ def test_prefilled_table_shows_each_line_once(asc) -> None:
     page = asc.get(url, {f"q_{asc.line.pk}": "2"}).content.decode()
     assert page.count(f'name="qty_{asc.line.pk}"') == 1
     assert re.search(rf'name="qty_{asc.line.pk}" id="[^"]+" value="2"', page)
+
+
+# --- The result page (issue 14 item 6) -------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_save_ends_on_a_result_page_not_on_the_review(asc) -> None:
+    data = _apply_data(_review(asc, {asc.line.pk: 3}))
+    url = reverse("activations:activate_apply", args=[asc.customer.number, asc.server.pk])
+    response = asc.post(url, {**data, "deliver": "download"})
+    assert response.status_code == HTTPStatus.FOUND
+    saved = asc.get(response["Location"])
+    html = saved.content.decode()
+    assert "data-saved" in html
+    assert "license file version 1" in html
+    assert "+3" in html
+    download = reverse("activations:file_download", args=[asc.customer.number, asc.server.pk, 1])
+    assert f'href="{download}"' in html
+    assert f'http-equiv="refresh" content="0;url={download}"' in html  # the download starts by itself
+    # The same review sent again applies nothing and lands on the same result.
+    again = asc.post(url, {**data, "deliver": "download"})
+    assert again["Location"] == response["Location"]
+    asc.line.refresh_from_db()
+    assert asc.line.activated == 3
+
+
+@pytest.mark.django_db
+def test_only_the_person_who_saved_sees_the_result(asc, member_factory) -> None:
+    data = _apply_data(_review(asc, {asc.line.pk: 2}))
+    url = reverse("activations:activate_apply", args=[asc.customer.number, asc.server.pk])
+    location = asc.post(url, {**data, "deliver": "download"})["Location"]
+    colleague = member_factory(role=Role.ADMINISTRATOR, customer=asc.customer)
+    other = Client()
+    other.force_login(colleague.user)
+    assert other.get(location).status_code == HTTPStatus.NOT_FOUND
+    forged = location.replace(location.rstrip("/").rsplit("/", 1)[1], "0" * 32)
+    assert asc.get(forged).status_code == HTTPStatus.NOT_FOUND
+
+
+@pytest.mark.django_db
+def test_save_and_email_goes_to_the_chosen_members(asc, member_factory, django_capture_on_commit_callbacks) -> None:
+    admin = member_factory(role=Role.ADMINISTRATOR, customer=asc.customer)
+    review = _review(asc, {asc.line.pk: 1})
+    html = review.content.decode()
+    # Every member is offered; the ASC is ticked.
+    assert f'value="{admin.user.email}"' in html
+    assert re.search(rf'value="{re.escape(asc.user.email)}"[^>]*checked', html)
+    data = {**_apply_data(review), "recipients": [admin.user.email, asc.user.email]}
+    mail.outbox = []
+    with django_capture_on_commit_callbacks(execute=True):
+        saved = _apply(asc, data, deliver="email")
+    assert saved.status_code == HTTPStatus.OK
+    with_file = sorted(m.to[0] for m in mail.outbox if m.attachments)
+    assert with_file == sorted([admin.user.email, asc.user.email])
+    event = AuditEvent.objects.get(customer=asc.customer, action="license_file.emailed")
+    assert sorted(event.details["to"]) == with_file
+
+
+@pytest.mark.django_db
+def test_a_license_file_is_never_emailed_outside_the_customer(asc, django_capture_on_commit_callbacks) -> None:
+    data = {**_apply_data(_review(asc, {asc.line.pk: 1})), "recipients": ["attacker@evil.example"]}
+    mail.outbox = []
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _apply(asc, data, deliver="email")
+    assert response.status_code == HTTPStatus.OK  # the table again, with the error
+    assert "Select a valid choice" in response.content.decode()
+    assert not [m for m in mail.outbox if m.attachments]
+    asc.line.refresh_from_db()
+    assert asc.line.activated == 0
+    # The service refuses it too (API, admin, any caller).
+    with pytest.raises(PortalError, match="only to portal users"):
+        activation_apply(server=asc.server, actor=asc.user, token=activation_token_new(),
+                         requests={asc.line.pk: LineRequest(1, False)}, deliver="email",
+                         recipients=["attacker@evil.example"])
+
+
+@pytest.mark.django_db
+def test_save_and_email_needs_a_recipient(asc) -> None:
+    data = {**_apply_data(_review(asc, {asc.line.pk: 1})), "recipients": []}
+    response = _apply(asc, data, deliver="email")
+    assert "Choose at least one person" in response.content.decode()
+    asc.line.refresh_from_db()
+    assert asc.line.activated == 0

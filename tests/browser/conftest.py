@@ -215,3 +215,43 @@ def screenshot() -> Callable[[Page, str], Path]:
         return path
 
     return take
+
+
+# WCAG 2.1 relative luminance / contrast, computed in the page from the computed colours of an
+# element and of the nearest ancestor with an opaque background.
+CONTRAST_JS = """
+el => {
+  const rgb = s => s.match(/[\\d.]+/g).map(Number);
+  const channel = x => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
+  const lum = c => { const v = c.slice(0, 3).map(channel); return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+  let bg = el, c;
+  while (bg) {
+    c = rgb(getComputedStyle(bg).backgroundColor);
+    if (c.length < 4 || c[3] > 0.99) break;
+    bg = bg.parentElement;
+  }
+  const fg = lum(rgb(getComputedStyle(el).color)), back = lum(c);
+  return (Math.max(fg, back) + 0.05) / (Math.min(fg, back) + 0.05);
+}
+"""
+
+
+@pytest.fixture
+def buttons_contrast_check() -> Callable[[Page], int]:
+    def check(page: Page) -> int:
+        """Every visible button in the page's main content meets WCAG AA (4.5:1) at rest and
+        hovered (axe-core sees only the state the page is in). Returns how many were checked."""
+        buttons = page.locator("main .button, main button[type=submit]")
+        checked = 0
+        for index in range(buttons.count()):
+            button = buttons.nth(index)
+            if not button.is_visible():
+                continue
+            label = button.inner_text()
+            assert button.evaluate(CONTRAST_JS) >= 4.5, f"{label!r} at rest on {page.url}"
+            button.hover()
+            assert button.evaluate(CONTRAST_JS) >= 4.5, f"{label!r} hovered on {page.url}"
+            checked += 1
+        return checked
+
+    return check

@@ -166,6 +166,12 @@ def test_administrator_adds_a_server_activates_downloads_and_rehosts(
 
     with page.expect_download() as info:
         page.get_by_role("button", name="Save & Download").click()
+    # The browser is on the result page (no live review form left behind) and the download
+    # started by itself from there.
+    expect(page).to_have_url(re.compile(r"/activate/saved/[0-9a-f]+/$"))
+    expect(page.locator("[data-saved]")).to_contain_text("license file version 1")
+    expect(page.get_by_role("link", name="Download license file version 1")).to_be_visible()
+    axe_check(page)
     text = _download_text(info.value)
     assert text.startswith("# "), text[:200]
     assert f"license file for customer {CUSTOMER}" in text.splitlines()[0]

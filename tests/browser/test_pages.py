@@ -89,7 +89,9 @@ def _links(page: Page, selector: str) -> list[str]:
 
 
 @pytest.mark.parametrize("role", list(ROLES))
-def test_every_page_passes_axe(demo, page: Page, page_errors, login, axe_check, screenshot, role: str) -> None:
+def test_every_page_passes_axe(
+    demo, page: Page, page_errors, login, axe_check, buttons_contrast_check, screenshot, role: str
+) -> None:
     page_errors.ignore("403")  # pages the role may not use answer with the (checked) 403 page
     login(page, ROLES[role], PASSWORD)
     page.goto(f"/c/{CUSTOMER}/")
@@ -107,6 +109,8 @@ def test_every_page_passes_axe(demo, page: Page, page_errors, login, axe_check, 
         assert status in (HTTPStatus.OK, HTTPStatus.FORBIDDEN), f"{role}: {url} answered {status}"
         expect(page.locator("main h1").first).to_be_visible()
         axe_check(page)
+        if role == "asc":  # the role that sees every button: each one at rest and hovered
+            buttons_contrast_check(page)
         checked[url] = status
         if role == "asc" and url in (demo["server"], demo["diff"], demo["file"]):
             screenshot(page, {demo["server"]: "server-detail-asc", demo["diff"]: "file-diff",

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from accounts.roles import Role
 from entitlements.models import Entitlement, LicensingModel
-from entitlements.views import csv_safe
+from portal.csv import csv_safe
 from tests.factories import (
     ActivationFactory,
     CustomerFactory,
@@ -95,7 +95,9 @@ def test_csv_export_filtered_and_injection_safe(customer, lines, member_client) 
     response = client.get(reverse("entitlements:export", args=[customer.number]), {"model": "shared_web"})
     assert response.status_code == HTTPStatus.OK
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    body = b"".join(response.streaming_content).decode()
+    assert body.startswith("\ufeff")  # like every export (portal.csv.csv_response), for spreadsheets
+    rows = list(csv.reader(io.StringIO(body.removeprefix("\ufeff"))))
     assert rows[0][0] == "Line"
     assert len(rows) == 2
     assert rows[1][0] == "1001234-0004"

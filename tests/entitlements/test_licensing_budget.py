@@ -15,9 +15,10 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent, Customer, Notification
 from accounts.roles import Role
-from entitlements.licensing_selectors import Granularity, elastic_summary, elastic_usage_chart
-from entitlements.licensing_services import budget_alert_check, elastic_budget_update
-from entitlements.licensing_tasks import elastic_budget_alerts_check
+from entitlements.licensing.charts import elastic_usage_chart
+from entitlements.licensing.selectors import Granularity, elastic_summary
+from entitlements.licensing.services import budget_alert_check, elastic_budget_update
+from entitlements.licensing.tasks import elastic_budget_alerts_check
 from entitlements.models import BudgetAlert, ElasticAccount, ElasticUsage, LicensingModel, Product
 from portal.errors import PortalError
 from tests.factories import CustomerFactory, EntitlementFactory, MembershipFactory, ProductFactory
@@ -238,7 +239,7 @@ def test_chart_stacks_products_per_month_and_day() -> None:
 def test_demo_data_is_idempotent() -> None:
     from accounts.demo import seed_accounts
     from entitlements.demo import seed_entitlements
-    from entitlements.licensing_demo import seed_licensing_demo
+    from entitlements.licensing.demo import seed_licensing_demo
     from entitlements.models import SeatAssignment, SharedWebUser
 
     customers = seed_accounts()

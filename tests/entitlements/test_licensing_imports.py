@@ -16,9 +16,9 @@ from django.urls import reverse
 
 from accounts.models import AuditEvent, Customer, Notification
 from accounts.roles import Role
-from entitlements.licensing_forms import shared_web_import_parse
-from entitlements.licensing_selectors import ImportOutcome, shared_web_import_digest, shared_web_import_plan
-from entitlements.licensing_services import (
+from entitlements.licensing.forms import shared_web_import_parse
+from entitlements.licensing.selectors import ImportOutcome, shared_web_import_digest, shared_web_import_plan
+from entitlements.licensing.services import (
     ImportPlanChanged,
     UsageOutcome,
     elastic_usage_import,

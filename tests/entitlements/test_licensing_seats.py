@@ -14,8 +14,8 @@ from django.urls import reverse
 
 from accounts.models import AuditEvent, Customer, Notification
 from accounts.roles import Role
-from entitlements.licensing_selectors import shared_web_access_overview
-from entitlements.licensing_services import (
+from entitlements.licensing.selectors import shared_web_access_overview
+from entitlements.licensing.services import (
     seat_assignment_set,
     shared_web_group_create,
     shared_web_group_delete,

@@ -194,7 +194,8 @@ PAGES: dict[str, ListPage] = {
     "shared_web_access": ListPage("licensing_settings:shared_web_access", grow_licensing, 13),
     "elastic": ListPage("licensing_settings:elastic", grow_licensing, 10),
     "elastic_usage": ListPage("licensing_settings:elastic_usage", grow_licensing, 8),
-    "access": ListPage("access", grow_access, 4, customer_scoped=False),
+    # + 1: which of the user's customers own FlexNet (why a customer has no Activations tab).
+    "access": ListPage("access", grow_access, 5, customer_scoped=False),
     "api_tokens": ListPage("api_tokens:list", grow_api_tokens, 5),
     "webhooks": ListPage("webhooks:list", grow_webhooks, 5, role=Role.ASC),
 }

@@ -45,9 +45,9 @@ from accounts.models import AuditEvent, Customer, Invitation, Membership, Notifi
 from accounts.roles import GRANTABLE_ROLES, Role
 from accounts.selectors import AddOutcome
 from accounts.services import email_normalise
-from entitlements.licensing_forms import SharedWebImportForm, shared_web_import_parse
-from entitlements.licensing_selectors import ImportOutcome
-from entitlements.licensing_services import (
+from entitlements.licensing.forms import SharedWebImportForm, shared_web_import_parse
+from entitlements.licensing.selectors import ImportOutcome
+from entitlements.licensing.services import (
     USAGE_COLUMNS,
     UsageOutcome,
     elastic_usage_import,
@@ -546,7 +546,7 @@ def _entitlement_export_as_import(world: dict[str, Any]) -> str:
     _cells_safe(exported)
     columns = {"Line": "line_id", "Order": "order_number", "Feature": "feature", "Quantity": "quantity",
                "Start": "start_date", "End": "end_date", "TECS end": "tecs_end_date", "Borrowable": "borrowable"}
-    rows = list(csv.DictReader(io.StringIO(exported)))
+    rows = list(csv.DictReader(io.StringIO(exported.removeprefix("\ufeff"))))
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["customer_number", *columns.values()])

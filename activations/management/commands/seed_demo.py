@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from accounts.demo import seed_accounts
 from activations.demo import seed_activations
 from entitlements.demo import seed_entitlements
-from entitlements.licensing_demo import seed_licensing_demo
+from entitlements.licensing.demo import seed_licensing_demo
 
 
 class Command(BaseCommand):

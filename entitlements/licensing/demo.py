@@ -18,8 +18,7 @@ from django.utils import timezone
 
 from accounts.models import Customer
 
-from .licensing_services import pin_generate
-from .models import (
+from ..models import (
     ElasticAccount,
     ElasticUsage,
     Entitlement,
@@ -29,6 +28,7 @@ from .models import (
     SharedWebGroup,
     SharedWebUser,
 )
+from .services import pin_generate
 
 ELASTIC_PRODUCTS = [
     ("elastic_mech", "Mechanical (Elastic)", Decimal("2.5")),

@@ -1,35 +1,36 @@
 """Shared Web and Elastic licensing settings (/c/<n>/settings/).
 
 Thin views: a form validates, one service writes (and checks the permission again), a
-message is added, redirect. Reads come from ``licensing_selectors``. Every view declares
+message is added, redirect. Reads come from ``entitlements.licensing.selectors``. Every view declares
 its permission; the Elastic PIN is put in a context only for MANAGE_LICENSING_SETTINGS.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from typing import Any, ClassVar, TypeVar
 
-from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
 from accounts.access import CustomerViewMixin
 from accounts.roles import Permission, roles_with
-from portal.csv import csv_safe
-from portal.errors import AccessDenied, PortalError
+from portal.csv import csv_response
+from portal.errors import PortalError
 
-from .licensing_forms import (
+from ..models import ElasticAccount, LicensingModel
+from .charts import CHART_PALETTE, elastic_usage_chart
+from .forms import (
     MAX_IMPORT_LINES,
+    MAX_USAGE_RANGE_DAYS,
     ActiveForm,
     BudgetForm,
     GroupMembersForm,
@@ -40,15 +41,12 @@ from .licensing_forms import (
     SharedWebUserForm,
     UsageFilterForm,
     UsagePreset,
-    form_error_from,
 )
-from .licensing_selectors import (
-    CHART_PALETTE,
+from .selectors import (
     ImportOutcome,
     SharedWebImportLine,
     elastic_account_get,
     elastic_summary,
-    elastic_usage_chart,
     elastic_usage_list,
     licensing_models_owned,
     shared_web_access_overview,
@@ -62,7 +60,7 @@ from .licensing_selectors import (
     shared_web_user_get,
     shared_web_user_list,
 )
-from .licensing_services import (
+from .services import (
     ImportPlanChanged,
     elastic_budget_update,
     elastic_pin_regenerate,
@@ -77,32 +75,12 @@ from .licensing_services import (
     shared_web_user_set_active,
     shared_web_user_update,
 )
-from .models import ElasticAccount, LicensingModel
 
 USAGE_PAGE_SIZE = 50
 
 
 
 T = TypeVar("T")
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_response(filename: str, header: list[str], rows: Iterator[list[object]]) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-
-    def stream() -> Iterator[str]:
-        yield "\ufeff"  # so spreadsheet programs read UTF-8
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow([csv_safe(cell) for cell in row])
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 class _SettingsView(CustomerViewMixin, View):
@@ -122,12 +100,11 @@ class _SettingsView(CustomerViewMixin, View):
         return self._models
 
     def context(self, **extra: Any) -> dict[str, Any]:
-        return {
-            "customer": self.customer, "access": self.access, "can": self.access.can,
-            "has_shared_web": LicensingModel.SHARED_WEB in self.models_owned,
-            "has_elastic": LicensingModel.ELASTIC in self.models_owned,
+        return self.access.page_context(
+            has_shared_web=LicensingModel.SHARED_WEB in self.models_owned,
+            has_elastic=LicensingModel.ELASTIC in self.models_owned,
             **extra,
-        }
+        )
 
     def page(self, template: str, status: int = HTTPStatus.OK, **extra: Any) -> HttpResponse:
         return render(self.request, f"entitlements/licensing/{template}", self.context(**extra), status=status)
@@ -140,30 +117,6 @@ class _SettingsView(CustomerViewMixin, View):
             self.context(section=self.section, section_label=LicensingModel(self.section).label),
             status=HTTPStatus.NOT_FOUND,
         )
-
-    def submit(
-        self, form: forms.Form, action: Callable[[dict[str, Any]], T], *,
-        success: Callable[[T], str], then: Callable[[T], HttpResponse],
-    ) -> HttpResponse | None:
-        """For a valid form, runs ``action(cleaned_data)`` (a service call), flashes
-        ``success(result)`` and answers ``then(result)``. A service's refusal becomes the form's
-        error (a denial stays a 403); None means: show the form again, with its errors."""
-        if not form.is_valid():
-            return None
-        try:
-            result = action(form.cleaned_data)
-        except AccessDenied:
-            raise
-        except PortalError as refused:
-            form_error_from(form, refused)
-            return None
-        messages.success(self.request, success(result))
-        return then(result)
-
-    def refused(self, error: PortalError) -> None:
-        if isinstance(error, AccessDenied):
-            raise error
-        messages.error(self.request, error.message)
 
 
 def _section_guard(handler: Any) -> Any:
@@ -307,7 +260,7 @@ class SharedWebUserExportView(_SharedWebView):
             for user in users
         )
         filename = f"shared-web-users-{self.customer.number}-{timezone.localdate():%Y%m%d}.csv"
-        return _csv_response(filename, ["email", "name", "active", "groups"], rows)
+        return csv_response(filename, ["email", "name", "active", "groups"], rows)
 
 
 class SharedWebUserImportView(_SharedWebView):
@@ -317,6 +270,8 @@ class SharedWebUserImportView(_SharedWebView):
 
     def import_page(self, status: int = HTTPStatus.OK, **extra: Any) -> HttpResponse:
         extra.setdefault("form", SharedWebImportForm())
+        extra.setdefault("import_url", reverse("licensing_settings:shared_web_users_import",
+                                               args=[self.customer.number]))
         return self.page("shared_web_import.html", status=status, max_lines=MAX_IMPORT_LINES, **extra)
 
     def preview(self, content: str, plan: list[SharedWebImportLine], status: int = HTTPStatus.OK) -> HttpResponse:
@@ -358,8 +313,6 @@ class SharedWebUserImportView(_SharedWebView):
         except ImportPlanChanged as changed:
             messages.warning(request, changed.message)
             return self.preview(content, changed.plan, status=HTTPStatus.CONFLICT)
-        except AccessDenied:
-            raise
         except PortalError as refused:
             messages.error(request, refused.message)
             plan = shared_web_import_plan(customer=self.customer, requests=requests)
@@ -604,27 +557,23 @@ class ElasticBudgetView(_ElasticView):
     def post(self, request: HttpRequest, customer_number: str) -> HttpResponse:
         account = self.account()
         form = BudgetForm(request.POST)
-        if form.is_valid():
-            try:
-                elastic_budget_update(
-                    account=account, actor=request.user,
-                    monthly_budget_units=form.cleaned_data["monthly_budget_units"],
-                    alert_thresholds=form.cleaned_data["alert_thresholds"],
-                    alert_recipients=form.cleaned_data["alert_recipients"],
-                )
-            except AccessDenied:
-                raise
-            except PortalError as refused:
-                form_error_from(form, refused)
-            else:
-                messages.success(request, _("The budget settings were saved."))
-                return self.elastic_redirect()
-        return self.elastic_page(budget_form=form, status=HTTPStatus.BAD_REQUEST)
+        return self.submit(
+            form,
+            lambda data: elastic_budget_update(
+                account=account, actor=request.user, monthly_budget_units=data["monthly_budget_units"],
+                alert_thresholds=data["alert_thresholds"], alert_recipients=data["alert_recipients"],
+            ),
+            success=lambda _saved: _("The budget settings were saved."),
+            then=lambda _saved: self.elastic_redirect(),
+        ) or self.elastic_page(budget_form=form, status=HTTPStatus.BAD_REQUEST)
 
 
 class _UsageView(_ElasticView):
+    # The page draws a chart over the range, so its range is bounded; the export is bounded by its rows.
+    max_days: ClassVar[int | None] = MAX_USAGE_RANGE_DAYS
+
     def filter_form(self) -> UsageFilterForm:
-        return UsageFilterForm(self.request.GET or {"preset": UsagePreset.LAST_12_MONTHS})
+        return UsageFilterForm(self.request.GET or {"preset": UsagePreset.LAST_12_MONTHS}, max_days=self.max_days)
 
 
 class ElasticUsageView(_UsageView):
@@ -648,9 +597,10 @@ class ElasticUsageView(_UsageView):
 
 
 class ElasticUsageExportView(_UsageView):
-    """The filtered usage transactions as CSV (every page of them)."""
+    """The filtered usage transactions as CSV (every page of them, at most EXPORT_MAX_ROWS)."""
 
     required_permission = Permission.VIEW
+    max_days = None
 
     @_section_guard
     def get(self, request: HttpRequest, customer_number: str) -> HttpResponse:
@@ -667,5 +617,5 @@ class ElasticUsageExportView(_UsageView):
             for u in usage.iterator(chunk_size=2000)
         )
         filename = f"elastic-usage-{self.customer.number}-{start:%Y%m%d}-{end:%Y%m%d}.csv"
-        return _csv_response(filename, ["transaction_id", "started_at", "ended_at", "feature", "product", "count",
+        return csv_response(filename, ["transaction_id", "started_at", "ended_at", "feature", "product", "count",
                                         "hours", "cost", "currency", "user"], rows)

@@ -15,18 +15,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Customer
-from portal.csv import csv_unsafe
+from portal.csv import csv_line_fields, csv_unsafe
 from portal.errors import PortalError
 from portal.forms import LinesImport, PastedLinesForm, PreviewedLinesForm, csv_upload_text
 
-from .licensing_selectors import Granularity, SharedWebImportRequest
-from .licensing_services import recipients_clean, shared_web_email_normalise, thresholds_clean
-
-
-def form_error_from(form: forms.Form, error: PortalError) -> None:
-    """Puts a service's refusal on the form: on its field when the form has it."""
-    form.add_error(error.field if error.field in form.fields else None, error.message)
-
+from .selectors import Granularity, SharedWebImportRequest
+from .services import recipients_clean, shared_web_email_normalise, thresholds_clean
 
 # --- Shared Web users -------------------------------------------------------------------
 
@@ -60,10 +54,9 @@ def shared_web_import_parse(text: str) -> list[SharedWebImportRequest]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        delimiter = next((d for d in (",", ";", "\t") if d in line), ",")
         try:
-            fields = [csv_unsafe(value.strip()).strip() for value in next(csv.reader([line], delimiter=delimiter))]
-        except (csv.Error, StopIteration):
+            fields = [csv_unsafe(value.strip()).strip() for value in csv_line_fields(line)]
+        except csv.Error:
             requests.append(SharedWebImportRequest(number, line, error=_("This line is not valid CSV.")))
             continue
         if header_allowed and [value.casefold() for value in fields][:2] == ["email", "name"]:
@@ -189,6 +182,9 @@ class UsagePreset:
 _EARLIEST = datetime.date(2000, 1, 1)
 _LATEST = datetime.date(2999, 12, 31)
 MAX_DAY_BUCKETS = 93
+# The longest custom range the usage page shows (two years: 25 month bars at most). The CSV
+# export takes any range: it streams and is capped at portal.csv.EXPORT_MAX_ROWS rows.
+MAX_USAGE_RANGE_DAYS = 731
 
 
 class UsageFilterForm(forms.Form):
@@ -211,9 +207,13 @@ class UsageFilterForm(forms.Form):
                  (Granularity.MONTH.value, gettext_lazy("Month"))],
     )
 
-    def __init__(self, *args: Any, today: datetime.date | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, today: datetime.date | None = None, max_days: int | None = MAX_USAGE_RANGE_DAYS,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.today = today or timezone.localdate()
+        self.max_days = max_days
 
     def _in_range(self, name: str) -> datetime.date | None:
         value = self.cleaned_data.get(name)
@@ -234,32 +234,48 @@ class UsageFilterForm(forms.Form):
         if not preset:
             preset = UsagePreset.CUSTOM if (start or end) else UsagePreset.LAST_12_MONTHS
         cleaned["preset"] = preset
-        today = self.today
-        if preset == UsagePreset.LAST_5_DAYS:
-            start, end = today - datetime.timedelta(days=4), today
-        elif preset == UsagePreset.YEAR_TO_DATE:
-            start, end = today.replace(month=1, day=1), today
-        elif preset == UsagePreset.LAST_12_MONTHS:
-            first = today.replace(day=1)
-            year, month = (first.year, first.month - 11) if first.month > 11 else (first.year - 1, first.month + 1)
-            start, end = first.replace(year=year, month=month), today
+        period = preset_period(preset, today=self.today)
+        if period is not None:
+            start, end = period
         elif not self.errors:
-            if start is None:
-                self.add_error("date_from", _("Enter the first day of the range."))
-            if end is None:
-                self.add_error("date_to", _("Enter the last day of the range."))
-            if start and end and start > end:
-                self.add_error("date_to", _("The end date is before the start date."))
+            self._check_custom_range(start, end)
         cleaned["start"], cleaned["end"] = start, end
-        per = cleaned.get("per")
-        if per:
-            granularity = Granularity(per)
-        else:
-            granularity = Granularity.DAY if start and end and (end - start).days < 62 else Granularity.MONTH
-        if granularity == Granularity.DAY and start and end and (end - start).days >= MAX_DAY_BUCKETS:
-            granularity = Granularity.MONTH
-        cleaned["granularity"] = granularity
+        cleaned["granularity"] = usage_granularity(cleaned.get("per"), start, end)
         return cleaned
+
+    def _check_custom_range(self, start: datetime.date | None, end: datetime.date | None) -> None:
+        if start is None:
+            self.add_error("date_from", _("Enter the first day of the range."))
+        if end is None:
+            self.add_error("date_to", _("Enter the last day of the range."))
+        if start and end and start > end:
+            self.add_error("date_to", _("The end date is before the start date."))
+        elif start and end and self.max_days and (end - start).days >= self.max_days:
+            self.add_error("date_to", _("Choose a range of at most %(days)d days.") % {"days": self.max_days})
+
+
+def preset_period(preset: str, *, today: datetime.date) -> tuple[datetime.date, datetime.date] | None:
+    """The days a preset period covers, both included; None for a custom range."""
+    if preset == UsagePreset.LAST_5_DAYS:
+        return today - datetime.timedelta(days=4), today
+    if preset == UsagePreset.YEAR_TO_DATE:
+        return today.replace(month=1, day=1), today
+    if preset == UsagePreset.LAST_12_MONTHS:
+        first = today.replace(day=1)
+        year, month = (first.year, first.month - 11) if first.month > 11 else (first.year - 1, first.month + 1)
+        return first.replace(year=year, month=month), today
+    return None
+
+
+def usage_granularity(per: str | None, start: datetime.date | None, end: datetime.date | None) -> Granularity:
+    """Bars per day for up to two months (or when asked, up to ``MAX_DAY_BUCKETS`` days), else per month."""
+    if per:
+        granularity = Granularity(per)
+    else:
+        granularity = Granularity.DAY if start and end and (end - start).days < 62 else Granularity.MONTH
+    if granularity == Granularity.DAY and start and end and (end - start).days >= MAX_DAY_BUCKETS:
+        granularity = Granularity.MONTH
+    return granularity
 
 
 # --- Support console --------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Support console for the Shared Web and Elastic settings, including the Elastic usage
 CSV import (validation, de-duplication, per-line results).
 
-Writes go through ``licensing_services`` with ``actor=request.user`` (audited). Shared Web
+Writes go through ``entitlements.licensing.services`` with ``actor=request.user`` (audited). Shared Web
 lists and groups are the customer's to manage in the portal, so they are read-only here.
 The Elastic PIN is never shown in the console.
 """
@@ -20,18 +20,19 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from accounts.access import is_support_staff
 from accounts.admin import ServiceAdmin
 from portal.errors import PortalError
 
-from .licensing_forms import UsageImportForm
-from .licensing_services import (
+from ..models import BudgetAlert, ElasticAccount, ElasticUsage, SeatAssignment, SharedWebGroup, SharedWebUser
+from .forms import UsageImportForm
+from .services import (
     USAGE_COLUMNS,
     UsageOutcome,
     elastic_account_create,
     elastic_pin_regenerate,
     elastic_usage_import,
 )
-from .models import BudgetAlert, ElasticAccount, ElasticUsage, SeatAssignment, SharedWebGroup, SharedWebUser
 
 # The import page lists every line with a problem, and this many of the imported ones.
 USAGE_IMPORT_SHOWN_OK_LINES = 200
@@ -140,7 +141,7 @@ class ElasticUsageAdmin(ReadOnlyAdmin):
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # "Add" here means importing the vendor's report (see import_view).
-        return bool(request.user.is_active and request.user.is_staff)
+        return is_support_staff(request.user)
 
     def get_urls(self) -> list:
         return [

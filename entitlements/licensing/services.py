@@ -9,9 +9,7 @@ The Elastic PIN is a secret: it never enters an audit event, a notification or a
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import logging
 import secrets
 from collections.abc import Iterable, Sequence
@@ -29,24 +27,16 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.access import authorize
+from accounts.access import authorize, authorize_staff
 from accounts.audit import audit_record
 from accounts.models import Customer, User
 from accounts.notifications import notification_queue, notification_recipients, notify_ascs
 from accounts.roles import Permission
-from portal.errors import AccessDenied, PortalError
+from portal.csv import csv_table_read
+from portal.errors import PortalError
 from portal.i18n import deferred
 
-from .licensing_selectors import (
-    SharedWebImportLine,
-    SharedWebImportRequest,
-    elastic_accounts_with_budget,
-    elastic_consumed,
-    month_start,
-    shared_web_import_digest,
-    shared_web_import_plan,
-)
-from .models import (
+from ..models import (
     BudgetAlert,
     ElasticAccount,
     ElasticUsage,
@@ -56,6 +46,15 @@ from .models import (
     SeatAssignment,
     SharedWebGroup,
     SharedWebUser,
+)
+from .selectors import (
+    SharedWebImportLine,
+    SharedWebImportRequest,
+    elastic_accounts_with_budget,
+    elastic_consumed,
+    month_start,
+    shared_web_import_digest,
+    shared_web_import_plan,
 )
 
 MANAGE = Permission.MANAGE_LICENSING_SETTINGS
@@ -223,53 +222,74 @@ def shared_web_user_import(
     _authorize(actor=actor, customer=customer, action="shared_web.user_import")
     with transaction.atomic():
         _customer_lock(customer)
-        plan = shared_web_import_plan(customer=customer, requests=requests)
-        if shared_web_import_digest(plan) != expected_digest:
-            raise ImportPlanChanged(plan)
-        if any(line.blocking for line in plan):
-            raise PortalError(_("Correct the invalid lines first; nothing was applied."))
-        to_apply = [line for line in plan if line.applies]
-        if not to_apply:
-            raise PortalError(_("Nothing to add or update."))
-        now = timezone.now()
-        adds = [line for line in to_apply if line.user_id is None]
-        updates = [line for line in to_apply if line.user_id is not None]
-        try:
-            with transaction.atomic():
-                SharedWebUser.objects.bulk_create(
-                    SharedWebUser(customer=customer, email=line.request.email, name=line.request.name, created_at=now)
-                    for line in adds
-                )
-        except IntegrityError:
-            raise ImportPlanChanged(shared_web_import_plan(customer=customer, requests=requests)) from None
-        if updates:
-            users = {user.pk: user for user in SharedWebUser.objects.filter(
-                customer=customer, pk__in=[line.user_id for line in updates])}
-            for line in updates:
-                users[line.user_id].name = line.request.name
-            SharedWebUser.objects.bulk_update(users.values(), ["name"], batch_size=500)
-        for line in to_apply:
-            audit_record(
-                customer=customer, actor=actor,
-                action="shared_web.user_added" if line.user_id is None else "shared_web.user_updated",
-                target=line.request.email, details={"name": line.request.name, "import": True},
-            )
-        changes = [
-            (deferred("%(email)s added") if line.user_id is None else deferred("%(email)s renamed to %(name)s"))
-            % {"email": line.request.email, "name": line.request.name}
-            for line in to_apply
-        ]
-        more = len(changes) - NOTIFICATION_MAX_LINES
-        notify_ascs(
-            customer=customer, event="shared_web.user_import", template="licensing_changed",
-            context={
-                "actor": actor, "actor_name": actor.email,
-                "change": deferred("%(actor)s imported Shared Web users: %(added)d added, %(updated)d updated.")
-                % {"actor": actor.email, "added": len(adds), "updated": len(updates)},
-                "lines": changes[:NOTIFICATION_MAX_LINES], "more": max(more, 0),
-            },
-        )
+        plan, to_apply = _import_plan_checked(customer=customer, requests=requests, expected_digest=expected_digest)
+        _import_write(customer=customer, requests=requests, to_apply=to_apply)
+        _import_record(customer=customer, actor=actor, to_apply=to_apply)
         return plan
+
+
+def _import_plan_checked(
+    *, customer: Customer, requests: Sequence[SharedWebImportRequest], expected_digest: str
+) -> tuple[list[SharedWebImportLine], list[SharedWebImportLine]]:
+    """Plan (under the customer lock): the plan and its lines to apply, if it is still the preview."""
+    plan = shared_web_import_plan(customer=customer, requests=requests)
+    if shared_web_import_digest(plan) != expected_digest:
+        raise ImportPlanChanged(plan)
+    if any(line.blocking for line in plan):
+        raise PortalError(_("Correct the invalid lines first; nothing was applied."))
+    to_apply = [line for line in plan if line.applies]
+    if not to_apply:
+        raise PortalError(_("Nothing to add or update."))
+    return plan, to_apply
+
+
+def _import_write(
+    *, customer: Customer, requests: Sequence[SharedWebImportRequest], to_apply: Sequence[SharedWebImportLine]
+) -> None:
+    """Apply: new people in one insert, changed names in one update."""
+    now = timezone.now()
+    adds = [line for line in to_apply if line.user_id is None]
+    updates = [line for line in to_apply if line.user_id is not None]
+    try:
+        with transaction.atomic():
+            SharedWebUser.objects.bulk_create(
+                SharedWebUser(customer=customer, email=line.request.email, name=line.request.name, created_at=now)
+                for line in adds
+            )
+    except IntegrityError:
+        raise ImportPlanChanged(shared_web_import_plan(customer=customer, requests=requests)) from None
+    if updates:
+        users = {user.pk: user for user in SharedWebUser.objects.filter(
+            customer=customer, pk__in=[line.user_id for line in updates])}
+        for line in updates:
+            users[line.user_id].name = line.request.name
+        SharedWebUser.objects.bulk_update(users.values(), ["name"], batch_size=500)
+
+
+def _import_record(*, customer: Customer, actor: User, to_apply: Sequence[SharedWebImportLine]) -> None:
+    """One audit event per change and one ASC email for the whole import."""
+    for line in to_apply:
+        audit_record(
+            customer=customer, actor=actor,
+            action="shared_web.user_added" if line.user_id is None else "shared_web.user_updated",
+            target=line.request.email, details={"name": line.request.name, "import": True},
+        )
+    changes = [
+        (deferred("%(email)s added") if line.user_id is None else deferred("%(email)s renamed to %(name)s"))
+        % {"email": line.request.email, "name": line.request.name}
+        for line in to_apply
+    ]
+    added = sum(1 for line in to_apply if line.user_id is None)
+    more = len(changes) - NOTIFICATION_MAX_LINES
+    notify_ascs(
+        customer=customer, event="shared_web.user_import", template="licensing_changed",
+        context={
+            "actor": actor, "actor_name": actor.email,
+            "change": deferred("%(actor)s imported Shared Web users: %(added)d added, %(updated)d updated.")
+            % {"actor": actor.email, "added": added, "updated": len(to_apply) - added},
+            "lines": changes[:NOTIFICATION_MAX_LINES], "more": max(more, 0),
+        },
+    )
 
 
 # --- Shared Web groups and seats --------------------------------------------------------
@@ -476,10 +496,8 @@ def pin_generate() -> str:
 def elastic_account_create(*, customer: Customer, actor: User, license_server_id: str) -> ElasticAccount:
     """Support opens a customer's Elastic account with its cloud license server ID and a
     fresh PIN. Staff only; audited without the PIN."""
-    if not (actor.is_active and actor.is_staff):
-        audit_record(customer=customer, actor=actor, action="elastic.account_create",
-                     details={"reason": "staff_only"}, denied=True)
-        raise AccessDenied(_("Only support staff can open an Elastic account."))
+    authorize_staff(actor=actor, customer=customer, action="elastic.account_create",
+                    message=_("Only support staff can open an Elastic account."))
     license_server_id = (license_server_id or "").strip()
     if not license_server_id or len(license_server_id) > 64:
         raise PortalError(_("Enter the cloud license server ID (at most 64 characters)."), field="license_server_id")
@@ -731,95 +749,98 @@ def elastic_usage_import(*, actor: User, text: str, dry_run: bool = False) -> Us
     Inserts in chunks with ``bulk_create(ignore_conflicts=True)`` (a concurrent import of
     the same rows cannot fail). Staff only; one audit event per customer touched.
     """
-    if not (actor.is_active and actor.is_staff):
-        audit_record(customer=None, actor=actor, action="elastic.usage_import", details={"reason": "staff_only"},
-                     denied=True)
-        raise AccessDenied(_("Only support staff can import Elastic usage."))
-    if "\x00" in text:  # PostgreSQL text cannot hold NUL: refuse the file, not fail on the first query
-        raise PortalError(_("This is not a text file."))
+    authorize_staff(
+        actor=actor, action="elastic.usage_import", message=_("Only support staff can import Elastic usage.")
+    )
     result = UsageImportResult(dry_run=dry_run)
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = next(reader, None)
-    except csv.Error as error:  # e.g. a header field over csv.field_size_limit()
-        raise PortalError(_("The file is not valid CSV: %(error)s") % {"error": error}) from None
-    if header is None:
-        raise PortalError(_("The file is empty."))
-    header = [column.strip().lower().lstrip("\ufeff") for column in header]
-    missing = [column for column in USAGE_REQUIRED if column not in header]
-    if missing:
-        raise PortalError(_("The header lacks the column(s): %(columns)s. Expected: %(expected)s.")
-                          % {"columns": ", ".join(missing), "expected": ",".join(USAGE_COLUMNS)})
-    index = {column: header.index(column) for column in USAGE_COLUMNS if column in header}
-    try:
-        rows = [(number, row) for number, row in enumerate(reader, start=2) if any(c.strip() for c in row)]
-    except csv.Error as error:
-        raise PortalError(_("The file is not valid CSV: %(error)s") % {"error": error}) from None
-    if len(rows) > MAX_USAGE_LINES:
-        raise PortalError(_("At most %(max)d lines at a time.") % {"max": MAX_USAGE_LINES})
+    rows = csv_table_read(text, required=USAGE_REQUIRED, expected=USAGE_COLUMNS, max_rows=MAX_USAGE_LINES).rows
+    customers, products = _usage_known(rows)
+    valid = _usage_plan(rows, customers=customers, products=products, result=result)
+    with transaction.atomic():
+        _usage_apply(valid, customers=customers, actor=actor, dry_run=dry_run)
+    result.lines.sort(key=lambda line: line.number)
+    return result
+
+
+def _usage_known(rows: Sequence[tuple[int, dict[str, str]]]) -> tuple[dict[str, Customer], dict[str, Product]]:
+    """The customers (by number) and products (by lower-case feature) the rows name."""
 
     def column_values(name: str) -> set[str]:
-        position = index[name]
-        return {row[position].strip() for _n, row in rows if position < len(row)}
+        return {row[name] for _n, row in rows if name in row}
 
     customers = {c.number: c for c in Customer.objects.filter(number__in=column_values("customer_number"))}
     features = {value.lower() for value in column_values("feature")}
     products = {p.feature.lower(): p for p in Product.objects.all() if p.feature.lower() in features}
+    return customers, products
+
+
+def _usage_plan(
+    rows: Sequence[tuple[int, dict[str, str]]], *, customers: dict[str, Customer], products: dict[str, Product],
+    result: UsageImportResult,
+) -> list[tuple[UsageLine, ElasticUsage]]:
+    """Plan: every row reported in ``result`` (invalid, or a duplicate of an earlier row);
+    the valid ones returned with their usage, to be applied."""
     valid: list[tuple[UsageLine, ElasticUsage]] = []
     seen: dict[tuple[int, str], int] = {}
     for number, row in rows:
 
-        def cell(name: str, row: list[str] = row) -> str:
-            position = index.get(name)
-            return row[position].strip() if position is not None and position < len(row) else ""
+        def cell(name: str, row: dict[str, str] = row) -> str:
+            return row.get(name, "")
 
         line = UsageLine(number, UsageOutcome.INVALID, customer_number=cell("customer_number"),
                          transaction_id=cell("transaction_id"))
+        result.lines.append(line)
         error = _usage_row_error(line, cell, customers=customers, products=products)
         if isinstance(error, str):
             line.reason = error
-            result.lines.append(line)
             continue
         usage = error
         key = (usage.customer_id, usage.transaction_id)
         if key in seen:
             line.outcome = UsageOutcome.DUPLICATE
             line.reason = _("Same transaction as line %(line)d; ignored.") % {"line": seen[key]}
-            result.lines.append(line)
             continue
         seen[key] = number
         valid.append((line, usage))
-        result.lines.append(line)
+    return valid
+
+
+def _usage_apply(
+    valid: Sequence[tuple[UsageLine, ElasticUsage]], *, customers: dict[str, Customer], actor: User, dry_run: bool
+) -> None:
+    """Apply: per customer, the transactions not stored yet inserted in chunks (none on a
+    dry run), each line's outcome set, one audit event per customer touched."""
     by_customer: dict[int, list[tuple[UsageLine, ElasticUsage]]] = {}
     for line, usage in valid:
         by_customer.setdefault(usage.customer_id, []).append((line, usage))
-    with transaction.atomic():
-        for customer_id, entries in by_customer.items():
-            imported = 0
-            for start in range(0, len(entries), USAGE_CHUNK):
-                chunk = entries[start:start + USAGE_CHUNK]
-                stored = set(
-                    ElasticUsage.objects.filter(
-                        customer_id=customer_id, transaction_id__in=[usage.transaction_id for _l, usage in chunk]
-                    ).values_list("transaction_id", flat=True)
-                )
-                new = []
-                for line, usage in chunk:
-                    if usage.transaction_id in stored:
-                        line.outcome = UsageOutcome.ALREADY_IMPORTED
-                        line.reason = _("Imported before; unchanged.")
-                    else:
-                        line.outcome = UsageOutcome.WOULD_IMPORT if dry_run else UsageOutcome.IMPORTED
-                        new.append(usage)
-                if new and not dry_run:
-                    ElasticUsage.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
-                imported += len(new)
-            if imported and not dry_run:
-                customer = next(c for c in customers.values() if c.pk == customer_id)
-                audit_record(customer=customer, actor=actor, action="elastic.usage_imported",
-                             details={"transactions": imported})
-    result.lines.sort(key=lambda line: line.number)
-    return result
+    for customer_id, entries in by_customer.items():
+        imported = sum(
+            _usage_apply_chunk(entries[start:start + USAGE_CHUNK], customer_id=customer_id, dry_run=dry_run)
+            for start in range(0, len(entries), USAGE_CHUNK)
+        )
+        if imported and not dry_run:
+            customer = next(c for c in customers.values() if c.pk == customer_id)
+            audit_record(customer=customer, actor=actor, action="elastic.usage_imported",
+                         details={"transactions": imported})
+
+
+def _usage_apply_chunk(chunk: Sequence[tuple[UsageLine, ElasticUsage]], *, customer_id: int, dry_run: bool) -> int:
+    stored = set(
+        ElasticUsage.objects.filter(
+            customer_id=customer_id, transaction_id__in=[usage.transaction_id for _l, usage in chunk]
+        ).values_list("transaction_id", flat=True)
+    )
+    new = []
+    for line, usage in chunk:
+        if usage.transaction_id in stored:
+            line.outcome = UsageOutcome.ALREADY_IMPORTED
+            line.reason = _("Imported before; unchanged.")
+        else:
+            line.outcome = UsageOutcome.WOULD_IMPORT if dry_run else UsageOutcome.IMPORTED
+            new.append(usage)
+    if new and not dry_run:
+        ElasticUsage.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
+    return len(new)
 
 
 def _usage_row_error(
@@ -847,6 +868,17 @@ def _usage_row_error(
         return _("Unknown product feature %(feature)s.") % {"feature": cell("feature")[:30]}
     if product.licensing_model != LicensingModel.ELASTIC:
         return _("%(feature)s is not an Elastic product.") % {"feature": product.feature}
+    amounts = _usage_row_amounts(cell)
+    if isinstance(amounts, str):
+        return amounts
+    return ElasticUsage(
+        customer=customer, transaction_id=line.transaction_id, started_at=started, ended_at=ended, product=product,
+        **amounts,
+    )
+
+
+def _usage_row_amounts(cell: Any) -> str | dict[str, Any]:
+    """Count, hours, cost, currency and user of a usage row, or why they are invalid."""
     count_text = cell("count")
     # isascii: "²".isdigit() is true but int("²") fails; seven digits keep int() cheap.
     count = int(count_text) if count_text.isascii() and count_text.isdigit() and len(count_text) <= 7 else 0
@@ -864,7 +896,4 @@ def _usage_row_error(
     user = cell("user")
     if len(user) > 254:
         return _("The user has more than 254 characters.")
-    return ElasticUsage(
-        customer=customer, transaction_id=line.transaction_id, started_at=started, ended_at=ended, product=product,
-        count=count, hours=hours, cost=cost, currency=currency, user=user,
-    )
+    return {"count": count, "hours": hours, "cost": cost, "currency": currency, "user": user}

@@ -1,0 +1,171 @@
+"""What a license administrator hits on a first day (issue 14): where people land, what a
+refusal says, the portal's own 404, links in emails that follow the served port."""
+
+from __future__ import annotations
+
+import subprocess
+from http import HTTPStatus
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts.roles import Role
+from tests.factories import CustomerFactory, MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_make_run_on_another_port_links_emails_to_that_port() -> None:
+    plan = subprocess.run(
+        ["make", "-n", "run", "PORT=8123"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    serve = next(line for line in plan.splitlines() if "runserver" in line)
+    assert "PORTAL_BASE_URL=http://127.0.0.1:8123 " in serve
+    assert serve.endswith("runserver 127.0.0.1:8123")
+
+
+def test_an_explicit_base_url_wins_over_the_port() -> None:
+    plan = subprocess.run(
+        ["make", "-n", "run", "PORT=8123", "PORTAL_BASE_URL=https://licenses.example.com"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    ).stdout
+    assert "PORTAL_BASE_URL=https://licenses.example.com " in plan
+
+
+def test_invitation_links_use_the_base_url(member_client, settings, mailoutbox, django_capture_on_commit_callbacks):
+    settings.PORTAL_BASE_URL = "http://127.0.0.1:8123"
+    customer = CustomerFactory()
+    client = member_client(role=Role.ASC, customer=customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("users:add", args=[customer.number]),
+            {"email": "new.person@example.org", "role": Role.VIEWER.value},
+        )
+    assert response.status_code == HTTPStatus.FOUND
+    bodies = [m.body for m in mailoutbox if "new.person@example.org" in m.to]
+    assert bodies, "the invitation was not sent"
+    assert "http://127.0.0.1:8123/" in bodies[0]
+    assert "127.0.0.1:8000" not in bodies[0]
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_an_unknown_customer_is_the_portals_own_404(client: Client, settings, debug: bool) -> None:
+    settings.DEBUG = debug
+    client.force_login(UserFactory())
+    response = client.get("/c/9999999/entitlements/")
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    html = response.content.decode()
+    assert "Page not found" in html
+    assert "Using the URLconf" not in html  # Django's technical page under DEBUG
+
+
+def test_support_staff_land_in_the_console(client: Client) -> None:
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    response = client.get("/", follow=True)
+    assert response.redirect_chain[-1][0] == reverse("admin:index")
+    assert response.status_code == HTTPStatus.OK
+
+
+def test_staff_who_are_also_members_land_on_their_access_page(client: Client) -> None:
+    staff = UserFactory(is_staff=True)
+    MembershipFactory(user=staff, role=Role.VIEWER)
+    client.force_login(staff)
+    assert client.get("/")["Location"] == reverse("access")
+
+
+def test_the_access_page_points_staff_to_the_console(client: Client) -> None:
+    client.force_login(UserFactory(is_staff=True))
+    html = client.get(reverse("access")).content.decode()
+    assert "data-staff-landing" in html
+    assert reverse("admin:index") in html
+
+
+def test_the_no_access_page_tells_a_would_be_asc_what_to_do(client: Client) -> None:
+    client.force_login(UserFactory())
+    html = client.get(reverse("access")).content.decode()
+    assert "data-would-be-asc" in html
+    assert "registered when the licenses were purchased" in html
+    assert "data-staff-landing" not in html
+
+
+@pytest.mark.parametrize("url_name", ["account_login", "account_signup"])
+def test_login_and_signup_say_which_address_to_use(client: Client, url_name: str) -> None:
+    html = client.get(reverse(url_name)).content.decode()
+    assert "data-entrance-hint" in html
+    assert "your company's Support Coordinator (ASC) has for you" in html
+
+
+def test_a_viewer_is_told_to_ask_their_asc(member_client) -> None:
+    customer = CustomerFactory()
+    client = member_client(role=Role.VIEWER, customer=customer)
+    response = client.get(reverse("users:bulk", args=[customer.number]))
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    html = response.content.decode()
+    assert 'data-403-advice="asc"' in html
+    assert "This needs the permission" in html
+
+
+@pytest.mark.parametrize("role", [Role.ASC, Role.ADMINISTRATOR])
+def test_a_refusal_reserved_to_support_never_says_ask_your_asc(role, member_client) -> None:
+    customer = CustomerFactory()
+    client = member_client(role=role, customer=customer)
+    target = MembershipFactory(customer=customer, role=Role.VIEWER)
+    response = client.post(reverse("users:role", args=[customer.number, target.pk]), {"role": Role.ASC.value})
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    html = response.content.decode()
+    assert 'data-403-advice="support"' in html
+    assert "ask your ASC" not in html.lower()
+    assert "This needs the permission" not in html  # the role has the page's permission
+
+
+# --- Why there is no Activations tab (item 1) -------------------------------------------------
+
+
+def _customer(*, model: str, managed: bool):
+    from entitlements.models import LicensingModel
+    from tests.factories import EntitlementFactory, ProductFactory
+
+    customer = CustomerFactory(flexnet_managed=managed)
+    EntitlementFactory(customer=customer, product=ProductFactory(licensing_model=LicensingModel(model)))
+    return customer
+
+
+@pytest.mark.parametrize(
+    ("model", "managed", "reason", "says"),
+    [
+        ("shared_web", True, "no_flexnet", "has no FlexNet products"),
+        ("elastic", False, "no_flexnet", "has no FlexNet products"),
+        ("flexnet", False, "not_managed", "contact your account manager or support"),
+        ("flexnet", True, "", ""),
+    ],
+)
+def test_the_entitlements_and_access_pages_say_why_activations_are_absent(
+    member_client, model, managed, reason, says
+) -> None:
+    customer = _customer(model=model, managed=managed)
+    client = member_client(role=Role.VIEWER, customer=customer)
+    for url in (reverse("entitlements:list", args=[customer.number]), reverse("access")):
+        html = client.get(url).content.decode()
+        if reason:
+            assert f'data-activations-absent="{reason}"' in html, url
+            assert says in html, url
+            assert "support@example.com" in html or reason == "no_flexnet"
+        else:
+            assert "data-activations-absent" not in html, url
+    tabs = client.get(reverse("entitlements:list", args=[customer.number])).content.decode()
+    assert (reverse("activations:list", args=[customer.number]) in tabs) == (not reason)
+
+
+def test_the_explanation_follows_a_change_of_management(member_client, django_capture_on_commit_callbacks) -> None:
+    from accounts.services import customer_update
+
+    customer = _customer(model="flexnet", managed=False)
+    client = member_client(role=Role.ASC, customer=customer)
+    url = reverse("entitlements:list", args=[customer.number])
+    assert 'data-activations-absent="not_managed"' in client.get(url).content.decode()
+    customer_update(customer=customer, actor=UserFactory(is_staff=True), name=customer.name, flexnet_managed=True)
+    assert "data-activations-absent" not in client.get(url).content.decode()
