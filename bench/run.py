@@ -258,6 +258,19 @@ def api_tokens(fixture: dict[str, Any]) -> tuple[str, str]:
     return viewer_token, admin_token
 
 
+def api_scenarios(args: argparse.Namespace, server: Server, fixture: dict[str, Any], only: set[str],
+                  paths: dict[str, str], viewer_token: str, admin_token: str) -> dict[str, Any]:
+    """Issue 16: the API's list read and its activation apply (token auth)."""
+    scenarios: dict[str, Any] = {}
+    if not only or "api_entitlements" in only:
+        scenarios["api_entitlements"] = measure(args, server, "api_entitlements", paths["api_entitlements"],
+                                                script="api_get.lua", env_extra={"BENCH_TOKEN": viewer_token})
+    if not only or "api_activate_spread" in only:
+        scenarios["api_activate_spread"] = post_scenario(args, server, "api_activate_spread", fixture,
+                                                         interleave(fixture["spread_pairs"]), None, token=admin_token)
+    return scenarios
+
+
 def check_api(server: Server, path: str, token: str) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
@@ -643,19 +656,13 @@ def main() -> int:
                 if not only or name in only:
                     extra = {"BENCH_COOKIE": cookie_header(jar) if jar else ""}
                     scenarios[name] = measure(args, server, name, paths[name], env_extra=extra)
-            if not only or "api_entitlements" in only:
-                scenarios["api_entitlements"] = measure(args, server, "api_entitlements", paths["api_entitlements"],
-                                                        script="api_get.lua", env_extra={"BENCH_TOKEN": viewer_token})
+            scenarios.update(api_scenarios(args, server, fixture, only, paths, viewer_token, admin_token))
             if not only or "activate_hot" in only:
                 scenarios["activate_hot"] = post_scenario(args, server, "activate_hot", fixture,
                                                           fixture["hot_pairs"], admin)
             if not only or "activate_spread" in only:
                 scenarios["activate_spread"] = post_scenario(args, server, "activate_spread", fixture,
                                                              interleave(fixture["spread_pairs"]), admin)
-            if not only or "api_activate_spread" in only:
-                scenarios["api_activate_spread"] = post_scenario(args, server, "api_activate_spread", fixture,
-                                                                 interleave(fixture["spread_pairs"]), None,
-                                                                 token=admin_token)
             if not only:
                 scenarios["activate_big_customer"] = big_customer_confirm(server, fixture, admin, 5)
         finally:
