@@ -180,7 +180,7 @@ def test_customer_pages_are_turkish(member_client) -> None:
     pages = {
         reverse("access"): ("License Portal Access", "Permissions"),
         reverse("roles_help"): ("Roles and permissions", "Support Coordinator (ASC)", "Activate entitlements"),
-        reverse("entitlements:list", args=[number]): ("Entitlements", "Quantity", "Borrowable", "Active"),
+        reverse("entitlements:list", args=[number]): ("Entitlements", "Quantity", "Term", "Active"),
         reverse("users:list", args=[number]): ("Portal users", "Add a portal user", "Pending invitations"),
         reverse("audit:list", args=[number]): ("Audit log", "All actions"),
     }
