@@ -3,7 +3,8 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     DJANGO_SETTINGS_MODULE=portal.settings.production \
-    PORTAL_VAR_DIR=/var/lib/portal
+    PORTAL_VAR_DIR=/var/lib/portal \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
 
 WORKDIR /app
 COPY requirements/ requirements/
@@ -16,4 +17,5 @@ RUN useradd --system --home /app portal && mkdir -p /var/lib/portal && chown por
 USER portal
 
 EXPOSE 8000
-CMD ["gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-"]
+# The metrics directory is emptied at every start (prometheus_client's multiprocess mode).
+CMD ["sh", "-c", "rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec gunicorn portal.wsgi:application -c ops/gunicorn.conf.py"]

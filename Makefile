@@ -5,7 +5,7 @@ PORT ?= 8000
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test test-fast install migrate seed worker beat lint bench clean
+.PHONY: run test test-fast drills install migrate seed worker beat lint bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test: install node_modules/.package-lock.json
 # drills, hypothesis property runs; tests/conftest.py marks them). `make test` runs them all.
 test-fast: install
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+# The operations drills alone (restore, outages, probes, metrics, logs, upgrades): docs/operations.md.
+drills: install
+	$(BIN)/pytest tests/drills tests/ops $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

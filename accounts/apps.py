@@ -17,3 +17,7 @@ class AccountsConfig(AppConfig):
             email_verify_after_password_reset(user=user)
 
         password_reset.connect(on_password_reset, weak=False, dispatch_uid="accounts.password_reset_verifies")
+
+        from .metrics import register as register_metrics
+
+        register_metrics()

@@ -48,7 +48,7 @@ class LicenseFileInline(ReadOnlyInline):
 
 class RehostInline(ReadOnlyInline):
     model = Rehost
-    fields = readonly_fields = ["created_at", "old_host_ids", "new_host_ids", "actor"]
+    fields = readonly_fields = ["created_at", "kind", "old_host_ids", "new_host_ids", "actor"]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

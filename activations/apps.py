@@ -7,3 +7,8 @@ from django.utils.translation import gettext_lazy as _
 class ActivationsConfig(AppConfig):
     name = "activations"
     verbose_name = _("License servers and activations")
+
+    def ready(self) -> None:
+        from .metrics import register as register_metrics
+
+        register_metrics()

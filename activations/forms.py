@@ -11,11 +11,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from entitlements.models import Entitlement
+from portal.errors import PortalError
 
 from .hostids import HostIdError, HostIdType, hostid_normalise
 from .licensefile import LicenseParseError, ParsedLicense, license_parse
 from .selectors import LineRequest
-from .services import HostInput
+from .services import HostInput, server_label_clean
 
 HOSTID_CHOICES = [(kind.value, kind.label) for kind in HostIdType]
 MAX_QUANTITY = 1_000_000
@@ -54,6 +55,12 @@ class ServerForm(forms.Form):
                     label=_("Host ID %(n)s") % {"n": position}, max_length=64, required=required,
                     help_text=_hostid_help() if position == 1 else "",
                 )
+
+    def clean_name(self) -> str:
+        try:
+            return server_label_clean(self.cleaned_data["name"])
+        except PortalError as error:
+            raise forms.ValidationError(error.message) from None
 
     def host_rows(self) -> list[dict[str, Any]]:
         rows = []
@@ -226,13 +233,11 @@ class DeliverForm(forms.Form):
         return data
 
 
-def _read_upload(upload: Any) -> str:
-    if upload.size > settings.PORTAL_MAX_UPLOAD_BYTES:
-        raise forms.ValidationError(
-            _("The file is larger than %(max)s KB.") % {"max": settings.PORTAL_MAX_UPLOAD_BYTES // 1024}
-        )
-    data = upload.read(settings.PORTAL_MAX_UPLOAD_BYTES + 1)
-    if len(data) > settings.PORTAL_MAX_UPLOAD_BYTES:
+def _read_upload(upload: Any, max_bytes: int) -> str:
+    if upload.size > max_bytes:
+        raise forms.ValidationError(_("The file is larger than %(max)s KB.") % {"max": max_bytes // 1024})
+    data = upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
         raise forms.ValidationError(_("The file is too large."))
     if b"\x00" in data:
         return ""
@@ -251,16 +256,22 @@ class LicenseUploadForm(forms.Form):
     parsed: ParsedLicense
     content: str
 
+    @property
+    def max_bytes(self) -> int:
+        return settings.PORTAL_MAX_UPLOAD_BYTES
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         upload = data.get("file")
-        content = _read_upload(upload) if upload else (data.get("text") or "")
+        content = _read_upload(upload, self.max_bytes) if upload else (data.get("text") or "")
         if upload and not content:
             raise forms.ValidationError(_("The file is not a text file."))
         if not content.strip():
             raise forms.ValidationError(_("Upload a license file or paste its content."))
-        if len(content.encode()) > settings.PORTAL_MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(_("The license file is too large."))
+        if len(content.encode()) > self.max_bytes:
+            raise forms.ValidationError(
+                _("The license file is too large: at most %(max)s KB.") % {"max": self.max_bytes // 1024}
+            )
         self.content = content
         return data
 
@@ -274,4 +285,8 @@ class LicenseUploadForm(forms.Form):
 
 
 class VerifyForm(LicenseUploadForm):
-    pass
+    """The license file checker's input: at most ``PORTAL_VERIFY_MAX_BYTES``."""
+
+    @property
+    def max_bytes(self) -> int:
+        return settings.PORTAL_VERIFY_MAX_BYTES

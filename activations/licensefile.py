@@ -24,6 +24,31 @@ Signatures (SIGN=) are Ed25519 over `signed_message`, which covers what a line m
 every SERVER host ID, but nothing an administrator may edit when moving the file to another
 machine: host names, ports, VENDOR line options, keywords written in lower case (FlexLM's
 convention for unauthenticated fields such as asset_info=), comments and layout.
+
+A signature binds a line, and FlexLM adds up the counts of INCREMENT lines: a repeated line
+doubles its seats. So every line also carries, as FlexLM's serial number keyword, the identity
+of the file it was issued in, and signs it like any other upper-case attribute:
+
+    SN=<customer number>-S<server id>-V<file version>-L<position>-N<number of signed lines>
+
+e.g. ``SN=1001234-S17-V3-L2-N5``: line 2 of the 5 signed lines of version 3 of server 17's
+file of customer 1001234. `license_verify` then proves from the file alone (offline, with
+the public key) that the signed lines are exactly one version's lines, each once and in
+order; every way to break that has its own `LineFailure.code`:
+
+- ``repeated``: a second line with the same position (FlexLM would add its count again);
+- ``dropped``: positions 1..N not all present (reported for the file, line 0);
+- ``reordered``: positions not increasing;
+- ``other_version``: a line of another version of the same server's file;
+- ``other_server``: a line of another server's (or customer's) file; its signature usually
+  fails too, since every line also signs the SERVER host IDs;
+- ``no_identity``: a correctly signed line without SN= (issued before file identities);
+- ``signature`` / ``unsigned`` / ``malformed``: the line itself does not verify.
+
+The file's identity is the one most of its correctly signed lines carry (the first line's
+on a tie); `VerifyResult.identity` returns it, so the portal can look the file up and say
+whether it is the current version or "superseded by version N" (activations/selectors.py).
+The editable fields stay editable: SN= is one more signed attribute, nothing else changed.
 """
 
 from __future__ import annotations
@@ -35,8 +60,10 @@ import os
 import pathlib
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -49,6 +76,7 @@ from activations.hostids import HostIdError, hostid_detect, hostid_normalise
 
 __all__ = [
     "Attribute",
+    "FileIdentity",
     "IncrementSpec",
     "LicenseDocument",
     "LicenseParseError",
@@ -64,6 +92,7 @@ __all__ = [
     "license_parse",
     "license_render",
     "license_verify",
+    "load_private_key",
     "private_key_load_or_create",
     "public_key_from_pem",
     "public_key_pem",
@@ -201,6 +230,33 @@ class ParsedLicense:
     vendors: tuple[ParsedVendor, ...]
     features: tuple[ParsedFeature, ...]
     use_server: bool
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """Which file a signed line was issued in: customer number (digits), server id, version."""
+
+    customer: str
+    server: int
+    version: int
+
+    def serial(self, position: int, total: int) -> str:
+        """The SN= value of the `position`-th of `total` signed lines (1-based)."""
+        return f"{self.customer}-S{self.server}-V{self.version}-L{position}-N{total}"
+
+
+_SERIAL = re.compile(r"([0-9]{1,12})-S([0-9]{1,12})-V([0-9]{1,9})-L([0-9]{1,9})-N([0-9]{1,9})")
+
+
+def _serial_parse(value: str | None) -> tuple[FileIdentity, int, int] | None:
+    """(identity, position, total) from an SN= value, None if it is not one of ours."""
+    match = _SERIAL.fullmatch(value or "")
+    if match is None:
+        return None
+    customer, server, version, position, total = match.groups()
+    if not 1 <= int(position) <= int(total):
+        return None
+    return FileIdentity(customer, int(server), int(version)), int(position), int(total)
 
 
 def _shown(text: str) -> str:
@@ -635,14 +691,15 @@ class IncrementSpec:
             _check_positive(self.borrow_hours, "BORROW hours")
         _check_comment(self.comment, "the comment")
 
-    def attributes(self) -> tuple[Attribute, ...]:
-        """The line's attributes before SIGN=, in rendering order."""
-        return _increment_attributes(self.vendor_string, self.issued, self.start, self.borrow_hours)
+    def attributes(self, serial: str | None = None) -> tuple[Attribute, ...]:
+        """The line's attributes before SIGN=, in rendering order; `serial` is its SN= value
+        (`FileIdentity.serial`), if the file has an identity."""
+        return _increment_attributes(self.vendor_string, self.issued, self.start, self.borrow_hours, serial)
 
 
 @functools.lru_cache(maxsize=1024)
 def _increment_attributes(
-    vendor_string: str, issued: datetime.date, start: datetime.date, borrow_hours: int | None
+    vendor_string: str, issued: datetime.date, start: datetime.date, borrow_hours: int | None, serial: str | None
 ) -> tuple[Attribute, ...]:
     # Immutable and shared: most lines of a file have the same four or five attributes.
     attributes = [
@@ -653,6 +710,8 @@ def _increment_attributes(
     ]
     if borrow_hours is not None:
         attributes.append(Attribute("BORROW", str(borrow_hours)))
+    if serial is not None:
+        attributes.append(Attribute("SN", serial))
     return tuple(attributes)
 
 
@@ -662,7 +721,8 @@ class LicenseDocument:
 
     Invariants: one server, or three for a redundant triad; `vendor` is a vendor daemon
     name ([A-Za-z0-9_], 1 to 10 characters); `vendor_port` is None or 1..65535; `header`
-    is one line.
+    is one line. `identity`, when given, is signed into every INCREMENT line as SN= (see the
+    module docstring); the portal always gives it, and `license_verify` requires it.
     """
 
     header: str
@@ -670,6 +730,7 @@ class LicenseDocument:
     vendor: str
     vendor_port: int | None
     increments: tuple[IncrementSpec, ...]
+    identity: FileIdentity | None = None
 
     def __post_init__(self) -> None:
         _check_comment(self.header, "the header")
@@ -714,8 +775,10 @@ def license_render(
     lines += [f"SERVER {server.host} {server.host_id} {server.port}" for server in document.servers]
     lines += [vendor_line, "USE_SERVER"]
     rendered = []
-    for increment in document.increments:
-        attributes = increment.attributes()
+    total = len(document.increments)
+    for position, increment in enumerate(document.increments, start=1):
+        serial = None if document.identity is None else document.identity.serial(position, total)
+        attributes = increment.attributes(serial)
         message = signed_message(
             kind="INCREMENT",
             feature=increment.feature,
@@ -745,62 +808,200 @@ def license_render(
 
 @dataclass(frozen=True)
 class LineFailure:
-    """Why a line failed verification; `line` is 1-based, 0 for the file as a whole."""
+    """Why a line failed verification; `line` is 1-based, 0 for the file as a whole.
+
+    `code` names the case (see the module docstring: ``signature``, ``repeated``, ``dropped``,
+    ...; ``parse`` for a file that does not parse, ``empty`` for one without signed lines)
+    and `params` the values its message uses, so a page can say it in the reader's language.
+    """
 
     line: int
     reason: str
+    code: str = dataclass_field(default="", compare=False)
+    params: tuple[tuple[str, str | int], ...] = dataclass_field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
 class VerifyResult:
-    """Invariant: `valid` is true exactly when there are no failures."""
+    """Invariant: `valid` is true exactly when there are no failures. `identity` is the
+    file's identity (customer, server, version) when a valid file carries one."""
 
     valid: bool
     failures: tuple[LineFailure, ...]
+    identity: FileIdentity | None = dataclass_field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.valid == bool(self.failures):
             raise ValueError("a verification result is valid exactly when it has no failures")
 
 
-def license_verify(text: str, *, public_key: Ed25519PublicKey) -> VerifyResult:
-    """Check every INCREMENT/FEATURE line's SIGN= against `public_key`.
+@dataclass(frozen=True)
+class _Checked:
+    feature: ParsedFeature
+    signed: bool  # the line's own signature verifies
+    serial: tuple[FileIdentity, int, int] | None
 
-    Invalid if the file does not parse, has no INCREMENT/FEATURE line, or any such line
-    lacks a valid signature; one failure per failing line.
+
+def license_verify(text: str, *, public_key: Ed25519PublicKey) -> VerifyResult:
+    """Check every INCREMENT/FEATURE line's SIGN= against `public_key`, then that the signed
+    lines are exactly the lines of one issued file (SN=, see the module docstring).
+
+    Invalid if the file does not parse, has no INCREMENT/FEATURE line, any such line lacks
+    a valid signature, or the lines are not one file's lines each once and in order; one
+    failure per failing line (and one for the file when lines were dropped).
     """
     try:
         parsed = license_parse(text)
     except LicenseParseError as error:
-        return VerifyResult(False, (LineFailure(error.line, error.reason),))
+        return VerifyResult(False, (LineFailure(error.line, error.reason, "parse"),))
     if not parsed.features:
-        return VerifyResult(False, (LineFailure(0, "no signed lines"),))
+        return VerifyResult(False, (LineFailure(0, "no signed lines", "empty"),))
     host_ids = [server.host_id for server in parsed.servers]
-    failures = []
+    failures: dict[int, LineFailure] = {}
+    checked = []
     for feature in parsed.features:
-        sign = feature.attribute("SIGN")
-        if sign is None or sign.value is None:
-            failures.append(LineFailure(feature.line, "no SIGN= signature"))
-            continue
-        signature = _signature_from_text(sign.value)
-        if signature is None:
-            failures.append(LineFailure(feature.line, "malformed SIGN= signature (expected 64 bytes in hex)"))
-            continue
-        message = signed_message(
-            kind=feature.kind,
-            feature=feature.name,
-            vendor=feature.vendor,
-            version=feature.version,
-            expiration=feature.expiration_date,
-            count=feature.count,
-            attributes=feature.attributes,
-            server_host_ids=host_ids,
+        sn = feature.attribute("SN")
+        serial = _serial_parse(sn.value if sn is not None else None)
+        checked.append(_Checked(feature, _signature_verifies(feature, host_ids, public_key, failures), serial))
+    identity = _file_identity(checked)
+    _check_identity(checked, identity, failures)
+    ordered = sorted(failures.values(), key=lambda failure: failure.line)
+    if ordered:
+        return VerifyResult(False, tuple(ordered))
+    return VerifyResult(True, (), identity)
+
+
+def _signature_verifies(
+    feature: ParsedFeature, host_ids: list[str], public_key: Ed25519PublicKey, failures: dict[int, LineFailure]
+) -> bool:
+    sign = feature.attribute("SIGN")
+    if sign is None or sign.value is None:
+        failures[feature.line] = LineFailure(feature.line, "no SIGN= signature", "unsigned")
+        return False
+    signature = _signature_from_text(sign.value)
+    if signature is None:
+        failures[feature.line] = LineFailure(
+            feature.line, "malformed SIGN= signature (expected 64 bytes in hex)", "malformed"
         )
-        try:
-            public_key.verify(signature, message)
-        except InvalidSignature:
-            failures.append(LineFailure(feature.line, "signature does not match"))
-    return VerifyResult(not failures, tuple(failures))
+        return False
+    message = signed_message(
+        kind=feature.kind,
+        feature=feature.name,
+        vendor=feature.vendor,
+        version=feature.version,
+        expiration=feature.expiration_date,
+        count=feature.count,
+        attributes=feature.attributes,
+        server_host_ids=host_ids,
+    )
+    try:
+        public_key.verify(signature, message)
+    except InvalidSignature:
+        failures[feature.line] = LineFailure(feature.line, "signature does not match", "signature")
+        return False
+    return True
+
+
+def _file_identity(checked: Sequence[_Checked]) -> FileIdentity | None:
+    """The identity most correctly signed lines carry (the earliest on a tie). Only signed
+    serial numbers count: an unsigned one could claim any line count (and make the check
+    of dropped lines walk a billion positions)."""
+    files = [(c.serial[0], c.serial[2]) for c in checked if c.signed and c.serial is not None]
+    if not files:
+        return None
+    counts = Counter(files)
+    best = max(counts.values())
+    return next(identity for identity, _ in files if counts[(identity, _)] == best)
+
+
+def _check_identity(
+    checked: Sequence[_Checked], identity: FileIdentity | None, failures: dict[int, LineFailure]
+) -> None:
+    """Add a failure for every line that is not in its place in the file `identity`."""
+    if identity is None:
+        failures.update({c.feature.line: _no_identity(c.feature.line) for c in checked if c.signed})
+        return
+    total = next(c.serial[2] for c in checked if c.signed and c.serial is not None and c.serial[0] == identity)
+    own: list[tuple[int, int]] = []  # (line, position) of this file's correctly signed lines
+    claimed: set[int] = set()
+    for c in checked:
+        failure = _identity_failure(c, identity, total)
+        if failure is not None:
+            failures[c.feature.line] = failure
+        elif c.serial is not None and (c.serial[0], c.serial[2]) == (identity, total):
+            claimed.add(c.serial[1])
+            if c.signed:
+                own.append((c.feature.line, c.serial[1]))
+    _check_order(own, total, failures)
+    _check_dropped(claimed, total, failures)
+
+
+def _check_dropped(claimed: set[int], total: int, failures: dict[int, LineFailure]) -> None:
+    missing = [position for position in range(1, total + 1) if position not in claimed]
+    if missing:
+        shown = ", ".join(str(position) for position in missing[:10]) + (", …" if len(missing) > 10 else "")
+        failures[0] = LineFailure(
+            0, f"signed line(s) {shown} of {total} missing: lines were dropped from this file", "dropped",
+            (("missing", shown), ("total", total)),
+        )
+
+
+def _identity_failure(c: _Checked, identity: FileIdentity, total: int) -> LineFailure | None:
+    """Why a line does not belong to the file `identity` (None if it claims to)."""
+    line = c.feature.line
+    if c.serial is None:
+        return _no_identity(line) if c.signed else None
+    other, _, count = c.serial
+    # An unsigned line claiming this very file (with another count) keeps its signature
+    # failure: only a line naming another file is said to come from one.
+    if (other != identity or count != total) and (c.signed or other != identity):
+        return _foreign_line(line, other, identity, signed=c.signed)
+    return None
+
+
+def _check_order(own: Sequence[tuple[int, int]], total: int, failures: dict[int, LineFailure]) -> None:
+    """Each position once, increasing, among the file's own correctly signed lines."""
+    seen: dict[int, int] = {}  # position -> line of its first occurrence
+    last_position, last_line = 0, 0
+    for line, position in own:
+        if position in seen:
+            failures[line] = LineFailure(
+                line, f"repeats line {seen[position]} (signed line {position} of {total}): "
+                "FlexLM would add its count again", "repeated",
+                (("first", seen[position]), ("position", position), ("total", total)),
+            )
+            continue
+        seen[position] = line
+        if position < last_position:
+            failures[line] = LineFailure(
+                line, f"out of order: signed line {position} of {total} comes after signed line {last_position} "
+                f"(line {last_line})", "reordered",
+                (("position", position), ("total", total), ("after", last_position), ("after_line", last_line)),
+            )
+        else:
+            last_position, last_line = position, line
+
+
+def _no_identity(line: int) -> LineFailure:
+    return LineFailure(
+        line, "no file identity (SN=): the line may have been copied from any file; download the current "
+        "version of the server's license file", "no_identity",
+    )
+
+
+def _foreign_line(line: int, other: FileIdentity, identity: FileIdentity, *, signed: bool) -> LineFailure:
+    unsigned = "" if signed else " (and its signature does not match this file's SERVER host IDs)"
+    if (other.customer, other.server) != (identity.customer, identity.server):
+        return LineFailure(
+            line, f"taken from another license server's file (customer {other.customer}, server {other.server}, "
+            f"version {other.version}){unsigned}", "other_server",
+            (("customer", other.customer), ("server", other.server), ("version", other.version)),
+        )
+    return LineFailure(
+        line, f"taken from version {other.version} of this server's file (the file is version "
+        f"{identity.version}){unsigned}", "other_version",
+        (("version", other.version), ("file_version", identity.version)),
+    )
 
 
 def license_diff(old: str, new: str, *, old_name: str = "old", new_name: str = "new") -> list[str]:
@@ -813,7 +1014,9 @@ def license_diff(old: str, new: str, *, old_name: str = "old", new_name: str = "
 # --------------------------------------------------------------------------- keys
 
 
-def _load_private_key(path: pathlib.Path) -> Ed25519PrivateKey:
+def load_private_key(path: pathlib.Path) -> Ed25519PrivateKey:
+    """Load the Ed25519 private key (PEM) at `path`; never creates one. Raises OSError
+    (FileNotFoundError if missing) or ValueError."""
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{path} does not hold an Ed25519 private key")
@@ -828,7 +1031,7 @@ def private_key_load_or_create(path: pathlib.Path) -> Ed25519PrivateKey:
     starting at once all end up using the one key that won.
     """
     try:
-        return _load_private_key(path)
+        return load_private_key(path)
     except FileNotFoundError:
         pass
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -847,7 +1050,7 @@ def private_key_load_or_create(path: pathlib.Path) -> Ed25519PrivateKey:
         try:
             os.link(temporary, path)
         except FileExistsError:
-            return _load_private_key(path)
+            return load_private_key(path)
     finally:
         os.unlink(temporary)
     return key

@@ -8,6 +8,8 @@ servers; the services keep it so under a row lock, and the entitlement's check c
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -153,7 +155,15 @@ class LicenseFile(models.Model):
 
     @property
     def filename(self) -> str:
-        return f"{self.server.customer.number}_{self.server.name}_v{self.version}.lic"
+        """``<customer>_<label>_v<version>.lic``. Characters of the label that a file name
+        must not carry (path separators, control and invisible formatting characters, which
+        labels refuse today but older ones may hold) become ``_``; it always ends in ``.lic``."""
+        label = "".join(
+            "_" if character in "/\\" or (unicodedata.category(character)[0] in "CZ" and character != " ")
+            else character
+            for character in self.server.name
+        )
+        return f"{self.server.customer.number}_{label}_v{self.version}.lic"
 
 
 class ActivationSubmission(models.Model):
@@ -170,9 +180,11 @@ class ActivationSubmission(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # What the result page shows: the lines changed (line, feature, before, after, delta,
     # borrowable), how the file was delivered, and to whom it was emailed.
-    changes = models.JSONField(default=list, blank=True)
-    deliver = models.CharField(max_length=10, default="download")
-    recipients = models.JSONField(default=list, blank=True)
+    # Database defaults too: the previous release, still running during an upgrade, inserts
+    # submissions without these columns (expand/contract, docs/operations.md "Upgrades").
+    changes = models.JSONField(default=list, db_default=[], blank=True)
+    deliver = models.CharField(max_length=10, default="download", db_default="download")
+    recipients = models.JSONField(default=list, db_default=[], blank=True)
 
     class Meta:
         verbose_name = _("activation submission")
@@ -182,11 +194,19 @@ class ActivationSubmission(models.Model):
         return f"{self.server_id} {self.created_at:%Y-%m-%d %H:%M}"
 
 
+class RehostKind(models.TextChoices):
+    REHOST = "rehost", _("Server rehosted")
+    MOVE = "move", _("Licenses moved from another host")
+
+
 class Rehost(models.Model):
-    """A change of a server's host IDs; counted against the rolling 12-month quota."""
+    """Licenses moved from one host ID to another, counted against the customer's rolling
+    12-month allowance (``selectors.rehost_allowance``): a rehost of ``server``, or licenses
+    returned on another host and activated on ``server`` (kind ``move``)."""
 
     server = models.ForeignKey(LicenseServer, on_delete=models.CASCADE, related_name="rehosts")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("kind"), max_length=10, choices=RehostKind.choices, default=RehostKind.REHOST)
     old_host_ids = models.JSONField(default=list)
     new_host_ids = models.JSONField(default=list)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
@@ -196,23 +216,53 @@ class Rehost(models.Model):
         verbose_name = _("rehost")
         verbose_name_plural = _("rehosts")
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["server", "created_at"], name="rehost_server_time")]
+        indexes = [
+            models.Index(fields=["server", "created_at"], name="rehost_server_time"),
+            models.Index(fields=["customer", "created_at"], name="rehost_customer_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.server_id} {self.created_at:%Y-%m-%d}"
 
 
+class ReturnedLicenses(models.Model):
+    """Licenses of one entitlement returned to the pool from a host (a server and its host
+    IDs), not yet taken again. Activating them on another host is a move that counts
+    against the rehost allowance; ``remaining`` goes down as they are taken. Written and
+    read only under the entitlement's row lock (services.py)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    entitlement = models.ForeignKey(Entitlement, on_delete=models.CASCADE, related_name="+")
+    server = models.ForeignKey(LicenseServer, on_delete=models.CASCADE, related_name="+")
+    host_ids = models.JSONField(default=list)
+    quantity = models.PositiveIntegerField()
+    remaining = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("returned licenses")
+        verbose_name_plural = _("returned licenses")
+        indexes = [models.Index(fields=["entitlement", "created_at"], name="returned_entitlement_time")]
+        constraints = [
+            models.CheckConstraint(condition=Q(remaining__lte=models.F("quantity")), name="returned_remaining_le_qty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entitlement_id}: {self.remaining}/{self.quantity} from {self.host_ids}"
+
+
 class RehostQuota(models.Model):
-    """Support's override of ``PORTAL_REHOSTS_PER_YEAR`` for one customer."""
+    """The customer's rehost allowance, set by support (default ``PORTAL_REHOSTS_PER_YEAR``):
+    moves of licenses to another host ID in a rolling 12 months, all servers together."""
 
     customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="rehost_quota")
-    rehosts_per_year = models.PositiveSmallIntegerField(_("rehosts per server in 12 months"))
+    rehosts_per_year = models.PositiveSmallIntegerField(_("rehosts and moves per customer in 12 months"))
     note = models.CharField(_("note"), max_length=255, blank=True)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
     class Meta:
-        verbose_name = _("rehost quota override")
-        verbose_name_plural = _("rehost quota overrides")
+        verbose_name = _("rehost allowance")
+        verbose_name_plural = _("rehost allowances")
 
     def __str__(self) -> str:
         return f"{self.customer.number}: {self.rehosts_per_year}"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
-from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.db.models import Count, Max, OuterRef, Prefetch, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -19,8 +20,17 @@ from entitlements.selectors import customer_has_flexnet, customers_with_flexnet,
 from portal.fragments import customer_value
 
 from .hostids import hostid_detect, hostid_normalise
-from .licensefile import ParsedFeature, ParsedLicense
-from .models import Activation, ActivationSubmission, LicenseFile, LicenseServer, Rehost, RehostQuota, ServerHost
+from .licensefile import FileIdentity, ParsedFeature, ParsedLicense, VerifyResult, license_verify
+from .models import (
+    Activation,
+    ActivationSubmission,
+    LicenseFile,
+    LicenseServer,
+    Rehost,
+    RehostQuota,
+    ReturnedLicenses,
+    ServerHost,
+)
 
 REHOST_WINDOW = datetime.timedelta(days=365)
 
@@ -149,6 +159,37 @@ def license_file_latest(*, server: LicenseServer) -> LicenseFile | None:
     return LicenseFile.objects.filter(server=server).select_related("server__customer").order_by("-version").first()
 
 
+@dataclass(frozen=True)
+class LicenseFileStanding:
+    """What the portal knows of a file identity (customer, server, version) signed into a
+    file's lines: whether it issued that version and the server's latest version."""
+
+    identity: FileIdentity
+    known: bool
+    latest_version: int | None
+
+    @property
+    def superseded(self) -> bool:
+        return self.known and self.latest_version is not None and self.latest_version > self.identity.version
+
+
+def license_file_standing(*, identity: FileIdentity) -> LicenseFileStanding:
+    """Looks the file up by its signed identity (scoped by the customer number it signs)."""
+    files = LicenseFile.objects.filter(server_id=identity.server, server__customer__number=identity.customer)
+    latest = files.aggregate(latest=Max("version"))["latest"]
+    known = latest is not None and files.filter(version=identity.version).exists()
+    return LicenseFileStanding(identity=identity, known=known, latest_version=latest)
+
+
+def license_file_check(*, text: str, public_key: Ed25519PublicKey) -> tuple[VerifyResult, LicenseFileStanding | None]:
+    """Verifies a license file (signatures and file identity, offline) and, when it is
+    valid, looks up whether it is the server's current version."""
+    result = license_verify(text, public_key=public_key)
+    if not result.valid or result.identity is None:
+        return result, None
+    return result, license_file_standing(identity=result.identity)
+
+
 # --- Activation plan -----------------------------------------------------------------------
 
 
@@ -238,11 +279,15 @@ def activation_plan(
     return plan
 
 
-# --- Rehost quota --------------------------------------------------------------------------
+# --- Rehost allowance -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class RehostQuotaStatus:
+    """The customer's allowance of moves to another host ID in the rolling 12 months:
+    rehosts of any of its servers and licenses returned on one host and activated on
+    another (``Rehost`` rows of either kind)."""
+
     limit: int
     used: int
     next_possible_at: datetime.datetime | None
@@ -261,13 +306,14 @@ def rehost_limit(*, customer: Customer) -> int:
     return settings.PORTAL_REHOSTS_PER_YEAR if override is None else override
 
 
-def rehost_quota(*, server: LicenseServer, now: datetime.datetime | None = None) -> RehostQuotaStatus:
-    """Rehosts of ``server`` in the rolling 12 months before ``now`` against the limit, and,
-    when none is left, when the oldest counted one leaves the window."""
+def rehost_allowance(*, customer: Customer, now: datetime.datetime | None = None) -> RehostQuotaStatus:
+    """Moves of the customer's licenses to another host ID in the rolling 12 months before
+    ``now`` against its limit, and, when none is left, when the oldest counted one leaves
+    the window."""
     now = now or timezone.now()
-    limit = rehost_limit(customer=server.customer)
+    limit = rehost_limit(customer=customer)
     times = list(
-        Rehost.objects.filter(server=server, created_at__gt=now - REHOST_WINDOW)
+        Rehost.objects.filter(customer=customer, created_at__gt=now - REHOST_WINDOW)
         .order_by("created_at")
         .values_list("created_at", flat=True)
     )
@@ -277,6 +323,96 @@ def rehost_quota(*, server: LicenseServer, now: datetime.datetime | None = None)
         index = len(times) - limit
         next_possible = times[index] + REHOST_WINDOW if limit > 0 and index < len(times) else None
     return RehostQuotaStatus(limit=limit, used=len(times), next_possible_at=next_possible)
+
+
+def rehost_quota(*, server: LicenseServer, now: datetime.datetime | None = None) -> RehostQuotaStatus:
+    """The allowance that a rehost of ``server`` uses: its customer's (``rehost_allowance``)."""
+    return rehost_allowance(customer=server.customer, now=now)
+
+
+@dataclass(frozen=True)
+class LicenseMove:
+    """Licenses of one entitlement that an activation would take from what was returned on
+    other hosts: ``sources`` are (returned-licenses row id, quantity taken)."""
+
+    entitlement_id: int
+    quantity: int
+    host_ids: tuple[str, ...]
+    sources: tuple[tuple[int, int], ...]
+    same_host: tuple[tuple[int, int], ...]
+
+
+def license_moves(
+    *, server: LicenseServer, host_ids: Sequence[str], increases: Mapping[int, tuple[int, int]],
+    now: datetime.datetime | None = None,
+) -> list[LicenseMove]:
+    """Which of the licenses an activation adds on ``server`` come from another host.
+
+    ``increases`` maps entitlement id -> (licenses added on this server, licenses free in
+    the pool before the change). The added licenses are taken first from those returned on
+    this server or host IDs, then from licenses never activated (or returned over 12 months
+    ago), and only then from licenses returned on another host: those are moved. Reads only;
+    the service consumes the rows under the entitlement locks."""
+    if not increases:
+        return []
+    returned = _returned_licenses(server=server, host_ids=host_ids, entitlement_ids=list(increases),
+                                  since=(now or timezone.now()) - REHOST_WINDOW)
+    moves = []
+    for entitlement_id, (added, free) in increases.items():
+        move = _move_for(entitlement_id, added, free, returned.get(entitlement_id, []))
+        if move is not None:
+            moves.append(move)
+    return moves
+
+
+# (row id, returned on this server or host IDs, the host IDs, licenses not yet taken again)
+_Returned = tuple[int, bool, list[str], int]
+
+
+def _returned_licenses(
+    *, server: LicenseServer, host_ids: Sequence[str], entitlement_ids: list[int], since: datetime.datetime
+) -> dict[int, list[_Returned]]:
+    rows = (
+        ReturnedLicenses.objects.filter(
+            customer_id=server.customer_id, entitlement_id__in=entitlement_ids, remaining__gt=0, created_at__gt=since
+        )
+        .order_by("created_at", "pk")
+        .values_list("pk", "entitlement_id", "server_id", "host_ids", "remaining")
+    )
+    mine = sorted(host_ids)
+    by_entitlement: dict[int, list[_Returned]] = {}
+    for pk, entitlement_id, server_id, returned_from, remaining in rows:
+        same = server_id == server.pk or sorted(returned_from) == mine
+        by_entitlement.setdefault(entitlement_id, []).append((pk, same, returned_from, remaining))
+    return by_entitlement
+
+
+def _move_for(entitlement_id: int, added: int, free: int, returned: Sequence[_Returned]) -> LicenseMove | None:
+    same_rows = [(pk, remaining) for pk, same, _, remaining in returned if same]
+    other_rows = [(pk, remaining) for pk, same, _, remaining in returned if not same]
+    never_activated = max(free - sum(r for _, r in same_rows) - sum(r for _, r in other_rows), 0)
+    same_taken, left = _take(same_rows, added)
+    moved, _ = _take(other_rows, max(left - never_activated, 0))
+    if not (moved or same_taken):
+        return None
+    sources = {pk for pk, _ in moved}
+    return LicenseMove(
+        entitlement_id=entitlement_id, quantity=sum(q for _, q in moved),
+        host_ids=tuple(sorted({h for pk, _, hosts, _ in returned if pk in sources for h in hosts})),
+        sources=tuple(moved), same_host=tuple(same_taken),
+    )
+
+
+def _take(rows: Sequence[tuple[int, int]], wanted: int) -> tuple[list[tuple[int, int]], int]:
+    """Take up to ``wanted`` from (id, available) rows in order: ([(id, taken)], still wanted)."""
+    taken = []
+    for pk, available in rows:
+        if wanted <= 0:
+            break
+        amount = min(available, wanted)
+        taken.append((pk, amount))
+        wanted -= amount
+    return taken, wanted
 
 
 # --- Update from license -------------------------------------------------------------------

@@ -1,21 +1,28 @@
 """Every write to license servers, activations and license files.
 
-Locking order, everywhere: the server row, then the entitlement rows in ascending id. Two
-activations touching the same entitlements therefore queue instead of deadlocking, and the
-entitlement's ``activated <= quantity`` constraint backs up the checks made under the lock.
+Locking order, everywhere: the server row, then the entitlement rows in ascending id, then
+the customer row. Two activations touching the same entitlements therefore queue instead of
+deadlocking, and the entitlement's ``activated <= quantity`` constraint backs up the checks
+made under the lock. The customer row comes last because every write to activations and
+license files already updates it (the data-version triggers, activations/migrations/0002);
+it is taken explicitly, before counting, by whatever uses the customer's rehost allowance
+(a rehost, or an activation that moves returned licenses from another host), so that two
+such changes on different servers cannot both take the last one. ``ReturnedLicenses`` rows
+are read and written only under their entitlement's lock.
 """
 
 from __future__ import annotations
 
 import datetime
 import secrets
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -29,7 +36,7 @@ from portal.errors import PortalError
 from portal.i18n import deferred
 
 from .hostids import HostIdError, HostIdType, hostid_normalise
-from .licensefile import IncrementSpec, LicenseDocument, ServerSpec, flexlm_date, license_render
+from .licensefile import FileIdentity, IncrementSpec, LicenseDocument, ServerSpec, flexlm_date, license_render
 from .models import (
     Activation,
     ActivationSubmission,
@@ -37,11 +44,13 @@ from .models import (
     LicenseFileReason,
     LicenseServer,
     Rehost,
+    RehostKind,
     RehostQuota,
+    ReturnedLicenses,
     ServerHost,
     host_name_validator,
 )
-from .selectors import LineRequest, line_errors, rehost_quota
+from .selectors import LicenseMove, LineRequest, license_moves, line_errors, rehost_allowance
 from .signing import signatures_for, signing_key
 
 BORROW_HOURS = 720
@@ -121,7 +130,8 @@ def _increment(row: tuple, *, vendor_string: str, today: datetime.date) -> Incre
 
 
 def license_file_render(*, server: LicenseServer, version: int, today: datetime.date | None = None) -> str:
-    """The server's license file as of now, in the DESIGN.md dialect, every INCREMENT signed."""
+    """The server's license file as of now, in the DESIGN.md dialect, every INCREMENT signed
+    and bound to this server and version (SN=)."""
     today = today or timezone.localdate()
     customer = server.customer
     hosts = list(ServerHost.objects.filter(server=server).order_by("position").values_list("host_name", "host_id"))
@@ -137,6 +147,9 @@ def license_file_render(*, server: LicenseServer, version: int, today: datetime.
         vendor=settings.PORTAL_VENDOR_DAEMON,
         vendor_port=server.vendor_port,
         increments=tuple(_increment(row, vendor_string=vendor_string, today=today) for row in rows),
+        # Every line signs which file it belongs to (SN=), so that no line can be repeated,
+        # dropped or carried into another version or server's file (licensefile docstring).
+        identity=FileIdentity(customer=customer.number, server=server.pk, version=version),
     )
     return license_render(document, private_key=signing_key(), sign_many=signatures_for)
 
@@ -240,10 +253,34 @@ def _check_ports(lmgrd_port: int, vendor_port: int | None) -> None:
         raise PortalError(_("A port is a number from 1 to 65535."), field="vendor_port")
 
 
-def _check_name(customer: Customer, name: str, server: LicenseServer | None) -> str:
+# Unicode categories a server label may not contain: control characters (tab and line breaks
+# included), format characters (the bidi controls U+202A..U+202E and U+2066..U+2069, marks such
+# as U+200E/U+200F/U+061C, zero-width characters), line and paragraph separators, surrogates,
+# private use and unassigned code points. A label is shown on pages, in emails and in file
+# names, where such characters hide or reverse what a reader sees (``evil\u202ecil.exe``).
+_LABEL_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def server_label_clean(name: str) -> str:
+    """A server label as stored: runs of spaces folded, 1 to 60 characters, no control or
+    invisible formatting character (PortalError on ``name`` otherwise). One rule for the
+    form and the service."""
+    for character in name:
+        if unicodedata.category(character) in _LABEL_FORBIDDEN_CATEGORIES:
+            raise PortalError(
+                _("A label cannot contain control characters or invisible formatting characters such as "
+                  "text direction marks (found U+%(code)s).") % {"code": f"{ord(character):04X}"},
+                field="name",
+            )
     name = " ".join(name.split())
     if not name or len(name) > 60:
         raise PortalError(_("Give the server a label of 1 to 60 characters."), field="name")
+    return name
+
+
+def _check_name(customer: Customer, name: str, server: LicenseServer | None) -> str:
+    name = server_label_clean(name)
+    # A retired server's label is free again (server_retire).
     others = LicenseServer.objects.filter(customer=customer, name=name, retired_at__isnull=True)
     if server is not None:
         others = others.exclude(pk=server.pk)
@@ -455,18 +492,50 @@ def _activation_write(
             entitlement.save(update_fields=["activated"])
 
 
+def _activation_moves_take(
+    *, server: LicenseServer, actor: User, host_ids: Sequence[str], changes: Sequence[dict[str, Any]]
+) -> list[LicenseMove]:
+    """Which added licenses were returned on another host (``selectors.license_moves``):
+    if any, the change uses one of the customer's rehost allowance (or is refused). The
+    returned licenses taken again are marked so. Under the server and entitlement locks."""
+    moves = license_moves(
+        server=server, host_ids=host_ids,
+        increases={c["entitlement"].pk: (c["delta"], c["entitlement"].quantity - c["entitlement"].activated)
+                   for c in changes if c["delta"] > 0},
+    )
+    moved = [move for move in moves if move.quantity]
+    if moved:
+        hosts = sorted({h for move in moved for h in move.host_ids})
+        _use_rehost_allowance(
+            server=server, actor=actor, kind=RehostKind.MOVE, new_host_ids=host_ids, old_host_ids=hosts,
+            refusal=_("Saving this would activate %(count)s license(s) returned on another host ID (%(hosts)s) on "
+                      "this server. Moving licenses to another host counts against your company's rehost "
+                      "allowance.") % {"count": sum(m.quantity for m in moved), "hosts": ", ".join(hosts)},
+        )
+    _take_returned(moves)
+    return moved
+
+
+def _issued_before_file_identities(license_file: LicenseFile) -> bool:
+    """A file with INCREMENT lines but no SN=: it no longer verifies, so "Generate" issues a
+    fresh version instead of handing it out again."""
+    return "\nINCREMENT " in license_file.content and " SN=" not in license_file.content
+
+
 def _activation_record(
     *, server: LicenseServer, actor: User, changes: Sequence[dict[str, Any]], latest: LicenseFile, deliver: str,
-    recipients: Sequence[str],
+    recipients: Sequence[str], moved: Sequence[LicenseMove] = (),
 ) -> None:
     """The audit events, the ASCs' notification and the file's delivery of an apply."""
     customer = server.customer
     if changes:
         returned = sum(-c["delta"] for c in changes if c["delta"] < 0)
         added = sum(c["delta"] for c in changes if c["delta"] > 0)
+        moves = {"moved_from": sorted({h for m in moved for h in m.host_ids}), "moved": sum(m.quantity for m in moved)}
         audit_record(
             customer=customer, actor=actor, action="activation.changed", target=server.name,
-            details={"changes": list(changes), "version": latest.version, "added": added, "returned": returned},
+            details={"changes": list(changes), "version": latest.version, "added": added, "returned": returned,
+                     **(moves if moved else {})},
         )
         _notify(
             server=server, actor=actor, event="activation.changed",
@@ -527,10 +596,14 @@ def _activation_apply(
         for a in Activation.objects.select_for_update(of=("self",)).filter(server=server).order_by()
     }
     changes = _activation_plan_locked(customer=server.customer, current=current, requests=requests, expected=expected)
+    host_ids = _host_ids(server)
+    moved = _activation_moves_take(server=server, actor=actor, host_ids=host_ids, changes=changes)
     _activation_write(server=server, current=current, changes=changes)
+    _record_returned(server=server, host_ids=host_ids,
+                     returned={c["entitlement"].pk: -c["delta"] for c in changes if c["delta"] < 0})
     public_changes = [{k: v for k, v in c.items() if k != "entitlement"} for c in changes]
     latest = LicenseFile.objects.filter(server=server).order_by("-version").first()
-    if changes or latest is None:
+    if changes or latest is None or _issued_before_file_identities(latest):
         reason = LicenseFileReason.ACTIVATION if changes else LicenseFileReason.GENERATED
         latest = _new_version(server=server, actor=actor, reason=reason)
     latest.server = server
@@ -538,7 +611,7 @@ def _activation_apply(
     submission.changes = public_changes
     submission.save(update_fields=["license_file", "changes"])
     _activation_record(server=server, actor=actor, changes=public_changes, latest=latest, deliver=deliver,
-                       recipients=recipients)
+                       recipients=recipients, moved=moved)
     return ActivationResult(license_file=latest, changed=bool(changes), changes=public_changes, token=token)
 
 
@@ -596,6 +669,8 @@ def _server_return(*, server: LicenseServer, actor: User) -> LicenseFile:
         entitlement.save(update_fields=["activated"])
         lines.append(f"{entitlement.line_id} {entitlement.product.feature}: {activation.quantity} -> 0")
     Activation.objects.filter(server=server).delete()
+    _record_returned(server=server, host_ids=_host_ids(server),
+                     returned={a.entitlement_id: a.quantity for a in activations})
     license_file = _new_version(server=server, actor=actor, reason=LicenseFileReason.RETURN)
     total = sum(a.quantity for a in activations)
     audit_record(customer=server.customer, actor=actor, action="activation.returned", target=server.name,
@@ -618,22 +693,62 @@ def server_return(*, server: LicenseServer, actor: User) -> LicenseFile:
 
 
 def rehost_quota_message(*, server: LicenseServer) -> str:
-    quota = rehost_quota(server=server)
+    """Why no rehost (or move of licenses to another host ID) is possible now."""
+    quota = rehost_allowance(customer=server.customer)
     when = (
         formats.date_format(timezone.localtime(quota.next_possible_at), "SHORT_DATETIME_FORMAT")
         if quota.next_possible_at else "-"
     )
     return _(
-        "This server has been rehosted %(used)s time(s) in the last 12 months, the most allowed (%(limit)s). "
-        "The next rehost is possible from %(when)s. To rehost sooner, ask support at %(email)s."
+        "Your company has moved licenses to another host ID %(used)s time(s) in the last 12 months (rehosts, and "
+        "licenses returned on one server and activated on another), the most allowed (%(limit)s). "
+        "The next rehost is possible from %(when)s. To rehost sooner, ask support at %(email)s. "
+        "Returning licenses is always possible."
     ) % {"used": quota.used, "limit": quota.limit, "when": when, "email": settings.PORTAL_SUPPORT_EMAIL}
+
+
+def _host_ids(server: LicenseServer) -> list[str]:
+    return list(ServerHost.objects.filter(server=server).order_by("position").values_list("host_id", flat=True))
+
+
+def _use_rehost_allowance(
+    *, server: LicenseServer, actor: User, kind: RehostKind, old_host_ids: Sequence[str],
+    new_host_ids: Sequence[str], refusal: str = "",
+) -> Rehost:
+    """Counts one move of licenses to another host ID against the customer's rolling
+    12-month allowance, or refuses (PortalError) when none is left. Takes the customer row
+    lock before counting (the last lock in the order above), so concurrent moves on
+    different servers queue here and only one can take the last allowance."""
+    Customer.objects.select_for_update().filter(pk=server.customer_id).values_list("pk", flat=True).first()
+    if rehost_allowance(customer=server.customer).exhausted:
+        raise PortalError(f"{refusal} {rehost_quota_message(server=server)}".strip())
+    return Rehost.objects.create(server=server, customer=server.customer, kind=kind,
+                                 old_host_ids=list(old_host_ids), new_host_ids=list(new_host_ids), actor=actor)
+
+
+def _record_returned(*, server: LicenseServer, host_ids: Sequence[str], returned: Mapping[int, int]) -> None:
+    """Remembers licenses returned from this server's host, for ``license_moves``. The
+    caller holds the entitlements' locks."""
+    ReturnedLicenses.objects.bulk_create(
+        ReturnedLicenses(customer_id=server.customer_id, entitlement_id=pk, server=server, host_ids=list(host_ids),
+                         quantity=quantity, remaining=quantity, created_at=timezone.now())
+        for pk, quantity in sorted(returned.items()) if quantity > 0
+    )
+
+
+def _take_returned(moves: Sequence[LicenseMove]) -> None:
+    """Marks returned licenses as taken again (same host or moved). Under the entitlement locks."""
+    taken: dict[int, int] = {}
+    for move in moves:
+        for pk, quantity in (*move.same_host, *move.sources):
+            taken[pk] = taken.get(pk, 0) + quantity
+    for pk, quantity in sorted(taken.items()):
+        ReturnedLicenses.objects.filter(pk=pk).update(remaining=F("remaining") - quantity)
 
 
 @transaction.atomic
 def _server_rehost(*, server: LicenseServer, actor: User, hosts: Sequence[HostInput]) -> LicenseFile:
     server = _lock_server(server)
-    if rehost_quota(server=server).exhausted:
-        raise PortalError(rehost_quota_message(server=server))
     current = list(ServerHost.objects.filter(server=server).order_by("position"))
     if len(hosts) != len(current):
         raise PortalError(_("Give a host name and host ID for each host of the server."))
@@ -643,14 +758,14 @@ def _server_rehost(*, server: LicenseServer, actor: User, hosts: Sequence[HostIn
     if old_ids == new_ids:
         raise PortalError(_("The host ID did not change. To change only host names or ports, edit the server."),
                           field="host_id_1")
+    _use_rehost_allowance(server=server, actor=actor, kind=RehostKind.REHOST, old_host_ids=old_ids,
+                          new_host_ids=new_ids)
     ServerHost.objects.filter(server=server).delete()
     ServerHost.objects.bulk_create(
         ServerHost(server=server, customer=server.customer, position=position, host_name=h.host_name,
                    hostid_type=h.hostid_type, host_id=h.host_id)
         for position, h in enumerate(cleaned, start=1)
     )
-    Rehost.objects.create(server=server, customer=server.customer, old_host_ids=old_ids, new_host_ids=new_ids,
-                          actor=actor)
     license_file = _new_version(server=server, actor=actor, reason=LicenseFileReason.REHOST)
     audit_record(customer=server.customer, actor=actor, action="server.rehosted", target=server.name,
                  details={"old": old_ids, "new": new_ids, "version": license_file.version})
@@ -665,9 +780,10 @@ def _server_rehost(*, server: LicenseServer, actor: User, hosts: Sequence[HostIn
 
 
 def server_rehost(*, server: LicenseServer, actor: User, hosts: Sequence[HostInput]) -> LicenseFile:
-    """Moves the server to new host IDs (and names), within the rolling 12-month quota
-    (``PORTAL_REHOSTS_PER_YEAR`` or the customer's override), and issues a new file
-    version. Audited; ASCs are emailed."""
+    """Moves the server to new host IDs (and names), within the customer's rolling 12-month
+    rehost allowance (``PORTAL_REHOSTS_PER_YEAR`` or what support set; shared with moves of
+    returned licenses, ``_use_rehost_allowance``), and issues a new file version. Audited;
+    ASCs are emailed."""
     authorize(actor=actor, customer=server.customer, permission=Permission.CHANGE_LICENSE_SERVER,
               action="server.rehost")
     try:

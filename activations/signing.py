@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.conf import settings
 from django.core.cache import cache
 
-from .licensefile import private_key_load_or_create, public_key_pem
+from .licensefile import load_private_key, private_key_load_or_create, public_key_from_pem, public_key_pem
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +33,51 @@ def signing_key() -> Ed25519PrivateKey:
     return _key_at(str(settings.LICENSE_SIGNING_KEY_FILE))
 
 
+class VerifyingKeyUnavailable(Exception):
+    """Neither a public key nor the private signing key can be read; nothing is created."""
+
+
+@functools.cache
+def _public_key_at(path: str) -> Ed25519PublicKey:
+    return public_key_from_pem(Path(path).read_bytes())
+
+
+@functools.cache
+def _existing_key_at(path: str) -> Ed25519PrivateKey:
+    return load_private_key(Path(path))
+
+
 def verifying_key() -> Ed25519PublicKey:
-    return signing_key().public_key()
+    """The key that checks license signatures. Never creates a key.
+
+    ``settings.LICENSE_PUBLIC_KEY_FILE`` (PEM) when set, e.g. on a machine that only verifies;
+    otherwise the public half of the existing ``LICENSE_SIGNING_KEY_FILE``. Raises
+    ``VerifyingKeyUnavailable`` (with the path and the reason) when neither can be read.
+    """
+    public_path = getattr(settings, "LICENSE_PUBLIC_KEY_FILE", None)
+    try:
+        if public_path:
+            return _public_key_at(str(public_path))
+        return _existing_key_at(str(settings.LICENSE_SIGNING_KEY_FILE)).public_key()
+    except FileNotFoundError as error:
+        raise VerifyingKeyUnavailable(
+            f"no license key at {error.filename}: set LICENSE_PUBLIC_KEY_FILE to the portal's public key "
+            "(/license-public-key.pem) or LICENSE_SIGNING_KEY_FILE to its signing key"
+        ) from None
+    except (OSError, ValueError) as error:
+        path = public_path or settings.LICENSE_SIGNING_KEY_FILE
+        raise VerifyingKeyUnavailable(f"cannot read the license key at {path}: {error}") from None
 
 
 def verifying_key_pem() -> str:
+    """The published public key: the configured public key file, else the signing key's half
+    (the portal creates its signing key on first use, as when it issues a file)."""
+    if getattr(settings, "LICENSE_PUBLIC_KEY_FILE", None):
+        return (
+            verifying_key()
+            .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+            .decode("ascii")
+        )
     return public_key_pem(signing_key())
 
 
@@ -50,9 +90,9 @@ def signatures_for(messages: Sequence[bytes]) -> list[bytes]:
     """The Ed25519 signatures of ``messages`` with the signing key.
 
     Ed25519 is deterministic: the same key and message always give the same signature, so
-    the lines that did not change since a server's previous file (the usual case: one
-    activation changes a few lines of a 200-line file) reuse the signatures made then, from
-    the shared cache. Signing is most of a file's render time (docs/performance.md).
+    a file rendered again reuses the signatures made then, from the shared cache. (Since every
+    line signs its file's version and position, SN=, a new version re-signs all its lines.)
+    Signing is most of a file's render time (docs/performance.md).
     Signatures are public (they are in every license file); a wrong value in the cache could
     only make a line fail verification, never make a forged line verify.
     """

@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
+from allauth.core import ratelimit
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -24,6 +25,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -37,7 +39,7 @@ from portal.forms import ascii_int
 from portal.fragments import customer_fragment, shared_view
 
 from .forms import ActivationForm, DeliverForm, LicenseUploadForm, RehostForm, ServerForm, VerifyForm
-from .licensefile import LicenseParseError, license_diff, license_verify
+from .licensefile import LicenseParseError, LineFailure, license_diff
 from .models import LicenseFile, LicenseServer
 from .selectors import (
     LineRequest,
@@ -45,9 +47,11 @@ from .selectors import (
     activation_plan,
     activation_submission_get,
     activations_unavailable_reason,
+    license_file_check,
     license_file_get,
     license_file_list,
     license_import_match,
+    license_moves,
     rehost_history,
     rehost_quota,
     server_activations,
@@ -65,7 +69,7 @@ from .services import (
     server_return,
     server_update,
 )
-from .signing import verifying_key, verifying_key_pem
+from .signing import VerifyingKeyUnavailable, verifying_key, verifying_key_pem
 
 
 class VisibilityGate:
@@ -104,9 +108,21 @@ def _server_url(server: LicenseServer) -> str:
     return reverse("activations:server_detail", args=[server.customer.number, server.pk])
 
 
+_ASCII_FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def attachment_disposition(filename: str) -> str:
+    """``Content-Disposition`` for a download whatever characters `filename` holds (RFC 6266):
+    always ``attachment``; an ASCII fallback (letters, digits, ``._-``; anything else
+    becomes ``_``) for old clients and the exact name as RFC 5987 ``filename*``. The name's
+    extension survives in both (callers give names ending in one, e.g. ``.lic``)."""
+    fallback = _ASCII_FILENAME_UNSAFE.sub("_", filename).lstrip(".") or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 def _file_response(license_file: LicenseFile) -> HttpResponse:
     response = HttpResponse(license_file.content, content_type="text/plain; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{license_file.filename}"'
+    response["Content-Disposition"] = attachment_disposition(license_file.filename)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -313,12 +329,18 @@ class ActivateView(ActivationsPage):
                 form.add_error(None, problem)
             return self.form_page(form)
         changed = [line for line in plan if line.changed]
+        moves = license_moves(
+            server=self.server, host_ids=[host.host_id for host in self.server.hosts.all()],
+            increases={line.entitlement.pk: (line.delta, line.entitlement.quantity - line.entitlement.activated)
+                       for line in changed if line.delta > 0},
+        )
         return render(
             request, "activations/review.html",
             self.get_context_data(
                 server=self.server, plan=plan, changed=changed, on_server=[line for line in plan if line.wanted],
                 hidden=_review_hidden(form), token=activation_token_new(),
                 deliver_form=self.deliver_form(),
+                moved_count=sum(move.quantity for move in moves), quota=rehost_quota(server=self.server),
             ),
         )
 
@@ -583,18 +605,81 @@ class PublicKeyView(View):
         return response
 
 
+# What a failing line's ``LineFailure.code`` means, in the reader's language (the reason the
+# pure license module gives is English; parse errors keep it).
+_FAILURE_MESSAGES = {
+    "empty": gettext_lazy("no signed lines"),
+    "unsigned": gettext_lazy("no SIGN= signature"),
+    "malformed": gettext_lazy("malformed SIGN= signature (expected 64 bytes in hex)"),
+    "signature": gettext_lazy("signature does not match"),
+    "no_identity": gettext_lazy(
+        "no file identity (SN=): the line may have been copied from any file; download the current version of "
+        "the server's license file"
+    ),
+    "repeated": gettext_lazy(
+        "repeats line %(first)s (signed line %(position)s of %(total)s): FlexLM would add its count again"
+    ),
+    "dropped": gettext_lazy("signed line(s) %(missing)s of %(total)s missing: lines were dropped from this file"),
+    "reordered": gettext_lazy(
+        "out of order: signed line %(position)s of %(total)s comes after signed line %(after)s (line %(after_line)s)"
+    ),
+    "other_version": gettext_lazy(
+        "taken from version %(version)s of this server's file (the file is version %(file_version)s)"
+    ),
+    "other_server": gettext_lazy(
+        "taken from another license server's file (customer %(customer)s, server %(server)s, version %(version)s)"
+    ),
+}
+
+
+def _failure_message(failure: LineFailure) -> str:
+    template = _FAILURE_MESSAGES.get(failure.code)
+    if template is None:
+        return failure.reason
+    return str(template) % dict(failure.params)
+
+
 class VerifyView(LoginRequiredMixin, TemplateView):
-    """Verify a license file: valid, or which line fails and why."""
+    """Verify a license file: valid and current, superseded by a newer version, or which
+    line fails and why. Bounded: ``PORTAL_VERIFY_MAX_BYTES`` per file (a larger request is
+    refused before its body is read) and the ``license_verify`` rate limit
+    (``ACCOUNT_RATE_LIMITS``, allauth's rate limiter)."""
 
     template_name = "activations/verify.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         kwargs.setdefault("form", VerifyForm())
+        kwargs.setdefault("max_kb", settings.PORTAL_VERIFY_MAX_BYTES // 1024)
         return super().get_context_data(**kwargs)
 
+    def refuse(self, status: HTTPStatus, message: str) -> HttpResponse:
+        return self.render_to_response(self.get_context_data(refused=message), status=status)
+
     def post(self, request: HttpRequest) -> HttpResponse:
+        # The multipart envelope and the CSRF token add a little to the file itself.
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if not length.isdigit() or int(length) > settings.PORTAL_VERIFY_MAX_BYTES + 16 * 1024:
+            return self.refuse(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                _("The license file is too large: at most %(max)s KB.")
+                % {"max": settings.PORTAL_VERIFY_MAX_BYTES // 1024},
+            )
+        if not ratelimit.consume(request, action="license_verify", user=request.user):
+            return self.refuse(
+                HTTPStatus.TOO_MANY_REQUESTS,
+                _("You have checked many license files in a short time. Wait a minute and try again."),
+            )
         form = VerifyForm(request.POST, request.FILES)
-        result = None
+        context: dict[str, Any] = {"form": form}
         if form.is_valid():
-            result = license_verify(form.content, public_key=verifying_key())
-        return self.render_to_response(self.get_context_data(form=form, result=result))
+            try:
+                public_key = verifying_key()
+            except VerifyingKeyUnavailable:
+                form.add_error(None, _("License files cannot be verified here at the moment: no key is configured."))
+            else:
+                result, standing = license_file_check(text=form.content, public_key=public_key)
+                context.update(
+                    result=result, standing=standing,
+                    failures=[(failure.line, _failure_message(failure)) for failure in result.failures],
+                )
+        return self.render_to_response(self.get_context_data(**context))

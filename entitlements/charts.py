@@ -33,7 +33,7 @@ def _short(name: str) -> str:
 
 
 def _day(value: datetime.date) -> str:
-    return formats.date_format(value, "DATE_FORMAT")
+    return formats.date_format(value, "SHORT_DATE_FORMAT")
 
 
 # --- usage per product ---------------------------------------------------------------------
@@ -71,16 +71,11 @@ class UsageChart:
     plot_right: int = CHART_WIDTH - 104
     row_height: int = 30
     bar_height: int = 18
-    activated: int = 0
-    quantity: int = 0
+    # No totals: the products' units differ (tasks, packs, seats) and are never added up.
 
     @property
     def empty(self) -> bool:
         return not self.rows
-
-    @property
-    def available(self) -> int:
-        return self.quantity - self.activated
 
     @property
     def value_x(self) -> int:
@@ -111,8 +106,6 @@ def entitlement_usage_chart(*, customer: Customer, today: datetime.date) -> Usag
                 "product": name, "activated": activated, "quantity": quantity, "available": quantity - activated,
             },
         ))
-        chart.activated += activated
-        chart.quantity += quantity
     chart.height = top + len(chart.rows) * chart.row_height + 4
     return chart
 

@@ -28,7 +28,23 @@ from .models import Entitlement, EntitlementStatus, LicensingModel
 
 
 class Words:
-    """The translated words of one page or export, each looked up once."""
+    """The translated words of one page or export, each looked up once; ``elastic_pool`` is
+    the Elastic pool's summary when the page shows an Elastic line."""
+
+    def __init__(self, elastic_pool: Any = None) -> None:
+        self.elastic_pool = elastic_pool
+
+    @cached_property
+    def used(self) -> str:
+        return _("%(n)s used")
+
+    @cached_property
+    def left(self) -> str:
+        return _("%(n)s left")
+
+    @cached_property
+    def reserved(self) -> str:
+        return _("%(n)s reserved")
 
     @cached_property
     def models(self) -> dict[str, str]:
@@ -107,8 +123,29 @@ class Column:
 
 
 def _usage(e: Entitlement, w: Words) -> tuple[Any, ...]:
+    if w.elastic_pool is not None and e.product.licensing_model == LicensingModel.ELASTIC:
+        pool = w.elastic_pool
+        percent = round(pool.consumed * 100 / pool.pool) if pool.pool else 0
+        return (pool.pool, pool.consumed, pool.pool, w.usage_label % {"line": e.line_id}, percent, percent)
     return (e.quantity, e.activated, e.quantity, w.usage_label % {"line": e.line_id}, e.usage_percent,
             e.usage_percent)
+
+
+def _activated(e: Entitlement, w: Words) -> tuple[Any, ...]:
+    """Each line in its own unit: FlexNet tasks activated, Shared Web seats reserved, the
+    Elastic pool's units consumed (as the Elastic settings page shows them)."""
+    model = e.product.licensing_model
+    if model == LicensingModel.ELASTIC and w.elastic_pool is not None:
+        return (w.used % {"n": formats.number_format(w.elastic_pool.consumed, decimal_pos=0, use_l10n=True)},)
+    if model == LicensingModel.SHARED_WEB:
+        return (w.reserved % {"n": e.activated},)
+    return (e.activated,)
+
+
+def _available(e: Entitlement, w: Words) -> tuple[Any, ...]:
+    if e.product.licensing_model == LicensingModel.ELASTIC and w.elastic_pool is not None:
+        return (w.left % {"n": formats.number_format(w.elastic_pool.balance, decimal_pos=0, use_l10n=True)},)
+    return (e.available,)
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -123,10 +160,9 @@ COLUMNS: tuple[Column, ...] = (
     Column(gettext_lazy("Feature"), csv=lambda e, w: e.product.feature),
     Column(gettext_lazy("Quantity"), '<td class="num">{}</td>', lambda e, w: (e.quantity,), lambda e, w: e.quantity,
            sort="quantity", numeric=True),
-    Column(gettext_lazy("Activated"), '<td class="num">{}</td>', lambda e, w: (e.activated,),
-           lambda e, w: e.activated, numeric=True),
-    Column(gettext_lazy("Available"), '<td class="num">{}</td>', lambda e, w: (e.available,),
-           lambda e, w: e.available, sort="available", numeric=True),
+    Column(gettext_lazy("Activated"), '<td class="num">{}</td>', _activated, lambda e, w: e.activated, numeric=True),
+    Column(gettext_lazy("Available"), '<td class="num">{}</td>', _available, lambda e, w: e.available,
+           sort="available", numeric=True),
     Column(gettext_lazy("Usage"), '<td><div class="usage"><meter min="0" max="{}" value="{}" high="{}" '
            'aria-label="{}">{}%</meter><span class="usage__value">{}%</span></div></td>', _usage),
     Column(gettext_lazy("Start"), csv=lambda e, w: e.start_date.isoformat()),
@@ -151,11 +187,12 @@ CSV_COLUMNS = tuple(column for column in COLUMNS if column.csv is not None)
 _ROW = "    <tr{}>\n" + "".join(f"      {column.cell}\n" for column in PAGE_COLUMNS) + "    </tr>\n"
 
 
-def entitlement_rows_html(entitlements: Iterable[Entitlement]) -> SafeString:
+def entitlement_rows_html(entitlements: Iterable[Entitlement], *, elastic_pool: Any = None) -> SafeString:
     """``<tr>`` elements for lines from ``entitlements.selectors.entitlement_list`` (which
-    annotates ``status_value`` and ``usage_percent``)."""
+    annotates ``status_value`` and ``usage_percent``); ``elastic_pool``
+    (``licensing.selectors.elastic_summary``) for the Elastic lines' consumption."""
     muted = mark_safe(' class="row--muted"')
-    words = Words()
+    words = Words(elastic_pool)
     rows = []
     for e in entitlements:
         values: list[Any] = [muted if e.status_value != EntitlementStatus.ACTIVE else ""]

@@ -16,10 +16,11 @@ from django.views.generic import TemplateView
 from accounts.access import CustomerViewMixin
 from accounts.roles import Permission
 from portal.csv import csv_response
-from portal.fragments import customer_fragment, shared_view
+from portal.fragments import customer_fragment, customer_value, shared_view
 
 from .charts import entitlement_expiry_timeline, entitlement_usage_chart
 from .forms import EntitlementFilterForm
+from .licensing.selectors import elastic_pool
 from .models import EntitlementStatus, LicensingModel
 from .rows import PAGE_COLUMNS, entitlement_csv_header, entitlement_csv_rows, entitlement_rows_html
 from .selectors import ENTITLEMENT_SORTS, entitlement_list
@@ -57,8 +58,14 @@ class EntitlementListView(CustomerViewMixin, TemplateView):
         query.pop("page", None)
         sort_query = query.copy()
         sort_query.pop("sort", None)
+        # The Elastic lines show the pool's consumption and balance, as the Elastic page does
+        # (two queries, on a cold render only: the content is cached per data version, which
+        # an Elastic usage import raises too).
+        pool = customer_value(name="elastic_pool", customer=self.customer,
+                              compute=lambda: elastic_pool(customer=self.customer, today=today))
         return render_to_string("entitlements/_list_content.html", self.access.page_context(**{
-            "form": form, "page": page, "rows_html": entitlement_rows_html(page.object_list), "columns": PAGE_COLUMNS,
+            "form": form, "page": page, "rows_html": entitlement_rows_html(page.object_list, elastic_pool=pool),
+            "columns": PAGE_COLUMNS,
             "query": query.urlencode(), "sort_query": sort_query.urlencode(), "sort": filters.sort,
             "export_query": query.urlencode(),
             # The charts do not depend on the query: paging or filtering reuses them.

@@ -8,6 +8,8 @@ from django.http import HttpRequest
 from django.templatetags.static import static
 from django.urls import reverse
 
+from .i18n import brand_name
+
 
 @functools.cache
 def _chrome() -> dict[str, str]:
@@ -21,7 +23,7 @@ def _chrome() -> dict[str, str]:
 
 def portal(request: HttpRequest) -> dict[str, Any]:
     return {
-        "brand_name": settings.PORTAL_BRAND_NAME,
+        "brand_name": brand_name(),
         "support_email": settings.PORTAL_SUPPORT_EMAIL,
         "debug": settings.DEBUG,
         "chrome": _chrome(),

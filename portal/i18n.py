@@ -49,3 +49,17 @@ class Deferred:
 def deferred(message: str) -> Deferred:
     """``message``, translated on ``str()``; ``% {...}`` fills in its values."""
     return Deferred(message)
+
+
+DEFAULT_BRAND_NAME = "License Portal"
+
+
+def brand_name() -> str:
+    """The product's name as readers see it: the operator's PORTAL_BRAND_NAME as set, or,
+    when left at the default, the default's translation ("Lisans Portalı" in Turkish). A
+    license file keeps the setting as it is (ASCII, never translated)."""
+    from django.conf import settings
+
+    if settings.PORTAL_BRAND_NAME == DEFAULT_BRAND_NAME:
+        return gettext("License Portal")
+    return settings.PORTAL_BRAND_NAME

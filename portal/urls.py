@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.functional import lazy
@@ -14,10 +13,12 @@ from accounts.urls import customer_urlpatterns as account_customer_urls
 from api.api_urls import urlpatterns as api_v1_patterns
 
 from . import views
+from .i18n import brand_name
+from .metrics import metrics_view
 
 # Lazy, so the header follows the language of each request (``lazy % dict`` would translate once, at import).
 admin.site.site_header = lazy(
-    lambda: gettext("%(brand)s support console") % {"brand": settings.PORTAL_BRAND_NAME}, str
+    lambda: gettext("%(brand)s support console") % {"brand": brand_name()}, str
 )()
 admin.site.site_title = admin.site.site_header
 admin.site.index_title = _("Customers, access and licenses")
@@ -36,6 +37,8 @@ customer_patterns = [
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("i18n/setlang/", language_set, name="set_language"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

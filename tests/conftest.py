@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from django.core import mail
 from django.core.cache import cache
 from django.test import Client
+from django.utils import translation
 
 from accounts.models import Customer, Membership, User
 from accounts.roles import Role
+from tests import logcapture
 from tests.factories import CustomerFactory, MembershipFactory, UserFactory
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Every log record of the run goes to test-artifacts/test-run-log.jsonl (tests/logcapture.py).
+    logcapture.start()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A secret (password, PIN, token, session key, SECRET_KEY) in any log record fails the run.
+    leaks = logcapture.finish()
+    if leaks:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = f"secrets in the logs of this run ({logcapture.ARTIFACT}): " + "; ".join(leaks[:50])
+        if reporter:
+            reporter.write_line(message, red=True, bold=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -37,6 +55,14 @@ _DRILLS = Path(__file__).parent / "drills"
 @pytest.fixture(autouse=True)
 def _clear_outbox() -> None:
     mail.outbox = []
+
+
+@pytest.fixture(autouse=True)
+def _reset_language() -> Iterator[None]:
+    # A request through LocaleMiddleware leaves its language active in the thread; without
+    # this, a Turkish request in one test turned the next tests' messages Turkish.
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

@@ -13,16 +13,16 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='activationsubmission',
             name='changes',
-            field=models.JSONField(blank=True, default=list),
+            field=models.JSONField(blank=True, db_default=[], default=list),
         ),
         migrations.AddField(
             model_name='activationsubmission',
             name='deliver',
-            field=models.CharField(default='download', max_length=10),
+            field=models.CharField(db_default='download', default='download', max_length=10),
         ),
         migrations.AddField(
             model_name='activationsubmission',
             name='recipients',
-            field=models.JSONField(blank=True, default=list),
+            field=models.JSONField(blank=True, db_default=[], default=list),
         ),
     ]

@@ -293,6 +293,25 @@ def elastic_consumed(
     return usage.aggregate(total=Sum("cost"))["total"] or ZERO
 
 
+@dataclass(frozen=True)
+class ElasticPool:
+    """The prepaid Elastic pool as both the entitlements page and the Elastic page show it."""
+
+    pool: int
+    consumed: Decimal
+
+    @property
+    def balance(self) -> Decimal:
+        return Decimal(self.pool) - self.consumed
+
+
+def elastic_pool(*, customer: Customer, today: datetime.date | None = None) -> ElasticPool:
+    """Pool units of the active Elastic lines and everything consumed from it: two queries."""
+    return ElasticPool(
+        pool=elastic_pool_units(customer=customer, today=today), consumed=elastic_consumed(customer=customer)
+    )
+
+
 def month_start(day: datetime.date) -> datetime.date:
     return day.replace(day=1)
 
@@ -326,9 +345,8 @@ def elastic_summary(
     the balance runs out at the average daily cost of the last 30 days (None when nothing
     is being consumed)."""
     today = today or timezone.localdate()
-    pool = elastic_pool_units(customer=customer, today=today)
-    consumed = elastic_consumed(customer=customer)
-    balance = Decimal(pool) - consumed
+    totals = elastic_pool(customer=customer, today=today)
+    pool, consumed, balance = totals.pool, totals.consumed, totals.balance
     month = month_start(today)
     month_consumed = elastic_consumed(customer=customer, start=month, end=today)
     recent = elastic_consumed(customer=customer, start=today - datetime.timedelta(days=BURN_RATE_DAYS - 1), end=today)

@@ -42,7 +42,11 @@ LICENSE_SIGNING_KEY_FILE = Path(
 PORTAL_API_RATE_LIMIT = env.int("PORTAL_API_RATE_LIMIT", default=600)
 PORTAL_API_RATE_WINDOW = env.int("PORTAL_API_RATE_WINDOW", default=60)
 PORTAL_WEBHOOK_ALLOW_PRIVATE = False
-# Rehosts allowed per license server in a rolling 12 months; support may override per customer.
+# The public half, for a machine that only verifies (`manage.py verify_license`); unset: derived
+# from the signing key file if it exists. Verifying never creates a key.
+LICENSE_PUBLIC_KEY_FILE = env.str("LICENSE_PUBLIC_KEY_FILE", default="") or None
+# Moves of licenses to another host ID (rehosts, and licenses returned on one server and
+# activated on another) allowed per customer in a rolling 12 months; support may set it per customer.
 PORTAL_REHOSTS_PER_YEAR = env.int("PORTAL_REHOSTS_PER_YEAR", default=3)
 
 # --- Django core ------------------------------------------------------------------------
@@ -70,6 +74,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: times the whole request, sets the request id (X-Request-ID) for every log line.
+    "portal.requestlog.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -154,6 +160,9 @@ CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Workers log through Django's LOGGING (JSON in production, with the request id of the request
+# that queued the task) instead of replacing the root logger with their own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # A broker outage must not hold a user's request: publishing fails fast and the outbox
 # sweep (below) delivers the notification once the broker is back.
 CELERY_TASK_PUBLISH_RETRY = False
@@ -211,6 +220,9 @@ ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     "login_failed": "10/m/ip,5/5m/key",
     "confirm_email": "1/3m/key",
+    # The license file checker (activations.views.VerifyView): every POST parses a file and
+    # checks an Ed25519 signature per line, so it is bounded per user and per address.
+    "license_verify": "10/m/user,100/h/user,30/m/ip",
 }
 # X-Forwarded-For is trusted only for as many proxies as the deployment declares (default:
 # none, so rate limits key on the real peer address and cannot be dodged by a forged header).
@@ -252,6 +264,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default=40_000)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 PORTAL_MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+# A license file pasted or uploaded to the checker (a 1,000-line file is about 300 KB).
+PORTAL_VERIFY_MAX_BYTES = env.int("PORTAL_VERIFY_MAX_BYTES", default=512 * 1024)
 
 # --- Security defaults that hold everywhere ---------------------------------------------
 
@@ -277,9 +291,45 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 
+# --- Operations: logs, metrics, error reporting (docs/operations.md) ----------------------
+
+# "json" in production (one JSON object a line: request id, user id, customer number, ...),
+# "text" for people at a terminal.
+PORTAL_LOG_FORMAT = env.str("PORTAL_LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "portal.requestlog.ContextFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "portal.requestlog.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s %(customer_number)s",
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": "json" if PORTAL_LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # The portal writes its own request line (portal.request) without raw paths.
+        "django.server": {"level": "WARNING"},
+    },
 }
+
+# /metrics answers only with "Authorization: Bearer <this>"; unset, the endpoint is absent.
+PORTAL_METRICS_TOKEN = env.str("PORTAL_METRICS_TOKEN", default="")
+# Celery queues whose length /metrics reports (Redis LLEN).
+PORTAL_METRICS_CELERY_QUEUES = env.list("PORTAL_METRICS_CELERY_QUEUES", default=["celery"])
+
+# /readyz answers 503 when Redis is down unless this is false (then 200 "degraded").
+PORTAL_READYZ_REDIS_REQUIRED = env.bool("PORTAL_READYZ_REDIS_REQUIRED", default=True)
+
+# Error reporting: on when SENTRY_DSN is set (portal/sentry.py); off otherwise.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")

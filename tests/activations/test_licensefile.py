@@ -242,10 +242,14 @@ def _increment(feature: str = "ansys", **changes: Any) -> IncrementSpec:
     return IncrementSpec(**values)
 
 
+_IDENTITY = licensefile.FileIdentity(customer="1001234", server=17, version=3)
+
+
 def _document(
     *increments: IncrementSpec,
     servers: tuple[ServerSpec, ...] = (_SERVER,),
     vendor_port: int | None = None,
+    identity: licensefile.FileIdentity | None = _IDENTITY,
 ) -> LicenseDocument:
     return LicenseDocument(
         header="License file for customer 1001234 (Demo Mühendislik A.Ş.), server lic01, version 3",
@@ -253,6 +257,7 @@ def _document(
         vendor="ansyslmd",
         vendor_port=vendor_port,
         increments=increments or (_increment(),),
+        identity=identity,
     )
 
 
@@ -272,7 +277,8 @@ def _assert_round_trip(document: LicenseDocument, parsed: ParsedLicense) -> None
     assert [(v.name, v.attributes) for v in parsed.vendors] == [(document.vendor, port)]
     assert parsed.use_server
     assert len(parsed.features) == len(document.increments)
-    for feature, increment in zip(parsed.features, document.increments, strict=True):
+    total = len(document.increments)
+    for position, (feature, increment) in enumerate(zip(parsed.features, document.increments, strict=True), 1):
         assert (
             feature.kind,
             feature.name,
@@ -288,7 +294,8 @@ def _assert_round_trip(document: LicenseDocument, parsed: ParsedLicense) -> None
             increment.expiration,
             increment.count,
         )
-        assert feature.attributes[:-1] == increment.attributes()
+        serial = None if document.identity is None else document.identity.serial(position, total)
+        assert feature.attributes[:-1] == increment.attributes(serial)
         signature = feature.attributes[-1]
         assert signature.name == "SIGN"
         assert signature.value is not None
@@ -307,14 +314,14 @@ def test_render_golden_file() -> None:
         "USE_SERVER\n"
         "# Mechanical Enterprise: 5 of 10 task(s), lease\n"
         "INCREMENT ansys ansyslmd 2027.1231 31-dec-2027 5 VENDOR_STRING=customer:01001234 \\\n"
-        "\tISSUER=PORTAL ISSUED=28-nov-2026 START=01-jan-2026 BORROW=720 \\\n"
-        '\tSIGN="2595 5637 8491 42B0 45A4 A4AE DE18 AED8 FEC6 00F7 ACA4 F891 1CC1 923F 10D7 035E '
-        '606A FF63 63E1 3C21 4391 EF43 E6EF F64F 9B26 3E98 25E3 49BD 9E60 6659 F162 7902"\n'
+        "\tISSUER=PORTAL ISSUED=28-nov-2026 START=01-jan-2026 BORROW=720 SN=1001234-S17-V3-L1-N2 \\\n"
+        '\tSIGN="AB8A 5AE3 4280 C8D7 CB92 BF74 D5C7 5905 AE32 16B8 258B 8AF3 B922 5FCB 5D36 57DD '
+        '2102 3DAA 2F7F E92F FA41 5C96 D44C DEC0 96B0 5FAC 2B70 F34D 76E2 1BC1 6055 AA09"\n'
         "#\n"
         "INCREMENT dsdxm ansyslmd 2027.1231 permanent 1 VENDOR_STRING=customer:01001234 \\\n"
-        "\tISSUER=PORTAL ISSUED=28-nov-2026 START=01-jan-2026 \\\n"
-        '\tSIGN="C9B2 DC98 1CC8 B2D5 D15D B219 DAD4 39D6 B6D0 F358 C6AC 2E77 163D 419B 3ECD C3F1 '
-        'CBB1 B6E2 A256 99E4 DA9F E64D EA14 F839 6EE1 D1B1 7856 42AA 3670 29FE 7431 B202"\n'
+        "\tISSUER=PORTAL ISSUED=28-nov-2026 START=01-jan-2026 SN=1001234-S17-V3-L2-N2 \\\n"
+        '\tSIGN="B1DD A6F0 EA97 E557 7F50 A2CA 2351 7D0C E9DE E737 DC9E EC06 A981 93DB 5486 5C9A '
+        'F82A 3710 4ED9 DEB8 6388 A91E A2FF 7F69 C441 D2E1 E33F 4687 7BF0 9677 D31C 7004"\n'
     )
 
 

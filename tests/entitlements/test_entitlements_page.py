@@ -158,3 +158,43 @@ def test_other_customers_lines_never_show(customer, member_client) -> None:
     EntitlementFactory(customer=other, line_id="2005678-0001")
     html = member_client(role=Role.ASC, customer=customer).get(reverse("entitlements:list", args=[customer.number]))
     assert "2005678-0001" not in html.content.decode()
+
+
+# --- Units (issue 14 item 13) ------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_each_line_is_shown_in_its_own_unit_and_elastic_agrees_with_settings(member_client) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from entitlements.licensing.selectors import elastic_summary
+    from entitlements.models import ElasticUsage, LicensingModel
+    from tests.factories import EntitlementFactory, ProductFactory
+
+    customer = CustomerFactory()
+    client = member_client(role=Role.VIEWER, customer=customer)
+    today = timezone.localdate()
+    elastic = ProductFactory(feature="elastic_units", name="Elastic Units", licensing_model=LicensingModel.ELASTIC)
+    EntitlementFactory(customer=customer, product=elastic, quantity=5000, start_date=today - dt.timedelta(days=30),
+                       end_date=today + dt.timedelta(days=300))
+    shared = ProductFactory(feature="sw_mech", name="Mechanical Shared Web", licensing_model=LicensingModel.SHARED_WEB)
+    EntitlementFactory(customer=customer, product=shared, quantity=20, activated=5)
+    url = reverse("entitlements:list", args=[customer.number])
+    html = client.get(url).content.decode()
+    assert "0 used" in html
+    assert "5,000 left" in html or "5000 left" in html
+    assert "5 reserved" in html
+    # A usage import refreshes the cached page: the same figures as the Elastic page.
+    started = timezone.now() - dt.timedelta(days=1)
+    ElasticUsage.objects.create(customer=customer, transaction_id="t1", started_at=started, ended_at=started,
+                                product=elastic, count=1, hours=1, cost=1234)
+    html = client.get(url).content.decode()
+    summary = elastic_summary(customer=customer, account=None)
+    assert summary.consumed == 1234
+    assert "1,234 used" in html or "1234 used" in html
+    assert "3,766 left" in html or "3766 left" in html
+    # The chart adds no unlike units together.
+    assert "Activated: " not in html
+    assert "Available: " not in html

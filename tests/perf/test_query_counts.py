@@ -184,7 +184,8 @@ class ListPage:
 # check and the customer switcher: one query) and whether activations are visible (the
 # navigation) make 4; the rest is the page's own.
 PAGES: dict[str, ListPage] = {
-    "entitlements": ListPage("entitlements:list", grow_entitlements, 8),
+    # Of which 2: the Elastic pool's units and consumption (shown on the Elastic lines).
+    "entitlements": ListPage("entitlements:list", grow_entitlements, 10),
     "activations": ListPage("activations:list", grow_activations, 7),
     "users": ListPage("users:list", grow_users, 6),
     "audit": ListPage("audit:list", grow_audit, 7),

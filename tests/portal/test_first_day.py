@@ -3,6 +3,7 @@ refusal says, the portal's own 404, links in emails that follow the served port.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from http import HTTPStatus
 from pathlib import Path
@@ -169,3 +170,37 @@ def test_the_explanation_follows_a_change_of_management(member_client, django_ca
     assert 'data-activations-absent="not_managed"' in client.get(url).content.decode()
     customer_update(customer=customer, actor=UserFactory(is_staff=True), name=customer.name, flexnet_managed=True)
     assert "data-activations-absent" not in client.get(url).content.decode()
+
+
+# --- Wording (item 14) --------------------------------------------------------------------------
+
+
+def test_the_default_brand_name_is_translated_and_a_custom_one_kept(client: Client, settings) -> None:
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "tr"
+    assert "Lisans Portalı" in client.get(reverse("account_login")).content.decode()
+    settings.PORTAL_BRAND_NAME = "Acme Licensing"
+    html = client.get(reverse("account_login")).content.decode()
+    assert "Acme Licensing" in html
+    assert "Lisans Portalı<" not in html
+
+
+def test_turkish_uses_one_word_for_rehost() -> None:
+    from tests.portal.test_i18n import _po_entries
+
+    rehost = [e for e in _po_entries() if "rehost" in e["msgid"].lower()]
+    assert len(rehost) > 5
+    other_words = [(e["msgid"], text) for e in rehost for text in e["msgstr"].values()
+                   if "taşı" not in text.lower()]
+    assert not other_words, f"'rehost' is taşıma/taşımak in Turkish: {other_words}"
+
+
+def test_dates_use_the_languages_short_format_everywhere() -> None:
+    """No template formats a date its own way: days are SHORT_DATE(TIME)_FORMAT, months
+    YEAR_MONTH_FORMAT, machine values "c" / ISO (portal/formats/<lang>/formats.py)."""
+    allowed = {"SHORT_DATE_FORMAT", "SHORT_DATETIME_FORMAT", "YEAR_MONTH_FORMAT", "c", "Y-m-d"}
+    found = []
+    for template in (REPO / "templates").rglob("*.html"):
+        for fmt in re.findall(r"""\|date:["']([^"']*)["']""", template.read_text()):
+            if fmt not in allowed:
+                found.append((str(template.relative_to(REPO)), fmt))
+    assert not found, found

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_customer_data_version'),
-        ('activations', '0004_customer_data_version_sqlite_triggers'),
+        ('activations', '0006_elastic_usage_version_triggers'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
