@@ -49,7 +49,7 @@ class LicenseServer(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     # Set by ``server_retire`` once every license is returned: the server leaves every list,
-    # frees its label and host IDs, and keeps its license file history.
+    # frees its label (renamed "<label> (retired <id>)") and host IDs, keeps its license files.
     retired_at = models.DateTimeField(_("retired"), null=True, blank=True)
 
     class Meta:
@@ -57,9 +57,7 @@ class LicenseServer(models.Model):
         verbose_name_plural = _("license servers")
         ordering = ["customer", "name"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["customer", "name"], condition=Q(retired_at__isnull=True), name="license_server_name_unique"
-            ),
+            models.UniqueConstraint(fields=["customer", "name"], name="license_server_name_unique"),
             models.CheckConstraint(condition=Q(lmgrd_port__gte=1, lmgrd_port__lte=65535), name="server_port_range"),
             models.CheckConstraint(
                 condition=Q(vendor_port__isnull=True) | Q(vendor_port__gte=1, vendor_port__lte=65535),

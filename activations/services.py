@@ -280,8 +280,7 @@ def server_label_clean(name: str) -> str:
 
 def _check_name(customer: Customer, name: str, server: LicenseServer | None) -> str:
     name = server_label_clean(name)
-    # A retired server's label is free again (server_retire).
-    others = LicenseServer.objects.filter(customer=customer, name=name, retired_at__isnull=True)
+    others = LicenseServer.objects.filter(customer=customer, name=name)
     if server is not None:
         others = others.exclude(pk=server.pk)
     if others.exists():
@@ -799,9 +798,12 @@ def _server_retire(*, server: LicenseServer, actor: User) -> LicenseServer:
         raise PortalError(_("Return the licenses of this server before retiring it."))
     hosts = list(ServerHost.objects.filter(server=server).order_by("position").values_list("host_name", "host_id"))
     ServerHost.objects.filter(server=server).delete()
+    label = server.name
+    # The label becomes free for a new server; the old one stays recognisable in the history.
+    server.name = f"{label[:40]} (retired {server.pk})"
     server.retired_at = timezone.now()
-    server.save(update_fields=["retired_at"])
-    audit_record(customer=server.customer, actor=actor, action="server.retired", target=server.name,
+    server.save(update_fields=["name", "retired_at"])
+    audit_record(customer=server.customer, actor=actor, action="server.retired", target=label,
                  details={"hosts": [list(h) for h in hosts]})
     return server
 
