@@ -5,7 +5,7 @@ PORT ?= 8000
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test test-fast drills install migrate seed worker beat lint bench clean
+.PHONY: run test test-fast drills install migrate seed worker beat lint bench bench-usage clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -65,3 +65,8 @@ $(VENV)/.installed-bench: requirements/base.txt requirements/dev.txt requirement
 
 bench: $(VENV)/.installed-bench
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# Usage insights (issue 15): parse vs read-and-split, ingest RSS, Usage page vs /healthz.
+# Database portal_usage_bench, Redis DB 14; results: bench/results/usage.json, docs/performance.md.
+bench-usage: $(VENV)/.installed-bench
+	$(PY) bench/usage.py $(BENCH_ARGS)

@@ -60,6 +60,7 @@ import os
 import pathlib
 import re
 import tempfile
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -571,11 +572,12 @@ def signed_message(
 
 @functools.lru_cache(maxsize=1024)
 def _attributes_text(attributes: tuple[Attribute, ...]) -> str:
-    """``VENDOR_STRING=... \\`` and, on the next physical line, the other attributes."""
+    """``VENDOR_STRING=... \\`` and, on the next physical line, the other attributes (a bare
+    keyword such as SUPERSEDE as its name)."""
     vendor_string, *rest = attributes
     return (
         f"VENDOR_STRING={vendor_string.value} \\\n"
-        + "\t" + " ".join(f"{attribute.name}={attribute.value}" for attribute in rest) + " \\"
+        + "\t" + " ".join(a.name if a.value is None else f"{a.name}={a.value}" for a in rest) + " \\"
     )
 
 
@@ -624,9 +626,26 @@ def _signature_from_text(text: str) -> bytes | None:
 def _check_comment(text: str, what: str) -> None:
     if _FORBIDDEN_CHARACTER.search(text):
         raise ValueError(f"{what} must be one line without control characters: {text!r}")
+    # License servers and their tools read files in the system's code page (lmgrd on a
+    # Windows server, lmtools): anything beyond ASCII comes out garbled (see ascii_text).
+    if not text.isascii():
+        raise ValueError(f"{what} must be ASCII: {text!r}")
     # Some FlexLM parsers continue a comment ending in a backslash, swallowing the next line.
     if text.endswith("\\"):
         raise ValueError(f"{what} must not end with a backslash: {text!r}")
+
+
+_ASCII_LETTERS = str.maketrans({"ı": "i", "İ": "I", "ß": "ss", "Æ": "AE", "æ": "ae", "Ø": "O", "ø": "o",
+                                "Œ": "OE", "œ": "oe", "Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Þ": "Th", "þ": "th"})
+
+
+def ascii_text(text: str) -> str:
+    """Text for a license file comment: letters without their accents ("Demo Mühendislik
+    A.Ş." -> "Demo Muhendislik A.S."), anything else that has no ASCII form as "?"."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_ASCII_LETTERS))
+    return "".join(
+        c if c.isascii() else "" if unicodedata.combining(c) else "?" for c in decomposed
+    )
 
 
 def _check_port(port: int, what: str) -> None:
@@ -704,6 +723,9 @@ def _increment_attributes(
     # Immutable and shared: most lines of a file have the same four or five attributes.
     attributes = [
         Attribute("VENDOR_STRING", vendor_string),
+        # As the vendor's own files do: this line replaces any older INCREMENT of the same
+        # feature (an earlier ISSUED date) that a server may still read from another file.
+        Attribute("SUPERSEDE"),
         Attribute("ISSUER", "PORTAL"),
         Attribute("ISSUED", flexlm_date(issued)),
         Attribute("START", flexlm_date(start)),

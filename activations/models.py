@@ -204,7 +204,9 @@ class Rehost(models.Model):
 
     server = models.ForeignKey(LicenseServer, on_delete=models.CASCADE, related_name="rehosts")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(_("kind"), max_length=10, choices=RehostKind.choices, default=RehostKind.REHOST)
+    # db_default: the previous release inserts rows without it (expand/contract, docs/operations.md).
+    kind = models.CharField(_("kind"), max_length=10, choices=RehostKind.choices, default=RehostKind.REHOST,
+                            db_default=RehostKind.REHOST)
     old_host_ids = models.JSONField(default=list)
     new_host_ids = models.JSONField(default=list)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")

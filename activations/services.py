@@ -36,7 +36,15 @@ from portal.errors import PortalError
 from portal.i18n import deferred
 
 from .hostids import HostIdError, HostIdType, hostid_normalise
-from .licensefile import FileIdentity, IncrementSpec, LicenseDocument, ServerSpec, flexlm_date, license_render
+from .licensefile import (
+    FileIdentity,
+    IncrementSpec,
+    LicenseDocument,
+    ServerSpec,
+    ascii_text,
+    flexlm_date,
+    license_render,
+)
 from .models import (
     Activation,
     ActivationSubmission,
@@ -97,8 +105,9 @@ def _version_string(date: datetime.date) -> str:
 
 
 def vendor_string_for(customer: Customer) -> str:
-    """``customer:01001234``: the customer number zero-padded to 8 digits (DESIGN.md)."""
-    return f"customer:{int(customer.number):08d}"
+    """``customer:01001234``: the customer number as issued, zero-padded to 8 digits
+    (DESIGN.md); a number's own leading zeros are never dropped."""
+    return f"customer:{customer.number.zfill(8)}"
 
 
 # What a license line needs, read as plain rows: a 200-line file would otherwise build 600
@@ -125,7 +134,7 @@ def _increment(row: tuple, *, vendor_string: str, today: datetime.date) -> Incre
         issued=today,
         start=start,
         borrow_hours=BORROW_HOURS if borrowable else None,
-        comment=" ".join(comment.split()),
+        comment=ascii_text(" ".join(comment.split())),
     )
 
 
@@ -142,7 +151,7 @@ def license_file_render(*, server: LicenseServer, version: int, today: datetime.
     )
     vendor_string = vendor_string_for(customer)
     document = LicenseDocument(
-        header=" ".join(header.split()),
+        header=ascii_text(" ".join(header.split())),
         servers=tuple(ServerSpec(host=name, host_id=host_id, port=server.lmgrd_port) for name, host_id in hosts),
         vendor=settings.PORTAL_VENDOR_DAEMON,
         vendor_port=server.vendor_port,
@@ -745,18 +754,41 @@ def _take_returned(moves: Sequence[LicenseMove]) -> None:
         ReturnedLicenses.objects.filter(pk=pk).update(remaining=F("remaining") - quantity)
 
 
-@transaction.atomic
-def _server_rehost(*, server: LicenseServer, actor: User, hosts: Sequence[HostInput]) -> LicenseFile:
-    server = _lock_server(server)
+@dataclass(frozen=True)
+class RehostPlan:
+    """What a rehost would do: the server's hosts now and the cleaned new ones (the review
+    page shows it; the rehost itself applies the same plan under the server lock)."""
+
+    current: list[ServerHost]
+    hosts: list[HostInput]
+
+    @property
+    def old_ids(self) -> list[str]:
+        return [h.host_id for h in self.current]
+
+    @property
+    def new_ids(self) -> list[str]:
+        return [h.host_id for h in self.hosts]
+
+
+def rehost_plan(*, server: LicenseServer, hosts: Sequence[HostInput]) -> RehostPlan:
+    """Checks a rehost without doing it: one host per host of the server, valid and free
+    host IDs, and at least one host ID that changes. Raises PortalError."""
     current = list(ServerHost.objects.filter(server=server).order_by("position"))
     if len(hosts) != len(current):
         raise PortalError(_("Give a host name and host ID for each host of the server."))
-    cleaned = _clean_hosts(customer=server.customer, hosts=hosts, server=server)
-    old_ids = [h.host_id for h in current]
-    new_ids = [h.host_id for h in cleaned]
-    if old_ids == new_ids:
+    plan = RehostPlan(current=current, hosts=_clean_hosts(customer=server.customer, hosts=hosts, server=server))
+    if plan.old_ids == plan.new_ids:
         raise PortalError(_("The host ID did not change. To change only host names or ports, edit the server."),
                           field="host_id_1")
+    return plan
+
+
+@transaction.atomic
+def _server_rehost(*, server: LicenseServer, actor: User, hosts: Sequence[HostInput]) -> LicenseFile:
+    server = _lock_server(server)
+    plan = rehost_plan(server=server, hosts=hosts)
+    cleaned, old_ids, new_ids = plan.hosts, plan.old_ids, plan.new_ids
     _use_rehost_allowance(server=server, actor=actor, kind=RehostKind.REHOST, old_host_ids=old_ids,
                           new_host_ids=new_ids)
     ServerHost.objects.filter(server=server).delete()

@@ -39,6 +39,7 @@ from portal.forms import ascii_int
 from portal.fragments import customer_fragment, shared_view
 
 from .forms import ActivationForm, DeliverForm, LicenseUploadForm, RehostForm, ServerForm, VerifyForm
+from .hostids import HostIdType
 from .licensefile import LicenseParseError, LineFailure, license_diff
 from .models import LicenseFile, LicenseServer
 from .selectors import (
@@ -63,6 +64,7 @@ from .services import (
     activation_apply,
     activation_token_new,
     license_file_download,
+    rehost_plan,
     rehost_quota_message,
     server_create,
     server_rehost,
@@ -453,6 +455,12 @@ class RehostView(ActivationsPage):
     def post(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
         self.load_server(server_id)
         form = self._form(request.POST)
+        if "confirm" not in request.POST:
+            # Step 2: what changes (old host -> new host) and the allowance after it, before
+            # anything happens; the confirm posts the same values again.
+            if not form.is_valid():
+                return self._page(form)
+            return self._review(form)
         return self.submit(
             form,
             lambda data: server_rehost(server=self.server, actor=request.user, hosts=form.hosts()),
@@ -460,6 +468,24 @@ class RehostView(ActivationsPage):
             % {"v": license_file.version},
             then=lambda _file: redirect(_server_url(self.server)),
         ) or self._page(form)
+
+
+    def _review(self, form: RehostForm) -> HttpResponse:
+        try:
+            plan = rehost_plan(server=self.server, hosts=form.hosts())
+        except PortalError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+            return self._page(form)
+        changes = [
+            {"position": position, "before": before, "after": after,
+             "hostid_label": HostIdType(after.hostid_type).label, "changed": before.host_id != after.host_id}
+            for position, (before, after) in enumerate(zip(plan.current, plan.hosts, strict=True), start=1)
+        ]
+        quota = rehost_quota(server=self.server)
+        return render(self.request, "activations/rehost_review.html", self.get_context_data(
+            server=self.server, changes=changes, quota=quota, remaining_after=max(quota.remaining - 1, 0),
+            hidden=[(name, value) for name, value in form.data.items() if name != "csrfmiddlewaretoken"],
+        ))
 
 
 class ReturnView(ActivationsPage):

@@ -12,7 +12,7 @@ shown is escaped by ``format_html``.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -29,10 +29,16 @@ from .models import Entitlement, EntitlementStatus, LicensingModel
 
 class Words:
     """The translated words of one page or export, each looked up once; ``elastic_pool`` is
-    the Elastic pool's summary when the page shows an Elastic line."""
+    the Elastic pool's summary when the page shows an Elastic line; ``notes``: what each line's
+    measured use recommends (line id -> an object with ``text``; see views)."""
 
-    def __init__(self, elastic_pool: Any = None) -> None:
+    def __init__(self, elastic_pool: Any = None, notes: Mapping[int, Any] | None = None) -> None:
         self.elastic_pool = elastic_pool
+        self.notes = notes or {}
+
+    def note(self, e: Entitlement) -> str:
+        note = self.notes.get(e.pk)
+        return note.text if note is not None else "—"
 
     @cached_property
     def used(self) -> str:
@@ -180,6 +186,8 @@ COLUMNS: tuple[Column, ...] = (
     Column(gettext_lazy("Borrowable"), csv=lambda e, w: w.csv_yes_no[0] if e.borrowable else w.csv_yes_no[1]),
     Column(gettext_lazy("Status"), "<td>{}</td>", lambda e, w: (w.badges.get(e.status_value, w.pending),),
            lambda e, w: w.csv_statuses.get(e.status_value, e.status_value), sort="status"),
+    # From the usage app (settings.PORTAL_ENTITLEMENT_RECOMMENDATIONS): page only.
+    Column(gettext_lazy("Use in the last 90 days"), '<td class="recommendation">{}</td>', lambda e, w: (w.note(e),)),
 )
 PAGE_COLUMNS = tuple(column for column in COLUMNS if column.cell is not None)
 CSV_COLUMNS = tuple(column for column in COLUMNS if column.csv is not None)
@@ -187,12 +195,15 @@ CSV_COLUMNS = tuple(column for column in COLUMNS if column.csv is not None)
 _ROW = "    <tr{}>\n" + "".join(f"      {column.cell}\n" for column in PAGE_COLUMNS) + "    </tr>\n"
 
 
-def entitlement_rows_html(entitlements: Iterable[Entitlement], *, elastic_pool: Any = None) -> SafeString:
+def entitlement_rows_html(
+    entitlements: Iterable[Entitlement], *, elastic_pool: Any = None, notes: Mapping[int, Any] | None = None
+) -> SafeString:
     """``<tr>`` elements for lines from ``entitlements.selectors.entitlement_list`` (which
     annotates ``status_value`` and ``usage_percent``); ``elastic_pool``
-    (``licensing.selectors.elastic_summary``) for the Elastic lines' consumption."""
+    (``licensing.selectors.elastic_summary``) for the Elastic lines' consumption; ``notes`` as
+    ``Words.notes``."""
     muted = mark_safe(' class="row--muted"')
-    words = Words(elastic_pool)
+    words = Words(elastic_pool, notes)
     rows = []
     for e in entitlements:
         values: list[Any] = [muted if e.status_value != EntitlementStatus.ACTIVE else ""]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.safestring import mark_safe
 from django.views import View
 from django.views.generic import TemplateView
@@ -26,6 +28,16 @@ from .rows import PAGE_COLUMNS, entitlement_csv_header, entitlement_csv_rows, en
 from .selectors import ENTITLEMENT_SORTS, entitlement_list
 
 PAGE_SIZE = 50
+
+
+def entitlement_recommendations(**kwargs: Any) -> dict[int, Any]:
+    """What the lines' measured use recommends, from the app named by
+    settings.PORTAL_ENTITLEMENT_RECOMMENDATIONS (the usage app; entitlements does not import it:
+    dependencies point one way). Part of the cached content: usage ingest raises the data version."""
+    path = getattr(settings, "PORTAL_ENTITLEMENT_RECOMMENDATIONS", "")
+    return import_string(path)(**kwargs) if path else {}
+
+
 # The filters whose combinations are cached (portal/fragments.py shared_view); text searches are not.
 _CHOICES = {
     "status": EntitlementStatus.values, "model": LicensingModel.values, "sort": list(ENTITLEMENT_SORTS), "q": (),
@@ -54,6 +66,7 @@ class EntitlementListView(CustomerViewMixin, TemplateView):
         today = timezone.localdate()
         queryset = entitlement_list(customer=self.customer, filters=filters, today=today)
         page = Paginator(queryset, PAGE_SIZE).get_page(self.request.GET.get("page"))
+        notes = entitlement_recommendations(customer=self.customer, entitlements=page.object_list, today=today)
         query = self.request.GET.copy()
         query.pop("page", None)
         sort_query = query.copy()
@@ -64,7 +77,8 @@ class EntitlementListView(CustomerViewMixin, TemplateView):
         pool = customer_value(name="elastic_pool", customer=self.customer,
                               compute=lambda: elastic_pool(customer=self.customer, today=today))
         return render_to_string("entitlements/_list_content.html", self.access.page_context(**{
-            "form": form, "page": page, "rows_html": entitlement_rows_html(page.object_list, elastic_pool=pool),
+            "form": form, "page": page,
+            "rows_html": entitlement_rows_html(page.object_list, elastic_pool=pool, notes=notes),
             "columns": PAGE_COLUMNS,
             "query": query.urlencode(), "sort_query": sort_query.urlencode(), "sort": filters.sort,
             "export_query": query.urlencode(),

@@ -32,6 +32,7 @@ customer_patterns = [
     path("audit/", include("accounts.audit_urls")),
     path("api-tokens/", include("api.urls")),
     path("webhooks/", include("api.webhook_urls")),
+    path("usage/", include("usage.urls")),
 ]
 
 urlpatterns = [
@@ -44,6 +45,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("activations.urls_public")),
+    # The usage agent's push: authenticated by its upload key only (usage/views.py).
+    path("usage/agent/", include("usage.agent_urls")),
     path("c/<str:customer_number>/", include(customer_patterns)),
     path("api/v1/", include((api_v1_patterns, "ninja"), namespace="api_v1")),
 ]

@@ -49,6 +49,11 @@ LICENSE_PUBLIC_KEY_FILE = env.str("LICENSE_PUBLIC_KEY_FILE", default="") or None
 # activated on another) allowed per customer in a rolling 12 months; support may set it per customer.
 PORTAL_REHOSTS_PER_YEAR = env.int("PORTAL_REHOSTS_PER_YEAR", default=3)
 
+# The entitlements page shows, per line, what its measured use recommends (usage app).
+PORTAL_ENTITLEMENT_RECOMMENDATIONS = "usage.selectors.entitlement_recommendations"
+# Demo data of apps above activations, run at the end of seed_demo (usage: a month of usage for 1001234).
+PORTAL_DEMO_SEEDERS = ["usage.demo.seed_usage_demo"]
+
 # --- Django core ------------------------------------------------------------------------
 
 INSTALLED_APPS = [
@@ -71,6 +76,7 @@ INSTALLED_APPS = [
     "activations",
     "ninja",
     "api",
+    "usage",
 ]
 
 MIDDLEWARE = [
@@ -181,6 +187,14 @@ CELERY_BEAT_SCHEDULE = {
     "elastic-budget-alerts": {
         "task": "entitlements.licensing_tasks.elastic_budget_alerts_check",
         "schedule": timedelta(hours=1),
+    },
+    "usage-retention": {
+        "task": "usage.tasks.usage_retention_enforce",
+        "schedule": timedelta(hours=6),
+    },
+    "usage-uploads-sweep": {
+        "task": "usage.tasks.usage_uploads_sweep",
+        "schedule": timedelta(minutes=2),
     },
 }
 # A notification left unsent this long is picked up by the periodic sweep.

@@ -396,8 +396,13 @@ def test_rehost_quota_rolling_window_and_override(asc, settings) -> None:
         rehost_quota_set(customer=asc.customer, actor=asc.user, rehosts_per_year=5)
     rehost_quota_set(customer=asc.customer, actor=UserFactory(is_staff=True), rehosts_per_year=5)
     assert RehostQuota.objects.get(customer=asc.customer).rehosts_per_year == 5
-    response = asc.post(url, {"host_name_1": "moved.example", "hostid_type_1": "DISK_SERIAL",
-                              "host_id_1": "1234ABCD"})
+    new_host = {"host_name_1": "moved.example", "hostid_type_1": "DISK_SERIAL", "host_id_1": "1234abcd"}
+    files = LicenseFile.objects.filter(server=asc.server).count()
+    review = asc.post(url, new_host)
+    assert review.status_code == HTTPStatus.OK
+    assert "data-rehost-review" in review.content.decode()
+    assert LicenseFile.objects.filter(server=asc.server).count() == files  # the review changes nothing
+    response = asc.post(url, {**new_host, "confirm": "1"})
     assert response.status_code == HTTPStatus.FOUND
     latest = LicenseFile.objects.filter(server=asc.server).order_by("-version").first()
     assert latest.reason == "rehost"
@@ -735,3 +740,56 @@ def test_save_and_email_needs_a_recipient(asc) -> None:
     assert "Choose at least one person" in response.content.decode()
     asc.line.refresh_from_db()
     assert asc.line.activated == 0
+
+
+# --- Rehost review (issue 14 item 7) ----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_rehost_is_reviewed_before_it_happens(asc, settings) -> None:
+    settings.PORTAL_REHOSTS_PER_YEAR = 3
+    activate(asc.server, asc.user, {asc.line.pk: 1})
+    old_id = asc.server.hosts.get().host_id
+    url = reverse("activations:rehost", args=[asc.customer.number, asc.server.pk])
+    versions = LicenseFile.objects.filter(server=asc.server).count()
+    review = asc.post(url, {"host_name_1": "new.example", "hostid_type_1": "ETHER", "host_id_1": "a1b2c3d4e5f6"})
+    html = review.content.decode()
+    assert review.status_code == HTTPStatus.OK
+    assert old_id in html  # old host ...
+    assert "A1B2C3D4E5F6" in html  # ... -> new host, normalised
+    assert "2 of 3 rehosts left" in html  # the allowance after it
+    assert 'name="confirm"' in html
+    # Nothing happened yet.
+    assert asc.server.hosts.get().host_id == old_id
+    assert LicenseFile.objects.filter(server=asc.server).count() == versions
+    assert not Rehost.objects.filter(server=asc.server).exists()
+    confirm = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
+    assert asc.post(url, confirm).status_code == HTTPStatus.FOUND
+    assert asc.server.hosts.get().host_id == "A1B2C3D4E5F6"
+    assert Rehost.objects.filter(server=asc.server).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_review_refuses_what_the_rehost_would_refuse(asc, other_customer) -> None:
+    url = reverse("activations:rehost", args=[asc.customer.number, asc.server.pk])
+    same = asc.server.hosts.get().host_id
+    response = asc.post(url, {"host_name_1": "h", "hostid_type_1": "ETHER", "host_id_1": same})
+    assert "did not change" in response.content.decode()
+    assert "data-rehost-review" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_issued_files_are_ascii_with_supersede_and_the_number_as_issued(member_client) -> None:
+    customer = flex_customer(number="00123456", name="Işık Mühendislik A.Ş.")
+    client = member_client(role=Role.ASC, customer=customer)
+    server, line = setup_server(customer, quantity=10)
+    result = activate(server, client.user, {line.pk: 2})
+    content = result.license_file.content
+    assert content.isascii()
+    assert "customer 00123456 (Isik Muhendislik A.S.)" in content.splitlines()[0]
+    increments = list(license_parse(content).features)
+    assert increments
+    for feature in increments:
+        assert feature.attribute("VENDOR_STRING").value == "customer:00123456"
+        assert "SUPERSEDE" in [attribute.name for attribute in feature.attributes]
+    assert license_verify(content, public_key=verifying_key()).valid

@@ -252,7 +252,7 @@ def _document(
     identity: licensefile.FileIdentity | None = _IDENTITY,
 ) -> LicenseDocument:
     return LicenseDocument(
-        header="License file for customer 1001234 (Demo Mühendislik A.Ş.), server lic01, version 3",
+        header="License file for customer 1001234 (Demo Muhendislik A.S.), server lic01, version 3",
         servers=servers,
         vendor="ansyslmd",
         vendor_port=vendor_port,
@@ -302,12 +302,9 @@ def _assert_round_trip(document: LicenseDocument, parsed: ParsedLicense) -> None
         assert re.fullmatch(r"[0-9A-F]{4}( [0-9A-F]{4}){31}", signature.value)
 
 
-def test_render_golden_file() -> None:
-    document = _document(
-        _increment("ansys", comment="Mechanical Enterprise: 5 of 10 task(s), lease"),
-        _increment("dsdxm", expiration=None, count=1, borrow_hours=None, comment=""),
-    )
-    assert license_render(document, private_key=_KEY) == (
+# A file issued before SUPERSEDE was added (and with its comment not yet ASCII): it must
+# still verify, whatever the renderer writes today.
+_ISSUED_BEFORE_SUPERSEDE = (
         "# License file for customer 1001234 (Demo Mühendislik A.Ş.), server lic01, version 3\n"
         "SERVER lic01 001122AABBCC 1055\n"
         "VENDOR ansyslmd\n"
@@ -323,6 +320,42 @@ def test_render_golden_file() -> None:
         '\tSIGN="B1DD A6F0 EA97 E557 7F50 A2CA 2351 7D0C E9DE E737 DC9E EC06 A981 93DB 5486 5C9A '
         'F82A 3710 4ED9 DEB8 6388 A91E A2FF 7F69 C441 D2E1 E33F 4687 7BF0 9677 D31C 7004"\n'
     )
+
+
+def test_render_golden_file() -> None:
+    document = _document(
+        _increment("ansys", comment="Mechanical Enterprise: 5 of 10 task(s), lease"),
+        _increment("dsdxm", expiration=None, count=1, borrow_hours=None, comment=""),
+    )
+    assert license_render(document, private_key=_KEY) == (
+        "# License file for customer 1001234 (Demo Muhendislik A.S.), server lic01, version 3\n"
+        "SERVER lic01 001122AABBCC 1055\n"
+        "VENDOR ansyslmd\n"
+        "USE_SERVER\n"
+        "# Mechanical Enterprise: 5 of 10 task(s), lease\n"
+        "INCREMENT ansys ansyslmd 2027.1231 31-dec-2027 5 VENDOR_STRING=customer:01001234 \\\n"
+        "\tSUPERSEDE ISSUER=PORTAL ISSUED=28-nov-2026 START=01-jan-2026 BORROW=720 SN=1001234-S17-V3-L1-N2 \\\n"
+        '\tSIGN="4764 8375 5F21 78F0 A47C BE57 4105 EC82 0AD4 CC7F D738 62BF DB14 1F0C B351 BB22 529E B59D '
+        '3092 23B9 2325 CB42 9E9A 2AA8 5ADD 695D 4C0E 6FF9 BCF6 018D DE61 7F01"\n'
+        "#\n"
+        "INCREMENT dsdxm ansyslmd 2027.1231 permanent 1 VENDOR_STRING=customer:01001234 \\\n"
+        "\tSUPERSEDE ISSUER=PORTAL ISSUED=28-nov-2026 START=01-jan-2026 SN=1001234-S17-V3-L2-N2 \\\n"
+        '\tSIGN="5891 A39C FEB6 D9B0 B153 C109 6BB9 8D3B 3003 E3C7 C714 1D7E AAA0 643E 62D5 24A6 4688 699A '
+        'B88B A1B5 0EDF 703C 677E EFE8 3A46 EB19 FF21 F096 5444 E2BE 6907 BE0C"\n'
+    )
+
+
+def test_files_issued_before_supersede_still_verify() -> None:
+    assert "SUPERSEDE" not in _ISSUED_BEFORE_SUPERSEDE
+    assert license_verify(_ISSUED_BEFORE_SUPERSEDE, public_key=_KEY.public_key()).valid
+
+
+def test_comments_are_ascii() -> None:
+    assert licensefile.ascii_text("Demo Mühendislik A.Ş. · Işık İnşaat ÇĞÖÜ") == (
+        "Demo Muhendislik A.S. ? Isik Insaat CGOU"
+    )
+    with pytest.raises(ValueError, match="ASCII"):
+        _increment(comment="Mühendislik")
 
 
 @pytest.mark.parametrize(

@@ -192,7 +192,14 @@ def test_administrator_adds_a_server_activates_downloads_and_rehosts(
     expect(page.locator("main h1")).to_have_text("Rehost lic02")
     axe_check(page)
     page.locator("#id_host_id_1").fill("0A1B2C3D4E60")
-    page.locator("main form").get_by_role("button", name="Rehost").click()
+    page.locator("main form").get_by_role("button", name="Review the rehost").click()
+    # The review: old host -> new host and the allowance after it; nothing happened yet.
+    review = page.locator("[data-rehost-review]")
+    expect(review).to_contain_text("0A1B2C3D4E5F")
+    expect(review).to_contain_text("0A1B2C3D4E60")
+    expect(page.locator("[data-allowance-after]")).to_contain_text("rehosts left")
+    axe_check(page)
+    page.get_by_role("button", name="Confirm the rehost").click()
 
     expect(page.locator(".messages")).to_contain_text("Server rehosted: license file version 2")
     expect(files).to_have_count(2)

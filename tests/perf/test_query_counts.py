@@ -167,6 +167,23 @@ def grow_webhooks(customer: Customer, user: User, start: int, count: int) -> Non
     )
 
 
+def grow_usage(customer: Customer, user: User, start: int, count: int) -> None:
+    from usage.models import UsageHour, UsagePersonDay
+
+    # Rollups over the default period (the last 30 days up to the latest data): hours x features.
+    end = timezone.now().replace(minute=0, second=0, microsecond=0)
+    UsageHour.objects.bulk_create(
+        UsageHour(customer=customer, server_name="lic01", daemon="ansyslmd", feature=f"perf_{(start + i) % 7}",
+                  hour=end - datetime.timedelta(hours=(start + i) // 7), peak=i % 5, license_seconds=i % 5 * 3600)
+        for i in range(count)
+    )
+    UsagePersonDay.objects.bulk_create(
+        UsagePersonDay(customer=customer, server_name="lic01", daemon="ansyslmd", feature="perf_1",
+                       day=end.date(), kind="user", name=f"user{start + i}", license_seconds=i)
+        for i in range(count)
+    )
+
+
 @dataclass(frozen=True)
 class ListPage:
     url_name: str
@@ -184,8 +201,9 @@ class ListPage:
 # check and the customer switcher: one query) and whether activations are visible (the
 # navigation) make 4; the rest is the page's own.
 PAGES: dict[str, ListPage] = {
-    # Of which 2: the Elastic pool's units and consumption (shown on the Elastic lines).
-    "entitlements": ListPage("entitlements:list", grow_entitlements, 10),
+    # Of which 2: the Elastic pool's units and consumption (shown on the Elastic lines), and 1
+    # the lines' usage recommendations (usage app; one query when the customer has no usage).
+    "entitlements": ListPage("entitlements:list", grow_entitlements, 11),
     "activations": ListPage("activations:list", grow_activations, 7),
     "users": ListPage("users:list", grow_users, 6),
     "audit": ListPage("audit:list", grow_audit, 7),
@@ -199,6 +217,7 @@ PAGES: dict[str, ListPage] = {
     "access": ListPage("access", grow_access, 5, customer_scoped=False),
     "api_tokens": ListPage("api_tokens:list", grow_api_tokens, 5),
     "webhooks": ListPage("webhooks:list", grow_webhooks, 5, role=Role.ASC),
+    "usage": ListPage("usage:index", grow_usage, 18),
 }
 
 

@@ -21,7 +21,7 @@ ROUTES = [route for route in customer_routes() if route.view_class is not None]
 PARAMETERISED = [route for route in ROUTES if route.route.count("<") > 1]
 # Paths from an object to its customer, tried in turn for every model.
 CUSTOMER_PATHS = ("customer", "server__customer", "entitlement__customer", "group__customer")
-PORTAL_APPS = {"accounts", "entitlements", "activations"}
+PORTAL_APPS = {"accounts", "entitlements", "activations", "usage"}
 # What may legitimately change on any request: the audit trail, outbox, sessions.
 VOLATILE = {AuditEvent, Notification}
 PAYLOAD = {

@@ -34,7 +34,7 @@ def backwards(apps, schema_editor) -> None:  # noqa: ANN001, ARG001
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("activations", "0005_rehost_allowance_per_customer_and_returned_licenses"),
+        ("activations", "0006_rehost_indexes_online"),
         ("entitlements", "0002_shared_web_elastic"),
     ]
     operations = [migrations.RunPython(forwards, backwards)]

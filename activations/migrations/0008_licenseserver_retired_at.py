@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('activations', '0006_elastic_usage_version_triggers'),
+        ('activations', '0007_elastic_usage_version_triggers'),
     ]
 
     operations = [

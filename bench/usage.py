@@ -1,0 +1,192 @@
+"""Usage benchmarks (issue 15): parse speed vs a bare read-and-split loop, ingest memory, and
+the Usage page warm vs the /healthz floor. Ratios measured in the same run.
+
+    .venv/bin/python bench/usage.py --log-mb 1024 --ingest-mb 64 --page-events 10000000
+
+Uses the ``portal_usage_bench`` database (created if missing; the usage tables of its bench
+customer are refilled only with ``--reseed``) and Redis DB 14. Writes
+``bench/results/usage.json``. Not part of ``make test``.
+
+1. parse: a generated debug log of ``--log-mb`` MB (kept under /tmp between runs) read (a) by
+   a loop that only reads and splits its lines (the floor) and (b) by ``parse_log``; the ratio
+   is floor time / parse time (target >= 0.3), events/s reported.
+2. ingest: a separate process ingests a generated ``--ingest-mb`` MB log (parse, event keys,
+   insert, rollups) and reports its peak RSS (target < 200 MB) and events/s.
+3. page: ``seed_bench --usage-events N`` data (12 months, 50 features); the Usage page of the
+   big customer (warm: the figures come from the Redis cache) and /healthz are requested
+   through Django's test client in one process; ratio = page req/s / healthz req/s (>= 0.1).
+"""
+
+# ruff: noqa: S603, S607 - a benchmark runner: it starts this repository's own commands and psql/uptime
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "bench" / "results" / "usage.json"
+DATABASE = "postgres://postgres@127.0.0.1:5432/portal_usage_bench"
+REDIS = "redis://127.0.0.1:6379/14"
+
+
+def log_file(megabytes: int, seed: int) -> Path:
+    from usage.generate import bench_loads, generate_log
+
+    path = Path(f"/tmp/portal-usage-bench-{megabytes}mb-{seed}.log")  # noqa: S108 - a scratch file, kept for reruns
+    if path.exists() and path.stat().st_size >= megabytes * 1024 * 1024 * 0.95:
+        return path
+    target = megabytes * 1024 * 1024
+    days = 365
+    # ~85 bytes a line, ~1 event a line: events from the size wanted, over 12 months x 50 features.
+    loads = bench_loads(events=target // 85, days=days)
+    written = 0
+    with path.open("w", encoding="utf-8") as out:
+        for line in generate_log(start=datetime.date(2025, 12, 1), days=days, loads=loads, users=400, seed=seed):
+            out.write(line)
+            written += len(line)
+            if written >= target:
+                break
+    return path
+
+
+def bench_parse(path: Path) -> dict:
+    from usage.parsers import Event, parse_log
+
+    def floor() -> int:
+        count = 0
+        with path.open("rb") as stream:
+            for line in stream:
+                count += len(line.split())
+        return count
+
+    def parse() -> int:
+        from usage.parsers import open_blocks
+
+        events = 0
+        with path.open("rb") as stream:
+            for item in parse_log(open_blocks(stream)):
+                events += isinstance(item, Event)
+        return events
+
+    started = time.perf_counter()
+    floor()
+    floor_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    events = parse()
+    parse_seconds = time.perf_counter() - started
+    return {
+        "bytes": path.stat().st_size, "events": events, "floor_seconds": round(floor_seconds, 2),
+        "parse_seconds": round(parse_seconds, 2), "events_per_second": round(events / parse_seconds),
+        "ratio": round(floor_seconds / parse_seconds, 3), "target": 0.3,
+    }
+
+
+INGEST = """
+import os, resource, time, json, django
+django.setup()
+from accounts.models import Customer
+from usage.models import Upload
+from usage.parsers import open_blocks
+from usage.services import usage_log_ingest_lines
+customer, _ = Customer.objects.get_or_create(number="7000001", defaults={"name": "Usage ingest bench"})
+Upload.objects.filter(customer=customer).delete()
+started = time.perf_counter()
+with open(os.environ["BENCH_LOG"], "rb") as stream:
+    upload = usage_log_ingest_lines(customer=customer, name="bench ingest", lines=open_blocks(stream),
+                                    server_name="bench-ingest")
+seconds = time.perf_counter() - started
+print(json.dumps({"lines": upload.lines_done, "events": upload.events_new, "seconds": round(seconds, 1),
+                  "events_per_second": round(upload.events_new / seconds),
+                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                  "target_rss_mb": 200}))
+"""
+
+PAGE = """
+import json, time, django
+django.setup()
+from django.core.cache import cache
+from django.test import Client
+from accounts.models import Membership
+from accounts.roles import Role
+from usage.models import UsageEvent, UsageHour
+cache.clear()
+membership = Membership.objects.select_related("user", "customer").filter(
+    customer__number="9100001", role=Role.VIEWER).first()
+client = Client()
+client.force_login(membership.user)
+url = f"/c/{membership.customer.number}/usage/"
+def rate(path, n):
+    client.get(path)
+    started = time.perf_counter()
+    for _ in range(n):
+        assert client.get(path).status_code == 200
+    return n / (time.perf_counter() - started)
+cold_started = time.perf_counter(); cache.clear(); client.get(url); cold = time.perf_counter() - cold_started
+healthz = rate("/healthz", 400)
+page = rate(url, 200)
+print(json.dumps({"events": UsageEvent.objects.filter(customer=membership.customer).count(),
+                  "hour_rows": UsageHour.objects.filter(customer=membership.customer).count(),
+                  "page_cold_seconds": round(cold, 2), "healthz_rps": round(healthz), "page_warm_rps": round(page),
+                  "ratio": round(page / healthz, 3), "target": 0.1}))
+"""
+
+
+def django_env() -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": DATABASE, "REDIS_URL": REDIS, "DJANGO_SETTINGS_MODULE": "portal.settings.dev",
+            "DJANGO_DEBUG": "0", "DJANGO_ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+            "PORTAL_VAR_DIR": "/tmp/portal-usage-bench-var",  # noqa: S108
+            "PYTHONPATH": str(ROOT)}
+
+
+def manage(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=django_env(), check=True,
+                          capture_output=True, text=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--log-mb", type=int, default=1024)
+    parser.add_argument("--ingest-mb", type=int, default=64)
+    parser.add_argument("--page-events", type=int, default=10_000_000)
+    parser.add_argument("--only", default="parse,ingest,page")
+    parser.add_argument("--reseed", action="store_true")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    results: dict = {"uptime_before": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()}
+    if "parse" in only:
+        results["parse"] = bench_parse(log_file(args.log_mb, seed=1))
+        print(json.dumps({"parse": results["parse"]}), flush=True)
+    if {"ingest", "page"} & only:
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", "CREATE DATABASE portal_usage_bench"],
+                       capture_output=True, check=False)
+        manage("migrate", "--noinput")
+    if "ingest" in only:
+        env = {**django_env(), "BENCH_LOG": str(log_file(args.ingest_mb, seed=2))}
+        output = subprocess.run([sys.executable, "-c", INGEST], env=env, check=True, capture_output=True, text=True)
+        results["ingest"] = json.loads(output.stdout.strip().splitlines()[-1])
+        print(json.dumps({"ingest": results["ingest"]}), flush=True)
+    if "page" in only:
+        seed = ["seed_bench", "--customers", "20", "--lines", "2000", "--usage-events", str(args.page_events)]
+        started = time.perf_counter()
+        manage(*seed, *(["--reset"] if args.reseed else []))
+        results["page_seed_seconds"] = round(time.perf_counter() - started, 1)
+        output = subprocess.run([sys.executable, "-c", PAGE], env=django_env(), check=True, capture_output=True,
+                                text=True)
+        results["page"] = json.loads(output.stdout.strip().splitlines()[-1])
+        print(json.dumps({"page": results["page"]}), flush=True)
+    results["uptime_after"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

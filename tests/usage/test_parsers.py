@@ -1,0 +1,122 @@
+"""The debug log and lmstat parsers against the shared samples (figures of an independent reading)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from usage.parsers import (
+    Event,
+    Skipped,
+    UnreadableLog,
+    log_figures,
+    open_blocks,
+    open_lines,
+    parse_lmstat,
+    parse_log,
+)
+
+SAMPLES = Path(__file__).parent / "samples"
+# ../shared beside the repository root, as tests/activations/test_licensefile.py finds it.
+_SHARED_SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples" / "flexlm-logs"
+LOGS = sorted(path.stem for path in SAMPLES.glob("*.log"))
+
+
+def _sample_dirs() -> list[Path]:
+    return [SAMPLES, *([_SHARED_SAMPLES] if _SHARED_SAMPLES.is_dir() else [])]
+
+
+@pytest.mark.parametrize("folder", _sample_dirs(), ids=lambda p: p.parent.parent.name)
+@pytest.mark.parametrize("name", LOGS)
+def test_debug_log_figures_match_the_independent_reading(folder: Path, name: str) -> None:
+    expected = json.loads((folder / f"{name}.expected.json").read_text())
+    with (folder / f"{name}.log").open("rb") as stream:
+        assert log_figures(open_lines(stream)) == expected
+
+
+@pytest.mark.parametrize("folder", _sample_dirs(), ids=lambda p: p.parent.parent.name)
+def test_lmstat_snapshot_matches_the_independent_reading(folder: Path) -> None:
+    expected = json.loads((folder / "lmstat_a.expected.json").read_text())
+    assert parse_lmstat((folder / "lmstat_a.txt").read_bytes().splitlines(keepends=True)) == expected
+
+
+@pytest.mark.skipif(not _SHARED_SAMPLES.is_dir(), reason="shared/ is not checked out beside the repo")
+def test_vendored_samples_match_shared() -> None:
+    shared = {p.name: p.read_bytes() for p in _SHARED_SAMPLES.iterdir() if p.is_file()}
+    vendored = {p.name: p.read_bytes() for p in SAMPLES.iterdir() if p.is_file()}
+    assert vendored == shared, "re-copy shared/samples/flexlm-logs into tests/usage/samples"
+
+
+def test_gzip_and_plain_read_the_same() -> None:
+    raw = (SAMPLES / "two_daemons_crlf_junk.log").read_bytes()
+    plain = log_figures(open_lines(io.BytesIO(raw)))
+    assert log_figures(open_lines(io.BytesIO(gzip.compress(raw)))) == plain
+    assert log_figures(open_lines(io.BytesIO(raw.replace(b"\r\n", b"\n")))) == plain
+
+
+def test_junk_lines_are_reported_with_line_number_and_reason() -> None:
+    log = [
+        "10:00:00 (ansyslmd) OUT: \"ansys\" early@ws-1\n",  # no date yet
+        " 9:00:00 (lmgrd) FlexNet Licensing (v11) started on lic01 (linux) (11/2/2026)\n",
+        "\x00\xff garbage\n",
+        "25:61:00 (ansyslmd) OUT: \"ansys\" bob@ws-1\n",
+        "10:00:00 (ansyslmd) TIMESTAMP 13/45/2026\n",
+        "10:00:00 (ansyslmd) OUT: \"ansys\" bob@ws-1  (2 licenses)\n",
+    ]
+    items = list(parse_log(log))
+    skipped = [(s.line, s.reason) for s in items if isinstance(s, Skipped)]
+    assert [line for line, _ in skipped] == [1, 3, 4, 5]
+    assert all(reason for _, reason in skipped)
+    events = [e for e in items if isinstance(e, Event)]
+    assert [(e.kind, e.line, e.count) for e in events] == [("restart", 2, 1), ("checkout", 6, 2)]
+
+
+def test_clock_going_backwards_is_the_next_day() -> None:
+    log = [
+        "23:00:00 (ansyslmd) TIMESTAMP 12/31/2026\n",
+        "23:30:00 (ansyslmd) OUT: \"ansys\" bob@ws-1\n",
+        " 0:30:00 (ansyslmd) IN: \"ansys\" bob@ws-1\n",
+    ]
+    events = [e for e in parse_log(log) if isinstance(e, Event)]
+    assert [e.time.isoformat() for e in events] == ["2026-12-31T23:30:00", "2027-01-01T00:30:00"]
+    figures = log_figures(log)["features"]["ansyslmd/ansys"]
+    assert figures["license_hours"] == 1.0
+    assert figures["daily_peak"] == {"2026-12-31": 1, "2027-01-01": 1}
+
+
+@given(st.binary(max_size=2000))
+def test_any_bytes_parse_without_error(data: bytes) -> None:
+    for payload in (data, gzip.compress(data)[: len(data) // 2 + 10]):
+        try:
+            log_figures(open_lines(io.BytesIO(payload)))
+        except UnreadableLog:
+            assert payload[:2] == b"\x1f\x8b"
+    parse_lmstat(data.splitlines(keepends=True))
+
+
+@given(st.lists(st.text(max_size=120), max_size=30))
+def test_any_text_parses_without_error(lines: list[str]) -> None:
+    log_figures(lines)
+    parse_lmstat(lines)
+
+
+@given(st.lists(st.integers(min_value=1, max_value=400), min_size=1, max_size=40), st.booleans())
+def test_blocks_cut_anywhere_read_as_lines(cuts: list[int], gz: bool) -> None:
+    raw = (SAMPLES / "single_daemon_restart.log").read_bytes()
+    chunks, position = [], 0
+    for cut in cuts * 200:
+        if position >= len(raw):
+            break
+        chunks.append(raw[position:position + cut])
+        position += cut
+    chunks.append(raw[position:])
+    expected = log_figures(raw.splitlines(keepends=True))
+    assert log_figures(chunks) == expected
+    stream = io.BytesIO(gzip.compress(raw) if gz else raw)
+    assert log_figures(open_blocks(stream, size=cuts[0])) == expected

@@ -1,0 +1,184 @@
+"""The store: idempotent ingest, rollups that agree with the samples, split uploads, deletion."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.test import TestCase
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from accounts.models import AuditEvent, Customer, User
+from accounts.roles import Role
+from portal.errors import AccessDenied
+from usage import services
+from usage.models import Upload, UploadStatus, UsageEvent, UsageHour, UsagePersonDay
+from usage.parsers import log_figures
+from usage.selectors import usage_totals
+
+SAMPLES = Path(__file__).parent / "samples"
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def asc(customer: Customer, member_factory: Callable) -> User:
+    return member_factory(role=Role.ASC, customer=customer).user
+
+
+def upload(customer: Customer, actor: User, data: bytes, name: str = "lmgrd.log", server: str = "") -> Upload:
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        [created] = services.usage_uploads_create(customer=customer, actor=actor, files=[(name, [data])],
+                                                  server_name=server)
+    created.refresh_from_db()
+    return created
+
+
+def figures(customer: Customer) -> dict:
+    """Everything the page can show, from the rollups."""
+    hours = sorted(UsageHour.objects.filter(customer=customer).values_list(
+        "server_name", "daemon", "feature", "hour", "peak", "license_seconds", "checkouts", "denials",
+        "true_denials", "queued", "queue_wait_seconds", "unsupported"))
+    persons = sorted(UsagePersonDay.objects.filter(customer=customer).values_list(
+        "server_name", "daemon", "feature", "day", "kind", "name", "license_seconds", "checkouts", "denials"))
+    return {"hours": hours, "persons": persons,
+            "events": UsageEvent.objects.filter(customer=customer).count()}
+
+
+@pytest.mark.parametrize("name", ["single_daemon_restart", "two_daemons_crlf_junk"])
+def test_stored_rollups_agree_with_the_samples(customer: Customer, asc: User, name: str) -> None:
+    expected = json.loads((SAMPLES / f"{name}.expected.json").read_text())
+    done = upload(customer, asc, (SAMPLES / f"{name}.log").read_bytes())
+    assert done.status == UploadStatus.DONE
+    assert done.lines_done == expected["physical_lines"]
+    assert done.events_new == sum(expected["events"].values()) + 1 + (name == "single_daemon_restart")  # restarts
+    for key, feature in expected["features"].items():
+        daemon, name_ = key.split("/")
+        rows = UsageHour.objects.filter(customer=customer, daemon=daemon, feature=name_)
+        assert sum(r.license_seconds for r in rows) / 3600 == pytest.approx(feature["license_hours"], abs=0.005)
+        assert max((r.peak for r in rows), default=0) == feature["peak"]
+        assert sum(r.checkouts for r in rows) == feature["checkout"]
+        assert sum(r.denials for r in rows) == feature["denied"]
+        assert sum(r.true_denials for r in rows) == feature["true_denials"]
+        assert sum(r.queued for r in rows) == feature["queued"]
+        assert sum(r.unsupported for r in rows) == feature["unsupported"]
+        daily: dict[str, int] = {}
+        for r in rows:
+            day = r.hour.date().isoformat()
+            daily[day] = max(daily.get(day, 0), r.peak)
+        assert {d: p for d, p in daily.items() if p} == {d: p for d, p in feature["daily_peak"].items() if p}
+    # The log's own host names the server.
+    assert set(UsageEvent.objects.values_list("server_name", flat=True)) == {"lic01"}
+
+
+def test_uploading_the_same_or_an_overlapping_log_never_counts_twice(customer: Customer, asc: User) -> None:
+    data = (SAMPLES / "single_daemon_restart.log").read_bytes()
+    upload(customer, asc, data)
+    once = figures(customer)
+    again = upload(customer, asc, data)
+    assert again.events_read > 0
+    assert again.events_new == 0
+    lines = data.splitlines(keepends=True)
+    overlap = b"".join(lines[:2] + lines[60:120])  # the started-on line dates it
+    upload(customer, asc, overlap)
+    assert figures(customer) == once
+
+
+def _timestamp_lines(lines: list[bytes]) -> list[int]:
+    return [i for i, line in enumerate(lines) if b"TIMESTAMP" in line]
+
+
+@pytest.mark.slow
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_log_split_at_timestamp_lines_in_any_order_gives_the_same_figures(
+    data: st.DataObject, customer: Customer, asc: User
+) -> None:
+    name = data.draw(st.sampled_from(["single_daemon_restart", "two_daemons_crlf_junk"]))
+    lines = (SAMPLES / f"{name}.log").read_bytes().splitlines(keepends=True)
+    UsageEvent.objects.all().delete()
+    UsageHour.objects.all().delete()
+    UsagePersonDay.objects.all().delete()
+    upload(customer, asc, b"".join(lines), server="lic01")
+    whole = figures(customer)
+    UsageEvent.objects.all().delete()
+    UsageHour.objects.all().delete()
+    UsagePersonDay.objects.all().delete()
+    cuts = sorted(data.draw(st.sets(st.sampled_from(_timestamp_lines(lines)), max_size=6)))
+    pieces = [b"".join(lines[a:b]) for a, b in zip([0, *cuts], [*cuts, len(lines)], strict=True)]
+    order = data.draw(st.permutations(range(len(pieces))))
+    for index in order:
+        upload(customer, asc, pieces[index], server="lic01")
+    assert figures(customer) == whole
+
+
+def test_split_fixed_example(customer: Customer, asc: User) -> None:
+    """One split of the property above, always run (the property is marked slow)."""
+    lines = (SAMPLES / "single_daemon_restart.log").read_bytes().splitlines(keepends=True)
+    upload(customer, asc, b"".join(lines), server="lic01")
+    whole = figures(customer)
+    UsageEvent.objects.all().delete()
+    cuts = _timestamp_lines(lines)
+    cuts = sorted(random.Random(4).sample(cuts, 4))
+    pieces = [b"".join(lines[a:b]) for a, b in zip([0, *cuts], [*cuts, len(lines)], strict=True)]
+    for piece in reversed(pieces):
+        upload(customer, asc, piece, server="lic01")
+    assert figures(customer) == whole
+
+
+def test_deleting_an_upload_deletes_everything_derived_from_it(customer: Customer, asc: User) -> None:
+    first = upload(customer, asc, (SAMPLES / "single_daemon_restart.log").read_bytes())
+    second = upload(customer, asc, (SAMPLES / "two_daemons_crlf_junk.log").read_bytes(), server="lic02")
+    services.usage_upload_delete(customer=customer, actor=asc, upload=first)
+    assert not UsageEvent.objects.filter(upload_id=first.pk).exists()
+    assert set(UsageHour.objects.values_list("server_name", flat=True)) == {"lic02"}
+    assert AuditEvent.objects.filter(action="usage.upload_deleted").exists()
+    services.usage_upload_delete(customer=customer, actor=asc, upload=second)
+    assert figures(customer) == {"hours": [], "persons": [], "events": 0}
+
+
+def test_a_viewer_cannot_upload(customer: Customer, member_factory: Callable) -> None:
+    viewer = member_factory(role=Role.VIEWER, customer=customer).user
+    with pytest.raises(AccessDenied):
+        upload(customer, viewer, b"x")
+    assert AuditEvent.objects.filter(action="usage.upload", denied=True).exists()
+
+
+def test_pseudonymised_user_names(customer: Customer, asc: User) -> None:
+    services.usage_settings_update(customer=customer, actor=asc, retention_months=13, pseudonymise_users=True)
+    upload(customer, asc, (SAMPLES / "two_daemons_crlf_junk.log").read_bytes())
+    users = set(UsageEvent.objects.exclude(user="").values_list("user", flat=True))
+    assert users
+    assert all(u.startswith("u-") for u in users)
+    assert not UsagePersonDay.objects.filter(kind="user", name="hale").exists()
+
+
+def test_retention_deletes_old_raw_events_and_keeps_rollups(customer: Customer, asc: User) -> None:
+    import datetime
+
+    upload(customer, asc, (SAMPLES / "two_daemons_crlf_junk.log").read_bytes())
+    before = usage_totals(customer=customer)
+    deleted = services.usage_retention_enforce(now=datetime.datetime(2028, 1, 1, tzinfo=datetime.UTC))
+    assert deleted > 0
+    assert not UsageEvent.objects.exists()
+    assert usage_totals(customer=customer) == before
+
+
+def test_a_corrupt_gzip_upload_fails_cleanly(customer: Customer, asc: User) -> None:
+    import gzip
+
+    data = gzip.compress((SAMPLES / "two_daemons_crlf_junk.log").read_bytes())
+    done = upload(customer, asc, data[: len(data) // 2], name="x.log.gz")
+    assert done.status == UploadStatus.FAILED
+    assert done.error
+
+
+def test_log_figures_unchanged_by_the_store(customer: Customer, asc: User) -> None:
+    # The pure reading is the reference; the store must not mutate shared parser state.
+    data = (SAMPLES / "single_daemon_restart.log").read_bytes()
+    expected = json.loads((SAMPLES / "single_daemon_restart.expected.json").read_text())
+    upload(customer, asc, data)
+    assert log_figures(data.splitlines(keepends=True)) == expected

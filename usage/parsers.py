@@ -1,0 +1,610 @@
+"""FlexNet debug logs and ``lmutil lmstat -a`` output, read as pure functions (no Django).
+
+A debug log line is ``h:mm:ss (daemon) TEXT``; only ``TIMESTAMP m/d/yyyy`` lines and lmgrd's
+``started on HOST (...) (m/d/yyyy)`` line carry a date, and a clock that goes backwards means
+the next day. Everything here streams: ``parse_log`` takes any iterable of lines (bytes or
+str) and yields one ``Event`` or ``Skipped`` per line that is not plain chatter, so a file of
+any size is read in constant memory.
+
+``Replay`` turns events in time order into what a license administrator asks for (licenses
+out over time, peaks, license-hours, denials not followed by a checkout). The store
+(``usage.services``) feeds it the stored events of a server, so figures from one upload and
+from the same log uploaded in pieces are the same by construction.
+"""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import io
+import re
+import zlib
+from collections import defaultdict, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO, NamedTuple
+
+# Event kinds, in the order their counts are reported.
+OUT, IN, DENIED, QUEUED, DEQUEUED, UNSUPPORTED, RESTART = (
+    "checkout", "checkin", "denied", "queued", "dequeued", "unsupported", "restart",
+)
+_KEYWORDS = {"OUT": OUT, "IN": IN, "DENIED": DENIED, "QUEUED": QUEUED, "DEQUEUED": DEQUEUED, "UNSUPPORTED": UNSUPPORTED}
+EVENT_KINDS = (OUT, IN, DENIED, QUEUED, DEQUEUED, UNSUPPORTED)
+# A denial followed by a checkout of the same feature by the same user within this long is
+# not a "true" denial: the user got the license by retrying.
+TRUE_DENIAL_WINDOW = datetime.timedelta(minutes=10)
+MAX_LINE_CHARS = 4096
+
+_LINE = re.compile(r"^\s*(\d{1,2}):(\d\d):(\d\d) \(([^()\s]{1,64})\) (.*)$")
+_EVENT = re.compile(r'^(OUT|IN|DENIED|QUEUED|DEQUEUED|UNSUPPORTED): "([^"]{1,255})" ([^@"]{1,255}?)@(\S{1,255})(.*)$')
+_COUNT = re.compile(r"\((\d{1,6}) licenses?\)")
+_TIMESTAMP = re.compile(r"^TIMESTAMP (\d{1,2})/(\d{1,2})/(\d{4})\s*$")
+_STARTED = re.compile(r"started on (\S+) \(.*\) \((\d{1,2})/(\d{1,2})/(\d{4})\)\s*$")
+_FAST_KINDS = {keyword.encode(): kind for keyword, kind in _KEYWORDS.items()}
+_ONE_DAY = datetime.timedelta(days=1)
+_SECONDS = [datetime.timedelta(seconds=s) for s in range(86400)]
+
+
+class Event(NamedTuple):
+    """One event line (a tuple: millions are made per upload, so it must be cheap)."""
+
+    line: int  # 1-based physical line number in the upload
+    time: datetime.datetime  # naive: the license server's local time
+    daemon: str
+    kind: str
+    feature: str = ""
+    user: str = ""
+    host: str = ""
+    count: int = 1
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    line: int
+    reason: str
+
+
+@dataclass
+class LogSummary:
+    """What one pass over a log saw: for the upload's report."""
+
+    lines: int = 0
+    lines_seen: int = 0  # kept up to date by the caller while streaming
+    events: int = 0
+    skipped: int = 0
+    server_host: str = ""
+
+
+class UnreadableLog(ValueError):
+    """The byte stream cannot be read on (a truncated or corrupt gzip file)."""
+
+
+def open_lines(stream: BinaryIO) -> Iterator[bytes]:
+    """The physical lines of a plain or gzip-compressed byte stream, read lazily.
+
+    Raises ``UnreadableLog`` where a compressed stream turns out corrupt (the lines before it
+    have been yielded)."""
+    head = stream.read(2)
+    stream.seek(0)
+    if head != b"\x1f\x8b":
+        yield from stream
+        return
+    try:
+        yield from io.BufferedReader(gzip.GzipFile(fileobj=stream), buffer_size=1 << 20)  # type: ignore[arg-type]
+    except (EOFError, OSError, zlib.error) as error:
+        raise UnreadableLog(f"corrupt gzip data: {error}") from error
+
+
+def _text(raw: bytes | str) -> str:
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", errors="replace")
+    return raw.rstrip("\r\n")
+
+
+def _date(month: str, day: str, year: str) -> datetime.date | None:
+    try:
+        return datetime.date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
+_BLOCK_LINE = re.compile(
+    rb'^ ?((?:[01]?\d|2[0-3]):[0-5]\d:[0-5]\d) \(([^()\s]{1,64})\) (OUT|IN|DENIED|QUEUED|DEQUEUED|UNSUPPORTED): '
+    rb'"([^"\n]{1,255})" ([^@"\s]{1,255})@(\S{1,255})(?:  \((\d{1,6}) licenses?\))?(?:  \(([^\n]{1,255})\))?'
+    rb'[ \t\r]*$|^([^\n]*)$',
+    re.MULTILINE,
+)
+BLOCK_BYTES = 4 * 1024 * 1024
+
+
+def open_blocks(stream: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
+    """A plain or gzip-compressed byte stream in blocks of about ``size`` bytes (any cut)."""
+    head = stream.read(2)
+    stream.seek(0)
+    if head != b"\x1f\x8b":
+        while block := stream.read(size):
+            yield block
+        return
+    source = gzip.GzipFile(fileobj=stream)
+    try:
+        while block := source.read(size):
+            yield block
+    except (EOFError, OSError, zlib.error) as error:
+        raise UnreadableLog(f"corrupt gzip data: {error}") from error
+
+
+def _raw(clock: bytes, daemon: bytes, keyword: bytes, feature: bytes, user: bytes, host: bytes, other: bytes) -> bytes:
+    """The line a findall tuple stands for (enough of it for ``careful``)."""
+    return b'%s (%s) %s: "%s" %s@%s' % (clock, daemon, keyword, feature, user, host) if clock else other
+
+
+class _Reader:
+    """The date state of one pass over a log, and the careful reading of unusual lines."""
+
+    def __init__(self, summary: LogSummary) -> None:
+        self.summary = summary
+        self.day: datetime.date | None = None
+        self.day_start: datetime.datetime | None = None
+        self.last_seconds = -1
+        self.number = 0
+
+    def block(self, block: bytes) -> Iterator[Event | Skipped]:
+        """Every line of ``block`` (no final newline). Event lines of a dated log are read by
+        one regular expression over the whole block (in C); others by ``careful``."""
+        summary = self.summary
+        clocks: dict[bytes, int] = {}
+        names: dict[bytes, str] = {}
+        kinds = _FAST_KINDS
+        seconds_table = _SECONDS
+        number = self.number
+        day, day_start, last_seconds = self.day, self.day_start, self.last_seconds
+        events = 0
+        for clock, daemon, keyword, feature, user, host, count, reason, other in _BLOCK_LINE.findall(block):
+            number += 1
+            if clock and day is not None:
+                seconds_of_day = clocks.get(clock)
+                if seconds_of_day is None:
+                    hours, minutes, seconds = clock.split(b":")
+                    seconds_of_day = clocks[clock] = int(hours) * 3600 + int(minutes) * 60 + int(seconds)
+                if seconds_of_day < last_seconds:
+                    day += _ONE_DAY
+                    day_start = None
+                if day_start is None:
+                    day_start = datetime.datetime.combine(day, datetime.time())
+                last_seconds = seconds_of_day
+                events += 1
+                yield Event(
+                    number, day_start + seconds_table[seconds_of_day],
+                    names.get(daemon) or names.setdefault(daemon, daemon.decode("utf-8", "replace")),
+                    kinds[keyword],
+                    names.get(feature) or names.setdefault(feature, feature.decode("utf-8", "replace")),
+                    names.get(user) or names.setdefault(user, user.decode("utf-8", "replace")),
+                    names.get(host) or names.setdefault(host, host.decode("utf-8", "replace")),
+                    int(count or 1),
+                    names.get(reason) or names.setdefault(reason, reason.decode("utf-8", "replace")),
+                )
+                continue
+            # an event line before any date, or any other line
+            self.day, self.day_start, self.last_seconds, self.number = day, day_start, last_seconds, number
+            item = self.careful(number, _raw(clock, daemon, keyword, feature, user, host, other))
+            day, day_start, last_seconds = self.day, self.day_start, self.last_seconds
+            if item is not None:
+                yield item
+        self.day, self.day_start, self.last_seconds, self.number = day, day_start, last_seconds, number
+        summary.events += events
+
+    def careful(self, number: int, raw: bytes) -> Event | Skipped | None:
+        """One line that is not a plain event line of a dated log: a date line, an lmgrd start,
+        chatter (nothing), junk (``Skipped`` with the reason), or an unusual event line."""
+        summary = self.summary
+        self.day_start = None
+        if len(raw) > MAX_LINE_CHARS:
+            summary.skipped += 1
+            return Skipped(number, "line too long")
+        text = _text(raw)
+        if not text.strip():
+            return None
+        match = _LINE.match(text)
+        if match is None:
+            summary.skipped += 1
+            return Skipped(number, "not a log line (h:mm:ss (daemon) ...)")
+        hours, minutes, seconds, daemon, rest = match.groups()
+        if int(hours) > 23 or int(minutes) > 59 or int(seconds) > 59:
+            summary.skipped += 1
+            return Skipped(number, "invalid time of day")
+        seconds_of_day = int(hours) * 3600 + int(minutes) * 60 + int(seconds)
+        if rest.startswith("TIMESTAMP") or "started on" in rest:
+            dated = self._date_line(number, seconds_of_day, daemon, rest)
+            if dated is not False:
+                return dated
+        event = _EVENT.match(rest)
+        if event is None:  # chatter: lmgrd messages, "EXTERNAL FILTERS are OFF", ...
+            if self.day is not None:
+                if seconds_of_day < self.last_seconds:
+                    self.day += _ONE_DAY
+                self.last_seconds = seconds_of_day
+            return None
+        return self._event_line(number, seconds_of_day, daemon, event)
+
+    def _date_line(self, number: int, seconds_of_day: int, daemon: str, rest: str) -> Event | Skipped | bool | None:
+        """A TIMESTAMP line (None, or Skipped when its date is invalid) or an lmgrd start (a
+        RESTART event); False when the line is neither after all."""
+        summary = self.summary
+        if rest.startswith("TIMESTAMP"):
+            stamp = _TIMESTAMP.match(rest)
+            when = stamp and _date(*stamp.groups())
+            if not when:
+                summary.skipped += 1
+                return Skipped(number, "invalid TIMESTAMP date")
+            self.day, self.last_seconds = when, seconds_of_day
+            return None
+        started = _STARTED.search(rest)
+        when = _date(*started.groups()[1:]) if started else None
+        if not started or not when:
+            return False
+        self.day, self.last_seconds = when, seconds_of_day
+        summary.server_host = summary.server_host or started.group(1)
+        summary.events += 1
+        return Event(number, datetime.datetime.combine(when, datetime.time()) + _SECONDS[seconds_of_day],
+                     daemon, RESTART)
+
+    def _event_line(self, number: int, seconds_of_day: int, daemon: str, event: re.Match) -> Event | Skipped:
+        summary = self.summary
+        if self.day is None:
+            summary.skipped += 1
+            return Skipped(number, "event before any TIMESTAMP line: date unknown")
+        keyword, feature, user, host, tail = event.groups()
+        count_match = _COUNT.search(tail)
+        count = int(count_match.group(1)) if count_match else 1
+        if count < 1:
+            summary.skipped += 1
+            return Skipped(number, "license count must be positive")
+        if seconds_of_day < self.last_seconds:
+            self.day += _ONE_DAY
+        self.last_seconds = seconds_of_day
+        reason = _COUNT.sub("", tail).strip()
+        if reason.startswith("(") and reason.endswith(")"):
+            reason = reason[1:-1]
+        summary.events += 1
+        return Event(
+            number, datetime.datetime.combine(self.day, datetime.time()) + _SECONDS[seconds_of_day],
+            daemon, _KEYWORDS[keyword], feature, user.strip(), host, count, reason[:255],
+        )
+
+
+def parse_log(chunks: Iterable[bytes | str], summary: LogSummary | None = None) -> Iterator[Event | Skipped]:
+    """Events of a debug log (lmgrd and any number of vendor daemons interleaved).
+
+    ``chunks`` are lines or blocks of any size, cut anywhere (``open_blocks``). Yields
+    ``Skipped`` for a line that is not a log line at all (junk, binary, too long, or an event
+    before any line gave a date) and nothing for lmgrd/daemon chatter. An lmgrd ``started on``
+    line yields a ``RESTART`` event: whatever was out is released then.
+    """
+    summary = summary if summary is not None else LogSummary()
+    reader = _Reader(summary)
+    buffer: list[bytes] = []
+    size = 0
+    overlong = False  # inside a line longer than any block: skipped up to its end
+    for chunk in chunks:
+        if isinstance(chunk, str):
+            chunk = chunk.encode("utf-8", "surrogateescape")
+        if overlong:
+            cut = chunk.find(b"\n")
+            if cut < 0:
+                continue
+            chunk, overlong = chunk[cut + 1:], False
+        buffer.append(chunk)
+        size += len(chunk)
+        if size < BLOCK_BYTES and len(buffer) < 20000:
+            continue
+        block = b"".join(buffer)
+        cut = block.rfind(b"\n")
+        if cut < 0:
+            if size > BLOCK_BYTES:  # one line bigger than a block: not a log line
+                reader.number += 1
+                summary.skipped += 1
+                yield Skipped(reader.number, "line too long")
+                buffer, size, overlong = [], 0, True
+            continue
+        yield from reader.block(block[:cut])
+        buffer = [block[cut + 1:]]
+        size = len(buffer[0])
+    if buffer:
+        block = b"".join(buffer)
+        if block:
+            yield from reader.block(block[:-1] if block.endswith(b"\n") else block)
+    summary.lines = reader.number
+
+
+# --- replay: licenses out over time --------------------------------------------------------
+
+
+@dataclass
+class FeatureFigures:
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EVENT_KINDS, 0))
+    licenses_out: int = 0
+    out: int = 0  # licenses out now
+    peak: int = 0
+    license_seconds: int = 0
+    true_denials: int = 0
+    daily_peak: dict[datetime.date, int] = field(default_factory=dict)
+    first_day: datetime.date | None = None
+    last_day: datetime.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Licenses out of one feature changed at ``time`` (from ``before`` to ``after``)."""
+
+    time: datetime.datetime
+    daemon: str
+    feature: str
+    before: int
+    after: int
+
+
+@dataclass(frozen=True, slots=True)
+class Denial:
+    time: datetime.datetime
+    daemon: str
+    feature: str
+    user: str
+    host: str
+    count: int
+    true: bool  # not followed by a checkout of the feature by the user within the window
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One checkout, from OUT to IN (or to an lmgrd restart, or still open at ``end``)."""
+
+    daemon: str
+    feature: str
+    user: str
+    host: str
+    count: int
+    start: datetime.datetime
+    end: datetime.datetime
+    closed: bool
+
+
+class Replay:
+    """Feeds events in time order; keeps who holds what and the per-feature figures.
+
+    An IN releases the same user@host's licenses of the feature (as many as it names);
+    an IN with nothing out for that user@host (the OUT fell before the log began, or a
+    restart already released it) changes nothing. A RESTART releases everything.
+    """
+
+    def __init__(self) -> None:
+        self.features: dict[tuple[str, str], FeatureFigures] = defaultdict(FeatureFigures)
+        self.holders: dict[tuple[str, str], dict[tuple[str, str], list[tuple[datetime.datetime, int]]]] = (
+            defaultdict(lambda: defaultdict(list))
+        )
+        self.last_time: dict[tuple[str, str], datetime.datetime] = {}
+        # Denials waiting for their window to pass, in time order; per (daemon, feature, user)
+        # the same entries, so a checkout finds the ones it answers.
+        self._pending: deque[tuple] = deque()
+        self.pending_denials: dict[tuple[str, str, str], list[tuple]] = defaultdict(list)
+        self.changes: list[Change] = []
+        self.sessions: list[Session] = []
+        self.denials: list[Denial] = []
+        self.time: datetime.datetime | None = None
+        self.keep_changes = False
+
+    # -- integration
+    def _advance(self, key: tuple[str, str], figures: FeatureFigures, time: datetime.datetime) -> None:
+        last = self.last_time.get(key)
+        if last is not None and figures.out:
+            figures.license_seconds += figures.out * int((time - last).total_seconds())
+            day = last.date() + datetime.timedelta(days=1)
+            while day <= time.date():  # licenses out at midnight count for the next day
+                figures.daily_peak[day] = max(figures.daily_peak.get(day, 0), figures.out)
+                day += datetime.timedelta(days=1)
+        self.last_time[key] = time
+
+    def _touch_day(self, figures: FeatureFigures, day: datetime.date) -> None:
+        if figures.first_day is None:
+            figures.first_day = day
+        figures.last_day = day
+        figures.daily_peak.setdefault(day, figures.out)
+
+    def _set_out(self, key: tuple[str, str], figures: FeatureFigures, time: datetime.datetime, out: int) -> None:
+        if out == figures.out:
+            return
+        if self.keep_changes:
+            self.changes.append(Change(time, key[0], key[1], figures.out, out))
+        figures.out = out
+        figures.peak = max(figures.peak, out)
+        day = time.date()
+        figures.daily_peak[day] = max(figures.daily_peak.get(day, 0), out)
+
+    def _decide_denials(self, now: datetime.datetime | None) -> None:
+        """Denials whose window has passed by ``now`` (all of them when None) are decided."""
+        while self._pending and (now is None or self._pending[0][0] + TRUE_DENIAL_WINDOW < now):
+            time, daemon, feature, user, host, count, answered = self._pending.popleft()
+            self.pending_denials[(daemon, feature, user)].pop(0)
+            if not answered[0]:
+                self.features[(daemon, feature)].true_denials += 1
+            self.denials.append(Denial(time, daemon, feature, user, host, count, not answered[0]))
+
+    def feed(self, event: Event) -> None:
+        self.time = event.time
+        if self._pending:
+            self._decide_denials(event.time)
+        if event.kind == RESTART:
+            for key, holders in self.holders.items():
+                figures = self.features[key]
+                self._advance(key, figures, event.time)
+                for (user, host), held in holders.items():
+                    for start, count in held:
+                        self.sessions.append(Session(key[0], key[1], user, host, count, start, event.time, True))
+                holders.clear()
+                self._set_out(key, figures, event.time, 0)
+            return
+        key = (event.daemon, event.feature)
+        figures = self.features[key]
+        figures.counts[event.kind] += 1
+        if event.kind == OUT:
+            self._advance(key, figures, event.time)
+            self._touch_day(figures, event.time.date())
+            figures.licenses_out += event.count
+            self.holders[key][(event.user, event.host)].append((event.time, event.count))
+            self._set_out(key, figures, event.time, figures.out + event.count)
+            # A checkout within the window (exclusive of the denial's own second) answers denials.
+            for entry in self.pending_denials.get((event.daemon, event.feature, event.user), ()):
+                if entry[0] < event.time:
+                    entry[6][0] = True
+        elif event.kind == IN:
+            self._advance(key, figures, event.time)
+            self._touch_day(figures, event.time.date())
+            held = self.holders[key].get((event.user, event.host))
+            released = 0
+            to_release = event.count
+            while held and to_release > 0:
+                start, count = held[0]
+                take = min(count, to_release)
+                self.sessions.append(Session(key[0], key[1], event.user, event.host, take, start, event.time, True))
+                released += take
+                to_release -= take
+                if take == count:
+                    held.pop(0)
+                else:
+                    held[0] = (start, count - take)
+            if released:
+                self._set_out(key, figures, event.time, figures.out - released)
+        elif event.kind == DENIED:
+            entry = (event.time, event.daemon, event.feature, event.user, event.host, event.count, [False])
+            self._pending.append(entry)
+            self.pending_denials[(event.daemon, event.feature, event.user)].append(entry)
+
+    def finish(self, end: datetime.datetime | None = None) -> None:
+        """Decides the remaining denials; checkouts still open stay open until ``end``."""
+        self._decide_denials(None)
+        end = end or self.time
+        if end is None:
+            return
+        for key, holders in self.holders.items():
+            for (user, host), held in holders.items():
+                for start, count in held:
+                    self.sessions.append(Session(key[0], key[1], user, host, count, start, max(start, end), False))
+
+
+def log_figures(lines: Iterable[bytes | str]) -> dict:
+    """The figures of one debug log, as ``samples/flexlm-logs/*.expected.json`` states them."""
+    replay = Replay()
+    totals: dict[str, int] = dict.fromkeys(EVENT_KINDS, 0)
+    summary = LogSummary()
+    for item in parse_log(lines, summary):
+        if isinstance(item, Event):
+            if item.kind != RESTART:
+                totals[item.kind] += 1
+            replay.feed(item)
+    replay.finish()
+    features = {}
+    for (daemon, feature), figures in sorted(replay.features.items()):
+        daily: dict[str, int] = {}
+        if figures.first_day is not None and figures.last_day is not None:
+            day = figures.first_day
+            while day <= figures.last_day:
+                daily[day.isoformat()] = figures.daily_peak.get(day, 0)
+                day += datetime.timedelta(days=1)
+        features[f"{daemon}/{feature}"] = {
+            **figures.counts,
+            "licenses_out": figures.licenses_out,
+            "peak": figures.peak,
+            "license_hours": round(figures.license_seconds / 3600, 2),
+            "true_denials": figures.true_denials,
+            "daily_peak": daily,
+        }
+    return {
+        "events": {kind: count for kind, count in totals.items() if count},
+        "features": features,
+        "physical_lines": summary.lines,
+    }
+
+
+# --- lmstat -a -----------------------------------------------------------------------------
+
+_STATUS_DATE = re.compile(r"status on \w+ (\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d\d)")
+_SERVER = re.compile(r"License server status: (\d+)@(\S+)")
+_SERVER_UP = re.compile(r"^\s*(\S+): license server (\S+)(?: \([^)]*\))?\s*(v\S+)?")
+_VENDOR = re.compile(r"^\s*(\S+): (UP|DOWN)\b")
+_USERS_OF = re.compile(r"^Users of ([^:\s]+):\s*\((.*)\)\s*$")
+_ISSUED = re.compile(r"Total of (\d+) licenses? issued")
+_IN_USE = re.compile(r"Total of (\d+) licenses? in use")
+_USER_LINE = re.compile(
+    r"^\s+(.+?) (\S+) (\S+) \(v[^)]*\) \([^)]*\), start \w+ (\d{1,2})/(\d{1,2}) (\d{1,2}):(\d\d)"
+    r"(?:, (\d+) licenses?)?\s*$"
+)
+
+
+def _snapshot_time(match: re.Match) -> datetime.datetime | None:
+    month, day, year, hour, minute = (int(g) for g in match.groups())
+    try:
+        return datetime.datetime(year, month, day, hour, minute)
+    except ValueError:
+        return None
+
+
+def _feature_totals(totals: str) -> dict:
+    issued = _ISSUED.search(totals)
+    in_use = _IN_USE.search(totals)
+    feature: dict = {"issued": int(issued.group(1)) if issued else None,
+                     "in_use": int(in_use.group(1)) if in_use else 0, "users": []}
+    if "Uncounted" in totals:
+        feature["uncounted"] = True
+    return feature
+
+
+def _holder(match: re.Match, snapshot: datetime.datetime | None) -> dict:
+    """One user line; the start has no year: the snapshot's, or the year before when later."""
+    user, host, _display, month, day, hour, minute, licenses = match.groups()
+    start = None
+    if snapshot is not None:
+        try:
+            start = datetime.datetime(snapshot.year, int(month), int(day), int(hour), int(minute))
+            if start > snapshot:
+                start = start.replace(year=snapshot.year - 1)
+        except ValueError:
+            start = None
+    return {"user": user, "host": host, "start": start.isoformat(timespec="minutes") if start else None,
+            "licenses": int(licenses) if licenses else 1}
+
+
+def _server_line(text: str, server: dict) -> bool:
+    if match := _SERVER.search(text):
+        server.update(port=int(match.group(1)), host=match.group(2))
+        return True
+    if (match := _SERVER_UP.match(text)) and "license server" in text:
+        server["status"] = match.group(2)
+        if match.group(3):
+            server["version"] = match.group(3)
+        return True
+    return False
+
+
+def parse_lmstat(lines: Iterable[bytes | str]) -> dict:
+    """An ``lmutil lmstat -a`` snapshot: the server, its vendor daemons, and per feature the
+    licenses issued, in use and who holds them."""
+    result: dict = {"server": {}, "snapshot_time": None, "vendors": {}, "features": {}}
+    snapshot: datetime.datetime | None = None
+    feature: dict | None = None
+    in_vendors = False
+    for raw in lines:
+        text = _text(raw)[:MAX_LINE_CHARS]
+        if match := _STATUS_DATE.search(text):
+            snapshot = _snapshot_time(match)
+            result["snapshot_time"] = snapshot.isoformat(timespec="minutes") if snapshot else None
+        elif _server_line(text, result["server"]):
+            continue
+        elif text.startswith(("Vendor daemon status", "Feature usage info")):
+            in_vendors = text.startswith("Vendor")
+        elif in_vendors and (match := _VENDOR.match(text)):
+            result["vendors"][match.group(1)] = match.group(2)
+        elif match := _USERS_OF.match(text):
+            feature = result["features"][match.group(1)] = _feature_totals(match.group(2))
+        elif feature is not None and (match := _USER_LINE.match(text)):
+            feature["users"].append(_holder(match, snapshot))
+    return result
