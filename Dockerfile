@@ -8,7 +8,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY requirements/ requirements/
-RUN pip install --no-cache-dir -r requirements/base.txt
+# The hashed lock (`make lock`): exactly the tested versions, every download checked.
+RUN pip install --no-cache-dir --require-hashes -r requirements/lock-base.txt
 
 COPY . .
 # collectstatic needs importable settings, not real secrets. Translations (.mo) are committed.

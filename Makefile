@@ -5,14 +5,16 @@ PORT ?= 8000
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test test-fast drills install migrate seed worker beat lint bench bench-usage clean
+.PHONY: run test test-fast drills install migrate seed worker beat lint complexity lock bench bench-usage clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed-dev: requirements/base.txt requirements/dev.txt | $(BIN)/activate
+# Installs from the hashed lock (requirements/lock-*.txt, made by `make lock` from the
+# human-edited requirements/*.txt): the same versions everywhere, every download checked.
+$(VENV)/.installed-dev: requirements/lock-dev.txt | $(BIN)/activate
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements/dev.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements/lock-dev.txt
 	touch $@
 
 install: $(VENV)/.installed-dev
@@ -37,16 +39,37 @@ test: install node_modules/.package-lock.json
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The loop to run while working: everything but the `slow` tests (browser journeys, outage
-# drills, hypothesis property runs; tests/conftest.py marks them). `make test` runs them all.
+# drills, hypothesis property runs; tests/conftest.py marks them), on TEST_WORKERS processes
+# (pytest-xdist; a database per worker, a test file's tests stay together). `make test` runs
+# them all, in one process.
+TEST_WORKERS ?= 2
 test-fast: install
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The operations drills alone (restore, outages, probes, metrics, logs, upgrades): docs/operations.md.
 drills: install
 	$(BIN)/pytest tests/drills tests/ops $(PYTEST_ARGS)
 
+# `ruff format --check` fails until the tree has been formatted (one commit, after the merges);
+# CI runs `ruff check` only until then (.ci/run).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Cyclomatic complexity of every function above 10, worst first; tests/portal/test_complexity.py
+# fails the build for any above 15.
+complexity: install
+	$(BIN)/radon cc --min C --order SCORE --show-complexity --exclude "*/migrations/*" accounts activations entitlements portal bench
+
+# Regenerate the hashed locks after editing requirements/base.txt, dev.txt or bench.txt.
+# Versions already locked are kept (uv prefers the existing output); to upgrade one package:
+# make lock LOCK_ARGS="--upgrade-package django".
+UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	--python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" $(LOCK_ARGS)
+lock:
+	$(UV_COMPILE) requirements/dev.txt -o requirements/lock-dev.txt
+	$(UV_COMPILE) requirements/base.txt -c requirements/lock-dev.txt -o requirements/lock-base.txt
+	$(UV_COMPILE) requirements/bench.txt -c requirements/lock-dev.txt -o requirements/lock-bench.txt
 
 worker: install
 	$(BIN)/celery -A portal worker --loglevel=INFO
@@ -59,8 +82,8 @@ clean:
 
 # Benchmarks (issue 7): not part of `make test`. Needs PostgreSQL, Redis and wrk; uses the
 # portal_bench database and Redis DB 13. Results: bench/results/latest.json, docs/performance.md.
-$(VENV)/.installed-bench: requirements/base.txt requirements/dev.txt requirements/bench.txt | $(BIN)/activate
-	$(PY) -m pip install --quiet -r requirements/bench.txt
+$(VENV)/.installed-bench: requirements/lock-bench.txt | $(BIN)/activate
+	$(PY) -m pip install --quiet --require-hashes -r requirements/lock-bench.txt
 	touch $@
 
 bench: $(VENV)/.installed-bench

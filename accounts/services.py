@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 
 from portal.errors import PortalError
 from portal.i18n import deferred
+from portal.imports import PlanChanged
 
 from .access import authorize, authorize_staff, deny, is_support_staff
 from .audit import audit_ip, audit_record
@@ -246,14 +247,15 @@ def _invitation_email(invitation: Invitation) -> None:
     )
 
 
-class BulkPlanChanged(PortalError):
+class BulkPlanChanged(PlanChanged):
     """The data changed between the preview and the apply; nothing was applied."""
 
     def __init__(self, plan: list[AddPlanLine]) -> None:
         super().__init__(
-            _("Portal users changed since the preview, so nothing was applied. Review the new preview and apply again.")
+            _("Portal users changed since the preview, so nothing was applied. "
+              "Review the new preview and apply again."),
+            plan,
         )
-        self.plan = plan
 
 
 # The ASC notification of a bulk add lists at most this many changes (the audit log has all).

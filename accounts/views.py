@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -11,7 +12,6 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
@@ -19,6 +19,7 @@ from django.views.generic import TemplateView
 
 from portal.csv import csv_response
 from portal.errors import PortalError
+from portal.imports import PreviewedImportMixin
 
 from .access import CustomerViewMixin
 from .audit_text import audit_sentence
@@ -36,6 +37,7 @@ from .roles import GRANTABLE_ROLES, PERMISSION_LABELS, ROLE_PERMISSIONS, Permiss
 from .selectors import (
     AddOutcome,
     AddPlanLine,
+    AddRequest,
     audit_actions_used,
     audit_event_list,
     invitation_pending_list,
@@ -45,7 +47,6 @@ from .selectors import (
     user_add_plan_digest,
 )
 from .services import (
-    BulkPlanChanged,
     customer_set_mfa_required,
     invitation_cancel,
     invitation_resend,
@@ -246,67 +247,32 @@ class InvitationResendView(_InvitationActionView):
         return self.users_redirect()
 
 
-class UserBulkAddView(CustomerViewMixin, View):
+class UserBulkAddView(PreviewedImportMixin, CustomerViewMixin, View):
     """Bulk add in two steps: preview (nothing changes) and apply (all or nothing)."""
 
     required_permission = Permission.MANAGE_USERS
     template_name = "accounts/users_bulk.html"
+    import_url_name = "users:bulk"
+    form_class = BulkAddForm
+    apply_form_class = BulkApplyForm
+    outcomes = AddOutcome
+    max_lines = MAX_BULK_LINES
 
-    def page(self, request: HttpRequest, status: int = HTTPStatus.OK, **context: Any) -> HttpResponse:
-        context.setdefault("form", BulkAddForm())
-        context.setdefault("max_lines", MAX_BULK_LINES)
-        context.setdefault("import_url", reverse("users:bulk", args=[self.customer.number]))
-        return self.render_page(self.template_name, status, **context)
+    def import_plan(self, requests: Sequence[AddRequest]) -> list[AddPlanLine]:
+        return user_add_plan(customer=self.customer, requests=requests)
 
-    def preview(self, request: HttpRequest, content: str, plan: list[AddPlanLine], **context: Any) -> HttpResponse:
-        digest = user_add_plan_digest(plan)
-        token = BulkApplyForm.token_for(customer=self.customer, user=request.user, content=content, digest=digest)
-        counts = Counter(line.outcome for line in plan)
-        return self.page(
-            request,
-            plan=plan,
-            summary=[(outcome, counts[outcome]) for outcome in AddOutcome if counts[outcome]],
-            blocking=any(line.blocking for line in plan),
-            applicable=sum(1 for line in plan if line.applies),
-            apply_form=BulkApplyForm(
-                initial={"content": content, "token": token}, customer=self.customer, user=request.user
-            ),
-            form=BulkAddForm(initial={"text": content}),
-            **context,
+    def import_digest(self, plan: Sequence[AddPlanLine]) -> str:
+        return user_add_plan_digest(plan)
+
+    def import_apply(self, requests: Sequence[AddRequest], expected_digest: str) -> list[AddPlanLine]:
+        return membership_bulk_add(
+            customer=self.customer, actor=self.request.user, requests=requests, expected_digest=expected_digest
         )
 
-    def get(self, request: HttpRequest, customer_number: str) -> HttpResponse:
-        return self.page(request)
-
-    def post(self, request: HttpRequest, customer_number: str) -> HttpResponse:
-        if "apply" in request.POST:
-            return self.apply(request)
-        form = BulkAddForm(request.POST, request.FILES)
-        if not form.is_valid():
-            return self.page(request, form=form, status=HTTPStatus.BAD_REQUEST)
-        plan = user_add_plan(customer=self.customer, requests=form.cleaned_data["requests"])
-        return self.preview(request, form.cleaned_data["content"], plan)
-
-    def apply(self, request: HttpRequest) -> HttpResponse:
-        form = BulkApplyForm(request.POST, customer=self.customer, user=request.user)
-        if not form.is_valid():
-            return self.page(request, apply_errors=form.non_field_errors(), status=HTTPStatus.BAD_REQUEST)
-        content = form.cleaned_data["content"]
-        try:
-            applied = membership_bulk_add(
-                customer=self.customer, actor=request.user,
-                requests=form.cleaned_data["requests"], expected_digest=form.cleaned_data["digest"],
-            )
-        except BulkPlanChanged as changed:
-            messages.warning(request, changed.message)
-            return self.preview(request, content, changed.plan, status=HTTPStatus.CONFLICT)
-        except PortalError as refused:
-            self.refused(refused)
-            plan = user_add_plan(customer=self.customer, requests=form.cleaned_data["requests"])
-            return self.preview(request, content, plan, status=HTTPStatus.BAD_REQUEST)
+    def import_done(self, applied: Sequence[AddPlanLine]) -> HttpResponse:
         counts = Counter(line.outcome for line in applied)
         messages.success(
-            request,
+            self.request,
             _("Bulk add applied: %(added)d added, %(invited)d invited.")
             % {"added": counts[AddOutcome.ADD], "invited": counts[AddOutcome.INVITE]},
         )

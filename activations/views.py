@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from allauth.core import ratelimit
+from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -29,9 +30,9 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
-from accounts.access import CustomerViewMixin
+from accounts.access import CustomerViewMixin, customer_access_for
 from accounts.roles import Permission, Role
-from accounts.selectors import membership_list
+from accounts.selectors import membership_list, memberships_for_user
 from entitlements.models import LicensingModel
 from entitlements.selectors import EntitlementFilters, entitlement_list, flexnet_entitlement_list
 from portal.errors import PortalError
@@ -676,7 +677,21 @@ class VerifyView(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         kwargs.setdefault("form", VerifyForm())
         kwargs.setdefault("max_kb", settings.PORTAL_VERIFY_MAX_BYTES // 1024)
-        return super().get_context_data(**kwargs)
+        return super().get_context_data(**self.customer_context(), **kwargs)
+
+    def customer_context(self) -> dict[str, Any]:
+        """Reached from a customer's pages (``?customer=<n>``), the page keeps that customer's
+        header, tabs and breadcrumbs, for a member of it; anyone else gets the plain page."""
+        number = self.request.GET.get("customer", "")
+        if not number or len(number) > 32:
+            return {}
+        memberships = memberships_for_user(user=self.request.user)
+        access = customer_access_for(memberships, number)
+        if access is None or (access.customer.mfa_required and not is_mfa_enabled(self.request.user)):
+            return {}
+        self.request.my_memberships = memberships
+        self.request.customer_access = access
+        return access.page_context(customer_query=f"?customer={access.customer.number}")
 
     def refuse(self, status: HTTPStatus, message: str) -> HttpResponse:
         return self.render_to_response(self.get_context_data(refused=message), status=status)

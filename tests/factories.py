@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 
 import factory
 from allauth.account.models import EmailAddress
+from django.utils import timezone
 
 from accounts.models import Customer, Invitation, Membership, User
 from accounts.roles import Role
@@ -77,9 +79,9 @@ class EntitlementFactory(factory.django.DjangoModelFactory):
     line_id = factory.Sequence(lambda n: f"{n + 1:07d}-{n % 10000:04d}")
     order_number = factory.Sequence(lambda n: f"SO-{n:06d}")
     quantity = 10
-    start_date = factory.LazyFunction(lambda: datetime.date.today() - datetime.timedelta(days=30))
-    end_date = factory.LazyFunction(lambda: datetime.date.today() + datetime.timedelta(days=365))
-    tecs_end_date = factory.LazyFunction(lambda: datetime.date.today() + datetime.timedelta(days=365))
+    start_date = factory.LazyFunction(lambda: timezone.localdate() - datetime.timedelta(days=30))
+    end_date = factory.LazyFunction(lambda: timezone.localdate() + datetime.timedelta(days=365))
+    tecs_end_date = factory.LazyFunction(lambda: timezone.localdate() + datetime.timedelta(days=365))
     borrowable = False
 
 
@@ -124,3 +126,77 @@ class ActivationFactory(factory.django.DjangoModelFactory):
         Entitlement.objects.filter(pk=entitlement.pk).update(activated=entitlement.activated + activation.quantity)
         entitlement.refresh_from_db()
         return activation
+
+
+# --- Shared Web and Elastic (entitlements/licensing/) ----------------------------------------
+
+from entitlements.models import (  # noqa: E402
+    BudgetAlert,
+    ElasticAccount,
+    ElasticUsage,
+    SeatAssignment,
+    SharedWebGroup,
+    SharedWebUser,
+)
+
+
+class SharedWebUserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SharedWebUser
+
+    customer = factory.SubFactory(CustomerFactory)
+    email = factory.Sequence(lambda n: f"shared{n}@example.org")
+    name = factory.Faker("name")
+
+
+class SharedWebGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SharedWebGroup
+
+    customer = factory.SubFactory(CustomerFactory)
+    name = factory.Sequence(lambda n: f"Group {n}")
+
+
+class SeatAssignmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SeatAssignment
+
+    group = factory.SubFactory(SharedWebGroupFactory)
+    entitlement = factory.SubFactory(
+        EntitlementFactory, customer=factory.SelfAttribute("..group.customer"),
+        product__licensing_model=LicensingModel.SHARED_WEB,
+    )
+    seats = 1
+
+
+class ElasticAccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ElasticAccount
+
+    customer = factory.SubFactory(CustomerFactory)
+    license_server_id = factory.LazyAttribute(lambda account: f"ELS-{account.customer.number}")
+    pin = "PIN-0000-TEST"
+
+
+class ElasticUsageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ElasticUsage
+
+    customer = factory.SubFactory(CustomerFactory)
+    transaction_id = factory.Sequence(lambda n: f"T{n:06d}")
+    started_at = factory.LazyFunction(timezone.now)
+    ended_at = factory.LazyAttribute(lambda usage: usage.started_at)
+    product = factory.SubFactory(ProductFactory, licensing_model=LicensingModel.ELASTIC)
+    count = 1
+    hours = Decimal("1.000")
+    cost = Decimal("1.000")
+
+
+class BudgetAlertFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BudgetAlert
+
+    customer = factory.SubFactory(CustomerFactory)
+    month = factory.LazyFunction(lambda: timezone.localdate().replace(day=1))
+    threshold = 80
+    consumed = Decimal("80.000")

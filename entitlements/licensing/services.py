@@ -35,6 +35,7 @@ from accounts.roles import Permission
 from portal.csv import csv_table_read
 from portal.errors import PortalError
 from portal.i18n import deferred
+from portal.imports import PlanChanged
 
 from ..models import (
     BudgetAlert,
@@ -200,13 +201,12 @@ def shared_web_user_remove(*, shared_web_user: SharedWebUser, actor: User) -> No
                 % {"actor": actor.email, "email": shared_web_user.email})
 
 
-class ImportPlanChanged(PortalError):
+class ImportPlanChanged(PlanChanged):
     """The list changed between the preview and the apply; nothing was applied."""
 
     def __init__(self, plan: list[SharedWebImportLine]) -> None:
         super().__init__(_("The Shared Web users changed since the preview, so nothing was applied. "
-                           "Review the new preview and apply again."))
-        self.plan = plan
+                           "Review the new preview and apply again."), plan)
 
 
 NOTIFICATION_MAX_LINES = 200

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar, TypeVar
 
@@ -16,7 +17,6 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
@@ -25,6 +25,7 @@ from accounts.access import CustomerViewMixin
 from accounts.roles import Permission, roles_with
 from portal.csv import csv_response
 from portal.errors import PortalError
+from portal.imports import PreviewedImportMixin
 
 from ..models import ElasticAccount, LicensingModel
 from .charts import CHART_PALETTE, elastic_usage_chart
@@ -45,6 +46,7 @@ from .forms import (
 from .selectors import (
     ImportOutcome,
     SharedWebImportLine,
+    SharedWebImportRequest,
     elastic_account_get,
     elastic_summary,
     elastic_usage_list,
@@ -61,7 +63,6 @@ from .selectors import (
     shared_web_user_list,
 )
 from .services import (
-    ImportPlanChanged,
     elastic_budget_update,
     elastic_pin_regenerate,
     seat_assignment_set,
@@ -263,64 +264,43 @@ class SharedWebUserExportView(_SharedWebView):
         return csv_response(filename, ["email", "name", "active", "groups"], rows)
 
 
-class SharedWebUserImportView(_SharedWebView):
+class SharedWebUserImportView(PreviewedImportMixin, _SharedWebView):
     """Bulk import in two steps: preview (nothing changes) and apply (all or nothing)."""
 
     required_permission = Permission.MANAGE_LICENSING_SETTINGS
+    template_name = "shared_web_import.html"
+    import_url_name = "licensing_settings:shared_web_users_import"
+    form_class = SharedWebImportForm
+    apply_form_class = SharedWebImportApplyForm
+    outcomes = ImportOutcome
+    max_lines = MAX_IMPORT_LINES
 
-    def import_page(self, status: int = HTTPStatus.OK, **extra: Any) -> HttpResponse:
-        extra.setdefault("form", SharedWebImportForm())
-        extra.setdefault("import_url", reverse("licensing_settings:shared_web_users_import",
-                                               args=[self.customer.number]))
-        return self.page("shared_web_import.html", status=status, max_lines=MAX_IMPORT_LINES, **extra)
+    def import_render(self, status: int, context: dict[str, Any]) -> HttpResponse:
+        return self.page(self.template_name, status=status, **context)
 
-    def preview(self, content: str, plan: list[SharedWebImportLine], status: int = HTTPStatus.OK) -> HttpResponse:
-        token = SharedWebImportApplyForm.token_for(customer=self.customer, user=self.request.user, content=content,
-                                     digest=shared_web_import_digest(plan))
-        counts = Counter(line.outcome for line in plan)
-        return self.import_page(
-            status=status, plan=plan,
-            summary=[(outcome, counts[outcome]) for outcome in ImportOutcome if counts[outcome]],
-            blocking=any(line.blocking for line in plan),
-            applicable=sum(1 for line in plan if line.applies),
-            apply_form=SharedWebImportApplyForm(initial={"content": content, "token": token},
-                                                customer=self.customer, user=self.request.user),
-            form=SharedWebImportForm(initial={"text": content}),
-        )
+    def import_plan(self, requests: Sequence[SharedWebImportRequest]) -> list[SharedWebImportLine]:
+        return shared_web_import_plan(customer=self.customer, requests=requests)
+
+    def import_digest(self, plan: Sequence[SharedWebImportLine]) -> str:
+        return shared_web_import_digest(plan)
+
+    def import_apply(self, requests: Sequence[SharedWebImportRequest], expected_digest: str) -> list:
+        return shared_web_user_import(customer=self.customer, actor=self.request.user, requests=requests,
+                                      expected_digest=expected_digest)
+
+    def import_done(self, applied: Sequence[SharedWebImportLine]) -> HttpResponse:
+        counts = Counter(line.outcome for line in applied)
+        messages.success(self.request, _("Import applied: %(added)d added, %(updated)d updated.")
+                         % {"added": counts[ImportOutcome.ADD], "updated": counts[ImportOutcome.UPDATE]})
+        return self.users_redirect()
 
     @_section_guard
     def get(self, request: HttpRequest, customer_number: str) -> HttpResponse:
-        return self.import_page()
+        return super().get(request, customer_number)
 
     @_section_guard
     def post(self, request: HttpRequest, customer_number: str) -> HttpResponse:
-        if "apply" in request.POST:
-            return self.apply(request)
-        form = SharedWebImportForm(request.POST, request.FILES)
-        if not form.is_valid():
-            return self.import_page(status=HTTPStatus.BAD_REQUEST, form=form)
-        plan = shared_web_import_plan(customer=self.customer, requests=form.cleaned_data["requests"])
-        return self.preview(form.cleaned_data["content"], plan)
-
-    def apply(self, request: HttpRequest) -> HttpResponse:
-        form = SharedWebImportApplyForm(request.POST, customer=self.customer, user=request.user)
-        if not form.is_valid():
-            return self.import_page(status=HTTPStatus.BAD_REQUEST, apply_errors=form.non_field_errors())
-        content, requests = form.cleaned_data["content"], form.cleaned_data["requests"]
-        try:
-            applied = shared_web_user_import(customer=self.customer, actor=request.user, requests=requests,
-                                             expected_digest=form.cleaned_data["digest"])
-        except ImportPlanChanged as changed:
-            messages.warning(request, changed.message)
-            return self.preview(content, changed.plan, status=HTTPStatus.CONFLICT)
-        except PortalError as refused:
-            messages.error(request, refused.message)
-            plan = shared_web_import_plan(customer=self.customer, requests=requests)
-            return self.preview(content, plan, status=HTTPStatus.BAD_REQUEST)
-        counts = Counter(line.outcome for line in applied)
-        messages.success(request, _("Import applied: %(added)d added, %(updated)d updated.")
-                         % {"added": counts[ImportOutcome.ADD], "updated": counts[ImportOutcome.UPDATE]})
-        return self.users_redirect()
+        return super().post(request, customer_number)
 
 
 # --- Shared Web groups and seats --------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 
 import pytest
@@ -9,10 +10,22 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.access import CustomerViewMixin
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, Customer, User
 from accounts.roles import ROLE_PERMISSIONS, Permission, Role
+from entitlements.models import LicensingModel
+from tests.activations.helpers import activate, flex_customer, setup_server
 from tests.customer_urls import customer_routes
-from tests.factories import CustomerFactory, MembershipFactory, UserFactory
+from tests.factories import (
+    CustomerFactory,
+    ElasticAccountFactory,
+    EntitlementFactory,
+    InvitationFactory,
+    MembershipFactory,
+    ProductFactory,
+    SharedWebGroupFactory,
+    SharedWebUserFactory,
+    UserFactory,
+)
 
 ROUTES = customer_routes()
 
@@ -136,3 +149,68 @@ def test_access_page_requires_login(client) -> None:
     response = client.get(reverse("access"))
     assert response.status_code == HTTPStatus.FOUND
     assert response["Location"].startswith(reverse("account_login"))
+
+
+ALLOWED_PAIRS = [
+    (route, role)
+    for route in ROUTES
+    if route.view_class is not None and issubclass(route.view_class, CustomerViewMixin)
+    for role in Role
+    if route.view_class.required_permission in ROLE_PERMISSIONS[role]
+]
+
+
+def _everything_customer(customer: Customer, member: User) -> dict[str, object]:
+    """Something behind every customer URL: visible activations and a server with a license
+    file (saved by ``member`` when the role may activate, so its result page is theirs),
+    Shared Web (a user, a group), Elastic (an account), another portal user and a pending
+    invitation. Returns the id for each kind of URL parameter."""
+    server, line = setup_server(customer)
+    may_activate = Permission.ACTIVATE_ENTITLEMENTS in ROLE_PERMISSIONS[Role(member.memberships.get().role)]
+    result = activate(server, member if may_activate else UserFactory(is_staff=True), {line.pk: 1})
+    shared_web = ProductFactory(licensing_model=LicensingModel.SHARED_WEB)
+    EntitlementFactory(customer=customer, product=shared_web)
+    EntitlementFactory(customer=customer, product=ProductFactory(licensing_model=LicensingModel.ELASTIC))
+    ElasticAccountFactory(customer=customer)
+    return {
+        "server": server.pk,
+        "version": result.license_file.version,
+        "token": result.token,
+        "membership": MembershipFactory(customer=customer, role=Role.VIEWER).pk,
+        "invitation": InvitationFactory(customer=customer).pk,
+        "shared_web_user": SharedWebUserFactory(customer=customer).pk,
+        "group": SharedWebGroupFactory(customer=customer).pk,
+    }
+
+
+def _path(route, customer: Customer, ids: dict[str, object]) -> str:
+    if "invitation" in route.name:
+        pk = ids["invitation"]
+    elif "shared_web_user" in route.name:
+        pk = ids["shared_web_user"]
+    elif "shared_web_group" in route.name:
+        pk = ids["group"]
+    else:
+        pk = ids["membership"]
+    path = "/" + route.route.replace("<str:customer_number>", customer.number)
+    path = path.replace("<int:server_id>", str(ids["server"])).replace("<int:version>", str(ids["version"]))
+    path = path.replace("<str:token>", str(ids["token"])).replace("<int:pk>", str(pk))
+    if not hasattr(route.view_class, "get"):
+        # POST only: a GET is answered 405 after the gate, before any id is read.
+        return re.sub(r"<(?:\w+:)?\w+>", "0", path)
+    assert "<" not in path, f"{route.route}: a URL parameter this test does not fill yet (_everything_customer)"
+    return path
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("route", "role"), ALLOWED_PAIRS, ids=lambda v: getattr(v, "name", None) or str(v))
+def test_allowed_pairs_are_neither_403_nor_404(route, role, member_client) -> None:
+    """Generated from the matrix: every (view, role) pair the mapping allows gets through the
+    gate (a page, a redirect, or 405 for a POST-only view on GET), never 403 or 404."""
+    customer = flex_customer()
+    client = member_client(role=role, customer=customer)
+    ids = _everything_customer(customer, client.user)
+    response = client.get(_path(route, customer, ids))
+    assert response.status_code not in (HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND), route.route
+    assert response.status_code < HTTPStatus.INTERNAL_SERVER_ERROR
+    assert not AuditEvent.objects.filter(customer=customer, actor=client.user, denied=True).exists()

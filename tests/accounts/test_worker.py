@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-import time
+import threading
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
 from django.core import mail
 
 from accounts.models import AuditEvent, Membership, Notification
@@ -21,11 +23,31 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture
-def redis_worker():
-    """Publishes to the real Redis broker and runs a worker consuming from it."""
+def redis_worker() -> Iterator[Callable[..., bool]]:
+    """Publishes to the real Redis broker and runs a worker consuming from it. Yields
+    ``wait_until(predicate, seconds)``: woken by every task the worker finishes (Celery's
+    ``task_postrun``), not by polling."""
     redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()  # fail loudly without Redis
-    with broker(REDIS_URL), start_worker(celery_app, perform_ping_check=False, pool="solo", shutdown_timeout=10):
-        yield
+    finished = threading.Condition()
+
+    def on_task_done(**kwargs: object) -> None:
+        with finished:
+            finished.notify_all()
+
+    def wait_until(predicate: Callable[[], bool], seconds: float = 30) -> bool:
+        with finished:
+            return finished.wait_for(predicate, timeout=seconds)
+
+    task_postrun.connect(on_task_done, weak=False)
+    try:
+        with broker(REDIS_URL), start_worker(celery_app, perform_ping_check=False, pool="solo", shutdown_timeout=10):
+            yield wait_until
+    finally:
+        task_postrun.disconnect(on_task_done)
+
+
+def _all_sent() -> bool:
+    return not Notification.objects.filter(sent_at__isnull=True).exists()
 
 
 @pytest.mark.worker
@@ -35,10 +57,7 @@ def test_worker_delivers_notification_over_redis(redis_worker) -> None:
     asc = MembershipFactory(customer=customer, role=Role.ASC).user
     admin = MembershipFactory(customer=customer, role=Role.ADMINISTRATOR).user
     membership_add(customer=customer, actor=admin, email="worker@example.org", role=Role.VIEWER)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and Notification.objects.filter(sent_at__isnull=True).exists():
-        time.sleep(0.05)
-    assert not Notification.objects.filter(sent_at__isnull=True).exists()
+    assert redis_worker(_all_sent, 20)
     assert sorted(m.to[0] for m in mail.outbox) == sorted([asc.email, "worker@example.org"])
 
 
@@ -58,17 +77,8 @@ def test_every_user_modification_emails_each_asc_once_through_the_worker(redis_w
     invitation_cancel(invitation=invitation, actor=admin)
     membership_remove(membership=Membership.objects.get(pk=membership.pk), actor=admin)
 
-    assert _wait_until_sent()
+    assert redis_worker(_all_sent)
     for asc in ascs:
         received = [m for m in mail.outbox if m.to == [asc.email]]
         assert len(received) == 5, [m.body for m in received]
     assert AuditEvent.objects.filter(customer=customer, denied=False).count() == 5
-
-
-def _wait_until_sent(seconds: float = 30) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not Notification.objects.filter(sent_at__isnull=True).exists():
-            return True
-        time.sleep(0.05)
-    return False

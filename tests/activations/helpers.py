@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
+
+from django.utils import timezone
 
 from accounts.models import Customer
 from activations.selectors import LineRequest
@@ -36,4 +37,4 @@ def activate(server, actor, quantities: dict[int, int], *, deliver: str = "downl
                             expected=expected, deliver=deliver)
 
 
-TODAY = datetime.date.today()
+TODAY = timezone.localdate()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -125,14 +123,19 @@ def test_normalise_returns_str_or_raises_host_id_error_and_is_idempotent(kind: H
         normalised = hostid_normalise(kind, value)
     except HostIdError:
         return
+    assert isinstance(normalised, str)
     assert hostid_normalise(kind, normalised) == normalised
     assert hostid_detect(normalised) is kind
 
 
 @given(value=st.text())
 def test_detect_returns_type_or_raises_host_id_error(value: str) -> None:
-    with contextlib.suppress(HostIdError):
-        hostid_detect(value)
+    try:
+        detected = hostid_detect(value)
+    except HostIdError:
+        return
+    assert isinstance(detected, HostIdType)
+    assert hostid_normalise(detected, value)  # what is detected as a type is a valid host ID of it
 
 
 _HEX_DIGIT = st.sampled_from("0123456789abcdefABCDEF")

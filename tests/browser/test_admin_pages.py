@@ -36,6 +36,7 @@ from accounts.roles import Role
 from accounts.services import membership_add
 from activations.models import RehostQuota
 from entitlements.models import BudgetAlert, ElasticAccount
+from tests.factories import BudgetAlertFactory
 
 pytestmark = pytest.mark.browser
 
@@ -116,8 +117,8 @@ def console(transactional_db: None) -> User:
                                         type=Authenticator.Type.TOTP, defaults={"data": {"secret": "x"}})
     account = ElasticAccount.objects.order_by("pk").first()
     if account is not None and not BudgetAlert.objects.exists():
-        BudgetAlert.objects.create(customer=account.customer, month=datetime.date(2026, 1, 1), threshold=80,
-                                   consumed=Decimal(1))
+        BudgetAlertFactory(customer=account.customer, month=datetime.date(2026, 1, 1), threshold=80,
+                           consumed=Decimal(1))
     return staff
 
 

@@ -21,7 +21,14 @@ from entitlements.licensing.services import budget_alert_check, elastic_budget_u
 from entitlements.licensing.tasks import elastic_budget_alerts_check
 from entitlements.models import BudgetAlert, ElasticAccount, ElasticUsage, LicensingModel, Product
 from portal.errors import PortalError
-from tests.factories import CustomerFactory, EntitlementFactory, MembershipFactory, ProductFactory
+from tests.factories import (
+    CustomerFactory,
+    ElasticAccountFactory,
+    ElasticUsageFactory,
+    EntitlementFactory,
+    MembershipFactory,
+    ProductFactory,
+)
 
 TODAY = datetime.date(2026, 11, 20)
 
@@ -33,8 +40,8 @@ def _setup(*, budget: int = 100, recipients: list[str] | None = None) -> tuple[C
                        start_date=datetime.date(2026, 1, 1), end_date=datetime.date(2027, 12, 31))
     MembershipFactory(customer=customer, role=Role.ASC, user__email=f"asc-{customer.number}@example.org")
     MembershipFactory(customer=customer, role=Role.VIEWER)
-    account = ElasticAccount.objects.create(
-        customer=customer, license_server_id=f"ELS-{customer.number}", pin="SECRETPIN123",
+    account = ElasticAccountFactory(
+        customer=customer, pin="SECRETPIN123",
         monthly_budget_units=budget, alert_thresholds=[50, 80, 100], alert_recipients=recipients or [],
     )
     return customer, account, product
@@ -42,8 +49,8 @@ def _setup(*, budget: int = 100, recipients: list[str] | None = None) -> tuple[C
 
 def _spend(customer: Customer, product: Product, cost: str, day: datetime.date, tid: str) -> None:
     moment = timezone.make_aware(datetime.datetime.combine(day, datetime.time(10)))
-    ElasticUsage.objects.create(customer=customer, transaction_id=tid, started_at=moment, ended_at=moment,
-                                product=product, count=1, hours=Decimal(1), cost=Decimal(cost))
+    ElasticUsageFactory(customer=customer, transaction_id=tid, started_at=moment, ended_at=moment,
+                        product=product, count=1, hours=Decimal(1), cost=Decimal(cost))
 
 
 def _alerts() -> list[Notification]:

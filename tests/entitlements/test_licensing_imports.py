@@ -26,7 +26,14 @@ from entitlements.licensing.services import (
 )
 from entitlements.models import ElasticUsage, LicensingModel, SharedWebUser
 from portal.errors import AccessDenied, PortalError
-from tests.factories import CustomerFactory, EntitlementFactory, MembershipFactory, ProductFactory, UserFactory
+from tests.factories import (
+    CustomerFactory,
+    EntitlementFactory,
+    MembershipFactory,
+    ProductFactory,
+    SharedWebUserFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -56,8 +63,8 @@ bare@example.org
 
 def test_preview_reports_every_line() -> None:
     customer, _asc = _sw_customer()
-    SharedWebUser.objects.create(customer=customer, email="known@example.org", name="Known")
-    SharedWebUser.objects.create(customer=customer, email="same@example.org", name="Same Name")
+    SharedWebUserFactory(customer=customer, email="known@example.org", name="Known")
+    SharedWebUserFactory(customer=customer, email="same@example.org", name="Same Name")
     plan = shared_web_import_plan(customer=customer, requests=shared_web_import_parse(LINES))
     outcomes = [(line.request.number, line.outcome) for line in plan]
     assert outcomes == [
@@ -84,7 +91,7 @@ def test_import_with_invalid_lines_applies_nothing() -> None:
 
 def test_import_applies_adds_and_updates_and_notifies_once(django_capture_on_commit_callbacks) -> None:
     customer, asc = _sw_customer()
-    SharedWebUser.objects.create(customer=customer, email="known@example.org", name="Known")
+    SharedWebUserFactory(customer=customer, email="known@example.org", name="Known")
     text = "new@example.org,New\nknown@example.org,Renamed\nknown@example.org,Renamed\nthird@example.org,"
     requests = shared_web_import_parse(text)
     plan = shared_web_import_plan(customer=customer, requests=requests)
@@ -104,7 +111,7 @@ def test_import_refuses_a_stale_preview() -> None:
     customer, asc = _sw_customer()
     requests = shared_web_import_parse("late@example.org,Late")
     digest = shared_web_import_digest(shared_web_import_plan(customer=customer, requests=requests))
-    SharedWebUser.objects.create(customer=customer, email="late@example.org", name="Someone")
+    SharedWebUserFactory(customer=customer, email="late@example.org", name="Someone")
     with pytest.raises(ImportPlanChanged):
         shared_web_user_import(customer=customer, actor=asc, requests=requests, expected_digest=digest)
 

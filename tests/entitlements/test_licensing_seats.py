@@ -22,7 +22,13 @@ from entitlements.licensing.services import (
 )
 from entitlements.models import Entitlement, LicensingModel, SeatAssignment, SharedWebGroup
 from portal.errors import PortalError
-from tests.factories import CustomerFactory, EntitlementFactory, MembershipFactory, ProductFactory
+from tests.factories import (
+    CustomerFactory,
+    EntitlementFactory,
+    MembershipFactory,
+    ProductFactory,
+    SharedWebGroupFactory,
+)
 
 
 def _setup(quantity: int = 10) -> tuple[Customer, Entitlement, object]:
@@ -111,7 +117,7 @@ def test_concurrent_seat_requests_never_exceed_the_quantity() -> None:
     """20 threads, each a different group asking for 3 of 10 seats at the same moment:
     exactly 3 succeed, the others are refused, and activated matches the assignments."""
     customer, line, asc = _setup(10)
-    groups = [SharedWebGroup.objects.create(customer=customer, name=f"G{i}") for i in range(20)]
+    groups = [SharedWebGroupFactory(customer=customer, name=f"G{i}") for i in range(20)]
     barrier = threading.Barrier(len(groups))
     results: list[str] = []
     lock = threading.Lock()
@@ -146,7 +152,7 @@ def test_concurrent_seat_requests_never_exceed_the_quantity() -> None:
 def test_concurrent_http_requests_never_exceed_the_quantity() -> None:
     """The same race through the views: 20 clients post at once."""
     customer, line, asc = _setup(10)
-    groups = [SharedWebGroup.objects.create(customer=customer, name=f"H{i}") for i in range(20)]
+    groups = [SharedWebGroupFactory(customer=customer, name=f"H{i}") for i in range(20)]
     barrier = threading.Barrier(len(groups))
     statuses: list[int] = []
     lock = threading.Lock()

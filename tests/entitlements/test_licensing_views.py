@@ -32,7 +32,16 @@ from entitlements.models import (
     SharedWebGroup,
     SharedWebUser,
 )
-from tests.factories import CustomerFactory, EntitlementFactory, MembershipFactory, ProductFactory
+from tests.factories import (
+    CustomerFactory,
+    ElasticAccountFactory,
+    ElasticUsageFactory,
+    EntitlementFactory,
+    MembershipFactory,
+    ProductFactory,
+    SharedWebGroupFactory,
+    SharedWebUserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -46,19 +55,18 @@ def licensed_customer(*, shared_web: bool = True, elastic: bool = True) -> Custo
     if shared_web:
         product = ProductFactory(feature="sw_mech", name="Mechanical SW", licensing_model=LicensingModel.SHARED_WEB)
         EntitlementFactory(customer=customer, product=product, quantity=10)
-        SharedWebUser.objects.create(customer=customer, email=f"sw-{customer.number}@example.org", name="Sam")
-        SharedWebGroup.objects.create(customer=customer, name="Team")
+        SharedWebUserFactory(customer=customer, email=f"sw-{customer.number}@example.org", name="Sam")
+        SharedWebGroupFactory(customer=customer, name="Team")
     if elastic:
         product = ProductFactory(feature="el_mech", name="Mechanical Elastic", licensing_model=LicensingModel.ELASTIC)
         EntitlementFactory(customer=customer, product=product, quantity=1000)
         # The first customer's account has PIN; another customer's a different one.
         pin = "OTHERPIN0000" if ElasticAccount.objects.filter(pin=PIN).exists() else PIN
-        ElasticAccount.objects.create(customer=customer, license_server_id=f"ELS-{customer.number}", pin=pin,
-                                      alert_thresholds=[50, 80, 100])
+        ElasticAccountFactory(customer=customer, pin=pin, alert_thresholds=[50, 80, 100])
         now = timezone.now()
-        ElasticUsage.objects.create(customer=customer, transaction_id="T1", started_at=now, ended_at=now,
-                                    product=product, count=1, hours=Decimal("1.5"), cost=Decimal("12.5"),
-                                    user="=cmd|' /C calc'!A0")
+        ElasticUsageFactory(customer=customer, transaction_id="T1", started_at=now, ended_at=now,
+                            product=product, count=1, hours=Decimal("1.5"), cost=Decimal("12.5"),
+                            user="=cmd|' /C calc'!A0")
     return customer
 
 
@@ -372,7 +380,7 @@ def test_pin_regenerate_by_service_uses_a_fresh_random_pin(member_client) -> Non
 
 def test_csv_exports_are_formula_safe(member_client) -> None:
     customer = licensed_customer()
-    SharedWebUser.objects.create(customer=customer, email="evil@example.org", name="=HYPERLINK(\"x\")")
+    SharedWebUserFactory(customer=customer, email="evil@example.org", name="=HYPERLINK(\"x\")")
     client = member_client(role=Role.VIEWER, customer=customer)
     users = _body(client.get(reverse("licensing_settings:shared_web_users_export", args=[customer.number])))
     assert "'=HYPERLINK" in users

@@ -57,7 +57,7 @@ pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="EXPLA
 
 CUSTOMERS = 200
 PER_CUSTOMER = 60  # rows of each customer-scoped table per customer: 12,000 per table
-TODAY = datetime.date.today()
+TODAY = timezone.localdate()
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from entitlements.models import (
 from tests.factories import CustomerFactory, EntitlementFactory, ProductFactory
 
 SMALL, LARGE = 10, 1_000
-TODAY = datetime.date.today()
+TODAY = timezone.localdate()
 
 
 _line_numbers = itertools.count(1)

@@ -204,3 +204,23 @@ def test_dates_use_the_languages_short_format_everywhere() -> None:
             if fmt not in allowed:
                 found.append((str(template.relative_to(REPO)), fmt))
     assert not found, found
+
+
+def test_the_verify_page_keeps_the_customer_context(member_client) -> None:
+    from tests.activations.helpers import flex_customer
+
+    customer = flex_customer()
+    client = member_client(role=Role.VIEWER, customer=customer)
+    listing = client.get(reverse("activations:list", args=[customer.number])).content.decode()
+    link = f'{reverse("license_verify")}?customer={customer.number}'
+    assert f'href="{link}"' in listing
+    html = client.get(link).content.decode()
+    assert reverse("entitlements:list", args=[customer.number]) in html  # the customer's tabs
+    assert reverse("activations:list", args=[customer.number]) in html  # and breadcrumbs
+    posted = client.post(link, {"text": "not a license"}).content.decode()
+    assert reverse("entitlements:list", args=[customer.number]) in posted
+    # Another customer's number shows the plain page, revealing nothing.
+    other = CustomerFactory()
+    plain = client.get(f'{reverse("license_verify")}?customer={other.number}').content.decode()
+    assert reverse("entitlements:list", args=[other.number]) not in plain
+    assert other.name not in plain

@@ -15,6 +15,7 @@ from http import HTTPStatus
 import pytest
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import Customer, Membership
@@ -213,7 +214,6 @@ def test_pages_render_when_the_cache_is_down(member_factory, settings) -> None:
 
 
 def test_paging_and_filtering_reuse_the_charts(member_factory) -> None:
-    from django.test.utils import CaptureQueriesContext
 
     customer = CustomerFactory()
     for _ in range(3):

@@ -57,7 +57,15 @@ from entitlements.models import ElasticUsage, Entitlement, LicensingModel, Share
 from entitlements.services import IMPORT_COLUMNS, entitlement_import, entitlement_import_plan
 from portal.csv import FORMULA_PREFIXES, csv_safe, csv_unsafe
 from portal.errors import PortalError
-from tests.factories import CustomerFactory, EntitlementFactory, MembershipFactory, ProductFactory, UserFactory
+from tests.factories import (
+    CustomerFactory,
+    ElasticUsageFactory,
+    EntitlementFactory,
+    MembershipFactory,
+    ProductFactory,
+    SharedWebUserFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -230,10 +238,10 @@ def world(db: None) -> dict[str, Any]:
     MembershipFactory(customer=other, role=Role.ASC, user=known[0])
     Invitation.objects.create(customer=other, email="pending@example.org", role=Role.VIEWER)
     for email, name in (("known1@example.org", "Other's Known"), ("shared@example.org", "Other's Shared")):
-        SharedWebUser.objects.create(customer=other, email=email, name=name)
+        SharedWebUserFactory(customer=other, email=email, name=name)
     start = datetime.datetime(2026, 3, 1, 9, tzinfo=ISTANBUL)
     for number in range(3):
-        ElasticUsage.objects.create(
+        ElasticUsageFactory(
             customer=other, transaction_id=f"T{number}", started_at=start, ended_at=start, product=elastic, count=1,
             hours=Decimal("1.000"), cost=Decimal("2.500"), user="other@example.org",
         )
@@ -605,7 +613,7 @@ def test_shared_web_parser_explains_every_line_and_never_raises(content: str) ->
 def test_shared_web_import_any_file_is_refused_cleanly_or_applied_whole(world, content) -> None:
     client, url = world["asc"], _shared_web_url(world)
     with rolled_back():
-        SharedWebUser.objects.create(customer=world["ours"], email="shared@example.org", name="Ours")
+        SharedWebUserFactory(customer=world["ours"], email="shared@example.org", name="Ours")
         before, other_before = snapshots(world)
         preview = client.post(url, {"preview": "1", **_paste_or_upload(content)})
         assert preview.status_code in (HTTPStatus.OK, HTTPStatus.BAD_REQUEST)
