@@ -123,6 +123,19 @@ def authorize_staff(*, actor: User, action: str, customer: Customer | None = Non
     deny(actor=actor, customer=customer, action=action, reason="staff_only", message=message)
 
 
+def console_authorize(
+    *, actor: User, action: str, permission: str, customer: Customer | None = None, message: str | None = None
+) -> None:
+    """Support-console work (imports and the like): support staff (``authorize_staff``) who
+    also hold the Django model permission ``permission`` (e.g. ``"entitlements.add_entitlement"``;
+    superusers hold every one). Raises AccessDenied and records the denied attempt otherwise.
+    The console's views ask the same question through ``ModelAdmin.has_add_permission``."""
+    authorize_staff(actor=actor, action=action, customer=customer, message=message)
+    if not actor.has_perm(permission):
+        deny(actor=actor, customer=customer, action=action, reason="console_permission",
+             details={"permission": permission}, message=message)
+
+
 def deny(
     *,
     actor: User,

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
+from django import forms
 from django.http import HttpRequest
 
-from .models import User
-from .services import invitations_link_verified
+from portal.errors import PortalError
+
+from .emails import email_normalise
+from .services import invitations_accept_for_address
 
 
 class AccountAdapter(DefaultAccountAdapter):
-    def login(self, request: HttpRequest, user: User) -> None:  # type: ignore[override]
-        super().login(request, user)
-        invitations_link_verified(user=user)
+    def clean_email(self, email: str) -> str:
+        """Sign-up, added addresses and password resets: the portal's one normalisation."""
+        try:
+            return email_normalise(super().clean_email(email))
+        except PortalError as refused:
+            raise forms.ValidationError(refused.message) from None
 
     def confirm_email(self, request: HttpRequest, email_address: EmailAddress) -> bool:
+        """Verification happens only by a code typed into the session that signed up or added
+        the address, so whoever verifies here also set the account's password: the address's
+        pending invitations are theirs. Logging in links nothing (an invitation to an address
+        verified before is accepted on the access page)."""
         verified = super().confirm_email(request, email_address)
         if verified:
-            invitations_link_verified(user=email_address.user)
+            invitations_accept_for_address(user=email_address.user, email=email_address.email)
         return verified

@@ -31,6 +31,7 @@ AUDIT_ACTION_LABELS: Mapping[str, str] = {
     "invitation.resent": gettext_lazy("Invitation sent again"),
     "invitation.cancelled": gettext_lazy("Invitation cancelled"),
     "invitation.accepted": gettext_lazy("Invitation accepted"),
+    "invitation.declined": gettext_lazy("Invitation declined"),
     "asc.designated": gettext_lazy("ASC designated by support"),
     "customer.created": gettext_lazy("Customer created by support"),
     "customer.updated": gettext_lazy("Customer changed by support"),
@@ -221,6 +222,7 @@ SENTENCES: Mapping[str, _Sentence] = {
     "invitation.accepted": lambda t, d: _("%(email)s accepted the invitation as %(role)s")
     % {"email": t, "role": _role(d.get("role"))},
     "invitation.cancelled": lambda t, d: _("Cancelled the invitation of %(email)s") % {"email": t},
+    "invitation.declined": lambda t, d: _("%(email)s declined the invitation") % {"email": t},
     "invitation.resent": lambda t, d: _("Sent the invitation to %(email)s again") % {"email": t},
     "membership.role_changed": lambda t, d: _("Changed the role of %(email)s from %(old)s to %(new)s")
     % {"email": t, "old": _role(d.get("from")), "new": _role(d.get("to"))},

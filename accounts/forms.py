@@ -7,6 +7,9 @@ import csv
 import datetime
 from typing import Any
 
+from allauth.account.forms import LoginForm as AllauthLoginForm
+from allauth.account.forms import ResetPasswordForm
+from allauth.account.models import EmailAddress
 from django import forms
 from django.conf import settings
 from django.utils import translation
@@ -18,9 +21,9 @@ from portal.errors import PortalError
 from portal.forms import LinesImport, PastedLinesForm, PreviewedLinesForm
 
 from .audit_text import AUDIT_ACTION_LABELS, audit_action_label, audit_kind_choices
+from .emails import email_normalise
 from .roles import GRANTABLE_ROLES, Role
 from .selectors import AddRequest, AuditFilters
-from .services import email_normalise
 
 __all__ = ["AUDIT_ACTION_LABELS", "audit_action_label"]  # re-exported for the views and tests
 
@@ -189,3 +192,40 @@ class AuditFilterForm(forms.Form):
             date_to=data.get("date_to"),
             denied_only=bool(data.get("denied")),
         )
+
+
+class PasswordResetForm(ResetPasswordForm):
+    """allauth's reset form, sending a reset only where it proves the right thing.
+
+    A reset is sent to an address its account holds *verified*, or to the sole address of an
+    account that never verified it (the owner taking it back from someone who signed up with
+    it first; ``email_verify_after_password_reset``). An unverified address sitting beside
+    others gets none: otherwise the owner of an address someone added to *their* account would
+    be handed that account, verify the address in it, and the account's other address would
+    take it back with the owner's invitations. Nothing on the page differs (enumeration)."""
+
+    def clean_email(self) -> str:
+        email = super().clean_email()
+        self.users = [user for user in self.users if _reset_proves_address(user, email)]
+        return email
+
+
+def _reset_proves_address(user: Any, email: str) -> bool:
+    addresses = list(EmailAddress.objects.filter(user=user))
+    matching = [address for address in addresses if address.email.lower() == email.lower()]
+    if not matching:
+        return False
+    return matching[0].verified or len(addresses) == 1
+
+
+class LoginForm(AllauthLoginForm):
+    """allauth's login form; the address typed is normalised like every stored one (an
+    'İ' typed at login finds the 'i' stored at sign-up). Anything that is not an address is
+    left for allauth to refuse as usual."""
+
+    def clean_login(self) -> str:
+        login = super().clean_login()
+        try:
+            return email_normalise(login)
+        except PortalError:
+            return login

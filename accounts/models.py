@@ -12,6 +12,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .emails import email_normalise
 from .roles import Role
 
 
@@ -21,7 +22,7 @@ class UserManager(BaseUserManager["User"]):
     def _create(self, email: str, password: str | None, **fields: object) -> User:
         if not email:
             raise ValueError("An email address is required.")
-        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user = self.model(email=email_normalise(email), **fields)
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -148,8 +149,10 @@ class InvitationQuerySet(models.QuerySet["Invitation"]):
 class Invitation(models.Model):
     """A pending membership for an email address.
 
-    It becomes a membership when a user holding that address *verified* logs in or verifies
-    it. An ASC designation recorded by support is an invitation with the ASC role.
+    It becomes a membership when its address is verified by the account's own session (code,
+    password reset) or when the address's verified holder accepts it on the access page; it
+    never links on login alone. An ASC designation recorded by support is an invitation with
+    the ASC role.
     """
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="invitations")

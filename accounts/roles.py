@@ -32,6 +32,7 @@ class Permission(enum.Enum):
     MANAGE_USERS = "manage_users"
     MANAGE_LICENSING_SETTINGS = "manage_licensing_settings"
     RECEIVE_NOTIFICATIONS = "receive_notifications"
+    TURN_OFF_MFA_REQUIREMENT = "turn_off_mfa_requirement"
 
     @property
     def label(self) -> str:
@@ -47,6 +48,8 @@ PERMISSION_LABELS: Mapping[Permission, str] = {
     Permission.MANAGE_USERS: _("Add portal users (excluding the ASC role)"),
     Permission.MANAGE_LICENSING_SETTINGS: _("Add / manage Shared Web and Elastic licensing settings"),
     Permission.RECEIVE_NOTIFICATIONS: _("Emailed about all new server activations and user modifications"),
+    # Issue 12: an Administrator may require two-factor authentication, only an ASC may drop it.
+    Permission.TURN_OFF_MFA_REQUIREMENT: _("Turn off the two-factor authentication requirement"),
 }
 
 _MANAGE = frozenset(
@@ -61,7 +64,7 @@ _MANAGE = frozenset(
 )
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
-    Role.ASC: _MANAGE | {Permission.RECEIVE_NOTIFICATIONS},
+    Role.ASC: _MANAGE | {Permission.RECEIVE_NOTIFICATIONS, Permission.TURN_OFF_MFA_REQUIREMENT},
     Role.ADMINISTRATOR: _MANAGE,
     Role.VIEWER: frozenset({Permission.VIEW, Permission.DOWNLOAD_LICENSE_FILES}),
 }

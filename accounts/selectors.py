@@ -75,6 +75,29 @@ def invitation_pending_list(*, customer: Customer) -> QuerySet[Invitation]:
     )
 
 
+def invitations_for_invitee(*, user: User) -> QuerySet[Invitation]:
+    """Pending invitations addressed to one of the user's *verified* addresses (the access
+    page offers to accept or decline them). Not customer-scoped: the invitee is not a member."""
+    emails = [
+        email.lower()
+        for email in EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
+    ]
+    return (
+        Invitation.objects.pending()
+        .annotate(email_lower=Lower("email"))
+        .filter(email_lower__in=emails)
+        .select_related("customer", "invited_by")
+        .order_by("customer__number")
+    )
+
+
+def invitation_for_invitee(*, user: User, pk: int) -> Invitation:
+    """The pending invitation ``pk`` when it is addressed to one of the user's verified
+    addresses; otherwise an unsaved stand-in, which the accept/decline services refuse with
+    the same message (an id tells nothing about invitations that are not the user's)."""
+    return invitations_for_invitee(user=user).filter(pk=pk).first() or Invitation(pk=pk)
+
+
 # --- The audit log ----------------------------------------------------------------------
 
 
@@ -201,8 +224,14 @@ def user_add_plan(
 
     Order of precedence per line: unparsable -> ASC role (support only) -> repeated email
     in the same request -> already a portal user -> already invited -> add (an active user
-    holds the address verified) -> invite. The single add and the bulk add both use this,
-    so they can never disagree. ``allow_asc`` is for support staff, who may grant the ASC role.
+    holds the address verified, support only) -> invite. The single add and the bulk add
+    both use this, so they can never disagree. ``allow_asc`` is for support staff, who may
+    grant the ASC role and add an existing account at once.
+
+    For a portal user every address that is not already a member of this customer is
+    *invited*, whether or not an account holds it: the plan (and so the preview, the single
+    add and the digest) never tells a customer who has an account elsewhere, and nobody is
+    added to a customer without accepting (``invitation_accept``).
     """
     known = _AddKnown.read(customer=customer, requests=requests)
     plan: list[AddPlanLine] = []
@@ -213,7 +242,7 @@ def user_add_plan(
             plan.append(refused)
             continue
         first_seen[request.email] = request
-        plan.append(known.line_for(request))
+        plan.append(known.line_for(request, add_at_once=allow_asc))
     return plan
 
 
@@ -275,15 +304,18 @@ class _AddKnown:
         )
         return known
 
-    def line_for(self, request: AddRequest) -> AddPlanLine:
+    def line_for(self, request: AddRequest, *, add_at_once: bool) -> AddPlanLine:
+        """``add_at_once`` (support only) adds an existing verified account directly; for
+        everyone else an account or none makes the same invitation (nothing is revealed)."""
         user_id = self.verified.get(request.email)
         if request.email in self.member_emails or (user_id is not None and user_id in self.member_ids):
             return AddPlanLine(request, AddOutcome.ALREADY_MEMBER, _("Already a portal user of this customer."))
         if request.email in self.invited:
             return AddPlanLine(request, AddOutcome.ALREADY_INVITED, _("An invitation is already pending."))
-        if user_id is not None:
+        if user_id is not None and add_at_once:
             return AddPlanLine(request, AddOutcome.ADD, _("Has a verified account: added at once."), user_id)
-        return AddPlanLine(request, AddOutcome.INVITE, _("No verified account yet: an invitation is emailed."))
+        reason = _("An invitation is emailed; access begins when it is accepted.")
+        return AddPlanLine(request, AddOutcome.INVITE, reason)
 
 
 def user_add_plan_digest(plan: Sequence[AddPlanLine]) -> str:

@@ -13,8 +13,6 @@ from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -28,23 +26,12 @@ from portal.imports import PlanChanged
 
 from .access import authorize, authorize_staff, deny, is_support_staff
 from .audit import audit_ip, audit_record
+from .emails import email_normalise
 from .models import AuditEvent, Customer, Invitation, Membership, Notification, User
 from .notifications import TRANSIENT_SEND_ERRORS, notification_queue, notification_send, notify_ascs
 from .roles import GRANTABLE_ROLES, Permission, Role
 from .selectors import AddOutcome, AddPlanLine, AddRequest, user_add_plan, user_add_plan_digest
 from .sessions import user_sessions_end
-
-
-def email_normalise(email: str) -> str:
-    """Lower-cased, trimmed and syntactically valid, or PortalError."""
-    email = (email or "").strip().lower()
-    if len(email) > 254:
-        raise PortalError(_("An email address has at most 254 characters."), field="email")
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise PortalError(_("Enter a valid email address."), field="email") from None
-    return email
 
 
 def verified_user_for_email(email: str) -> User | None:
@@ -73,80 +60,140 @@ def _check_grantable(*, actor: User, customer: Customer, role: Role, action: str
 # --- Linking by verified email ----------------------------------------------------------
 
 
-def invitations_link_verified(*, user: User) -> list[Membership]:
-    """Turns every pending invitation for one of the user's *verified* addresses into a
-    membership (case-insensitive). Unverified addresses link nothing.
+def _invitations_accept(*, user: User, invitations: Any) -> list[Membership]:
+    """Turns locked pending invitations into memberships of ``user``. When the user already
+    belongs to the customer, an ASC designation upgrades the role; any other invitation
+    leaves the existing role as it is. Audited; ASCs notified on commit."""
+    linked: list[Membership] = []
+    for invitation in invitations:
+        membership, created = Membership.objects.get_or_create(
+            user=user,
+            customer=invitation.customer,
+            defaults={"role": invitation.role, "added_by": invitation.invited_by},
+        )
+        previous_role = None if created else membership.role
+        if not created and invitation.role == Role.ASC and membership.role != Role.ASC:
+            membership.role = Role.ASC
+            membership.save(update_fields=["role"])
+        invitation.accepted_at = timezone.now()
+        invitation.accepted_by = user
+        invitation.save(update_fields=["accepted_at", "accepted_by"])
+        audit_record(
+            customer=invitation.customer,
+            actor=user,
+            action="invitation.accepted",
+            target=user.email,
+            details={"email": invitation.email, "role": membership.role, "previous_role": previous_role},
+        )
+        notify_ascs(
+            customer=invitation.customer,
+            event="user.joined",
+            template="user_changed",
+            context=_change_context(
+                actor=user,
+                customer=invitation.customer,
+                change=deferred("%(email)s accepted the invitation and now has the role %(role)s.")
+                % {"email": user.email, "role": membership.get_role_display()},
+            ),
+        )
+        linked.append(membership)
+    return linked
 
-    Idempotent and safe under concurrent logins: the invitations are locked first. When the
-    user already belongs to the customer, an ASC designation upgrades the role; any other
-    invitation leaves the existing role as it is.
-    """
-    if not user.is_active:
-        return []
-    emails = [
+
+def _verified_emails(user: User) -> list[str]:
+    return [
         email.lower()
         for email in EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
     ]
-    if not emails:
+
+
+def invitations_accept_for_address(*, user: User, email: str) -> list[Membership]:
+    """Accepts every pending invitation for ``email`` on behalf of ``user``, who has just
+    proved control of that address *and* holds the account's password: by typing the
+    verification code into the session that signed up or added the address (links are not
+    used, see ``ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED``), or by setting a new password
+    through a reset sent to it. Nothing else links automatically: an invitation to an address
+    that was verified already is accepted (or declined) by its holder on the access page.
+
+    Only an address the user holds *verified* links (case-insensitive). Idempotent and safe
+    under concurrency: the invitations are locked first.
+    """
+    email = email.lower()
+    if not user.is_active or email not in _verified_emails(user):
         return []
-    linked: list[Membership] = []
     with transaction.atomic():
         invitations = (
             Invitation.objects.pending()
             .select_for_update(of=("self",))
             .select_related("customer", "invited_by")
             .annotate(email_lower=Lower("email"))
-            .filter(email_lower__in=emails)
+            .filter(email_lower=email)
             .order_by("pk")
         )
-        for invitation in invitations:
-            membership, created = Membership.objects.get_or_create(
-                user=user,
-                customer=invitation.customer,
-                defaults={"role": invitation.role, "added_by": invitation.invited_by},
-            )
-            previous_role = None if created else membership.role
-            if not created and invitation.role == Role.ASC and membership.role != Role.ASC:
-                membership.role = Role.ASC
-                membership.save(update_fields=["role"])
-            invitation.accepted_at = timezone.now()
-            invitation.accepted_by = user
-            invitation.save(update_fields=["accepted_at", "accepted_by"])
-            audit_record(
-                customer=invitation.customer,
-                actor=user,
-                action="invitation.accepted",
-                target=user.email,
-                details={"email": invitation.email, "role": membership.role, "previous_role": previous_role},
-            )
-            notify_ascs(
-                customer=invitation.customer,
-                event="user.joined",
-                template="user_changed",
-                context=_change_context(
-                    actor=user,
-                    customer=invitation.customer,
-                    change=deferred("%(email)s accepted the invitation and now has the role %(role)s.")
-                    % {"email": user.email, "role": membership.get_role_display()},
-                ),
-            )
-            linked.append(membership)
-    return linked
+        return _invitations_accept(user=user, invitations=invitations)
+
+
+def _invitation_for_invitee(*, invitation: Invitation, actor: User) -> Invitation:
+    """The pending invitation, locked, when it is addressed to one of the actor's verified
+    addresses; PortalError otherwise (the same message either way: it reveals nothing)."""
+    locked = (
+        Invitation.objects.pending()
+        .select_for_update(of=("self",))
+        .select_related("customer", "invited_by")
+        .annotate(email_lower=Lower("email"))
+        .filter(pk=invitation.pk, email_lower__in=_verified_emails(actor))
+        .first()
+    )
+    if locked is None or not actor.is_active:
+        raise PortalError(_("This invitation is no longer pending."))
+    return locked
+
+
+def invitation_accept(*, invitation: Invitation, actor: User) -> Membership:
+    """The invitee accepts an invitation on the access page. Only the holder of the invited
+    address (verified) may; being added to a customer is never done without their consent.
+    Audited; ASCs notified on commit."""
+    with transaction.atomic():
+        locked = _invitation_for_invitee(invitation=invitation, actor=actor)
+        (membership,) = _invitations_accept(user=actor, invitations=[locked])
+        return membership
+
+
+def invitation_decline(*, invitation: Invitation, actor: User) -> None:
+    """The invitee declines an invitation: it links nothing, ever. Audited; ASCs notified
+    on commit (so they know the person said no)."""
+    with transaction.atomic():
+        locked = _invitation_for_invitee(invitation=invitation, actor=actor)
+        Invitation.objects.filter(pk=locked.pk).update(cancelled_at=timezone.now())
+        audit_record(
+            customer=locked.customer, actor=actor, action="invitation.declined", target=locked.email,
+            details={"role": locked.role},
+        )
+        _change_notify(
+            customer=locked.customer, actor=actor, event="user.invitation_declined",
+            change=deferred("%(email)s declined the invitation.") % {"email": locked.email},
+        )
 
 
 def email_verify_after_password_reset(*, user: User) -> None:
-    """A completed password reset proves the user reads the mail sent to the account's
-    address, so a sole unverified address becomes verified (and then links).
+    """A completed password reset proves that the person who set the new password reads the
+    mail sent to the account's address, so a sole unverified address becomes verified and its
+    invitations are accepted, and every session of the account ends (a squatter who signed up
+    with the address first loses whatever they had).
 
     This is what lets the real owner of an address take it back from someone who signed
-    up with it first and never verified it.
+    up with it first and never verified it. Only the account's sole address qualifies: the
+    reset form (``accounts.forms.PasswordResetForm``) sends no reset to an unverified address
+    that sits beside others.
     """
+    user_sessions_end(user=user)
     addresses = list(EmailAddress.objects.filter(user=user))
     if len(addresses) == 1 and not addresses[0].verified and addresses[0].email.lower() == user.email.lower():
         address = addresses[0]
         if address.set_verified(commit=True):
             address.set_as_primary(conditional=True)
             audit_record(customer=None, actor=user, action="email.verified_by_password_reset", target=user.email)
+            invitations_accept_for_address(user=user, email=address.email)
 
 
 # --- Portal users -----------------------------------------------------------------------
@@ -175,11 +222,13 @@ def _customer_lock(customer: Customer) -> None:
 
 
 def membership_add(*, customer: Customer, actor: User, email: str, role: Role | str) -> Membership | Invitation:
-    """Adds a portal user by email, or invites one who has no verified account yet.
+    """Invites a portal user by email; support adds an existing verified account at once.
 
-    Refuses the ASC role to everyone but support (audited as denied). A user who is already
-    a member or already invited is refused with a clear message. Audited; ASCs are notified
-    on commit; an invitation also emails the invitee.
+    A portal user's add is always an invitation, whether or not the address has an account,
+    so the answer reveals nothing about other companies' people and nobody joins a customer
+    without accepting. Refuses the ASC role to everyone but support (audited as denied). A
+    user who is already a member or already invited is refused with a clear message.
+    Audited; ASCs are notified on commit; the invitation emails the invitee.
     """
     authorize(actor=actor, customer=customer, permission=Permission.MANAGE_USERS, action="membership.add")
     email = email_normalise(email)
@@ -433,8 +482,10 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
     """Removes a user's access to the customer.
 
     Anyone may remove their own access unless they are an ASC; ASCs are removed by support
-    only (a portal user's attempt is audited as denied). A user removed by someone else has
-    every session ended at once (all devices); leaving by oneself keeps the current session."""
+    only (a portal user's attempt is audited as denied). The person's sessions stay: they may
+    work for other customers, and ``CustomerViewMixin`` checks the membership on every
+    request, so this customer's pages are closed to them at once (404) without logging them
+    out everywhere (which any customer's administrator could otherwise repeat at will)."""
     customer = membership.customer
     target = membership.user.email
     if membership.user_id != actor.pk:
@@ -456,8 +507,6 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
                 "actor": actor.email, "email": target, "role": role.label,
             }
         _change_notify(customer=customer, actor=actor, event="user.removed", change=change)
-        if membership.user_id != actor.pk:
-            user_sessions_end(user=membership.user)
 
 
 def invitation_cancel(*, invitation: Invitation, actor: User) -> None:
@@ -690,8 +739,11 @@ def notification_send_now(*, notification: Notification, actor: User) -> bool:
 def customer_set_mfa_required(*, customer: Customer, actor: User, required: bool) -> None:
     """Requires (or stops requiring) two-factor authentication of every member of the customer.
 
-    Members without it are sent to set it up before any customer page. Audited; ASCs notified."""
-    authorize(actor=actor, customer=customer, permission=Permission.MANAGE_USERS, action="customer.mfa_required")
+    Members without it are sent to set it up before any customer page. Anyone who manages
+    users may require it; only an ASC (``Permission.TURN_OFF_MFA_REQUIREMENT``; support too)
+    may stop requiring it, and a refused attempt is audited. Audited; ASCs notified (outbox)."""
+    permission = Permission.MANAGE_USERS if required else Permission.TURN_OFF_MFA_REQUIREMENT
+    authorize(actor=actor, customer=customer, permission=permission, action="customer.mfa_required")
     with transaction.atomic():
         updated = Customer.objects.filter(pk=customer.pk).exclude(mfa_required=required).update(mfa_required=required)
         if not updated:

@@ -40,7 +40,9 @@ from .selectors import (
     AddRequest,
     audit_actions_used,
     audit_event_list,
+    invitation_for_invitee,
     invitation_pending_list,
+    invitations_for_invitee,
     membership_list,
     memberships_for_user,
     user_add_plan,
@@ -48,7 +50,9 @@ from .selectors import (
 )
 from .services import (
     customer_set_mfa_required,
+    invitation_accept,
     invitation_cancel,
+    invitation_decline,
     invitation_resend,
     membership_add,
     membership_bulk_add,
@@ -76,7 +80,31 @@ class AccessView(LoginRequiredMixin, TemplateView):
             for membership in memberships
         ]
         customers = [row["customer"] for row in rows]
-        return super().get_context_data(rows=rows, customers=customers, **kwargs)
+        invitations = invitations_for_invitee(user=self.request.user)
+        return super().get_context_data(rows=rows, customers=customers, invitations=invitations, **kwargs)
+
+
+class InvitationRespondView(LoginRequiredMixin, View):
+    """The invitee accepts or declines an invitation (POST from the access page)."""
+
+    accept: bool = True
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        invitation = invitation_for_invitee(user=request.user, pk=pk)
+        try:
+            if self.accept:
+                membership = invitation_accept(invitation=invitation, actor=request.user)
+                messages.success(
+                    request,
+                    _("You now have access to %(customer)s as %(role)s.")
+                    % {"customer": membership.customer, "role": membership.get_role_display()},
+                )
+            else:
+                invitation_decline(invitation=invitation, actor=request.user)
+                messages.success(request, _("Invitation declined."))
+        except PortalError as error:
+            messages.error(request, error.message)
+        return redirect("access")
 
 
 class RolesHelpView(TemplateView):

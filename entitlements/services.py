@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.access import authorize_staff
+from accounts.access import authorize_staff, console_authorize
 from accounts.audit import audit_record
 from accounts.models import Customer, User
 from portal.csv import csv_table_read
@@ -279,8 +279,12 @@ def _parse_quantity(value: str, errors: list[str]) -> int:
 
 def entitlement_import(*, actor: User, text: str) -> list[Entitlement]:
     """Applies an entitlement CSV, all or nothing: any line with an error refuses the whole
-    file (the preview names the lines). Support only; each line audited."""
-    authorize_staff(actor=actor, action="entitlement.import", message=_STAFF_ONLY)
+    file (the preview names the lines). Support staff with the import permission only; each
+    line audited."""
+    console_authorize(
+        actor=actor, action="entitlement.import", message=_STAFF_ONLY,
+        permission="entitlements.add_entitlement",
+    )
     with transaction.atomic():
         plan = entitlement_import_plan(text=text)
         bad = [line for line in plan if not line.ok]

@@ -8,6 +8,7 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.console import console_login, console_password_change
 from accounts.language import language_set
 from accounts.urls import customer_urlpatterns as account_customer_urls
 from api.api_urls import urlpatterns as api_v1_patterns
@@ -42,6 +43,10 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("i18n/setlang/", language_set, name="set_language"),
     path("accounts/", include("allauth.urls")),
+    # Every way into the console is allauth's login (MFA stage, rate limits): admin's own
+    # login and password forms are shadowed by these two redirects (accounts/console.py).
+    path("admin/login/", console_login, name="console_login"),
+    path("admin/password_change/", console_password_change, name="console_password_change"),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("activations.urls_public")),

@@ -140,8 +140,9 @@ class ElasticUsageAdmin(ReadOnlyAdmin):
     change_list_template = "entitlements/licensing/admin_usage_change_list.html"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # "Add" here means importing the vendor's report (see import_view).
-        return is_support_staff(request.user)
+        # "Add" here means importing the vendor's report (see import_view): the Django
+        # permission is needed, as for every other import (issue 12).
+        return is_support_staff(request.user) and request.user.has_perm("entitlements.add_elasticusage")
 
     def get_urls(self) -> list:
         return [

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.db.models.functions import Lower
@@ -27,8 +25,9 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.access import authorize, authorize_staff
+from accounts.access import authorize, authorize_staff, console_authorize
 from accounts.audit import audit_record
+from accounts.emails import email_normalise
 from accounts.models import Customer, User
 from accounts.notifications import notification_queue, notification_recipients, notify_ascs
 from accounts.roles import Permission
@@ -85,14 +84,8 @@ def _customer_lock(customer: Customer) -> None:
 
 
 def shared_web_email_normalise(email: str) -> str:
-    email = (email or "").strip().lower()
-    if len(email) > 254:
-        raise PortalError(_("An email address has at most 254 characters."), field="email")
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise PortalError(_("Enter a valid email address."), field="email") from None
-    return email
+    """The portal's one address normalisation (``accounts.emails``), for Shared Web users too."""
+    return email_normalise(email)
 
 
 def _name_clean(name: str) -> str:
@@ -747,10 +740,13 @@ def elastic_usage_import(*, actor: User, text: str, dry_run: bool = False) -> Us
     id): within the file (later copies reported as duplicates) and against what is stored
     (reported as already imported), so importing the same report again changes nothing.
     Inserts in chunks with ``bulk_create(ignore_conflicts=True)`` (a concurrent import of
-    the same rows cannot fail). Staff only; one audit event per customer touched.
+    the same rows cannot fail). Support staff with the import permission only; one audit
+    event per customer touched.
     """
-    authorize_staff(
-        actor=actor, action="elastic.usage_import", message=_("Only support staff can import Elastic usage.")
+    console_authorize(
+        actor=actor, action="elastic.usage_import",
+        permission="entitlements.add_elasticusage",
+        message=_("Only support staff with the import permission can import Elastic usage."),
     )
     result = UsageImportResult(dry_run=dry_run)
     rows = csv_table_read(text, required=USAGE_REQUIRED, expected=USAGE_COLUMNS, max_rows=MAX_USAGE_LINES).rows

@@ -42,6 +42,9 @@ LICENSE_SIGNING_KEY_FILE = Path(
 PORTAL_API_RATE_LIMIT = env.int("PORTAL_API_RATE_LIMIT", default=600)
 PORTAL_API_RATE_WINDOW = env.int("PORTAL_API_RATE_WINDOW", default=60)
 PORTAL_WEBHOOK_ALLOW_PRIVATE = False
+# Support staff must have a second factor before the support console opens (on in production;
+# off for `make run` and the tests unless a test turns it on).
+PORTAL_STAFF_MFA_REQUIRED = env.bool("PORTAL_STAFF_MFA_REQUIRED", default=False)
 # The public half, for a machine that only verifies (`manage.py verify_license`); unset: derived
 # from the signing key file if it exists. Verifying never creates a key.
 LICENSE_PUBLIC_KEY_FILE = env.str("LICENSE_PUBLIC_KEY_FILE", default="") or None
@@ -95,6 +98,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "accounts.console.StaffMFARequiredMiddleware",
     "accounts.middleware.AuditContextMiddleware",
     "portal.middleware.DatabaseUnavailableMiddleware",
     "portal.middleware.PortalNotFoundMiddleware",
@@ -210,12 +214,20 @@ EMAIL_TIMEOUT = 10
 # --- django-allauth ---------------------------------------------------------------------
 
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm", "reset_password": "accounts.forms.PasswordResetForm"}
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+# An address is verified only by a code typed into the session that signed up or added it
+# (allauth then registers no confirmation-link URL at all). A link could be opened by the
+# address's owner for an account whose password someone else chose, handing that account the
+# owner's invitations (issue 12, docs/security.md).
+ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED = True
+# Login by emailed code would verify an address for whoever set the account's password: off.
+ACCOUNT_LOGIN_BY_CODE_ENABLED = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_EMAIL_NOTIFICATIONS = True

@@ -21,6 +21,8 @@ DESIGN_TABLE = {  # permission: (ASC, Administrator, Viewer)
     Permission.MANAGE_USERS: ("x", "x", ""),
     Permission.MANAGE_LICENSING_SETTINGS: ("x", "x", ""),
     Permission.RECEIVE_NOTIFICATIONS: ("x", "", ""),
+    # Issue 12 (not yet in DESIGN.md's table): only an ASC turns off the MFA requirement.
+    Permission.TURN_OFF_MFA_REQUIREMENT: ("x", "", ""),
 }
 DESIGN_ROLES = (Role.ASC, Role.ADMINISTRATOR, Role.VIEWER)
 

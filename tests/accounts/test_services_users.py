@@ -48,9 +48,10 @@ def _bulk(customer, actor):
 
 
 MODIFICATIONS = {
+    # Someone with an account is invited too (consent; nothing tells them apart).
     "add member": (
         lambda c, admin: membership_add(customer=c, actor=admin, email=UserFactory().email, role=Role.VIEWER),
-        ["membership.added"],
+        ["invitation.created"],
     ),
     "invite": (
         lambda c, admin: membership_add(customer=c, actor=admin, email="someone@example.org", role=Role.VIEWER),
@@ -189,11 +190,12 @@ def test_concurrent_double_invite_creates_one_invitation() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_double_add_creates_one_membership() -> None:
+def test_concurrent_double_add_of_an_existing_account_creates_one_invitation() -> None:
     customer = CustomerFactory()
     asc = MembershipFactory(customer=customer, role=Role.ASC).user
     person = UserFactory(email="ready-twice@example.org")
     statuses = _double_submit(customer, asc, person.email)
     assert statuses == [HTTPStatus.FOUND, HTTPStatus.BAD_REQUEST]
-    assert Membership.objects.filter(customer=customer, user=person).count() == 1
-    assert AuditEvent.objects.filter(customer=customer, action="membership.added").count() == 1
+    assert not Membership.objects.filter(customer=customer, user=person).exists()
+    assert Invitation.objects.filter(customer=customer, email=person.email).count() == 1
+    assert AuditEvent.objects.filter(customer=customer, action="invitation.created").count() == 1

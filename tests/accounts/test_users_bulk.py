@@ -110,16 +110,18 @@ def test_preview_shows_each_line_and_changes_nothing(setup) -> None:
     response = _preview(client, customer, MIXED)
     assert response.status_code == HTTPStatus.OK
     plan = response.context["plan"]
+    # An address with an account elsewhere is invited like any other (nothing tells which).
     assert [(line.request.number, line.outcome) for line in plan] == [
-        (2, AddOutcome.ADD),
+        (2, AddOutcome.INVITE),
         (3, AddOutcome.INVITE),
         (4, AddOutcome.ALREADY_MEMBER),
         (5, AddOutcome.ALREADY_INVITED),
         (6, AddOutcome.DUPLICATE),
     ]
     html = response.content.decode()
-    for label in ("Add", "Invite", "Already a portal user", "Already invited", "Duplicate in file", "Same as line 3"):
+    for label in ("Invite", "Already a portal user", "Already invited", "Duplicate in file", "Same as line 3"):
         assert label in html
+    assert "verified account" not in html
     assert 'name="apply"' in html
     assert Membership.objects.filter(customer=customer).count() == 3
     assert Invitation.objects.filter(customer=customer).count() == 1
@@ -132,7 +134,8 @@ def test_apply_adds_invites_and_tells_each_asc_once(setup, django_capture_on_com
     with django_capture_on_commit_callbacks(execute=True):
         response = _apply(client, customer, preview)
     assert response.status_code == HTTPStatus.FOUND
-    assert Membership.objects.get(customer=customer, user__email="verified@example.org").role == Role.ADMINISTRATOR
+    assert not Membership.objects.filter(customer=customer, user__email="verified@example.org").exists()
+    assert Invitation.objects.pending().get(customer=customer, email="verified@example.org").role == Role.ADMINISTRATOR
     assert Invitation.objects.pending().get(customer=customer, email="new@example.org").role == Role.VIEWER
     assert Invitation.objects.filter(customer=customer, email="new@example.org").count() == 1
     asc_mail = [m for m in mail.outbox if m.to == [asc.email]]
@@ -141,8 +144,9 @@ def test_apply_adds_invites_and_tells_each_asc_once(setup, django_capture_on_com
     assert "new@example.org" in asc_mail[0].body
     assert "member@example.org" not in asc_mail[0].body
     assert [m.to for m in mail.outbox if m.to == ["new@example.org"]] == [["new@example.org"]]
+    assert [m.to for m in mail.outbox if m.to == ["verified@example.org"]] == [["verified@example.org"]]
     actions = sorted(AuditEvent.objects.filter(customer=customer).values_list("action", "target"))
-    assert actions == [("invitation.created", "new@example.org"), ("membership.added", "verified@example.org")]
+    assert actions == [("invitation.created", "new@example.org"), ("invitation.created", "verified@example.org")]
 
 
 @pytest.mark.parametrize(
@@ -183,10 +187,10 @@ def test_changes_since_the_preview_apply_nothing_and_show_the_new_preview(setup)
     assert response.status_code == HTTPStatus.CONFLICT
     assert "nothing was applied" in response.content.decode()
     assert response.context["plan"][1].outcome == AddOutcome.ALREADY_INVITED
-    assert not Membership.objects.filter(user__email="verified@example.org").exists()
+    assert not Invitation.objects.filter(email="verified@example.org").exists()
     # The new preview applies.
     assert _apply(client, customer, response).status_code == HTTPStatus.FOUND
-    assert Membership.objects.filter(user__email="verified@example.org").exists()
+    assert Invitation.objects.filter(customer=customer, email="verified@example.org").exists()
 
 
 def test_tampered_content_or_token_is_refused(setup) -> None:
@@ -271,15 +275,15 @@ def test_a_thousand_lines_with_constant_queries(setup, django_assert_max_num_que
         preview = _preview(client, customer, text)
     assert preview.status_code == HTTPStatus.OK
     counts = {outcome: n for outcome, n in preview.context["summary"]}
-    assert counts == {AddOutcome.ADD: 20, AddOutcome.INVITE: 980}
+    assert counts == {AddOutcome.INVITE: 1000}
     # Writes are bulk too: the count does not depend on the number of lines, apart from
     # one outbox insert per invitation email.
-    with django_assert_max_num_queries(980 + 40):
+    with django_assert_max_num_queries(1000 + 40):
         response = _apply(client, customer, preview)
     assert response.status_code == HTTPStatus.FOUND
     assert time.monotonic() - started < 30
-    assert Membership.objects.filter(customer=customer).count() == 2 + 1 + 20  # admin, asc, member, + 20
-    assert Invitation.objects.pending().filter(customer=customer).count() == 1 + 980
+    assert Membership.objects.filter(customer=customer).count() == 2 + 1  # admin, asc, member
+    assert Invitation.objects.pending().filter(customer=customer).count() == 1 + 1000
     assert AuditEvent.objects.filter(customer=customer, denied=False).count() == 1000
     assert Notification.objects.filter(recipients=[asc.email]).count() == 1
 

@@ -6,12 +6,14 @@ its permissions include MANAGE_USERS, and nobody but support touches an ASC.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from accounts.models import AuditEvent, Customer, Invitation, Membership, Notification
@@ -283,7 +285,9 @@ def test_users_page_query_count_does_not_grow(size, member_client, django_assert
         assert client.get(reverse("users:list", args=[customer.number])).status_code == HTTPStatus.OK
 
 
-def test_add_existing_verified_user_becomes_member_at_once(member_client) -> None:
+def test_adding_an_existing_account_invites_and_needs_their_consent(member_client) -> None:
+    """Issue 12 item 5: an add never joins someone to a customer at once, and the page
+    answers the same whether or not the address has an account."""
     customer = CustomerFactory()
     client = member_client(role=Role.ADMINISTRATOR, customer=customer)
     person = UserFactory(email="ready@example.org")
@@ -291,10 +295,33 @@ def test_add_existing_verified_user_becomes_member_at_once(member_client) -> Non
         reverse("users:add", args=[customer.number]), {"email": " Ready@Example.org ", "role": "administrator"}
     )
     assert response.status_code == HTTPStatus.FOUND
+    assert not Membership.objects.filter(customer=customer, user=person).exists()
+    invitation = Invitation.objects.pending().get(customer=customer, email="ready@example.org")
+    assert invitation.role == Role.ADMINISTRATOR
+
+    # The person decides, in their own session.
+    own = Client()
+    own.force_login(person)
+    assert customer.number in own.get(reverse("access")).content.decode()
+    own.post(reverse("invitation_accept", args=[invitation.pk]))
     membership = Membership.objects.get(customer=customer, user=person)
     assert membership.role == Role.ADMINISTRATOR
     assert membership.added_by == client.user
-    assert not Invitation.objects.filter(customer=customer).exists()
+
+
+def test_single_add_answers_the_same_with_or_without_an_account(member_client) -> None:
+    customer = CustomerFactory()
+    client = member_client(role=Role.ASC, customer=customer)
+    UserFactory(email="has-account@example.org")
+    pages = []
+    for email in ("has-account@example.org", "no-account@example.org"):
+        response = client.post(reverse("users:add", args=[customer.number]), {"email": email, "role": "viewer"},
+                               follow=True)
+        pages.append(response.content.decode().replace(email, "EMAIL"))
+    first_messages = re.findall(r'class="message[^"]*">([^<]*)<', pages[0])
+    second_messages = re.findall(r'class="message[^"]*">([^<]*)<', pages[1])
+    assert first_messages == second_messages
+    assert not Membership.objects.filter(customer=customer, user__email="has-account@example.org").exists()
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,13 @@ from django.core import mail
 
 from accounts.models import AuditEvent, Membership, Notification
 from accounts.roles import Role
-from accounts.services import invitation_cancel, membership_add, membership_change_role, membership_remove
+from accounts.services import (
+    invitation_accept,
+    invitation_cancel,
+    membership_add,
+    membership_change_role,
+    membership_remove,
+)
 from portal.celery import app as celery_app
 from tests.celery_broker import broker
 from tests.factories import CustomerFactory, MembershipFactory, UserFactory
@@ -64,14 +70,16 @@ def test_worker_delivers_notification_over_redis(redis_worker) -> None:
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_every_user_modification_emails_each_asc_once_through_the_worker(redis_worker) -> None:
-    """Added, invited, role changed, invitation cancelled, removed: five modifications, so
-    each of the two ASCs receives exactly five emails, delivered by the worker over Redis."""
+    """Invited (an existing account), accepted, invited, role changed, invitation cancelled,
+    removed: six modifications, so each of the two ASCs receives exactly six emails,
+    delivered by the worker over Redis."""
     customer = CustomerFactory()
     ascs = [MembershipFactory(customer=customer, role=Role.ASC).user for _ in range(2)]
     admin = MembershipFactory(customer=customer, role=Role.ADMINISTRATOR).user
     colleague = UserFactory(email="colleague@example.org")
 
-    membership = membership_add(customer=customer, actor=admin, email=colleague.email, role=Role.VIEWER)
+    colleague_invitation = membership_add(customer=customer, actor=admin, email=colleague.email, role=Role.VIEWER)
+    membership = invitation_accept(invitation=colleague_invitation, actor=colleague)
     invitation = membership_add(customer=customer, actor=admin, email="later@example.org", role=Role.VIEWER)
     membership_change_role(membership=membership, actor=admin, role=Role.ADMINISTRATOR)
     invitation_cancel(invitation=invitation, actor=admin)
@@ -80,5 +88,5 @@ def test_every_user_modification_emails_each_asc_once_through_the_worker(redis_w
     assert redis_worker(_all_sent)
     for asc in ascs:
         received = [m for m in mail.outbox if m.to == [asc.email]]
-        assert len(received) == 5, [m.body for m in received]
-    assert AuditEvent.objects.filter(customer=customer, denied=False).count() == 5
+        assert len(received) == 6, [m.body for m in received]
+    assert AuditEvent.objects.filter(customer=customer, denied=False).count() == 6

@@ -36,7 +36,7 @@ def test_plan_reports_errors_per_line(customer, products) -> None:
     assert any("Unknown customer" in e for e in plan[1].errors)
     assert len(plan[2].errors) >= 4
     assert any("twice" in e for e in plan[3].errors)
-    staff = UserFactory(is_staff=True)
+    staff = UserFactory(is_staff=True, is_superuser=True)  # holds entitlements.add_entitlement
     with pytest.raises(PortalError, match="nothing was imported"):
         entitlement_import(actor=staff, text=text)
     assert not Entitlement.objects.exists()
@@ -44,7 +44,7 @@ def test_plan_reports_errors_per_line(customer, products) -> None:
 
 @pytest.mark.django_db
 def test_import_creates_and_updates_and_is_audited(customer, products) -> None:
-    staff = UserFactory(is_staff=True)
+    staff = UserFactory(is_staff=True, is_superuser=True)  # holds entitlements.add_entitlement
     existing = EntitlementFactory(customer=customer, product=products[0], line_id="1001234-0009", quantity=5)
     ActivationFactory(entitlement=existing, quantity=3)
     text = HEADER + (

@@ -63,7 +63,21 @@ def hostile_customer() -> Customer:
         )
         AuditEvent.objects.create(customer=customer, actor_email=f"{hostile}@example.org", action=hostile,
                                   target=hostile, details={"name": hostile})
+    _hostile_usage(customer)
     return customer
+
+
+def _hostile_usage(customer: Customer) -> None:
+    """A debug log of today whose features and users are formulas (the usage exports)."""
+    from usage.services import usage_log_ingest_lines
+
+    today = timezone.localdate()
+    lines = [f" 0:00:00 (lmgrd) started on lic01 (linux) ({today.month}/{today.day}/{today.year})",
+             f" 0:00:01 (ansyslmd) TIMESTAMP {today.month}/{today.day}/{today.year}"]
+    for minute, hostile in enumerate(FORMULAS[:4] + JOINED[:2], start=1):
+        name = hostile.replace('"', "").replace("@", "at").strip() or "x"
+        lines.append(f' 0:{minute:02d}:00 (ansyslmd) OUT: "{name}" {name.replace(" ", "_")}@=host{minute}')
+    usage_log_ingest_lines(customer=customer, name="hostile.log", lines=[line + "\n" for line in lines])
 
 
 def _csv_exports(client: Client, customer: Customer) -> dict[str, list[list[str]]]:

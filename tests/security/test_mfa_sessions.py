@@ -6,6 +6,7 @@ from http import HTTPStatus
 
 import pytest
 from allauth.mfa.models import Authenticator
+from allauth.usersessions.models import UserSession
 from django.test import Client
 from django.urls import reverse
 
@@ -45,17 +46,25 @@ def test_viewer_cannot_require_mfa() -> None:
     assert not customer.mfa_required
 
 
-def test_removing_a_member_ends_their_sessions_at_once() -> None:
-    customer = CustomerFactory()
+def test_removal_closes_the_customer_at_once_but_keeps_the_persons_sessions() -> None:
+    """Issue 12 item 5: removal from one customer must not log the person out of their
+    other work (an administrator could otherwise repeat it at will); the gate checks the
+    membership on every request, so the removed customer's pages are 404 at once."""
+    customer, elsewhere = CustomerFactory(), CustomerFactory()
     asc = MembershipFactory(customer=customer, role=Role.ASC).user
     membership = MembershipFactory(customer=customer, role=Role.VIEWER)
+    MembershipFactory(customer=elsewhere, user=membership.user, role=Role.VIEWER)
     laptop, phone = Client(), Client()
     for device in (laptop, phone):
         device.post(reverse("account_login"), {"login": membership.user.email, "password": PASSWORD})
-        assert device.get(reverse("access")).status_code == HTTPStatus.OK
+        assert device.get(reverse("customer_home", args=[customer.number])).status_code == HTTPStatus.FOUND
+    sessions_before = UserSession.objects.filter(user=membership.user).count()
     membership_remove(membership=membership, actor=asc)
+    assert UserSession.objects.filter(user=membership.user).count() == sessions_before == 2
     for device in (laptop, phone):
-        assert device.get(reverse("access")).status_code == HTTPStatus.FOUND  # back to login
+        assert device.get(reverse("access")).status_code == HTTPStatus.OK
+        assert device.get(reverse("entitlements:list", args=[customer.number])).status_code == HTTPStatus.NOT_FOUND
+        assert device.get(reverse("entitlements:list", args=[elsewhere.number])).status_code == HTTPStatus.OK
 
 
 @pytest.mark.parametrize("role", list(Role))
