@@ -10,7 +10,7 @@ import redis
 from celery.contrib.testing.worker import start_worker
 
 from accounts.roles import Role
-from accounts.services import membership_add, membership_change_role
+from accounts.services import membership_change_role
 from api.models import WebhookDelivery
 from api.services import webhook_endpoint_create
 from portal.celery import app as celery_app
@@ -35,8 +35,9 @@ def test_worker_delivers_signed_events_over_redis() -> None:
         receiver.fail_next = 1  # the first attempt fails: the retry is the worker's too
         colleague = UserFactory()
         with broker(REDIS_URL), start_worker(celery_app, perform_ping_check=False, pool="solo", shutdown_timeout=10):
-            membership = membership_add(customer=customer, actor=admin, email=colleague.email, role=Role.VIEWER)
+            membership = MembershipFactory(customer=customer, role=Role.VIEWER, user=colleague)
             membership_change_role(membership=membership, actor=admin, role=Role.ADMINISTRATOR)
+            membership_change_role(membership=membership, actor=admin, role=Role.VIEWER)
             deadline = time.monotonic() + 20
             # Until the worker has recorded a delivery (the receiver sees the POST a moment earlier).
             while (

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from accounts.roles import Role
-from accounts.services import membership_add
+from accounts.services import membership_change_role
 from api import webhooks
 from api.models import WebhookDelivery, WebhookEndpoint
 from api.services import (
@@ -49,6 +49,12 @@ def setup(receiver, staff_user):
     endpoint = webhook_endpoint_create(customer=customer, actor=asc, url=receiver.url)
     receiver.secret = endpoint.secret
     return customer, asc, admin, endpoint
+
+
+def _member_event(customer, admin) -> None:
+    """One member event: a colleague's role changed (adding by email now invites)."""
+    colleague = MembershipFactory(customer=customer, role=Role.VIEWER)
+    membership_change_role(membership=colleague, actor=admin, role=Role.ADMINISTRATOR)
 
 
 def _make_due() -> None:
@@ -92,8 +98,8 @@ def test_retries_with_backoff_then_exactly_once(setup, receiver, django_capture_
     customer, _asc, admin, _endpoint = setup
     receiver.fail_next = 2
     with django_capture_on_commit_callbacks(execute=True):
-        membership_add(customer=customer, actor=admin, email=UserFactory().email, role=Role.VIEWER)
-    delivery = WebhookDelivery.objects.get(event_type="member.added")
+        _member_event(customer, admin)
+    delivery = WebhookDelivery.objects.get(event_type="member.role_changed")
     assert delivery.status == "pending"
     assert delivery.attempts == 1
     assert delivery.last_status == HTTPStatus.INTERNAL_SERVER_ERROR
@@ -128,7 +134,7 @@ def test_no_loss_when_the_broker_is_down(setup, receiver, monkeypatch, django_ca
 
     monkeypatch.setattr(webhook_deliver_task, "apply_async", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
-        membership_add(customer=customer, actor=admin, email=UserFactory().email, role=Role.VIEWER)
+        _member_event(customer, admin)
     assert receiver.requests == []
     assert WebhookDelivery.objects.get().status == "pending"
     _make_due()
@@ -140,9 +146,10 @@ def test_rolled_back_change_sends_nothing(setup, receiver) -> None:
     from django.db import transaction
 
     customer, _asc, admin, _endpoint = setup
+
     def change_then_fail() -> None:
         with transaction.atomic():
-            membership_add(customer=customer, actor=admin, email=UserFactory().email, role=Role.VIEWER)
+            _member_event(customer, admin)
             raise RuntimeError
 
     with pytest.raises(RuntimeError):
@@ -158,7 +165,7 @@ def test_endpoint_failing_repeatedly_is_disabled_and_asc_told(
     receiver.fail_next = 100
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(3):
-            membership_add(customer=customer, actor=admin, email=UserFactory().email, role=Role.VIEWER)
+            _member_event(customer, admin)
     endpoint.refresh_from_db()
     assert endpoint.enabled is False
     assert "HTTP 500" in endpoint.disabled_reason
@@ -166,7 +173,7 @@ def test_endpoint_failing_repeatedly_is_disabled_and_asc_told(
     assert any("disabled" in m.subject and m.to == [asc.email] for m in mail.outbox)
     # A disabled endpoint gets no new events; enabling it again resets the count.
     before = WebhookDelivery.objects.count()
-    membership_add(customer=customer, actor=admin, email=UserFactory().email, role=Role.VIEWER)
+    _member_event(customer, admin)
     assert WebhookDelivery.objects.count() == before
     webhook_endpoint_update(
         endpoint=endpoint, actor=asc, url=endpoint.url, description="", event_types=[], enabled=True
@@ -180,7 +187,7 @@ def test_gives_up_after_max_attempts(setup, receiver, monkeypatch, django_captur
     monkeypatch.setattr(webhooks, "MAX_ATTEMPTS", 2)
     receiver.fail_next = 100
     with django_capture_on_commit_callbacks(execute=True):
-        membership_add(customer=customer, actor=admin, email=UserFactory().email, role=Role.VIEWER)
+        _member_event(customer, admin)
     _make_due()
     webhook_deliveries_send_due()
     delivery = WebhookDelivery.objects.get()
@@ -199,7 +206,7 @@ def test_rotation_signs_with_both_secrets_during_the_overlap(
     assert endpoint.secret.startswith("whsec_")
     receiver.secret = old  # a receiver that has not switched yet still verifies
     with django_capture_on_commit_callbacks(execute=True):
-        membership_add(customer=customer, actor=admin, email=UserFactory().email, role=Role.VIEWER)
+        _member_event(customer, admin)
     request = receiver.requests[-1]
     assert len(request["headers"]["webhook-signature"].split()) == 2
     assert receiver_verify(old, request["headers"], request["body"])
@@ -216,7 +223,7 @@ def test_subscriptions_filter_event_types(setup, receiver, django_capture_on_com
         endpoint=endpoint, actor=asc, url=endpoint.url, description="", event_types=["server.rehosted"], enabled=True
     )
     with django_capture_on_commit_callbacks(execute=True):
-        membership_add(customer=customer, actor=admin, email=UserFactory().email, role=Role.VIEWER)
+        _member_event(customer, admin)
     assert receiver.requests == []
 
 
@@ -310,10 +317,12 @@ def test_webhooks_page_add_and_send_again(setup, receiver, django_capture_on_com
     client.force_login(asc)
     url = reverse("webhooks:list", kwargs={"customer_number": customer.number})
     assert client.get(url).status_code == HTTPStatus.OK
-    response = client.post(url, {"url": receiver.url + "/2", "description": "ops", "event_types": ["member.added"]})
+    response = client.post(
+        url, {"url": receiver.url + "/2", "description": "ops", "event_types": ["member.role_changed"]}
+    )
     assert response.status_code == HTTPStatus.FOUND
     with django_capture_on_commit_callbacks(execute=True):
-        membership_add(customer=customer, actor=admin, email=UserFactory().email, role=Role.VIEWER)
+        _member_event(customer, admin)
     delivery = WebhookDelivery.objects.filter(endpoint=endpoint).first()
     detail = client.get(
         reverse("webhooks:detail", kwargs={"customer_number": customer.number, "endpoint_id": endpoint.pk})
