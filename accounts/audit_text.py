@@ -85,10 +85,15 @@ AUDIT_ACTION_LABELS: Mapping[str, str] = {
     "webhook.secret_rotated": gettext_lazy("Webhook secret rotated"),
     "webhook.resent": gettext_lazy("Webhook event sent again"),
     "webhook.disabled": gettext_lazy("Webhook endpoint disabled after failures"),
+    "calendar.rotated": gettext_lazy("Calendar feed address renewed"),
+    "calendar.revoked": gettext_lazy("Calendar feed turned off"),
+    "renewal_settings.updated": gettext_lazy("Account manager set by support"),
+    "notices.preferences_changed": gettext_lazy("Notification settings changed"),
 }
 
 # The name a refused attempt is recorded under -> the kind of event it would have been.
 ATTEMPT_OF: Mapping[str, str] = {
+    "renewal_settings.update": "renewal_settings.updated",
     "membership.add": "membership.added",
     "membership.bulk_add": "membership.added",
     "membership.change_role": "membership.role_changed",

@@ -261,6 +261,8 @@ class Notification(models.Model):
     body_html = models.TextField(blank=True)
     # [{"filename": ..., "content": <text>, "mimetype": ...}], e.g. a license file.
     attachments = models.JSONField(default=list, blank=True)
+    # Extra headers of this recipient's email, e.g. RFC 8058 List-Unsubscribe (notices app).
+    headers = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)

@@ -68,13 +68,15 @@ def notification_queue(
     recipients: Iterable[str],
     attachments: Sequence[dict[str, str]] = (),
     languages: dict[str, str] | None = None,
+    headers: dict[str, dict[str, str]] | None = None,
 ) -> list[Notification]:
     """Renders ``templates/email/<template>{_subject.txt,.txt,.html}`` once per language and
     stores one outbox row per recipient, so each person gets exactly one email, in their
     language, and its delivery is tracked on its own.
 
-    Must run inside the transaction of the change it reports; sending is scheduled for
-    after commit.
+    ``headers`` maps a recipient to extra headers of their email only (an unsubscribe
+    link is personal). Must run inside the transaction of the change it reports; sending is
+    scheduled for after commit.
     """
     to = sorted({address.strip().lower() for address in recipients if address and address.strip()})
     if not to:
@@ -113,6 +115,7 @@ def notification_queue(
                 body_text=body_text,
                 body_html=body_html,
                 attachments=list(attachments),
+                headers=(headers or {}).get(address, {}),
             )
         )
     notifications = Notification.objects.bulk_create(notifications)
@@ -196,7 +199,7 @@ def _deliver(notification: Notification) -> None:
         body=notification.body_text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=notification.recipients,
-        headers={"Message-ID": notification.message_id},
+        headers={**notification.headers, "Message-ID": notification.message_id},
     )
     if notification.body_html:
         message.attach_alternative(notification.body_html, "text/html")

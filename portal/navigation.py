@@ -49,6 +49,7 @@ def _activations_visible(access: CustomerAccess) -> bool:
 
 CUSTOMER_NAV: tuple[NavItem, ...] = (
     NavItem("entitlements:list", _("Entitlements")),
+    NavItem("renewals:list", _("Renewals")),
     NavItem("activations:list", _("Activations"), shown=_activations_visible),
     NavItem("usage:index", _("Usage")),
     NavItem("users:list", _("Users")),

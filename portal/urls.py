@@ -34,6 +34,7 @@ customer_patterns = [
     path("api-tokens/", include("api.urls")),
     path("webhooks/", include("api.webhook_urls")),
     path("usage/", include("usage.urls")),
+    path("renewals/", include("notices.urls")),
 ]
 
 urlpatterns = [
@@ -52,6 +53,7 @@ urlpatterns = [
     path("", include("activations.urls_public")),
     # The usage agent's push: authenticated by its upload key only (usage/views.py).
     path("usage/agent/", include("usage.agent_urls")),
+    path("", include("notices.urls_public")),
     path("c/<str:customer_number>/", include(customer_patterns)),
     path("api/v1/", include((api_v1_patterns, "ninja"), namespace="api_v1")),
 ]

@@ -31,6 +31,10 @@ PORTAL_BRAND_NAME = env.str("PORTAL_BRAND_NAME", default="License Portal")
 # keyed by the customer's data version, so this bounds memory, not staleness; 0 turns it off.
 PORTAL_FRAGMENT_CACHE_SECONDS = env.int("PORTAL_FRAGMENT_CACHE_SECONDS", default=600)
 PORTAL_SUPPORT_EMAIL = env.str("PORTAL_SUPPORT_EMAIL", default="support@example.com")
+# Where the reseller's daily renewals digest goes (lines ending in 90/30/7 days).
+RESELLER_DIGEST_EMAIL = env.str("RESELLER_DIGEST_EMAIL", default=PORTAL_SUPPORT_EMAIL)
+# Reminders go out from this hour (TIME_ZONE) on; beat's hourly runs before it do nothing.
+NOTICES_DAILY_RUN_HOUR = env.int("NOTICES_DAILY_RUN_HOUR", default=6)
 PORTAL_VENDOR_DAEMON = env.str("PORTAL_VENDOR_DAEMON", default="ansyslmd")
 # Absolute base of links in emails (a Celery worker has no request to build them from).
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -80,6 +84,7 @@ INSTALLED_APPS = [
     "ninja",
     "api",
     "usage",
+    "notices",
 ]
 
 MIDDLEWARE = [
@@ -121,6 +126,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.portal",
                 "accounts.context_processors.customers",
+                "notices.context_processors.bell",
             ],
         },
     },
@@ -187,6 +193,17 @@ CELERY_BEAT_SCHEDULE = {
     "webhook-deliveries-send-due": {
         "task": "api.tasks.webhook_deliveries_send_due",
         "schedule": timedelta(seconds=30),
+    },
+    # Reminders, digests and the reseller's digest: idempotent, so hourly means a missed or
+    # restarted beat costs at most an hour, never a reminder (notices/services.py).
+    "notices-daily": {
+        "task": "notices.tasks.notices_daily_run",
+        "schedule": timedelta(hours=1),
+    },
+    # The bell shows the outbox's emails (activations, user changes) too.
+    "notices-outbox-mirror": {
+        "task": "notices.tasks.notices_outbox_mirror",
+        "schedule": timedelta(seconds=60),
     },
     "elastic-budget-alerts": {
         "task": "entitlements.licensing_tasks.elastic_budget_alerts_check",

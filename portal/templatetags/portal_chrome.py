@@ -4,8 +4,10 @@ menu, customer navigation), cached per user on customer pages.
 The header is the same on every page of a section for a user, and rendering it was most of a
 cached landing page's time (docs/performance.md). Its key holds everything it shows: the user,
 the language, the customer's data version and the member's role, the section, and the
-switcher's customers with their versions. The two per-request values, the CSRF token and
-the current path, are rendered as placeholders and filled in on every request.
+switcher's customers with their versions. The per-request values, the CSRF token, the
+current path and the notification bell (``header_bell``, from an app's context processor:
+its count changes without the header's data changing), are rendered as placeholders and
+filled in on every request.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from django import template
 from django.middleware.csrf import get_token
 from django.template.loader import get_template
 from django.utils.crypto import salted_hmac
-from django.utils.html import escape
+from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString, mark_safe
 
 from portal.fragments import cached_fragment
@@ -29,6 +31,7 @@ register = template.Library()
 # no data shown in the header can contain one.
 _CSRF = "csrf-" + salted_hmac("portal.chrome", "csrf").hexdigest()[:32]
 _PATH = "path-" + salted_hmac("portal.chrome", "path").hexdigest()[:32]
+_BELL = "bell-" + salted_hmac("portal.chrome", "bell").hexdigest()[:32]
 
 
 @register.simple_tag(takes_context=True)
@@ -50,14 +53,17 @@ def site_header(context: template.Context) -> SafeString:
         tuple((m.customer_id, m.customer.data_version) for m in memberships),
     )
 
+    bell = context.get("header_bell", "")
+
     def render() -> str:
-        with context.push(csrf_token=_CSRF, current_path=_PATH):
+        with context.push(csrf_token=_CSRF, current_path=_PATH, header_bell=_BELL if bell else ""):
             return header.template.render(context)
 
-    html = cached_fragment(name="site_header", vary=vary, render=render)
-    return mark_safe(  # noqa: S308 - cached template output; the filled-in values are escaped
-        html.replace(_CSRF, escape(get_token(request))).replace(_PATH, escape(request.get_full_path()))
-    )
+    html = cached_fragment(name="site_header", vary=(*vary, bool(bell)), render=render)
+    html = html.replace(_CSRF, escape(get_token(request))).replace(_PATH, escape(request.get_full_path()))
+    if bell:
+        html = html.replace(_BELL, conditional_escape(bell))
+    return mark_safe(html)  # noqa: S308 - cached template output; the filled-in values are escaped
 
 
 @register.simple_tag(takes_context=True)

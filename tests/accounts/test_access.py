@@ -181,6 +181,7 @@ def _everything_customer(customer: Customer, member: User) -> dict[str, object]:
         "shared_web_user": SharedWebUserFactory(customer=customer).pk,
         "group": SharedWebGroupFactory(customer=customer).pk,
         "endpoint": _webhook_endpoint(customer),
+        "line": line.line_id,
     }
 
 
@@ -203,6 +204,7 @@ def _path(route, customer: Customer, ids: dict[str, object]) -> str:
     path = path.replace("<int:server_id>", str(ids["server"])).replace("<int:version>", str(ids["version"]))
     path = path.replace("<str:token>", str(ids["token"])).replace("<int:pk>", str(pk))
     path = path.replace("<int:endpoint_id>", str(ids["endpoint"]))
+    path = path.replace("<str:line_id>", str(ids["line"]))
     if not hasattr(route.view_class, "get"):
         # POST only: a GET is answered 405 after the gate, before any id is read.
         return re.sub(r"<(?:\w+:)?\w+>", "0", path)

@@ -199,25 +199,28 @@ class ListPage:
 
 # The pinned numbers: session, user, the user's memberships with their customers (the access
 # check and the customer switcher: one query) and whether activations are visible (the
-# navigation) make 4; the rest is the page's own.
+# navigation) make 4, and the bell's unread count (notices: one indexed COUNT, none once it is
+# cached per user) 5; the rest is the page's own.
 PAGES: dict[str, ListPage] = {
     # Of which 2: the Elastic pool's units and consumption (shown on the Elastic lines), and 1
     # the lines' usage recommendations (usage app; one query when the customer has no usage).
-    "entitlements": ListPage("entitlements:list", grow_entitlements, 11),
-    "activations": ListPage("activations:list", grow_activations, 7),
-    "users": ListPage("users:list", grow_users, 6),
-    "audit": ListPage("audit:list", grow_audit, 7),
-    "settings": ListPage("licensing_settings:index", grow_licensing, 15),
-    "shared_web_users": ListPage("licensing_settings:shared_web_users", grow_licensing, 7),
-    "shared_web_groups": ListPage("licensing_settings:shared_web_groups", grow_licensing, 6),
-    "shared_web_access": ListPage("licensing_settings:shared_web_access", grow_licensing, 13),
-    "elastic": ListPage("licensing_settings:elastic", grow_licensing, 10),
-    "elastic_usage": ListPage("licensing_settings:elastic_usage", grow_licensing, 8),
+    "entitlements": ListPage("entitlements:list", grow_entitlements, 12),
+    "activations": ListPage("activations:list", grow_activations, 8),
+    "users": ListPage("users:list", grow_users, 7),
+    "audit": ListPage("audit:list", grow_audit, 8),
+    "settings": ListPage("licensing_settings:index", grow_licensing, 16),
+    "shared_web_users": ListPage("licensing_settings:shared_web_users", grow_licensing, 8),
+    "shared_web_groups": ListPage("licensing_settings:shared_web_groups", grow_licensing, 7),
+    "shared_web_access": ListPage("licensing_settings:shared_web_access", grow_licensing, 14),
+    "elastic": ListPage("licensing_settings:elastic", grow_licensing, 11),
+    "elastic_usage": ListPage("licensing_settings:elastic_usage", grow_licensing, 9),
     # + 1: which of the user's customers own FlexNet (why a customer has no Activations tab).
-    "access": ListPage("access", grow_access, 5, customer_scoped=False),
+    "access": ListPage("access", grow_access, 6, customer_scoped=False),
+    "usage": ListPage("usage:index", grow_usage, 19),
+    # Of which 1: the usage recommendations of the lines shown (usage app).
+    "renewals": ListPage("renewals:list", grow_entitlements, 8),
     "api_tokens": ListPage("api_tokens:list", grow_api_tokens, 5),
     "webhooks": ListPage("webhooks:list", grow_webhooks, 5, role=Role.ASC),
-    "usage": ListPage("usage:index", grow_usage, 18),
 }
 
 

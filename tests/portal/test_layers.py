@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-APPS = ("accounts", "activations", "entitlements", "portal")
+APPS = ("accounts", "activations", "entitlements", "notices", "portal")
 # ``Model.objects.none()`` is an empty placeholder, not a read.
 _MANAGER_READ = re.compile(r"\b[A-Z]\w*\.objects\.(?!none\(\))\w+")
 

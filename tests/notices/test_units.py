@@ -1,0 +1,111 @@
+"""Pure parts: iCalendar folding and escaping (property-based), reminder windows, defaults,
+and the optional usage recommendations."""
+
+from __future__ import annotations
+
+import datetime
+import sys
+import types
+from dataclasses import dataclass
+
+import icalendar
+import pytest
+import time_machine
+from django.core import mail
+from hypothesis import given
+from hypothesis import strategies as st
+
+from accounts.roles import Role
+from notices.ical import CalendarEvent, calendar, escape_text, fold
+from notices.models import Category, Frequency
+from notices.rules import REMINDER_STEPS, default_frequency, digest_due, reminder_window
+from notices.services import notices_daily_run
+from tests.factories import CustomerFactory, EntitlementFactory, MembershipFactory, ProductFactory, UserFactory
+
+
+@given(st.text(min_size=0, max_size=400))
+def test_folding_keeps_every_line_within_75_octets_and_unfolds_to_the_original(text) -> None:
+    line = "SUMMARY:" + escape_text(text)
+    folded = fold(line)
+    assert all(len(part.encode()) <= 75 for part in folded.split("\r\n"))
+    assert folded.replace("\r\n ", "") == line
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=200))
+def test_any_summary_survives_a_real_parser(summary) -> None:
+    body = calendar(name="x", stamp=datetime.datetime(2027, 1, 1, tzinfo=datetime.UTC), events=[
+        CalendarEvent(uid="u-1@example", date=datetime.date(2027, 3, 1), summary=summary, description=summary)])
+    [event] = icalendar.Calendar.from_ical(body.encode()).walk("VEVENT")
+    assert str(event["SUMMARY"]) == summary
+
+
+def test_reminder_window_covers_each_step_and_two_days_of_catch_up() -> None:
+    today = datetime.date(2027, 1, 1)
+    window = reminder_window(today)
+    for step in REMINDER_STEPS:
+        assert window[today + datetime.timedelta(days=step)] == step
+        assert window[today + datetime.timedelta(days=step - 2)] == step
+        assert today + datetime.timedelta(days=step - 3) not in window or window[
+            today + datetime.timedelta(days=step - 3)] != step
+
+
+def test_defaults_follow_the_strongest_role_and_weekly_means_monday() -> None:
+    assert default_frequency(roles={"viewer", "asc"}, category=Category.RENEWALS) == Frequency.IMMEDIATELY
+    assert default_frequency(roles={"viewer"}, category=Category.USAGE) == Frequency.NEVER
+    assert default_frequency(roles=set(), category=Category.SECURITY) == Frequency.IMMEDIATELY
+    monday, tuesday = datetime.date(2027, 1, 4), datetime.date(2027, 1, 5)
+    assert digest_due(frequency=Frequency.WEEKLY, today=monday)
+    assert not digest_due(frequency=Frequency.WEEKLY, today=tuesday)
+    assert not digest_due(frequency=Frequency.NEVER, today=monday)
+
+
+@dataclass(frozen=True)
+class _Recommendation:
+    text: str
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_usage_recommendation_is_in_the_email_when_the_usage_app_provides_one(monkeypatch) -> None:
+    """The usage app is another branch: a stand-in module plays its selector here."""
+    calls = []
+
+    def entitlement_recommendations(*, customer, entitlements, today):
+        calls.append((customer.pk, len(entitlements), today))
+        return {e.pk: _Recommendation("Peak use was 2 of 5 seats: renew 3.") for e in entitlements}
+
+    module = types.ModuleType("usage.selectors")
+    module.entitlement_recommendations = entitlement_recommendations
+    monkeypatch.setitem(sys.modules, "usage", types.ModuleType("usage"))
+    monkeypatch.setitem(sys.modules, "usage.selectors", module)
+    from django.apps import apps
+
+    real = apps.is_installed
+    monkeypatch.setattr(apps, "is_installed", lambda name: name == "usage" or real(name))
+    customer = CustomerFactory()
+    asc = MembershipFactory(customer=customer, role=Role.ASC, user=UserFactory(language="en")).user
+    end = datetime.date(2027, 5, 1)
+    EntitlementFactory(customer=customer, product=ProductFactory(feature="rec"), quantity=5,
+                       start_date=datetime.date(2026, 5, 1), end_date=end, tecs_end_date=None)
+    with time_machine.travel(datetime.datetime(2027, 4, 1, 9, tzinfo=datetime.UTC), tick=False):
+        notices_daily_run()
+    [message] = [m for m in mail.outbox if m.to == [asc.email]]
+    assert "Peak use was 2 of 5 seats: renew 3." in message.body
+    assert calls == [(customer.pk, 1, datetime.date(2027, 4, 1))]
+
+
+@pytest.mark.django_db
+def test_the_beat_task_waits_for_the_morning(settings) -> None:
+    from notices.models import DigestEmail
+    from notices.tasks import notices_daily_run as task
+
+    settings.NOTICES_DAILY_RUN_HOUR = 6
+    customer = CustomerFactory()
+    MembershipFactory(customer=customer, role=Role.ASC)
+    EntitlementFactory(customer=customer, end_date=datetime.date(2027, 4, 8), tecs_end_date=None,
+                       start_date=datetime.date(2026, 4, 8))
+    istanbul = datetime.timezone(datetime.timedelta(hours=3))
+    with time_machine.travel(datetime.datetime(2027, 4, 1, 5, 59, tzinfo=istanbul), tick=False):
+        assert task() == {}
+    with time_machine.travel(datetime.datetime(2027, 4, 1, 6, 0, tzinfo=istanbul), tick=False):
+        assert task()["reminders"] == 1
+    assert DigestEmail.objects.count() == 1
