@@ -219,8 +219,8 @@ PAGES: dict[str, ListPage] = {
     "usage": ListPage("usage:index", grow_usage, 19),
     # Of which 1: the usage recommendations of the lines shown (usage app).
     "renewals": ListPage("renewals:list", grow_entitlements, 8),
-    "api_tokens": ListPage("api_tokens:list", grow_api_tokens, 5),
-    "webhooks": ListPage("webhooks:list", grow_webhooks, 5, role=Role.ASC),
+    "api_tokens": ListPage("api_tokens:list", grow_api_tokens, 6),
+    "webhooks": ListPage("webhooks:list", grow_webhooks, 6, role=Role.ASC),
 }
 
 
