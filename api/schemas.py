@@ -260,3 +260,7 @@ class AuditEventOut(Schema):
 class AuditEventPage(Schema):
     results: list[AuditEventOut]
     next_cursor: str | None
+
+
+class UsageUploadsOut(Schema):
+    uploads: list[int]

@@ -9,6 +9,7 @@ writes through their services. Errors are problem details (``api.http.Problem``)
 
 import datetime
 import hashlib
+from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
 
@@ -64,6 +65,7 @@ from entitlements.licensing.services import shared_web_user_add, shared_web_user
 from entitlements.models import ElasticAccount, LicensingModel
 from entitlements.selectors import EntitlementFilters, entitlement_list
 from portal.errors import AccessDenied, PortalError
+from usage import services as usage_services
 
 from . import schemas as s
 from .http import PROBLEM_CONTENT_TYPE, Problem, TokenAuth, not_found, paginate, paginate_values, requires
@@ -826,3 +828,47 @@ def audit_events(
         ],
         "next_cursor": next_cursor,
     }
+
+
+# --- Usage uploads (the usage agent, docs/usage-agent.md) ----------------------------------------
+
+
+@api.post(
+    CUSTOMER + "/usage/uploads",
+    response={202: s.UsageUploadsOut, **_PROBLEMS},
+    tags=["usage"],
+    summary="Push FlexNet debug log lines (plain or gzip) or an `lmstat -a` snapshot as the request body",
+    description=(
+        "What the usage agent sends with a personal access token: `kind=log` (the default) for debug log "
+        "lines, `kind=lmstat` for `lmutil lmstat -a` output; `server` names the license server host the log "
+        "comes from when the log does not say. Ingest runs in the background; each upload's figures appear "
+        "on the Usage page."
+    ),
+)
+@requires(Permission.CHANGE_LICENSE_SERVER)
+def usage_uploads_op(request: HttpRequest, number: str, kind: str = "log", server: str = "") -> Status:
+    if kind not in ("log", "lmstat"):
+        raise Problem(HTTPStatus.BAD_REQUEST, "invalid_kind", "Invalid kind", "kind is log or lmstat.")
+    length = request.headers.get("Content-Length") or "0"
+    if not length.isdigit() or int(length) > usage_services.MAX_REQUEST_BYTES:
+        raise Problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "too_large", "Too large", "The body is too large.")
+
+    def body(remaining: int = int(length)) -> Iterator[bytes]:
+        # Streamed to disk by the service (request.body would hold a large log in memory).
+        while remaining > 0:
+            chunk = request.read(min(1 << 20, remaining))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+            yield chunk
+
+    customer, actor = request.auth.customer, request.auth.user
+    if kind == "lmstat":
+        text = b"".join(body())[: usage_services.MAX_LMSTAT_CHARS].decode("utf-8", errors="replace")
+        uploads = [usage_services.usage_lmstat_create(customer=customer, actor=actor, text=text)]
+    else:
+        uploads = usage_services.usage_uploads_create(
+            customer=customer, actor=actor, files=[(f"api: debug log {server}".strip(), body())],
+            server_name=server[:255],
+        )
+    return Status(202, {"uploads": [upload.pk for upload in uploads]})
