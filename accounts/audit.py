@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .models import AuditEvent, Customer
@@ -12,6 +13,17 @@ if TYPE_CHECKING:
 
 # Set per request by AuditContextMiddleware; None in Celery tasks and commands.
 audit_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("audit_ip", default=None)
+
+# Called with every event that is not a denied attempt, in the transaction that wrote it
+# (apps further up register here, e.g. the API's webhooks; accounts does not import them).
+_listeners: list[Callable[[AuditEvent], None]] = []
+
+
+def audit_listener_register(listener: Callable[[AuditEvent], None]) -> None:
+    """Registers ``listener(event)``; it runs inside the writer's transaction and must only
+    write rows (an outbox) and schedule work ``on_commit``, never call out."""
+    if listener not in _listeners:
+        _listeners.append(listener)
 
 
 def audit_record(
@@ -25,7 +37,7 @@ def audit_record(
 ) -> AuditEvent:
     """Appends one audit event. Secrets never go in ``details``: callers pass only what a
     Viewer of the customer may read."""
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         customer=customer,
         actor=actor if actor is not None and actor.pk else None,
         actor_email=getattr(actor, "email", "") or "",
@@ -35,3 +47,7 @@ def audit_record(
         ip_address=audit_ip.get(),
         denied=denied,
     )
+    if not denied:
+        for listener in _listeners:
+            listener(event)
+    return event

@@ -48,6 +48,9 @@ class LicenseServer(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Set by ``server_retire`` once every license is returned: the server leaves every list,
+    # frees its label (renamed "<label> (retired <id>)") and host IDs, keeps its license files.
+    retired_at = models.DateTimeField(_("retired"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("license server")

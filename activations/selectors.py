@@ -94,7 +94,7 @@ def server_list(*, customer: Customer) -> QuerySet[LicenseServer]:
     once would count every activation once per file version."""
     activations = Activation.objects.filter(server=OuterRef("pk")).order_by().values("server")
     return (
-        LicenseServer.objects.filter(customer=customer)
+        LicenseServer.objects.filter(customer=customer, retired_at__isnull=True)
         .annotate(
             activation_lines=Coalesce(Subquery(activations.annotate(n=Count("pk")).values("n")), 0),
             activated_total=Coalesce(Subquery(activations.annotate(n=Sum("quantity")).values("n")), 0),
@@ -107,12 +107,13 @@ def server_list(*, customer: Customer) -> QuerySet[LicenseServer]:
     )
 
 
-def server_get(*, customer: Customer, server_id: int) -> LicenseServer | None:
-    return (
-        LicenseServer.objects.filter(customer=customer, pk=server_id)
-        .prefetch_related(Prefetch("hosts", queryset=ServerHost.objects.order_by("position")))
-        .first()
-    )
+def server_get(*, customer: Customer, server_id: int, hosts: bool = True) -> LicenseServer | None:
+    """One server of the customer (not retired); ``hosts=False`` skips the hosts' query for
+    callers that only need the row (the API's writes)."""
+    servers = LicenseServer.objects.filter(customer=customer, pk=server_id, retired_at__isnull=True)
+    if hosts:
+        servers = servers.prefetch_related(Prefetch("hosts", queryset=ServerHost.objects.order_by("position")))
+    return servers.first()
 
 
 def server_activations(*, server: LicenseServer) -> QuerySet[Activation]:

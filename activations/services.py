@@ -176,7 +176,7 @@ def _new_version(*, server: LicenseServer, actor: User | None, reason: LicenseFi
 def _lock_server(server: LicenseServer) -> LicenseServer:
     locked = (
         LicenseServer.objects.select_for_update(of=("self",)).select_related("customer")
-        .filter(pk=server.pk, customer_id=server.customer_id).first()
+        .filter(pk=server.pk, customer_id=server.customer_id, retired_at__isnull=True).first()
     )
     if locked is None:
         raise PortalError(_("This license server no longer exists."))
@@ -828,6 +828,31 @@ def server_rehost(*, server: LicenseServer, actor: User, hosts: Sequence[HostInp
         return _server_rehost(server=server, actor=actor, hosts=hosts)
     except IntegrityError:
         raise PortalError(_("That host ID was just taken by another license server.")) from None
+
+
+@transaction.atomic
+def _server_retire(*, server: LicenseServer, actor: User) -> LicenseServer:
+    server = _lock_server(server)
+    if Activation.objects.filter(server=server).exists():
+        raise PortalError(_("Return the licenses of this server before retiring it."))
+    hosts = list(ServerHost.objects.filter(server=server).order_by("position").values_list("host_name", "host_id"))
+    ServerHost.objects.filter(server=server).delete()
+    label = server.name
+    # The label becomes free for a new server; the old one stays recognisable in the history.
+    server.name = f"{label[:40]} (retired {server.pk})"
+    server.retired_at = timezone.now()
+    server.save(update_fields=["name", "retired_at"])
+    audit_record(customer=server.customer, actor=actor, action="server.retired", target=label,
+                 details={"hosts": [list(h) for h in hosts]})
+    return server
+
+
+def server_retire(*, server: LicenseServer, actor: User) -> LicenseServer:
+    """Retires a server that holds no licenses (``server_return`` first): it leaves the
+    server lists, its label and host IDs become free, its license files stay. Audited."""
+    authorize(actor=actor, customer=server.customer, permission=Permission.CHANGE_LICENSE_SERVER,
+              action="server.retire")
+    return _server_retire(server=server, actor=actor)
 
 
 # --- Files ----------------------------------------------------------------------------------

@@ -50,6 +50,12 @@ TARGETS = {
     "hot_vs_spread": 0.5,
     "render_floor_requests": 20.0,
     "notification_p95_s": 2.0,
+    # Issue 16: the API read path, and the activation write path (web confirm and API apply).
+    "api_entitlements_vs_floor": 0.2,
+    "activate_spread_vs_floor": 0.05,
+    "api_activate_vs_floor": 0.05,
+    "activate_spread_p95_ms": 100.0,
+    "api_activate_p95_ms": 100.0,
 }
 
 
@@ -82,6 +88,8 @@ def bench_env(args: argparse.Namespace, smtp_port: int) -> dict[str, str]:
         PORTAL_VAR_DIR=str(ROOT / "var" / "bench"),
         LICENSE_SIGNING_KEY_FILE=str(ROOT / "var" / "bench" / "license-signing-key.pem"),
         PYTHONUNBUFFERED="1",
+        # The API scenarios send thousands of requests a minute with one token.
+        PORTAL_API_RATE_LIMIT="100000000",
     )
     return env
 
@@ -234,6 +242,44 @@ def measure(args: argparse.Namespace, server: Server, name: str, path: str, **kw
     return result
 
 
+def api_tokens(fixture: dict[str, Any]) -> tuple[str, str]:
+    """A Viewer token on the big customer and an Administrator token on the renewal customer,
+    made by the service (so the hash, the prefix and the audit are the real ones)."""
+    from accounts.models import Customer, User
+    from accounts.roles import Role
+    from api.services import api_token_create
+
+    viewer = User.objects.get(email=fixture["viewer"])
+    admin = User.objects.get(email=fixture["admin"])
+    _t, viewer_token = api_token_create(customer=Customer.objects.get(number=fixture["big_customer"]), actor=viewer,
+                                        name="bench", role=Role.VIEWER)
+    _t, admin_token = api_token_create(customer=Customer.objects.get(number=fixture["renewal_customer"]),
+                                       actor=admin, name="bench", role=Role.ADMINISTRATOR)
+    return viewer_token, admin_token
+
+
+def api_scenarios(args: argparse.Namespace, server: Server, fixture: dict[str, Any], only: set[str],
+                  paths: dict[str, str], viewer_token: str, admin_token: str) -> dict[str, Any]:
+    """Issue 16: the API's list read and its activation apply (token auth)."""
+    scenarios: dict[str, Any] = {}
+    if not only or "api_entitlements" in only:
+        scenarios["api_entitlements"] = measure(args, server, "api_entitlements", paths["api_entitlements"],
+                                                script="api_get.lua", env_extra={"BENCH_TOKEN": viewer_token})
+    if not only or "api_activate_spread" in only:
+        scenarios["api_activate_spread"] = post_scenario(args, server, "api_activate_spread", fixture,
+                                                         interleave(fixture["spread_pairs"]), None, token=admin_token)
+    return scenarios
+
+
+def check_api(server: Server, path: str, token: str) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+    response = conn.getresponse()
+    body = response.read()
+    if response.status != 200 or body.count(b'"line_id"') != 100:
+        raise RuntimeError(f"{path}: expected 200 with 100 lines, got {response.status}: {body[:200]!r}")
+
+
 def check_page(server: Server, path: str, jar: dict[str, str] | None, marker: bytes) -> None:
     status, _, body = server.request("GET", path, cookies=jar)
     if status != 200 or marker not in body:
@@ -319,19 +365,26 @@ def interleave(pairs: list[list[int]]) -> list[list[int]]:
 
 
 def post_scenario(args: argparse.Namespace, server: Server, name: str, fixture: dict[str, Any],
-                  pairs: list[list[int]], jar: dict[str, str]) -> dict[str, Any]:
+                  pairs: list[list[int]], jar: dict[str, str] | None, token: str = "") -> dict[str, Any]:
+    """The web confirm (``jar``: a session) or, with ``token``, the API's apply."""
     from django.urls import reverse
     from django.utils import timezone
 
-    path = reverse("activations:activate_apply", args=[fixture["renewal_customer"], 999999]).replace("999999",
-                                                                                                      "SERVER")
+    if token:
+        path = f"/api/v1/customers/{fixture['renewal_customer']}/servers/SERVER/activations/apply"
+    else:
+        path = reverse("activations:activate_apply", args=[fixture["renewal_customer"], 999999]).replace(
+            "999999", "SERVER")
     pair_text = ",".join(f"{s}:{e}" for s, e in pairs)
     results = []
     for duration in (args.warmup, args.duration):
         since = timezone.now()
-        extra = {"BENCH_COOKIE": cookie_header(jar), "BENCH_CSRF": jar["csrftoken"], "BENCH_PATH": path,
-                 "BENCH_PAIRS": pair_text, "BENCH_BASE": str(next_base(pairs))}
-        result = wrk(args, server, path.replace("SERVER", str(pairs[0][0])), script="activate.lua",
+        if token:
+            script, extra = "api_activate.lua", {"BENCH_TOKEN": token}
+        else:
+            script, extra = "activate.lua", {"BENCH_COOKIE": cookie_header(jar), "BENCH_CSRF": jar["csrftoken"]}
+        extra.update(BENCH_PATH=path, BENCH_PAIRS=pair_text, BENCH_BASE=str(next_base(pairs)))
+        result = wrk(args, server, path.replace("SERVER", str(pairs[0][0])), script=script,
                      env_extra=extra, duration=duration)
         result.update(activation_changes(fixture["renewal_customer"], since))
         results.append(result)
@@ -449,6 +502,11 @@ def verdicts(results: dict[str, Any]) -> dict[str, Any]:
         "activations_vs_floor": s["activations"]["rps"] / floor,
         "download_vs_floor": s["license_download"]["rps"] / floor,
         "hot_vs_spread": s["activate_hot"]["changes_per_s"] / max(s["activate_spread"]["changes_per_s"], 1e-9),
+        "api_entitlements_vs_floor": s["api_entitlements"]["rps"] / floor,
+        "activate_spread_vs_floor": s["activate_spread"]["rps"] / floor,
+        "api_activate_vs_floor": s["api_activate_spread"]["rps"] / floor,
+        "activate_spread_p95_ms": s["activate_spread"]["p95_ms"],
+        "api_activate_p95_ms": s["api_activate_spread"]["p95_ms"],
         "render_floor_requests": results["render"]["median_ms"] / 1000 * floor,
         "render_cold_floor_requests": results["render"]["cold_median_ms"] / 1000 * floor,
         "notification_p95_s": results["notifications"].get("p95_s", float("inf")),
@@ -456,7 +514,8 @@ def verdicts(results: dict[str, Any]) -> dict[str, Any]:
     judged = {}
     for key, target in TARGETS.items():
         value = ratios[key]
-        ok = value <= target if key in ("render_floor_requests", "notification_p95_s") else value >= target
+        lower_is_better = key in ("render_floor_requests", "notification_p95_s") or key.endswith("_p95_ms")
+        ok = value <= target if lower_is_better else value >= target
         judged[key] = {"value": value, "target": target, "pass": ok}
     return {"ratios": ratios, "targets": judged}
 
@@ -471,6 +530,8 @@ def table(results: dict[str, Any]) -> str:
         ("admin changelist", s["admin_changelist"]),
         ("activate POST hot", s["activate_hot"]),
         ("activate POST spread", s["activate_spread"]),
+        ("API entitlements (token)", s["api_entitlements"]),
+        ("API apply spread (token)", s["api_activate_spread"]),
     ]
     lines = [f"{'scenario':<24}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'non-200':>9}",
              "-" * 69]
@@ -504,6 +565,11 @@ def table(results: dict[str, Any]) -> str:
         "hot_vs_spread": ("hot / spread (committed changes/s)", ">="),
         "render_floor_requests": ("render+sign re-issue, floor requests", "<="),
         "notification_p95_s": ("notification p95 (s)", "<"),
+        "api_entitlements_vs_floor": ("API entitlements / floor", ">="),
+        "activate_spread_vs_floor": ("web confirm spread / floor", ">="),
+        "api_activate_vs_floor": ("API apply spread / floor", ">="),
+        "activate_spread_p95_ms": ("web confirm spread p95 (ms)", "<"),
+        "api_activate_p95_ms": ("API apply spread p95 (ms)", "<"),
     }
     for key, verdict in results["verdicts"]["targets"].items():
         label, op = labels[key]
@@ -576,6 +642,9 @@ def main() -> int:
                 "admin_changelist": reverse("admin:entitlements_entitlement_changelist")
                 + f"?customer__id__exact={fixture['big_customer_id']}",
             }
+            viewer_token, admin_token = api_tokens(fixture)
+            paths["api_entitlements"] = f"/api/v1/customers/{fixture['big_customer']}/entitlements/?limit=100"
+            check_api(server, paths["api_entitlements"], viewer_token)
             check_page(server, paths["entitlements"], viewer, b"entitlement lines")
             check_page(server, paths["activations"], viewer, b"lic000")
             check_page(server, paths["license_download"], viewer, b"INCREMENT")
@@ -587,6 +656,7 @@ def main() -> int:
                 if not only or name in only:
                     extra = {"BENCH_COOKIE": cookie_header(jar) if jar else ""}
                     scenarios[name] = measure(args, server, name, paths[name], env_extra=extra)
+            scenarios.update(api_scenarios(args, server, fixture, only, paths, viewer_token, admin_token))
             if not only or "activate_hot" in only:
                 scenarios["activate_hot"] = post_scenario(args, server, "activate_hot", fixture,
                                                           fixture["hot_pairs"], admin)

@@ -55,6 +55,8 @@ CUSTOMER_NAV: tuple[NavItem, ...] = (
     NavItem("users:list", _("Users")),
     NavItem("licensing_settings:index", _("Settings")),
     NavItem("audit:list", _("Audit log")),
+    NavItem("api_tokens:list", _("API tokens")),
+    NavItem("webhooks:list", _("Webhooks")),
     NavItem("requests:list", _("Requests")),
 )
 

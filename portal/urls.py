@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.console import console_login, console_password_change
 from accounts.language import language_set
 from accounts.urls import customer_urlpatterns as account_customer_urls
+from api.api_urls import urlpatterns as api_v1_patterns
 
 from . import views
 from .i18n import brand_name
@@ -30,6 +31,8 @@ customer_patterns = [
     path("users/", include("accounts.users_urls")),
     path("settings/", include("entitlements.licensing.urls")),
     path("audit/", include("accounts.audit_urls")),
+    path("api-tokens/", include("api.urls")),
+    path("webhooks/", include("api.webhook_urls")),
     path("usage/", include("usage.urls")),
     path("renewals/", include("notices.urls")),
     path("requests/", include("support.customer_urls")),
@@ -54,4 +57,5 @@ urlpatterns = [
     path("usage/agent/", include("usage.agent_urls")),
     path("", include("notices.urls_public")),
     path("c/<str:customer_number>/", include(customer_patterns)),
+    path("api/v1/", include((api_v1_patterns, "ninja"), namespace="api_v1")),
 ]

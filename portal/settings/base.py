@@ -41,6 +41,11 @@ PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rs
 LICENSE_SIGNING_KEY_FILE = Path(
     env.str("LICENSE_SIGNING_KEY_FILE", default=str(VAR_DIR / "license-signing-key.pem"))
 )
+# The customer API (issue 16): requests per token per window, and whether webhooks may go to
+# private/loopback addresses and plain HTTP (never in production: SSRF; tests only).
+PORTAL_API_RATE_LIMIT = env.int("PORTAL_API_RATE_LIMIT", default=600)
+PORTAL_API_RATE_WINDOW = env.int("PORTAL_API_RATE_WINDOW", default=60)
+PORTAL_WEBHOOK_ALLOW_PRIVATE = False
 # Support staff must have a second factor before the support console opens (on in production;
 # off for `make run` and the tests unless a test turns it on).
 PORTAL_STAFF_MFA_REQUIRED = env.bool("PORTAL_STAFF_MFA_REQUIRED", default=False)
@@ -76,6 +81,8 @@ INSTALLED_APPS = [
     "accounts",
     "entitlements",
     "activations",
+    "ninja",
+    "api",
     "usage",
     "notices",
     "support",
@@ -182,6 +189,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "notifications-send-pending": {
         "task": "accounts.tasks.notifications_send_pending",
+        "schedule": timedelta(seconds=30),
+    },
+    "webhook-deliveries-send-due": {
+        "task": "api.tasks.webhook_deliveries_send_due",
         "schedule": timedelta(seconds=30),
     },
     # Reminders, digests and the reseller's digest: idempotent, so hourly means a missed or

@@ -180,9 +180,16 @@ def _everything_customer(customer: Customer, member: User) -> dict[str, object]:
         "invitation": InvitationFactory(customer=customer).pk,
         "shared_web_user": SharedWebUserFactory(customer=customer).pk,
         "group": SharedWebGroupFactory(customer=customer).pk,
+        "endpoint": _webhook_endpoint(customer),
         "line": line.line_id,
         "request": _support_request(customer, server_id=server.pk),
     }
+
+
+def _webhook_endpoint(customer: Customer) -> int:
+    from api.models import WebhookEndpoint
+
+    return WebhookEndpoint.objects.create(customer=customer, url="https://hooks.example.com/x", secret="whsec_x").pk
 
 
 def _support_request(customer: Customer, *, server_id: int) -> int:
@@ -209,6 +216,7 @@ def _path(route, customer: Customer, ids: dict[str, object]) -> str:
     path = "/" + route.route.replace("<str:customer_number>", customer.number)
     path = path.replace("<int:server_id>", str(ids["server"])).replace("<int:version>", str(ids["version"]))
     path = path.replace("<str:token>", str(ids["token"])).replace("<int:pk>", str(pk))
+    path = path.replace("<int:endpoint_id>", str(ids["endpoint"]))
     path = path.replace("<str:line_id>", str(ids["line"]))
     if not hasattr(route.view_class, "get"):
         # POST only: a GET is answered 405 after the gate, before any id is read.

@@ -20,7 +20,7 @@ from tests.factories import LicenseServerFactory
 pytestmark = pytest.mark.django_db
 
 REPO = Path(__file__).resolve().parents[2]
-APPS = ("accounts", "activations", "entitlements", "notices", "portal")
+APPS = ("accounts", "activations", "entitlements", "notices", "portal", "api")
 QUOTED_ACTION = re.compile(r'"([a-z_]+\.[a-z_]+)"')
 
 

@@ -147,6 +147,26 @@ def grow_access(customer: Customer, user: User, start: int, count: int) -> None:
     Membership.objects.bulk_create(Membership(user=user, customer=c, role=Role.VIEWER) for c in customers)
 
 
+def grow_api_tokens(customer: Customer, user: User, start: int, count: int) -> None:
+    from api.models import ApiToken
+
+    now = timezone.now()
+    ApiToken.objects.bulk_create(
+        ApiToken(customer=customer, user=user, name=f"t{start + i}", role=Role.VIEWER, prefix="lpat_x",
+                 token_hash=f"{customer.pk}-{start + i}", expires_at=now + datetime.timedelta(days=9))
+        for i in range(count)
+    )
+
+
+def grow_webhooks(customer: Customer, user: User, start: int, count: int) -> None:
+    from api.models import WebhookEndpoint
+
+    WebhookEndpoint.objects.bulk_create(
+        WebhookEndpoint(customer=customer, url=f"https://hooks.example.com/{start + i}", secret="whsec_x")
+        for i in range(count)
+    )
+
+
 def grow_usage(customer: Customer, user: User, start: int, count: int) -> None:
     from usage.models import UsageHour, UsagePersonDay
 
@@ -183,6 +203,8 @@ class ListPage:
     grow: Callable[[Customer, User, int, int], None]
     pinned: int
     customer_scoped: bool = True
+    # The role that may open the page (the webhooks page is the ASC's).
+    role: Role = Role.VIEWER
 
     def url(self, customer: Customer) -> str:
         return reverse(self.url_name, args=[customer.number] if self.customer_scoped else [])
@@ -211,6 +233,8 @@ PAGES: dict[str, ListPage] = {
     "usage": ListPage("usage:index", grow_usage, 19),
     # Of which 1: the usage recommendations of the lines shown (usage app).
     "renewals": ListPage("renewals:list", grow_entitlements, 8),
+    "api_tokens": ListPage("api_tokens:list", grow_api_tokens, 6),
+    "webhooks": ListPage("webhooks:list", grow_webhooks, 6, role=Role.ASC),
     "requests": ListPage("requests:list", grow_requests, 6),
 }
 
@@ -230,7 +254,7 @@ def test_list_page_query_count_is_pinned_and_constant(name, member_client, djang
     customer = CustomerFactory(flexnet_managed=True)
     # Every page is reachable: the customer owns FlexNet lines (activations visible).
     EntitlementFactory(customer=customer, product=ProductFactory(feature="perf_base"), line_id=f"{customer.number}-0")
-    client = member_client(role=Role.VIEWER, customer=customer)
+    client = member_client(role=page.role, customer=customer)
     url = page.url(customer)
     page.grow(customer, client.user, 1, SMALL)
     small = _queries(client, url)

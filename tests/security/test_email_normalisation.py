@@ -118,7 +118,8 @@ def test_signup_stores_the_normalised_address_or_refuses(raw) -> None:
     def body() -> None:
         cache.clear()  # the signup rate limit
         password = "a-long-signup-pass-42"
-        Client().post(reverse("account_signup"), {"email": raw, "password1": password, "password2": password, "name": "Someone"})
+        Client().post(reverse("account_signup"),
+            {"email": raw, "password1": password, "password2": password, "name": "Someone"})
         expected = _expected(raw)
         stored = list(User.objects.values_list("email", flat=True))
         addresses_stored = list(EmailAddress.objects.values_list("email", flat=True))

@@ -62,7 +62,8 @@ def _links_in_mail_to(address: str) -> list[str]:
 
 
 def _signup(client: Client, email: str, password: str):
-    return client.post(reverse("account_signup"), {"email": email, "password1": password, "password2": password, "name": "Someone"})
+    return client.post(reverse("account_signup"),
+        {"email": email, "password1": password, "password2": password, "name": "Someone"})
 
 
 def _login(client: Client, email: str, password: str):

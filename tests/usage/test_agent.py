@@ -79,3 +79,36 @@ def test_agent_with_a_revoked_key_is_refused(
     assert not Upload.objects.exists()
     # The offset did not move: the next run with a good key sends everything.
     assert not (tmp_path / "lmgrd.log.portal-agent.json").exists()
+
+
+@pytest.mark.parametrize(("role", "accepted"), [(Role.ADMINISTRATOR, True), (Role.VIEWER, False)])
+def test_agent_with_a_personal_access_token_uses_the_api(
+    live_server: Any, transactional_db: None, customer: Customer, member_factory: Callable, tmp_path: Path,
+    role: Role, accepted: bool,
+) -> None:
+    """The same agent, given an API token (issue 16) instead of an upload key, posts to
+    /api/v1/customers/<n>/usage/uploads: one token system for scripts and the agent."""
+    from api.services import api_token_create
+
+    member = member_factory(role=role, customer=customer).user
+    _token, raw = api_token_create(customer=customer, actor=member, name="usage agent", role=role)
+    lines = (SAMPLES / "single_daemon_restart.log").read_bytes()
+    log = tmp_path / "lmgrd.log"
+    log.write_bytes(lines)
+    env = {**os.environ, "PORTAL_USAGE_KEY": raw}
+    url = f"{live_server.url}/api/v1/customers/{customer.number}/usage/uploads?server=lic01"
+    result = subprocess.run(
+        [sys.executable, str(AGENT), "--url", url, "--log", str(log), "--lmstat-command",
+         f"cat {SAMPLES / 'lmstat_a.txt'}"],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )
+    if not accepted:  # a Viewer's token may read, not upload
+        assert result.returncode == 2
+        assert "403" in result.stderr
+        assert not Upload.objects.exists()
+        return
+    assert result.returncode == 0, result.stderr
+    assert Upload.objects.filter(customer=customer, status=UploadStatus.DONE).count() == 2  # log + lmstat
+    expected = log_figures(lines.splitlines(keepends=True))
+    assert UsageEvent.objects.filter(customer=customer).exclude(kind=0).count() == sum(expected["events"].values())
+    assert AuditEvent.objects.filter(action="usage.upload", customer=customer, actor=member).exists()

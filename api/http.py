@@ -1,0 +1,233 @@
+"""The API's HTTP conventions, in one place: token authentication, per-customer access,
+problem details (RFC 9457), cursor pagination and per-token rate limits.
+
+Access is decided by ``accounts.roles`` through ``TokenAccess.has``; the services check
+again with the owner's own role, so the API cannot widen what a person may do.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import math
+import time
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from ninja.security import HttpBearer
+
+from accounts.audit import audit_record
+from accounts.roles import Permission
+
+from .tokens import READ_PERMISSIONS, TokenAccess, authenticate
+
+PROBLEM_BASE = "https://license-portal.example/problems/"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+class Problem(Exception):
+    """An RFC 9457 problem with a stable ``code`` (documented in docs/api.md)."""
+
+    def __init__(self, status: int, code: str, title: str, detail: str = "", **extra: Any) -> None:
+        super().__init__(detail or title)
+        self.status, self.code, self.title, self.detail, self.extra = status, code, title, detail, extra
+
+    def response(self, request: HttpRequest) -> HttpResponse:
+        body = {
+            "type": PROBLEM_BASE + self.code,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail or self.title,
+            "code": self.code,
+            "instance": request.path,
+            **self.extra,
+        }
+        response = JsonResponse(body, status=self.status, content_type=PROBLEM_CONTENT_TYPE)
+        if self.status == HTTPStatus.TOO_MANY_REQUESTS and "retry_after" in self.extra:
+            response["Retry-After"] = str(self.extra["retry_after"])
+        return response
+
+
+def not_found() -> Problem:
+    return Problem(HTTPStatus.NOT_FOUND, "not_found", "Not found")
+
+
+# --- Authentication ------------------------------------------------------------------------------
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class TokenAuth(HttpBearer):
+    """``Authorization: Bearer lpat_...``; the result is ``request.auth`` (a TokenAccess)."""
+
+    openapi_description = "A personal access token (`lpat_...`) from the customer's API tokens page."
+
+    def authenticate(self, request: HttpRequest, token: str) -> TokenAccess | None:
+        access = authenticate(token, ip=client_ip(request))
+        if access is not None:
+            rate_limit(request, access)
+        return access
+
+
+# --- Rate limits ----------------------------------------------------------------------------------
+
+
+def rate_limit(request: HttpRequest, access: TokenAccess) -> None:
+    """A fixed window per token: ``PORTAL_API_RATE_LIMIT`` requests per
+    ``PORTAL_API_RATE_WINDOW`` seconds. Sets ``request.api_rate`` for the headers
+    (``RateLimit``/``RateLimit-Policy``, draft-ietf-httpapi-ratelimit-headers) and raises 429
+    with ``Retry-After`` when the window is used up."""
+    limit, window = settings.PORTAL_API_RATE_LIMIT, settings.PORTAL_API_RATE_WINDOW
+    now = time.time()
+    start = int(now // window * window)
+    key = f"api-rate:{access.token.pk}:{start}"
+    cache.add(key, 0, timeout=window + 1)
+    try:
+        used = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window + 1)
+        used = 1
+    reset = max(math.ceil(start + window - now), 1)
+    request.api_rate = (limit, max(limit - used, 0), reset, window)
+    if used > limit:
+        raise Problem(
+            HTTPStatus.TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many requests",
+            f"This token may make {limit} requests per {window} seconds.",
+            retry_after=reset,
+        )
+
+
+def rate_headers(response: HttpResponse, request: HttpRequest) -> HttpResponse:
+    rate = getattr(request, "api_rate", None)
+    if rate is not None:
+        limit, remaining, reset, window = rate
+        response["RateLimit-Policy"] = f'"token";q={limit};w={window}'
+        response["RateLimit"] = f'"token";r={remaining};t={reset}'
+    return response
+
+
+def with_rate_headers(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return rate_headers(view(request, *args, **kwargs), request)
+
+    return wrapped
+
+
+# --- Per-customer access --------------------------------------------------------------------------
+
+
+def requires(permission: Permission) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declares what an operation needs (the generated tests read ``required_permission``) and
+    enforces it: another customer's number -> 404; a permission the token lacks -> 403, audited.
+    A write by a token is audited as ``api_token.used`` as well."""
+
+    def decorator(operation: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(operation)
+        def wrapped(request: HttpRequest, number: str, *args: Any, **kwargs: Any) -> Any:
+            access: TokenAccess = request.auth
+            if access.customer.number != number:
+                raise not_found()
+            if not access.has(permission):
+                audit_record(
+                    customer=access.customer,
+                    actor=access.user,
+                    action="access.denied",
+                    target=request.path[:255],
+                    details={"method": request.method, "permission": permission.value, "token": access.token.prefix},
+                    denied=True,
+                )
+                raise Problem(
+                    HTTPStatus.FORBIDDEN,
+                    "permission_denied",
+                    "Permission denied",
+                    f"This token cannot {permission.value.replace('_', ' ')}.",
+                    permission=permission.value,
+                )
+            if permission not in READ_PERMISSIONS or request.method not in ("GET", "HEAD", "OPTIONS"):
+                audit_record(
+                    customer=access.customer,
+                    actor=access.user,
+                    action="api_token.used",
+                    target=access.token.name,
+                    details={"prefix": access.token.prefix, "method": request.method, "path": request.path[:200]},
+                )
+            return operation(request, number, *args, **kwargs)
+
+        wrapped.required_permission = permission  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorator
+
+
+# --- Cursor pagination ----------------------------------------------------------------------------
+
+MAX_LIMIT = 500
+
+
+def _cursor_decode(cursor: str) -> int:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)))
+        if isinstance(value, int) and value >= 0:
+            return value
+    except (ValueError, TypeError):
+        pass
+    raise Problem(
+        HTTPStatus.BAD_REQUEST,
+        "invalid_cursor",
+        "Invalid cursor",
+        "Pass back the next_cursor of a previous page unchanged.",
+    )
+
+
+def _cursor_encode(value: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+def paginate_values(
+    queryset: QuerySet, *, fields: tuple[tuple[str, str], ...], cursor: str | None, limit: int
+) -> HttpResponse:
+    """``paginate`` for hot lists: reads only ``fields`` (output name, lookup; the first is the
+    id) as tuples and writes the page's JSON directly, skipping model instances and ninja's
+    per-field response validation (two thirds of an entitlements page's time in-process,
+    docs/performance.md). The shape stays the documented one; Schemathesis checks it."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Problem(HTTPStatus.BAD_REQUEST, "invalid_limit", "Invalid limit", f"limit is 1 to {MAX_LIMIT}.")
+    if cursor:
+        queryset = queryset.filter(pk__gt=_cursor_decode(cursor))
+    names = [name for name, _lookup in fields]
+    rows = list(queryset.order_by("pk").values_list(*(lookup for _name, lookup in fields))[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return JsonResponse(
+        {"results": [dict(zip(names, row, strict=True)) for row in rows],
+         "next_cursor": _cursor_encode(rows[-1][0]) if more and rows else None},
+        json_dumps_params={"separators": (",", ":")},
+    )
+
+
+def paginate(
+    queryset: QuerySet, *, cursor: str | None, limit: int, descending: bool = False
+) -> tuple[list, str | None]:
+    """Keyset pagination on the primary key: a page starts after the last id of the previous
+    one, so rows inserted or deleted meanwhile never shift a page (no repeats, no gaps among
+    rows that exist throughout). Returns the page and the next cursor (None on the last)."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Problem(HTTPStatus.BAD_REQUEST, "invalid_limit", "Invalid limit", f"limit is 1 to {MAX_LIMIT}.")
+    if cursor:
+        after = _cursor_decode(cursor)
+        queryset = queryset.filter(pk__lt=after) if descending else queryset.filter(pk__gt=after)
+    rows = list(queryset.order_by("-pk" if descending else "pk")[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (_cursor_encode(rows[-1].pk) if more and rows else None)

@@ -1,0 +1,40 @@
+"""Fixtures for the API tests: tokens made through the service, clients that send them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+
+from accounts.models import Customer
+from accounts.roles import Role
+from api.services import api_token_create
+from tests.factories import CustomerFactory, EntitlementFactory, LicenseServerFactory
+
+
+@pytest.fixture
+def api_client(db: None, member_factory: Callable) -> Callable[..., Client]:
+    """``api_client(role=Role.ADMINISTRATOR, customer=c)`` -> a Client sending a fresh token of
+    that role for a new member of that role; ``.token``, ``.raw``, ``.user`` and ``.membership``
+    are attached. ``token_role`` narrows the token below the member's role."""
+
+    def make(*, role: Role = Role.VIEWER, customer: Customer | None = None, token_role: Role | None = None) -> Client:
+        membership = member_factory(role=role, customer=customer or CustomerFactory())
+        token, raw = api_token_create(
+            customer=membership.customer, actor=membership.user, name="script", role=token_role or role
+        )
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        client.token, client.raw, client.user, client.membership = token, raw, membership.user, membership
+        return client
+
+    return make
+
+
+@pytest.fixture
+def flex_customer(customer: Customer) -> Customer:
+    """The demo customer with FlexNet managed, three lines and one server."""
+    for _ in range(3):
+        EntitlementFactory(customer=customer)
+    LicenseServerFactory(customer=customer, name="lic01")
+    return customer
