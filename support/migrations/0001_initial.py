@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_customer_data_version'),
-        ('activations', '0008_rehost_grant'),
+        ('activations', '0009_rehost_grant'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

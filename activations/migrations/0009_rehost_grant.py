@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_customer_data_version'),
-        ('activations', '0007_elastic_usage_version_triggers'),
+        ('activations', '0008_licenseserver_retired_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
