@@ -157,3 +157,17 @@ def test_the_entitlements_table_fits_1280_px(demo, page: Page, login) -> None:
     first = table.locator("tbody tr").first
     expect(first.locator("code.feature")).to_be_visible()
     expect(first.locator("td.term")).to_contain_text("–")
+
+
+def test_an_administrator_returns_then_retires_a_server(demo, page: Page, login) -> None:
+    login(page, "admin@demo.example", PASSWORD)
+    page.goto(f"/c/{CUSTOMER}/activations/servers/{demo.pk}/")
+    expect(page.locator("[data-retire]")).to_have_count(0)  # licenses first
+    page.get_by_role("link", name="Return all licenses").click()
+    page.locator("main form").get_by_role("button").last.click()
+    expect(page.locator(".messages")).to_contain_text("returned to the pool")
+    page.locator("[data-retire] summary").click()
+    page.get_by_role("button", name="Yes, retire it").click()
+    expect(page).to_have_url(f"/c/{CUSTOMER}/activations/")
+    expect(page.locator(".messages")).to_contain_text("is retired")
+    expect(page.get_by_role("link", name="lic01", exact=True)).to_have_count(0)
