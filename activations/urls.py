@@ -17,6 +17,7 @@ urlpatterns = [
     path("servers/<int:server_id>/activate/saved/<str:token>/", views.ActivationSavedView.as_view(), name="saved"),
     path("servers/<int:server_id>/rehost/", views.RehostView.as_view(), name="rehost"),
     path("servers/<int:server_id>/return/", views.ReturnView.as_view(), name="return"),
+    path("servers/<int:server_id>/retire/", views.RetireView.as_view(), name="retire"),
     path("servers/<int:server_id>/files/compare/", views.LicenseFileDiffView.as_view(), name="file_diff"),
     path("servers/<int:server_id>/files/<int:version>/", views.LicenseFileView.as_view(), name="file_detail"),
     path(

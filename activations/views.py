@@ -69,6 +69,7 @@ from .services import (
     rehost_quota_message,
     server_create,
     server_rehost,
+    server_retire,
     server_return,
     server_update,
 )
@@ -507,6 +508,25 @@ class ReturnView(ActivationsPage):
             messages.success(request, _("All licenses of %(name)s were returned to the pool (license file version "
                                         "%(v)s).") % {"name": server.name, "v": license_file.version})
         return redirect(_server_url(server))
+
+
+class RetireView(ActivationsPage):
+    """Retire a server whose licenses were returned (POST from its page): it leaves the server
+    list, its label and host IDs become free again, its license files stay in the records."""
+
+    required_permission = Permission.CHANGE_LICENSE_SERVER
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
+        server = self.load_server(server_id)
+        name = server.name
+        try:
+            server_retire(server=server, actor=request.user)
+        except PortalError as error:
+            self.refused(error)
+            return redirect(_server_url(server))
+        messages.success(request, _("License server %(name)s is retired.") % {"name": name})
+        return redirect("activations:list", self.customer.number)
 
 
 # --- License files --------------------------------------------------------------------------

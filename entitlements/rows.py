@@ -36,9 +36,10 @@ class Words:
         self.elastic_pool = elastic_pool
         self.notes = notes or {}
 
-    def note(self, e: Entitlement) -> str:
+    def note(self, e: Entitlement) -> SafeString | str:
+        """What the line's measured use recommends, under its usage bar (nothing without data)."""
         note = self.notes.get(e.pk)
-        return note.text if note is not None else "—"
+        return format_html('<p class="recommendation">{}</p>', note.text) if note is not None else ""
 
     @cached_property
     def used(self) -> str:
@@ -155,12 +156,13 @@ def _available(e: Entitlement, w: Words) -> tuple[Any, ...]:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column(gettext_lazy("Line"), '<th scope="row" class="nowrap">{}</th>', lambda e, w: (e.line_id,),
-           lambda e, w: e.line_id, sort="line"),
+    Column(gettext_lazy("Line"), '<th scope="row" class="nowrap">{}<br>{}</th>',
+           lambda e, w: (e.line_id, w.badges.get(e.status_value, w.pending)), lambda e, w: e.line_id, sort="line"),
     Column(gettext_lazy("Order"), csv=lambda e, w: e.order_number),
-    # At 1280 px every column fits (issue 14): the feature sits under the product, the term's
-    # two dates share a cell and "borrowable" is a mark beside the model; the CSV keeps each
-    # value in a column of its own.
+    # At 1280 px every column fits (issue 14): the status sits under the line, the feature
+    # under the product, the recommendation under the usage bar, the term's two dates share a
+    # cell and "borrowable" is a mark beside the model; the CSV keeps each value in a column of
+    # its own.
     Column(gettext_lazy("Product"), '<td>{}<br><code class="feature">{}</code></td>',
            lambda e, w: (e.product.name, e.product.feature), lambda e, w: e.product.name, sort="product"),
     Column(gettext_lazy("Feature"), csv=lambda e, w: e.product.feature),
@@ -169,8 +171,10 @@ COLUMNS: tuple[Column, ...] = (
     Column(gettext_lazy("Activated"), '<td class="num">{}</td>', _activated, lambda e, w: e.activated, numeric=True),
     Column(gettext_lazy("Available"), '<td class="num">{}</td>', _available, lambda e, w: e.available,
            sort="available", numeric=True),
+    # The recommendation comes from the usage app (settings.PORTAL_ENTITLEMENT_RECOMMENDATIONS).
     Column(gettext_lazy("Usage"), '<td><div class="usage"><meter min="0" max="{}" value="{}" high="{}" '
-           'aria-label="{}">{}%</meter><span class="usage__value">{}%</span></div></td>', _usage),
+           'aria-label="{}">{}%</meter><span class="usage__value">{}%</span></div>{}</td>',
+           lambda e, w: (*_usage(e, w), w.note(e))),
     Column(gettext_lazy("Start"), csv=lambda e, w: e.start_date.isoformat()),
     Column(gettext_lazy("End"), csv=lambda e, w: e.end_date.isoformat() if e.end_date else w.perpetual),
     Column(gettext_lazy("Term"),
@@ -184,10 +188,7 @@ COLUMNS: tuple[Column, ...] = (
            lambda e, w: w.csv_models.get(e.product.licensing_model, e.product.licensing_model),
            csv_label=gettext_lazy("Licensing model")),
     Column(gettext_lazy("Borrowable"), csv=lambda e, w: w.csv_yes_no[0] if e.borrowable else w.csv_yes_no[1]),
-    Column(gettext_lazy("Status"), "<td>{}</td>", lambda e, w: (w.badges.get(e.status_value, w.pending),),
-           lambda e, w: w.csv_statuses.get(e.status_value, e.status_value), sort="status"),
-    # From the usage app (settings.PORTAL_ENTITLEMENT_RECOMMENDATIONS): page only.
-    Column(gettext_lazy("Use in the last 90 days"), '<td class="recommendation">{}</td>', lambda e, w: (w.note(e),)),
+    Column(gettext_lazy("Status"), csv=lambda e, w: w.csv_statuses.get(e.status_value, e.status_value)),
 )
 PAGE_COLUMNS = tuple(column for column in COLUMNS if column.cell is not None)
 CSV_COLUMNS = tuple(column for column in COLUMNS if column.csv is not None)

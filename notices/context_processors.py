@@ -11,6 +11,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.template.loader import render_to_string
+from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import SafeString, mark_safe
 
 from . import selectors
@@ -37,4 +38,11 @@ def bell(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"header_bell": ""}
-    return {"header_bell": Bell(request)}
+    return {"header_bell": Bell(request), "account_manager": SimpleLazyObject(lambda: _account_manager(request))}
+
+
+def _account_manager(request: HttpRequest) -> Any:
+    """The customer page's account manager (renewal settings), looked up only when a page
+    names them (e.g. why FlexNet is not managed here: includes/activations_absent.html)."""
+    access = getattr(request, "customer_access", None)
+    return selectors.renewal_settings_get(customer=access.customer) if access is not None else None

@@ -25,7 +25,7 @@ HOSTILE = "O'Neil & \"Sons\" <b>0 -> 3</b>"
 ESCAPED = ("&#x27;", "&amp;", "&quot;", "&lt;", "&gt;", "&#39;")
 # Values used as numbers (plural forms) or dates get one.
 TYPED = {"more": 3, "percent": 80, "threshold": 80, "consumed": 8, "budget": 10, "added": 1, "invited": 2,
-         "month": datetime.date(2026, 3, 1)}
+         "month": datetime.date(2026, 3, 1), "today": datetime.date(2026, 3, 1)}
 
 
 class Hostile(str):
@@ -47,6 +47,13 @@ class HostileCustomer(Hostile):
     number = "1001234"
 
 
+class HostileEndpoint(Hostile):
+    """A webhook endpoint: its id is part of the link; every other attribute is hostile."""
+
+    __slots__ = ()
+    pk = 1
+
+
 def _variables(template: str) -> set[str]:
     source = "".join((EMAIL_DIR / name).read_text(encoding="utf-8") for name in (f"{template}.txt",
                                                                                   f"{template}_subject.txt",
@@ -63,6 +70,7 @@ def _context(template: str) -> dict[str, object]:
     for name in _variables(template):
         context.setdefault(name, TYPED.get(name, Hostile(HOSTILE)))
     context["customer"] = HostileCustomer(HOSTILE)
+    context["endpoint"] = HostileEndpoint(HOSTILE)
     for name in ("lines", "changes", "thresholds"):
         context[name] = [Hostile(HOSTILE)]
     return context

@@ -247,7 +247,7 @@ def test_support_imports_and_activations_on_the_same_lines_do_not_deadlock() -> 
     product = ProductFactory(feature="ansys")
     line = EntitlementFactory(customer=customer, product=product, line_id="7001234-0001", quantity=1_000,
                               start_date="2020-01-01")
-    staff = UserFactory(is_staff=True)
+    staff = UserFactory(is_staff=True, is_superuser=True)  # imports need the model permission (#12 item 13)
     servers = [LicenseServerFactory(customer=customer) for _ in range(6)]
     header = "customer_number,line_id,order_number,feature,quantity,start_date,end_date,tecs_end_date,borrowable\n"
 

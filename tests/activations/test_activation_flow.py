@@ -20,7 +20,7 @@ from django.utils import timezone
 from accounts.models import AuditEvent
 from accounts.roles import Role
 from activations.licensefile import license_parse, license_verify
-from activations.models import Activation, LicenseFile, Rehost, RehostQuota
+from activations.models import Activation, LicenseFile, LicenseServer, Rehost, RehostQuota
 from activations.selectors import LineRequest, rehost_quota
 from activations.services import (
     ActivationConflict,
@@ -793,3 +793,25 @@ def test_issued_files_are_ascii_with_supersede_and_the_number_as_issued(member_c
         assert feature.attribute("VENDOR_STRING").value == "customer:00123456"
         assert "SUPERSEDE" in [attribute.name for attribute in feature.attributes]
     assert license_verify(content, public_key=verifying_key()).valid
+
+
+# --- Retiring a server (issue 14 item 8) ------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_server_is_retired_after_its_licenses_are_returned(asc) -> None:
+    activate(asc.server, asc.user, {asc.line.pk: 2})
+    url = reverse("activations:retire", args=[asc.customer.number, asc.server.pk])
+    page = reverse("activations:server_detail", args=[asc.customer.number, asc.server.pk])
+    assert "data-retire" not in asc.get(page).content.decode()  # licenses on it: return them first
+    refused = asc.post(url, follow=True)
+    assert LicenseServer.objects.filter(pk=asc.server.pk, retired_at__isnull=True).exists()
+    assert refused.status_code in (HTTPStatus.OK, HTTPStatus.CONFLICT)
+    server_return(server=asc.server, actor=asc.user)
+    assert "data-retire" in asc.get(page).content.decode()
+    response = asc.post(url)
+    assert response["Location"] == reverse("activations:list", args=[asc.customer.number])
+    assert LicenseServer.objects.get(pk=asc.server.pk).retired_at is not None
+    listing = asc.get(response["Location"]).content.decode()
+    assert page not in listing
+    assert AuditEvent.objects.filter(customer=asc.customer, action="server.retired").exists()

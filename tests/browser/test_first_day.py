@@ -151,9 +151,26 @@ def test_the_entitlements_table_fits_1280_px(demo, page: Page, login) -> None:
     scroll, client = table.locator("xpath=..").evaluate("w => [w.scrollWidth, w.clientWidth]")
     assert scroll <= client, f"the entitlements table scrolls sideways at 1280 px: {scroll} > {client}"
     headers = table.locator("thead th").all_inner_texts()
-    for name in ("Line", "Product", "Quantity", "Activated", "Available", "Term", "TECS end", "Model", "Status"):
+    for name in ("Line", "Product", "Quantity", "Activated", "Available", "Usage", "Term", "TECS end", "Model"):
         assert name in headers, headers
-    # What collapsed is still there: the feature under the product, both dates of the term.
+    # What collapsed is still there: the status under the line, the feature under the product,
+    # both dates of the term, the usage recommendation under the bar.
     first = table.locator("tbody tr").first
+    expect(first.locator("th .badge")).to_be_visible()
     expect(first.locator("code.feature")).to_be_visible()
     expect(first.locator("td.term")).to_contain_text("–")
+    expect(table.locator("p.recommendation").first).to_be_visible()
+
+
+def test_an_administrator_returns_then_retires_a_server(demo, page: Page, login) -> None:
+    login(page, "admin@demo.example", PASSWORD)
+    page.goto(f"/c/{CUSTOMER}/activations/servers/{demo.pk}/")
+    expect(page.locator("[data-retire]")).to_have_count(0)  # licenses first
+    page.get_by_role("link", name="Return all licenses").click()
+    page.locator("main form").get_by_role("button").last.click()
+    expect(page.locator(".messages")).to_contain_text("returned to the pool")
+    page.locator("[data-retire] summary").click()
+    page.get_by_role("button", name="Yes, retire it").click()
+    expect(page).to_have_url(f"/c/{CUSTOMER}/activations/")
+    expect(page.locator(".messages")).to_contain_text("is retired")
+    expect(page.get_by_role("link", name="lic01", exact=True)).to_have_count(0)

@@ -8,6 +8,7 @@ import io
 from http import HTTPStatus
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -109,6 +110,8 @@ def test_csv_export_filtered_and_injection_safe(customer, lines, member_client) 
 
 
 def _page_queries(client, url) -> int:
+    """Queries of a cold render (empty cache: no fragment, nor the bell's cached count)."""
+    cache.clear()
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url).status_code == HTTPStatus.OK
     return len(queries)

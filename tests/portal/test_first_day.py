@@ -251,3 +251,16 @@ def test_sign_up_asks_for_a_name_and_optionally_a_company(client: Client, member
     html = member_client(role=Role.ASC, customer=customer).get(reverse("users:list", args=[customer.number]))
     assert "Ayşe Yılmaz" in html.content.decode()
     assert "Demo A.Ş." in html.content.decode()
+
+
+def test_the_not_managed_explanation_names_the_account_manager(member_client) -> None:
+    from notices.models import CustomerRenewalSettings
+
+    customer = _customer(model="flexnet", managed=False)
+    CustomerRenewalSettings.objects.create(customer=customer, account_manager_name="Ayşe Satış",
+                                           account_manager_email="ayse@reseller.example")
+    client = member_client(role=Role.ASC, customer=customer)
+    html = client.get(reverse("entitlements:list", args=[customer.number])).content.decode()
+    assert "Ayşe Satış" in html
+    assert "mailto:ayse@reseller.example" in html
+    assert "support@example.com" in html
