@@ -95,6 +95,11 @@ AUDIT_ACTION_LABELS: Mapping[str, str] = {
     "support.view_as_page": gettext_lazy("Page viewed by support"),
     "support.view_as_write": gettext_lazy("Change refused in support's read-only view"),
     "support.view_as_ended": gettext_lazy("Support stopped viewing the portal"),
+    "support_request.filed": gettext_lazy("Request to support filed"),
+    "support_request.commented": gettext_lazy("Request to support commented"),
+    "support_request.approved": gettext_lazy("Request approved by support"),
+    "support_request.rejected": gettext_lazy("Request rejected by support"),
+    "support_request.done": gettext_lazy("Request marked done by support"),
 }
 
 # The name a refused attempt is recorded under -> the kind of event it would have been.
@@ -126,6 +131,11 @@ ATTEMPT_OF: Mapping[str, str] = {
     "webhook.rotate": "webhook.secret_rotated",
     "webhook.resend": "webhook.resent",
     "rehost.grant_extra": "rehost.extra_granted",
+    "support_request.file": "support_request.filed",
+    "support_request.comment": "support_request.commented",
+    "support_request.approve": "support_request.approved",
+    "support_request.reject": "support_request.rejected",
+    "support_request.close": "support_request.done",
     "entitlement.save": "entitlement.changed",
     "product.save": "product.changed",
     "shared_web.user_add": "shared_web.user_added",
