@@ -25,7 +25,7 @@ from portal.forms import form_error_from
 
 from .audit import audit_record
 from .models import Customer, Membership, User
-from .roles import Permission, Role, has_permission, role_permissions
+from .roles import Permission, Role, StaffPermission, has_permission, has_staff_permission, role_permissions
 from .selectors import memberships_for_user
 
 T = TypeVar("T")
@@ -61,6 +61,9 @@ class PermissionFlags:
 class CustomerAccess:
     customer: Customer
     membership: Membership
+    # True in support's "see as customer" mode: ``membership`` is an unsaved stand-in for the
+    # chosen role, the pages say so in a banner, and every non-GET request is refused.
+    support_view: bool = False
 
     @property
     def role(self) -> Role:
@@ -92,6 +95,37 @@ def customer_access_for(memberships: list[Membership], customer_number: str) -> 
     return None
 
 
+# "See as customer": support's session flag, scoped to one customer and one role. Started and
+# ended only by the services in ``support.services``; read here, in the access resolution of
+# every customer page, so no view can forget it.
+SUPPORT_VIEW_SESSION_KEY = "support_view_as"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def support_view_state(request: HttpRequest) -> dict[str, str] | None:
+    """The "see as customer" flag of this session, ``{"customer": number, "role": value}``, or None."""
+    session = getattr(request, "session", None)
+    state = session.get(SUPPORT_VIEW_SESSION_KEY) if session is not None else None
+    return state if isinstance(state, dict) else None
+
+
+def support_view_access(request: HttpRequest, customer_number: str) -> CustomerAccess | None:
+    """The read-only access support staff get to ``customer_number`` when their session views
+    it as a role: a CustomerAccess whose membership is an unsaved stand-in carrying that role
+    (so the matrix decides what the pages show, as for a real member). None unless the flag
+    names this customer and the staff role still carries ``VIEW_AS_CUSTOMER``."""
+    state = support_view_state(request)
+    if state is None or state.get("customer") != customer_number or state.get("role") not in Role.values:
+        return None
+    if not has_staff_permission(request.user, StaffPermission.VIEW_AS_CUSTOMER):
+        return None
+    customer = Customer.objects.filter(number=customer_number).first()
+    if customer is None:
+        return None
+    stand_in = Membership(user=request.user, customer=customer, role=Role(state["role"]))
+    return CustomerAccess(customer=customer, membership=stand_in, support_view=True)
+
+
 def is_support_staff(user: User) -> bool:
     """The one rule for the reseller's support staff: an active ``is_staff`` account."""
     return bool(user.is_active and user.is_staff)
@@ -113,14 +147,25 @@ def authorize(*, actor: User, customer: Customer, permission: Permission, action
     deny(actor=actor, customer=customer, action=action, reason=permission.value)
 
 
-def authorize_staff(*, actor: User, action: str, customer: Customer | None = None, message: str | None = None) -> None:
-    """Raises AccessDenied (and records the denied attempt, reason ``staff_only``) unless the
-    actor is support staff: the one check for everything only support may do. ``message``
-    says what was refused when the generic one would not. Like ``authorize``, call it before
-    the service's transaction opens so the denial record is kept."""
-    if is_support_staff(actor):
-        return
-    deny(actor=actor, customer=customer, action=action, reason="staff_only", message=message)
+def authorize_staff(
+    *,
+    actor: User,
+    action: str,
+    customer: Customer | None = None,
+    message: str | None = None,
+    permission: StaffPermission | None = None,
+) -> None:
+    """Raises AccessDenied (and records the denied attempt) unless the actor is support staff:
+    the one check for everything only support may do. With ``permission``, the actor's staff
+    role (``roles.staff_role``) must also carry it, from ``STAFF_ROLE_PERMISSIONS`` (reason:
+    the permission's value); without, any active staff account passes (reason ``staff_only``),
+    as the support console's older services ask. ``message`` says what was refused when the
+    generic one would not. Like ``authorize``, call it before the service's transaction opens
+    so the denial record is kept."""
+    if not is_support_staff(actor):
+        deny(actor=actor, customer=customer, action=action, reason="staff_only", message=message)
+    if permission is not None and not has_staff_permission(actor, permission):
+        deny(actor=actor, customer=customer, action=action, reason=permission.value, message=message)
 
 
 def console_authorize(
@@ -191,12 +236,18 @@ class CustomerViewMixin:
             return redirect_to_login(request.get_full_path())
         # The same rows feed the customer switcher, so a customer page costs one query here.
         request.my_memberships = memberships = memberships_for_user(user=request.user)
-        access = customer_access_for(memberships, kwargs.get("customer_number", ""))
+        number = kwargs.get("customer_number", "")
+        # Support's read-only view comes first: staff who are also members see what they chose.
+        access = support_view_access(request, number) or customer_access_for(memberships, number)
         if access is None:
             raise Http404(_("No such customer."))
         self.access = access
         self.customer = access.customer
         request.customer_access = access
+        if access.support_view:
+            refused = self.support_view_check(request, access)
+            if refused is not None:
+                return refused
         if access.customer.mfa_required and not is_mfa_enabled(request.user):
             messages.warning(
                 request,
@@ -216,6 +267,28 @@ class CustomerViewMixin:
             if not denial.audited:
                 self.denied_record(request, self.required_permission)
             return forbidden(request, access, self.required_permission)
+
+    def support_view_check(self, request: HttpRequest, access: CustomerAccess) -> HttpResponse | None:
+        """Support's "see as customer" mode: MFA first (when staff must have it), then every
+        request is audited for the customer (its ASC reads it in the audit log); anything but
+        GET/HEAD/OPTIONS is refused with 403 before the view runs, so no service is reached."""
+        from django.conf import settings
+
+        if settings.PORTAL_STAFF_MFA_REQUIRED and not is_mfa_enabled(request.user):
+            messages.warning(request, _("Support staff must set up two-factor authentication first."))
+            return redirect("mfa_index")
+        details = {"role": access.role.value, "method": request.method}
+        if request.method not in SAFE_METHODS:
+            audit_record(
+                customer=access.customer, actor=request.user, action="support.view_as_write",
+                target=request.path[:255], details=details, denied=True,
+            )
+            return forbidden(request, access, None)
+        audit_record(
+            customer=access.customer, actor=request.user, action="support.view_as_page",
+            target=request.path[:255], details=details,
+        )
+        return None
 
     def denied_record(self, request: HttpRequest, permission: Permission) -> None:
         audit_record(

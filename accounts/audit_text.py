@@ -53,6 +53,7 @@ AUDIT_ACTION_LABELS: Mapping[str, str] = {
     "server.rehosted": gettext_lazy("License server rehosted"),
     "server.retired": gettext_lazy("License server retired"),
     "rehost_quota.set": gettext_lazy("Rehost quota changed by support"),
+    "rehost.extra_granted": gettext_lazy("Extra rehost granted by support"),
     "entitlement.created": gettext_lazy("Entitlement added by support"),
     "entitlement.changed": gettext_lazy("Entitlement changed by support"),
     "entitlement.import": gettext_lazy("Entitlements imported by support"),
@@ -89,6 +90,16 @@ AUDIT_ACTION_LABELS: Mapping[str, str] = {
     "calendar.revoked": gettext_lazy("Calendar feed turned off"),
     "renewal_settings.updated": gettext_lazy("Account manager set by support"),
     "notices.preferences_changed": gettext_lazy("Notification settings changed"),
+    # Support's "see as customer" (support/): every page seen, every write refused
+    "support.view_as_started": gettext_lazy("Support started viewing the portal as a role"),
+    "support.view_as_page": gettext_lazy("Page viewed by support"),
+    "support.view_as_write": gettext_lazy("Change refused in support's read-only view"),
+    "support.view_as_ended": gettext_lazy("Support stopped viewing the portal"),
+    "support_request.filed": gettext_lazy("Request to support filed"),
+    "support_request.commented": gettext_lazy("Request to support commented"),
+    "support_request.approved": gettext_lazy("Request approved by support"),
+    "support_request.rejected": gettext_lazy("Request rejected by support"),
+    "support_request.done": gettext_lazy("Request marked done by support"),
 }
 
 # The name a refused attempt is recorded under -> the kind of event it would have been.
@@ -119,6 +130,12 @@ ATTEMPT_OF: Mapping[str, str] = {
     "webhook.delete": "webhook.deleted",
     "webhook.rotate": "webhook.secret_rotated",
     "webhook.resend": "webhook.resent",
+    "rehost.grant_extra": "rehost.extra_granted",
+    "support_request.file": "support_request.filed",
+    "support_request.comment": "support_request.commented",
+    "support_request.approve": "support_request.approved",
+    "support_request.reject": "support_request.rejected",
+    "support_request.close": "support_request.done",
     "entitlement.save": "entitlement.changed",
     "product.save": "product.changed",
     "shared_web.user_add": "shared_web.user_added",
@@ -253,6 +270,7 @@ SENTENCES: Mapping[str, _Sentence] = {
     "server.changed": lambda t, d: _("Changed license server %(server)s") % {"server": t},
     "server.rehosted": lambda t, d: _("Rehosted %(server)s from %(old)s to %(new)s")
     % {"server": t, "old": _join(d.get("old", "")), "new": _join(d.get("new", ""))},
+    "rehost.extra_granted": lambda t, d: _("Granted one extra rehost of %(server)s") % {"server": t},
     "rehost_quota.set": lambda t, d: _("Set the rehost allowance to %(count)s a year")
     % {"count": d.get("rehosts_per_year")},
     "entitlement.created": lambda t, d: _("Added entitlement line %(line)s") % {"line": t},
@@ -276,6 +294,12 @@ SENTENCES: Mapping[str, _Sentence] = {
     "elastic.budget_changed": lambda t, d: _("Changed the Elastic budget: %(changes)s") % {"changes": _changes(d)},
     "elastic.usage_imported": lambda t, d: _("Imported %(count)s Elastic usage transaction(s)")
     % {"count": number_format(d.get("transactions", 0))},
+    "support.view_as_started": lambda t, d: _("Support started viewing the portal as %(role)s, read-only")
+    % {"role": _role(d.get("role"))},
+    "support.view_as_page": lambda t, d: _("Support viewed %(path)s as %(role)s")
+    % {"path": t, "role": _role(d.get("role"))},
+    "support.view_as_ended": lambda t, d: _("Support stopped viewing the portal as %(role)s")
+    % {"role": _role(d.get("role"))},
 }
 
 

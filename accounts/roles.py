@@ -14,7 +14,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
-    from .models import Membership
+    from .models import Membership, User
 
 
 class Role(models.TextChoices):
@@ -86,3 +86,76 @@ def has_permission(membership: Membership | None, permission: Permission) -> boo
 
 def roles_with(permission: Permission) -> tuple[Role, ...]:
     return tuple(role for role in Role if permission in ROLE_PERMISSIONS[role])
+
+
+# --- The reseller's support staff: a second matrix beside the customer one ---------------
+#
+# A staff role is held through a Django group named after the role's value ("support_agent",
+# "support_manager"), on an active ``is_staff`` account; a superuser is a manager. Groups and
+# not a field on User: the support console already edits a user's groups, no migration of
+# ``accounts`` is needed, and a staff member's role changes without a deploy. A staff account
+# in no support group holds no staff role (deny by default): the cockpit answers 403.
+
+
+class StaffRole(models.TextChoices):
+    AGENT = "support_agent", _("Support agent")
+    MANAGER = "support_manager", _("Support manager")
+
+
+class StaffPermission(enum.Enum):
+    VIEW_CUSTOMERS = "view_customers"  # the cockpit, its queues and every customer 360
+    VIEW_AS_CUSTOMER = "view_as_customer"  # "see as customer", read-only
+    MANAGE_CUSTOMERS = "manage_customers"  # designate an ASC, FlexNet management on/off
+    HANDLE_REQUESTS = "handle_requests"  # comment on customers' requests, mark them done
+    APPROVE_REQUESTS = "approve_requests"  # approve or reject a request
+    ISSUE_EMERGENCY_LICENSES = "issue_emergency_licenses"
+
+    @property
+    def label(self) -> str:
+        return str(STAFF_PERMISSION_LABELS[self])
+
+
+STAFF_PERMISSION_LABELS: Mapping[StaffPermission, str] = {
+    StaffPermission.VIEW_CUSTOMERS: _("See every customer, the queues and the customer pages"),
+    StaffPermission.VIEW_AS_CUSTOMER: _("See a customer's portal as one of its roles, read-only"),
+    StaffPermission.MANAGE_CUSTOMERS: _("Designate the ASC and turn FlexNet management on or off"),
+    StaffPermission.HANDLE_REQUESTS: _("Comment on customers' requests and mark them done"),
+    StaffPermission.APPROVE_REQUESTS: _("Approve or reject customers' requests"),
+    StaffPermission.ISSUE_EMERGENCY_LICENSES: _("Issue emergency licenses"),
+}
+
+_AGENT = frozenset(
+    {
+        StaffPermission.VIEW_CUSTOMERS,
+        StaffPermission.VIEW_AS_CUSTOMER,
+        StaffPermission.MANAGE_CUSTOMERS,
+        StaffPermission.HANDLE_REQUESTS,
+    }
+)
+
+STAFF_ROLE_PERMISSIONS: Mapping[StaffRole, frozenset[StaffPermission]] = {
+    StaffRole.AGENT: _AGENT,
+    StaffRole.MANAGER: _AGENT | {StaffPermission.APPROVE_REQUESTS, StaffPermission.ISSUE_EMERGENCY_LICENSES},
+}
+
+
+def staff_role(user: User) -> StaffRole | None:
+    """The staff role of an account (cached on it): manager for a superuser, else the highest
+    support group it is in; None for anyone who is not active staff or is in no support group."""
+    if not (user.is_authenticated and user.is_active and user.is_staff):
+        return None
+    if user.is_superuser:
+        return StaffRole.MANAGER
+    cached = getattr(user, "_staff_role", False)
+    if cached is not False:
+        return cached
+    names = set(user.groups.filter(name__in=StaffRole.values).values_list("name", flat=True))
+    role = next((r for r in (StaffRole.MANAGER, StaffRole.AGENT) if r.value in names), None)
+    user._staff_role = role
+    return role
+
+
+def has_staff_permission(user: User, permission: StaffPermission) -> bool:
+    """The single staff access decision: does this account's staff role carry the permission?"""
+    role = staff_role(user)
+    return role is not None and permission in STAFF_ROLE_PERMISSIONS[role]

@@ -251,6 +251,30 @@ class ReturnedLicenses(models.Model):
         return f"{self.entitlement_id}: {self.remaining}/{self.quantity} from {self.host_ids}"
 
 
+class RehostGrant(models.Model):
+    """One extra move beyond the customer's yearly rehost allowance, granted by support for a
+    server (an approved customer request). The allowance is the customer's, so the grant is
+    too: the next move of the customer's licenses the allowance would refuse uses it up."""
+
+    server = models.ForeignKey(LicenseServer, on_delete=models.CASCADE, related_name="rehost_grants")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    note = models.CharField(_("note"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("granted"), default=timezone.now)
+    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("extra rehost")
+        verbose_name_plural = _("extra rehosts")
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(fields=["customer"], condition=models.Q(used_at__isnull=True), name="rehost_grant_unused")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.server_id} +1 {self.created_at:%Y-%m-%d}"
+
+
 class RehostQuota(models.Model):
     """The customer's rehost allowance, set by support (default ``PORTAL_REHOSTS_PER_YEAR``):
     moves of licenses to another host ID in a rolling 12 months, all servers together."""

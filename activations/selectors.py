@@ -27,6 +27,7 @@ from .models import (
     LicenseFile,
     LicenseServer,
     Rehost,
+    RehostGrant,
     RehostQuota,
     ReturnedLicenses,
     ServerHost,
@@ -291,14 +292,17 @@ class RehostQuotaStatus:
     limit: int
     used: int
     next_possible_at: datetime.datetime | None
+    # One-time extra moves granted by support (``RehostGrant``, an approved request) and not
+    # used yet: the next move the allowance would refuse uses one.
+    extra: int = 0
 
     @property
     def remaining(self) -> int:
-        return max(self.limit - self.used, 0)
+        return max(self.limit - self.used, 0) + self.extra
 
     @property
     def exhausted(self) -> bool:
-        return self.used >= self.limit
+        return self.used >= self.limit and self.extra == 0
 
 
 def rehost_limit(*, customer: Customer) -> int:
@@ -322,7 +326,8 @@ def rehost_allowance(*, customer: Customer, now: datetime.datetime | None = None
         # The (used - limit + 1)-th oldest must leave the window before one is free again.
         index = len(times) - limit
         next_possible = times[index] + REHOST_WINDOW if limit > 0 and index < len(times) else None
-    return RehostQuotaStatus(limit=limit, used=len(times), next_possible_at=next_possible)
+    extra = RehostGrant.objects.filter(customer=customer, used_at__isnull=True).count()
+    return RehostQuotaStatus(limit=limit, used=len(times), next_possible_at=next_possible, extra=extra)
 
 
 def rehost_quota(*, server: LicenseServer, now: datetime.datetime | None = None) -> RehostQuotaStatus:

@@ -30,7 +30,7 @@ from accounts.access import authorize, authorize_staff
 from accounts.audit import audit_record
 from accounts.models import Customer, Membership, User
 from accounts.notifications import notification_queue, notify_ascs
-from accounts.roles import Permission
+from accounts.roles import Permission, StaffPermission
 from entitlements.models import Entitlement
 from portal.errors import PortalError
 from portal.i18n import deferred
@@ -52,6 +52,7 @@ from .models import (
     LicenseFileReason,
     LicenseServer,
     Rehost,
+    RehostGrant,
     RehostKind,
     RehostQuota,
     ReturnedLicenses,
@@ -728,8 +729,14 @@ def _use_rehost_allowance(
     lock before counting (the last lock in the order above), so concurrent moves on
     different servers queue here and only one can take the last allowance."""
     Customer.objects.select_for_update().filter(pk=server.customer_id).values_list("pk", flat=True).first()
-    if rehost_allowance(customer=server.customer).exhausted:
+    allowance = rehost_allowance(customer=server.customer)
+    if allowance.exhausted:
         raise PortalError(f"{refusal} {rehost_quota_message(server=server)}".strip())
+    if allowance.used >= allowance.limit:
+        # Beyond the allowance: use up one extra move granted by support (``rehost_grant_extra``),
+        # under the customer lock taken above.
+        grant = RehostGrant.objects.filter(customer=server.customer, used_at__isnull=True).order_by("pk").first()
+        RehostGrant.objects.filter(pk=grant.pk).update(used_at=timezone.now())
     return Rehost.objects.create(server=server, customer=server.customer, kind=kind,
                                  old_host_ids=list(old_host_ids), new_host_ids=list(new_host_ids), actor=actor)
 
@@ -877,3 +884,17 @@ def rehost_quota_set(*, customer: Customer, actor: User, rehosts_per_year: int |
         )
     audit_record(customer=customer, actor=actor, action="rehost_quota.set",
                  details={"rehosts_per_year": rehosts_per_year, "note": note[:255]})
+
+
+def rehost_grant_extra(*, server: LicenseServer, actor: User, note: str = "") -> RehostGrant:
+    """Support grants one extra rehost of ``server`` beyond the yearly allowance (an approved
+    customer request): the next rehost the allowance would refuse uses it up. Needs the staff
+    permission ``APPROVE_REQUESTS``. Audited on the customer."""
+    authorize_staff(actor=actor, customer=server.customer, action="rehost.grant_extra",
+                    permission=StaffPermission.APPROVE_REQUESTS)
+    with transaction.atomic():
+        grant = RehostGrant.objects.create(server=server, customer=server.customer, granted_by=actor,
+                                           note=note[:255])
+        audit_record(customer=server.customer, actor=actor, action="rehost.extra_granted", target=server.name,
+                     details={"note": note[:255]})
+        return grant

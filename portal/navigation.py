@@ -57,6 +57,7 @@ CUSTOMER_NAV: tuple[NavItem, ...] = (
     NavItem("audit:list", _("Audit log")),
     NavItem("api_tokens:list", _("API tokens")),
     NavItem("webhooks:list", _("Webhooks")),
+    NavItem("requests:list", _("Requests")),
 )
 
 

@@ -35,6 +35,7 @@ customer_patterns = [
     path("webhooks/", include("api.webhook_urls")),
     path("usage/", include("usage.urls")),
     path("renewals/", include("notices.urls")),
+    path("requests/", include("support.customer_urls")),
 ]
 
 urlpatterns = [
@@ -49,6 +50,7 @@ urlpatterns = [
     path("admin/login/", console_login, name="console_login"),
     path("admin/password_change/", console_password_change, name="console_password_change"),
     path("admin/", admin.site.urls),
+    path("support/", include("support.urls")),
     path("", include("accounts.urls")),
     path("", include("activations.urls_public")),
     # The usage agent's push: authenticated by its upload key only (usage/views.py).

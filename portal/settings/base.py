@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "api",
     "usage",
     "notices",
+    "support",
 ]
 
 MIDDLEWARE = [

@@ -182,6 +182,7 @@ def _everything_customer(customer: Customer, member: User) -> dict[str, object]:
         "group": SharedWebGroupFactory(customer=customer).pk,
         "endpoint": _webhook_endpoint(customer),
         "line": line.line_id,
+        "request": _support_request(customer, server_id=server.pk),
     }
 
 
@@ -191,6 +192,16 @@ def _webhook_endpoint(customer: Customer) -> int:
     return WebhookEndpoint.objects.create(customer=customer, url="https://hooks.example.com/x", secret="whsec_x").pk
 
 
+def _support_request(customer: Customer, *, server_id: int) -> int:
+    from django.utils import timezone
+
+    from support.models import RequestKind, SupportRequest
+
+    return SupportRequest.objects.create(
+        customer=customer, kind=RequestKind.EXTRA_REHOST, server_id=server_id, reason="r", due_at=timezone.now()
+    ).pk
+
+
 def _path(route, customer: Customer, ids: dict[str, object]) -> str:
     if "invitation" in route.name:
         pk = ids["invitation"]
@@ -198,6 +209,8 @@ def _path(route, customer: Customer, ids: dict[str, object]) -> str:
         pk = ids["shared_web_user"]
     elif "shared_web_group" in route.name:
         pk = ids["group"]
+    elif route.name.startswith("requests:"):
+        pk = ids["request"]
     else:
         pk = ids["membership"]
     path = "/" + route.route.replace("<str:customer_number>", customer.number)

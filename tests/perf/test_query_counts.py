@@ -184,6 +184,19 @@ def grow_usage(customer: Customer, user: User, start: int, count: int) -> None:
     )
 
 
+def grow_requests(customer: Customer, user: User, start: int, count: int) -> None:
+    from support.models import RequestKind, SupportRequest
+    from tests.factories import LicenseServerFactory
+
+    server = LicenseServerFactory(customer=customer) if start == 1 else None
+    server = server or customer.license_servers.first()
+    now = timezone.now()
+    SupportRequest.objects.bulk_create(
+        SupportRequest(customer=customer, kind=RequestKind.EXTRA_REHOST, server=server, reason="r", filed_by=user,
+                       due_at=now) for _ in range(count)
+    )
+
+
 @dataclass(frozen=True)
 class ListPage:
     url_name: str
@@ -222,6 +235,7 @@ PAGES: dict[str, ListPage] = {
     "renewals": ListPage("renewals:list", grow_entitlements, 8),
     "api_tokens": ListPage("api_tokens:list", grow_api_tokens, 6),
     "webhooks": ListPage("webhooks:list", grow_webhooks, 6, role=Role.ASC),
+    "requests": ListPage("requests:list", grow_requests, 6),
 }
 
 
