@@ -177,8 +177,14 @@ def console_authorize(
     The console's views ask the same question through ``ModelAdmin.has_add_permission``."""
     authorize_staff(actor=actor, action=action, customer=customer, message=message)
     if not actor.has_perm(permission):
-        deny(actor=actor, customer=customer, action=action, reason="console_permission",
-             details={"permission": permission}, message=message)
+        deny(
+            actor=actor,
+            customer=customer,
+            action=action,
+            reason="console_permission",
+            details={"permission": permission},
+            message=message,
+        )
 
 
 def deny(
@@ -280,13 +286,20 @@ class CustomerViewMixin:
         details = {"role": access.role.value, "method": request.method}
         if request.method not in SAFE_METHODS:
             audit_record(
-                customer=access.customer, actor=request.user, action="support.view_as_write",
-                target=request.path[:255], details=details, denied=True,
+                customer=access.customer,
+                actor=request.user,
+                action="support.view_as_write",
+                target=request.path[:255],
+                details=details,
+                denied=True,
             )
             return forbidden(request, access, None)
         audit_record(
-            customer=access.customer, actor=request.user, action="support.view_as_page",
-            target=request.path[:255], details=details,
+            customer=access.customer,
+            actor=request.user,
+            action="support.view_as_page",
+            target=request.path[:255],
+            details=details,
         )
         return None
 
@@ -306,8 +319,12 @@ class CustomerViewMixin:
         return context
 
     def submit(
-        self, form: forms.Form, action: Callable[[dict[str, Any]], T], *,
-        success: Callable[[T], str], then: Callable[[T], HttpResponse],
+        self,
+        form: forms.Form,
+        action: Callable[[dict[str, Any]], T],
+        *,
+        success: Callable[[T], str],
+        then: Callable[[T], HttpResponse],
     ) -> HttpResponse | None:
         """The one write flow of a customer page: for a valid form, runs ``action(cleaned_data)``
         (one service call), flashes ``success(result)`` and answers ``then(result)``.

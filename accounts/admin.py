@@ -211,10 +211,17 @@ class UserAdmin(ServiceAdmin):
 
     def save_model(self, request: HttpRequest, obj: User, form: forms.Form, change: bool) -> None:
         try:
-            self.adopt(obj, user_update(
-                user=obj, actor=request.user, name=obj.name, is_active=obj.is_active,
-                is_staff=obj.is_staff, is_superuser=obj.is_superuser,
-            ))
+            self.adopt(
+                obj,
+                user_update(
+                    user=obj,
+                    actor=request.user,
+                    name=obj.name,
+                    is_active=obj.is_active,
+                    is_staff=obj.is_staff,
+                    is_superuser=obj.is_superuser,
+                ),
+            )
         except PortalError as refused:
             self.service_refused(request, refused)
 
@@ -223,8 +230,12 @@ class UserAdmin(ServiceAdmin):
         for user in queryset:
             try:
                 user_update(
-                    user=user, actor=request.user, name=user.name, is_active=active,
-                    is_staff=user.is_staff, is_superuser=user.is_superuser,
+                    user=user,
+                    actor=request.user,
+                    name=user.name,
+                    is_active=active,
+                    is_staff=user.is_staff,
+                    is_superuser=user.is_superuser,
                 )
                 done += 1
             except PortalError as refused:
@@ -383,8 +394,17 @@ class InvitationAdmin(ServiceAdmin):
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
             return ["customer", "email", "role"]
-        return ["customer", "email", "role", "invited_by", "created_at", "last_sent_at", "accepted_at",
-                "accepted_by", "cancelled_at"]
+        return [
+            "customer",
+            "email",
+            "role",
+            "invited_by",
+            "created_at",
+            "last_sent_at",
+            "accepted_at",
+            "accepted_by",
+            "cancelled_at",
+        ]
 
     @admin.display(description=gettext_lazy("status"))
     def status(self, obj: Invitation) -> str:

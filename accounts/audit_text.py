@@ -241,38 +241,52 @@ _Sentence = Callable[[str, Mapping[str, Any]], str]
 SENTENCES: Mapping[str, _Sentence] = {
     "membership.added": lambda t, d: _("Added %(email)s as %(role)s") % {"email": t, "role": _role(d.get("role"))},
     "invitation.created": lambda t, d: _("Invited %(email)s as %(role)s") % {"email": t, "role": _role(d.get("role"))},
-    "invitation.accepted": lambda t, d: _("%(email)s accepted the invitation as %(role)s")
-    % {"email": t, "role": _role(d.get("role"))},
+    "invitation.accepted": lambda t, d: (
+        _("%(email)s accepted the invitation as %(role)s") % {"email": t, "role": _role(d.get("role"))}
+    ),
     "invitation.cancelled": lambda t, d: _("Cancelled the invitation of %(email)s") % {"email": t},
     "invitation.declined": lambda t, d: _("%(email)s declined the invitation") % {"email": t},
     "invitation.resent": lambda t, d: _("Sent the invitation to %(email)s again") % {"email": t},
-    "membership.role_changed": lambda t, d: _("Changed the role of %(email)s from %(old)s to %(new)s")
-    % {"email": t, "old": _role(d.get("from")), "new": _role(d.get("to"))},
+    "membership.role_changed": lambda t, d: (
+        _("Changed the role of %(email)s from %(old)s to %(new)s")
+        % {"email": t, "old": _role(d.get("from")), "new": _role(d.get("to"))}
+    ),
     "membership.removed": _removed,
     "asc.designated": _designated,
     "customer.created": lambda t, d: _("Created customer %(number)s (%(name)s)") % {"number": t, "name": d.get("name")},
-    "customer.updated": lambda t, d: _("Changed customer %(number)s: %(changes)s")
-    % {"number": t, "changes": _changes(d)},
-    "customer.mfa_required": lambda t, d: _("Required two-factor authentication for every portal user")
-    if d.get("required")
-    else _("Stopped requiring two-factor authentication"),
+    "customer.updated": lambda t, d: (
+        _("Changed customer %(number)s: %(changes)s") % {"number": t, "changes": _changes(d)}
+    ),
+    "customer.mfa_required": lambda t, d: (
+        _("Required two-factor authentication for every portal user")
+        if d.get("required")
+        else _("Stopped requiring two-factor authentication")
+    ),
     "activation.changed": lambda t, d: _activation(t, d),
-    "activation.returned": lambda t, d: _("Returned %(count)s license(s) from %(server)s to the pool") % {
-        "count": d.get("returned"), "server": t
-    },
-    "license_file.downloaded": lambda t, d: _("Downloaded version %(version)s of the license file of %(server)s")
-    % {"version": d.get("version"), "server": t},
-    "license_file.emailed": lambda t, d: _("Emailed version %(version)s of the license file of %(server)s to %(to)s")
-    % {"version": d.get("version"), "server": t, "to": _join(d.get("to", ""))},
-    "license_file.generated": lambda t, d: _("Issued version %(version)s of the license file of %(server)s")
-    % {"version": d.get("version"), "server": t},
+    "activation.returned": lambda t, d: (
+        _("Returned %(count)s license(s) from %(server)s to the pool") % {"count": d.get("returned"), "server": t}
+    ),
+    "license_file.downloaded": lambda t, d: (
+        _("Downloaded version %(version)s of the license file of %(server)s")
+        % {"version": d.get("version"), "server": t}
+    ),
+    "license_file.emailed": lambda t, d: (
+        _("Emailed version %(version)s of the license file of %(server)s to %(to)s")
+        % {"version": d.get("version"), "server": t, "to": _join(d.get("to", ""))}
+    ),
+    "license_file.generated": lambda t, d: (
+        _("Issued version %(version)s of the license file of %(server)s") % {"version": d.get("version"), "server": t}
+    ),
     "server.created": lambda t, d: _("Added license server %(server)s") % {"server": t},
     "server.changed": lambda t, d: _("Changed license server %(server)s") % {"server": t},
-    "server.rehosted": lambda t, d: _("Rehosted %(server)s from %(old)s to %(new)s")
-    % {"server": t, "old": _join(d.get("old", "")), "new": _join(d.get("new", ""))},
+    "server.rehosted": lambda t, d: (
+        _("Rehosted %(server)s from %(old)s to %(new)s")
+        % {"server": t, "old": _join(d.get("old", "")), "new": _join(d.get("new", ""))}
+    ),
     "rehost.extra_granted": lambda t, d: _("Granted one extra rehost of %(server)s") % {"server": t},
-    "rehost_quota.set": lambda t, d: _("Set the rehost allowance to %(count)s a year")
-    % {"count": d.get("rehosts_per_year")},
+    "rehost_quota.set": lambda t, d: (
+        _("Set the rehost allowance to %(count)s a year") % {"count": d.get("rehosts_per_year")}
+    ),
     "entitlement.created": lambda t, d: _("Added entitlement line %(line)s") % {"line": t},
     "entitlement.changed": lambda t, d: _("Changed entitlement line %(line)s") % {"line": t},
     "shared_web.user_added": lambda t, d: _("Added Shared Web user %(email)s") % {"email": t},
@@ -281,25 +295,32 @@ SENTENCES: Mapping[str, _Sentence] = {
     "shared_web.user_deactivated": lambda t, d: _("Deactivated Shared Web user %(email)s") % {"email": t},
     "shared_web.user_removed": lambda t, d: _("Removed Shared Web user %(email)s") % {"email": t},
     "shared_web.group_created": lambda t, d: _("Created Shared Web group %(group)s") % {"group": t},
-    "shared_web.group_renamed": lambda t, d: _("Renamed Shared Web group %(old)s to %(new)s")
-    % {"old": d.get("from"), "new": d.get("to", t)},
+    "shared_web.group_renamed": lambda t, d: (
+        _("Renamed Shared Web group %(old)s to %(new)s") % {"old": d.get("from"), "new": d.get("to", t)}
+    ),
     "shared_web.group_deleted": lambda t, d: _("Deleted Shared Web group %(group)s") % {"group": t},
-    "shared_web.group_members_changed": lambda t, d: _("Changed the members of Shared Web group %(group)s")
-    % {"group": t},
-    "shared_web.seats_changed": lambda t, d: _(
-        "Reserved %(seats)s seat(s) of %(line)s for group %(group)s (was %(old)s)"
-    ) % {"seats": d.get("to"), "line": d.get("line"), "group": d.get("group"), "old": d.get("from")},
+    "shared_web.group_members_changed": lambda t, d: (
+        _("Changed the members of Shared Web group %(group)s") % {"group": t}
+    ),
+    "shared_web.seats_changed": lambda t, d: (
+        _("Reserved %(seats)s seat(s) of %(line)s for group %(group)s (was %(old)s)")
+        % {"seats": d.get("to"), "line": d.get("line"), "group": d.get("group"), "old": d.get("from")}
+    ),
     "elastic.account_created": lambda t, d: _("Set up the Elastic account %(account)s") % {"account": t},
     "elastic.pin_regenerated": lambda t, d: _("Regenerated the PIN of Elastic account %(account)s") % {"account": t},
     "elastic.budget_changed": lambda t, d: _("Changed the Elastic budget: %(changes)s") % {"changes": _changes(d)},
-    "elastic.usage_imported": lambda t, d: _("Imported %(count)s Elastic usage transaction(s)")
-    % {"count": number_format(d.get("transactions", 0))},
-    "support.view_as_started": lambda t, d: _("Support started viewing the portal as %(role)s, read-only")
-    % {"role": _role(d.get("role"))},
-    "support.view_as_page": lambda t, d: _("Support viewed %(path)s as %(role)s")
-    % {"path": t, "role": _role(d.get("role"))},
-    "support.view_as_ended": lambda t, d: _("Support stopped viewing the portal as %(role)s")
-    % {"role": _role(d.get("role"))},
+    "elastic.usage_imported": lambda t, d: (
+        _("Imported %(count)s Elastic usage transaction(s)") % {"count": number_format(d.get("transactions", 0))}
+    ),
+    "support.view_as_started": lambda t, d: (
+        _("Support started viewing the portal as %(role)s, read-only") % {"role": _role(d.get("role"))}
+    ),
+    "support.view_as_page": lambda t, d: (
+        _("Support viewed %(path)s as %(role)s") % {"path": t, "role": _role(d.get("role"))}
+    ),
+    "support.view_as_ended": lambda t, d: (
+        _("Support stopped viewing the portal as %(role)s") % {"role": _role(d.get("role"))}
+    ),
 }
 
 
@@ -308,7 +329,9 @@ def audit_sentence(*, action: str, target: str, details: Mapping[str, Any] | Non
     details = details or {}
     if action == "access.denied":
         return _("Refused %(method)s %(path)s: needs “%(permission)s”") % {
-            "method": details.get("method", ""), "path": target, "permission": _permission(details.get("permission"))
+            "method": details.get("method", ""),
+            "path": target,
+            "permission": _permission(details.get("permission")),
         }
     kind = audit_kind(action)
     if denied:

@@ -26,8 +26,9 @@ def console_login(request: HttpRequest) -> HttpResponse:
     exactly the portal's login: enumeration prevention, rate limits per account and per
     address, and the MFA stage."""
     target = request.GET.get("next") or reverse("admin:index")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         target = reverse("admin:index")
     if request.user.is_authenticated and not is_support_staff(request.user):
         # allauth would send an authenticated user straight back to ``next``: a loop.

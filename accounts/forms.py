@@ -149,9 +149,7 @@ _LATEST = datetime.date(2999, 12, 31)
 
 class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(label=gettext_lazy("Action"), required=False)
-    actor = forms.CharField(
-        label=gettext_lazy("Actor email contains"), required=False, max_length=254, strip=True
-    )
+    actor = forms.CharField(label=gettext_lazy("Actor email contains"), required=False, max_length=254, strip=True)
     date_from = forms.DateField(
         label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
@@ -229,4 +227,3 @@ class LoginForm(AllauthLoginForm):
             return email_normalise(login)
         except PortalError:
             return login
-

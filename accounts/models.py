@@ -47,13 +47,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     # access comes from memberships, never from this text. db_default: the previous release
     # creates users without it (expand/contract, docs/operations.md).
     company = models.CharField(_("company"), max_length=150, blank=True, default="", db_default="")
-    is_staff = models.BooleanField(
-        _("support staff"), default=False, help_text=_("May use the support console.")
-    )
+    is_staff = models.BooleanField(_("support staff"), default=False, help_text=_("May use the support console."))
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
     language = models.CharField(
-        _("language"), max_length=8, blank=True,
+        _("language"),
+        max_length=8,
+        blank=True,
         help_text=_("The language of the portal and of the emails this person receives."),
     )
 
@@ -78,17 +78,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.name or self.email
 
 
-customer_number_validator = RegexValidator(
-    r"^[0-9]{1,12}$", _("A customer number is 1 to 12 digits.")
-)
+customer_number_validator = RegexValidator(r"^[0-9]{1,12}$", _("A customer number is 1 to 12 digits."))
 
 
 class Customer(models.Model):
     """A company that bought licenses from the reseller."""
 
-    number = models.CharField(
-        _("customer number"), max_length=12, unique=True, validators=[customer_number_validator]
-    )
+    number = models.CharField(_("customer number"), max_length=12, unique=True, validators=[customer_number_validator])
     name = models.CharField(_("name"), max_length=200)
     flexnet_managed = models.BooleanField(
         _("FlexNet licenses are managed in the portal"),
@@ -111,9 +107,7 @@ class Customer(models.Model):
         verbose_name_plural = _("customers")
         ordering = ["number"]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(number__regex=r"^[0-9]{1,12}$"), name="customer_number_digits"
-            )
+            models.CheckConstraint(condition=models.Q(number__regex=r"^[0-9]{1,12}$"), name="customer_number_digits")
         ]
 
     def __str__(self) -> str:
@@ -213,9 +207,7 @@ class AuditEvent(models.Model):
     raw SQL from the application can rewrite history.
     """
 
-    customer = models.ForeignKey(
-        Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events"
-    )
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events")
     # The actor is kept by id and by email: the event outlives the user's row and its changes.
     actor = models.ForeignKey(
         User, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
@@ -278,9 +270,7 @@ class Notification(models.Model):
         verbose_name_plural = _("notifications")
         ordering = ["-created_at"]
         indexes = [
-            models.Index(
-                fields=["created_at"], condition=models.Q(sent_at__isnull=True), name="notification_unsent"
-            )
+            models.Index(fields=["created_at"], condition=models.Q(sent_at__isnull=True), name="notification_unsent")
         ]
 
     def __str__(self) -> str:

@@ -176,8 +176,13 @@ def notification_send(*, notification_id: int) -> bool:
             notification.last_error = ""
             notification.save(update_fields=["attempts", "last_error", "sent_at"])
     if error is not None:
-        logger.warning("Notification %s (%s) send failed, attempt %s: %s", notification_id, notification.event,
-                       notification.attempts, type(error).__name__)
+        logger.warning(
+            "Notification %s (%s) send failed, attempt %s: %s",
+            notification_id,
+            notification.event,
+            notification.attempts,
+            type(error).__name__,
+        )
         raise error
     logger.info("Notification %s (%s) sent, attempt %s", notification_id, notification.event, notification.attempts)
     return True

@@ -79,8 +79,7 @@ def invitations_for_invitee(*, user: User) -> QuerySet[Invitation]:
     """Pending invitations addressed to one of the user's *verified* addresses (the access
     page offers to accept or decline them). Not customer-scoped: the invitee is not a member."""
     emails = [
-        email.lower()
-        for email in EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
+        email.lower() for email in EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
     ]
     return (
         Invitation.objects.pending()
@@ -140,9 +139,7 @@ def audit_event_list(*, customer: Customer, filters: AuditFilters | None = None)
 
 def audit_actions_used(*, customer: Customer) -> list[str]:
     """The distinct actions recorded for the customer (for the filter's choices)."""
-    return sorted(
-        AuditEvent.objects.filter(customer=customer).order_by().values_list("action", flat=True).distinct()
-    )
+    return sorted(AuditEvent.objects.filter(customer=customer).order_by().values_list("action", flat=True).distinct())
 
 
 # --- Adding portal users: what would happen to each email --------------------------------
@@ -217,9 +214,7 @@ class AddPlanLine:
         return self.outcome in APPLYING_OUTCOMES
 
 
-def user_add_plan(
-    *, customer: Customer, requests: Sequence[AddRequest], allow_asc: bool = False
-) -> list[AddPlanLine]:
+def user_add_plan(*, customer: Customer, requests: Sequence[AddRequest], allow_asc: bool = False) -> list[AddPlanLine]:
     """What adding each requested email would do, in three queries whatever the count.
 
     Order of precedence per line: unparsable -> ASC role (support only) -> repeated email
@@ -246,9 +241,7 @@ def user_add_plan(
     return plan
 
 
-def _add_refusal(
-    request: AddRequest, *, first_seen: dict[str, AddRequest], allow_asc: bool
-) -> AddPlanLine | None:
+def _add_refusal(request: AddRequest, *, first_seen: dict[str, AddRequest], allow_asc: bool) -> AddPlanLine | None:
     """The plan line of a request that cannot apply whatever the data: unparsable, the ASC
     role, or an email already requested on an earlier line. None for the others."""
     if request.error or request.role is None:
@@ -321,8 +314,13 @@ class _AddKnown:
 def user_add_plan_digest(plan: Sequence[AddPlanLine]) -> str:
     """A fingerprint of a plan: equal digests mean applying would do exactly what was shown."""
     payload = [
-        [line.request.number, line.request.email, line.request.role.value if line.request.role else "",
-         line.outcome.value, line.user_id]
+        [
+            line.request.number,
+            line.request.email,
+            line.request.role.value if line.request.role else "",
+            line.outcome.value,
+            line.user_id,
+        ]
         for line in plan
     ]
     return hashlib.sha256(json.dumps(payload, separators=(",", ":")).encode()).hexdigest()

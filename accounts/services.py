@@ -102,8 +102,7 @@ def _invitations_accept(*, user: User, invitations: Any) -> list[Membership]:
 
 def _verified_emails(user: User) -> list[str]:
     return [
-        email.lower()
-        for email in EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
+        email.lower() for email in EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
     ]
 
 
@@ -166,11 +165,16 @@ def invitation_decline(*, invitation: Invitation, actor: User) -> None:
         locked = _invitation_for_invitee(invitation=invitation, actor=actor)
         Invitation.objects.filter(pk=locked.pk).update(cancelled_at=timezone.now())
         audit_record(
-            customer=locked.customer, actor=actor, action="invitation.declined", target=locked.email,
+            customer=locked.customer,
+            actor=actor,
+            action="invitation.declined",
+            target=locked.email,
             details={"role": locked.role},
         )
         _change_notify(
-            customer=locked.customer, actor=actor, event="user.invitation_declined",
+            customer=locked.customer,
+            actor=actor,
+            event="user.invitation_declined",
             change=deferred("%(email)s declined the invitation.") % {"email": locked.email},
         )
 
@@ -255,11 +259,16 @@ def membership_add(*, customer: Customer, actor: User, email: str, role: Role | 
                     user_id=line.user_id, customer=customer, role=role, added_by=actor
                 )
                 audit_record(
-                    customer=customer, actor=actor, action="membership.added", target=email,
+                    customer=customer,
+                    actor=actor,
+                    action="membership.added",
+                    target=email,
                     details={"role": role.value},
                 )
                 _change_notify(
-                    customer=customer, actor=actor, event="user.added",
+                    customer=customer,
+                    actor=actor,
+                    event="user.added",
                     change=deferred("%(actor)s added %(email)s as %(role)s.")
                     % {"actor": actor.email, "email": email, "role": role.label},
                 )
@@ -268,12 +277,17 @@ def membership_add(*, customer: Customer, actor: User, email: str, role: Role | 
                 customer=customer, email=email, role=role, invited_by=actor, last_sent_at=timezone.now()
             )
             audit_record(
-                customer=customer, actor=actor, action="invitation.created", target=email,
+                customer=customer,
+                actor=actor,
+                action="invitation.created",
+                target=email,
                 details={"role": role.value},
             )
             _invitation_email(invitation)
             _change_notify(
-                customer=customer, actor=actor, event="user.invited",
+                customer=customer,
+                actor=actor,
+                event="user.invited",
                 change=deferred("%(actor)s invited %(email)s as %(role)s.")
                 % {"actor": actor.email, "email": email, "role": role.label},
             )
@@ -301,8 +315,10 @@ class BulkPlanChanged(PlanChanged):
 
     def __init__(self, plan: list[AddPlanLine]) -> None:
         super().__init__(
-            _("Portal users changed since the preview, so nothing was applied. "
-              "Review the new preview and apply again."),
+            _(
+                "Portal users changed since the preview, so nothing was applied. "
+                "Review the new preview and apply again."
+            ),
             plan,
         )
 
@@ -329,7 +345,10 @@ def membership_bulk_add(
     asc_lines = [request for request in requests if request.role is not None and request.role not in GRANTABLE_ROLES]
     if asc_lines:
         deny(
-            actor=actor, customer=customer, action="membership.bulk_add", reason="asc_role_reserved",
+            actor=actor,
+            customer=customer,
+            action="membership.bulk_add",
+            reason="asc_role_reserved",
             details={"lines": [request.number for request in asc_lines][:50]},
         )
     with transaction.atomic():
@@ -369,13 +388,20 @@ def _bulk_write(
     try:
         with transaction.atomic():
             Membership.objects.bulk_create(
-                Membership(user_id=line.user_id, customer=customer, role=line.request.role, added_by=actor,
-                           created_at=now)
+                Membership(
+                    user_id=line.user_id, customer=customer, role=line.request.role, added_by=actor, created_at=now
+                )
                 for line in adds
             )
             invitations = Invitation.objects.bulk_create(
-                Invitation(customer=customer, email=line.request.email, role=line.request.role,
-                           invited_by=actor, created_at=now, last_sent_at=now)
+                Invitation(
+                    customer=customer,
+                    email=line.request.email,
+                    role=line.request.role,
+                    invited_by=actor,
+                    created_at=now,
+                    last_sent_at=now,
+                )
                 for line in invites
             )
     except IntegrityError:
@@ -385,10 +411,14 @@ def _bulk_write(
     ip_address = audit_ip.get()
     AuditEvent.objects.bulk_create(
         AuditEvent(
-            customer=customer, actor=actor, actor_email=actor.email,
+            customer=customer,
+            actor=actor,
+            actor_email=actor.email,
             action="membership.added" if line.outcome == AddOutcome.ADD else "invitation.created",
-            target=line.request.email[:255], details={"role": line.request.role.value, "bulk": True},
-            ip_address=ip_address, created_at=now,
+            target=line.request.email[:255],
+            details={"role": line.request.role.value, "bulk": True},
+            ip_address=ip_address,
+            created_at=now,
         )
         for line in to_apply
     )
@@ -399,7 +429,8 @@ def _bulk_notify(*, customer: Customer, actor: User, to_apply: Sequence[AddPlanL
     """ONE notification to the ASCs listing the changes of a bulk add."""
     changes = [
         (
-            deferred("%(email)s added as %(role)s") if line.outcome == AddOutcome.ADD
+            deferred("%(email)s added as %(role)s")
+            if line.outcome == AddOutcome.ADD
             else deferred("%(email)s invited as %(role)s")
         )
         % {"email": line.request.email, "role": line.request.role.label}
@@ -440,11 +471,16 @@ def membership_change_role(*, membership: Membership, actor: User, role: Role | 
         locked.role = role
         locked.save(update_fields=["role"])
         audit_record(
-            customer=customer, actor=actor, action="membership.role_changed", target=target,
+            customer=customer,
+            actor=actor,
+            action="membership.role_changed",
+            target=target,
             details={"from": previous.value, "to": role.value},
         )
         _change_notify(
-            customer=customer, actor=actor, event="user.role_changed",
+            customer=customer,
+            actor=actor,
+            event="user.role_changed",
             change=deferred("%(actor)s changed the role of %(email)s from %(old)s to %(new)s.")
             % {"actor": actor.email, "email": target, "old": previous.label, "new": role.label},
         )
@@ -463,18 +499,16 @@ def _current_role(membership: Membership) -> str | None:
 def _membership_lock(membership: Membership, *, actor: User) -> Membership:
     """Locks the membership for a change; refuses when it is gone or became an ASC's since
     the caller's check (support designated it a moment ago)."""
-    locked = (
-        Membership.objects.select_for_update()
-        .filter(pk=membership.pk, customer_id=membership.customer_id)
-        .first()
-    )
+    locked = Membership.objects.select_for_update().filter(pk=membership.pk, customer_id=membership.customer_id).first()
     if locked is None:
         raise PortalError(
             _("%(email)s is no longer a portal user of this customer.") % {"email": membership.user.email}
         )
     if locked.role == Role.ASC and not is_support_staff(actor):
-        raise PortalError(_("%(email)s is now a Support Coordinator (ASC); only support can change that.")
-                          % {"email": membership.user.email})
+        raise PortalError(
+            _("%(email)s is now a Support Coordinator (ASC); only support can change that.")
+            % {"email": membership.user.email}
+        )
     return locked
 
 
@@ -497,14 +531,19 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
         role = Role(locked.role)
         locked.delete()
         audit_record(
-            customer=customer, actor=actor, action="membership.removed", target=target,
+            customer=customer,
+            actor=actor,
+            action="membership.removed",
+            target=target,
             details={"role": role.value, "self": membership.user_id == actor.pk},
         )
         if membership.user_id == actor.pk:
             change = deferred("%(email)s removed their own access (%(role)s).") % {"email": target, "role": role.label}
         else:
             change = deferred("%(actor)s removed %(email)s (%(role)s).") % {
-                "actor": actor.email, "email": target, "role": role.label,
+                "actor": actor.email,
+                "email": target,
+                "role": role.label,
             }
         _change_notify(customer=customer, actor=actor, event="user.removed", change=change)
 
@@ -520,18 +559,21 @@ def invitation_cancel(*, invitation: Invitation, actor: User) -> None:
         )
     with transaction.atomic():
         updated = (
-            Invitation.objects.pending()
-            .filter(pk=invitation.pk, customer=customer)
-            .update(cancelled_at=timezone.now())
+            Invitation.objects.pending().filter(pk=invitation.pk, customer=customer).update(cancelled_at=timezone.now())
         )
         if not updated:
             raise PortalError(_("This invitation is no longer pending."))
         audit_record(
-            customer=customer, actor=actor, action="invitation.cancelled", target=invitation.email,
+            customer=customer,
+            actor=actor,
+            action="invitation.cancelled",
+            target=invitation.email,
             details={"role": invitation.role},
         )
         _change_notify(
-            customer=customer, actor=actor, event="user.invitation_cancelled",
+            customer=customer,
+            actor=actor,
+            event="user.invitation_cancelled",
             change=deferred("%(actor)s cancelled the invitation of %(email)s.")
             % {"actor": actor.email, "email": invitation.email},
         )
@@ -583,8 +625,11 @@ def asc_designate(*, customer: Customer, actor: User, email: str) -> Membership 
         user = verified_user_for_email(email)
         if user is None:
             invitation = (
-                Invitation.objects.pending().annotate(email_lower=Lower("email"))
-                .filter(customer=customer, email_lower=email).select_for_update(of=("self",)).first()
+                Invitation.objects.pending()
+                .annotate(email_lower=Lower("email"))
+                .filter(customer=customer, email_lower=email)
+                .select_for_update(of=("self",))
+                .first()
             )
             if invitation is None:
                 invitation = Invitation.objects.create(
@@ -607,12 +652,17 @@ def asc_designate(*, customer: Customer, actor: User, email: str) -> Membership 
                 membership.role = Role.ASC
                 membership.save(update_fields=["role"])
             audit_record(
-                customer=customer, actor=actor, action="asc.designated", target=email,
+                customer=customer,
+                actor=actor,
+                action="asc.designated",
+                target=email,
                 details={"pending": False, "previous_role": previous},
             )
             result = membership
         _change_notify(
-            customer=customer, actor=actor, event="user.asc_designated",
+            customer=customer,
+            actor=actor,
+            event="user.asc_designated",
             change=deferred("Support designated %(email)s as Support Coordinator (ASC).") % {"email": email},
         )
         return result
@@ -626,7 +676,10 @@ def customer_create(*, actor: User, number: str, name: str, flexnet_managed: boo
         customer.full_clean()
         customer.save()
         audit_record(
-            customer=customer, actor=actor, action="customer.created", target=number,
+            customer=customer,
+            actor=actor,
+            action="customer.created",
+            target=number,
             details={"name": name, "flexnet_managed": flexnet_managed},
         )
         return customer
@@ -662,9 +715,7 @@ def user_profile_set(*, user: User, name: str, company: str) -> User:
     return user
 
 
-def user_update(
-    *, user: User, actor: User, name: str, is_active: bool, is_staff: bool, is_superuser: bool
-) -> User:
+def user_update(*, user: User, actor: User, name: str, is_active: bool, is_staff: bool, is_superuser: bool) -> User:
     """Support edits a user: name, active flag and support-console rights.
 
     Only superusers grant or revoke ``is_staff``/``is_superuser``; nobody deactivates or
@@ -679,7 +730,10 @@ def user_update(
         changes = {
             field: {"from": getattr(locked, field), "to": value}
             for field, value in (
-                ("name", name), ("is_active", is_active), ("is_staff", is_staff), ("is_superuser", is_superuser)
+                ("name", name),
+                ("is_active", is_active),
+                ("is_staff", is_staff),
+                ("is_superuser", is_superuser),
             )
             if getattr(locked, field) != value
         }
@@ -711,11 +765,16 @@ def _user_active_changed(*, user: User, actor: User, action: str) -> None:
         user_sessions_end(user=user)
     for membership in Membership.objects.filter(user=user).select_related("customer"):
         audit_record(
-            customer=membership.customer, actor=actor, action=action, target=user.email,
+            customer=membership.customer,
+            actor=actor,
+            action=action,
+            target=user.email,
             details={"role": membership.role},
         )
         _change_notify(
-            customer=membership.customer, actor=actor, event=f"user.{action.split('.')[1]}",
+            customer=membership.customer,
+            actor=actor,
+            event=f"user.{action.split('.')[1]}",
             change=(
                 deferred("Support reactivated the account of %(email)s.")
                 if user.is_active
@@ -739,8 +798,11 @@ def notification_send_now(*, notification: Notification, actor: User) -> bool:
         raise PortalError(_("Sending failed: %(error)s") % {"error": exc}) from None
     if sent:
         audit_record(
-            customer=notification.customer, actor=actor, action="notification.sent_by_support",
-            target=f"notification {notification.pk}", details={"event": notification.event},
+            customer=notification.customer,
+            actor=actor,
+            action="notification.sent_by_support",
+            target=f"notification {notification.pk}",
+            details={"event": notification.event},
         )
     return sent
 

@@ -116,8 +116,11 @@ class RolesHelpView(TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         roles = list(Role)
         matrix = [
-            {"permission": permission, "label": PERMISSION_LABELS[permission],
-             "cells": [permission in ROLE_PERMISSIONS[role] for role in roles]}
+            {
+                "permission": permission,
+                "label": PERMISSION_LABELS[permission],
+                "cells": [permission in ROLE_PERMISSIONS[role] for role in roles],
+            }
             for permission in Permission
         ]
         return super().get_context_data(roles=roles, matrix=matrix, **kwargs)
@@ -177,8 +180,9 @@ class UserAddView(UsersPageMixin, View):
 
         return self.submit(
             form,
-            lambda data: membership_add(customer=self.customer, actor=request.user, email=data["email"],
-                                        role=data["role"]),
+            lambda data: membership_add(
+                customer=self.customer, actor=request.user, email=data["email"], role=data["role"]
+            ),
             success=added,
             then=lambda _result: self.users_redirect(),
         ) or self.users_page(request, add_form=form, status=HTTPStatus.BAD_REQUEST)
@@ -313,7 +317,6 @@ class UserBulkAddView(PreviewedImportMixin, CustomerViewMixin, View):
 AUDIT_PAGE_SIZE = 50
 
 
-
 class _AuditMixin(CustomerViewMixin):
     required_permission = Permission.VIEW
 
@@ -339,14 +342,15 @@ class AuditLogView(_AuditMixin, View):
         query = request.GET.copy()
         query.pop("page", None)
         rows = [
-            (event, audit_action_label(event.action),
-             audit_sentence(action=event.action, target=event.target, details=event.details, denied=event.denied))
+            (
+                event,
+                audit_action_label(event.action),
+                audit_sentence(action=event.action, target=event.target, details=event.details, denied=event.denied),
+            )
             for event in page.object_list
         ]
         status = HTTPStatus.BAD_REQUEST if events is None else HTTPStatus.OK
-        return self.render_page(
-            "accounts/audit.html", status, form=form, page=page, rows=rows, query=query.urlencode()
-        )
+        return self.render_page("accounts/audit.html", status, form=form, page=page, rows=rows, query=query.urlencode())
 
 
 class AuditExportView(_AuditMixin, View):

@@ -102,8 +102,9 @@ class RehostQuotaAdmin(ServiceAdmin):
 
     def save_model(self, request: HttpRequest, obj: RehostQuota, form: forms.Form, change: bool) -> None:
         try:
-            rehost_quota_set(customer=obj.customer, actor=request.user, rehosts_per_year=obj.rehosts_per_year,
-                             note=obj.note)
+            rehost_quota_set(
+                customer=obj.customer, actor=request.user, rehosts_per_year=obj.rehosts_per_year, note=obj.note
+            )
             saved = RehostQuota.objects.get(customer=obj.customer)
             self.adopt(obj, saved)
         except PortalError as refused:

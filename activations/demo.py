@@ -19,10 +19,13 @@ from .services import _new_version
 
 # customer, server label, [(host name, host ID type, host ID)], {line id: (quantity, borrowable)}
 SERVERS = [
-    ("1001234", "lic01", [("lic01.demo.example", "ETHER", "001122AABBCC")],
-     {"1001234-0001": (4, True), "1001234-0002": (16, False), "1001234-0003": (2, False)}),
-    ("2005678", "flexlm-main", [("flexlm.other.example", "ETHER", "A1B2C3D4E5F6")],
-     {"2005678-0001": (3, False)}),
+    (
+        "1001234",
+        "lic01",
+        [("lic01.demo.example", "ETHER", "001122AABBCC")],
+        {"1001234-0001": (4, True), "1001234-0002": (16, False), "1001234-0003": (2, False)},
+    ),
+    ("2005678", "flexlm-main", [("flexlm.other.example", "ETHER", "A1B2C3D4E5F6")], {"2005678-0001": (3, False)}),
 ]
 
 
@@ -37,16 +40,26 @@ def seed_activations(customers: dict[str, Customer]) -> list[LicenseServer]:
             continue
         server = LicenseServer.objects.create(customer=customer, name=name)
         for position, (host_name, kind, host_id) in enumerate(hosts, start=1):
-            ServerHost.objects.create(server=server, customer=customer, position=position, host_name=host_name,
-                                      hostid_type=kind, host_id=host_id)
+            ServerHost.objects.create(
+                server=server,
+                customer=customer,
+                position=position,
+                host_name=host_name,
+                hostid_type=kind,
+                host_id=host_id,
+            )
         for line_id, (quantity, borrowable) in activations.items():
             entitlement = Entitlement.objects.select_for_update().get(line_id=line_id, customer=customer)
             free = entitlement.quantity - entitlement.activated
             quantity = min(quantity, free)
             if quantity <= 0:
                 continue
-            Activation.objects.create(server=server, entitlement=entitlement, quantity=quantity,
-                                      borrowable=borrowable and entitlement.borrowable)
+            Activation.objects.create(
+                server=server,
+                entitlement=entitlement,
+                quantity=quantity,
+                borrowable=borrowable and entitlement.borrowable,
+            )
             Entitlement.objects.filter(pk=entitlement.pk).update(activated=F("activated") + quantity)
         server.customer = customer
         _new_version(server=server, actor=None, reason=LicenseFileReason.ACTIVATION)

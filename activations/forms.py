@@ -30,9 +30,7 @@ class ServerForm(forms.Form):
     """A license server: label, one host (or three for a triad), ports."""
 
     name = forms.CharField(label=gettext_lazy("Label"), max_length=60)
-    triad = forms.BooleanField(
-        label=gettext_lazy("Redundant (triad) server with three hosts"), required=False
-    )
+    triad = forms.BooleanField(label=gettext_lazy("Redundant (triad) server with three hosts"), required=False)
     lmgrd_port = forms.IntegerField(label=gettext_lazy("lmgrd port"), min_value=1, max_value=65535, initial=1055)
     vendor_port = forms.IntegerField(
         label=gettext_lazy("Vendor daemon port (optional)"), min_value=1, max_value=65535, required=False
@@ -48,11 +46,15 @@ class ServerForm(forms.Form):
             )
             if edit_host_ids:
                 self.fields[f"hostid_type_{position}"] = forms.ChoiceField(
-                    label=_("Host ID type %(n)s") % {"n": position}, choices=HOSTID_CHOICES, required=required,
+                    label=_("Host ID type %(n)s") % {"n": position},
+                    choices=HOSTID_CHOICES,
+                    required=required,
                     initial=HostIdType.ETHER.value,
                 )
                 self.fields[f"host_id_{position}"] = forms.CharField(
-                    label=_("Host ID %(n)s") % {"n": position}, max_length=64, required=required,
+                    label=_("Host ID %(n)s") % {"n": position},
+                    max_length=64,
+                    required=required,
                     help_text=_hostid_help() if position == 1 else "",
                 )
 
@@ -67,12 +69,14 @@ class ServerForm(forms.Form):
         for position in (1, 2, 3):
             if not self.edit_host_ids and position > 1 and not self._has_host(position):
                 continue  # editing a single-host server: no triad rows to fill in
-            rows.append({
-                "position": position,
-                "host_name": self[f"host_name_{position}"],
-                "hostid_type": self[f"hostid_type_{position}"] if self.edit_host_ids else None,
-                "host_id": self[f"host_id_{position}"] if self.edit_host_ids else None,
-            })
+            rows.append(
+                {
+                    "position": position,
+                    "host_name": self[f"host_name_{position}"],
+                    "hostid_type": self[f"hostid_type_{position}"] if self.edit_host_ids else None,
+                    "host_id": self[f"host_id_{position}"] if self.edit_host_ids else None,
+                }
+            )
         return rows
 
     def _has_host(self, position: int) -> bool:
@@ -104,7 +108,8 @@ class ServerForm(forms.Form):
     def hosts(self) -> list[HostInput]:
         return [
             HostInput(
-                self.cleaned_data[f"host_name_{p}"], self.cleaned_data[f"hostid_type_{p}"],
+                self.cleaned_data[f"host_name_{p}"],
+                self.cleaned_data[f"hostid_type_{p}"],
                 self.cleaned_data[f"host_id_{p}"],
             )
             for p in range(1, self.host_count + 1)
@@ -133,8 +138,12 @@ class RehostForm(forms.Form):
 
     def host_rows(self) -> list[dict[str, Any]]:
         return [
-            {"position": p, "host_name": self[f"host_name_{p}"], "hostid_type": self[f"hostid_type_{p}"],
-             "host_id": self[f"host_id_{p}"]}
+            {
+                "position": p,
+                "host_name": self[f"host_name_{p}"],
+                "hostid_type": self[f"hostid_type_{p}"],
+                "host_id": self[f"host_id_{p}"],
+            }
             for p in range(1, self.host_count + 1)
         ]
 
@@ -151,8 +160,11 @@ class RehostForm(forms.Form):
 
     def hosts(self) -> list[HostInput]:
         return [
-            HostInput(self.cleaned_data[f"host_name_{p}"], self.cleaned_data[f"hostid_type_{p}"],
-                      self.cleaned_data[f"host_id_{p}"])
+            HostInput(
+                self.cleaned_data[f"host_name_{p}"],
+                self.cleaned_data[f"hostid_type_{p}"],
+                self.cleaned_data[f"host_id_{p}"],
+            )
             for p in range(1, self.host_count + 1)
         ]
 
@@ -169,7 +181,9 @@ class ActivationForm(forms.Form):
         for entitlement in self.entitlements:
             self.fields[f"qty_{entitlement.pk}"] = forms.IntegerField(
                 label=_("Activated on this server, line %(line)s") % {"line": entitlement.line_id},
-                min_value=0, max_value=MAX_QUANTITY, required=False,
+                min_value=0,
+                max_value=MAX_QUANTITY,
+                required=False,
             )
             self.fields[f"borrow_{entitlement.pk}"] = forms.BooleanField(
                 label=_("Borrowable, line %(line)s") % {"line": entitlement.line_id}, required=False
@@ -220,8 +234,9 @@ class DeliverForm(forms.Form):
         label=gettext_lazy("Email the license file to"), required=False, widget=forms.CheckboxSelectMultiple
     )
 
-    def __init__(self, *args: Any, members: Sequence[tuple[str, str]] = (), default: Sequence[str] = (),
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, members: Sequence[tuple[str, str]] = (), default: Sequence[str] = (), **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["recipients"].choices = list(members)
         self.fields["recipients"].initial = list(default)

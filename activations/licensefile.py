@@ -577,7 +577,9 @@ def _attributes_text(attributes: tuple[Attribute, ...]) -> str:
     vendor_string, *rest = attributes
     return (
         f"VENDOR_STRING={vendor_string.value} \\\n"
-        + "\t" + " ".join(a.name if a.value is None else f"{a.name}={a.value}" for a in rest) + " \\"
+        + "\t"
+        + " ".join(a.name if a.value is None else f"{a.name}={a.value}" for a in rest)
+        + " \\"
     )
 
 
@@ -635,17 +637,32 @@ def _check_comment(text: str, what: str) -> None:
         raise ValueError(f"{what} must not end with a backslash: {text!r}")
 
 
-_ASCII_LETTERS = str.maketrans({"ı": "i", "İ": "I", "ß": "ss", "Æ": "AE", "æ": "ae", "Ø": "O", "ø": "o",
-                                "Œ": "OE", "œ": "oe", "Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Þ": "Th", "þ": "th"})
+_ASCII_LETTERS = str.maketrans(
+    {
+        "ı": "i",
+        "İ": "I",
+        "ß": "ss",
+        "Æ": "AE",
+        "æ": "ae",
+        "Ø": "O",
+        "ø": "o",
+        "Œ": "OE",
+        "œ": "oe",
+        "Ł": "L",
+        "ł": "l",
+        "Đ": "D",
+        "đ": "d",
+        "Þ": "Th",
+        "þ": "th",
+    }
+)
 
 
 def ascii_text(text: str) -> str:
     """Text for a license file comment: letters without their accents ("Demo Mühendislik
     A.Ş." -> "Demo Muhendislik A.S."), anything else that has no ASCII form as "?"."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_ASCII_LETTERS))
-    return "".join(
-        c if c.isascii() else "" if unicodedata.combining(c) else "?" for c in decomposed
-    )
+    return "".join(c if c.isascii() else "" if unicodedata.combining(c) else "?" for c in decomposed)
 
 
 def _check_port(port: int, what: str) -> None:
@@ -963,7 +980,9 @@ def _check_dropped(claimed: set[int], total: int, failures: dict[int, LineFailur
     if missing:
         shown = ", ".join(str(position) for position in missing[:10]) + (", …" if len(missing) > 10 else "")
         failures[0] = LineFailure(
-            0, f"signed line(s) {shown} of {total} missing: lines were dropped from this file", "dropped",
+            0,
+            f"signed line(s) {shown} of {total} missing: lines were dropped from this file",
+            "dropped",
             (("missing", shown), ("total", total)),
         )
 
@@ -988,16 +1007,19 @@ def _check_order(own: Sequence[tuple[int, int]], total: int, failures: dict[int,
     for line, position in own:
         if position in seen:
             failures[line] = LineFailure(
-                line, f"repeats line {seen[position]} (signed line {position} of {total}): "
-                "FlexLM would add its count again", "repeated",
+                line,
+                f"repeats line {seen[position]} (signed line {position} of {total}): FlexLM would add its count again",
+                "repeated",
                 (("first", seen[position]), ("position", position), ("total", total)),
             )
             continue
         seen[position] = line
         if position < last_position:
             failures[line] = LineFailure(
-                line, f"out of order: signed line {position} of {total} comes after signed line {last_position} "
-                f"(line {last_line})", "reordered",
+                line,
+                f"out of order: signed line {position} of {total} comes after signed line {last_position} "
+                f"(line {last_line})",
+                "reordered",
                 (("position", position), ("total", total), ("after", last_position), ("after_line", last_line)),
             )
         else:
@@ -1006,8 +1028,10 @@ def _check_order(own: Sequence[tuple[int, int]], total: int, failures: dict[int,
 
 def _no_identity(line: int) -> LineFailure:
     return LineFailure(
-        line, "no file identity (SN=): the line may have been copied from any file; download the current "
-        "version of the server's license file", "no_identity",
+        line,
+        "no file identity (SN=): the line may have been copied from any file; download the current "
+        "version of the server's license file",
+        "no_identity",
     )
 
 
@@ -1015,13 +1039,16 @@ def _foreign_line(line: int, other: FileIdentity, identity: FileIdentity, *, sig
     unsigned = "" if signed else " (and its signature does not match this file's SERVER host IDs)"
     if (other.customer, other.server) != (identity.customer, identity.server):
         return LineFailure(
-            line, f"taken from another license server's file (customer {other.customer}, server {other.server}, "
-            f"version {other.version}){unsigned}", "other_server",
+            line,
+            f"taken from another license server's file (customer {other.customer}, server {other.server}, "
+            f"version {other.version}){unsigned}",
+            "other_server",
             (("customer", other.customer), ("server", other.server), ("version", other.version)),
         )
     return LineFailure(
-        line, f"taken from version {other.version} of this server's file (the file is version "
-        f"{identity.version}){unsigned}", "other_version",
+        line,
+        f"taken from version {other.version} of this server's file (the file is version {identity.version}){unsigned}",
+        "other_version",
         (("version", other.version), ("file_version", identity.version)),
     )
 

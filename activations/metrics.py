@@ -25,5 +25,4 @@ def register() -> None:
         activations_applied,
         kind="counter",
     )
-    register_gauge("portal_license_files_issued", "License file versions issued.", license_files_issued,
-                   kind="counter")
+    register_gauge("portal_license_files_issued", "License file versions issued.", license_files_issued, kind="counter")

@@ -134,7 +134,11 @@ class LicenseFile(models.Model):
     content = models.TextField(_("content"))
     reason = models.CharField(_("reason"), max_length=20, choices=LicenseFileReason.choices)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
@@ -157,7 +161,8 @@ class LicenseFile(models.Model):
         must not carry (path separators, control and invisible formatting characters, which
         labels refuse today but older ones may hold) become ``_``; it always ends in ``.lic``."""
         label = "".join(
-            "_" if character in "/\\" or (unicodedata.category(character)[0] in "CZ" and character != " ")
+            "_"
+            if character in "/\\" or (unicodedata.category(character)[0] in "CZ" and character != " ")
             else character
             for character in self.server.name
         )
@@ -205,8 +210,9 @@ class Rehost(models.Model):
     server = models.ForeignKey(LicenseServer, on_delete=models.CASCADE, related_name="rehosts")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
     # db_default: the previous release inserts rows without it (expand/contract, docs/operations.md).
-    kind = models.CharField(_("kind"), max_length=10, choices=RehostKind.choices, default=RehostKind.REHOST,
-                            db_default=RehostKind.REHOST)
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=RehostKind.choices, default=RehostKind.REHOST, db_default=RehostKind.REHOST
+    )
     old_host_ids = models.JSONField(default=list)
     new_host_ids = models.JSONField(default=list)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")

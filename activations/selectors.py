@@ -118,9 +118,7 @@ def server_get(*, customer: Customer, server_id: int, hosts: bool = True) -> Lic
 
 def server_activations(*, server: LicenseServer) -> QuerySet[Activation]:
     return (
-        Activation.objects.filter(server=server)
-        .select_related("entitlement__product")
-        .order_by("entitlement__line_id")
+        Activation.objects.filter(server=server).select_related("entitlement__product").order_by("entitlement__line_id")
     )
 
 
@@ -140,12 +138,7 @@ def server_by_host_id(*, customer: Customer, host_id: str) -> LicenseServer | No
 
 
 def license_file_list(*, server: LicenseServer) -> QuerySet[LicenseFile]:
-    return (
-        LicenseFile.objects.filter(server=server)
-        .select_related("created_by")
-        .defer("content")
-        .order_by("-version")
-    )
+    return LicenseFile.objects.filter(server=server).select_related("created_by").defer("content").order_by("-version")
 
 
 def license_file_get(*, customer: Customer, server_id: int, version: int) -> LicenseFile | None:
@@ -270,8 +263,11 @@ def activation_plan(
         have_borrowable = activation.borrowable if activation else False
         request = requests.get(entitlement.pk, LineRequest(have, have_borrowable))
         line = PlanLine(
-            entitlement=entitlement, current=have, current_borrowable=have_borrowable,
-            wanted=request.quantity, borrowable=request.borrowable and request.quantity > 0,
+            entitlement=entitlement,
+            current=have,
+            current_borrowable=have_borrowable,
+            wanted=request.quantity,
+            borrowable=request.borrowable and request.quantity > 0,
         )
         line.errors = line_errors(
             entitlement=entitlement, current=have, wanted=line.wanted, borrowable=line.borrowable, today=today
@@ -348,7 +344,10 @@ class LicenseMove:
 
 
 def license_moves(
-    *, server: LicenseServer, host_ids: Sequence[str], increases: Mapping[int, tuple[int, int]],
+    *,
+    server: LicenseServer,
+    host_ids: Sequence[str],
+    increases: Mapping[int, tuple[int, int]],
     now: datetime.datetime | None = None,
 ) -> list[LicenseMove]:
     """Which of the licenses an activation adds on ``server`` come from another host.
@@ -360,8 +359,9 @@ def license_moves(
     the service consumes the rows under the entitlement locks."""
     if not increases:
         return []
-    returned = _returned_licenses(server=server, host_ids=host_ids, entitlement_ids=list(increases),
-                                  since=(now or timezone.now()) - REHOST_WINDOW)
+    returned = _returned_licenses(
+        server=server, host_ids=host_ids, entitlement_ids=list(increases), since=(now or timezone.now()) - REHOST_WINDOW
+    )
     moves = []
     for entitlement_id, (added, free) in increases.items():
         move = _move_for(entitlement_id, added, free, returned.get(entitlement_id, []))
@@ -402,9 +402,11 @@ def _move_for(entitlement_id: int, added: int, free: int, returned: Sequence[_Re
         return None
     sources = {pk for pk, _ in moved}
     return LicenseMove(
-        entitlement_id=entitlement_id, quantity=sum(q for _, q in moved),
+        entitlement_id=entitlement_id,
+        quantity=sum(q for _, q in moved),
         host_ids=tuple(sorted({h for pk, _, hosts, _ in returned if pk in sources for h in hosts})),
-        sources=tuple(moved), same_host=tuple(same_taken),
+        sources=tuple(moved),
+        same_host=tuple(same_taken),
     )
 
 

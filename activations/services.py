@@ -114,8 +114,14 @@ def vendor_string_for(customer: Customer) -> str:
 # What a license line needs, read as plain rows: a 200-line file would otherwise build 600
 # model instances (a quarter of its render time; docs/performance.md).
 _INCREMENT_FIELDS = (
-    "quantity", "borrowable", "entitlement__line_id", "entitlement__quantity", "entitlement__start_date",
-    "entitlement__end_date", "entitlement__tecs_end_date", "entitlement__product__name",
+    "quantity",
+    "borrowable",
+    "entitlement__line_id",
+    "entitlement__quantity",
+    "entitlement__start_date",
+    "entitlement__end_date",
+    "entitlement__tecs_end_date",
+    "entitlement__product__name",
     "entitlement__product__feature",
 )
 
@@ -168,15 +174,15 @@ def _new_version(*, server: LicenseServer, actor: User | None, reason: LicenseFi
     """Renders and stores the next version. The caller holds the server row lock."""
     version = (LicenseFile.objects.filter(server=server).aggregate(v=Max("version"))["v"] or 0) + 1
     content = license_file_render(server=server, version=version)
-    return LicenseFile.objects.create(
-        server=server, version=version, content=content, reason=reason, created_by=actor
-    )
+    return LicenseFile.objects.create(server=server, version=version, content=content, reason=reason, created_by=actor)
 
 
 def _lock_server(server: LicenseServer) -> LicenseServer:
     locked = (
-        LicenseServer.objects.select_for_update(of=("self",)).select_related("customer")
-        .filter(pk=server.pk, customer_id=server.customer_id, retired_at__isnull=True).first()
+        LicenseServer.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .filter(pk=server.pk, customer_id=server.customer_id, retired_at__isnull=True)
+        .first()
     )
     if locked is None:
         raise PortalError(_("This license server no longer exists."))
@@ -197,7 +203,10 @@ def _notify(*, server: LicenseServer, actor: User, event: str, summary: str, lin
         event=event,
         template="activation_changed",
         context={
-            "actor_name": actor.email, "server": server, "summary": summary, "lines": list(lines),
+            "actor_name": actor.email,
+            "server": server,
+            "summary": summary,
+            "lines": list(lines),
             "server_url": _server_link(server),
         },
     )
@@ -278,8 +287,11 @@ def server_label_clean(name: str) -> str:
     for character in name:
         if unicodedata.category(character) in _LABEL_FORBIDDEN_CATEGORIES:
             raise PortalError(
-                _("A label cannot contain control characters or invisible formatting characters such as "
-                  "text direction marks (found U+%(code)s).") % {"code": f"{ord(character):04X}"},
+                _(
+                    "A label cannot contain control characters or invisible formatting characters such as "
+                    "text direction marks (found U+%(code)s)."
+                )
+                % {"code": f"{ord(character):04X}"},
                 field="name",
             )
     name = " ".join(name.split())
@@ -299,7 +311,12 @@ def _check_name(customer: Customer, name: str, server: LicenseServer | None) -> 
 
 
 def server_create(
-    *, customer: Customer, actor: User, name: str, hosts: Sequence[HostInput], lmgrd_port: int = 1055,
+    *,
+    customer: Customer,
+    actor: User,
+    name: str,
+    hosts: Sequence[HostInput],
+    lmgrd_port: int = 1055,
     vendor_port: int | None = None,
 ) -> LicenseServer:
     """Adds a license server (one host or a triad). Host IDs are normalised and unique per
@@ -315,12 +332,21 @@ def server_create(
                 customer=customer, name=name, lmgrd_port=lmgrd_port, vendor_port=vendor_port, created_by=actor
             )
             ServerHost.objects.bulk_create(
-                ServerHost(server=server, customer=customer, position=position, host_name=host.host_name,
-                           hostid_type=host.hostid_type, host_id=host.host_id)
+                ServerHost(
+                    server=server,
+                    customer=customer,
+                    position=position,
+                    host_name=host.host_name,
+                    hostid_type=host.hostid_type,
+                    host_id=host.host_id,
+                )
                 for position, host in enumerate(cleaned, start=1)
             )
             audit_record(
-                customer=customer, actor=actor, action="server.created", target=name,
+                customer=customer,
+                actor=actor,
+                action="server.created",
+                target=name,
                 details={"hosts": [[h.host_name, h.host_id] for h in cleaned], "port": lmgrd_port},
             )
             return server
@@ -330,8 +356,14 @@ def server_create(
 
 @transaction.atomic
 def _server_update(
-    *, server: LicenseServer, actor: User, name: str, host_names: Sequence[str], hosts: Sequence[HostInput] | None,
-    lmgrd_port: int, vendor_port: int | None,
+    *,
+    server: LicenseServer,
+    actor: User,
+    name: str,
+    host_names: Sequence[str],
+    hosts: Sequence[HostInput] | None,
+    lmgrd_port: int,
+    vendor_port: int | None,
 ) -> LicenseServer:
     server = _lock_server(server)
     customer = server.customer
@@ -353,22 +385,37 @@ def _server_update(
             server=server,
         )
     _check_ports(lmgrd_port, vendor_port)
-    before = {"name": server.name, "port": server.lmgrd_port, "vendor_port": server.vendor_port,
-              "hosts": [[h.host_name, h.host_id] for h in current]}
-    after = {"name": name, "port": lmgrd_port, "vendor_port": vendor_port,
-             "hosts": [[h.host_name, h.host_id] for h in cleaned]}
+    before = {
+        "name": server.name,
+        "port": server.lmgrd_port,
+        "vendor_port": server.vendor_port,
+        "hosts": [[h.host_name, h.host_id] for h in current],
+    }
+    after = {
+        "name": name,
+        "port": lmgrd_port,
+        "vendor_port": vendor_port,
+        "hosts": [[h.host_name, h.host_id] for h in cleaned],
+    }
     if before == after:
         return server
     server.name, server.lmgrd_port, server.vendor_port = name, lmgrd_port, vendor_port
     server.save(update_fields=["name", "lmgrd_port", "vendor_port"])
     ServerHost.objects.filter(server=server).delete()
     ServerHost.objects.bulk_create(
-        ServerHost(server=server, customer=customer, position=position, host_name=h.host_name,
-                   hostid_type=h.hostid_type, host_id=h.host_id)
+        ServerHost(
+            server=server,
+            customer=customer,
+            position=position,
+            host_name=h.host_name,
+            hostid_type=h.hostid_type,
+            host_id=h.host_id,
+        )
         for position, h in enumerate(cleaned, start=1)
     )
-    audit_record(customer=customer, actor=actor, action="server.changed", target=name,
-                 details={"before": before, "after": after})
+    audit_record(
+        customer=customer, actor=actor, action="server.changed", target=name, details={"before": before, "after": after}
+    )
     if has_file:
         # Host names and ports are not signed, but the file should say where the server is.
         _new_version(server=server, actor=actor, reason=LicenseFileReason.SERVER_CHANGED)
@@ -376,17 +423,31 @@ def _server_update(
 
 
 def server_update(
-    *, server: LicenseServer, actor: User, name: str, host_names: Sequence[str] = (),
-    hosts: Sequence[HostInput] | None = None, lmgrd_port: int = 1055, vendor_port: int | None = None,
+    *,
+    server: LicenseServer,
+    actor: User,
+    name: str,
+    host_names: Sequence[str] = (),
+    hosts: Sequence[HostInput] | None = None,
+    lmgrd_port: int = 1055,
+    vendor_port: int | None = None,
 ) -> LicenseServer:
     """Changes a server's label, host names and ports (a new file version when it has one).
     Host IDs change here only before the first license file; afterwards through
     ``server_rehost``. Audited."""
-    authorize(actor=actor, customer=server.customer, permission=Permission.CHANGE_LICENSE_SERVER,
-              action="server.change")
+    authorize(
+        actor=actor, customer=server.customer, permission=Permission.CHANGE_LICENSE_SERVER, action="server.change"
+    )
     try:
-        return _server_update(server=server, actor=actor, name=name, host_names=host_names, hosts=hosts,
-                              lmgrd_port=lmgrd_port, vendor_port=vendor_port)
+        return _server_update(
+            server=server,
+            actor=actor,
+            name=name,
+            host_names=host_names,
+            hosts=hosts,
+            lmgrd_port=lmgrd_port,
+            vendor_port=vendor_port,
+        )
     except IntegrityError:
         raise PortalError(_("That label or host ID was just taken by another license server.")) from None
 
@@ -413,13 +474,19 @@ def _change_lines(changes: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def _reviewed_moved(
-    *, customer: Customer, current: Mapping[int, Activation], requests: Mapping[int, LineRequest],
+    *,
+    customer: Customer,
+    current: Mapping[int, Activation],
+    requests: Mapping[int, LineRequest],
     expected: Mapping[int, int] | None,
 ) -> tuple[list[int], list[str]]:
     """The requested lines whose allocation on the server is no longer what the user
     reviewed (``expected``), and a problem naming each."""
-    moved = [pk for pk in requests if expected is not None and pk in expected
-             and expected[pk] != (current[pk].quantity if pk in current else 0)]
+    moved = [
+        pk
+        for pk in requests
+        if expected is not None and pk in expected and expected[pk] != (current[pk].quantity if pk in current else 0)
+    ]
     problems: list[str] = []
     if moved:
         line_ids = dict(Entitlement.objects.filter(customer=customer, pk__in=moved).values_list("pk", "line_id"))
@@ -448,7 +515,10 @@ def _changing_ids(
 
 
 def _activation_plan_locked(
-    *, customer: Customer, current: Mapping[int, Activation], requests: Mapping[int, LineRequest],
+    *,
+    customer: Customer,
+    current: Mapping[int, Activation],
+    requests: Mapping[int, LineRequest],
     expected: Mapping[int, int] | None,
 ) -> list[dict[str, Any]]:
     """Plan (under the server lock): the changes to make, each line checked; the lines that
@@ -469,10 +539,17 @@ def _activation_plan_locked(
         problems += line_errors(
             entitlement=entitlement, current=have, wanted=wanted, borrowable=borrowable, today=today
         )
-        changes.append({
-            "entitlement": entitlement, "line": entitlement.line_id, "feature": entitlement.product.feature,
-            "before": have, "after": wanted, "delta": wanted - have, "borrowable": borrowable,
-        })
+        changes.append(
+            {
+                "entitlement": entitlement,
+                "line": entitlement.line_id,
+                "feature": entitlement.product.feature,
+                "before": have,
+                "after": wanted,
+                "delta": wanted - have,
+                "borrowable": borrowable,
+            }
+        )
     if problems:
         raise ActivationConflict(problems)
     return changes
@@ -489,8 +566,13 @@ def _activation_write(
         if change["after"] == 0:
             activation.delete()  # type: ignore[union-attr]
         elif activation is None:
-            Activation.objects.create(server=server, entitlement=entitlement, quantity=change["after"],
-                                      borrowable=change["borrowable"], updated_at=now)
+            Activation.objects.create(
+                server=server,
+                entitlement=entitlement,
+                quantity=change["after"],
+                borrowable=change["borrowable"],
+                updated_at=now,
+            )
         else:
             activation.quantity = change["after"]
             activation.borrowable = change["borrowable"]
@@ -508,18 +590,29 @@ def _activation_moves_take(
     if any, the change uses one of the customer's rehost allowance (or is refused). The
     returned licenses taken again are marked so. Under the server and entitlement locks."""
     moves = license_moves(
-        server=server, host_ids=host_ids,
-        increases={c["entitlement"].pk: (c["delta"], c["entitlement"].quantity - c["entitlement"].activated)
-                   for c in changes if c["delta"] > 0},
+        server=server,
+        host_ids=host_ids,
+        increases={
+            c["entitlement"].pk: (c["delta"], c["entitlement"].quantity - c["entitlement"].activated)
+            for c in changes
+            if c["delta"] > 0
+        },
     )
     moved = [move for move in moves if move.quantity]
     if moved:
         hosts = sorted({h for move in moved for h in move.host_ids})
         _use_rehost_allowance(
-            server=server, actor=actor, kind=RehostKind.MOVE, new_host_ids=host_ids, old_host_ids=hosts,
-            refusal=_("Saving this would activate %(count)s license(s) returned on another host ID (%(hosts)s) on "
-                      "this server. Moving licenses to another host counts against your company's rehost "
-                      "allowance.") % {"count": sum(m.quantity for m in moved), "hosts": ", ".join(hosts)},
+            server=server,
+            actor=actor,
+            kind=RehostKind.MOVE,
+            new_host_ids=host_ids,
+            old_host_ids=hosts,
+            refusal=_(
+                "Saving this would activate %(count)s license(s) returned on another host ID (%(hosts)s) on "
+                "this server. Moving licenses to another host counts against your company's rehost "
+                "allowance."
+            )
+            % {"count": sum(m.quantity for m in moved), "hosts": ", ".join(hosts)},
         )
     _take_returned(moves)
     return moved
@@ -532,8 +625,14 @@ def _issued_before_file_identities(license_file: LicenseFile) -> bool:
 
 
 def _activation_record(
-    *, server: LicenseServer, actor: User, changes: Sequence[dict[str, Any]], latest: LicenseFile, deliver: str,
-    recipients: Sequence[str], moved: Sequence[LicenseMove] = (),
+    *,
+    server: LicenseServer,
+    actor: User,
+    changes: Sequence[dict[str, Any]],
+    latest: LicenseFile,
+    deliver: str,
+    recipients: Sequence[str],
+    moved: Sequence[LicenseMove] = (),
 ) -> None:
     """The audit events, the ASCs' notification and the file's delivery of an apply."""
     customer = server.customer
@@ -542,25 +641,52 @@ def _activation_record(
         added = sum(c["delta"] for c in changes if c["delta"] > 0)
         moves = {"moved_from": sorted({h for m in moved for h in m.host_ids}), "moved": sum(m.quantity for m in moved)}
         audit_record(
-            customer=customer, actor=actor, action="activation.changed", target=server.name,
-            details={"changes": list(changes), "version": latest.version, "added": added, "returned": returned,
-                     **(moves if moved else {})},
+            customer=customer,
+            actor=actor,
+            action="activation.changed",
+            target=server.name,
+            details={
+                "changes": list(changes),
+                "version": latest.version,
+                "added": added,
+                "returned": returned,
+                **(moves if moved else {}),
+            },
         )
         _notify(
-            server=server, actor=actor, event="activation.changed",
-            summary=deferred("%(actor)s changed the activations on license server %(server)s (license file version "
-                      "%(version)s): %(added)s activated, %(returned)s returned to the pool.")
-            % {"actor": actor.email, "server": server.name, "version": latest.version, "added": added,
-               "returned": returned},
+            server=server,
+            actor=actor,
+            event="activation.changed",
+            summary=deferred(
+                "%(actor)s changed the activations on license server %(server)s (license file version "
+                "%(version)s): %(added)s activated, %(returned)s returned to the pool."
+            )
+            % {
+                "actor": actor.email,
+                "server": server.name,
+                "version": latest.version,
+                "added": added,
+                "returned": returned,
+            },
             lines=_change_lines(changes),
         )
     else:
-        audit_record(customer=customer, actor=actor, action="license_file.generated", target=server.name,
-                     details={"version": latest.version})
+        audit_record(
+            customer=customer,
+            actor=actor,
+            action="license_file.generated",
+            target=server.name,
+            details={"version": latest.version},
+        )
     if deliver == "email":
         _email_file(license_file=latest, actor=actor, event="license_file.emailed", recipients=recipients)
-        audit_record(customer=customer, actor=actor, action="license_file.emailed", target=server.name,
-                     details={"version": latest.version, "to": list(recipients)})
+        audit_record(
+            customer=customer,
+            actor=actor,
+            action="license_file.emailed",
+            target=server.name,
+            details={"version": latest.version, "to": list(recipients)},
+        )
     # A download is audited when it happens (license_file_download, from the result page).
 
 
@@ -583,8 +709,14 @@ def _file_recipients(*, customer: Customer, actor: User, recipients: Sequence[st
 
 @transaction.atomic
 def _activation_apply(
-    *, server: LicenseServer, actor: User, token: str, requests: Mapping[int, LineRequest],
-    expected: Mapping[int, int] | None, deliver: str, recipients: Sequence[str],
+    *,
+    server: LicenseServer,
+    actor: User,
+    token: str,
+    requests: Mapping[int, LineRequest],
+    expected: Mapping[int, int] | None,
+    deliver: str,
+    recipients: Sequence[str],
 ) -> ActivationResult:
     # The server lock first: every writer of this server queues here. (Inserting the
     # submission first took a key-share lock on the server row through its foreign key, and
@@ -593,7 +725,11 @@ def _activation_apply(
     # so it can never apply twice.
     server = _lock_server(server)
     submission = ActivationSubmission.objects.create(
-        token=token, customer_id=server.customer_id, server=server, actor=actor, deliver=deliver,
+        token=token,
+        customer_id=server.customer_id,
+        server=server,
+        actor=actor,
+        deliver=deliver,
         recipients=list(recipients) if deliver == "email" else [],
     )
     # Every writer of this server's activations holds the server lock taken above, so they
@@ -601,15 +737,15 @@ def _activation_apply(
     # for every line, and only the lines that change are locked (a confirm on a customer
     # with thousands of lines locks a handful of rows, not all of them).
     current = {
-        a.entitlement_id: a
-        for a in Activation.objects.select_for_update(of=("self",)).filter(server=server).order_by()
+        a.entitlement_id: a for a in Activation.objects.select_for_update(of=("self",)).filter(server=server).order_by()
     }
     changes = _activation_plan_locked(customer=server.customer, current=current, requests=requests, expected=expected)
     host_ids = _host_ids(server)
     moved = _activation_moves_take(server=server, actor=actor, host_ids=host_ids, changes=changes)
     _activation_write(server=server, current=current, changes=changes)
-    _record_returned(server=server, host_ids=host_ids,
-                     returned={c["entitlement"].pk: -c["delta"] for c in changes if c["delta"] < 0})
+    _record_returned(
+        server=server, host_ids=host_ids, returned={c["entitlement"].pk: -c["delta"] for c in changes if c["delta"] < 0}
+    )
     public_changes = [{k: v for k, v in c.items() if k != "entitlement"} for c in changes]
     latest = LicenseFile.objects.filter(server=server).order_by("-version").first()
     if changes or latest is None or _issued_before_file_identities(latest):
@@ -619,14 +755,27 @@ def _activation_apply(
     submission.license_file = latest
     submission.changes = public_changes
     submission.save(update_fields=["license_file", "changes"])
-    _activation_record(server=server, actor=actor, changes=public_changes, latest=latest, deliver=deliver,
-                       recipients=recipients, moved=moved)
+    _activation_record(
+        server=server,
+        actor=actor,
+        changes=public_changes,
+        latest=latest,
+        deliver=deliver,
+        recipients=recipients,
+        moved=moved,
+    )
     return ActivationResult(license_file=latest, changed=bool(changes), changes=public_changes, token=token)
 
 
 def activation_apply(
-    *, server: LicenseServer, actor: User, token: str, requests: Mapping[int, LineRequest],
-    expected: Mapping[int, int] | None = None, deliver: str = "download", recipients: Sequence[str] | None = None,
+    *,
+    server: LicenseServer,
+    actor: User,
+    token: str,
+    requests: Mapping[int, LineRequest],
+    expected: Mapping[int, int] | None = None,
+    deliver: str = "download",
+    recipients: Sequence[str] | None = None,
 ) -> ActivationResult:
     """Sets the quantities (and borrowing) of the requested entitlement lines on ``server``,
     all or nothing, then issues the next license file version (or, when nothing changed,
@@ -639,24 +788,38 @@ def activation_apply(
     ``ActivationConflict`` naming the lines. ``token`` makes a repeated submit return the
     first result without applying again. Audited; ASCs are emailed about changes on commit.
     """
-    authorize(actor=actor, customer=server.customer, permission=Permission.ACTIVATE_ENTITLEMENTS,
-              action="activation.change")
+    authorize(
+        actor=actor, customer=server.customer, permission=Permission.ACTIVATE_ENTITLEMENTS, action="activation.change"
+    )
     if not token or len(token) > 64 or not token.isalnum():
         raise PortalError(_("This review is not valid any more. Review the changes again."))
     if deliver not in ("download", "email"):
         raise PortalError(_("Choose download or email."))
     to = _file_recipients(customer=server.customer, actor=actor, recipients=recipients) if deliver == "email" else []
     try:
-        return _activation_apply(server=server, actor=actor, token=token, requests=requests, expected=expected,
-                                 deliver=deliver, recipients=to)
+        return _activation_apply(
+            server=server,
+            actor=actor,
+            token=token,
+            requests=requests,
+            expected=expected,
+            deliver=deliver,
+            recipients=to,
+        )
     except IntegrityError:
         submission = (
             ActivationSubmission.objects.filter(token=token, customer_id=server.customer_id, server=server)
-            .select_related("license_file__server__customer").first()
+            .select_related("license_file__server__customer")
+            .first()
         )
         if submission is not None and submission.license_file is not None:
-            return ActivationResult(license_file=submission.license_file, changed=False, already_applied=True,
-                                    changes=submission.changes, token=token)
+            return ActivationResult(
+                license_file=submission.license_file,
+                changed=False,
+                already_applied=True,
+                changes=submission.changes,
+                token=token,
+            )
         # Only the database constraint can get here (the checks above run under the lock).
         raise ActivationConflict([_("Another activation took the licenses at the same moment.")]) from None
 
@@ -678,14 +841,22 @@ def _server_return(*, server: LicenseServer, actor: User) -> LicenseFile:
         entitlement.save(update_fields=["activated"])
         lines.append(f"{entitlement.line_id} {entitlement.product.feature}: {activation.quantity} -> 0")
     Activation.objects.filter(server=server).delete()
-    _record_returned(server=server, host_ids=_host_ids(server),
-                     returned={a.entitlement_id: a.quantity for a in activations})
+    _record_returned(
+        server=server, host_ids=_host_ids(server), returned={a.entitlement_id: a.quantity for a in activations}
+    )
     license_file = _new_version(server=server, actor=actor, reason=LicenseFileReason.RETURN)
     total = sum(a.quantity for a in activations)
-    audit_record(customer=server.customer, actor=actor, action="activation.returned", target=server.name,
-                 details={"lines": lines, "returned": total, "version": license_file.version})
+    audit_record(
+        customer=server.customer,
+        actor=actor,
+        action="activation.returned",
+        target=server.name,
+        details={"lines": lines, "returned": total, "version": license_file.version},
+    )
     _notify(
-        server=server, actor=actor, event="activation.returned",
+        server=server,
+        actor=actor,
+        event="activation.returned",
         summary=deferred("%(actor)s returned all %(count)s licenses of license server %(server)s to the pool.")
         % {"actor": actor.email, "count": total, "server": server.name},
         lines=lines,
@@ -696,8 +867,9 @@ def _server_return(*, server: LicenseServer, actor: User) -> LicenseFile:
 def server_return(*, server: LicenseServer, actor: User) -> LicenseFile:
     """Returns every license on the server to the pool and issues a file version without
     INCREMENT lines. Audited; ASCs are emailed."""
-    authorize(actor=actor, customer=server.customer, permission=Permission.CHANGE_LICENSE_SERVER,
-              action="activation.return")
+    authorize(
+        actor=actor, customer=server.customer, permission=Permission.CHANGE_LICENSE_SERVER, action="activation.return"
+    )
     return _server_return(server=server, actor=actor)
 
 
@@ -706,7 +878,8 @@ def rehost_quota_message(*, server: LicenseServer) -> str:
     quota = rehost_allowance(customer=server.customer)
     when = (
         formats.date_format(timezone.localtime(quota.next_possible_at), "SHORT_DATETIME_FORMAT")
-        if quota.next_possible_at else "-"
+        if quota.next_possible_at
+        else "-"
     )
     return _(
         "Your company has moved licenses to another host ID %(used)s time(s) in the last 12 months (rehosts, and "
@@ -721,8 +894,13 @@ def _host_ids(server: LicenseServer) -> list[str]:
 
 
 def _use_rehost_allowance(
-    *, server: LicenseServer, actor: User, kind: RehostKind, old_host_ids: Sequence[str],
-    new_host_ids: Sequence[str], refusal: str = "",
+    *,
+    server: LicenseServer,
+    actor: User,
+    kind: RehostKind,
+    old_host_ids: Sequence[str],
+    new_host_ids: Sequence[str],
+    refusal: str = "",
 ) -> Rehost:
     """Counts one move of licenses to another host ID against the customer's rolling
     12-month allowance, or refuses (PortalError) when none is left. Takes the customer row
@@ -737,17 +915,31 @@ def _use_rehost_allowance(
         # under the customer lock taken above.
         grant = RehostGrant.objects.filter(customer=server.customer, used_at__isnull=True).order_by("pk").first()
         RehostGrant.objects.filter(pk=grant.pk).update(used_at=timezone.now())
-    return Rehost.objects.create(server=server, customer=server.customer, kind=kind,
-                                 old_host_ids=list(old_host_ids), new_host_ids=list(new_host_ids), actor=actor)
+    return Rehost.objects.create(
+        server=server,
+        customer=server.customer,
+        kind=kind,
+        old_host_ids=list(old_host_ids),
+        new_host_ids=list(new_host_ids),
+        actor=actor,
+    )
 
 
 def _record_returned(*, server: LicenseServer, host_ids: Sequence[str], returned: Mapping[int, int]) -> None:
     """Remembers licenses returned from this server's host, for ``license_moves``. The
     caller holds the entitlements' locks."""
     ReturnedLicenses.objects.bulk_create(
-        ReturnedLicenses(customer_id=server.customer_id, entitlement_id=pk, server=server, host_ids=list(host_ids),
-                         quantity=quantity, remaining=quantity, created_at=timezone.now())
-        for pk, quantity in sorted(returned.items()) if quantity > 0
+        ReturnedLicenses(
+            customer_id=server.customer_id,
+            entitlement_id=pk,
+            server=server,
+            host_ids=list(host_ids),
+            quantity=quantity,
+            remaining=quantity,
+            created_at=timezone.now(),
+        )
+        for pk, quantity in sorted(returned.items())
+        if quantity > 0
     )
 
 
@@ -786,8 +978,9 @@ def rehost_plan(*, server: LicenseServer, hosts: Sequence[HostInput]) -> RehostP
         raise PortalError(_("Give a host name and host ID for each host of the server."))
     plan = RehostPlan(current=current, hosts=_clean_hosts(customer=server.customer, hosts=hosts, server=server))
     if plan.old_ids == plan.new_ids:
-        raise PortalError(_("The host ID did not change. To change only host names or ports, edit the server."),
-                          field="host_id_1")
+        raise PortalError(
+            _("The host ID did not change. To change only host names or ports, edit the server."), field="host_id_1"
+        )
     return plan
 
 
@@ -796,23 +989,43 @@ def _server_rehost(*, server: LicenseServer, actor: User, hosts: Sequence[HostIn
     server = _lock_server(server)
     plan = rehost_plan(server=server, hosts=hosts)
     cleaned, old_ids, new_ids = plan.hosts, plan.old_ids, plan.new_ids
-    _use_rehost_allowance(server=server, actor=actor, kind=RehostKind.REHOST, old_host_ids=old_ids,
-                          new_host_ids=new_ids)
+    _use_rehost_allowance(
+        server=server, actor=actor, kind=RehostKind.REHOST, old_host_ids=old_ids, new_host_ids=new_ids
+    )
     ServerHost.objects.filter(server=server).delete()
     ServerHost.objects.bulk_create(
-        ServerHost(server=server, customer=server.customer, position=position, host_name=h.host_name,
-                   hostid_type=h.hostid_type, host_id=h.host_id)
+        ServerHost(
+            server=server,
+            customer=server.customer,
+            position=position,
+            host_name=h.host_name,
+            hostid_type=h.hostid_type,
+            host_id=h.host_id,
+        )
         for position, h in enumerate(cleaned, start=1)
     )
     license_file = _new_version(server=server, actor=actor, reason=LicenseFileReason.REHOST)
-    audit_record(customer=server.customer, actor=actor, action="server.rehosted", target=server.name,
-                 details={"old": old_ids, "new": new_ids, "version": license_file.version})
+    audit_record(
+        customer=server.customer,
+        actor=actor,
+        action="server.rehosted",
+        target=server.name,
+        details={"old": old_ids, "new": new_ids, "version": license_file.version},
+    )
     _notify(
-        server=server, actor=actor, event="server.rehosted",
-        summary=deferred("%(actor)s rehosted license server %(server)s from %(old)s to %(new)s (license file version "
-                  "%(version)s).")
-        % {"actor": actor.email, "server": server.name, "old": ", ".join(old_ids), "new": ", ".join(new_ids),
-           "version": license_file.version},
+        server=server,
+        actor=actor,
+        event="server.rehosted",
+        summary=deferred(
+            "%(actor)s rehosted license server %(server)s from %(old)s to %(new)s (license file version %(version)s)."
+        )
+        % {
+            "actor": actor.email,
+            "server": server.name,
+            "old": ", ".join(old_ids),
+            "new": ", ".join(new_ids),
+            "version": license_file.version,
+        },
     )
     return license_file
 
@@ -822,8 +1035,9 @@ def server_rehost(*, server: LicenseServer, actor: User, hosts: Sequence[HostInp
     rehost allowance (``PORTAL_REHOSTS_PER_YEAR`` or what support set; shared with moves of
     returned licenses, ``_use_rehost_allowance``), and issues a new file version. Audited;
     ASCs are emailed."""
-    authorize(actor=actor, customer=server.customer, permission=Permission.CHANGE_LICENSE_SERVER,
-              action="server.rehost")
+    authorize(
+        actor=actor, customer=server.customer, permission=Permission.CHANGE_LICENSE_SERVER, action="server.rehost"
+    )
     try:
         return _server_rehost(server=server, actor=actor, hosts=hosts)
     except IntegrityError:
@@ -842,16 +1056,22 @@ def _server_retire(*, server: LicenseServer, actor: User) -> LicenseServer:
     server.name = f"{label[:40]} (retired {server.pk})"
     server.retired_at = timezone.now()
     server.save(update_fields=["name", "retired_at"])
-    audit_record(customer=server.customer, actor=actor, action="server.retired", target=label,
-                 details={"hosts": [list(h) for h in hosts]})
+    audit_record(
+        customer=server.customer,
+        actor=actor,
+        action="server.retired",
+        target=label,
+        details={"hosts": [list(h) for h in hosts]},
+    )
     return server
 
 
 def server_retire(*, server: LicenseServer, actor: User) -> LicenseServer:
     """Retires a server that holds no licenses (``server_return`` first): it leaves the
     server lists, its label and host IDs become free, its license files stay. Audited."""
-    authorize(actor=actor, customer=server.customer, permission=Permission.CHANGE_LICENSE_SERVER,
-              action="server.retire")
+    authorize(
+        actor=actor, customer=server.customer, permission=Permission.CHANGE_LICENSE_SERVER, action="server.retire"
+    )
     return _server_retire(server=server, actor=actor)
 
 
@@ -861,40 +1081,62 @@ def server_retire(*, server: LicenseServer, actor: User) -> LicenseServer:
 def license_file_download(*, license_file: LicenseFile, actor: User) -> LicenseFile:
     """Records a download (any role holding DOWNLOAD_LICENSE_FILES)."""
     server = license_file.server
-    authorize(actor=actor, customer=server.customer, permission=Permission.DOWNLOAD_LICENSE_FILES,
-              action="license_file.download")
-    audit_record(customer=server.customer, actor=actor, action="license_file.downloaded", target=server.name,
-                 details={"version": license_file.version})
+    authorize(
+        actor=actor,
+        customer=server.customer,
+        permission=Permission.DOWNLOAD_LICENSE_FILES,
+        action="license_file.download",
+    )
+    audit_record(
+        customer=server.customer,
+        actor=actor,
+        action="license_file.downloaded",
+        target=server.name,
+        details={"version": license_file.version},
+    )
     return license_file
 
 
 @transaction.atomic
 def rehost_quota_set(*, customer: Customer, actor: User, rehosts_per_year: int | None, note: str = "") -> None:
     """Support overrides the rehost quota of one customer (None: back to the default)."""
-    authorize_staff(actor=actor, customer=customer, action="rehost_quota.set",
-                    message=_("Only support staff can change the rehost quota."))
+    authorize_staff(
+        actor=actor,
+        customer=customer,
+        action="rehost_quota.set",
+        message=_("Only support staff can change the rehost quota."),
+    )
     if rehosts_per_year is None:
         RehostQuota.objects.filter(customer=customer).delete()
     else:
         if not 0 <= rehosts_per_year <= 1000:
             raise PortalError(_("The quota is a number from 0 to 1000."), field="rehosts_per_year")
         RehostQuota.objects.update_or_create(
-            customer=customer, defaults={"rehosts_per_year": rehosts_per_year, "note": note[:255],
-                                         "updated_at": timezone.now()}
+            customer=customer,
+            defaults={"rehosts_per_year": rehosts_per_year, "note": note[:255], "updated_at": timezone.now()},
         )
-    audit_record(customer=customer, actor=actor, action="rehost_quota.set",
-                 details={"rehosts_per_year": rehosts_per_year, "note": note[:255]})
+    audit_record(
+        customer=customer,
+        actor=actor,
+        action="rehost_quota.set",
+        details={"rehosts_per_year": rehosts_per_year, "note": note[:255]},
+    )
 
 
 def rehost_grant_extra(*, server: LicenseServer, actor: User, note: str = "") -> RehostGrant:
     """Support grants one extra rehost of ``server`` beyond the yearly allowance (an approved
     customer request): the next rehost the allowance would refuse uses it up. Needs the staff
     permission ``APPROVE_REQUESTS``. Audited on the customer."""
-    authorize_staff(actor=actor, customer=server.customer, action="rehost.grant_extra",
-                    permission=StaffPermission.APPROVE_REQUESTS)
+    authorize_staff(
+        actor=actor, customer=server.customer, action="rehost.grant_extra", permission=StaffPermission.APPROVE_REQUESTS
+    )
     with transaction.atomic():
-        grant = RehostGrant.objects.create(server=server, customer=server.customer, granted_by=actor,
-                                           note=note[:255])
-        audit_record(customer=server.customer, actor=actor, action="rehost.extra_granted", target=server.name,
-                     details={"note": note[:255]})
+        grant = RehostGrant.objects.create(server=server, customer=server.customer, granted_by=actor, note=note[:255])
+        audit_record(
+            customer=server.customer,
+            actor=actor,
+            action="rehost.extra_granted",
+            target=server.name,
+            details={"note": note[:255]},
+        )
         return grant

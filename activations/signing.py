@@ -73,11 +73,7 @@ def verifying_key_pem() -> str:
     """The published public key: the configured public key file, else the signing key's half
     (the portal creates its signing key on first use, as when it issues a file)."""
     if getattr(settings, "LICENSE_PUBLIC_KEY_FILE", None):
-        return (
-            verifying_key()
-            .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-            .decode("ascii")
-        )
+        return verifying_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode("ascii")
     return public_key_pem(signing_key())
 
 

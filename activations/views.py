@@ -87,8 +87,10 @@ class VisibilityGate:
         reason = activations_unavailable_reason(customer=self.customer)
         if reason is not None:
             return self.render_page(
-                "activations/unavailable.html", self.unavailable_status,
-                no_flexnet=reason == Unavailable.NO_FLEXNET, support_email=settings.PORTAL_SUPPORT_EMAIL,
+                "activations/unavailable.html",
+                self.unavailable_status,
+                no_flexnet=reason == Unavailable.NO_FLEXNET,
+                support_email=settings.PORTAL_SUPPORT_EMAIL,
             )
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
 
@@ -150,16 +152,16 @@ class ServerListView(ActivationsPage):
             content = mark_safe(self.render_content())  # noqa: S308 - template output, for this request only
         else:
             content = customer_fragment(
-                name="activations", customer=self.customer,
-                vary=(self.access.role, self.request.GET.get("page", "")), render=self.render_content,
+                name="activations",
+                customer=self.customer,
+                vary=(self.access.role, self.request.GET.get("page", "")),
+                render=self.render_content,
             )
         return super().get_context_data(content=content, **kwargs)
 
     def render_content(self) -> str:
         page = Paginator(server_list(customer=self.customer), SERVERS_PER_PAGE).get_page(self.request.GET.get("page"))
-        return render_to_string(
-            "activations/_list_content.html", self.access.page_context(page=page)
-        )
+        return render_to_string("activations/_list_content.html", self.access.page_context(page=page))
 
 
 class ServerDetailView(ActivationsPage):
@@ -170,8 +172,11 @@ class ServerDetailView(ActivationsPage):
         server = self.load_server(server_id)
         files = list(license_file_list(server=server))
         return self.page(
-            server=server, activations=server_activations(server=server), files=files,
-            quota=rehost_quota(server=server), rehosts=rehost_history(server=server)[:20],
+            server=server,
+            activations=server_activations(server=server),
+            files=files,
+            quota=rehost_quota(server=server),
+            rehosts=rehost_history(server=server)[:20],
         )
 
 
@@ -186,7 +191,8 @@ def _prefill(query: Any) -> dict[str, str]:
     """``q_<entitlement id>`` quantities carried from "Update from license" to activation
     (ASCII numbers only: ``"²".isdigit()`` is true, and ``int("²")`` raises)."""
     return {
-        key: value for key, value in query.items()
+        key: value
+        for key, value in query.items()
         if key.startswith("q_") and ascii_int(key[2:]) is not None and ascii_int(value, max_digits=7) is not None
     }
 
@@ -209,11 +215,16 @@ class ServerAddView(ActivationsPage):
         return self.submit(
             form,
             lambda data: server_create(
-                customer=self.customer, actor=request.user, name=data["name"], hosts=form.hosts(),
-                lmgrd_port=data["lmgrd_port"], vendor_port=data["vendor_port"],
+                customer=self.customer,
+                actor=request.user,
+                name=data["name"],
+                hosts=form.hosts(),
+                lmgrd_port=data["lmgrd_port"],
+                vendor_port=data["vendor_port"],
             ),
-            success=lambda server: _("License server %(name)s added. Now activate licenses on it.")
-            % {"name": server.name},
+            success=lambda server: (
+                _("License server %(name)s added. Now activate licenses on it.") % {"name": server.name}
+            ),
             then=activate,
         ) or self.page(HTTPStatus.OK, form=form, adding=True, prefill=prefill)
 
@@ -226,7 +237,9 @@ class ServerEditView(ActivationsPage):
         hosts = list(self.server.hosts.all())
         edit_ids = not license_file_list(server=self.server).exists()
         initial: dict[str, Any] = {
-            "name": self.server.name, "lmgrd_port": self.server.lmgrd_port, "vendor_port": self.server.vendor_port,
+            "name": self.server.name,
+            "lmgrd_port": self.server.lmgrd_port,
+            "vendor_port": self.server.vendor_port,
             "triad": len(hosts) == 3,
         }
         for host in hosts:
@@ -248,8 +261,12 @@ class ServerEditView(ActivationsPage):
         return self.submit(
             form,
             lambda data: server_update(
-                server=self.server, actor=request.user, name=data["name"], host_names=form.host_names(),
-                hosts=form.hosts() if form.edit_host_ids else None, lmgrd_port=data["lmgrd_port"],
+                server=self.server,
+                actor=request.user,
+                name=data["name"],
+                host_names=form.host_names(),
+                hosts=form.hosts() if form.edit_host_ids else None,
+                lmgrd_port=data["lmgrd_port"],
                 vendor_port=data["vendor_port"],
             ),
             success=lambda _saved: _("License server saved."),
@@ -267,9 +284,7 @@ class ActivateView(ActivationsPage):
     template_name = "activations/activate.html"
 
     def current(self) -> dict[int, LineRequest]:
-        return {
-            a.entitlement_id: LineRequest(a.quantity, a.borrowable) for a in server_activations(server=self.server)
-        }
+        return {a.entitlement_id: LineRequest(a.quantity, a.borrowable) for a in server_activations(server=self.server)}
 
     def make_form(self, data: Any = None, *, initial_from: Any = None, lines: Any = None) -> ActivationForm:
         if lines is None:
@@ -293,8 +308,12 @@ class ActivateView(ActivationsPage):
 
     def form_page(self, form: ActivationForm, status: int = HTTPStatus.OK, **extra: Any) -> HttpResponse:
         rows = [
-            {"entitlement": e, "qty": form[f"qty_{e.pk}"], "borrow": form[f"borrow_{e.pk}"],
-             "base": form[f"base_{e.pk}"]}
+            {
+                "entitlement": e,
+                "qty": form[f"qty_{e.pk}"],
+                "borrow": form[f"borrow_{e.pk}"],
+                "base": form[f"base_{e.pk}"],
+            }
             for e in form.entitlements
         ]
         return self.page(status, server=self.server, form=form, rows=rows, **extra)
@@ -318,8 +337,9 @@ class ActivateView(ActivationsPage):
             lines = page.object_list
         query = request.GET.copy()
         query.pop("page", None)
-        return self.form_page(self.make_form(initial_from=request.GET, lines=lines), page=page, search=search,
-                              query=query.urlencode())
+        return self.form_page(
+            self.make_form(initial_from=request.GET, lines=lines), page=page, search=search, query=query.urlencode()
+        )
 
     def post(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
         self.load_server(server_id)
@@ -334,17 +354,27 @@ class ActivateView(ActivationsPage):
             return self.form_page(form)
         changed = [line for line in plan if line.changed]
         moves = license_moves(
-            server=self.server, host_ids=[host.host_id for host in self.server.hosts.all()],
-            increases={line.entitlement.pk: (line.delta, line.entitlement.quantity - line.entitlement.activated)
-                       for line in changed if line.delta > 0},
+            server=self.server,
+            host_ids=[host.host_id for host in self.server.hosts.all()],
+            increases={
+                line.entitlement.pk: (line.delta, line.entitlement.quantity - line.entitlement.activated)
+                for line in changed
+                if line.delta > 0
+            },
         )
         return render(
-            request, "activations/review.html",
+            request,
+            "activations/review.html",
             self.get_context_data(
-                server=self.server, plan=plan, changed=changed, on_server=[line for line in plan if line.wanted],
-                hidden=_review_hidden(form), token=activation_token_new(),
+                server=self.server,
+                plan=plan,
+                changed=changed,
+                on_server=[line for line in plan if line.wanted],
+                hidden=_review_hidden(form),
+                token=activation_token_new(),
                 deliver_form=self.deliver_form(),
-                moved_count=sum(move.quantity for move in moves), quota=rehost_quota(server=self.server),
+                moved_count=sum(move.quantity for move in moves),
+                quota=rehost_quota(server=self.server),
             ),
         )
 
@@ -366,8 +396,11 @@ def _review_hidden(form: ActivationForm) -> list[tuple[str, Any]]:
     """The reviewed values the confirm posts again. A quantity of 0 is carried (it returns
     the line's licenses); unset values and unticked boxes are not."""
     hidden = {name: form.cleaned_data.get(name) for name in form.fields if name != "token"}
-    return [(name, "on" if value is True else value) for name, value in hidden.items()
-            if value is not None and value is not False]
+    return [
+        (name, "on" if value is True else value)
+        for name, value in hidden.items()
+        if value is not None and value is not False
+    ]
 
 
 class ActivateApplyView(ActivateView):
@@ -388,9 +421,13 @@ class ActivateApplyView(ActivateView):
             return self.form_page(form)
         try:
             result = activation_apply(
-                server=self.server, actor=request.user, token=form.cleaned_data.get("token") or "",
-                requests=form.requests(self.current()), expected=form.expected(),
-                deliver=deliver.cleaned_data["deliver"], recipients=deliver.cleaned_data.get("recipients"),
+                server=self.server,
+                actor=request.user,
+                token=form.cleaned_data.get("token") or "",
+                requests=form.requests(self.current()),
+                expected=form.expected(),
+                deliver=deliver.cleaned_data["deliver"],
+                recipients=deliver.cleaned_data.get("recipients"),
             )
         except PortalError as error:
             # Show the table again as it is now (fresh availability and allocations), with the
@@ -400,9 +437,11 @@ class ActivateApplyView(ActivateView):
             problems = error.problems if isinstance(error, ActivationConflict) else []
             lines = flexnet_entitlement_list(customer=self.customer).filter(pk__in=list(requested))
             return self.form_page(
-                self.make_form(initial_from=wanted, lines=lines), HTTPStatus.CONFLICT,
-                apply_error=error.message if not problems else
-                _("Nothing was saved: the entitlements changed since your review."),
+                self.make_form(initial_from=wanted, lines=lines),
+                HTTPStatus.CONFLICT,
+                apply_error=error.message
+                if not problems
+                else _("Nothing was saved: the entitlements changed since your review."),
                 problems=problems,
             )
         if result.already_applied:
@@ -424,8 +463,12 @@ class ActivationSavedView(ActivationsPage):
         submission = activation_submission_get(server=server, token=token, actor=request.user)
         if submission is None or submission.license_file is None:
             raise Http404(_("No such activation."))
-        return self.page(server=server, submission=submission, license_file=submission.license_file,
-                         start_download=submission.deliver == "download" and "again" not in request.GET)
+        return self.page(
+            server=server,
+            submission=submission,
+            license_file=submission.license_file,
+            start_download=submission.deliver == "download" and "again" not in request.GET,
+        )
 
 
 # --- Rehost and return ----------------------------------------------------------------------
@@ -446,7 +489,9 @@ class RehostView(ActivationsPage):
     def _page(self, form: RehostForm) -> HttpResponse:
         quota = rehost_quota(server=self.server)
         return self.page(
-            server=self.server, form=form, quota=quota,
+            server=self.server,
+            form=form,
+            quota=quota,
             quota_message=rehost_quota_message(server=self.server) if quota.exhausted else "",
         )
 
@@ -466,11 +511,11 @@ class RehostView(ActivationsPage):
         return self.submit(
             form,
             lambda data: server_rehost(server=self.server, actor=request.user, hosts=form.hosts()),
-            success=lambda license_file: _("Server rehosted: license file version %(v)s is ready to download.")
-            % {"v": license_file.version},
+            success=lambda license_file: (
+                _("Server rehosted: license file version %(v)s is ready to download.") % {"v": license_file.version}
+            ),
             then=lambda _file: redirect(_server_url(self.server)),
         ) or self._page(form)
-
 
     def _review(self, form: RehostForm) -> HttpResponse:
         try:
@@ -479,15 +524,27 @@ class RehostView(ActivationsPage):
             form.add_error(error.field if error.field in form.fields else None, error.message)
             return self._page(form)
         changes = [
-            {"position": position, "before": before, "after": after,
-             "hostid_label": HostIdType(after.hostid_type).label, "changed": before.host_id != after.host_id}
+            {
+                "position": position,
+                "before": before,
+                "after": after,
+                "hostid_label": HostIdType(after.hostid_type).label,
+                "changed": before.host_id != after.host_id,
+            }
             for position, (before, after) in enumerate(zip(plan.current, plan.hosts, strict=True), start=1)
         ]
         quota = rehost_quota(server=self.server)
-        return render(self.request, "activations/rehost_review.html", self.get_context_data(
-            server=self.server, changes=changes, quota=quota, remaining_after=max(quota.remaining - 1, 0),
-            hidden=[(name, value) for name, value in form.data.items() if name != "csrfmiddlewaretoken"],
-        ))
+        return render(
+            self.request,
+            "activations/rehost_review.html",
+            self.get_context_data(
+                server=self.server,
+                changes=changes,
+                quota=quota,
+                remaining_after=max(quota.remaining - 1, 0),
+                hidden=[(name, value) for name, value in form.data.items() if name != "csrfmiddlewaretoken"],
+            ),
+        )
 
 
 class ReturnView(ActivationsPage):
@@ -505,8 +562,11 @@ class ReturnView(ActivationsPage):
         except PortalError as error:
             self.refused(error)
         else:
-            messages.success(request, _("All licenses of %(name)s were returned to the pool (license file version "
-                                        "%(v)s).") % {"name": server.name, "v": license_file.version})
+            messages.success(
+                request,
+                _("All licenses of %(name)s were returned to the pool (license file version %(v)s).")
+                % {"name": server.name, "v": license_file.version},
+            )
         return redirect(_server_url(server))
 
 
@@ -580,9 +640,16 @@ class LicenseFileDiffView(ActivationsPage):
         assert new_file is not None
         lines = license_diff(old_file.content, new_file.content, old_name=f"v{old}", new_name=f"v{new}")
         diff = [
-            {"text": line, "kind": "add" if line.startswith("+") and not line.startswith("+++")
-             else "del" if line.startswith("-") and not line.startswith("---")
-             else "hunk" if line.startswith("@@") else "ctx"}
+            {
+                "text": line,
+                "kind": "add"
+                if line.startswith("+") and not line.startswith("+++")
+                else "del"
+                if line.startswith("-") and not line.startswith("---")
+                else "hunk"
+                if line.startswith("@@")
+                else "ctx",
+            }
             for line in lines
         ]
         return self.page(server=server, versions=versions, old=old, new=new, diff=diff)
@@ -626,8 +693,12 @@ class LicenseImportView(ActivationsPage):
             url = reverse("activations:activate", args=[self.customer.number, match.existing_server.pk])
             activate_url = f"{url}?{urlencode(quantities)}" if quantities else url
         return self.page(
-            form=LicenseUploadForm(), match=match, server_form=ServerForm(initial=initial),
-            prefill=quantities, activate_url=activate_url, parsed=parsed,
+            form=LicenseUploadForm(),
+            match=match,
+            server_form=ServerForm(initial=initial),
+            prefill=quantities,
+            activate_url=activate_url,
+            parsed=parsed,
         )
 
 
@@ -740,7 +811,8 @@ class VerifyView(LoginRequiredMixin, TemplateView):
             else:
                 result, standing = license_file_check(text=form.content, public_key=public_key)
                 context.update(
-                    result=result, standing=standing,
+                    result=result,
+                    standing=standing,
                     failures=[(failure.line, _failure_message(failure)) for failure in result.failures],
                 )
         return self.render_to_response(self.get_context_data(**context))

@@ -53,9 +53,14 @@ def save_state(path: str, state: dict) -> None:
 
 def post(url: str, key: str, kind: str, body: bytes, timeout: float = 60.0) -> dict:
     request = urllib.request.Request(  # noqa: S310 - the URL is the administrator's configuration
-        f"{url}{'&' if '?' in url else '?'}kind={kind}", data=body, method="POST",
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/octet-stream",
-                 "User-Agent": f"portal-usage-agent/{__version__}"},
+        f"{url}{'&' if '?' in url else '?'}kind={kind}",
+        data=body,
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {key}",
+            "Content-Type": "application/octet-stream",
+            "User-Agent": f"portal-usage-agent/{__version__}",
+        },
     )
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
         return json.loads(response.read().decode("utf-8") or "{}")
@@ -149,8 +154,11 @@ def push_lmstat(args: argparse.Namespace) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default=os.environ.get("PORTAL_USAGE_URL"),
-                        help="the portal's upload address, e.g. https://portal.example.com/usage/agent/upload/")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("PORTAL_USAGE_URL"),
+        help="the portal's upload address, e.g. https://portal.example.com/usage/agent/upload/",
+    )
     parser.add_argument("--key", default=os.environ.get("PORTAL_USAGE_KEY"), help="upload key (or PORTAL_USAGE_KEY)")
     parser.add_argument("--key-file", help="a file holding the upload key (readable by the agent's user only)")
     parser.add_argument("--log", required=True, help="the lmgrd / vendor daemon debug log")

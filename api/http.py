@@ -210,8 +210,10 @@ def paginate_values(
     more = len(rows) > limit
     rows = rows[:limit]
     return JsonResponse(
-        {"results": [dict(zip(names, row, strict=True)) for row in rows],
-         "next_cursor": _cursor_encode(rows[-1][0]) if more and rows else None},
+        {
+            "results": [dict(zip(names, row, strict=True)) for row in rows],
+            "next_cursor": _cursor_encode(rows[-1][0]) if more and rows else None,
+        },
         json_dumps_params={"separators": (",", ":")},
     )
 

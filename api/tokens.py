@@ -79,8 +79,13 @@ def authenticate(raw: str, *, ip: str | None = None) -> TokenAccess | None:
     # and could read another member's role).
     token = (
         ApiToken.objects.select_related("user", "customer")
-        .filter(token_hash=token_hash(raw), revoked_at__isnull=True, expires_at__gt=now, user__is_active=True,
-                customer__memberships__user_id=F("user_id"))
+        .filter(
+            token_hash=token_hash(raw),
+            revoked_at__isnull=True,
+            expires_at__gt=now,
+            user__is_active=True,
+            customer__memberships__user_id=F("user_id"),
+        )
         .annotate(owner_role=F("customer__memberships__role"), owner_membership_id=F("customer__memberships__pk"))
         .first()
     )

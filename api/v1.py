@@ -202,10 +202,19 @@ CUSTOMER = "/customers/{number}"
 
 # EntitlementOut's fields and where the selector's rows keep them (the list's fast path).
 ENTITLEMENT_FIELDS = (
-    ("id", "pk"), ("line_id", "line_id"), ("order_number", "order_number"), ("product", "product__name"),
-    ("feature", "product__feature"), ("licensing_model", "product__licensing_model"), ("quantity", "quantity"),
-    ("activated", "activated"), ("available", "available_count"), ("start_date", "start_date"),
-    ("end_date", "end_date"), ("tecs_end_date", "tecs_end_date"), ("borrowable", "borrowable"),
+    ("id", "pk"),
+    ("line_id", "line_id"),
+    ("order_number", "order_number"),
+    ("product", "product__name"),
+    ("feature", "product__feature"),
+    ("licensing_model", "product__licensing_model"),
+    ("quantity", "quantity"),
+    ("activated", "activated"),
+    ("available", "available_count"),
+    ("start_date", "start_date"),
+    ("end_date", "end_date"),
+    ("tecs_end_date", "tecs_end_date"),
+    ("borrowable", "borrowable"),
     ("status", "status_value"),
 )
 assert [name for name, _ in ENTITLEMENT_FIELDS] == list(s.EntitlementOut.model_fields)
@@ -247,8 +256,12 @@ def entitlements(
     limit: int = 100,
 ) -> HttpResponse:
     filters = EntitlementFilters(status=status, model=model, text=q[:100])
-    return paginate_values(entitlement_list(customer=request.auth.customer, filters=filters),
-                           fields=ENTITLEMENT_FIELDS, cursor=cursor, limit=limit)
+    return paginate_values(
+        entitlement_list(customer=request.auth.customer, filters=filters),
+        fields=ENTITLEMENT_FIELDS,
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 @api.get(
@@ -868,7 +881,9 @@ def usage_uploads_op(request: HttpRequest, number: str, kind: str = "log", serve
         uploads = [usage_services.usage_lmstat_create(customer=customer, actor=actor, text=text)]
     else:
         uploads = usage_services.usage_uploads_create(
-            customer=customer, actor=actor, files=[(f"api: debug log {server}".strip(), body())],
+            customer=customer,
+            actor=actor,
+            files=[(f"api: debug log {server}".strip(), body())],
             server_name=server[:255],
         )
     return Status(202, {"uploads": [upload.pk for upload in uploads]})

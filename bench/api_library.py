@@ -40,8 +40,14 @@ from rest_framework.views import APIView  # noqa: E402
 
 ROWS = [
     {
-        "id": i, "line_id": f"1001234-{i:04d}", "product": "Mechanical Enterprise", "feature": "ansys",
-        "quantity": 10, "available": 5, "end_date": datetime.date(2027, 12, 31), "status": "active",
+        "id": i,
+        "line_id": f"1001234-{i:04d}",
+        "product": "Mechanical Enterprise",
+        "feature": "ansys",
+        "quantity": 10,
+        "available": 5,
+        "end_date": datetime.date(2027, 12, 31),
+        "status": "active",
     }
     for i in range(100)
 ]

@@ -30,8 +30,12 @@ def main() -> None:
 
     from bench.run import bench_env
 
-    env = bench_env(argparse.Namespace(database=args.database, postgres="postgres://postgres@127.0.0.1:5432",
-                                       redis="redis://127.0.0.1:6379/13"), smtp_port=2525)
+    env = bench_env(
+        argparse.Namespace(
+            database=args.database, postgres="postgres://postgres@127.0.0.1:5432", redis="redis://127.0.0.1:6379/13"
+        ),
+        smtp_port=2525,
+    )
     os.environ.update(env)
     import django
 
@@ -52,8 +56,10 @@ def main() -> None:
     path = {
         "entitlements": reverse("entitlements:list", args=[fixture["big_customer"]]),
         "activations": reverse("activations:list", args=[fixture["big_customer"]]),
-        "download": reverse("activations:file_download", args=[fixture["big_customer"], fixture["big_server_id"],
-                                                               fixture["big_server_version"]]),
+        "download": reverse(
+            "activations:file_download",
+            args=[fixture["big_customer"], fixture["big_server_id"], fixture["big_server_version"]],
+        ),
         "admin": reverse("admin:entitlements_entitlement_changelist")
         + f"?customer__id__exact={fixture['big_customer_id']}",
         "healthz": reverse("healthz"),

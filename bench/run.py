@@ -109,9 +109,23 @@ def prepare_database(args: argparse.Namespace, env: dict[str, str]) -> dict[str,
     run([python, "manage.py", "migrate", "--noinput", "-v0"], env)
     run([python, "manage.py", "collectstatic", "--noinput", "-v0"], env)
     out = run(
-        [python, "manage.py", "seed_bench", "--reset", "--customers", str(args.customers), "--lines",
-         str(args.lines), "--servers", str(args.servers), "--users", str(args.users)],
-        env, capture_output=True, text=True,
+        [
+            python,
+            "manage.py",
+            "seed_bench",
+            "--reset",
+            "--customers",
+            str(args.customers),
+            "--lines",
+            str(args.lines),
+            "--servers",
+            str(args.servers),
+            "--users",
+            str(args.users),
+        ],
+        env,
+        capture_output=True,
+        text=True,
     ).stdout
     log(out.strip().splitlines()[0])
     # Vacuum and analyse what was just written, so that autovacuum does not wake up and share
@@ -134,8 +148,14 @@ class Server:
     def __init__(self, args: argparse.Namespace, env: dict[str, str]) -> None:
         self.port = free_port()
         cmd = [
-            str(VENV_BIN / "gunicorn"), "portal.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(args.workers), "--log-level", "warning",
+            str(VENV_BIN / "gunicorn"),
+            "portal.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(args.workers),
+            "--log-level",
+            "warning",
         ]
         if args.threads > 1:
             cmd += ["--worker-class", "gthread", "--threads", str(args.threads)]
@@ -143,8 +163,9 @@ class Server:
             f" x {args.threads} threads (gthread)" if args.threads > 1 else " (sync)"
         )
         self.log = open(BENCH / "results" / "gunicorn.log", "w")  # noqa: SIM115
-        self.process = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            cmd, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -154,8 +175,9 @@ class Server:
                 time.sleep(0.2)
         raise RuntimeError("gunicorn did not start; see bench/results/gunicorn.log")
 
-    def request(self, method: str, path: str, *, cookies: dict[str, str] | None = None,
-                form: dict[str, str] | None = None) -> tuple[int, dict[str, list[str]], bytes]:
+    def request(
+        self, method: str, path: str, *, cookies: dict[str, str] | None = None, form: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, list[str]], bytes]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         headers = {"Host": "127.0.0.1"}
         if cookies:
@@ -203,7 +225,9 @@ def login(server: Server, email: str, password: str) -> dict[str, str]:
     if status != 200 or token is None:
         raise RuntimeError(f"login page: {status}")
     status, headers, body = server.request(
-        "POST", reverse("account_login"), cookies=jar,
+        "POST",
+        reverse("account_login"),
+        cookies=jar,
         form={"csrfmiddlewaretoken": token.group(1).decode(), "login": email, "password": password},
     )
     _set_cookies(headers, jar)
@@ -219,17 +243,33 @@ def cookie_header(jar: dict[str, str]) -> str:
 # --- wrk --------------------------------------------------------------------------------
 
 
-def wrk(args: argparse.Namespace, server: Server, path: str, *, script: str = "get.lua",
-        env_extra: dict[str, str] | None = None, duration: int | None = None) -> dict[str, Any]:
-    env = dict(os.environ, BENCH_LUA_DIR=str(BENCH / "wrk"), BENCH_THREADS=str(args.wrk_threads),
-               **(env_extra or {}))
-    cmd = ["wrk", f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{duration or args.duration}s",
-           "--timeout", "30s", "--latency", "-s", str(BENCH / "wrk" / script), f"http://127.0.0.1:{server.port}{path}"]
+def wrk(
+    args: argparse.Namespace,
+    server: Server,
+    path: str,
+    *,
+    script: str = "get.lua",
+    env_extra: dict[str, str] | None = None,
+    duration: int | None = None,
+) -> dict[str, Any]:
+    env = dict(os.environ, BENCH_LUA_DIR=str(BENCH / "wrk"), BENCH_THREADS=str(args.wrk_threads), **(env_extra or {}))
+    cmd = [
+        "wrk",
+        f"-t{args.wrk_threads}",
+        f"-c{args.connections}",
+        f"-d{duration or args.duration}s",
+        "--timeout",
+        "30s",
+        "--latency",
+        "-s",
+        str(BENCH / "wrk" / script),
+        f"http://127.0.0.1:{server.port}{path}",
+    ]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
     line = next((x for x in out.splitlines() if x.startswith("BENCH_JSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no result:\n{out}")
-    return json.loads(line[len("BENCH_JSON "):])
+    return json.loads(line[len("BENCH_JSON ") :])
 
 
 def measure(args: argparse.Namespace, server: Server, name: str, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -237,8 +277,10 @@ def measure(args: argparse.Namespace, server: Server, name: str, path: str, **kw
     result = wrk(args, server, path, **kwargs)
     result["path"] = path
     flag = f"  ({result['non_200']} non-200: {result['non_200_seen'].strip()})" if result["non_200"] else ""
-    log(f"{name:<22} {result['rps']:9.1f} req/s  p50 {result['p50_ms']:7.1f} ms  p95 {result['p95_ms']:7.1f} ms"
-        f"  p99 {result['p99_ms']:7.1f} ms{flag}")
+    log(
+        f"{name:<22} {result['rps']:9.1f} req/s  p50 {result['p50_ms']:7.1f} ms  p95 {result['p95_ms']:7.1f} ms"
+        f"  p99 {result['p99_ms']:7.1f} ms{flag}"
+    )
     return result
 
 
@@ -251,23 +293,42 @@ def api_tokens(fixture: dict[str, Any]) -> tuple[str, str]:
 
     viewer = User.objects.get(email=fixture["viewer"])
     admin = User.objects.get(email=fixture["admin"])
-    _t, viewer_token = api_token_create(customer=Customer.objects.get(number=fixture["big_customer"]), actor=viewer,
-                                        name="bench", role=Role.VIEWER)
-    _t, admin_token = api_token_create(customer=Customer.objects.get(number=fixture["renewal_customer"]),
-                                       actor=admin, name="bench", role=Role.ADMINISTRATOR)
+    _t, viewer_token = api_token_create(
+        customer=Customer.objects.get(number=fixture["big_customer"]), actor=viewer, name="bench", role=Role.VIEWER
+    )
+    _t, admin_token = api_token_create(
+        customer=Customer.objects.get(number=fixture["renewal_customer"]),
+        actor=admin,
+        name="bench",
+        role=Role.ADMINISTRATOR,
+    )
     return viewer_token, admin_token
 
 
-def api_scenarios(args: argparse.Namespace, server: Server, fixture: dict[str, Any], only: set[str],
-                  paths: dict[str, str], viewer_token: str, admin_token: str) -> dict[str, Any]:
+def api_scenarios(
+    args: argparse.Namespace,
+    server: Server,
+    fixture: dict[str, Any],
+    only: set[str],
+    paths: dict[str, str],
+    viewer_token: str,
+    admin_token: str,
+) -> dict[str, Any]:
     """Issue 16: the API's list read and its activation apply (token auth)."""
     scenarios: dict[str, Any] = {}
     if not only or "api_entitlements" in only:
-        scenarios["api_entitlements"] = measure(args, server, "api_entitlements", paths["api_entitlements"],
-                                                script="api_get.lua", env_extra={"BENCH_TOKEN": viewer_token})
+        scenarios["api_entitlements"] = measure(
+            args,
+            server,
+            "api_entitlements",
+            paths["api_entitlements"],
+            script="api_get.lua",
+            env_extra={"BENCH_TOKEN": viewer_token},
+        )
     if not only or "api_activate_spread" in only:
-        scenarios["api_activate_spread"] = post_scenario(args, server, "api_activate_spread", fixture,
-                                                         interleave(fixture["spread_pairs"]), None, token=admin_token)
+        scenarios["api_activate_spread"] = post_scenario(
+            args, server, "api_activate_spread", fixture, interleave(fixture["spread_pairs"]), None, token=admin_token
+        )
     return scenarios
 
 
@@ -290,8 +351,9 @@ def check_page(server: Server, path: str, jar: dict[str, str] | None, marker: by
 
 
 def django_setup(env: dict[str, str]) -> None:
-    os.environ.update({k: v for k, v in env.items() if k.startswith(("DJANGO", "DATABASE", "REDIS", "EMAIL",
-                                                                      "PORTAL", "LICENSE"))})
+    os.environ.update(
+        {k: v for k, v in env.items() if k.startswith(("DJANGO", "DATABASE", "REDIS", "EMAIL", "PORTAL", "LICENSE"))}
+    )
     import django
 
     django.setup()
@@ -323,9 +385,15 @@ def render_cost(fixture: dict[str, Any], repetitions: int) -> dict[str, Any]:
         return timings
 
     reissue, cold = timed(forget=False), timed(forget=True)
-    return {"increments": lines, "repetitions": repetitions, "median_ms": statistics.median(reissue) * 1000,
-            "min_ms": min(reissue) * 1000, "cold_median_ms": statistics.median(cold) * 1000,
-            "cold_min_ms": min(cold) * 1000, "bytes": len(content)}
+    return {
+        "increments": lines,
+        "repetitions": repetitions,
+        "median_ms": statistics.median(reissue) * 1000,
+        "min_ms": min(reissue) * 1000,
+        "cold_median_ms": statistics.median(cold) * 1000,
+        "cold_min_ms": min(cold) * 1000,
+        "bytes": len(content),
+    }
 
 
 def activation_changes(customer_number: str, since: datetime.datetime) -> dict[str, int]:
@@ -345,8 +413,12 @@ def next_base(pairs: list[list[int]]) -> int:
 
     highest = 0
     for server_id, entitlement_id in pairs:
-        value = Activation.objects.filter(server_id=server_id, entitlement_id=entitlement_id).aggregate(
-            m=Max("quantity"))["m"] or 0
+        value = (
+            Activation.objects.filter(server_id=server_id, entitlement_id=entitlement_id).aggregate(m=Max("quantity"))[
+                "m"
+            ]
+            or 0
+        )
         highest = max(highest, value)
     return highest + 1
 
@@ -364,8 +436,15 @@ def interleave(pairs: list[list[int]]) -> list[list[int]]:
     return out
 
 
-def post_scenario(args: argparse.Namespace, server: Server, name: str, fixture: dict[str, Any],
-                  pairs: list[list[int]], jar: dict[str, str] | None, token: str = "") -> dict[str, Any]:
+def post_scenario(
+    args: argparse.Namespace,
+    server: Server,
+    name: str,
+    fixture: dict[str, Any],
+    pairs: list[list[int]],
+    jar: dict[str, str] | None,
+    token: str = "",
+) -> dict[str, Any]:
     """The web confirm (``jar``: a session) or, with ``token``, the API's apply."""
     from django.urls import reverse
     from django.utils import timezone
@@ -374,7 +453,8 @@ def post_scenario(args: argparse.Namespace, server: Server, name: str, fixture: 
         path = f"/api/v1/customers/{fixture['renewal_customer']}/servers/SERVER/activations/apply"
     else:
         path = reverse("activations:activate_apply", args=[fixture["renewal_customer"], 999999]).replace(
-            "999999", "SERVER")
+            "999999", "SERVER"
+        )
     pair_text = ",".join(f"{s}:{e}" for s, e in pairs)
     results = []
     for duration in (args.warmup, args.duration):
@@ -384,16 +464,19 @@ def post_scenario(args: argparse.Namespace, server: Server, name: str, fixture: 
         else:
             script, extra = "activate.lua", {"BENCH_COOKIE": cookie_header(jar), "BENCH_CSRF": jar["csrftoken"]}
         extra.update(BENCH_PATH=path, BENCH_PAIRS=pair_text, BENCH_BASE=str(next_base(pairs)))
-        result = wrk(args, server, path.replace("SERVER", str(pairs[0][0])), script=script,
-                     env_extra=extra, duration=duration)
+        result = wrk(
+            args, server, path.replace("SERVER", str(pairs[0][0])), script=script, env_extra=extra, duration=duration
+        )
         result.update(activation_changes(fixture["renewal_customer"], since))
         results.append(result)
     result = results[-1]
     result["path"] = path
     result["changes_per_s"] = result["changed"] / result["duration_s"]
     flag = f"  ({result['non_200']} non-200: {result['non_200_seen'].strip()})" if result["non_200"] else ""
-    log(f"{name:<22} {result['rps']:9.1f} req/s  p50 {result['p50_ms']:7.1f} ms  p95 {result['p95_ms']:7.1f} ms"
-        f"  p99 {result['p99_ms']:7.1f} ms  committed changes {result['changed']}, no-op {result['unchanged']}{flag}")
+    log(
+        f"{name:<22} {result['rps']:9.1f} req/s  p50 {result['p50_ms']:7.1f} ms  p95 {result['p95_ms']:7.1f} ms"
+        f"  p99 {result['p99_ms']:7.1f} ms  committed changes {result['changed']}, no-op {result['unchanged']}{flag}"
+    )
     return result
 
 
@@ -412,20 +495,29 @@ def big_customer_confirm(server: Server, fixture: dict[str, Any], jar: dict[str,
     path = reverse("activations:activate_apply", args=[fixture["big_customer"], target.pk])
     timings, statuses = [], []
     for i in range(repeat):
-        form = {"csrfmiddlewaretoken": jar["csrftoken"], "token": secrets.token_hex(16), "deliver": "download",
-                f"qty_{line.pk}": str(1 + i % 2)}
+        form = {
+            "csrfmiddlewaretoken": jar["csrftoken"],
+            "token": secrets.token_hex(16),
+            "deliver": "download",
+            f"qty_{line.pk}": str(1 + i % 2),
+        }
         started = time.perf_counter()
         status, _, _ = server.request("POST", path, cookies=jar, form=form)
         timings.append(time.perf_counter() - started)
         statuses.append(status)
-    result = {"repeat": repeat, "median_ms": statistics.median(timings) * 1000, "max_ms": max(timings) * 1000,
-              "non_200": sum(1 for s in statuses if s >= 400)}  # saved: 302 to the result page
+    result = {
+        "repeat": repeat,
+        "median_ms": statistics.median(timings) * 1000,
+        "max_ms": max(timings) * 1000,
+        "non_200": sum(1 for s in statuses if s >= 400),
+    }  # saved: 302 to the result page
     log(f"{'activate big customer':<22} {result['median_ms']:9.0f} ms per confirm (sequential, {repeat} POSTs)")
     return result
 
 
-def notification_latency(args: argparse.Namespace, env: dict[str, str], sink: SmtpSink,
-                         fixture: dict[str, Any]) -> dict[str, Any]:
+def notification_latency(
+    args: argparse.Namespace, env: dict[str, str], sink: SmtpSink, fixture: dict[str, Any]
+) -> dict[str, Any]:
     from accounts.models import Customer, Notification, User
     from accounts.roles import Role
     from accounts.services import membership_add
@@ -436,9 +528,23 @@ def notification_latency(args: argparse.Namespace, env: dict[str, str], sink: Sm
     app.control.purge()
     worker_log = open(BENCH / "results" / "celery.log", "w")  # noqa: SIM115
     worker = subprocess.Popen(
-        [str(VENV_BIN / "celery"), "-A", "portal", "worker", "--loglevel=WARNING", "--concurrency=2",
-         "--without-gossip", "--without-mingle", "-n", f"bench-{os.getpid()}@%h"],
-        env=env, cwd=ROOT, stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "portal",
+            "worker",
+            "--loglevel=WARNING",
+            "--concurrency=2",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"bench-{os.getpid()}@%h",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=worker_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -447,11 +553,12 @@ def notification_latency(args: argparse.Namespace, env: dict[str, str], sink: Sm
                 raise RuntimeError("the Celery worker did not start; see bench/results/celery.log")
         customer = Customer.objects.get(number=fixture["big_customer"])
         actor = User.objects.get(email=fixture["admin"])
-        first_id = (Notification.objects.order_by("-pk").values_list("pk", flat=True).first() or 0)
+        first_id = Notification.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         for i in range(args.notifications):
             # A real service: invites a new address; the invitee and every ASC get an email.
-            membership_add(customer=customer, actor=actor, email=f"bench-invitee-{os.getpid()}-{i}@bench.example",
-                           role=Role.VIEWER)
+            membership_add(
+                customer=customer, actor=actor, email=f"bench-invitee-{os.getpid()}-{i}@bench.example", role=Role.VIEWER
+            )
             time.sleep(args.notification_gap)
         rows = list(Notification.objects.filter(pk__gt=first_id).values_list("pk", "created_at"))
         deadline = time.monotonic() + 30
@@ -470,9 +577,13 @@ def notification_latency(args: argparse.Namespace, env: dict[str, str], sink: Sm
     if not latencies:
         return {"count": 0, "missing": missing}
     return {
-        "count": len(latencies), "missing": missing, "p50_s": percentile(latencies, 50),
-        "p95_s": percentile(latencies, 95), "max_s": latencies[-1],
-        "triggers": args.notifications, "gap_s": args.notification_gap,
+        "count": len(latencies),
+        "missing": missing,
+        "p50_s": percentile(latencies, 50),
+        "p95_s": percentile(latencies, 95),
+        "max_s": latencies[-1],
+        "triggers": args.notifications,
+        "gap_s": args.notification_gap,
     }
 
 
@@ -533,11 +644,11 @@ def table(results: dict[str, Any]) -> str:
         ("API entitlements (token)", s["api_entitlements"]),
         ("API apply spread (token)", s["api_activate_spread"]),
     ]
-    lines = [f"{'scenario':<24}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'non-200':>9}",
-             "-" * 69]
+    lines = [f"{'scenario':<24}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'non-200':>9}", "-" * 69]
     for label, r in rows:
-        lines.append(f"{label:<24}{r['rps']:>9.1f}{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}{r['p99_ms']:>9.1f}"
-                     f"{r['non_200']:>9}")
+        lines.append(
+            f"{label:<24}{r['rps']:>9.1f}{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['non_200']:>9}"
+        )
     render = results["render"]
     notes = results["notifications"]
     lines += [
@@ -573,11 +684,15 @@ def table(results: dict[str, Any]) -> str:
     }
     for key, verdict in results["verdicts"]["targets"].items():
         label, op = labels[key]
-        lines.append(f"{label:<34}{verdict['value']:>10.3f}{op + format(verdict['target'], 'g'):>10}  "
-                     f"{'PASS' if verdict['pass'] else 'MISS'}")
+        lines.append(
+            f"{label:<34}{verdict['value']:>10.3f}{op + format(verdict['target'], 'g'):>10}  "
+            f"{'PASS' if verdict['pass'] else 'MISS'}"
+        )
     ratios = results["verdicts"]["ratios"]
-    lines.append(f"{'(render+sign cold, floor requests)':<34}{ratios['render_cold_floor_requests']:>10.3f}"
-                 "      (not judged: 200 Ed25519 signatures alone)")
+    lines.append(
+        f"{'(render+sign cold, floor requests)':<34}{ratios['render_cold_floor_requests']:>10.3f}"
+        "      (not judged: 200 Ed25519 signatures alone)"
+    )
     lines.append(f"{'(download / floor, not a target)':<34}{ratios['download_vs_floor']:>10.3f}")
     return "\n".join(lines)
 
@@ -589,8 +704,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--database", default="portal_bench")
-    parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"),
-                        help="a Redis DB number of its own: it is flushed")
+    parser.add_argument(
+        "--redis",
+        default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"),
+        help="a Redis DB number of its own: it is flushed",
+    )
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--lines", type=int, default=10_000)
     parser.add_argument("--servers", type=int, default=50)
@@ -599,8 +717,12 @@ def main() -> int:
     # stick to whichever process accepted them first, and runs came out in two modes (all
     # connections on one process: half the throughput), docs/performance.md.
     parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_GUNICORN_WORKERS", "4")))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_GUNICORN_THREADS", "1")),
-                        help="gunicorn threads per worker (gthread); 1 = sync workers")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=int(os.environ.get("BENCH_GUNICORN_THREADS", "1")),
+        help="gunicorn threads per worker (gthread); 1 = sync workers",
+    )
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--duration", type=int, default=10)
@@ -627,8 +749,10 @@ def main() -> int:
         from django.urls import reverse
 
         server = Server(args, env)
-        log(f"{server.describe} on 127.0.0.1:{server.port}; wrk -t{args.wrk_threads} -c{args.connections} "
-            f"-d{args.duration}s after a {args.warmup}s warm-up")
+        log(
+            f"{server.describe} on 127.0.0.1:{server.port}; wrk -t{args.wrk_threads} -c{args.connections} "
+            f"-d{args.duration}s after a {args.warmup}s warm-up"
+        )
         try:
             viewer = login(server, fixture["viewer"], fixture["password"])
             admin = login(server, fixture["admin"], fixture["password"])
@@ -637,8 +761,10 @@ def main() -> int:
                 "floor": reverse("healthz"),
                 "entitlements": reverse("entitlements:list", args=[fixture["big_customer"]]),
                 "activations": reverse("activations:list", args=[fixture["big_customer"]]),
-                "license_download": reverse("activations:file_download", args=[
-                    fixture["big_customer"], fixture["big_server_id"], fixture["big_server_version"]]),
+                "license_download": reverse(
+                    "activations:file_download",
+                    args=[fixture["big_customer"], fixture["big_server_id"], fixture["big_server_version"]],
+                ),
                 "admin_changelist": reverse("admin:entitlements_entitlement_changelist")
                 + f"?customer__id__exact={fixture['big_customer_id']}",
             }
@@ -651,18 +777,25 @@ def main() -> int:
             check_page(server, paths["admin_changelist"], staff, b"Bench Heavy Industries")
             only = set(filter(None, args.only.split(",")))
             scenarios: dict[str, Any] = {}
-            for name, jar in (("floor", None), ("entitlements", viewer), ("activations", viewer),
-                              ("license_download", viewer), ("admin_changelist", staff)):
+            for name, jar in (
+                ("floor", None),
+                ("entitlements", viewer),
+                ("activations", viewer),
+                ("license_download", viewer),
+                ("admin_changelist", staff),
+            ):
                 if not only or name in only:
                     extra = {"BENCH_COOKIE": cookie_header(jar) if jar else ""}
                     scenarios[name] = measure(args, server, name, paths[name], env_extra=extra)
             scenarios.update(api_scenarios(args, server, fixture, only, paths, viewer_token, admin_token))
             if not only or "activate_hot" in only:
-                scenarios["activate_hot"] = post_scenario(args, server, "activate_hot", fixture,
-                                                          fixture["hot_pairs"], admin)
+                scenarios["activate_hot"] = post_scenario(
+                    args, server, "activate_hot", fixture, fixture["hot_pairs"], admin
+                )
             if not only or "activate_spread" in only:
-                scenarios["activate_spread"] = post_scenario(args, server, "activate_spread", fixture,
-                                                             interleave(fixture["spread_pairs"]), admin)
+                scenarios["activate_spread"] = post_scenario(
+                    args, server, "activate_spread", fixture, interleave(fixture["spread_pairs"]), admin
+                )
             if not only:
                 scenarios["activate_big_customer"] = big_customer_confirm(server, fixture, admin, 5)
         finally:
@@ -677,10 +810,15 @@ def main() -> int:
     results: dict[str, Any] = {
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "config": {"server": server.describe, "wrk": f"-t{args.wrk_threads} -c{args.connections} "
-                   f"-d{args.duration}s (warm-up {args.warmup}s)", "customers": args.customers,
-                   "lines": fixture["big_lines"], "servers": args.servers, "users": args.users,
-                   "big_server_lines": fixture["big_server_lines"]},
+        "config": {
+            "server": server.describe,
+            "wrk": f"-t{args.wrk_threads} -c{args.connections} -d{args.duration}s (warm-up {args.warmup}s)",
+            "customers": args.customers,
+            "lines": fixture["big_lines"],
+            "servers": args.servers,
+            "users": args.users,
+            "big_server_lines": fixture["big_server_lines"],
+        },
         "scenarios": scenarios,
         "render": render,
         "notifications": notifications,
@@ -689,8 +827,10 @@ def main() -> int:
     results["elapsed_s"] = round(time.monotonic() - started, 1)
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
     print()
-    print(f"{results['machine']['nproc']} CPU(s): {results['machine']['cpu']}; {server.describe}; "
-          f"wrk {results['config']['wrk']}")
+    print(
+        f"{results['machine']['nproc']} CPU(s): {results['machine']['cpu']}; {server.describe}; "
+        f"wrk {results['config']['wrk']}"
+    )
     print(table(results))
     print(f"\nwritten to {os.path.relpath(args.output, ROOT)} in {results['elapsed_s']} s")
     return 0

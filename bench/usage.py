@@ -82,9 +82,13 @@ def bench_parse(path: Path) -> dict:
     events = parse()
     parse_seconds = time.perf_counter() - started
     return {
-        "bytes": path.stat().st_size, "events": events, "floor_seconds": round(floor_seconds, 2),
-        "parse_seconds": round(parse_seconds, 2), "events_per_second": round(events / parse_seconds),
-        "ratio": round(floor_seconds / parse_seconds, 3), "target": 0.3,
+        "bytes": path.stat().st_size,
+        "events": events,
+        "floor_seconds": round(floor_seconds, 2),
+        "parse_seconds": round(parse_seconds, 2),
+        "events_per_second": round(events / parse_seconds),
+        "ratio": round(floor_seconds / parse_seconds, 3),
+        "target": 0.3,
     }
 
 
@@ -139,15 +143,22 @@ print(json.dumps({"events": UsageEvent.objects.filter(customer=membership.custom
 
 
 def django_env() -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": DATABASE, "REDIS_URL": REDIS, "DJANGO_SETTINGS_MODULE": "portal.settings.dev",
-            "DJANGO_DEBUG": "0", "DJANGO_ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
-            "PORTAL_VAR_DIR": "/tmp/portal-usage-bench-var",  # noqa: S108
-            "PYTHONPATH": str(ROOT)}
+    return {
+        **os.environ,
+        "DATABASE_URL": DATABASE,
+        "REDIS_URL": REDIS,
+        "DJANGO_SETTINGS_MODULE": "portal.settings.dev",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+        "PORTAL_VAR_DIR": "/tmp/portal-usage-bench-var",  # noqa: S108
+        "PYTHONPATH": str(ROOT),
+    }
 
 
 def manage(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=django_env(), check=True,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args], env=django_env(), check=True, capture_output=True, text=True
+    )
 
 
 def main() -> int:
@@ -164,8 +175,11 @@ def main() -> int:
         results["parse"] = bench_parse(log_file(args.log_mb, seed=1))
         print(json.dumps({"parse": results["parse"]}), flush=True)
     if {"ingest", "page"} & only:
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", "CREATE DATABASE portal_usage_bench"],
-                       capture_output=True, check=False)
+        subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", "CREATE DATABASE portal_usage_bench"],
+            capture_output=True,
+            check=False,
+        )
         manage("migrate", "--noinput")
     if "ingest" in only:
         env = {**django_env(), "BENCH_LOG": str(log_file(args.ingest_mb, seed=2))}
@@ -177,8 +191,9 @@ def main() -> int:
         started = time.perf_counter()
         manage(*seed, *(["--reset"] if args.reseed else []))
         results["page_seed_seconds"] = round(time.perf_counter() - started, 1)
-        output = subprocess.run([sys.executable, "-c", PAGE], env=django_env(), check=True, capture_output=True,
-                                text=True)
+        output = subprocess.run(
+            [sys.executable, "-c", PAGE], env=django_env(), check=True, capture_output=True, text=True
+        )
         results["page"] = json.loads(output.stdout.strip().splitlines()[-1])
         print(json.dumps({"page": results["page"]}), flush=True)
     results["uptime_after"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()

@@ -45,7 +45,10 @@ class ProductAdmin(ServiceAdmin):
     def save_model(self, request: HttpRequest, obj: Product, form: forms.Form, change: bool) -> None:
         try:
             saved = product_save(
-                actor=request.user, feature=obj.feature, name=obj.name, licensing_model=obj.licensing_model,
+                actor=request.user,
+                feature=obj.feature,
+                name=obj.name,
+                licensing_model=obj.licensing_model,
                 product=Product.objects.get(pk=obj.pk) if change else None,
             )
             self.adopt(obj, saved)
@@ -58,14 +61,33 @@ class ProductAdmin(ServiceAdmin):
 
 @admin.register(Entitlement)
 class EntitlementAdmin(ServiceAdmin):
-    list_display = ["line_id", "customer", "product", "quantity", "activated", "start_date", "end_date",
-                    "tecs_end_date", "borrowable"]
+    list_display = [
+        "line_id",
+        "customer",
+        "product",
+        "quantity",
+        "activated",
+        "start_date",
+        "end_date",
+        "tecs_end_date",
+        "borrowable",
+    ]
     list_filter = ["product__licensing_model", "borrowable"]
     search_fields = ["line_id", "order_number", "customer__number", "customer__name", "product__feature"]
     list_select_related = ["customer", "product"]
     autocomplete_fields = ["customer"]
-    fields = ["customer", "line_id", "order_number", "product", "quantity", "activated", "start_date", "end_date",
-              "tecs_end_date", "borrowable"]
+    fields = [
+        "customer",
+        "line_id",
+        "order_number",
+        "product",
+        "quantity",
+        "activated",
+        "start_date",
+        "end_date",
+        "tecs_end_date",
+        "borrowable",
+    ]
     readonly_fields = ["activated"]
     change_list_template = "entitlements/admin/change_list.html"
 
@@ -74,9 +96,15 @@ class EntitlementAdmin(ServiceAdmin):
 
     def save_model(self, request: HttpRequest, obj: Entitlement, form: forms.Form, change: bool) -> None:
         data = EntitlementData(
-            customer=obj.customer, line_id=obj.line_id, product=obj.product, quantity=obj.quantity,
-            start_date=obj.start_date, end_date=obj.end_date, tecs_end_date=obj.tecs_end_date,
-            borrowable=obj.borrowable, order_number=obj.order_number,
+            customer=obj.customer,
+            line_id=obj.line_id,
+            product=obj.product,
+            quantity=obj.quantity,
+            start_date=obj.start_date,
+            end_date=obj.end_date,
+            tecs_end_date=obj.tecs_end_date,
+            borrowable=obj.borrowable,
+            order_number=obj.order_number,
         )
         try:
             saved = entitlement_save(actor=request.user, data=data, entitlement=obj if change else None)

@@ -98,14 +98,27 @@ def entitlement_usage_chart(*, customer: Customer, today: datetime.date) -> Usag
             continue
         used = round(span * activated / quantity, 2)
         name = row["product__name"]
-        chart.rows.append(UsageRow(
-            name=name, label=_short(name), feature=row["product__feature"], quantity=quantity, activated=activated,
-            lines=row["lines"], y=top + index * chart.row_height, activated_width=used,
-            available_x=round(chart.plot_left + used, 2), available_width=round(span - used, 2),
-            title=_("%(product)s: %(activated)s of %(quantity)s activated, %(available)s available") % {
-                "product": name, "activated": activated, "quantity": quantity, "available": quantity - activated,
-            },
-        ))
+        chart.rows.append(
+            UsageRow(
+                name=name,
+                label=_short(name),
+                feature=row["product__feature"],
+                quantity=quantity,
+                activated=activated,
+                lines=row["lines"],
+                y=top + index * chart.row_height,
+                activated_width=used,
+                available_x=round(chart.plot_left + used, 2),
+                available_width=round(span - used, 2),
+                title=_("%(product)s: %(activated)s of %(quantity)s activated, %(available)s available")
+                % {
+                    "product": name,
+                    "activated": activated,
+                    "quantity": quantity,
+                    "available": quantity - activated,
+                },
+            )
+        )
     chart.height = top + len(chart.rows) * chart.row_height + 4
     return chart
 
@@ -201,13 +214,23 @@ def _timeline_row(chart: TimelineChart, group: dict, *, index: int) -> TimelineR
     bar_x = chart.x(group["first_start"])
     bar_end = chart.x(end_date) if end_date is not None else float(chart.plot_right)
     name = group["product__name"]
-    values = {"product": name, "end": _day(end_date) if end_date else _("perpetual"),
-              "tecs": _day(tecs) if tecs else ""}
+    values = {
+        "product": name,
+        "end": _day(end_date) if end_date else _("perpetual"),
+        "tecs": _day(tecs) if tecs else "",
+    }
     return TimelineRow(
-        product=name, label=_short(name), lines=group["lines"],
-        quantity=int(group["quantity"] or 0), start=group["first_start"], end=end_date, tecs_end=tecs,
-        kind=_expiry_kind(end_date, chart.today), y=chart.plot_top + index * chart.row_height + 6,
-        bar_x=bar_x, bar_width=max(round(bar_end - bar_x, 2), 2.0),
+        product=name,
+        label=_short(name),
+        lines=group["lines"],
+        quantity=int(group["quantity"] or 0),
+        start=group["first_start"],
+        end=end_date,
+        tecs_end=tecs,
+        kind=_expiry_kind(end_date, chart.today),
+        y=chart.plot_top + index * chart.row_height + 6,
+        bar_x=bar_x,
+        bar_width=max(round(bar_end - bar_x, 2), 2.0),
         tecs_x=chart.x(tecs) if tecs is not None and chart.start <= tecs <= chart.end else None,
         title=(_("%(product)s: ends %(end)s") if end_date else _("%(product)s: perpetual")) % values,
         tecs_title=_("%(product)s: TECS ends %(tecs)s") % values if tecs else "",

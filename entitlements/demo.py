@@ -22,8 +22,9 @@ PRODUCTS = [
 ]
 
 
-def _lines(today: datetime.date) -> list[tuple[str, str, str, int, datetime.date, datetime.date | None,
-                                              datetime.date | None, bool]]:
+def _lines(
+    today: datetime.date,
+) -> list[tuple[str, str, str, int, datetime.date, datetime.date | None, datetime.date | None, bool]]:
     year = today.year
     start = datetime.date(year, 1, 1)
     end = datetime.date(year + 1, 12, 31)
@@ -32,8 +33,16 @@ def _lines(today: datetime.date) -> list[tuple[str, str, str, int, datetime.date
         ("1001234-0001", "SO-100001", "ansys", 10, start, end, end, True),
         ("1001234-0002", "SO-100001", "anshpc_pack", 32, start, end, end, False),
         ("1001234-0003", "SO-100002", "acfdsol3", 5, datetime.date(year - 3, 1, 1), None, end, True),
-        ("1001234-0004", "SO-090001", "dsdxm", 4, datetime.date(year - 2, 1, 1), datetime.date(year - 1, 6, 30),
-         datetime.date(year - 1, 6, 30), False),
+        (
+            "1001234-0004",
+            "SO-090001",
+            "dsdxm",
+            4,
+            datetime.date(year - 2, 1, 1),
+            datetime.date(year - 1, 6, 30),
+            datetime.date(year - 1, 6, 30),
+            False,
+        ),
         ("1001234-0005", "SO-100003", "shared_web_mech", 20, start, end, end, False),
         ("1001234-0006", "SO-100004", "elastic_units", 5000, start, end, None, False),
         ("2005678-0001", "SO-200001", "ansys", 3, start, end, end, False),
@@ -58,8 +67,13 @@ def seed_entitlements(customers: dict[str, Customer]) -> list[Entitlement]:
         entitlement, _ = Entitlement.objects.update_or_create(
             line_id=line_id,
             defaults={
-                "customer": customer, "order_number": order, "product": products[feature],
-                "quantity": quantity, "start_date": start, "end_date": end, "tecs_end_date": tecs,
+                "customer": customer,
+                "order_number": order,
+                "product": products[feature],
+                "quantity": quantity,
+                "start_date": start,
+                "end_date": end,
+                "tecs_end_date": tecs,
                 "borrowable": borrowable,
             },
         )

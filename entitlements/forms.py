@@ -19,11 +19,13 @@ class EntitlementFilterForm(forms.Form):
     a hand-edited URL must never break the page."""
 
     status = forms.ChoiceField(
-        label=gettext_lazy("Status"), required=False,
+        label=gettext_lazy("Status"),
+        required=False,
         choices=[("", gettext_lazy("All statuses")), *EntitlementStatus.choices],
     )
     model = forms.ChoiceField(
-        label=gettext_lazy("Licensing model"), required=False,
+        label=gettext_lazy("Licensing model"),
+        required=False,
         choices=[("", gettext_lazy("All models")), *LicensingModel.choices],
     )
     q = forms.CharField(label=gettext_lazy("Search"), required=False, max_length=100)
@@ -33,7 +35,9 @@ class EntitlementFilterForm(forms.Form):
         self.is_valid()  # keeps the valid fields in cleaned_data; unbound -> no filters
         data: dict[str, Any] = getattr(self, "cleaned_data", {})
         return EntitlementFilters(
-            status=data.get("status") or "", model=data.get("model") or "", text=data.get("q") or "",
+            status=data.get("status") or "",
+            model=data.get("model") or "",
+            text=data.get("q") or "",
             sort=data.get("sort") or "line",
         )
 

@@ -31,7 +31,10 @@ feature_name_validator = RegexValidator(
 
 class Product(models.Model):
     feature = models.CharField(
-        _("feature name"), max_length=30, unique=True, validators=[feature_name_validator],
+        _("feature name"),
+        max_length=30,
+        unique=True,
+        validators=[feature_name_validator],
         help_text=_("The FlexNet feature, e.g. ansys, anshpc_pack, acfdsol3."),
     )
     name = models.CharField(_("display name"), max_length=200)
@@ -57,7 +60,9 @@ class Entitlement(models.Model):
 
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="entitlements")
     line_id = models.CharField(
-        _("line"), max_length=40, unique=True,
+        _("line"),
+        max_length=40,
+        unique=True,
         validators=[RegexValidator(r"^[0-9]{1,12}-[0-9]{1,8}$", _("A line id looks like 1001234-0003."))],
     )
     order_number = models.CharField(_("order number"), max_length=40, blank=True)

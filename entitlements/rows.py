@@ -134,8 +134,7 @@ def _usage(e: Entitlement, w: Words) -> tuple[Any, ...]:
         pool = w.elastic_pool
         percent = round(pool.consumed * 100 / pool.pool) if pool.pool else 0
         return (pool.pool, pool.consumed, pool.pool, w.usage_label % {"line": e.line_id}, percent, percent)
-    return (e.quantity, e.activated, e.quantity, w.usage_label % {"line": e.line_id}, e.usage_percent,
-            e.usage_percent)
+    return (e.quantity, e.activated, e.quantity, w.usage_label % {"line": e.line_id}, e.usage_percent, e.usage_percent)
 
 
 def _activated(e: Entitlement, w: Words) -> tuple[Any, ...]:
@@ -156,37 +155,71 @@ def _available(e: Entitlement, w: Words) -> tuple[Any, ...]:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column(gettext_lazy("Line"), '<th scope="row" class="nowrap">{}<br>{}</th>',
-           lambda e, w: (e.line_id, w.badges.get(e.status_value, w.pending)), lambda e, w: e.line_id, sort="line"),
+    Column(
+        gettext_lazy("Line"),
+        '<th scope="row" class="nowrap">{}<br>{}</th>',
+        lambda e, w: (e.line_id, w.badges.get(e.status_value, w.pending)),
+        lambda e, w: e.line_id,
+        sort="line",
+    ),
     Column(gettext_lazy("Order"), csv=lambda e, w: e.order_number),
     # At 1280 px every column fits (issue 14): the status sits under the line, the feature
     # under the product, the recommendation under the usage bar, the term's two dates share a
     # cell and "borrowable" is a mark beside the model; the CSV keeps each value in a column of
     # its own.
-    Column(gettext_lazy("Product"), '<td>{}<br><code class="feature">{}</code></td>',
-           lambda e, w: (e.product.name, e.product.feature), lambda e, w: e.product.name, sort="product"),
+    Column(
+        gettext_lazy("Product"),
+        '<td>{}<br><code class="feature">{}</code></td>',
+        lambda e, w: (e.product.name, e.product.feature),
+        lambda e, w: e.product.name,
+        sort="product",
+    ),
     Column(gettext_lazy("Feature"), csv=lambda e, w: e.product.feature),
-    Column(gettext_lazy("Quantity"), '<td class="num">{}</td>', lambda e, w: (e.quantity,), lambda e, w: e.quantity,
-           sort="quantity", numeric=True),
+    Column(
+        gettext_lazy("Quantity"),
+        '<td class="num">{}</td>',
+        lambda e, w: (e.quantity,),
+        lambda e, w: e.quantity,
+        sort="quantity",
+        numeric=True,
+    ),
     Column(gettext_lazy("Activated"), '<td class="num">{}</td>', _activated, lambda e, w: e.activated, numeric=True),
-    Column(gettext_lazy("Available"), '<td class="num">{}</td>', _available, lambda e, w: e.available,
-           sort="available", numeric=True),
+    Column(
+        gettext_lazy("Available"),
+        '<td class="num">{}</td>',
+        _available,
+        lambda e, w: e.available,
+        sort="available",
+        numeric=True,
+    ),
     # The recommendation comes from the usage app (settings.PORTAL_ENTITLEMENT_RECOMMENDATIONS).
-    Column(gettext_lazy("Usage"), '<td><div class="usage"><meter min="0" max="{}" value="{}" high="{}" '
-           'aria-label="{}">{}%</meter><span class="usage__value">{}%</span></div>{}</td>',
-           lambda e, w: (*_usage(e, w), w.note(e))),
+    Column(
+        gettext_lazy("Usage"),
+        '<td><div class="usage"><meter min="0" max="{}" value="{}" high="{}" '
+        'aria-label="{}">{}%</meter><span class="usage__value">{}%</span></div>{}</td>',
+        lambda e, w: (*_usage(e, w), w.note(e)),
+    ),
     Column(gettext_lazy("Start"), csv=lambda e, w: e.start_date.isoformat()),
     Column(gettext_lazy("End"), csv=lambda e, w: e.end_date.isoformat() if e.end_date else w.perpetual),
-    Column(gettext_lazy("Term"),
-           '<td class="term"><span class="nowrap">{} –</span><br><span class="nowrap">{}</span></td>',
-           lambda e, w: (w.day(e.start_date), w.day(e.end_date) if e.end_date else w.perpetual), sort="end"),
-    Column(gettext_lazy("TECS end"), '<td class="nowrap">{}</td>',
-           lambda e, w: (w.day(e.tecs_end_date) if e.tecs_end_date else "—",),
-           lambda e, w: e.tecs_end_date.isoformat() if e.tecs_end_date else ""),
-    Column(gettext_lazy("Model"), "<td>{}{}</td>",
-           lambda e, w: (w.models.get(e.product.licensing_model, w.elastic), w.borrowable if e.borrowable else ""),
-           lambda e, w: w.csv_models.get(e.product.licensing_model, e.product.licensing_model),
-           csv_label=gettext_lazy("Licensing model")),
+    Column(
+        gettext_lazy("Term"),
+        '<td class="term"><span class="nowrap">{} –</span><br><span class="nowrap">{}</span></td>',
+        lambda e, w: (w.day(e.start_date), w.day(e.end_date) if e.end_date else w.perpetual),
+        sort="end",
+    ),
+    Column(
+        gettext_lazy("TECS end"),
+        '<td class="nowrap">{}</td>',
+        lambda e, w: (w.day(e.tecs_end_date) if e.tecs_end_date else "—",),
+        lambda e, w: e.tecs_end_date.isoformat() if e.tecs_end_date else "",
+    ),
+    Column(
+        gettext_lazy("Model"),
+        "<td>{}{}</td>",
+        lambda e, w: (w.models.get(e.product.licensing_model, w.elastic), w.borrowable if e.borrowable else ""),
+        lambda e, w: w.csv_models.get(e.product.licensing_model, e.product.licensing_model),
+        csv_label=gettext_lazy("Licensing model"),
+    ),
     Column(gettext_lazy("Borrowable"), csv=lambda e, w: w.csv_yes_no[0] if e.borrowable else w.csv_yes_no[1]),
     Column(gettext_lazy("Status"), csv=lambda e, w: w.csv_statuses.get(e.status_value, e.status_value)),
 )

@@ -108,9 +108,7 @@ def entitlement_list(
 
 def flexnet_entitlement_list(*, customer: Customer, today: datetime.date | None = None) -> QuerySet[Entitlement]:
     """The customer's FlexNet lines (what can go on a license server), by line id."""
-    return entitlement_list(
-        customer=customer, filters=EntitlementFilters(model=LicensingModel.FLEXNET), today=today
-    )
+    return entitlement_list(customer=customer, filters=EntitlementFilters(model=LicensingModel.FLEXNET), today=today)
 
 
 def entitlement_usage_by_product(*, customer: Customer, today: datetime.date | None = None) -> QuerySet:
@@ -165,9 +163,7 @@ def entitlement_expiry_soonest(
         entitlement_expiry_list(customer=customer, start=start, end=end)
         .annotate(first_in_window=first_in_window, total=Window(Count("*")))
         # Then the list's own order, so ties keep the order they always had.
-        .order_by("first_in_window", "product__name", Coalesce("end_date", "tecs_end_date"), "tecs_end_date")[
-            :limit
-        ]
+        .order_by("first_in_window", "product__name", Coalesce("end_date", "tecs_end_date"), "tecs_end_date")[:limit]
     )
 
 

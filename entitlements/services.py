@@ -60,15 +60,19 @@ def product_save(
         raise PortalError(_("Enter a display name."), field="name")
     duplicate = Product.objects.filter(feature=feature).exclude(pk=getattr(product, "pk", None)).exists()
     if duplicate:
-        raise PortalError(_("Another product already has the feature %(feature)s.") % {"feature": feature},
-                          field="feature")
+        raise PortalError(
+            _("Another product already has the feature %(feature)s.") % {"feature": feature}, field="feature"
+        )
     created = product is None
     product = product or Product()
     product.feature, product.name, product.licensing_model = feature, name.strip(), licensing_model
     product.save()
     audit_record(
-        customer=None, actor=actor, action="product.created" if created else "product.changed",
-        target=feature, details={"name": product.name, "licensing_model": str(licensing_model)},
+        customer=None,
+        actor=actor,
+        action="product.created" if created else "product.changed",
+        target=feature,
+        details={"name": product.name, "licensing_model": str(licensing_model)},
     )
     return product
 
@@ -93,9 +97,7 @@ def _check_data(data: EntitlementData, *, existing: Entitlement | None) -> None:
         raise PortalError(_("The end date is before the start date."), field="end_date")
     if existing is not None:
         if existing.customer_id != data.customer.pk:
-            raise PortalError(
-                _("Line %(line)s belongs to another customer.") % {"line": data.line_id}, field="line_id"
-            )
+            raise PortalError(_("Line %(line)s belongs to another customer.") % {"line": data.line_id}, field="line_id")
         if data.quantity < existing.activated:
             raise PortalError(
                 _("Line %(line)s has %(activated)s licenses activated; the quantity cannot go below that.")
@@ -123,9 +125,13 @@ def _apply(entitlement: Entitlement, data: EntitlementData) -> None:
 
 def _details(data: EntitlementData) -> dict[str, Any]:
     return {
-        "line": data.line_id, "feature": data.product.feature, "quantity": data.quantity,
-        "start": data.start_date.isoformat(), "end": data.end_date.isoformat() if data.end_date else None,
-        "tecs_end": data.tecs_end_date.isoformat() if data.tecs_end_date else None, "borrowable": data.borrowable,
+        "line": data.line_id,
+        "feature": data.product.feature,
+        "quantity": data.quantity,
+        "start": data.start_date.isoformat(),
+        "end": data.end_date.isoformat() if data.end_date else None,
+        "tecs_end": data.tecs_end_date.isoformat() if data.tecs_end_date else None,
+        "borrowable": data.borrowable,
     }
 
 
@@ -143,9 +149,11 @@ def entitlement_save(*, actor: User, data: EntitlementData, entitlement: Entitle
             _apply(target, data)
             target.save()
             audit_record(
-                customer=data.customer, actor=actor,
+                customer=data.customer,
+                actor=actor,
                 action="entitlement.changed" if existing else "entitlement.created",
-                target=data.line_id, details=_details(data),
+                target=data.line_id,
+                details=_details(data),
             )
             return target
     except IntegrityError:
@@ -247,8 +255,15 @@ def _import_line(number: int, row: dict[str, str], *, known: _ImportKnown, seen:
     assert product is not None
     assert start is not None
     line.data = EntitlementData(
-        customer=customer, line_id=line_id, product=product, quantity=quantity, start_date=start,
-        end_date=end, tecs_end_date=tecs, borrowable=borrowable, order_number=row.get("order_number", "")[:40],
+        customer=customer,
+        line_id=line_id,
+        product=product,
+        quantity=quantity,
+        start_date=start,
+        end_date=end,
+        tecs_end_date=tecs,
+        borrowable=borrowable,
+        order_number=row.get("order_number", "")[:40],
     )
     previous = known.existing.get(line_id)
     line.update = previous is not None
@@ -282,7 +297,9 @@ def entitlement_import(*, actor: User, text: str) -> list[Entitlement]:
     file (the preview names the lines). Support staff with the import permission only; each
     line audited."""
     console_authorize(
-        actor=actor, action="entitlement.import", message=_STAFF_ONLY,
+        actor=actor,
+        action="entitlement.import",
+        message=_STAFF_ONLY,
         permission="entitlements.add_entitlement",
     )
     with transaction.atomic():

@@ -40,7 +40,10 @@ def entitlement_recommendations(**kwargs: Any) -> dict[int, Any]:
 
 # The filters whose combinations are cached (portal/fragments.py shared_view); text searches are not.
 _CHOICES = {
-    "status": EntitlementStatus.values, "model": LicensingModel.values, "sort": list(ENTITLEMENT_SORTS), "q": (),
+    "status": EntitlementStatus.values,
+    "model": LicensingModel.values,
+    "sort": list(ENTITLEMENT_SORTS),
+    "q": (),
 }
 
 
@@ -53,8 +56,10 @@ class EntitlementListView(CustomerViewMixin, TemplateView):
         # and the language: rendered once per data version (portal/fragments.py).
         if shared_view(self.request.GET, choices=_CHOICES):
             content = customer_fragment(
-                name="entitlements", customer=self.customer,
-                vary=(self.access.role, sorted(self.request.GET.items())), render=self.render_content,
+                name="entitlements",
+                customer=self.customer,
+                vary=(self.access.role, sorted(self.request.GET.items())),
+                render=self.render_content,
             )
         else:  # a text search or an unusual query: rendered for this request only
             content = mark_safe(self.render_content())  # noqa: S308 - template output
@@ -74,24 +79,42 @@ class EntitlementListView(CustomerViewMixin, TemplateView):
         # The Elastic lines show the pool's consumption and balance, as the Elastic page does
         # (two queries, on a cold render only: the content is cached per data version, which
         # an Elastic usage import raises too).
-        pool = customer_value(name="elastic_pool", customer=self.customer,
-                              compute=lambda: elastic_pool(customer=self.customer, today=today))
-        return render_to_string("entitlements/_list_content.html", self.access.page_context(**{
-            "form": form, "page": page,
-            "rows_html": entitlement_rows_html(page.object_list, elastic_pool=pool, notes=notes),
-            "columns": PAGE_COLUMNS,
-            "query": query.urlencode(), "sort_query": sort_query.urlencode(), "sort": filters.sort,
-            "export_query": query.urlencode(),
-            # The charts do not depend on the query: paging or filtering reuses them.
-            "charts": customer_fragment(name="entitlement_charts", customer=self.customer, vary=(),
-                                        render=lambda: self.render_charts(today)),
-        }))
+        pool = customer_value(
+            name="elastic_pool",
+            customer=self.customer,
+            compute=lambda: elastic_pool(customer=self.customer, today=today),
+        )
+        return render_to_string(
+            "entitlements/_list_content.html",
+            self.access.page_context(
+                **{
+                    "form": form,
+                    "page": page,
+                    "rows_html": entitlement_rows_html(page.object_list, elastic_pool=pool, notes=notes),
+                    "columns": PAGE_COLUMNS,
+                    "query": query.urlencode(),
+                    "sort_query": sort_query.urlencode(),
+                    "sort": filters.sort,
+                    "export_query": query.urlencode(),
+                    # The charts do not depend on the query: paging or filtering reuses them.
+                    "charts": customer_fragment(
+                        name="entitlement_charts",
+                        customer=self.customer,
+                        vary=(),
+                        render=lambda: self.render_charts(today),
+                    ),
+                }
+            ),
+        )
 
     def render_charts(self, today: datetime.date) -> str:
-        return render_to_string("entitlements/_charts.html", {
-            "usage_chart": entitlement_usage_chart(customer=self.customer, today=today),
-            "timeline": entitlement_expiry_timeline(customer=self.customer, today=today),
-        })
+        return render_to_string(
+            "entitlements/_charts.html",
+            {
+                "usage_chart": entitlement_usage_chart(customer=self.customer, today=today),
+                "timeline": entitlement_expiry_timeline(customer=self.customer, today=today),
+            },
+        )
 
 
 class EntitlementExportView(CustomerViewMixin, View):

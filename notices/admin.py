@@ -34,8 +34,11 @@ class CustomerRenewalSettingsAdmin(ServiceAdmin):
 
     def save_model(self, request: HttpRequest, obj: CustomerRenewalSettings, form: Any, change: bool) -> None:
         saved = services.renewal_settings_update(
-            customer=obj.customer, actor=request.user, account_manager_name=obj.account_manager_name,
-            account_manager_email=obj.account_manager_email, account_manager_phone=obj.account_manager_phone,
+            customer=obj.customer,
+            actor=request.user,
+            account_manager_name=obj.account_manager_name,
+            account_manager_email=obj.account_manager_email,
+            account_manager_phone=obj.account_manager_phone,
         )
         self.adopt(obj, saved)
 
@@ -68,9 +71,18 @@ class RenewalLineAdmin(admin.ModelAdmin):
         for d in selectors.reseller_lines(today=today, steps=steps, account_manager=manager):
             found = getattr(d.line.customer, "renewal_settings", None)
             rows.append({"d": d, "days": (d.date - today).days, "manager": found, "kind_label": Kind(d.kind).label})
-        return TemplateResponse(request, "admin/notices/renewals.html", {
-            **self.admin_site.each_context(request), "opts": self.model._meta,
-            "title": self.model._meta.verbose_name_plural,
-            "rows": rows, "managers": selectors.account_managers(), "manager": manager, "days": days,
-            "steps": RESELLER_STEPS, "today": today,
-        })
+        return TemplateResponse(
+            request,
+            "admin/notices/renewals.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": self.model._meta.verbose_name_plural,
+                "rows": rows,
+                "managers": selectors.account_managers(),
+                "manager": manager,
+                "days": days,
+                "steps": RESELLER_STEPS,
+                "today": today,
+            },
+        )

@@ -14,7 +14,9 @@ class PreferencesForm(forms.Form):
         super().__init__(*args, **kwargs)
         for category in Category:
             self.fields[category.value] = forms.ChoiceField(
-                label=category.label, choices=Frequency.choices, widget=forms.RadioSelect,
+                label=category.label,
+                choices=Frequency.choices,
+                widget=forms.RadioSelect,
                 initial=initial_choices.get(category.value),
             )
 

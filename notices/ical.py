@@ -27,8 +27,12 @@ class CalendarEvent:
 
 def escape_text(value: str) -> str:
     return (
-        value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-        .replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
+        value.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+        .replace("\r", "\\n")
     )
 
 
@@ -54,7 +58,11 @@ def _date(value: datetime.date) -> str:
 def calendar(*, name: str, events: Iterable[CalendarEvent], stamp: datetime.datetime) -> str:
     stamp_text = stamp.astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     lines: list[str] = [
-        "BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        f"PRODID:{PRODID}",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
         f"X-WR-CALNAME:{escape_text(name)}",
     ]
     for event in events:
@@ -88,8 +96,13 @@ def events_from(dates: Sequence, *, domain: str, url: str, title, cost) -> list[
     events = []
     for d in dates:
         data = {"line_id": d.line.line_id, "product": d.line.product.name, "quantity": d.line.quantity}
-        events.append(CalendarEvent(
-            uid=event_uid(line_pk=d.line.pk, kind=d.kind, date=d.date, domain=domain),
-            date=d.date, summary=title(kind=d.kind, data=data), description=cost(kind=d.kind), url=url,
-        ))
+        events.append(
+            CalendarEvent(
+                uid=event_uid(line_pk=d.line.pk, kind=d.kind, date=d.date, domain=domain),
+                date=d.date,
+                summary=title(kind=d.kind, data=data),
+                description=cost(kind=d.kind),
+                url=url,
+            )
+        )
     return events

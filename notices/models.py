@@ -123,8 +123,9 @@ class PortalNotification(models.Model):
         indexes = [
             models.Index(fields=["user", "-created_at", "-id"], name="portal_notification_user"),
             models.Index(fields=["user"], condition=Q(read_at__isnull=True), name="portal_notification_unread"),
-            models.Index(fields=["category", "user"], condition=Q(emailed_at__isnull=True),
-                         name="portal_notification_unmailed"),
+            models.Index(
+                fields=["category", "user"], condition=Q(emailed_at__isnull=True), name="portal_notification_unmailed"
+            ),
         ]
 
     def __str__(self) -> str:

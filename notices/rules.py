@@ -26,12 +26,21 @@ RESELLER_STEPS: tuple[int, ...] = (90, 30, 7)
 # Sensible defaults per role: the people who renew hear at once; Viewers read a weekly
 # summary of renewals and nothing about usage; everyone hears about their own security.
 DEFAULTS: Mapping[Role, Mapping[Category, Frequency]] = {
-    Role.ASC: {Category.RENEWALS: Frequency.IMMEDIATELY, Category.USAGE: Frequency.IMMEDIATELY,
-               Category.SECURITY: Frequency.IMMEDIATELY},
-    Role.ADMINISTRATOR: {Category.RENEWALS: Frequency.IMMEDIATELY, Category.USAGE: Frequency.DAILY,
-                         Category.SECURITY: Frequency.IMMEDIATELY},
-    Role.VIEWER: {Category.RENEWALS: Frequency.WEEKLY, Category.USAGE: Frequency.NEVER,
-                  Category.SECURITY: Frequency.IMMEDIATELY},
+    Role.ASC: {
+        Category.RENEWALS: Frequency.IMMEDIATELY,
+        Category.USAGE: Frequency.IMMEDIATELY,
+        Category.SECURITY: Frequency.IMMEDIATELY,
+    },
+    Role.ADMINISTRATOR: {
+        Category.RENEWALS: Frequency.IMMEDIATELY,
+        Category.USAGE: Frequency.DAILY,
+        Category.SECURITY: Frequency.IMMEDIATELY,
+    },
+    Role.VIEWER: {
+        Category.RENEWALS: Frequency.WEEKLY,
+        Category.USAGE: Frequency.NEVER,
+        Category.SECURITY: Frequency.IMMEDIATELY,
+    },
 }
 # For a person with several memberships, the strongest role decides the default.
 ROLE_STRENGTH: tuple[Role, ...] = (Role.ASC, Role.ADMINISTRATOR, Role.VIEWER)
@@ -86,40 +95,59 @@ def describe(*, kind: str, data: Mapping, today: datetime.date) -> Described:
         relative = _("today")
     else:
         relative = ngettext("%(days)d day ago", "%(days)d days ago", -days) % {"days": -days}
-    values = {"product": data["product"], "line": data["line_id"], "quantity": data["quantity"],
-              "date": when, "relative": relative}
+    values = {
+        "product": data["product"],
+        "line": data["line_id"],
+        "quantity": data["quantity"],
+        "date": when,
+        "relative": relative,
+    }
     ended = days < 0
     cost = lapse_cost(kind=kind)
     if kind == Kind.TECS_END:
-        title = (_("TECS of %(product)s (line %(line)s, %(quantity)s) ended on %(date)s (%(relative)s)")
-                 if ended else _("TECS of %(product)s (line %(line)s, %(quantity)s) ends on %(date)s (%(relative)s)"))
+        title = (
+            _("TECS of %(product)s (line %(line)s, %(quantity)s) ended on %(date)s (%(relative)s)")
+            if ended
+            else _("TECS of %(product)s (line %(line)s, %(quantity)s) ends on %(date)s (%(relative)s)")
+        )
     elif kind == Kind.ELASTIC_CREDIT:
         title = (
             _("Elastic credit of %(product)s (line %(line)s, %(quantity)s units) expired on %(date)s (%(relative)s)")
-            if ended else
-            _("Elastic credit of %(product)s (line %(line)s, %(quantity)s units) expires on %(date)s (%(relative)s)")
+            if ended
+            else _(
+                "Elastic credit of %(product)s (line %(line)s, %(quantity)s units) expires on %(date)s (%(relative)s)"
+            )
         )
     elif kind == Kind.SHARED_WEB_TOKENS:
-        title = (_("Shared Web tokens of %(product)s (line %(line)s, %(quantity)s) expired on %(date)s (%(relative)s)")
-                 if ended else
-                 _("Shared Web tokens of %(product)s (line %(line)s, %(quantity)s) expire on %(date)s (%(relative)s)"))
+        title = (
+            _("Shared Web tokens of %(product)s (line %(line)s, %(quantity)s) expired on %(date)s (%(relative)s)")
+            if ended
+            else _("Shared Web tokens of %(product)s (line %(line)s, %(quantity)s) expire on %(date)s (%(relative)s)")
+        )
     else:
-        title = (_("License %(product)s (line %(line)s, %(quantity)s) ended on %(date)s (%(relative)s)")
-                 if ended else _("License %(product)s (line %(line)s, %(quantity)s) ends on %(date)s (%(relative)s)"))
+        title = (
+            _("License %(product)s (line %(line)s, %(quantity)s) ended on %(date)s (%(relative)s)")
+            if ended
+            else _("License %(product)s (line %(line)s, %(quantity)s) ends on %(date)s (%(relative)s)")
+        )
     return Described(title=title % values, cost=cost)
 
 
 def lapse_cost(*, kind: str) -> str:
     """What lapsing costs, in plain words."""
     if kind == Kind.TECS_END:
-        return _("Without TECS you get no technical support and no new versions. Renewing after it lapses "
-                 "means paying for the missed time as well as a reinstatement fee, so renewing on time costs less.")
+        return _(
+            "Without TECS you get no technical support and no new versions. Renewing after it lapses "
+            "means paying for the missed time as well as a reinstatement fee, so renewing on time costs less."
+        )
     if kind == Kind.ELASTIC_CREDIT:
         return _("Credit not used by then is lost, and Elastic sessions stop when no credit is left.")
     if kind == Kind.SHARED_WEB_TOKENS:
         return _("After that day your users cannot start new Shared Web sessions with these tokens.")
-    return _("On that day the licenses stop working on your license servers: engineers cannot start the "
-             "product until a renewal is activated.")
+    return _(
+        "On that day the licenses stop working on your license servers: engineers cannot start the "
+        "product until a renewal is activated."
+    )
 
 
 def short_title(*, kind: str, data: Mapping) -> str:

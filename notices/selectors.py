@@ -33,7 +33,9 @@ def _renewed(field: str) -> Exists:
     return Exists(
         Entitlement.objects.filter(
             customer_id=OuterRef("customer_id"), product_id=OuterRef("product_id"), quantity=OuterRef("quantity")
-        ).exclude(pk=OuterRef("pk")).filter(later)
+        )
+        .exclude(pk=OuterRef("pk"))
+        .filter(later)
     )
 
 
@@ -48,7 +50,9 @@ def reminder_customer_ids(*, today: datetime.date) -> list[int]:
     dates = list(reminder_window(today))
     return list(
         Entitlement.objects.filter(Q(end_date__in=dates) | Q(tecs_end_date__in=dates))
-        .values_list("customer_id", flat=True).distinct().order_by("customer_id")
+        .values_list("customer_id", flat=True)
+        .distinct()
+        .order_by("customer_id")
     )
 
 
@@ -57,8 +61,9 @@ def reminder_lines(*, customer_ids: Sequence[int], today: datetime.date) -> Quer
     ``renewed_tecs``. One query for the batch."""
     dates = list(reminder_window(today))
     return _with_renewals(
-        Entitlement.objects.filter(customer_id__in=customer_ids)
-        .filter(Q(end_date__in=dates) | Q(tecs_end_date__in=dates))
+        Entitlement.objects.filter(customer_id__in=customer_ids).filter(
+            Q(end_date__in=dates) | Q(tecs_end_date__in=dates)
+        )
     ).order_by("customer_id", "line_id")
 
 
@@ -91,8 +96,9 @@ def frequencies_for(*, user_ids: Iterable[int], category: Category) -> dict[int,
     for user_id, role in Membership.objects.filter(user_id__in=user_ids).values_list("user_id", "role"):
         roles[user_id].add(role)
     chosen = dict(
-        NotificationPreference.objects.filter(user_id__in=user_ids, category=category)
-        .values_list("user_id", "frequency")
+        NotificationPreference.objects.filter(user_id__in=user_ids, category=category).values_list(
+            "user_id", "frequency"
+        )
     )
     return {
         user_id: chosen.get(user_id) or default_frequency(roles=roles[user_id], category=category)
@@ -148,9 +154,7 @@ class RenewalDate:
     renewed: bool
 
 
-def renewal_dates(
-    *, customer: Customer, start: datetime.date, end: datetime.date | None = None
-) -> list[RenewalDate]:
+def renewal_dates(*, customer: Customer, start: datetime.date, end: datetime.date | None = None) -> list[RenewalDate]:
     """Every end and TECS end date of the customer's lines from ``start`` (up to ``end``),
     soonest first, each once per line and kind. One query."""
     window = Q(end_date__gte=start) | Q(tecs_end_date__gte=start)
@@ -231,5 +235,7 @@ def account_managers() -> list[tuple[str, str]]:
     """(email, name) of every account manager named on a customer."""
     return list(
         CustomerRenewalSettings.objects.exclude(account_manager_email="")
-        .values_list("account_manager_email", "account_manager_name").distinct().order_by("account_manager_name")
+        .values_list("account_manager_email", "account_manager_name")
+        .distinct()
+        .order_by("account_manager_name")
     )

@@ -104,16 +104,22 @@ def reminders_create(*, today: datetime.date, batch_size: int = BATCH_CUSTOMERS)
     customer_ids = selectors.reminder_customer_ids(today=today)
     result.customers = len(customer_ids)
     for start in range(0, len(customer_ids), batch_size):
-        result.reminders += _reminders_for_batch(customer_ids[start:start + batch_size], today=today)
+        result.reminders += _reminders_for_batch(customer_ids[start : start + batch_size], today=today)
     return result
 
 
-def _reminder_data(line: Entitlement, *, date: datetime.date, step: int, manager: CustomerRenewalSettings | None,
-                   recommendation: str) -> dict:
+def _reminder_data(
+    line: Entitlement, *, date: datetime.date, step: int, manager: CustomerRenewalSettings | None, recommendation: str
+) -> dict:
     return {
-        "line_id": line.line_id, "product": line.product.name, "feature": line.product.feature,
-        "quantity": line.quantity, "date": date.isoformat(), "step": step,
-        "customer_number": line.customer.number, "customer_name": line.customer.name,
+        "line_id": line.line_id,
+        "product": line.product.name,
+        "feature": line.product.feature,
+        "quantity": line.quantity,
+        "date": date.isoformat(),
+        "step": step,
+        "customer_number": line.customer.number,
+        "customer_name": line.customer.name,
         "manager_name": manager.account_manager_name if manager else "",
         "manager_email": manager.account_manager_email if manager else "",
         "manager_phone": manager.account_manager_phone if manager else "",
@@ -145,12 +151,23 @@ def _reminders_for_batch(customer_ids: Sequence[int], *, today: datetime.date) -
                 if date is None or renewed or date not in window:
                     continue
                 step = window[date]
-                data = _reminder_data(line, date=date, step=step, manager=managers.get(customer_id),
-                                      recommendation=recommendations.get(line.pk, ""))
+                data = _reminder_data(
+                    line,
+                    date=date,
+                    step=step,
+                    manager=managers.get(customer_id),
+                    recommendation=recommendations.get(line.pk, ""),
+                )
                 key = f"reminder:{line.pk}:{kind}:{date.isoformat()}:{step}"
                 rows.extend(
-                    PortalNotification(user_id=r.user_id, customer_id=customer_id, category=Category.RENEWALS,
-                                       kind=kind, key=key, data=data)
+                    PortalNotification(
+                        user_id=r.user_id,
+                        customer_id=customer_id,
+                        category=Category.RENEWALS,
+                        kind=kind,
+                        key=key,
+                        data=data,
+                    )
                     for r in recipients
                 )
     if rows:
@@ -168,7 +185,9 @@ def digests_send(*, today: datetime.date, batch_size: int = BATCH_USERS) -> int:
     the frequencies, then five per batch of ``batch_size`` people (``_digest_batch``)."""
     waiting = list(
         PortalNotification.objects.filter(emailed_at__isnull=True, category__in=Category.values)
-        .values_list("user_id", "category").distinct().order_by("user_id", "category")
+        .values_list("user_id", "category")
+        .distinct()
+        .order_by("user_id", "category")
     )
     by_category: dict[str, list[int]] = defaultdict(list)
     for user_id, category in waiting:
@@ -178,12 +197,12 @@ def digests_send(*, today: datetime.date, batch_size: int = BATCH_USERS) -> int:
         frequencies = selectors.frequencies_for(user_ids=user_ids, category=Category(category))
         never = [pk for pk in user_ids if frequencies[pk] == Frequency.NEVER]
         if never:
-            PortalNotification.objects.filter(
-                user_id__in=never, category=category, emailed_at__isnull=True
-            ).update(emailed_at=timezone.now())
+            PortalNotification.objects.filter(user_id__in=never, category=category, emailed_at__isnull=True).update(
+                emailed_at=timezone.now()
+            )
         due = [pk for pk in user_ids if digest_due(frequency=frequencies[pk], today=today)]
         for start in range(0, len(due), batch_size):
-            sent += _digest_batch(due[start:start + batch_size], category=Category(category), today=today)
+            sent += _digest_batch(due[start : start + batch_size], category=Category(category), today=today)
     return sent
 
 
@@ -204,16 +223,21 @@ def _describe_items(items: Sequence[PortalNotification], *, today: datetime.date
     for item in sorted(items, key=lambda n: (n.data.get("customer_number", ""), n.data.get("date", ""), n.key)):
         described = describe(kind=item.kind, data=item.data, today=today)
         number = item.data.get("customer_number") or (item.customer.number if item.customer else "")
-        section = sections.setdefault(number, {
-            "number": number,
-            "name": item.data.get("customer_name") or (item.customer.name if item.customer else ""),
-            "manager_name": item.data.get("manager_name", ""), "manager_email": item.data.get("manager_email", ""),
-            "manager_phone": item.data.get("manager_phone", ""),
-            "renewals_url": settings.PORTAL_BASE_URL + reverse("renewals:list", args=[number]) if number else "",
-            "items": [],
-        })
-        section["items"].append({"title": described.title, "cost": described.cost,
-                                 "recommendation": item.data.get("recommendation", "")})
+        section = sections.setdefault(
+            number,
+            {
+                "number": number,
+                "name": item.data.get("customer_name") or (item.customer.name if item.customer else ""),
+                "manager_name": item.data.get("manager_name", ""),
+                "manager_email": item.data.get("manager_email", ""),
+                "manager_phone": item.data.get("manager_phone", ""),
+                "renewals_url": settings.PORTAL_BASE_URL + reverse("renewals:list", args=[number]) if number else "",
+                "items": [],
+            },
+        )
+        section["items"].append(
+            {"title": described.title, "cost": described.cost, "recommendation": item.data.get("recommendation", "")}
+        )
     return list(sections.values())
 
 
@@ -222,14 +246,18 @@ def _describe_items(items: Sequence[PortalNotification], *, today: datetime.date
 _UNSUBSCRIBE_SLOT = "notices-unsubscribe-slot"
 
 
-def _render_digest(*, items: Sequence[PortalNotification], category: Category, language: str,
-                   today: datetime.date) -> tuple[str, str, str]:
+def _render_digest(
+    *, items: Sequence[PortalNotification], category: Category, language: str, today: datetime.date
+) -> tuple[str, str, str]:
     with translation.override(language):
         context = {
-            "brand": settings.PORTAL_BRAND_NAME, "support_email": settings.PORTAL_SUPPORT_EMAIL,
+            "brand": settings.PORTAL_BRAND_NAME,
+            "support_email": settings.PORTAL_SUPPORT_EMAIL,
             "portal_url": settings.PORTAL_BASE_URL,
-            "category": category, "category_label": str(Category(category).label),
-            "sections": _describe_items(items, today=today), "today": today,
+            "category": category,
+            "category_label": str(Category(category).label),
+            "sections": _describe_items(items, today=today),
+            "today": today,
             "unsubscribe_url": _UNSUBSCRIBE_SLOT,
             "settings_url": settings.PORTAL_BASE_URL + reverse("notices:settings"),
             "notifications_url": settings.PORTAL_BASE_URL + reverse("notices:list"),
@@ -249,8 +277,9 @@ def _digests_insert(by_user: dict[int, list], *, category: Category, today: date
     already. One statement on PostgreSQL; one savepoint per person elsewhere (SQLite, ``make run``)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_DIGEST_INSERT, [category, today, timezone.now(), list(by_user),
-                                            [len(v) for v in by_user.values()]])
+            cursor.execute(
+                _DIGEST_INSERT, [category, today, timezone.now(), list(by_user), [len(v) for v in by_user.values()]]
+            )
             return {user_id: digest_id for digest_id, user_id in cursor.fetchall()}
     inserted = {}
     for user_id, items in by_user.items():
@@ -269,7 +298,8 @@ def _waiting_by_user(user_ids: Sequence[int], *, category: Category) -> dict[int
     items = (
         PortalNotification.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(user_id__in=list(user_ids), category=category, emailed_at__isnull=True)
-        .select_related("customer", "user").order_by("user_id", "created_at", "id")
+        .select_related("customer", "user")
+        .order_by("user_id", "created_at", "id")
     )
     by_user: dict[int, list[PortalNotification]] = defaultdict(list)
     for item in items:
@@ -295,8 +325,11 @@ def _digest_emails(
         customers = {i.customer_id for i in user_items}
         emails[user_id] = OutboxEmail(
             customer_id=user_items[0].customer_id if len(customers) == 1 else None,
-            event=f"{DIGEST_EVENT}.{category}", recipients=[user.email.lower()], subject=subject,
-            body_text=text.replace(_UNSUBSCRIBE_SLOT, link), body_html=html.replace(_UNSUBSCRIBE_SLOT, link),
+            event=f"{DIGEST_EVENT}.{category}",
+            recipients=[user.email.lower()],
+            subject=subject,
+            body_text=text.replace(_UNSUBSCRIBE_SLOT, link),
+            body_html=html.replace(_UNSUBSCRIBE_SLOT, link),
             headers={"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
         )
     return emails
@@ -321,9 +354,9 @@ def _digest_batch(user_ids: Sequence[int], *, category: Category, today: datetim
         DigestEmail.objects.bulk_update(
             [DigestEmail(pk=inserted[user_id], email_id=email.pk) for user_id, email in emails.items()], ["email"]
         )
-        PortalNotification.objects.filter(
-            pk__in=[item.pk for items in by_user.values() for item in items]
-        ).update(emailed_at=timezone.now())
+        PortalNotification.objects.filter(pk__in=[item.pk for items in by_user.values() for item in items]).update(
+            emailed_at=timezone.now()
+        )
         ids = [email.pk for email in emails.values()]
         transaction.on_commit(lambda: _enqueue_batches(ids), robust=True)
     return len(ids)
@@ -340,7 +373,7 @@ def _enqueue_batches(ids: list[int]) -> None:
 
     for start in range(0, len(ids), SEND_BATCH):
         try:
-            notices_send_batch.delay(ids[start:start + SEND_BATCH])
+            notices_send_batch.delay(ids[start : start + SEND_BATCH])
         except Exception:  # whatever the broker client raises: the periodic sweep sends them
             logger.warning("Broker unavailable; digest emails left for the outbox sweep", exc_info=True)
             return
@@ -359,8 +392,17 @@ def notice_publish(
     if not users:
         return 0
     rows = PortalNotification.objects.bulk_create(
-        [PortalNotification(user=u, customer=customer, category=category, kind=Kind.MESSAGE, key=key,
-                            data={"title": title, "body": body}) for u in users],
+        [
+            PortalNotification(
+                user=u,
+                customer=customer,
+                category=category,
+                kind=Kind.MESSAGE,
+                key=key,
+                data={"title": title, "body": body},
+            )
+            for u in users
+        ],
         ignore_conflicts=True,
     )
     _unread_changed(u.pk for u in users)
@@ -375,22 +417,30 @@ def notice_publish(
 def _event_email(*, user: User, category: Category, key: str, today: datetime.date) -> None:
     items = list(
         PortalNotification.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(user=user, key=key, emailed_at__isnull=True).select_related("customer")
+        .filter(user=user, key=key, emailed_at__isnull=True)
+        .select_related("customer")
     )
     if not items:
         return
     language = _language_of(user)
     with translation.override(language):
         context = {
-            "user": user, "category": category, "category_label": str(Category(category).label),
-            "sections": _describe_items(items, today=today), "today": today,
+            "user": user,
+            "category": category,
+            "category_label": str(Category(category).label),
+            "sections": _describe_items(items, today=today),
+            "today": today,
             "unsubscribe_url": unsubscribe_url(user=user, category=category),
             "settings_url": settings.PORTAL_BASE_URL + reverse("notices:settings"),
             "notifications_url": settings.PORTAL_BASE_URL + reverse("notices:list"),
         }
     notification_queue(
-        customer=items[0].customer, event=f"notices.event.{category}", template="notices_digest", context=context,
-        recipients=[user.email], languages={user.email.lower(): language},
+        customer=items[0].customer,
+        event=f"notices.event.{category}",
+        template="notices_digest",
+        context=context,
+        recipients=[user.email],
+        languages={user.email.lower(): language},
         headers={user.email.lower(): unsubscribe_headers(user=user, category=category)},
     )
     PortalNotification.objects.filter(pk__in=[i.pk for i in items]).update(emailed_at=timezone.now())
@@ -417,15 +467,25 @@ def outbox_mirror(*, limit: int = 1000) -> int:
     emails = [e for e in emails if e["customer_id"] and not e["event"].startswith("notices.")]
     addresses = {r.lower() for e in emails for r in e["recipients"]}
     users = dict(
-        User.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=addresses, is_active=True)
+        User.objects.annotate(email_lower=Lower("email"))
+        .filter(email_lower__in=addresses, is_active=True)
         .values_list("email_lower", "pk")
     )
     rows = [
-        PortalNotification(user_id=users[r.lower()], customer_id=e["customer_id"], category="required",
-                           kind=Kind.MESSAGE, key=f"outbox:{e['pk']}", created_at=e["created_at"],
-                           emailed_at=e["created_at"], outbox_id=e["pk"],
-                           data={"title": e["subject"], "event": e["event"]})
-        for e in emails for r in e["recipients"] if r.lower() in users
+        PortalNotification(
+            user_id=users[r.lower()],
+            customer_id=e["customer_id"],
+            category="required",
+            kind=Kind.MESSAGE,
+            key=f"outbox:{e['pk']}",
+            created_at=e["created_at"],
+            emailed_at=e["created_at"],
+            outbox_id=e["pk"],
+            data={"title": e["subject"], "event": e["event"]},
+        )
+        for e in emails
+        for r in e["recipients"]
+        if r.lower() in users
     ]
     PortalNotification.objects.bulk_create(rows, ignore_conflicts=True)
     _unread_changed(row.user_id for row in rows)
@@ -451,16 +511,34 @@ def reseller_digest_send(*, today: datetime.date) -> int:
                 rows = []
                 for d in lines:
                     manager = getattr(d.line.customer, "renewal_settings", None)
-                    rows.append({"d": d, "days": (d.date - today).days,
-                                 "manager": manager.account_manager_name if manager else "",
-                                 "title": describe(kind=d.kind, data={
-                                     "line_id": d.line.line_id, "product": d.line.product.name,
-                                     "quantity": d.line.quantity, "date": d.date.isoformat()}, today=today).title})
+                    rows.append(
+                        {
+                            "d": d,
+                            "days": (d.date - today).days,
+                            "manager": manager.account_manager_name if manager else "",
+                            "title": describe(
+                                kind=d.kind,
+                                data={
+                                    "line_id": d.line.line_id,
+                                    "product": d.line.product.name,
+                                    "quantity": d.line.quantity,
+                                    "date": d.date.isoformat(),
+                                },
+                                today=today,
+                            ).title,
+                        }
+                    )
                 emails = notification_queue(
-                    customer=None, event="notices.reseller_digest", template="notices_reseller_digest",
-                    context={"rows": rows, "today": today,
-                             "console_url": settings.PORTAL_BASE_URL + reverse("admin:notices_renewalline_changelist")},
-                    recipients=[settings.RESELLER_DIGEST_EMAIL], languages={},
+                    customer=None,
+                    event="notices.reseller_digest",
+                    template="notices_reseller_digest",
+                    context={
+                        "rows": rows,
+                        "today": today,
+                        "console_url": settings.PORTAL_BASE_URL + reverse("admin:notices_renewalline_changelist"),
+                    },
+                    recipients=[settings.RESELLER_DIGEST_EMAIL],
+                    languages={},
                 )
             digest.email = emails[0] if emails else None
         digest.save(update_fields=["lines", "email"])
@@ -476,11 +554,17 @@ def preferences_set(*, user: User, choices: dict[str, str], via: str = "settings
     now = timezone.now()
     for category, frequency in choices.items():
         NotificationPreference.objects.update_or_create(
-            user=user, category=Category(category),
+            user=user,
+            category=Category(category),
             defaults={"frequency": Frequency(frequency), "updated_at": now},
         )
-    audit_record(customer=None, actor=user, action="notices.preferences_changed", target=user.email,
-                 details={"via": via, **{str(k): str(v) for k, v in choices.items()}})
+    audit_record(
+        customer=None,
+        actor=user,
+        action="notices.preferences_changed",
+        target=user.email,
+        details={"via": via, **{str(k): str(v) for k, v in choices.items()}},
+    )
 
 
 def unsubscribe(*, user: User, category: Category) -> None:
@@ -514,25 +598,40 @@ def calendar_token_rotate(*, customer: Customer, actor: User, revoke: bool = Fal
 
 
 def renewal_settings_update(
-    *, customer: Customer, actor: User, account_manager_name: str, account_manager_email: str,
+    *,
+    customer: Customer,
+    actor: User,
+    account_manager_name: str,
+    account_manager_email: str,
     account_manager_phone: str = "",
 ) -> CustomerRenewalSettings:
     """Support staff name the customer's account manager (shown in reminders). Audited."""
     authorize_staff(actor=actor, customer=customer, action="renewal_settings.update")
     with transaction.atomic():
-        return _renewal_settings_write(customer=customer, actor=actor, name=account_manager_name,
-                                       email=account_manager_email, phone=account_manager_phone)
+        return _renewal_settings_write(
+            customer=customer,
+            actor=actor,
+            name=account_manager_name,
+            email=account_manager_email,
+            phone=account_manager_phone,
+        )
 
 
-def _renewal_settings_write(*, customer: Customer, actor: User, name: str, email: str,
-                            phone: str) -> CustomerRenewalSettings:
+def _renewal_settings_write(
+    *, customer: Customer, actor: User, name: str, email: str, phone: str
+) -> CustomerRenewalSettings:
     found, _ = CustomerRenewalSettings.objects.select_for_update().get_or_create(customer=customer)
     found.account_manager_name = name.strip()
     found.account_manager_email = email.strip().lower()
     found.account_manager_phone = phone.strip()
     found.save(update_fields=["account_manager_name", "account_manager_email", "account_manager_phone"])
-    audit_record(customer=customer, actor=actor, action="renewal_settings.updated", target=customer.number,
-                 details={"account_manager": found.account_manager_email})
+    audit_record(
+        customer=customer,
+        actor=actor,
+        action="renewal_settings.updated",
+        target=customer.number,
+        details={"account_manager": found.account_manager_email},
+    )
     return found
 
 
@@ -547,6 +646,13 @@ def security_event_publish(*, user: User, change: str, method: str) -> int:
         }
         title = titles.get(change, titles["reset"]) % {"method": method}
         body = gettext("If this was not you, change your password and contact %(support)s at once.") % {
-            "support": settings.PORTAL_SUPPORT_EMAIL}
-    return notice_publish(customer=None, users=[user], category=Category.SECURITY,
-                          key=f"mfa:{change}:{method}:{timezone.now().isoformat()}", title=title, body=body)
+            "support": settings.PORTAL_SUPPORT_EMAIL
+        }
+    return notice_publish(
+        customer=None,
+        users=[user],
+        category=Category.SECURITY,
+        key=f"mfa:{change}:{method}:{timezone.now().isoformat()}",
+        title=title,
+        body=body,
+    )

@@ -22,8 +22,12 @@ def notices_daily_run() -> dict[str, int]:
     if timezone.localtime().hour < settings.NOTICES_DAILY_RUN_HOUR:
         return {}
     result = services.notices_daily_run()
-    return {"customers": result.customers, "reminders": result.reminders, "emails": result.emails,
-            "reseller_lines": result.reseller_lines}
+    return {
+        "customers": result.customers,
+        "reminders": result.reminders,
+        "emails": result.emails,
+        "reseller_lines": result.reseller_lines,
+    }
 
 
 @shared_task

@@ -57,11 +57,20 @@ def _rows(customer, today: datetime.date) -> list[dict[str, Any]]:
         customer=customer, lines=list({d.line.pk: d.line for d in dates}.values()), today=today
     )
     return [
-        {"date": d.date, "month": d.date.replace(day=1), "kind": d.kind, "kind_label": Kind(d.kind).label,
-         "line": d.line, "renewed": d.renewed, "utilisation": _utilisation(d.line),
-         "title": short_title(kind=d.kind, data={"product": d.line.product.name, "line_id": d.line.line_id,
-                                                 "quantity": d.line.quantity}),
-         "recommendation": recommendations.get(d.line.pk, "")}
+        {
+            "date": d.date,
+            "month": d.date.replace(day=1),
+            "kind": d.kind,
+            "kind_label": Kind(d.kind).label,
+            "line": d.line,
+            "renewed": d.renewed,
+            "utilisation": _utilisation(d.line),
+            "title": short_title(
+                kind=d.kind,
+                data={"product": d.line.product.name, "line_id": d.line.line_id, "quantity": d.line.quantity},
+            ),
+            "recommendation": recommendations.get(d.line.pk, ""),
+        }
         for d in dates
     ]
 
@@ -84,7 +93,10 @@ class RenewalsView(CustomerViewMixin, TemplateView):
             feed_url = self.request.build_absolute_uri(reverse("notices:calendar_feed", args=[found.calendar_token]))
         return super().get_context_data(
             months=[{"month": m, "rows": r, "quantity": sum(x["line"].quantity for x in r)} for m, r in months.items()],
-            horizon=_horizon(today), feed_url=feed_url, renewal_settings=found, **kwargs,
+            horizon=_horizon(today),
+            feed_url=feed_url,
+            renewal_settings=found,
+            **kwargs,
         )
 
 
@@ -92,13 +104,33 @@ class RenewalsExportView(CustomerViewMixin, View):
     required_permission = Permission.VIEW
 
     def get(self, request: HttpRequest, customer_number: str) -> HttpResponse:
-        header = [_("Month"), _("Date"), _("What ends"), _("Line"), _("Product"), _("Feature"), _("Quantity"),
-                  _("Activated"), _("Utilisation (%)"), _("Renewed"), _("Recommendation")]
+        header = [
+            _("Month"),
+            _("Date"),
+            _("What ends"),
+            _("Line"),
+            _("Product"),
+            _("Feature"),
+            _("Quantity"),
+            _("Activated"),
+            _("Utilisation (%)"),
+            _("Renewed"),
+            _("Recommendation"),
+        ]
         rows = (
-            (row["month"].strftime("%Y-%m"), row["date"].isoformat(), row["kind_label"], row["line"].line_id,
-             row["line"].product.name, row["line"].product.feature, row["line"].quantity, row["line"].activated,
-             "" if row["utilisation"] is None else row["utilisation"], _("yes") if row["renewed"] else _("no"),
-             row["recommendation"])
+            (
+                row["month"].strftime("%Y-%m"),
+                row["date"].isoformat(),
+                row["kind_label"],
+                row["line"].line_id,
+                row["line"].product.name,
+                row["line"].product.feature,
+                row["line"].quantity,
+                row["line"].activated,
+                "" if row["utilisation"] is None else row["utilisation"],
+                _("yes") if row["renewed"] else _("no"),
+                row["recommendation"],
+            )
             for row in _rows(self.customer, timezone.localdate())
         )
         return csv_response(f"renewals-{self.customer.number}.csv", header, rows)
@@ -130,8 +162,9 @@ class LineCalendarView(CustomerViewMixin, View):
         line = selectors.line_get(customer=self.customer, line_id=line_id)
         if line is None:
             raise Http404(_("No such line."))
-        dates = [d for d in selectors.renewal_dates(customer=self.customer, start=datetime.date.min)
-                 if d.line.pk == line.pk]
+        dates = [
+            d for d in selectors.renewal_dates(customer=self.customer, start=datetime.date.min) if d.line.pk == line.pk
+        ]
         url = settings.PORTAL_BASE_URL + reverse("renewals:list", args=[self.customer.number])
         return _ics_response(_calendar(self.customer, dates, url), f"{line.line_id}.ics")
 
@@ -145,8 +178,12 @@ class CalendarRotateView(CustomerViewMixin, View):
     def post(self, request: HttpRequest, customer_number: str) -> HttpResponse:
         revoke = request.POST.get("action") == "revoke"
         services.calendar_token_rotate(customer=self.customer, actor=request.user, revoke=revoke)
-        messages.success(request, _("The calendar feed was turned off.") if revoke else
-                         _("A new calendar feed address was made; the old one no longer works."))
+        messages.success(
+            request,
+            _("The calendar feed was turned off.")
+            if revoke
+            else _("A new calendar feed address was made; the old one no longer works."),
+        )
         return redirect("renewals:list", self.customer.number)
 
 
@@ -207,21 +244,25 @@ def preferences(request: HttpRequest) -> HttpResponse:
         services.preferences_set(user=request.user, choices=form.choices())
         messages.success(request, _("Your notification settings are saved."))
         return redirect("notices:settings")
-    return render(request, "notices/settings.html", {
-        "form": form, "receives_required": selectors.receives_matrix_emails(user=request.user),
-    })
+    return render(
+        request,
+        "notices/settings.html",
+        {
+            "form": form,
+            "receives_required": selectors.receives_matrix_emails(user=request.user),
+        },
+    )
 
 
 _REASONS = {  # lazy: translated in the language of each request
-    "forged": gettext_lazy(
-        "This unsubscribe link is not valid: it was changed or made up. Nothing was changed."),
-    "expired": gettext_lazy(
-        "This unsubscribe link has expired. Nothing was changed; sign in to change your settings."),
+    "forged": gettext_lazy("This unsubscribe link is not valid: it was changed or made up. Nothing was changed."),
+    "expired": gettext_lazy("This unsubscribe link has expired. Nothing was changed; sign in to change your settings."),
     "unknown": gettext_lazy(
-        "This unsubscribe link does not belong to an active account with this address. Nothing was changed."),
+        "This unsubscribe link does not belong to an active account with this address. Nothing was changed."
+    ),
     "other_user": gettext_lazy(
-        "This unsubscribe link belongs to another account than the one you are signed in with. "
-        "Nothing was changed."),
+        "This unsubscribe link belongs to another account than the one you are signed in with. Nothing was changed."
+    ),
 }
 
 
@@ -234,15 +275,23 @@ def unsubscribe_link(request: HttpRequest, token: str) -> HttpResponse:
     try:
         found = unsubscribe_read(token)
     except UnsubscribeError as exc:
-        return render(request, "notices/unsubscribe.html", {"error": _REASONS[exc.reason]},
-                      status=HTTPStatus.BAD_REQUEST)
+        return render(
+            request, "notices/unsubscribe.html", {"error": _REASONS[exc.reason]}, status=HTTPStatus.BAD_REQUEST
+        )
     if request.user.is_authenticated and request.user.pk != found.user.pk:
-        return render(request, "notices/unsubscribe.html", {"error": _REASONS["other_user"]},
-                      status=HTTPStatus.FORBIDDEN)
+        return render(
+            request, "notices/unsubscribe.html", {"error": _REASONS["other_user"]}, status=HTTPStatus.FORBIDDEN
+        )
     category_label = Category(found.category).label
     if request.method == "POST":
         services.unsubscribe(user=found.user, category=found.category)
-        return render(request, "notices/unsubscribe.html", {"done": True, "category_label": category_label,
-                                                            "email": found.user.email})
-    return render(request, "notices/unsubscribe.html", {"category_label": category_label,
-                                                        "email": found.user.email, "never": Frequency.NEVER.label})
+        return render(
+            request,
+            "notices/unsubscribe.html",
+            {"done": True, "category_label": category_label, "email": found.user.email},
+        )
+    return render(
+        request,
+        "notices/unsubscribe.html",
+        {"category_label": category_label, "email": found.user.email, "never": Frequency.NEVER.label},
+    )

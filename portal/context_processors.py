@@ -16,8 +16,11 @@ def _chrome() -> dict[str, str]:
     """Static file and page addresses of the page chrome: fixed for the life of a process,
     so every page reads them instead of resolving them again (docs/performance.md)."""
     return {
-        "css": static("css/portal.css"), "favicon": static("img/favicon.svg"), "js": static("js/portal.js"),
-        "access_url": reverse("access"), "roles_help_url": reverse("roles_help"),
+        "css": static("css/portal.css"),
+        "favicon": static("img/favicon.svg"),
+        "js": static("js/portal.js"),
+        "access_url": reverse("access"),
+        "roles_help_url": reverse("roles_help"),
     }
 
 

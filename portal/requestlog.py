@@ -82,8 +82,9 @@ class RequestLogMiddleware:
     def _log(request: HttpRequest, status: int, started: float) -> None:
         match = getattr(request, "resolver_match", None)
         seconds = time.perf_counter() - started
-        request_observe(method=request.method or "", view=match.view_name if match else None, status=status,
-                        seconds=seconds)
+        request_observe(
+            method=request.method or "", view=match.view_name if match else None, status=status, seconds=seconds
+        )
         logger.info(
             "%s %s %s",
             request.method,

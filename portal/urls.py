@@ -18,9 +18,7 @@ from .i18n import brand_name
 from .metrics import metrics_view
 
 # Lazy, so the header follows the language of each request (``lazy % dict`` would translate once, at import).
-admin.site.site_header = lazy(
-    lambda: gettext("%(brand)s support console") % {"brand": brand_name()}, str
-)()
+admin.site.site_header = lazy(lambda: gettext("%(brand)s support console") % {"brand": brand_name()}, str)()
 admin.site.site_title = admin.site.site_header
 admin.site.index_title = _("Customers, access and licenses")
 

@@ -29,7 +29,9 @@ class RequestsPageMixin(CustomerViewMixin):
         # service and is refused as what it is (403, audited), not as a bad choice (400).
         kinds = list(RequestKind) if data is not None else services.request_kinds_for(self.access.has)
         return RequestFileForm(
-            data, initial=initial, kinds=kinds,
+            data,
+            initial=initial,
+            kinds=kinds,
             servers=server_list(customer=self.customer),
         )
 
@@ -40,7 +42,8 @@ class RequestsPageMixin(CustomerViewMixin):
             initial = {**(initial or {}), "server": int(self.request.GET["server"])}
         can_file = bool(services.request_kinds_for(self.access.has)) and not self.access.support_view
         return self.render_page(
-            "support/requests.html", status,
+            "support/requests.html",
+            status,
             requests=selectors.request_list(customer=self.customer),
             form=(form or self.file_form(initial=initial)) if can_file else None,
             can_file=can_file,
@@ -63,8 +66,12 @@ class RequestFileView(RequestsPageMixin, View):
         return self.submit(
             form,
             lambda data: services.request_file(
-                customer=self.customer, actor=request.user, kind=data["kind"], reason=data["reason"],
-                server=servers.get(data["server"]), asc_email=data["asc_email"],
+                customer=self.customer,
+                actor=request.user,
+                kind=data["kind"],
+                reason=data["reason"],
+                server=servers.get(data["server"]),
+                asc_email=data["asc_email"],
             ),
             success=lambda filed: _("Request #%(id)s sent to support.") % {"id": filed.pk},
             then=lambda filed: redirect("requests:detail", self.customer.number, filed.pk),
@@ -80,8 +87,11 @@ class RequestDetailMixin(CustomerViewMixin):
 
     def detail_page(self, found, form: CommentForm | None = None, status: int = HTTPStatus.OK) -> HttpResponse:
         return self.render_page(
-            "support/request_detail.html", status, support_request=found,
-            comments=selectors.request_comments(request=found), comment_form=form or CommentForm(),
+            "support/request_detail.html",
+            status,
+            support_request=found,
+            comments=selectors.request_comments(request=found),
+            comment_form=form or CommentForm(),
             can_comment=self.access.has(services.KIND_PERMISSION[RequestKind(found.kind)])
             and not self.access.support_view,
         )
@@ -102,8 +112,9 @@ class RequestCommentView(RequestDetailMixin, View):
         form = CommentForm(request.POST)
         return self.submit(
             form,
-            lambda data: services.request_comment(request=found, actor=request.user, body=data["body"],
-                                                  as_support=False),
+            lambda data: services.request_comment(
+                request=found, actor=request.user, body=data["body"], as_support=False
+            ),
             success=lambda comment: _("Comment sent to support."),
             then=lambda comment: redirect("requests:detail", self.customer.number, found.pk),
         ) or self.detail_page(found, form, HTTPStatus.BAD_REQUEST)

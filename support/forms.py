@@ -41,5 +41,6 @@ class CommentForm(forms.Form):
 
 
 class DecisionForm(forms.Form):
-    comment = forms.CharField(label=_("Comment to the customer"), widget=forms.Textarea(attrs={"rows": 3}),
-                              required=False, max_length=4000)
+    comment = forms.CharField(
+        label=_("Comment to the customer"), widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=4000
+    )

@@ -38,7 +38,11 @@ class SupportRequest(models.Model):
     kind = models.CharField(_("request"), max_length=20, choices=RequestKind.choices)
     state = models.CharField(_("state"), max_length=10, choices=RequestState.choices, default=RequestState.OPEN)
     server = models.ForeignKey(
-        LicenseServer, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        LicenseServer,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("license server"),
     )
     asc_email = models.EmailField(_("email of the new ASC"), blank=True)

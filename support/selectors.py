@@ -75,8 +75,10 @@ def invitations_unanswered(*, now: datetime.datetime | None = None) -> QuerySet[
 
 def notifications_failing() -> QuerySet[Notification]:
     """Outbox rows tried at least once and still unsent: failed or waiting for a retry."""
-    return Notification.objects.filter(sent_at__isnull=True, attempts__gt=0).select_related("customer").order_by(
-        "created_at"
+    return (
+        Notification.objects.filter(sent_at__isnull=True, attempts__gt=0)
+        .select_related("customer")
+        .order_by("created_at")
     )
 
 
@@ -120,23 +122,51 @@ def customers_with_sustained_denials(*, now: datetime.datetime | None = None) ->
 
 def _queues() -> tuple[Queue, ...]:
     queues = [
-        Queue("requests-waiting", _("Requests waiting"), requests_waiting,
-              lambda r: QueueRow(r.customer, f"#{r.pk} {r.get_kind_display()}", r.due_at,
-                                 reverse("support:request", args=[r.pk]))),
-        Queue("no-asc", _("Customers without an ASC"), customers_without_asc,
-              lambda c: QueueRow(c, c.name, c.created_at)),
-        Queue("asc-pending", _("ASC designations pending sign-up"), asc_designations_pending,
-              lambda i: QueueRow(i.customer, i.email, i.created_at)),
-        Queue("invitations-unanswered", _("Invitations unanswered for 14 days"), invitations_unanswered,
-              lambda i: QueueRow(i.customer, f"{i.email} ({i.get_role_display()})", i.last_sent_at or i.created_at)),
-        Queue("notifications-failing", _("Notifications failing"), notifications_failing,
-              lambda n: QueueRow(n.customer, f"{n.subject} — {n.last_error[:120]}", n.created_at)),
-        Queue("lines-ending", _("Lines ending in 30 days"), lines_ending,
-              lambda e: QueueRow(e.customer, f"{e.line_id} {e.product.name}", e.end_date)),
+        Queue(
+            "requests-waiting",
+            _("Requests waiting"),
+            requests_waiting,
+            lambda r: QueueRow(
+                r.customer, f"#{r.pk} {r.get_kind_display()}", r.due_at, reverse("support:request", args=[r.pk])
+            ),
+        ),
+        Queue(
+            "no-asc", _("Customers without an ASC"), customers_without_asc, lambda c: QueueRow(c, c.name, c.created_at)
+        ),
+        Queue(
+            "asc-pending",
+            _("ASC designations pending sign-up"),
+            asc_designations_pending,
+            lambda i: QueueRow(i.customer, i.email, i.created_at),
+        ),
+        Queue(
+            "invitations-unanswered",
+            _("Invitations unanswered for 14 days"),
+            invitations_unanswered,
+            lambda i: QueueRow(i.customer, f"{i.email} ({i.get_role_display()})", i.last_sent_at or i.created_at),
+        ),
+        Queue(
+            "notifications-failing",
+            _("Notifications failing"),
+            notifications_failing,
+            lambda n: QueueRow(n.customer, f"{n.subject} — {n.last_error[:120]}", n.created_at),
+        ),
+        Queue(
+            "lines-ending",
+            _("Lines ending in 30 days"),
+            lines_ending,
+            lambda e: QueueRow(e.customer, f"{e.line_id} {e.product.name}", e.end_date),
+        ),
     ]
     if usage_denials_installed():
-        queues.append(Queue("usage-denials", _("Usage with sustained denials"), customers_with_sustained_denials,
-                            lambda c: QueueRow(c, c.name, None)))
+        queues.append(
+            Queue(
+                "usage-denials",
+                _("Usage with sustained denials"),
+                customers_with_sustained_denials,
+                lambda c: QueueRow(c, c.name, None),
+            )
+        )
     return tuple(queues)
 
 
@@ -223,8 +253,8 @@ def request_comments(*, request: SupportRequest) -> QuerySet[RequestComment]:
 
 def requests_waiting() -> QuerySet[SupportRequest]:
     """Open requests, the most urgent (earliest due) first."""
-    return SupportRequest.objects.filter(state=RequestState.OPEN).select_related("customer", "server").order_by(
-        "due_at"
+    return (
+        SupportRequest.objects.filter(state=RequestState.OPEN).select_related("customer", "server").order_by("due_at")
     )
 
 

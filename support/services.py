@@ -35,7 +35,10 @@ def view_as_start(*, customer: Customer, actor: User, role: Role | str, session:
     view_as_end(actor=actor, session=session)
     session[SUPPORT_VIEW_SESSION_KEY] = {"customer": customer.number, "role": role.value}
     audit_record(
-        customer=customer, actor=actor, action="support.view_as_started", target=customer.number,
+        customer=customer,
+        actor=actor,
+        action="support.view_as_started",
+        target=customer.number,
         details={"role": role.value},
     )
 
@@ -48,7 +51,10 @@ def view_as_end(*, actor: User, session: SessionBase) -> str | None:
     customer = Customer.objects.filter(number=state.get("customer", "")).first()
     if customer is not None:
         audit_record(
-            customer=customer, actor=actor, action="support.view_as_ended", target=customer.number,
+            customer=customer,
+            actor=actor,
+            action="support.view_as_ended",
+            target=customer.number,
             details={"role": state.get("role", "")},
         )
     return state.get("customer")
@@ -91,8 +97,9 @@ def request_kinds_for(access_has: Callable[[Permission], bool]) -> list[RequestK
     return [kind for kind in RequestKind if access_has(KIND_PERMISSION[kind])]
 
 
-def _request_notify(*, request: SupportRequest, event: str, to_customer: bool, to_support: bool,
-                    comment: str = "") -> None:
+def _request_notify(
+    *, request: SupportRequest, event: str, to_customer: bool, to_support: bool, comment: str = ""
+) -> None:
     recipients: list[str] = []
     if to_customer:
         recipients += notification_recipients(customer=request.customer)
@@ -101,22 +108,30 @@ def _request_notify(*, request: SupportRequest, event: str, to_customer: bool, t
     if to_support:
         recipients.append(settings.PORTAL_SUPPORT_EMAIL)
     notification_queue(
-        customer=request.customer, event=f"support_request.{event}", template="support_request",
-        context={"request": request, "event": event, "comment": comment,
-                 "kind_label": RequestKind(request.kind).label},
+        customer=request.customer,
+        event=f"support_request.{event}",
+        template="support_request",
+        context={"request": request, "event": event, "comment": comment, "kind_label": RequestKind(request.kind).label},
         recipients=recipients,
     )
 
 
 def _request_lock(request: SupportRequest) -> SupportRequest:
-    return SupportRequest.objects.select_for_update(of=("self",)).select_related("customer", "server", "filed_by").get(
-        pk=request.pk
+    return (
+        SupportRequest.objects.select_for_update(of=("self",))
+        .select_related("customer", "server", "filed_by")
+        .get(pk=request.pk)
     )
 
 
 def request_file(
-    *, customer: Customer, actor: User, kind: RequestKind | str, reason: str,
-    server: LicenseServer | None = None, asc_email: str = "",
+    *,
+    customer: Customer,
+    actor: User,
+    kind: RequestKind | str,
+    reason: str,
+    server: LicenseServer | None = None,
+    asc_email: str = "",
 ) -> SupportRequest:
     """A member asks support for something the portal cannot do alone. Needs the permission
     of the underlying action. One open request per kind (and server) at a time. Audited;
@@ -143,18 +158,30 @@ def request_file(
         raise PortalError(_("FlexNet management in the portal is already on."), field="kind")
     with transaction.atomic():
         Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk", flat=True).first()
-        if SupportRequest.objects.filter(customer=customer, kind=kind, server=server,
-                                         state=RequestState.OPEN).exists():
-            raise PortalError(_("A request of this kind is already open; add a comment to it instead."),
-                              field="kind")
+        if SupportRequest.objects.filter(customer=customer, kind=kind, server=server, state=RequestState.OPEN).exists():
+            raise PortalError(_("A request of this kind is already open; add a comment to it instead."), field="kind")
         now = timezone.now()
         request = SupportRequest.objects.create(
-            customer=customer, kind=kind, server=server, asc_email=asc_email.lower(), reason=reason[:2000],
-            filed_by=actor, created_at=now, due_at=now + REQUEST_SLA,
+            customer=customer,
+            kind=kind,
+            server=server,
+            asc_email=asc_email.lower(),
+            reason=reason[:2000],
+            filed_by=actor,
+            created_at=now,
+            due_at=now + REQUEST_SLA,
         )
-        audit_record(customer=customer, actor=actor, action="support_request.filed", target=f"#{request.pk}",
-                     details={"kind": kind.value, **({"server": server.name} if server else {}),
-                              **({"asc_email": request.asc_email} if asc_email else {})})
+        audit_record(
+            customer=customer,
+            actor=actor,
+            action="support_request.filed",
+            target=f"#{request.pk}",
+            details={
+                "kind": kind.value,
+                **({"server": server.name} if server else {}),
+                **({"asc_email": request.asc_email} if asc_email else {}),
+            },
+        )
         _request_notify(request=request, event="filed", to_customer=True, to_support=True)
         return request
 
@@ -163,11 +190,19 @@ def request_comment(*, request: SupportRequest, actor: User, body: str, as_suppo
     """A comment, from the customer's side (the filing permission) or support's
     (``HANDLE_REQUESTS``); the other side is emailed. Audited."""
     if as_support:
-        authorize_staff(actor=actor, customer=request.customer, action="support_request.comment",
-                        permission=StaffPermission.HANDLE_REQUESTS)
+        authorize_staff(
+            actor=actor,
+            customer=request.customer,
+            action="support_request.comment",
+            permission=StaffPermission.HANDLE_REQUESTS,
+        )
     else:
-        authorize(actor=actor, customer=request.customer, permission=KIND_PERMISSION[RequestKind(request.kind)],
-                  action="support_request.comment")
+        authorize(
+            actor=actor,
+            customer=request.customer,
+            permission=KIND_PERMISSION[RequestKind(request.kind)],
+            action="support_request.comment",
+        )
     body = body.strip()
     if not body:
         raise PortalError(_("Write a comment."), field="body")
@@ -176,10 +211,16 @@ def request_comment(*, request: SupportRequest, actor: User, body: str, as_suppo
         comment = RequestComment.objects.create(
             request=request, author=actor, author_email=actor.email, from_support=as_support, body=body[:4000]
         )
-        audit_record(customer=request.customer, actor=actor, action="support_request.commented",
-                     target=f"#{request.pk}", details={"from_support": as_support})
-        _request_notify(request=request, event="commented", to_customer=as_support, to_support=not as_support,
-                        comment=comment.body)
+        audit_record(
+            customer=request.customer,
+            actor=actor,
+            action="support_request.commented",
+            target=f"#{request.pk}",
+            details={"from_support": as_support},
+        )
+        _request_notify(
+            request=request, event="commented", to_customer=as_support, to_support=not as_support, comment=comment.body
+        )
         return comment
 
 
@@ -189,10 +230,16 @@ def _request_decide(*, request: SupportRequest, actor: User, state: RequestState
     request.decided_by = actor
     request.save(update_fields=["state", "decided_at", "decided_by"])
     if comment.strip():
-        RequestComment.objects.create(request=request, author=actor, author_email=actor.email, from_support=True,
-                                      body=comment.strip()[:4000])
-    audit_record(customer=request.customer, actor=actor, action=f"support_request.{state.value}",
-                 target=f"#{request.pk}", details={"kind": request.kind})
+        RequestComment.objects.create(
+            request=request, author=actor, author_email=actor.email, from_support=True, body=comment.strip()[:4000]
+        )
+    audit_record(
+        customer=request.customer,
+        actor=actor,
+        action=f"support_request.{state.value}",
+        target=f"#{request.pk}",
+        details={"kind": request.kind},
+    )
     _request_notify(request=request, event=state.value, to_customer=True, to_support=True, comment=comment.strip())
     return request
 
@@ -201,8 +248,12 @@ def request_approve(*, request: SupportRequest, actor: User, comment: str = "") 
     """Support approves an open request and applies it, in one transaction: an extra rehost
     of the server (``rehost_grant_extra``), the new ASC (``asc_designate``), or FlexNet
     management on (``customer_update``). Needs ``APPROVE_REQUESTS``. Audited; both sides emailed."""
-    authorize_staff(actor=actor, customer=request.customer, action="support_request.approve",
-                    permission=StaffPermission.APPROVE_REQUESTS)
+    authorize_staff(
+        actor=actor,
+        customer=request.customer,
+        action="support_request.approve",
+        permission=StaffPermission.APPROVE_REQUESTS,
+    )
     with transaction.atomic():
         request = _request_lock(request)
         if not request.is_open:
@@ -219,8 +270,12 @@ def request_approve(*, request: SupportRequest, actor: User, comment: str = "") 
 
 def request_reject(*, request: SupportRequest, actor: User, comment: str) -> SupportRequest:
     """Support refuses an open request, saying why. Needs ``APPROVE_REQUESTS``. Audited; both sides emailed."""
-    authorize_staff(actor=actor, customer=request.customer, action="support_request.reject",
-                    permission=StaffPermission.APPROVE_REQUESTS)
+    authorize_staff(
+        actor=actor,
+        customer=request.customer,
+        action="support_request.reject",
+        permission=StaffPermission.APPROVE_REQUESTS,
+    )
     if not comment.strip():
         raise PortalError(_("Say why the request is rejected."), field="comment")
     with transaction.atomic():
@@ -233,8 +288,12 @@ def request_reject(*, request: SupportRequest, actor: User, comment: str) -> Sup
 def request_close(*, request: SupportRequest, actor: User) -> SupportRequest:
     """Support marks an approved request done (the customer has what it asked for).
     Needs ``HANDLE_REQUESTS``. Audited."""
-    authorize_staff(actor=actor, customer=request.customer, action="support_request.close",
-                    permission=StaffPermission.HANDLE_REQUESTS)
+    authorize_staff(
+        actor=actor,
+        customer=request.customer,
+        action="support_request.close",
+        permission=StaffPermission.HANDLE_REQUESTS,
+    )
     with transaction.atomic():
         request = _request_lock(request)
         if request.state != RequestState.APPROVED:
@@ -242,6 +301,11 @@ def request_close(*, request: SupportRequest, actor: User) -> SupportRequest:
         request.state = RequestState.DONE
         request.closed_at = timezone.now()
         request.save(update_fields=["state", "closed_at"])
-        audit_record(customer=request.customer, actor=actor, action="support_request.done", target=f"#{request.pk}",
-                     details={"kind": request.kind})
+        audit_record(
+            customer=request.customer,
+            actor=actor,
+            action="support_request.done",
+            target=f"#{request.pk}",
+            details={"kind": request.kind},
+        )
         return request

@@ -51,12 +51,17 @@ class SupportViewMixin:
             return redirect("mfa_index")
         if not has_staff_permission(request.user, self.required_staff_permission):
             audit_record(
-                customer=None, actor=request.user, action="access.denied", target=request.path[:255],
+                customer=None,
+                actor=request.user,
+                action="access.denied",
+                target=request.path[:255],
                 details={"method": request.method, "staff_permission": self.required_staff_permission.value},
                 denied=True,
             )
             return render(
-                request, "403.html", {"missing_staff_permission": self.required_staff_permission},
+                request,
+                "403.html",
+                {"missing_staff_permission": self.required_staff_permission},
                 status=HTTPStatus.FORBIDDEN,
             )
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
@@ -129,8 +134,12 @@ class _CustomerMixin(SupportViewMixin):
             renewals=selectors.customer_renewals(customer=customer),
             open_requests=selectors.customer_open_requests(customer=customer),
             audit_events=[
-                (event, audit_sentence(action=event.action, target=event.target, details=event.details,
-                                       denied=event.denied))
+                (
+                    event,
+                    audit_sentence(
+                        action=event.action, target=event.target, details=event.details, denied=event.denied
+                    ),
+                )
                 for event in selectors.customer_recent_audit(customer=customer)
             ],
             view_as_form=forms.get("view_as_form") or ViewAsForm(),
@@ -146,6 +155,7 @@ class CustomerView(_CustomerMixin, View):
         customer = self.customer_or_404(number)
         return self.customer_page(customer)
 
+
 class ViewAsStartView(_CustomerMixin, View):
     required_staff_permission = StaffPermission.VIEW_AS_CUSTOMER
 
@@ -154,8 +164,9 @@ class ViewAsStartView(_CustomerMixin, View):
         form = ViewAsForm(request.POST)
         if not form.is_valid():
             return self.customer_page(customer, HTTPStatus.BAD_REQUEST, view_as_form=form)
-        services.view_as_start(customer=customer, actor=request.user, role=form.cleaned_data["role"],
-                               session=request.session)
+        services.view_as_start(
+            customer=customer, actor=request.user, role=form.cleaned_data["role"], session=request.session
+        )
         return redirect("customer_home", customer.number)
 
 
@@ -201,8 +212,6 @@ class FlexnetSetView(_CustomerMixin, View):
         return redirect("support:customer", customer.number)
 
 
-
-
 # --- Requests from customers -----------------------------------------------------------------
 
 
@@ -215,7 +224,9 @@ class _RequestMixin(SupportViewMixin):
 
     def request_page(self, found: SupportRequest, status: int = HTTPStatus.OK, **forms: Any) -> HttpResponse:
         return self.page(
-            "support/request.html", status, support_request=found,
+            "support/request.html",
+            status,
+            support_request=found,
             comments=selectors.request_comments(request=found),
             comment_form=forms.get("comment_form") or CommentForm(),
             decision_form=forms.get("decision_form") or DecisionForm(),
@@ -247,10 +258,13 @@ class RequestCommentView(_RequestMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         found = self.support_request(pk)
         return self.act(
-            found, CommentForm(request.POST),
-            lambda data: services.request_comment(request=found, actor=request.user, body=data["body"],
-                                                  as_support=True),
-            _("Comment sent to the customer."), "comment_form",
+            found,
+            CommentForm(request.POST),
+            lambda data: services.request_comment(
+                request=found, actor=request.user, body=data["body"], as_support=True
+            ),
+            _("Comment sent to the customer."),
+            "comment_form",
         )
 
 
@@ -260,9 +274,11 @@ class RequestApproveView(_RequestMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         found = self.support_request(pk)
         return self.act(
-            found, DecisionForm(request.POST),
+            found,
+            DecisionForm(request.POST),
             lambda data: services.request_approve(request=found, actor=request.user, comment=data["comment"]),
-            _("Request approved and applied."), "decision_form",
+            _("Request approved and applied."),
+            "decision_form",
         )
 
 
@@ -272,9 +288,11 @@ class RequestRejectView(_RequestMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         found = self.support_request(pk)
         return self.act(
-            found, DecisionForm(request.POST),
+            found,
+            DecisionForm(request.POST),
             lambda data: services.request_reject(request=found, actor=request.user, comment=data["comment"]),
-            _("Request rejected."), "decision_form",
+            _("Request rejected."),
+            "decision_form",
         )
 
 
@@ -284,7 +302,9 @@ class RequestDoneView(_RequestMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         found = self.support_request(pk)
         return self.act(
-            found, DecisionForm(request.POST),
+            found,
+            DecisionForm(request.POST),
             lambda data: services.request_close(request=found, actor=request.user),
-            _("Request marked done."), "decision_form",
+            _("Request marked done."),
+            "decision_form",
         )

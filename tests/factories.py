@@ -104,8 +104,12 @@ class LicenseServerFactory(factory.django.DjangoModelFactory):
     def host_id(self, create: bool, extracted: str | None, **kwargs: object) -> None:
         if create:
             ServerHost.objects.create(
-                server=self, customer=self.customer, position=1, host_name=f"{self.name}.example",
-                hostid_type="ETHER", host_id=extracted or f"{0x001122000000 + self.pk:012X}",
+                server=self,
+                customer=self.customer,
+                position=1,
+                host_name=f"{self.name}.example",
+                hostid_type="ETHER",
+                host_id=extracted or f"{0x001122000000 + self.pk:012X}",
             )
 
 
@@ -163,7 +167,8 @@ class SeatAssignmentFactory(factory.django.DjangoModelFactory):
 
     group = factory.SubFactory(SharedWebGroupFactory)
     entitlement = factory.SubFactory(
-        EntitlementFactory, customer=factory.SelfAttribute("..group.customer"),
+        EntitlementFactory,
+        customer=factory.SelfAttribute("..group.customer"),
         product__licensing_model=LicensingModel.SHARED_WEB,
     )
     seats = 1

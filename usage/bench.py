@@ -27,6 +27,7 @@ def seed_usage_bench(*, customer_number: str, events: int, days: int = 365, seed
     if found is not None:
         return found
     start = timezone.localdate() - datetime.timedelta(days=days)
-    lines = generate_log(start=start, days=days, loads=bench_loads(events=events, days=days), users=400,
-                         host="bench-lic01", seed=seed)
+    lines = generate_log(
+        start=start, days=days, loads=bench_loads(events=events, days=days), users=400, host="bench-lic01", seed=seed
+    )
     return usage_log_ingest_lines(customer=customer, name=BENCH_UPLOAD, lines=lines, server_name="bench-lic01")

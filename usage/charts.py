@@ -46,8 +46,12 @@ def _label(moment: datetime.datetime, hourly: bool) -> str:
 
 
 def concurrency_charts(
-    *, series: dict[str, list[tuple[datetime.datetime, int]]], owned: dict[str, int],
-    start: datetime.datetime, end: datetime.datetime, hourly: bool,
+    *,
+    series: dict[str, list[tuple[datetime.datetime, int]]],
+    owned: dict[str, int],
+    start: datetime.datetime,
+    end: datetime.datetime,
+    hourly: bool,
 ) -> list[ConcurrencyChart]:
     """Licenses out over the period (a step line) against the quantity owned (a dashed line)."""
     charts = []
@@ -72,12 +76,19 @@ def concurrency_charts(
                 coordinates += [(x(previous_end), y(0)), (x(moment), y(0))]
             coordinates += [(x(moment), y(value)), (x(min(moment + step, end)), y(value))]
             previous_end = moment + step
-        charts.append(ConcurrencyChart(
-            feature=feature, owned=have, points=" ".join(f"{a},{b}" for a, b in coordinates),
-            owned_y=y(have) if have else None, y_max=y_max, peak=max((v for _m, v in points), default=0),
-            first=_label(start, hourly=False), last=_label(end - datetime.timedelta(seconds=1), hourly=False),
-            rows=[(_label(moment, hourly), value) for moment, value in points],
-        ))
+        charts.append(
+            ConcurrencyChart(
+                feature=feature,
+                owned=have,
+                points=" ".join(f"{a},{b}" for a, b in coordinates),
+                owned_y=y(have) if have else None,
+                y_max=y_max,
+                peak=max((v for _m, v in points), default=0),
+                first=_label(start, hourly=False),
+                last=_label(end - datetime.timedelta(seconds=1), hourly=False),
+                rows=[(_label(moment, hourly), value) for moment, value in points],
+            )
+        )
     return charts
 
 
@@ -120,14 +131,22 @@ def heatmap(values: dict[tuple[int, int], float], weekday_names: list[str]) -> H
             value = values.get((weekday, hour), 0.0)
             row.append(value)
             level = 0 if not value or not maximum else min(4, 1 + int(3.999 * value / maximum))
-            cells.append(HeatCell(
-                x=HEAT_LEFT + hour * HEAT_CELL, y=HEAT_TOP + (weekday - 1) * HEAT_CELL, value=value, level=level,
-                title=f"{weekday_names[weekday - 1]} {hour:02d}:00 · {formats.number_format(value, 2)}",
-            ))
+            cells.append(
+                HeatCell(
+                    x=HEAT_LEFT + hour * HEAT_CELL,
+                    y=HEAT_TOP + (weekday - 1) * HEAT_CELL,
+                    value=value,
+                    level=level,
+                    title=f"{weekday_names[weekday - 1]} {hour:02d}:00 · {formats.number_format(value, 2)}",
+                )
+            )
         rows.append((weekday_names[weekday - 1], row))
     return Heatmap(
         cells=cells,
         days=[(HEAT_TOP + i * HEAT_CELL + HEAT_CELL // 2, name[:3]) for i, name in enumerate(weekday_names)],
         hours=[(HEAT_LEFT + h * HEAT_CELL + HEAT_CELL // 2, f"{h:02d}") for h in range(0, 24, 3)],
-        rows=rows, width=HEAT_LEFT + 24 * HEAT_CELL + 4, height=HEAT_TOP + 7 * HEAT_CELL + 4, maximum=maximum,
+        rows=rows,
+        width=HEAT_LEFT + 24 * HEAT_CELL + 4,
+        height=HEAT_TOP + 7 * HEAT_CELL + 4,
+        maximum=maximum,
     )

@@ -17,12 +17,19 @@ class UsageFilterForm(forms.Form):
     start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     granularity = forms.ChoiceField(
-        label=_("Per"), required=False,
+        label=_("Per"),
+        required=False,
         choices=[("day", _("day")), ("week", _("week")), ("month", _("month"))],
     )
 
-    def __init__(self, *args: Any, servers: list[str], features: list[str],
-                 default_period: tuple[datetime.date, datetime.date], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        servers: list[str],
+        features: list[str],
+        default_period: tuple[datetime.date, datetime.date],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.default_period = default_period
         self.fields["server"].widget = forms.Select(choices=[("", _("All servers")), *((s, s or "?") for s in servers)])
@@ -48,8 +55,13 @@ class UsageFilterForm(forms.Form):
         if start > end:
             start, end = end, start
         granularity = data.get("granularity") or "day"
-        return UsageFilters(start=start, end=end, server=data.get("server") or "", feature=data.get("feature") or "",
-                            granularity=granularity if granularity in GRANULARITIES else "day")
+        return UsageFilters(
+            start=start,
+            end=end,
+            server=data.get("server") or "",
+            feature=data.get("feature") or "",
+            granularity=granularity if granularity in GRANULARITIES else "day",
+        )
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -70,17 +82,24 @@ class MultipleFileField(forms.FileField):
 
 class LogUploadForm(forms.Form):
     files = MultipleFileField(
-        label=_("Debug logs"), help_text=_("lmgrd or vendor daemon logs, plain or gzip; several at once."),
+        label=_("Debug logs"),
+        help_text=_("lmgrd or vendor daemon logs, plain or gzip; several at once."),
     )
     server_name = forms.CharField(
-        label=_("License server host"), required=False, max_length=255,
+        label=_("License server host"),
+        required=False,
+        max_length=255,
         help_text=_("Only needed when the logs do not contain lmgrd's start-up line."),
     )
 
 
 class LmstatForm(forms.Form):
-    text = forms.CharField(label=_("lmstat -a output"), required=False, widget=forms.Textarea(attrs={"rows": 6}),
-                           max_length=2 * 1024 * 1024)
+    text = forms.CharField(
+        label=_("lmstat -a output"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        max_length=2 * 1024 * 1024,
+    )
     file = forms.FileField(label=_("or a file"), required=False)
 
     def clean(self) -> dict[str, Any]:

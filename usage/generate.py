@@ -58,8 +58,9 @@ class _Simulation:
     def _timestamp(self, moment: datetime.datetime) -> str:
         return f"{_clock(moment)} ({self.daemon}) TIMESTAMP {_date(moment)}\n"
 
-    def _line(self, moment: datetime.datetime, keyword: str, load: FeatureLoad, who: str, count: int,
-              reason: bool = False) -> str:
+    def _line(
+        self, moment: datetime.datetime, keyword: str, load: FeatureLoad, who: str, count: int, reason: bool = False
+    ) -> str:
         suffix = f"  ({count} licenses)" if count > 1 else ""
         why = '  (Licensed number of users already reached. (-4,342:10054 ""))' if reason else ""
         return f'{_clock(moment)} ({self.daemon}) {keyword}: "{load.feature}" {who}{suffix}{why}\n'
@@ -89,8 +90,14 @@ class _Simulation:
 
 
 def generate_log(
-    *, start: datetime.date, days: int, loads: list[FeatureLoad], users: int = 30, host: str = "lic01",
-    daemon: str = "ansyslmd", seed: int = 7,
+    *,
+    start: datetime.date,
+    days: int,
+    loads: list[FeatureLoad],
+    users: int = 30,
+    host: str = "lic01",
+    daemon: str = "ansyslmd",
+    seed: int = 7,
 ) -> Iterator[str]:
     """Lines (with ``\\n``) of a debug log from ``start`` over ``days`` days."""
     rng = random.Random(seed)
@@ -98,8 +105,10 @@ def generate_log(
     simulation = _Simulation(loads=loads, daemon=daemon, rng=rng)
     first = datetime.datetime.combine(start, datetime.time(0, 0, 5))
     yield f"{_clock(first)} (lmgrd) -----------------------------------------------\n"
-    yield (f"{_clock(first)} (lmgrd) FlexNet Licensing (v11.19.4.0 build 298654 x64_lsb) started on {host} "
-           f"(linux) ({_date(first)})\n")
+    yield (
+        f"{_clock(first)} (lmgrd) FlexNet Licensing (v11.19.4.0 build 298654 x64_lsb) started on {host} "
+        f"(linux) ({_date(first)})\n"
+    )
     for day in range(days):
         midnight = datetime.datetime.combine(start + datetime.timedelta(days=day), datetime.time())
         for stamp in range(4):
@@ -119,8 +128,12 @@ EVENTS_PER_SESSION = 2.2  # OUT + IN, and a few denials / queue entries
 def bench_loads(*, events: int, days: int, features: int = 50) -> list[FeatureLoad]:
     per_feature_day = events / EVENTS_PER_SESSION / days / features / (5 / 7 + 2 / 7 * 0.15)
     return [
-        FeatureLoad(f"bench_feature_{i:02d}", capacity=max(2, int(per_feature_day * 0.35) + i % 5),
-                    sessions_per_day=per_feature_day * (0.5 + (i % 10) / 10), mean_hours=1.5 + (i % 4) * 0.5,
-                    max_count=1 + (i % 3))
+        FeatureLoad(
+            f"bench_feature_{i:02d}",
+            capacity=max(2, int(per_feature_day * 0.35) + i % 5),
+            sessions_per_day=per_feature_day * (0.5 + (i % 10) / 10),
+            mean_hours=1.5 + (i % 4) * 0.5,
+            max_count=1 + (i % 3),
+        )
         for i in range(features)
     ]

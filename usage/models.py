@@ -47,7 +47,8 @@ class UsageSettings(models.Model):
     customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="usage_settings")
     retention_months = models.PositiveSmallIntegerField(_("keep raw events for (months)"), default=13)
     pseudonymise_users = models.BooleanField(
-        _("pseudonymise user names at upload"), default=False,
+        _("pseudonymise user names at upload"),
+        default=False,
         help_text=_("User names are replaced by a stable code before they are stored."),
     )
 
@@ -60,9 +61,9 @@ class UsageSettings(models.Model):
             ),
         ]
 
-
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.retention_months} months"
+
 
 class UploadSource(models.TextChoices):
     LOG = "log", _("debug log")
@@ -160,9 +161,9 @@ class UsageEvent(models.Model):
         constraints = [models.UniqueConstraint(fields=["customer", "key"], name="usage_event_key_unique")]
         indexes = [models.Index(fields=["customer", "server_name", "time"], name="usage_event_server_time")]
 
-
     def __str__(self) -> str:
         return f"{self.time} {self.feature} {self.get_kind_display()}"
+
 
 class UsageHour(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
@@ -184,17 +185,18 @@ class UsageHour(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["customer", "server_name", "daemon", "feature", "hour"],
-                                    name="usage_hour_unique"),
+            models.UniqueConstraint(
+                fields=["customer", "server_name", "daemon", "feature", "hour"], name="usage_hour_unique"
+            ),
         ]
         indexes = [
             models.Index(fields=["customer", "hour"], name="usage_hour_customer_hour"),
             models.Index(fields=["customer", "feature", "hour"], name="usage_hour_feature_hour"),
         ]
 
-
     def __str__(self) -> str:
         return f"{self.hour} {self.feature} peak {self.peak}"
+
 
 class PersonKind(models.TextChoices):
     USER = "user", _("user")
@@ -216,9 +218,9 @@ class UsagePersonDay(models.Model):
     class Meta:
         indexes = [models.Index(fields=["customer", "day"], name="usage_person_customer_day")]
 
-
     def __str__(self) -> str:
         return f"{self.day} {self.feature} {self.name}"
+
 
 class UsageSnapshot(models.Model):
     """An ``lmstat -a`` snapshot: who holds what at one moment."""

@@ -26,7 +26,13 @@ from typing import BinaryIO, NamedTuple
 
 # Event kinds, in the order their counts are reported.
 OUT, IN, DENIED, QUEUED, DEQUEUED, UNSUPPORTED, RESTART = (
-    "checkout", "checkin", "denied", "queued", "dequeued", "unsupported", "restart",
+    "checkout",
+    "checkin",
+    "denied",
+    "queued",
+    "dequeued",
+    "unsupported",
+    "restart",
 )
 _KEYWORDS = {"OUT": OUT, "IN": IN, "DENIED": DENIED, "QUEUED": QUEUED, "DEQUEUED": DEQUEUED, "UNSUPPORTED": UNSUPPORTED}
 EVENT_KINDS = (OUT, IN, DENIED, QUEUED, DEQUEUED, UNSUPPORTED)
@@ -110,9 +116,9 @@ def _date(month: str, day: str, year: str) -> datetime.date | None:
 
 
 _BLOCK_LINE = re.compile(
-    rb'^ ?((?:[01]?\d|2[0-3]):[0-5]\d:[0-5]\d) \(([^()\s]{1,64})\) (OUT|IN|DENIED|QUEUED|DEQUEUED|UNSUPPORTED): '
+    rb"^ ?((?:[01]?\d|2[0-3]):[0-5]\d:[0-5]\d) \(([^()\s]{1,64})\) (OUT|IN|DENIED|QUEUED|DEQUEUED|UNSUPPORTED): "
     rb'"([^"\n]{1,255})" ([^@"\s]{1,255})@(\S{1,255})(?:  \((\d{1,6}) licenses?\))?(?:  \(([^\n]{1,255})\))?'
-    rb'[ \t\r]*$|^([^\n]*)$',
+    rb"[ \t\r]*$|^([^\n]*)$",
     re.MULTILINE,
 )
 BLOCK_BYTES = 4 * 1024 * 1024
@@ -175,7 +181,8 @@ class _Reader:
                 last_seconds = seconds_of_day
                 events += 1
                 yield Event(
-                    number, day_start + seconds_table[seconds_of_day],
+                    number,
+                    day_start + seconds_table[seconds_of_day],
                     names.get(daemon) or names.setdefault(daemon, daemon.decode("utf-8", "replace")),
                     kinds[keyword],
                     names.get(feature) or names.setdefault(feature, feature.decode("utf-8", "replace")),
@@ -246,8 +253,9 @@ class _Reader:
         self.day, self.last_seconds = when, seconds_of_day
         summary.server_host = summary.server_host or started.group(1)
         summary.events += 1
-        return Event(number, datetime.datetime.combine(when, datetime.time()) + _SECONDS[seconds_of_day],
-                     daemon, RESTART)
+        return Event(
+            number, datetime.datetime.combine(when, datetime.time()) + _SECONDS[seconds_of_day], daemon, RESTART
+        )
 
     def _event_line(self, number: int, seconds_of_day: int, daemon: str, event: re.Match) -> Event | Skipped:
         summary = self.summary
@@ -268,8 +276,15 @@ class _Reader:
             reason = reason[1:-1]
         summary.events += 1
         return Event(
-            number, datetime.datetime.combine(self.day, datetime.time()) + _SECONDS[seconds_of_day],
-            daemon, _KEYWORDS[keyword], feature, user.strip(), host, count, reason[:255],
+            number,
+            datetime.datetime.combine(self.day, datetime.time()) + _SECONDS[seconds_of_day],
+            daemon,
+            _KEYWORDS[keyword],
+            feature,
+            user.strip(),
+            host,
+            count,
+            reason[:255],
         )
 
 
@@ -293,7 +308,7 @@ def parse_log(chunks: Iterable[bytes | str], summary: LogSummary | None = None) 
             cut = chunk.find(b"\n")
             if cut < 0:
                 continue
-            chunk, overlong = chunk[cut + 1:], False
+            chunk, overlong = chunk[cut + 1 :], False
         buffer.append(chunk)
         size += len(chunk)
         if size < BLOCK_BYTES and len(buffer) < 20000:
@@ -308,7 +323,7 @@ def parse_log(chunks: Iterable[bytes | str], summary: LogSummary | None = None) 
                 buffer, size, overlong = [], 0, True
             continue
         yield from reader.block(block[:cut])
-        buffer = [block[cut + 1:]]
+        buffer = [block[cut + 1 :]]
         size = len(buffer[0])
     if buffer:
         block = b"".join(buffer)
@@ -379,8 +394,8 @@ class Replay:
 
     def __init__(self) -> None:
         self.features: dict[tuple[str, str], FeatureFigures] = defaultdict(FeatureFigures)
-        self.holders: dict[tuple[str, str], dict[tuple[str, str], list[tuple[datetime.datetime, int]]]] = (
-            defaultdict(lambda: defaultdict(list))
+        self.holders: dict[tuple[str, str], dict[tuple[str, str], list[tuple[datetime.datetime, int]]]] = defaultdict(
+            lambda: defaultdict(list)
         )
         self.last_time: dict[tuple[str, str], datetime.datetime] = {}
         # Denials waiting for their window to pass, in time order; per (daemon, feature, user)
@@ -551,8 +566,11 @@ def _snapshot_time(match: re.Match) -> datetime.datetime | None:
 def _feature_totals(totals: str) -> dict:
     issued = _ISSUED.search(totals)
     in_use = _IN_USE.search(totals)
-    feature: dict = {"issued": int(issued.group(1)) if issued else None,
-                     "in_use": int(in_use.group(1)) if in_use else 0, "users": []}
+    feature: dict = {
+        "issued": int(issued.group(1)) if issued else None,
+        "in_use": int(in_use.group(1)) if in_use else 0,
+        "users": [],
+    }
     if "Uncounted" in totals:
         feature["uncounted"] = True
     return feature
@@ -569,8 +587,12 @@ def _holder(match: re.Match, snapshot: datetime.datetime | None) -> dict:
                 start = start.replace(year=snapshot.year - 1)
         except ValueError:
             start = None
-    return {"user": user, "host": host, "start": start.isoformat(timespec="minutes") if start else None,
-            "licenses": int(licenses) if licenses else 1}
+    return {
+        "user": user,
+        "host": host,
+        "start": start.isoformat(timespec="minutes") if start else None,
+        "licenses": int(licenses) if licenses else 1,
+    }
 
 
 def _server_line(text: str, server: dict) -> bool:

@@ -19,8 +19,16 @@ from .parsers import DENIED, DEQUEUED, IN, OUT, QUEUED, TRUE_DENIAL_WINDOW, UNSU
 HOUR = datetime.timedelta(hours=1)
 # Hour row fields, in order.
 PEAK, SECONDS, CHECKOUTS, DENIALS, TRUE_DENIALS, QUEUED_N, QUEUE_WAIT, UNSUPPORTED_N = range(8)
-HOUR_FIELDS = ("peak", "license_seconds", "checkouts", "denials", "true_denials", "queued", "queue_wait_seconds",
-               "unsupported")
+HOUR_FIELDS = (
+    "peak",
+    "license_seconds",
+    "checkouts",
+    "denials",
+    "true_denials",
+    "queued",
+    "queue_wait_seconds",
+    "unsupported",
+)
 PERSON_FIELDS = ("license_seconds", "checkouts", "denials")
 
 HourKey = tuple[str, str, datetime.datetime]  # daemon, feature, hour
@@ -86,10 +94,15 @@ class RollupBuilder:
             self.level[key] = (change.time, change.after)
         replay.changes.clear()
         for session in replay.sessions:
-            self._spread(session.start, session.end, [
-                (session.daemon, session.feature, "user", session.user),
-                (session.daemon, session.feature, "host", session.host),
-            ], session.count)
+            self._spread(
+                session.start,
+                session.end,
+                [
+                    (session.daemon, session.feature, "user", session.user),
+                    (session.daemon, session.feature, "host", session.host),
+                ],
+                session.count,
+            )
         replay.sessions.clear()
         for denial in replay.denials:
             if denial.true:

@@ -169,23 +169,40 @@ def usage_feature_summary(*, customer: Customer, filters: UsageFilters, today: d
     """Per feature over the period: peak, 95th percentile, license-hours, checkouts, denials,
     true denials, queue entries and waits, against the quantity owned. Three queries."""
     hours = _hours(customer, filters)
-    totals = hours.values("feature").annotate(
-        peak=Max("peak"), seconds=Sum("license_seconds"), checkouts=Sum("checkouts"), denials=Sum("denials"),
-        true_denials=Sum("true_denials"), queued=Sum("queued"), wait=Sum("queue_wait_seconds"),
-        unsupported=Sum("unsupported"),
-    ).order_by("feature")
+    totals = (
+        hours.values("feature")
+        .annotate(
+            peak=Max("peak"),
+            seconds=Sum("license_seconds"),
+            checkouts=Sum("checkouts"),
+            denials=Sum("denials"),
+            true_denials=Sum("true_denials"),
+            queued=Sum("queued"),
+            wait=Sum("queue_wait_seconds"),
+            unsupported=Sum("unsupported"),
+        )
+        .order_by("feature")
+    )
     histograms = _peak_histograms(hours, ("feature",))
     owned = owned_by_feature(customer=customer, today=today)
     result = []
     for row in totals:
         feature = row["feature"]
-        result.append(FeatureUsage(
-            feature=feature, owned=owned.get(feature), peak=row["peak"] or 0,
-            p95=percentile(histograms.get((feature,), {}), filters.hours),
-            license_hours=round((row["seconds"] or 0) / 3600, 1), checkouts=row["checkouts"] or 0,
-            denials=row["denials"] or 0, true_denials=row["true_denials"] or 0, queued=row["queued"] or 0,
-            queue_wait_seconds=row["wait"] or 0, unsupported=row["unsupported"] or 0,
-        ))
+        result.append(
+            FeatureUsage(
+                feature=feature,
+                owned=owned.get(feature),
+                peak=row["peak"] or 0,
+                p95=percentile(histograms.get((feature,), {}), filters.hours),
+                license_hours=round((row["seconds"] or 0) / 3600, 1),
+                checkouts=row["checkouts"] or 0,
+                denials=row["denials"] or 0,
+                true_denials=row["true_denials"] or 0,
+                queued=row["queued"] or 0,
+                queue_wait_seconds=row["wait"] or 0,
+                unsupported=row["unsupported"] or 0,
+            )
+        )
     return result
 
 
@@ -221,21 +238,35 @@ def usage_periods(*, customer: Customer, filters: UsageFilters) -> list[PeriodRo
     denials. Two queries."""
     trunc = _TRUNC[filters.granularity]
     hours = _hours(customer, filters).annotate(period=trunc("hour", tzinfo=datetime.UTC))
-    totals = hours.values("feature", "period").annotate(
-        peak=Max("peak"), seconds=Sum("license_seconds"), denials=Sum("denials"), true_denials=Sum("true_denials"),
-    ).order_by("feature", "period")
-    histograms = {(feature, str(period)[:10]): counts
-                  for (feature, period), counts in _peak_histograms(hours, ("feature", "period")).items()}
+    totals = (
+        hours.values("feature", "period")
+        .annotate(
+            peak=Max("peak"),
+            seconds=Sum("license_seconds"),
+            denials=Sum("denials"),
+            true_denials=Sum("true_denials"),
+        )
+        .order_by("feature", "period")
+    )
+    histograms = {
+        (feature, str(period)[:10]): counts
+        for (feature, period), counts in _peak_histograms(hours, ("feature", "period")).items()
+    }
     result = []
     for row in totals:
         period_start = row["period"].date() if isinstance(row["period"], datetime.datetime) else row["period"]
         period_hours = _period_hours(period_start, filters)
-        result.append(PeriodRow(
-            feature=row["feature"], start=period_start, peak=row["peak"] or 0,
-            p95=percentile(histograms.get((row["feature"], period_start.isoformat()), {}), period_hours),
-            license_hours=round((row["seconds"] or 0) / 3600, 1), denials=row["denials"] or 0,
-            true_denials=row["true_denials"] or 0,
-        ))
+        result.append(
+            PeriodRow(
+                feature=row["feature"],
+                start=period_start,
+                peak=row["peak"] or 0,
+                p95=percentile(histograms.get((row["feature"], period_start.isoformat()), {}), period_hours),
+                license_hours=round((row["seconds"] or 0) / 3600, 1),
+                denials=row["denials"] or 0,
+                true_denials=row["true_denials"] or 0,
+            )
+        )
     return result
 
 
@@ -257,8 +288,12 @@ def usage_concurrency(*, customer: Customer, filters: UsageFilters, features: It
     bucket = "hour" if (filters.end - filters.start).days < 7 else "day"
     hours = _hours(customer, filters).filter(feature__in=features)
     if bucket == "day":
-        rows = (hours.annotate(bucket=TruncDay("hour", tzinfo=datetime.UTC)).values("feature", "bucket", "hour")
-                .annotate(total=Sum("peak")).values_list("feature", "bucket", "total"))
+        rows = (
+            hours.annotate(bucket=TruncDay("hour", tzinfo=datetime.UTC))
+            .values("feature", "bucket", "hour")
+            .annotate(total=Sum("peak"))
+            .values_list("feature", "bucket", "total")
+        )
         series: dict[str, dict] = defaultdict(dict)
         for feature, day, total in rows:
             series[feature][day] = max(series[feature].get(day, 0), total or 0)
@@ -274,9 +309,11 @@ def usage_heatmap(*, customer: Customer, filters: UsageFilters) -> dict[tuple[in
     """(ISO weekday 1-7, hour 0-23) -> licenses out on average. One query."""
     rows = (
         _hours(customer, filters)
-        .annotate(weekday=ExtractIsoWeekDay("hour", tzinfo=datetime.UTC), hour_of_day=ExtractHour(
-            "hour", tzinfo=datetime.UTC))
-        .values("weekday", "hour_of_day").annotate(seconds=Sum("license_seconds"))
+        .annotate(
+            weekday=ExtractIsoWeekDay("hour", tzinfo=datetime.UTC), hour_of_day=ExtractHour("hour", tzinfo=datetime.UTC)
+        )
+        .values("weekday", "hour_of_day")
+        .annotate(seconds=Sum("license_seconds"))
     )
     weeks = max(1, ((filters.end - filters.start).days + 1) / 7)
     return {(row["weekday"], row["hour_of_day"]): round(row["seconds"] / 3600 / weeks, 2) for row in rows}
@@ -292,14 +329,16 @@ class PersonRow:
 
 def usage_top(*, customer: Customer, filters: UsageFilters, kind: str, limit: int = 10) -> list[PersonRow]:
     """The users (or hosts) with the most license-hours in the period. One query."""
-    queryset = UsagePersonDay.objects.filter(customer=customer, kind=kind, day__gte=filters.start,
-                                             day__lte=filters.end)
+    queryset = UsagePersonDay.objects.filter(customer=customer, kind=kind, day__gte=filters.start, day__lte=filters.end)
     if filters.server:
         queryset = queryset.filter(server_name=filters.server)
     if filters.feature:
         queryset = queryset.filter(feature=filters.feature)
-    rows = (queryset.values("name").annotate(seconds=Sum("license_seconds"), checkouts=Sum("checkouts"),
-                                              denials=Sum("denials")).order_by("-seconds", "-denials", "name")[:limit])
+    rows = (
+        queryset.values("name")
+        .annotate(seconds=Sum("license_seconds"), checkouts=Sum("checkouts"), denials=Sum("denials"))
+        .order_by("-seconds", "-denials", "name")[:limit]
+    )
     return [PersonRow(row["name"], round(row["seconds"] / 3600, 1), row["checkouts"], row["denials"]) for row in rows]
 
 
@@ -312,8 +351,13 @@ def usage_totals(*, customer: Customer, server: str = "") -> dict[str, int]:
     queryset = UsageHour.objects.filter(customer=customer)
     if server:
         queryset = queryset.filter(server_name=server)
-    return queryset.aggregate(seconds=Sum("license_seconds"), checkouts=Sum("checkouts"), denials=Sum("denials"),
-                              true_denials=Sum("true_denials"), rows=Count("id"))
+    return queryset.aggregate(
+        seconds=Sum("license_seconds"),
+        checkouts=Sum("checkouts"),
+        denials=Sum("denials"),
+        true_denials=Sum("true_denials"),
+        rows=Count("id"),
+    )
 
 
 # --- recommendations -----------------------------------------------------------------------
@@ -353,8 +397,9 @@ def entitlement_recommendations(
     features = {e.product.feature for e in entitlements}
     if not features:
         return {}
-    start = datetime.datetime.combine(today - datetime.timedelta(days=RECOMMENDATION_DAYS - 1), datetime.time(),
-                                      tzinfo=datetime.UTC)
+    start = datetime.datetime.combine(
+        today - datetime.timedelta(days=RECOMMENDATION_DAYS - 1), datetime.time(), tzinfo=datetime.UTC
+    )
     end = datetime.datetime.combine(today + datetime.timedelta(days=1), datetime.time(), tzinfo=datetime.UTC)
     denials_start = end - datetime.timedelta(days=DENIALS_DAYS)
     hours = UsageHour.objects.filter(customer=customer, feature__in=features, hour__gte=start, hour__lt=end)
@@ -388,12 +433,22 @@ def entitlement_recommendations(
         elif p95 < have:
             change = -min(have - p95, entitlement.quantity)
             text = _("%(owned)s owned, 95th percentile %(p95)s in 90 days: consider %(fewer)s fewer %(when)s") % {
-                "owned": have, "p95": p95, "fewer": -change, "when": _renewal(entitlement)}
+                "owned": have,
+                "p95": p95,
+                "fewer": -change,
+                "when": _renewal(entitlement),
+            }
         else:
             change = 0
             text = _("%(owned)s owned, 95th percentile %(p95)s in 90 days: fully used") % {"owned": have, "p95": p95}
         result[entitlement.pk] = Recommendation(
-            owned=have, p95=p95, peak=peak, denials=n_denials, true_denials=n_true, change=change, text=text,
+            owned=have,
+            p95=p95,
+            peak=peak,
+            denials=n_denials,
+            true_denials=n_true,
+            change=change,
+            text=text,
             utilisation=round(100 * p95 / have) if have else 0,
         )
     return result

@@ -54,8 +54,12 @@ MAX_FILES_PER_REQUEST = 10
 MAX_REQUEST_BYTES = 2 * 1024**3  # per request (several files); the web server may set less
 MAX_LMSTAT_CHARS = 2 * 1024**2
 KIND_VALUES = {
-    parsers.RESTART: EventKind.RESTART, parsers.IN: EventKind.CHECKIN, parsers.DEQUEUED: EventKind.DEQUEUED,
-    parsers.OUT: EventKind.CHECKOUT, parsers.DENIED: EventKind.DENIED, parsers.QUEUED: EventKind.QUEUED,
+    parsers.RESTART: EventKind.RESTART,
+    parsers.IN: EventKind.CHECKIN,
+    parsers.DEQUEUED: EventKind.DEQUEUED,
+    parsers.OUT: EventKind.CHECKOUT,
+    parsers.DENIED: EventKind.DENIED,
+    parsers.QUEUED: EventKind.QUEUED,
     parsers.UNSUPPORTED: EventKind.UNSUPPORTED,
 }
 KIND_NAMES = {value: name for name, value in KIND_VALUES.items()}
@@ -110,7 +114,11 @@ def _enqueue(upload: Upload) -> None:
 
 
 def usage_uploads_create(
-    *, customer: Customer, actor: User, files: list[tuple[str, Iterable[bytes]]], server_name: str = "",
+    *,
+    customer: Customer,
+    actor: User,
+    files: list[tuple[str, Iterable[bytes]]],
+    server_name: str = "",
     source: str = UploadSource.LOG,
 ) -> list[Upload]:
     """Stores each (name, chunks) file and queues its ingest. Needs CHANGE_LICENSE_SERVER;
@@ -128,15 +136,25 @@ def usage_uploads_create(
     with transaction.atomic():
         uploads = [
             Upload.objects.create(
-                customer=customer, source=source, name=name[:255], size=size, path=path,
-                server_name=server_name[:255], license_server_id=_server_for(customer, server_name),
+                customer=customer,
+                source=source,
+                name=name[:255],
+                size=size,
+                path=path,
+                server_name=server_name[:255],
+                license_server_id=_server_for(customer, server_name),
                 created_by=actor,
             )
             for name, path, size in stored
         ]
         for upload in uploads:
-            audit_record(customer=customer, actor=actor, action="usage.upload", target=upload.name,
-                         details={"upload": upload.pk, "source": source, "bytes": upload.size})
+            audit_record(
+                customer=customer,
+                actor=actor,
+                action="usage.upload",
+                target=upload.name,
+                details={"upload": upload.pk, "source": source, "bytes": upload.size},
+            )
             _enqueue(upload)
     return uploads
 
@@ -145,7 +163,10 @@ def usage_lmstat_create(*, customer: Customer, actor: User, text: str) -> Upload
     if len(text) > MAX_LMSTAT_CHARS:
         raise PortalError(_("The lmstat output is too long."))
     return usage_uploads_create(
-        customer=customer, actor=actor, files=[("lmstat -a", [text.encode()])], source=UploadSource.LMSTAT,
+        customer=customer,
+        actor=actor,
+        files=[("lmstat -a", [text.encode()])],
+        source=UploadSource.LMSTAT,
     )[0]
 
 
@@ -161,8 +182,9 @@ def usage_upload_delete(*, customer: Customer, actor: User, upload: Upload) -> N
     first = derived.order_by("time").values_list("time", flat=True).first()
     since = min(retention_watermark(customer), first) if first else None
     path = upload.path
-    audit_record(customer=customer, actor=actor, action="usage.upload_deleted", target=upload.name,
-                 details={"upload": upload.pk})
+    audit_record(
+        customer=customer, actor=actor, action="usage.upload_deleted", target=upload.name, details={"upload": upload.pk}
+    )
     upload.delete()
     for server_name in sorted(servers):
         usage_rollups_rebuild(customer=customer, server_name=server_name, since=since)
@@ -188,8 +210,19 @@ def _count_lines(path: Path) -> int:
 
 
 def event_key(server_name: str, event: parsers.Event, occurrence: int) -> int:
-    text = "\x1f".join((server_name, event.daemon, event.time.isoformat(), event.kind, event.feature, event.user,
-                        event.host, str(event.count), str(occurrence)))
+    text = "\x1f".join(
+        (
+            server_name,
+            event.daemon,
+            event.time.isoformat(),
+            event.kind,
+            event.feature,
+            event.user,
+            event.host,
+            str(event.count),
+            str(occurrence),
+        )
+    )
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
 
 
@@ -206,8 +239,11 @@ class _Progress:
 
     def save(self, **extra: object) -> None:
         Upload.objects.filter(pk=self.upload.pk).update(
-            lines_done=self.summary.lines_seen, events_read=self.summary.events,
-            skipped_count=self.summary.skipped, skipped=self.skipped, **extra,
+            lines_done=self.summary.lines_seen,
+            events_read=self.summary.events,
+            skipped_count=self.summary.skipped,
+            skipped=self.skipped,
+            **extra,
         )
 
 
@@ -223,11 +259,33 @@ def _lines(chunks: Iterable[bytes | str], progress: _Progress) -> Iterator[bytes
         yield chunk
 
 
-EVENT_COLUMNS = ("customer_id", "upload_id", "server_name", "daemon", "kind", "time", "feature", "user", "host",
-                 "count", "occurrence", "key")
+EVENT_COLUMNS = (
+    "customer_id",
+    "upload_id",
+    "server_name",
+    "daemon",
+    "kind",
+    "time",
+    "feature",
+    "user",
+    "host",
+    "count",
+    "occurrence",
+    "key",
+)
 HOUR_COLUMNS = ("customer_id", "server_name", "license_server_id", "daemon", "feature", "hour", *HOUR_FIELDS)
-PERSON_COLUMNS = ("customer_id", "server_name", "daemon", "feature", "day", "kind", "name", "license_seconds",
-                  "checkouts", "denials")
+PERSON_COLUMNS = (
+    "customer_id",
+    "server_name",
+    "daemon",
+    "feature",
+    "day",
+    "kind",
+    "name",
+    "license_seconds",
+    "checkouts",
+    "denials",
+)
 
 
 def _insert_rows(table: str, columns: tuple[str, ...], rows: list[tuple], *, skip_conflicts: bool = False) -> None:
@@ -280,19 +338,39 @@ def _ingest_log(upload: Upload, lines: Iterable[bytes | str], progress: _Progres
             continue
         name = server_name or progress.summary.server_host or ""
         if pseudonymise and item.user:
-            item = parsers.Event(item.line, item.time, item.daemon, item.kind, item.feature,
-                                 pseudonym(customer, item.user), item.host, item.count, item.reason)
+            item = parsers.Event(
+                item.line,
+                item.time,
+                item.daemon,
+                item.kind,
+                item.feature,
+                pseudonym(customer, item.user),
+                item.host,
+                item.count,
+                item.reason,
+            )
         if item.time != second:
             second, seen_in_second = item.time, {}
         identity = (name, item.daemon, item.kind, item.feature, item.user, item.host, item.count)
         occurrence = seen_in_second.get(identity, 0)
         seen_in_second[identity] = occurrence + 1
         servers.add(name)
-        batch.append((
-            customer.pk, upload.pk, name[:255], item.daemon[:64], KIND_VALUES[item.kind],
-            item.time.replace(tzinfo=datetime.UTC), item.feature[:255], item.user[:255], item.host[:255],
-            min(item.count, 2**31 - 1), occurrence, event_key(name, item, occurrence),
-        ))
+        batch.append(
+            (
+                customer.pk,
+                upload.pk,
+                name[:255],
+                item.daemon[:64],
+                KIND_VALUES[item.kind],
+                item.time.replace(tzinfo=datetime.UTC),
+                item.feature[:255],
+                item.user[:255],
+                item.host[:255],
+                min(item.count, 2**31 - 1),
+                occurrence,
+                event_key(name, item, occurrence),
+            )
+        )
         if len(batch) >= BATCH:
             write()
     if batch:
@@ -306,7 +384,10 @@ def _ingest_lmstat(upload: Upload, lines: Iterable[bytes | str], progress: _Prog
     taken = result.get("snapshot_time")
     server = result.get("server", {}).get("host", "") or upload.server_name
     UsageSnapshot.objects.create(
-        customer=upload.customer, upload=upload, server_name=server[:255], data=result,
+        customer=upload.customer,
+        upload=upload,
+        server_name=server[:255],
+        data=result,
         taken_at=datetime.datetime.fromisoformat(taken).replace(tzinfo=datetime.UTC) if taken else None,
     )
     progress.summary.events = sum(len(f["users"]) for f in result["features"].values())
@@ -325,7 +406,8 @@ def usage_upload_ingest(*, upload_id: int) -> Upload | None:
             return upload
         path = upload_dir() / upload.path
         Upload.objects.filter(pk=upload.pk).update(
-            status=UploadStatus.RUNNING, lines_total=_count_lines(path) if path.exists() else 0,
+            status=UploadStatus.RUNNING,
+            lines_total=_count_lines(path) if path.exists() else 0,
         )
     progress = _Progress(upload)
     try:
@@ -355,9 +437,14 @@ def usage_log_ingest_lines(
     *, customer: Customer, name: str, lines: Iterable[bytes | str], server_name: str = ""
 ) -> Upload:
     """Ingests generated lines (demo and benchmark data) as one upload, in this process."""
-    upload = Upload.objects.create(customer=customer, source=UploadSource.LOG, name=name[:255],
-                                   server_name=server_name, license_server_id=_server_for(customer, server_name),
-                                   status=UploadStatus.RUNNING)
+    upload = Upload.objects.create(
+        customer=customer,
+        source=UploadSource.LOG,
+        name=name[:255],
+        server_name=server_name,
+        license_server_id=_server_for(customer, server_name),
+        status=UploadStatus.RUNNING,
+    )
     progress = _Progress(upload)
     servers = _ingest_log(upload, lines, progress)
     with transaction.atomic():
@@ -415,14 +502,30 @@ def usage_rollups_rebuild(*, customer: Customer, server_name: str, since: dateti
         nonlocal written
         hour_rows = [row for row in flushed[0] if row[0][2] >= naive_since]
         person_rows = [row for row in flushed[1] if row[0][2] >= naive_since.date()]
-        _insert_rows(UsageHour._meta.db_table, HOUR_COLUMNS, [
-            (customer.pk, server_name, license_server_id, daemon, feature, hour.replace(tzinfo=datetime.UTC), *values)
-            for (daemon, feature, hour), values in hour_rows
-        ])
-        _insert_rows(UsagePersonDay._meta.db_table, PERSON_COLUMNS, [
-            (customer.pk, server_name, daemon, feature, day, kind, name[:255], *values)
-            for (daemon, feature, day, kind, name), values in person_rows
-        ])
+        _insert_rows(
+            UsageHour._meta.db_table,
+            HOUR_COLUMNS,
+            [
+                (
+                    customer.pk,
+                    server_name,
+                    license_server_id,
+                    daemon,
+                    feature,
+                    hour.replace(tzinfo=datetime.UTC),
+                    *values,
+                )
+                for (daemon, feature, hour), values in hour_rows
+            ],
+        )
+        _insert_rows(
+            UsagePersonDay._meta.db_table,
+            PERSON_COLUMNS,
+            [
+                (customer.pk, server_name, daemon, feature, day, kind, name[:255], *values)
+                for (daemon, feature, day, kind, name), values in person_rows
+            ],
+        )
         written += len(hour_rows)
 
     for event in _stored_events(customer, server_name):
@@ -446,28 +549,41 @@ def _hash_key(raw: str) -> str:
 def usage_agent_key_create(*, customer: Customer, actor: User, server_name: str) -> tuple[AgentKey, str]:
     """A new upload key for the agent on one license server. The key is returned once, only
     its hash is stored. Audited."""
-    authorize(actor=actor, customer=customer, permission=Permission.CHANGE_LICENSE_SERVER,
-              action="usage.agent_key_create")
+    authorize(
+        actor=actor, customer=customer, permission=Permission.CHANGE_LICENSE_SERVER, action="usage.agent_key_create"
+    )
     server_name = server_name.strip()
     if not server_name or len(server_name) > 255 or any(c.isspace() for c in server_name):
         raise PortalError(_("Enter the license server's host name."), field="server_name")
     raw = AGENT_KEY_PREFIX + secrets.token_urlsafe(32)
-    key = AgentKey.objects.create(customer=customer, server_name=server_name, prefix=raw[:10],
-                                  key_hash=_hash_key(raw), created_by=actor)
-    audit_record(customer=customer, actor=actor, action="usage.agent_key_created", target=key.prefix,
-                 details={"server": server_name})
+    key = AgentKey.objects.create(
+        customer=customer, server_name=server_name, prefix=raw[:10], key_hash=_hash_key(raw), created_by=actor
+    )
+    audit_record(
+        customer=customer,
+        actor=actor,
+        action="usage.agent_key_created",
+        target=key.prefix,
+        details={"server": server_name},
+    )
     return key, raw
 
 
 @transaction.atomic
 def usage_agent_key_revoke(*, customer: Customer, actor: User, key: AgentKey) -> None:
-    authorize(actor=actor, customer=customer, permission=Permission.CHANGE_LICENSE_SERVER,
-              action="usage.agent_key_revoke")
+    authorize(
+        actor=actor, customer=customer, permission=Permission.CHANGE_LICENSE_SERVER, action="usage.agent_key_revoke"
+    )
     if key.customer_id != customer.pk:
         raise PortalError(_("No such key."))
     AgentKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    audit_record(customer=customer, actor=actor, action="usage.agent_key_revoked", target=key.prefix,
-                 details={"server": key.server_name})
+    audit_record(
+        customer=customer,
+        actor=actor,
+        action="usage.agent_key_revoked",
+        target=key.prefix,
+        details={"server": key.server_name},
+    )
 
 
 def usage_agent_key_by_header(*, authorization: str) -> AgentKey | None:
@@ -477,9 +593,7 @@ def usage_agent_key_by_header(*, authorization: str) -> AgentKey | None:
     raw = raw.strip()
     if scheme.lower() != "bearer" or not raw.startswith(AGENT_KEY_PREFIX) or len(raw) > 200:
         return None
-    key = AgentKey.objects.select_related("customer").filter(
-        key_hash=_hash_key(raw), revoked_at__isnull=True
-    ).first()
+    key = AgentKey.objects.select_related("customer").filter(key_hash=_hash_key(raw), revoked_at__isnull=True).first()
     if key is not None:
         AgentKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
     return key
@@ -498,11 +612,22 @@ def usage_agent_upload(*, key: AgentKey, log: Iterable[bytes] | None, lmstat: st
                 continue
             path, size = _store(chunks)
             upload = Upload.objects.create(
-                customer=customer, source=source, name=name, size=size, path=path, server_name=key.server_name,
-                license_server_id=_server_for(customer, key.server_name), agent_key=key,
+                customer=customer,
+                source=source,
+                name=name,
+                size=size,
+                path=path,
+                server_name=key.server_name,
+                license_server_id=_server_for(customer, key.server_name),
+                agent_key=key,
             )
-            audit_record(customer=customer, actor=None, action="usage.agent_upload", target=key.prefix,
-                         details={"upload": upload.pk, "bytes": size, "server": key.server_name})
+            audit_record(
+                customer=customer,
+                actor=None,
+                action="usage.agent_upload",
+                target=key.prefix,
+                details={"upload": upload.pk, "bytes": size, "server": key.server_name},
+            )
             _enqueue(upload)
             uploads.append(upload)
     return uploads
@@ -512,17 +637,21 @@ def usage_agent_upload(*, key: AgentKey, log: Iterable[bytes] | None, lmstat: st
 
 
 @transaction.atomic
-def usage_settings_update(*, customer: Customer, actor: User, retention_months: int,
-                          pseudonymise_users: bool) -> UsageSettings:
-    authorize(actor=actor, customer=customer, permission=Permission.CHANGE_LICENSE_SERVER,
-              action="usage.settings")
+def usage_settings_update(
+    *, customer: Customer, actor: User, retention_months: int, pseudonymise_users: bool
+) -> UsageSettings:
+    authorize(actor=actor, customer=customer, permission=Permission.CHANGE_LICENSE_SERVER, action="usage.settings")
     if not 1 <= retention_months <= 120:
         raise PortalError(_("Keep raw events between 1 and 120 months."), field="retention_months")
     found = usage_settings_for(customer)
     found.retention_months, found.pseudonymise_users = retention_months, pseudonymise_users
     found.save()
-    audit_record(customer=customer, actor=actor, action="usage.settings",
-                 details={"retention_months": retention_months, "pseudonymise_users": pseudonymise_users})
+    audit_record(
+        customer=customer,
+        actor=actor,
+        action="usage.settings",
+        details={"retention_months": retention_months, "pseudonymise_users": pseudonymise_users},
+    )
     return found
 
 
@@ -541,7 +670,11 @@ def usage_retention_enforce(*, now: datetime.datetime | None = None) -> int:
             count, _detail = UsageEvent.objects.filter(customer_id=customer_id, time__lt=cutoff).delete()
             UsageSnapshot.objects.filter(customer_id=customer_id, taken_at__lt=cutoff).delete()
             if count:
-                audit_record(customer=Customer.objects.get(pk=customer_id), actor=None, action="usage.retention",
-                             details={"events_deleted": count, "before": cutoff.date().isoformat()})
+                audit_record(
+                    customer=Customer.objects.get(pk=customer_id),
+                    actor=None,
+                    action="usage.retention",
+                    details={"events_deleted": count, "before": cutoff.date().isoformat()},
+                )
         deleted += count
     return deleted

@@ -45,7 +45,9 @@ class _UsageMixin(CustomerViewMixin):
         today = timezone.localdate()
         servers, features = selectors.usage_choices(customer=self.customer)
         return UsageFilterForm(
-            self.request.GET or None, servers=servers, features=features,
+            self.request.GET or None,
+            servers=servers,
+            features=features,
             default_period=selectors.default_period(customer=self.customer, today=today),
         )
 
@@ -63,14 +65,17 @@ class UsageView(_UsageMixin, TemplateView):
         choices = {"server": servers, "feature": features, "granularity": selectors.GRANULARITIES}
         if shared_view(self.request.GET, choices=choices):
             content = customer_fragment(
-                name="usage", customer=self.customer,
-                vary=(self.access.role, sorted(self.request.GET.items())), render=self.render_content,
+                name="usage",
+                customer=self.customer,
+                vary=(self.access.role, sorted(self.request.GET.items())),
+                render=self.render_content,
             )
         else:
             content = mark_safe(self.render_content())  # noqa: S308 - template output
         can_change = self.access.has(Permission.CHANGE_LICENSE_SERVER)
         context: dict[str, Any] = {
-            "content": content, "can_change": can_change,
+            "content": content,
+            "can_change": can_change,
             "uploads": selectors.upload_list(customer=self.customer),
         }
         if can_change:
@@ -79,9 +84,13 @@ class UsageView(_UsageMixin, TemplateView):
                 upload_form=kwargs.pop("upload_form", None) or LogUploadForm(),
                 lmstat_form=kwargs.pop("lmstat_form", None) or LmstatForm(),
                 key_form=kwargs.pop("key_form", None) or AgentKeyForm(),
-                settings_form=kwargs.pop("settings_form", None) or UsageSettingsForm(initial={
-                    "retention_months": settings_.retention_months,
-                    "pseudonymise_users": settings_.pseudonymise_users}),
+                settings_form=kwargs.pop("settings_form", None)
+                or UsageSettingsForm(
+                    initial={
+                        "retention_months": settings_.retention_months,
+                        "pseudonymise_users": settings_.pseudonymise_users,
+                    }
+                ),
                 agent_keys=selectors.agent_key_list(customer=self.customer),
                 new_key=self.new_key,
                 agent_url=self.request.build_absolute_uri(reverse("usage_agent_upload")),
@@ -97,19 +106,30 @@ class UsageView(_UsageMixin, TemplateView):
         hourly = (filters.end - filters.start).days < 7
         series = selectors.usage_concurrency(customer=self.customer, filters=filters, features=shown)
         owned = {row.feature: row.owned for row in summary if row.owned}
-        return render_to_string("usage/_content.html", {
-            "customer": self.customer, "can_change": self.access.has(Permission.CHANGE_LICENSE_SERVER),
-            "form": form, "filters": filters, "summary": summary,
-            "unmatched": [row for row in summary if not row.matched],
-            "charts": concurrency_charts(series={f: series.get(f, []) for f in shown}, owned=owned,
-                                         start=filters.start_time, end=filters.end_time, hourly=hourly),
-            "periods": selectors.usage_periods(customer=self.customer, filters=filters),
-            "heatmap": heatmap(selectors.usage_heatmap(customer=self.customer, filters=filters), _weekday_names()),
-            "top_users": selectors.usage_top(customer=self.customer, filters=filters, kind="user"),
-            "top_hosts": selectors.usage_top(customer=self.customer, filters=filters, kind="host"),
-            "snapshots": selectors.usage_latest_snapshots(customer=self.customer),
-            "export_query": self.request.GET.urlencode(),
-        })
+        return render_to_string(
+            "usage/_content.html",
+            {
+                "customer": self.customer,
+                "can_change": self.access.has(Permission.CHANGE_LICENSE_SERVER),
+                "form": form,
+                "filters": filters,
+                "summary": summary,
+                "unmatched": [row for row in summary if not row.matched],
+                "charts": concurrency_charts(
+                    series={f: series.get(f, []) for f in shown},
+                    owned=owned,
+                    start=filters.start_time,
+                    end=filters.end_time,
+                    hourly=hourly,
+                ),
+                "periods": selectors.usage_periods(customer=self.customer, filters=filters),
+                "heatmap": heatmap(selectors.usage_heatmap(customer=self.customer, filters=filters), _weekday_names()),
+                "top_users": selectors.usage_top(customer=self.customer, filters=filters, kind="user"),
+                "top_hosts": selectors.usage_top(customer=self.customer, filters=filters, kind="host"),
+                "snapshots": selectors.usage_latest_snapshots(customer=self.customer),
+                "export_query": self.request.GET.urlencode(),
+            },
+        )
 
 
 def _rows_csv(header: list[str], rows: Iterable[Iterable[object]], filename: str) -> StreamingHttpResponse:
@@ -134,19 +154,50 @@ class UsageExportView(_UsageMixin, View):
     def _features(self, filters: selectors.UsageFilters) -> tuple[list[str], Iterable]:
         summary = selectors.usage_feature_summary(customer=self.customer, filters=filters, today=timezone.localdate())
         return (
-            [_("Feature"), _("Owned"), _("Peak"), _("95th percentile"), _("License-hours"), _("Checkouts"),
-             _("Denials"), _("True denials"), _("Queued"), _("Average queue wait (minutes)"), _("Unsupported")],
-            ((r.feature, "" if r.owned is None else r.owned, r.peak, r.p95, r.license_hours, r.checkouts,
-              r.denials, r.true_denials, r.queued, r.average_queue_wait_minutes, r.unsupported) for r in summary),
+            [
+                _("Feature"),
+                _("Owned"),
+                _("Peak"),
+                _("95th percentile"),
+                _("License-hours"),
+                _("Checkouts"),
+                _("Denials"),
+                _("True denials"),
+                _("Queued"),
+                _("Average queue wait (minutes)"),
+                _("Unsupported"),
+            ],
+            (
+                (
+                    r.feature,
+                    "" if r.owned is None else r.owned,
+                    r.peak,
+                    r.p95,
+                    r.license_hours,
+                    r.checkouts,
+                    r.denials,
+                    r.true_denials,
+                    r.queued,
+                    r.average_queue_wait_minutes,
+                    r.unsupported,
+                )
+                for r in summary
+            ),
         )
 
     def _periods(self, filters: selectors.UsageFilters) -> tuple[list[str], Iterable]:
         rows = selectors.usage_periods(customer=self.customer, filters=filters)
         return (
-            [_("Feature"), _("Period start"), _("Peak"), _("95th percentile"), _("License-hours"), _("Denials"),
-             _("True denials")],
-            ((r.feature, r.start.isoformat(), r.peak, r.p95, r.license_hours, r.denials, r.true_denials)
-             for r in rows),
+            [
+                _("Feature"),
+                _("Period start"),
+                _("Peak"),
+                _("95th percentile"),
+                _("License-hours"),
+                _("Denials"),
+                _("True denials"),
+            ],
+            ((r.feature, r.start.isoformat(), r.peak, r.p95, r.license_hours, r.denials, r.true_denials) for r in rows),
         )
 
     def _concurrency(self, filters: selectors.UsageFilters) -> tuple[list[str], Iterable]:
@@ -155,8 +206,11 @@ class UsageExportView(_UsageMixin, View):
         series = selectors.usage_concurrency(customer=self.customer, filters=filters, features=features)
         return (
             [_("Feature"), _("Start"), _("Licenses out")],
-            ((feature, moment.isoformat(), value) for feature, points in sorted(series.items())
-             for moment, value in points),
+            (
+                (feature, moment.isoformat(), value)
+                for feature, points in sorted(series.items())
+                for moment, value in points
+            ),
         )
 
     def _heatmap(self, filters: selectors.UsageFilters) -> tuple[list[str], Iterable]:
@@ -169,8 +223,10 @@ class UsageExportView(_UsageMixin, View):
 
     def _people(self, filters: selectors.UsageFilters, kind: str, label: str) -> tuple[list[str], Iterable]:
         rows = selectors.usage_top(customer=self.customer, filters=filters, kind=kind, limit=1000)
-        return ([label, _("License-hours"), _("Checkouts"), _("Denials")],
-                ((r.name, r.license_hours, r.checkouts, r.denials) for r in rows))
+        return (
+            [label, _("License-hours"), _("Checkouts"), _("Denials")],
+            ((r.name, r.license_hours, r.checkouts, r.denials) for r in rows),
+        )
 
     def _users(self, filters: selectors.UsageFilters) -> tuple[list[str], Iterable]:
         return self._people(filters, "user", _("User"))
@@ -200,7 +256,8 @@ class UploadLogsView(_ChangeView):
         if form.is_valid():
             try:
                 uploads = services.usage_uploads_create(
-                    customer=self.customer, actor=request.user,
+                    customer=self.customer,
+                    actor=request.user,
                     files=[(f.name, _chunks(f)) for f in form.cleaned_data["files"]],
                     server_name=form.cleaned_data["server_name"],
                 )
@@ -242,12 +299,24 @@ class UploadStatusView(CustomerViewMixin, View):
     required_permission = Permission.VIEW
 
     def get(self, request: HttpRequest, customer_number: str) -> HttpResponse:
-        return JsonResponse({"uploads": [
-            {"id": u.pk, "status": u.status, "status_label": u.get_status_display(), "lines_done": u.lines_done,
-             "lines_total": u.lines_total, "percent": u.percent, "events_read": u.events_read,
-             "events_new": u.events_new, "skipped": u.skipped_count}
-            for u in selectors.upload_list(customer=self.customer)
-        ]})
+        return JsonResponse(
+            {
+                "uploads": [
+                    {
+                        "id": u.pk,
+                        "status": u.status,
+                        "status_label": u.get_status_display(),
+                        "lines_done": u.lines_done,
+                        "lines_total": u.lines_total,
+                        "percent": u.percent,
+                        "events_read": u.events_read,
+                        "events_new": u.events_new,
+                        "skipped": u.skipped_count,
+                    }
+                    for u in selectors.upload_list(customer=self.customer)
+                ]
+            }
+        )
 
 
 class AgentKeyCreateView(_ChangeView):
@@ -255,8 +324,9 @@ class AgentKeyCreateView(_ChangeView):
         form = AgentKeyForm(request.POST)
         if form.is_valid():
             try:
-                key, raw = services.usage_agent_key_create(customer=self.customer, actor=request.user,
-                                                           server_name=form.cleaned_data["server_name"])
+                key, raw = services.usage_agent_key_create(
+                    customer=self.customer, actor=request.user, server_name=form.cleaned_data["server_name"]
+                )
             except PortalError as error:
                 form.add_error("server_name", error.message)
             else:
@@ -341,5 +411,6 @@ class AgentUploadView(View):
             uploads = services.usage_agent_upload(key=key, log=None, lmstat=text)
         else:
             uploads = services.usage_agent_upload(key=key, log=body(), lmstat=None)
-        return JsonResponse({"uploads": [u.pk for u in uploads], "received": timezone.now().isoformat()},
-                            status=HTTPStatus.ACCEPTED)
+        return JsonResponse(
+            {"uploads": [u.pk for u in uploads], "received": timezone.now().isoformat()}, status=HTTPStatus.ACCEPTED
+        )

@@ -96,8 +96,14 @@ class ElasticAccountAdmin(ServiceAdmin):
     def get_fields(self, request: HttpRequest, obj: ElasticAccount | None = None) -> list[str]:
         if obj is None:
             return ["customer", "license_server_id"]
-        return ["customer", "license_server_id", "pin_changed_at", "monthly_budget_units", "alert_thresholds",
-                "alert_recipients"]
+        return [
+            "customer",
+            "license_server_id",
+            "pin_changed_at",
+            "monthly_budget_units",
+            "alert_thresholds",
+            "alert_recipients",
+        ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: ElasticAccount | None = None) -> list[str]:
         return [] if obj is None else self.get_fields(request, obj)
@@ -106,8 +112,9 @@ class ElasticAccountAdmin(ServiceAdmin):
         if change:
             return
         try:
-            saved = elastic_account_create(customer=obj.customer, actor=request.user,
-                                           license_server_id=obj.license_server_id)
+            saved = elastic_account_create(
+                customer=obj.customer, actor=request.user, license_server_id=obj.license_server_id
+            )
             self.adopt(obj, saved)
         except PortalError as refused:
             self.service_refused(request, refused)
@@ -125,14 +132,25 @@ class ElasticAccountAdmin(ServiceAdmin):
             except PortalError as refused:
                 messages.error(request, refused.message)
         if done:
-            messages.success(request, ngettext("%(count)d PIN regenerated.", "%(count)d PINs regenerated.", done)
-                             % {"count": done})
+            messages.success(
+                request, ngettext("%(count)d PIN regenerated.", "%(count)d PINs regenerated.", done) % {"count": done}
+            )
 
 
 @admin.register(ElasticUsage)
 class ElasticUsageAdmin(ReadOnlyAdmin):
-    list_display = ["transaction_id", "customer", "product", "started_at", "ended_at", "count", "hours", "cost",
-                    "currency", "user"]
+    list_display = [
+        "transaction_id",
+        "customer",
+        "product",
+        "started_at",
+        "ended_at",
+        "count",
+        "hours",
+        "cost",
+        "currency",
+        "user",
+    ]
     list_filter = ["product"]
     search_fields = ["transaction_id", "customer__number", "user", "product__feature"]
     list_select_related = ["customer", "product"]
@@ -161,14 +179,17 @@ class ElasticUsageAdmin(ReadOnlyAdmin):
         result = None
         if request.method == "POST" and form.is_valid():
             try:
-                result = elastic_usage_import(actor=request.user, text=form.cleaned_data["file"],
-                                              dry_run=form.cleaned_data["dry_run"])
+                result = elastic_usage_import(
+                    actor=request.user, text=form.cleaned_data["file"], dry_run=form.cleaned_data["dry_run"]
+                )
             except PortalError as error:
                 form.add_error(None, error.message)
             else:
                 if not result.dry_run:
-                    messages.success(request, _("%(count)d usage transaction(s) imported.")
-                                     % {"count": result.count(UsageOutcome.IMPORTED)})
+                    messages.success(
+                        request,
+                        _("%(count)d usage transaction(s) imported.") % {"count": result.count(UsageOutcome.IMPORTED)},
+                    )
         shown, shown_ok, hidden_ok = [], 0, 0
         for line in result.lines if result is not None else []:
             if line.outcome in (UsageOutcome.IMPORTED, UsageOutcome.WOULD_IMPORT):

@@ -117,8 +117,9 @@ def elastic_usage_chart(
     for bucket in buckets:
         per_series = [values[(bucket, s.name)] for s in series]
         table.append((bucket, per_series, sum(per_series, ZERO)))
-    chart = UsageChart(granularity=granularity, buckets=buckets, series=series, table=table,
-                       total=sum(totals.values(), ZERO))
+    chart = UsageChart(
+        granularity=granularity, buckets=buckets, series=series, table=table, total=sum(totals.values(), ZERO)
+    )
     if not series:
         return chart
     top = _nice_max(max(total for _bucket, _values, total in table))
@@ -136,10 +137,16 @@ def elastic_usage_chart(
                 continue
             height = float(value / top) * plot_height
             y -= height
-            chart.rects.append(ChartRect(
-                round(x, 2), round(y, 2), round(bar_width, 2), round(height, 2), s.fill,
-                f"{dateformat.format(bucket, title_format)} · {s.name}: {value.normalize():f}",
-            ))
+            chart.rects.append(
+                ChartRect(
+                    round(x, 2),
+                    round(y, 2),
+                    round(bar_width, 2),
+                    round(height, 2),
+                    s.fill,
+                    f"{dateformat.format(bucket, title_format)} · {s.name}: {value.normalize():f}",
+                )
+            )
         if index % label_every == 0:
             chart.labels.append(ChartLabel(round(x + bar_width / 2, 2), dateformat.format(bucket, label_format)))
     for step in range(5):

@@ -67,8 +67,9 @@ DEMO = {
 USAGE_DAYS = 180
 
 
-def _usage(customer: Customer, products: list[tuple[Product, Decimal]], daily: int, users: list[str],
-           today: datetime.date) -> list[ElasticUsage]:
+def _usage(
+    customer: Customer, products: list[tuple[Product, Decimal]], daily: int, users: list[str], today: datetime.date
+) -> list[ElasticUsage]:
     """A few deterministic transactions a working day for the last USAGE_DAYS days. The
     transaction ids carry the date, so a later run only adds the newer days."""
     rows = []
@@ -80,16 +81,26 @@ def _usage(customer: Customer, products: list[tuple[Product, Decimal]], daily: i
             continue
         for index in range(rng.randint(1, 4)):
             product, rate = products[rng.randrange(len(products))]
-            start = datetime.datetime.combine(day, datetime.time(rng.randint(7, 17), rng.choice((0, 15, 30, 45))),
-                                              tzinfo=tz)
+            start = datetime.datetime.combine(
+                day, datetime.time(rng.randint(7, 17), rng.choice((0, 15, 30, 45))), tzinfo=tz
+            )
             hours = Decimal(rng.randint(1, 8 * 4)) / 4
             count = rng.randint(1, 4)
             cost = (hours * count * rate * Decimal(daily) / 40).quantize(Decimal("0.001"))
-            rows.append(ElasticUsage(
-                customer=customer, transaction_id=f"DEMO-{customer.number}-{day:%Y%m%d}-{index + 1}",
-                started_at=start, ended_at=start + datetime.timedelta(hours=float(hours)), product=product,
-                count=count, hours=hours, cost=cost, currency="AEU", user=rng.choice(users),
-            ))
+            rows.append(
+                ElasticUsage(
+                    customer=customer,
+                    transaction_id=f"DEMO-{customer.number}-{day:%Y%m%d}-{index + 1}",
+                    started_at=start,
+                    ended_at=start + datetime.timedelta(hours=float(hours)),
+                    product=product,
+                    count=count,
+                    hours=hours,
+                    cost=cost,
+                    currency="AEU",
+                    user=rng.choice(users),
+                )
+            )
     return rows
 
 
@@ -117,7 +128,8 @@ def seed_licensing_demo(today: datetime.date | None = None) -> None:
         line = (
             Entitlement.objects.select_for_update()
             .filter(customer=customer, product__licensing_model=LicensingModel.SHARED_WEB)
-            .order_by("line_id").first()
+            .order_by("line_id")
+            .first()
         )
         if line is not None:
             assignment = SeatAssignment.objects.filter(group=group, entitlement=line).first()
@@ -130,8 +142,10 @@ def seed_licensing_demo(today: datetime.date | None = None) -> None:
         ElasticAccount.objects.get_or_create(
             customer=customer,
             defaults={
-                "license_server_id": demo["server"], "pin": pin_generate(),
-                "monthly_budget_units": demo["budget"], "alert_thresholds": [50, 80, 100],
+                "license_server_id": demo["server"],
+                "pin": pin_generate(),
+                "monthly_budget_units": demo["budget"],
+                "alert_thresholds": [50, 80, 100],
                 "alert_recipients": [f"finance@{demo['users'][0][0].split('@')[1]}"],
             },
         )

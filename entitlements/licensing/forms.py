@@ -65,8 +65,9 @@ def shared_web_import_parse(text: str) -> list[SharedWebImportRequest]:
             continue
         header_allowed = False
         if not 1 <= len(fields) <= columns or not fields[0]:
-            requests.append(SharedWebImportRequest(number, line, error=_("Expected an email address and a name: "
-                                                                          "email,name.")))
+            requests.append(
+                SharedWebImportRequest(number, line, error=_("Expected an email address and a name: email,name."))
+            )
             continue
         try:
             email = shared_web_email_normalise(fields[0])
@@ -75,8 +76,9 @@ def shared_web_import_parse(text: str) -> list[SharedWebImportRequest]:
             continue
         name = " ".join(fields[1].split()) if len(fields) > 1 else ""
         if len(name) > 150:
-            requests.append(SharedWebImportRequest(number, line, email=email,
-                                                   error=_("A name has at most 150 characters.")))
+            requests.append(
+                SharedWebImportRequest(number, line, email=email, error=_("A name has at most 150 characters."))
+            )
             continue
         requests.append(SharedWebImportRequest(number, line, email=email, name=name))
     return requests
@@ -92,13 +94,15 @@ class SharedWebImportForm(_SharedWebLines, PastedLinesForm):
     """Step 1: the lines, pasted or uploaded."""
 
     text = forms.CharField(
-        label=gettext_lazy("Paste lines of email,name"), required=False,
+        label=gettext_lazy("Paste lines of email,name"),
+        required=False,
         max_length=settings.PORTAL_MAX_UPLOAD_BYTES,
         widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
         help_text=gettext_lazy("One person per line, for example: jane@example.com,Jane Doe"),
     )
     file = forms.FileField(
-        label=gettext_lazy("Or upload a CSV file"), required=False,
+        label=gettext_lazy("Or upload a CSV file"),
+        required=False,
         help_text=gettext_lazy("UTF-8 CSV with the columns email,name; a header line is allowed."),
     )
 
@@ -118,7 +122,10 @@ class GroupNameForm(forms.Form):
 
 class GroupMembersForm(forms.Form):
     members = forms.TypedMultipleChoiceField(
-        label=gettext_lazy("Members"), required=False, coerce=int, widget=forms.CheckboxSelectMultiple,
+        label=gettext_lazy("Members"),
+        required=False,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
     )
 
     def __init__(self, *args: Any, users: Any, **kwargs: Any) -> None:
@@ -142,18 +149,26 @@ def _split(text: str) -> list[str]:
 
 class BudgetForm(forms.Form):
     monthly_budget_units = forms.IntegerField(
-        label=gettext_lazy("Monthly budget (Elastic units)"), required=False, min_value=1, max_value=1_000_000_000,
+        label=gettext_lazy("Monthly budget (Elastic units)"),
+        required=False,
+        min_value=1,
+        max_value=1_000_000_000,
         help_text=gettext_lazy("Leave empty for no budget (and no alerts)."),
     )
     alert_thresholds = forms.CharField(
-        label=gettext_lazy("Alert thresholds (%)"), required=False, max_length=200,
+        label=gettext_lazy("Alert thresholds (%)"),
+        required=False,
+        max_length=200,
         help_text=gettext_lazy("Whole percentages of the budget from 1 to 100, e.g. 50, 80, 100."),
     )
     alert_recipients = forms.CharField(
-        label=gettext_lazy("Extra alert recipients"), required=False, max_length=5000,
+        label=gettext_lazy("Extra alert recipients"),
+        required=False,
+        max_length=5000,
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
-        help_text=gettext_lazy("Email addresses, one per line or separated by commas. The ASCs always receive "
-                               "the alerts."),
+        help_text=gettext_lazy(
+            "Email addresses, one per line or separated by commas. The ASCs always receive the alerts."
+        ),
     )
 
     def clean_alert_thresholds(self) -> list[int]:
@@ -189,7 +204,8 @@ MAX_USAGE_RANGE_DAYS = 731
 
 class UsageFilterForm(forms.Form):
     preset = forms.ChoiceField(
-        label=gettext_lazy("Period"), required=False,
+        label=gettext_lazy("Period"),
+        required=False,
         choices=[
             (UsagePreset.LAST_5_DAYS, gettext_lazy("Last 5 days")),
             (UsagePreset.YEAR_TO_DATE, gettext_lazy("Year to date")),
@@ -197,18 +213,27 @@ class UsageFilterForm(forms.Form):
             (UsagePreset.CUSTOM, gettext_lazy("Custom range")),
         ],
     )
-    date_from = forms.DateField(label=gettext_lazy("From"), required=False,
-                                widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
-    date_to = forms.DateField(label=gettext_lazy("To"), required=False,
-                              widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    date_from = forms.DateField(
+        label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    date_to = forms.DateField(
+        label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     per = forms.ChoiceField(
-        label=gettext_lazy("Chart per"), required=False,
-        choices=[("", gettext_lazy("Automatic")), (Granularity.DAY.value, gettext_lazy("Day")),
-                 (Granularity.MONTH.value, gettext_lazy("Month"))],
+        label=gettext_lazy("Chart per"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("Automatic")),
+            (Granularity.DAY.value, gettext_lazy("Day")),
+            (Granularity.MONTH.value, gettext_lazy("Month")),
+        ],
     )
 
     def __init__(
-        self, *args: Any, today: datetime.date | None = None, max_days: int | None = MAX_USAGE_RANGE_DAYS,
+        self,
+        *args: Any,
+        today: datetime.date | None = None,
+        max_days: int | None = MAX_USAGE_RANGE_DAYS,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)

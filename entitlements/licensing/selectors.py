@@ -164,8 +164,9 @@ def shared_web_import_plan(
 
 def shared_web_import_digest(plan: Sequence[SharedWebImportLine]) -> str:
     """Equal digests mean applying would do exactly what the preview showed."""
-    payload = [[line.request.number, line.request.email, line.request.name, line.outcome.value, line.user_id]
-               for line in plan]
+    payload = [
+        [line.request.number, line.request.email, line.request.name, line.outcome.value, line.user_id] for line in plan
+    ]
     return hashlib.sha256(json.dumps(payload, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -251,8 +252,11 @@ def shared_web_group_members_list(*, customer: Customer) -> QuerySet[SharedWebGr
     return (
         SharedWebGroup.objects.filter(customer=customer)
         .prefetch_related(
-            Prefetch("members", queryset=SharedWebUser.objects.filter(active=True).order_by("email"),
-                     to_attr="active_members")
+            Prefetch(
+                "members",
+                queryset=SharedWebUser.objects.filter(active=True).order_by("email"),
+                to_attr="active_members",
+            )
         )
         .order_by("name")
     )
@@ -364,9 +368,17 @@ def elastic_summary(
     budget = account.monthly_budget_units if account else None
     percent = int(month_consumed * 100 / budget) if budget else None
     return ElasticSummary(
-        pool=pool, consumed=consumed, balance=balance, month=month, month_consumed=month_consumed,
-        budget=budget, budget_percent=percent, month_projection=projection, burn_rate=burn_rate,
-        runs_out_in_days=runs_out_in_days, runs_out_on=runs_out_on,
+        pool=pool,
+        consumed=consumed,
+        balance=balance,
+        month=month,
+        month_consumed=month_consumed,
+        budget=budget,
+        budget_percent=percent,
+        month_projection=projection,
+        burn_rate=burn_rate,
+        runs_out_in_days=runs_out_in_days,
+        runs_out_on=runs_out_on,
     )
 
 

@@ -114,11 +114,16 @@ def shared_web_user_add(*, customer: Customer, actor: User, email: str, name: st
             if _email_taken(customer=customer, email=email):
                 raise PortalError(_("%(email)s is already on the Shared Web list.") % {"email": email}, field="email")
             user = SharedWebUser.objects.create(customer=customer, email=email, name=name)
-            audit_record(customer=customer, actor=actor, action="shared_web.user_added", target=email,
-                         details={"name": name})
-            _notify(customer=customer, actor=actor, event="shared_web.user_added",
-                    change=deferred("%(actor)s added %(email)s to the Shared Web users.") % {"actor": actor.email,
-                                                                                      "email": email})
+            audit_record(
+                customer=customer, actor=actor, action="shared_web.user_added", target=email, details={"name": name}
+            )
+            _notify(
+                customer=customer,
+                actor=actor,
+                event="shared_web.user_added",
+                change=deferred("%(actor)s added %(email)s to the Shared Web users.")
+                % {"actor": actor.email, "email": email},
+            )
             return user
     except IntegrityError:
         raise PortalError(_("%(email)s is already on the Shared Web list.") % {"email": email}, field="email") from None
@@ -144,11 +149,16 @@ def shared_web_user_update(*, shared_web_user: SharedWebUser, actor: User, email
                 raise PortalError(_("%(email)s is already on the Shared Web list.") % {"email": email}, field="email")
             locked.email, locked.name = email, name
             locked.save(update_fields=["email", "name"])
-            audit_record(customer=customer, actor=actor, action="shared_web.user_updated", target=email,
-                         details=changes)
-            _notify(customer=customer, actor=actor, event="shared_web.user_updated",
-                    change=deferred("%(actor)s changed the Shared Web user %(email)s.") % {"actor": actor.email,
-                                                                                   "email": email})
+            audit_record(
+                customer=customer, actor=actor, action="shared_web.user_updated", target=email, details=changes
+            )
+            _notify(
+                customer=customer,
+                actor=actor,
+                event="shared_web.user_updated",
+                change=deferred("%(actor)s changed the Shared Web user %(email)s.")
+                % {"actor": actor.email, "email": email},
+            )
             return locked
     except IntegrityError:
         raise PortalError(_("%(email)s is already on the Shared Web list.") % {"email": email}, field="email") from None
@@ -169,8 +179,7 @@ def _set_active(*, shared_web_user: SharedWebUser, actor: User, active: bool) ->
         if active
         else deferred("%(actor)s deactivated the Shared Web user %(email)s; they cannot take Shared Web licenses.")
     )
-    _notify(customer=customer, actor=actor, event=action, change=change % {"actor": actor.email,
-                                                                          "email": locked.email})
+    _notify(customer=customer, actor=actor, event=action, change=change % {"actor": actor.email, "email": locked.email})
     return locked
 
 
@@ -189,17 +198,26 @@ def shared_web_user_remove(*, shared_web_user: SharedWebUser, actor: User) -> No
         if not deleted:
             return
         audit_record(customer=customer, actor=actor, action="shared_web.user_removed", target=shared_web_user.email)
-        _notify(customer=customer, actor=actor, event="shared_web.user_removed",
-                change=deferred("%(actor)s removed %(email)s from the Shared Web users.")
-                % {"actor": actor.email, "email": shared_web_user.email})
+        _notify(
+            customer=customer,
+            actor=actor,
+            event="shared_web.user_removed",
+            change=deferred("%(actor)s removed %(email)s from the Shared Web users.")
+            % {"actor": actor.email, "email": shared_web_user.email},
+        )
 
 
 class ImportPlanChanged(PlanChanged):
     """The list changed between the preview and the apply; nothing was applied."""
 
     def __init__(self, plan: list[SharedWebImportLine]) -> None:
-        super().__init__(_("The Shared Web users changed since the preview, so nothing was applied. "
-                           "Review the new preview and apply again."), plan)
+        super().__init__(
+            _(
+                "The Shared Web users changed since the preview, so nothing was applied. "
+                "Review the new preview and apply again."
+            ),
+            plan,
+        )
 
 
 NOTIFICATION_MAX_LINES = 200
@@ -252,8 +270,10 @@ def _import_write(
     except IntegrityError:
         raise ImportPlanChanged(shared_web_import_plan(customer=customer, requests=requests)) from None
     if updates:
-        users = {user.pk: user for user in SharedWebUser.objects.filter(
-            customer=customer, pk__in=[line.user_id for line in updates])}
+        users = {
+            user.pk: user
+            for user in SharedWebUser.objects.filter(customer=customer, pk__in=[line.user_id for line in updates])
+        }
         for line in updates:
             users[line.user_id].name = line.request.name
         SharedWebUser.objects.bulk_update(users.values(), ["name"], batch_size=500)
@@ -263,9 +283,11 @@ def _import_record(*, customer: Customer, actor: User, to_apply: Sequence[Shared
     """One audit event per change and one ASC email for the whole import."""
     for line in to_apply:
         audit_record(
-            customer=customer, actor=actor,
+            customer=customer,
+            actor=actor,
             action="shared_web.user_added" if line.user_id is None else "shared_web.user_updated",
-            target=line.request.email, details={"name": line.request.name, "import": True},
+            target=line.request.email,
+            details={"name": line.request.name, "import": True},
         )
     changes = [
         (deferred("%(email)s added") if line.user_id is None else deferred("%(email)s renamed to %(name)s"))
@@ -275,12 +297,16 @@ def _import_record(*, customer: Customer, actor: User, to_apply: Sequence[Shared
     added = sum(1 for line in to_apply if line.user_id is None)
     more = len(changes) - NOTIFICATION_MAX_LINES
     notify_ascs(
-        customer=customer, event="shared_web.user_import", template="licensing_changed",
+        customer=customer,
+        event="shared_web.user_import",
+        template="licensing_changed",
         context={
-            "actor": actor, "actor_name": actor.email,
+            "actor": actor,
+            "actor_name": actor.email,
             "change": deferred("%(actor)s imported Shared Web users: %(added)d added, %(updated)d updated.")
             % {"actor": actor.email, "added": added, "updated": len(to_apply) - added},
-            "lines": changes[:NOTIFICATION_MAX_LINES], "more": max(more, 0),
+            "lines": changes[:NOTIFICATION_MAX_LINES],
+            "more": max(more, 0),
         },
     )
 
@@ -298,8 +324,9 @@ def _group_name_clean(name: str) -> str:
 
 
 def _group_name_taken(*, customer: Customer, name: str, exclude_pk: int | None = None) -> bool:
-    groups = SharedWebGroup.objects.annotate(name_lower=Lower("name")).filter(customer=customer,
-                                                                                name_lower=name.lower())
+    groups = SharedWebGroup.objects.annotate(name_lower=Lower("name")).filter(
+        customer=customer, name_lower=name.lower()
+    )
     if exclude_pk is not None:
         groups = groups.exclude(pk=exclude_pk)
     return groups.exists()
@@ -319,9 +346,13 @@ def shared_web_group_create(*, customer: Customer, actor: User, name: str) -> Sh
                 raise _group_taken_error(name)
             group = SharedWebGroup.objects.create(customer=customer, name=name)
             audit_record(customer=customer, actor=actor, action="shared_web.group_created", target=name)
-            _notify(customer=customer, actor=actor, event="shared_web.group_created",
-                    change=deferred("%(actor)s created the Shared Web group %(name)s.") % {"actor": actor.email,
-                                                                                   "name": name})
+            _notify(
+                customer=customer,
+                actor=actor,
+                event="shared_web.group_created",
+                change=deferred("%(actor)s created the Shared Web group %(name)s.")
+                % {"actor": actor.email, "name": name},
+            )
             return group
     except IntegrityError:
         raise _group_taken_error(name) from None
@@ -341,11 +372,20 @@ def shared_web_group_rename(*, group: SharedWebGroup, actor: User, name: str) ->
             old = locked.name
             locked.name = name
             locked.save(update_fields=["name"])
-            audit_record(customer=customer, actor=actor, action="shared_web.group_renamed", target=name,
-                         details={"from": old, "to": name})
-            _notify(customer=customer, actor=actor, event="shared_web.group_renamed",
-                    change=deferred("%(actor)s renamed the Shared Web group %(old)s to %(name)s.")
-                    % {"actor": actor.email, "old": old, "name": name})
+            audit_record(
+                customer=customer,
+                actor=actor,
+                action="shared_web.group_renamed",
+                target=name,
+                details={"from": old, "to": name},
+            )
+            _notify(
+                customer=customer,
+                actor=actor,
+                event="shared_web.group_renamed",
+                change=deferred("%(actor)s renamed the Shared Web group %(old)s to %(name)s.")
+                % {"actor": actor.email, "old": old, "name": name},
+            )
             return locked
     except IntegrityError:
         raise _group_taken_error(name) from None
@@ -380,16 +420,27 @@ def shared_web_group_delete(*, group: SharedWebGroup, actor: User) -> None:
             return
         entitlement_pks = list(SeatAssignment.objects.filter(group=locked).values_list("entitlement_id", flat=True))
         entitlements = _lock_entitlements(customer=customer, pks=entitlement_pks)
-        released = {e.line_id: s for e, s in (
-            (entitlements[a.entitlement_id], a.seats) for a in SeatAssignment.objects.filter(group=locked))}
+        released = {
+            e.line_id: s
+            for e, s in ((entitlements[a.entitlement_id], a.seats) for a in SeatAssignment.objects.filter(group=locked))
+        }
         locked.delete()
         for entitlement in entitlements.values():
             _sync_reserved(entitlement)
-        audit_record(customer=customer, actor=actor, action="shared_web.group_deleted", target=locked.name,
-                     details={"seats_released": released})
-        _notify(customer=customer, actor=actor, event="shared_web.group_deleted",
-                change=deferred("%(actor)s deleted the Shared Web group %(name)s; its reserved seats are unreserved.")
-                % {"actor": actor.email, "name": locked.name})
+        audit_record(
+            customer=customer,
+            actor=actor,
+            action="shared_web.group_deleted",
+            target=locked.name,
+            details={"seats_released": released},
+        )
+        _notify(
+            customer=customer,
+            actor=actor,
+            event="shared_web.group_deleted",
+            change=deferred("%(actor)s deleted the Shared Web group %(name)s; its reserved seats are unreserved.")
+            % {"actor": actor.email, "name": locked.name},
+        )
 
 
 def shared_web_group_set_members(*, group: SharedWebGroup, actor: User, member_ids: Iterable[int]) -> SharedWebGroup:
@@ -408,12 +459,22 @@ def shared_web_group_set_members(*, group: SharedWebGroup, actor: User, member_i
         if not added and not removed:
             return locked
         locked.members.set(users.values())
-        audit_record(customer=customer, actor=actor, action="shared_web.group_members_changed", target=locked.name,
-                     details={"added": added, "removed": removed})
-        _notify(customer=customer, actor=actor, event="shared_web.group_members_changed",
-                change=deferred("%(actor)s changed the members of the Shared Web group %(name)s: %(added)d added, "
-                         "%(removed)d removed.")
-                % {"actor": actor.email, "name": locked.name, "added": len(added), "removed": len(removed)})
+        audit_record(
+            customer=customer,
+            actor=actor,
+            action="shared_web.group_members_changed",
+            target=locked.name,
+            details={"added": added, "removed": removed},
+        )
+        _notify(
+            customer=customer,
+            actor=actor,
+            event="shared_web.group_members_changed",
+            change=deferred(
+                "%(actor)s changed the members of the Shared Web group %(name)s: %(added)d added, %(removed)d removed."
+            )
+            % {"actor": actor.email, "name": locked.name, "added": len(added), "removed": len(removed)},
+        )
         return locked
 
 
@@ -437,17 +498,20 @@ def seat_assignment_set(*, group: SharedWebGroup, entitlement: Entitlement, acto
             if locked_group is None:
                 raise PortalError(_("The group no longer exists."))
             locked = _lock_entitlements(customer=customer, pks=[entitlement.pk]).get(entitlement.pk)
-            if locked is None or not Product.objects.filter(
-                pk=locked.product_id, licensing_model=LicensingModel.SHARED_WEB
-            ).exists():
+            if (
+                locked is None
+                or not Product.objects.filter(pk=locked.product_id, licensing_model=LicensingModel.SHARED_WEB).exists()
+            ):
                 raise PortalError(_("Choose one of this customer's Shared Web licenses."), field="entitlement")
             assignment = SeatAssignment.objects.filter(group=locked_group, entitlement=locked).first()
             before = assignment.seats if assignment else 0
             if before == seats:
                 return seats
             others = (
-                SeatAssignment.objects.filter(entitlement=locked).exclude(group=locked_group)
-                .aggregate(total=Sum("seats"))["total"] or 0
+                SeatAssignment.objects.filter(entitlement=locked)
+                .exclude(group=locked_group)
+                .aggregate(total=Sum("seats"))["total"]
+                or 0
             )
             if others + seats > locked.quantity:
                 raise PortalError(
@@ -462,14 +526,30 @@ def seat_assignment_set(*, group: SharedWebGroup, entitlement: Entitlement, acto
             else:
                 SeatAssignment.objects.filter(pk=assignment.pk).update(seats=seats)
             _sync_reserved(locked)
-            audit_record(customer=customer, actor=actor, action="shared_web.seats_changed",
-                         target=f"{locked_group.name} / {locked.line_id}",
-                         details={"line": locked.line_id, "group": locked_group.name, "from": before, "to": seats})
-            _notify(customer=customer, actor=actor, event="shared_web.seats_changed",
-                    change=deferred("%(actor)s reserved %(seats)d seat(s) of %(line)s (%(product)s) for the group "
-                                    "%(group)s (before: %(before)d).")
-                    % {"actor": actor.email, "seats": seats, "line": locked.line_id,
-                       "product": locked.product.name, "group": locked_group.name, "before": before})
+            audit_record(
+                customer=customer,
+                actor=actor,
+                action="shared_web.seats_changed",
+                target=f"{locked_group.name} / {locked.line_id}",
+                details={"line": locked.line_id, "group": locked_group.name, "from": before, "to": seats},
+            )
+            _notify(
+                customer=customer,
+                actor=actor,
+                event="shared_web.seats_changed",
+                change=deferred(
+                    "%(actor)s reserved %(seats)d seat(s) of %(line)s (%(product)s) for the group "
+                    "%(group)s (before: %(before)d)."
+                )
+                % {
+                    "actor": actor.email,
+                    "seats": seats,
+                    "line": locked.line_id,
+                    "product": locked.product.name,
+                    "group": locked_group.name,
+                    "before": before,
+                },
+            )
             return seats
     except IntegrityError:
         # The check constraint caught an oversubscription the code above did not foresee.
@@ -489,8 +569,12 @@ def pin_generate() -> str:
 def elastic_account_create(*, customer: Customer, actor: User, license_server_id: str) -> ElasticAccount:
     """Support opens a customer's Elastic account with its cloud license server ID and a
     fresh PIN. Staff only; audited without the PIN."""
-    authorize_staff(actor=actor, customer=customer, action="elastic.account_create",
-                    message=_("Only support staff can open an Elastic account."))
+    authorize_staff(
+        actor=actor,
+        customer=customer,
+        action="elastic.account_create",
+        message=_("Only support staff can open an Elastic account."),
+    )
     license_server_id = (license_server_id or "").strip()
     if not license_server_id or len(license_server_id) > 64:
         raise PortalError(_("Enter the cloud license server ID (at most 64 characters)."), field="license_server_id")
@@ -499,15 +583,17 @@ def elastic_account_create(*, customer: Customer, actor: User, license_server_id
             if ElasticAccount.objects.filter(customer=customer).exists():
                 raise PortalError(_("This customer already has an Elastic account."), field="customer")
             account = ElasticAccount.objects.create(
-                customer=customer, license_server_id=license_server_id, pin=pin_generate(),
+                customer=customer,
+                license_server_id=license_server_id,
+                pin=pin_generate(),
                 alert_thresholds=[50, 80, 100],
             )
-            audit_record(customer=customer, actor=actor, action="elastic.account_created",
-                         target=license_server_id)
+            audit_record(customer=customer, actor=actor, action="elastic.account_created", target=license_server_id)
             return account
     except IntegrityError:
-        raise PortalError(_("Another account already uses this cloud license server ID."),
-                          field="license_server_id") from None
+        raise PortalError(
+            _("Another account already uses this cloud license server ID."), field="license_server_id"
+        ) from None
 
 
 def elastic_pin_regenerate(*, account: ElasticAccount, actor: User) -> ElasticAccount:
@@ -522,10 +608,16 @@ def elastic_pin_regenerate(*, account: ElasticAccount, actor: User) -> ElasticAc
         locked.pin_changed_at = timezone.now()
         locked.save(update_fields=["pin", "pin_changed_at"])
         audit_record(customer=customer, actor=actor, action="elastic.pin_regenerated", target=locked.license_server_id)
-        _notify(customer=customer, actor=actor, event="elastic.pin_regenerated",
-                change=deferred("%(actor)s generated a new PIN for the cloud license server %(server)s. The old PIN no "
-                         "longer works; ASCs and administrators see the new one on the settings page.")
-                % {"actor": actor.email, "server": locked.license_server_id})
+        _notify(
+            customer=customer,
+            actor=actor,
+            event="elastic.pin_regenerated",
+            change=deferred(
+                "%(actor)s generated a new PIN for the cloud license server %(server)s. The old PIN no "
+                "longer works; ASCs and administrators see the new one on the settings page."
+            )
+            % {"actor": actor.email, "server": locked.license_server_id},
+        )
         return locked
 
 
@@ -546,8 +638,9 @@ def recipients_clean(values: Iterable[str]) -> list[str]:
         try:
             email = shared_web_email_normalise(value)
         except PortalError:
-            raise PortalError(_("“%(value)s” is not a valid email address.") % {"value": value[:60]},
-                              field="alert_recipients") from None
+            raise PortalError(
+                _("“%(value)s” is not a valid email address.") % {"value": value[:60]}, field="alert_recipients"
+            ) from None
         if email not in cleaned:
             cleaned.append(email)
     if len(cleaned) > 20:
@@ -556,24 +649,32 @@ def recipients_clean(values: Iterable[str]) -> list[str]:
 
 
 def elastic_budget_update(
-    *, account: ElasticAccount, actor: User, monthly_budget_units: int | None,
-    alert_thresholds: Iterable[int], alert_recipients: Iterable[str],
+    *,
+    account: ElasticAccount,
+    actor: User,
+    monthly_budget_units: int | None,
+    alert_thresholds: Iterable[int],
+    alert_recipients: Iterable[str],
 ) -> ElasticAccount:
     """Sets the monthly budget (Elastic units; None for none), the alert thresholds
     (1..100 %, unique, stored sorted) and the extra alert recipients (valid emails)."""
     customer = account.customer
     _authorize(actor=actor, customer=customer, action="elastic.budget_update")
     if monthly_budget_units is not None and not 1 <= monthly_budget_units <= 1_000_000_000:
-        raise PortalError(_("The budget is a whole number of Elastic units from 1 upwards."),
-                          field="monthly_budget_units")
+        raise PortalError(
+            _("The budget is a whole number of Elastic units from 1 upwards."), field="monthly_budget_units"
+        )
     thresholds = thresholds_clean(alert_thresholds)
     recipients = recipients_clean(alert_recipients)
     with transaction.atomic():
         locked = ElasticAccount.objects.select_for_update().get(pk=account.pk, customer=customer)
         changes = {
             key: {"from": getattr(locked, key), "to": value}
-            for key, value in (("monthly_budget_units", monthly_budget_units), ("alert_thresholds", thresholds),
-                               ("alert_recipients", recipients))
+            for key, value in (
+                ("monthly_budget_units", monthly_budget_units),
+                ("alert_thresholds", thresholds),
+                ("alert_recipients", recipients),
+            )
             if getattr(locked, key) != value
         }
         if not changes:
@@ -582,15 +683,28 @@ def elastic_budget_update(
         locked.alert_thresholds = thresholds
         locked.alert_recipients = recipients
         locked.save(update_fields=["monthly_budget_units", "alert_thresholds", "alert_recipients"])
-        audit_record(customer=customer, actor=actor, action="elastic.budget_changed",
-                     target=locked.license_server_id, details=changes)
-        _notify(customer=customer, actor=actor, event="elastic.budget_changed",
-                change=deferred("%(actor)s changed the Elastic budget: %(budget)s units a month, alerts at "
-                                "%(thresholds)s, extra recipients: %(recipients)s.")
-                % {"actor": actor.email,
-                   "budget": monthly_budget_units if monthly_budget_units is not None else gettext_lazy("no budget"),
-                   "thresholds": ", ".join(f"{t} %" for t in thresholds) or gettext_lazy("none"),
-                   "recipients": ", ".join(recipients) or gettext_lazy("none")})
+        audit_record(
+            customer=customer,
+            actor=actor,
+            action="elastic.budget_changed",
+            target=locked.license_server_id,
+            details=changes,
+        )
+        _notify(
+            customer=customer,
+            actor=actor,
+            event="elastic.budget_changed",
+            change=deferred(
+                "%(actor)s changed the Elastic budget: %(budget)s units a month, alerts at "
+                "%(thresholds)s, extra recipients: %(recipients)s."
+            )
+            % {
+                "actor": actor.email,
+                "budget": monthly_budget_units if monthly_budget_units is not None else gettext_lazy("no budget"),
+                "thresholds": ", ".join(f"{t} %" for t in thresholds) or gettext_lazy("none"),
+                "recipients": ", ".join(recipients) or gettext_lazy("none"),
+            },
+        )
         return locked
 
 
@@ -626,16 +740,26 @@ def budget_alert_check(*, account: ElasticAccount, today: datetime.date | None =
             new.append(threshold)
         if not new:
             return []
-        audit_record(customer=customer, actor=None, action="elastic.budget_alert_sent",
-                     target=f"{month:%Y-%m}",
-                     details={"thresholds": new, "consumed": str(consumed), "budget": budget})
+        audit_record(
+            customer=customer,
+            actor=None,
+            action="elastic.budget_alert_sent",
+            target=f"{month:%Y-%m}",
+            details={"thresholds": new, "consumed": str(consumed), "budget": budget},
+        )
         recipients = set(notification_recipients(customer=customer)) | set(account.alert_recipients)
         notification_queue(
             customer=customer,
             event="elastic.budget_alert",
             template="budget_alert",
-            context={"threshold": max(new), "thresholds": new, "consumed": consumed, "budget": budget,
-                     "percent": int(percent), "month": month},
+            context={
+                "threshold": max(new),
+                "thresholds": new,
+                "consumed": consumed,
+                "budget": budget,
+                "percent": int(percent),
+                "month": month,
+            },
             recipients=recipients,
         )
         return new
@@ -656,8 +780,18 @@ def budget_alerts_check_all(*, today: datetime.date | None = None) -> int:
 
 # --- Elastic usage import (support console) ---------------------------------------------
 
-USAGE_COLUMNS = ("customer_number", "transaction_id", "started_at", "ended_at", "feature", "count", "hours", "cost",
-                 "currency", "user")
+USAGE_COLUMNS = (
+    "customer_number",
+    "transaction_id",
+    "started_at",
+    "ended_at",
+    "feature",
+    "count",
+    "hours",
+    "cost",
+    "currency",
+    "user",
+)
 USAGE_REQUIRED = ("customer_number", "transaction_id", "started_at", "ended_at", "feature", "count", "hours", "cost")
 MAX_USAGE_LINES = 100_000
 _USAGE_EARLIEST, _USAGE_LATEST = datetime.date(2000, 1, 1), datetime.date(2999, 12, 31)
@@ -691,8 +825,12 @@ class UsageImportResult:
 
     @property
     def counts(self) -> dict[str, int]:
-        keys = (UsageOutcome.WOULD_IMPORT if self.dry_run else UsageOutcome.IMPORTED,
-                UsageOutcome.ALREADY_IMPORTED, UsageOutcome.DUPLICATE, UsageOutcome.INVALID)
+        keys = (
+            UsageOutcome.WOULD_IMPORT if self.dry_run else UsageOutcome.IMPORTED,
+            UsageOutcome.ALREADY_IMPORTED,
+            UsageOutcome.DUPLICATE,
+            UsageOutcome.INVALID,
+        )
         return {key: self.count(key) for key in keys}
 
 
@@ -744,7 +882,8 @@ def elastic_usage_import(*, actor: User, text: str, dry_run: bool = False) -> Us
     event per customer touched.
     """
     console_authorize(
-        actor=actor, action="elastic.usage_import",
+        actor=actor,
+        action="elastic.usage_import",
         permission="entitlements.add_elasticusage",
         message=_("Only support staff with the import permission can import Elastic usage."),
     )
@@ -771,7 +910,10 @@ def _usage_known(rows: Sequence[tuple[int, dict[str, str]]]) -> tuple[dict[str, 
 
 
 def _usage_plan(
-    rows: Sequence[tuple[int, dict[str, str]]], *, customers: dict[str, Customer], products: dict[str, Product],
+    rows: Sequence[tuple[int, dict[str, str]]],
+    *,
+    customers: dict[str, Customer],
+    products: dict[str, Product],
     result: UsageImportResult,
 ) -> list[tuple[UsageLine, ElasticUsage]]:
     """Plan: every row reported in ``result`` (invalid, or a duplicate of an earlier row);
@@ -783,8 +925,9 @@ def _usage_plan(
         def cell(name: str, row: dict[str, str] = row) -> str:
             return row.get(name, "")
 
-        line = UsageLine(number, UsageOutcome.INVALID, customer_number=cell("customer_number"),
-                         transaction_id=cell("transaction_id"))
+        line = UsageLine(
+            number, UsageOutcome.INVALID, customer_number=cell("customer_number"), transaction_id=cell("transaction_id")
+        )
         result.lines.append(line)
         error = _usage_row_error(line, cell, customers=customers, products=products)
         if isinstance(error, str):
@@ -811,13 +954,14 @@ def _usage_apply(
         by_customer.setdefault(usage.customer_id, []).append((line, usage))
     for customer_id, entries in by_customer.items():
         imported = sum(
-            _usage_apply_chunk(entries[start:start + USAGE_CHUNK], customer_id=customer_id, dry_run=dry_run)
+            _usage_apply_chunk(entries[start : start + USAGE_CHUNK], customer_id=customer_id, dry_run=dry_run)
             for start in range(0, len(entries), USAGE_CHUNK)
         )
         if imported and not dry_run:
             customer = next(c for c in customers.values() if c.pk == customer_id)
-            audit_record(customer=customer, actor=actor, action="elastic.usage_imported",
-                         details={"transactions": imported})
+            audit_record(
+                customer=customer, actor=actor, action="elastic.usage_imported", details={"transactions": imported}
+            )
 
 
 def _usage_apply_chunk(chunk: Sequence[tuple[UsageLine, ElasticUsage]], *, customer_id: int, dry_run: bool) -> int:
@@ -868,7 +1012,11 @@ def _usage_row_error(
     if isinstance(amounts, str):
         return amounts
     return ElasticUsage(
-        customer=customer, transaction_id=line.transaction_id, started_at=started, ended_at=ended, product=product,
+        customer=customer,
+        transaction_id=line.transaction_id,
+        started_at=started,
+        ended_at=ended,
+        product=product,
         **amounts,
     )
 

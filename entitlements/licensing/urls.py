@@ -20,12 +20,17 @@ urlpatterns = [
     path("shared-web/groups/", views.SharedWebGroupListView.as_view(), name="shared_web_groups"),
     path("shared-web/groups/add/", views.SharedWebGroupCreateView.as_view(), name="shared_web_group_create"),
     path("shared-web/groups/<int:pk>/", views.SharedWebGroupView.as_view(), name="shared_web_group"),
-    path("shared-web/groups/<int:pk>/rename/", views.SharedWebGroupRenameView.as_view(),
-         name="shared_web_group_rename"),
-    path("shared-web/groups/<int:pk>/delete/", views.SharedWebGroupDeleteView.as_view(),
-         name="shared_web_group_delete"),
-    path("shared-web/groups/<int:pk>/members/", views.SharedWebGroupMembersView.as_view(),
-         name="shared_web_group_members"),
+    path(
+        "shared-web/groups/<int:pk>/rename/", views.SharedWebGroupRenameView.as_view(), name="shared_web_group_rename"
+    ),
+    path(
+        "shared-web/groups/<int:pk>/delete/", views.SharedWebGroupDeleteView.as_view(), name="shared_web_group_delete"
+    ),
+    path(
+        "shared-web/groups/<int:pk>/members/",
+        views.SharedWebGroupMembersView.as_view(),
+        name="shared_web_group_members",
+    ),
     path("shared-web/groups/<int:pk>/seats/", views.SharedWebGroupSeatsView.as_view(), name="shared_web_group_seats"),
     path("shared-web/access/", views.SharedWebAccessView.as_view(), name="shared_web_access"),
     # Elastic

@@ -80,7 +80,6 @@ from .services import (
 USAGE_PAGE_SIZE = 50
 
 
-
 T = TypeVar("T")
 
 
@@ -114,7 +113,8 @@ class _SettingsView(CustomerViewMixin, View):
         if self.section is None or self.section in self.models_owned:
             return None
         return render(
-            self.request, "entitlements/licensing/absent.html",
+            self.request,
+            "entitlements/licensing/absent.html",
             self.context(section=self.section, section_label=LicensingModel(self.section).label),
             status=HTTPStatus.NOT_FOUND,
         )
@@ -185,8 +185,9 @@ class SharedWebUserAddView(_SharedWebView):
         form = SharedWebUserForm(request.POST)
         return self.submit(
             form,
-            lambda data: shared_web_user_add(customer=self.customer, actor=request.user, email=data["email"],
-                                             name=data["name"]),
+            lambda data: shared_web_user_add(
+                customer=self.customer, actor=request.user, email=data["email"], name=data["name"]
+            ),
             success=lambda user: _("%(email)s may now use the Shared Web licenses.") % {"email": user.email},
             then=lambda user: self.users_redirect(),
         ) or self.users_page(form=form, status=HTTPStatus.BAD_REQUEST)
@@ -207,8 +208,9 @@ class SharedWebUserEditView(_SharedWebView):
         form = SharedWebUserForm(request.POST)
         return self.submit(
             form,
-            lambda data: shared_web_user_update(shared_web_user=user, actor=request.user, email=data["email"],
-                                                name=data["name"]),
+            lambda data: shared_web_user_update(
+                shared_web_user=user, actor=request.user, email=data["email"], name=data["name"]
+            ),
             success=lambda _saved: _("The Shared Web user was saved."),
             then=lambda _saved: self.users_redirect(),
         ) or self.page("shared_web_user_edit.html", status=HTTPStatus.BAD_REQUEST, shared_web_user=user, form=form)
@@ -285,13 +287,17 @@ class SharedWebUserImportView(PreviewedImportMixin, _SharedWebView):
         return shared_web_import_digest(plan)
 
     def import_apply(self, requests: Sequence[SharedWebImportRequest], expected_digest: str) -> list:
-        return shared_web_user_import(customer=self.customer, actor=self.request.user, requests=requests,
-                                      expected_digest=expected_digest)
+        return shared_web_user_import(
+            customer=self.customer, actor=self.request.user, requests=requests, expected_digest=expected_digest
+        )
 
     def import_done(self, applied: Sequence[SharedWebImportLine]) -> HttpResponse:
         counts = Counter(line.outcome for line in applied)
-        messages.success(self.request, _("Import applied: %(added)d added, %(updated)d updated.")
-                         % {"added": counts[ImportOutcome.ADD], "updated": counts[ImportOutcome.UPDATE]})
+        messages.success(
+            self.request,
+            _("Import applied: %(added)d added, %(updated)d updated.")
+            % {"added": counts[ImportOutcome.ADD], "updated": counts[ImportOutcome.UPDATE]},
+        )
         return self.users_redirect()
 
     @_section_guard
@@ -320,8 +326,12 @@ class _GroupView(_SharedWebView):
         return redirect("licensing_settings:shared_web_group", customer_number=self.customer.number, pk=group.pk)
 
     def groups_page(self, *, form: GroupNameForm | None = None, status: int = HTTPStatus.OK) -> HttpResponse:
-        return self.page("shared_web_groups.html", status=status,
-                         groups=list(shared_web_group_list(customer=self.customer)), form=form or GroupNameForm())
+        return self.page(
+            "shared_web_groups.html",
+            status=status,
+            groups=list(shared_web_group_list(customer=self.customer)),
+            form=form or GroupNameForm(),
+        )
 
     def group_page(self, group: Any, status: int = HTTPStatus.OK, **forms: Any) -> HttpResponse:
         users = list(shared_web_user_list(customer=self.customer))
@@ -333,8 +343,14 @@ class _GroupView(_SharedWebView):
             seat_rows.append({"row": row, "mine": mine, "max": row.unreserved + mine})
         forms.setdefault("rename_form", GroupNameForm(initial={"name": group.name}))
         forms.setdefault("members_form", GroupMembersForm(initial={"members": sorted(member_ids)}, users=users))
-        return self.page("shared_web_group.html", status=status, group=group, seat_rows=seat_rows,
-                         seat_errors=forms.pop("seat_errors", {}), **forms)
+        return self.page(
+            "shared_web_group.html",
+            status=status,
+            group=group,
+            seat_rows=seat_rows,
+            seat_errors=forms.pop("seat_errors", {}),
+            **forms,
+        )
 
 
 class SharedWebGroupListView(_GroupView):
@@ -426,19 +442,25 @@ class SharedWebGroupSeatsView(_GroupView):
                 form.add_error(None, _("Choose one of this customer's Shared Web licenses."))
         saved = self.submit(
             form,
-            lambda data: seat_assignment_set(group=group, entitlement=entitlement, actor=request.user,
-                                             seats=data["seats"]),
-            success=lambda seats: _("%(seats)d seat(s) of %(line)s are now reserved for %(group)s.")
-            % {"seats": seats, "line": entitlement.line_id, "group": group.name},
+            lambda data: seat_assignment_set(
+                group=group, entitlement=entitlement, actor=request.user, seats=data["seats"]
+            ),
+            success=lambda seats: (
+                _("%(seats)d seat(s) of %(line)s are now reserved for %(group)s.")
+                % {"seats": seats, "line": entitlement.line_id, "group": group.name}
+            ),
             then=lambda _seats: self.group_redirect(group),
         )
         if saved:
             return saved
         errors = [str(error) for errors in form.errors.values() for error in errors]
         entitlement_id = form.cleaned_data.get("entitlement") if hasattr(form, "cleaned_data") else None
-        return self.group_page(group, status=HTTPStatus.BAD_REQUEST,
-                               seat_errors={entitlement_id: errors} if entitlement_id else {},
-                               seat_form_errors=errors)
+        return self.group_page(
+            group,
+            status=HTTPStatus.BAD_REQUEST,
+            seat_errors={entitlement_id: errors} if entitlement_id else {},
+            seat_form_errors=errors,
+        )
 
 
 class SharedWebAccessView(_SharedWebView):
@@ -480,16 +502,25 @@ class _ElasticView(_SettingsView):
         account = elastic_account_get(customer=self.customer)
         summary = elastic_summary(customer=self.customer, account=account)
         if account is not None and budget_form is None:
-            budget_form = BudgetForm(initial={
-                "monthly_budget_units": account.monthly_budget_units,
-                "alert_thresholds": ", ".join(str(t) for t in account.alert_thresholds),
-                "alert_recipients": "\n".join(account.alert_recipients),
-            })
+            budget_form = BudgetForm(
+                initial={
+                    "monthly_budget_units": account.monthly_budget_units,
+                    "alert_thresholds": ", ".join(str(t) for t in account.alert_thresholds),
+                    "alert_recipients": "\n".join(account.alert_recipients),
+                }
+            )
         # The PIN enters the context only for roles that may manage the settings.
         pin = account.pin if account is not None and self.access.has(Permission.MANAGE_LICENSING_SETTINGS) else None
         pin_roles = [role.label for role in roles_with(Permission.MANAGE_LICENSING_SETTINGS)]
-        return self.page("elastic.html", status=status, account=account, summary=summary, pin=pin,
-                         pin_roles=pin_roles, budget_form=budget_form)
+        return self.page(
+            "elastic.html",
+            status=status,
+            account=account,
+            summary=summary,
+            pin=pin,
+            pin_roles=pin_roles,
+            budget_form=budget_form,
+        )
 
 
 class ElasticView(_ElasticView):
@@ -540,8 +571,11 @@ class ElasticBudgetView(_ElasticView):
         return self.submit(
             form,
             lambda data: elastic_budget_update(
-                account=account, actor=request.user, monthly_budget_units=data["monthly_budget_units"],
-                alert_thresholds=data["alert_thresholds"], alert_recipients=data["alert_recipients"],
+                account=account,
+                actor=request.user,
+                monthly_budget_units=data["monthly_budget_units"],
+                alert_thresholds=data["alert_thresholds"],
+                alert_recipients=data["alert_recipients"],
             ),
             success=lambda _saved: _("The budget settings were saved."),
             then=lambda _saved: self.elastic_redirect(),
@@ -563,17 +597,25 @@ class ElasticUsageView(_UsageView):
     def get(self, request: HttpRequest, customer_number: str) -> HttpResponse:
         form = self.filter_form()
         if not form.is_valid():
-            return self.page("elastic_usage.html", status=HTTPStatus.BAD_REQUEST, form=form, page_obj=None,
-                             chart=None)
+            return self.page("elastic_usage.html", status=HTTPStatus.BAD_REQUEST, form=form, page_obj=None, chart=None)
         start, end = form.cleaned_data["start"], form.cleaned_data["end"]
         usage = elastic_usage_list(customer=self.customer, start=start, end=end)
         page_obj = Paginator(usage, USAGE_PAGE_SIZE).get_page(request.GET.get("page"))
-        chart = elastic_usage_chart(customer=self.customer, start=start, end=end,
-                                    granularity=form.cleaned_data["granularity"])
+        chart = elastic_usage_chart(
+            customer=self.customer, start=start, end=end, granularity=form.cleaned_data["granularity"]
+        )
         query = request.GET.copy()
         query.pop("page", None)
-        return self.page("elastic_usage.html", form=form, page_obj=page_obj, chart=chart, start=start, end=end,
-                         query=query.urlencode(), palette=CHART_PALETTE)
+        return self.page(
+            "elastic_usage.html",
+            form=form,
+            page_obj=page_obj,
+            chart=chart,
+            start=start,
+            end=end,
+            query=query.urlencode(),
+            palette=CHART_PALETTE,
+        )
 
 
 class ElasticUsageExportView(_UsageView):
@@ -586,16 +628,40 @@ class ElasticUsageExportView(_UsageView):
     def get(self, request: HttpRequest, customer_number: str) -> HttpResponse:
         form = self.filter_form()
         if not form.is_valid():
-            return HttpResponse(_("The filter is not valid."), status=HTTPStatus.BAD_REQUEST,
-                                content_type="text/plain; charset=utf-8")
+            return HttpResponse(
+                _("The filter is not valid."), status=HTTPStatus.BAD_REQUEST, content_type="text/plain; charset=utf-8"
+            )
         start, end = form.cleaned_data["start"], form.cleaned_data["end"]
         usage = elastic_usage_list(customer=self.customer, start=start, end=end)
         rows = (
-            [u.transaction_id, timezone.localtime(u.started_at).isoformat(timespec="seconds"),
-             timezone.localtime(u.ended_at).isoformat(timespec="seconds"), u.product.feature, u.product.name,
-             u.count, u.hours, u.cost, u.currency, u.user]
+            [
+                u.transaction_id,
+                timezone.localtime(u.started_at).isoformat(timespec="seconds"),
+                timezone.localtime(u.ended_at).isoformat(timespec="seconds"),
+                u.product.feature,
+                u.product.name,
+                u.count,
+                u.hours,
+                u.cost,
+                u.currency,
+                u.user,
+            ]
             for u in usage.iterator(chunk_size=2000)
         )
         filename = f"elastic-usage-{self.customer.number}-{start:%Y%m%d}-{end:%Y%m%d}.csv"
-        return csv_response(filename, ["transaction_id", "started_at", "ended_at", "feature", "product", "count",
-                                        "hours", "cost", "currency", "user"], rows)
+        return csv_response(
+            filename,
+            [
+                "transaction_id",
+                "started_at",
+                "ended_at",
+                "feature",
+                "product",
+                "count",
+                "hours",
+                "cost",
+                "currency",
+                "user",
+            ],
+            rows,
+        )

@@ -38,9 +38,7 @@ NOTICES_DAILY_RUN_HOUR = env.int("NOTICES_DAILY_RUN_HOUR", default=6)
 PORTAL_VENDOR_DAEMON = env.str("PORTAL_VENDOR_DAEMON", default="ansyslmd")
 # Absolute base of links in emails (a Celery worker has no request to build them from).
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
-LICENSE_SIGNING_KEY_FILE = Path(
-    env.str("LICENSE_SIGNING_KEY_FILE", default=str(VAR_DIR / "license-signing-key.pem"))
-)
+LICENSE_SIGNING_KEY_FILE = Path(env.str("LICENSE_SIGNING_KEY_FILE", default=str(VAR_DIR / "license-signing-key.pem")))
 # The customer API (issue 16): requests per token per window, and whether webhooks may go to
 # private/loopback addresses and plain HTTP (never in production: SSRF; tests only).
 PORTAL_API_RATE_LIMIT = env.int("PORTAL_API_RATE_LIMIT", default=600)

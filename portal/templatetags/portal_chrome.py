@@ -47,8 +47,13 @@ def site_header(context: template.Context) -> SafeString:
     user = request.user
     match = request.resolver_match
     vary = (
-        user.pk, user.email, user.name, user.is_staff,
-        access.customer.pk, access.customer.data_version, access.role,
+        user.pk,
+        user.email,
+        user.name,
+        user.is_staff,
+        access.customer.pk,
+        access.customer.data_version,
+        access.role,
         match.namespace if match else "",
         tuple((m.customer_id, m.customer.data_version) for m in memberships),
     )

@@ -94,7 +94,9 @@ def test_a_refused_attempt_says_so() -> None:
         "Refused: Portal user added (boss@example.org)"
     )
     sentence = audit_sentence(
-        action="access.denied", target="/c/1/users/bulk/", details={"method": "GET", "permission": "manage_users"},
+        action="access.denied",
+        target="/c/1/users/bulk/",
+        details={"method": "GET", "permission": "manage_users"},
         denied=True,
     )
     assert sentence == "Refused GET /c/1/users/bulk/: needs “Add portal users (excluding the ASC role)”"
@@ -103,14 +105,30 @@ def test_a_refused_attempt_says_so() -> None:
 @pytest.mark.parametrize(
     ("action", "target", "details", "expected"),
     [
-        ("membership.role_changed", "v@example.org", {"from": "viewer", "to": "administrator"},
-         "Changed the role of v@example.org from License Portal Viewer to License Portal Administrator"),
-        ("membership.removed", "v@example.org", {"role": "viewer", "self": True},
-         "v@example.org left the customer (was License Portal Viewer)"),
-        ("server.rehosted", "lic01", {"old": ["001122AABBCC"], "new": ["AABBCCDDEEFF"], "version": 3},
-         "Rehosted lic01 from 001122AABBCC to AABBCCDDEEFF"),
-        ("shared_web.seats_changed", "g / L1", {"line": "L1", "group": "g", "from": 0, "to": 2},
-         "Reserved 2 seat(s) of L1 for group g (was 0)"),
+        (
+            "membership.role_changed",
+            "v@example.org",
+            {"from": "viewer", "to": "administrator"},
+            "Changed the role of v@example.org from License Portal Viewer to License Portal Administrator",
+        ),
+        (
+            "membership.removed",
+            "v@example.org",
+            {"role": "viewer", "self": True},
+            "v@example.org left the customer (was License Portal Viewer)",
+        ),
+        (
+            "server.rehosted",
+            "lic01",
+            {"old": ["001122AABBCC"], "new": ["AABBCCDDEEFF"], "version": 3},
+            "Rehosted lic01 from 001122AABBCC to AABBCCDDEEFF",
+        ),
+        (
+            "shared_web.seats_changed",
+            "g / L1",
+            {"line": "L1", "group": "g", "from": 0, "to": 2},
+            "Reserved 2 seat(s) of L1 for group g (was 0)",
+        ),
         # Details of an unexpected shape fall back to the name, never to a 500 or a dict.
         ("activation.changed", "lic01", {"changes": "garbage"}, "Activations changed: lic01"),
         ("some.future_action", "x", {"a": 1}, "some.future_action: x"),

@@ -31,8 +31,9 @@ HOSTILE_EMAILS = [
 @pytest.mark.parametrize("email", HOSTILE_EMAILS)
 def test_signup_answers_hostile_email_with_form_error(email) -> None:
     client = Client(raise_request_exception=False)
-    response = client.post(reverse("account_signup"),
-        {"email": email, "password1": "x" * 12, "password2": "x" * 12, "name": "N"})
+    response = client.post(
+        reverse("account_signup"), {"email": email, "password1": "x" * 12, "password2": "x" * 12, "name": "N"}
+    )
     assert response.status_code in (HTTPStatus.OK, HTTPStatus.FOUND, HTTPStatus.BAD_REQUEST)
     if response.status_code == HTTPStatus.OK:
         assert "errorlist" in response.content.decode() or "error" in response.content.decode().lower()

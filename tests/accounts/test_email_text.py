@@ -21,11 +21,20 @@ from accounts.notifications import email_render
 ROOT = Path(__file__).resolve().parents[2]
 EMAIL_DIR = ROOT / "templates" / "email"
 TEMPLATES = sorted(p.stem for p in EMAIL_DIR.glob("*.txt") if not p.stem.endswith("_subject"))
-HOSTILE = "O'Neil & \"Sons\" <b>0 -> 3</b>"
+HOSTILE = 'O\'Neil & "Sons" <b>0 -> 3</b>'
 ESCAPED = ("&#x27;", "&amp;", "&quot;", "&lt;", "&gt;", "&#39;")
 # Values used as numbers (plural forms) or dates get one.
-TYPED = {"more": 3, "percent": 80, "threshold": 80, "consumed": 8, "budget": 10, "added": 1, "invited": 2,
-         "month": datetime.date(2026, 3, 1), "today": datetime.date(2026, 3, 1)}
+TYPED = {
+    "more": 3,
+    "percent": 80,
+    "threshold": 80,
+    "consumed": 8,
+    "budget": 10,
+    "added": 1,
+    "invited": 2,
+    "month": datetime.date(2026, 3, 1),
+    "today": datetime.date(2026, 3, 1),
+}
 
 
 class Hostile(str):
@@ -55,9 +64,10 @@ class HostileEndpoint(Hostile):
 
 
 def _variables(template: str) -> set[str]:
-    source = "".join((EMAIL_DIR / name).read_text(encoding="utf-8") for name in (f"{template}.txt",
-                                                                                  f"{template}_subject.txt",
-                                                                                  f"{template}.html"))
+    source = "".join(
+        (EMAIL_DIR / name).read_text(encoding="utf-8")
+        for name in (f"{template}.txt", f"{template}_subject.txt", f"{template}.html")
+    )
     names = set(re.findall(r"{{\s*(\w+)", source))
     names |= set(re.findall(r"\b\w+=(\w+)", source))  # blocktranslate with x=value
     names |= set(re.findall(r"{%\s*for\s+\w+\s+in\s+(\w+)", source))
@@ -98,8 +108,13 @@ def test_the_outbox_stores_the_text_part_unescaped(db) -> None:
     from tests.factories import CustomerFactory
 
     customer = CustomerFactory(name="O'Neil & Sons <Ltd>")
-    notification_queue(customer=customer, event="users.changed", template="user_changed",
-                       context={"change": "x@example.org: Viewer -> Administrator"}, recipients=["asc@example.org"])
+    notification_queue(
+        customer=customer,
+        event="users.changed",
+        template="user_changed",
+        context={"change": "x@example.org: Viewer -> Administrator"},
+        recipients=["asc@example.org"],
+    )
     notification = Notification.objects.get(customer=customer)
     assert "(O'Neil & Sons <Ltd>)" in notification.body_text
     assert "Viewer -> Administrator" in notification.body_text
@@ -107,21 +122,34 @@ def test_the_outbox_stores_the_text_part_unescaped(db) -> None:
 
 
 ALLAUTH_CONTEXT = {
-    "user_display": HOSTILE, "activate_url": "https://portal.example/confirm/k'ey&x=1",
-    "password_reset_url": "https://portal.example/reset/k'ey&x=1", "code": "O'N&1", "key": "k",
-    "email": "o'neil@example.org", "from_email": "o'neil@example.org", "to_email": "o'neil@example.org",
-    "deleted_email": "o'neil@example.org", "provider": HOSTILE, "ip": "127.0.0.1", "user_agent": HOSTILE,
-    "timestamp": None, "signup": True,
+    "user_display": HOSTILE,
+    "activate_url": "https://portal.example/confirm/k'ey&x=1",
+    "password_reset_url": "https://portal.example/reset/k'ey&x=1",
+    "code": "O'N&1",
+    "key": "k",
+    "email": "o'neil@example.org",
+    "from_email": "o'neil@example.org",
+    "to_email": "o'neil@example.org",
+    "deleted_email": "o'neil@example.org",
+    "provider": HOSTILE,
+    "ip": "127.0.0.1",
+    "user_agent": HOSTILE,
+    "timestamp": None,
+    "signup": True,
 }
 
 
 @pytest.mark.parametrize(
     "prefix",
     [
-        "account/email/email_confirmation_signup", "account/email/email_confirmation",
+        "account/email/email_confirmation_signup",
+        "account/email/email_confirmation",
         "account/email/password_reset_key",
-        "account/email/password_changed", "account/email/email_changed", "account/email/email_deleted",
-        "mfa/email/totp_activated", "mfa/email/recovery_codes_generated",
+        "account/email/password_changed",
+        "account/email/email_changed",
+        "account/email/email_deleted",
+        "mfa/email/totp_activated",
+        "mfa/email/recovery_codes_generated",
     ],
 )
 def test_allauths_text_emails_are_not_html_escaped(db, prefix: str, settings) -> None:

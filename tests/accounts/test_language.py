@@ -73,7 +73,10 @@ def test_the_change_itself_is_described_in_each_readers_language(django_capture_
         membership_add(customer=customer, actor=admin, email="new@example.org", role=Role.VIEWER)
     with translation.override("tr"):
         expected_tr = translation.gettext("%(actor)s invited %(email)s as %(role)s.") % {
-            "actor": admin.email, "email": "new@example.org", "role": str(Role.VIEWER.label)}
+            "actor": admin.email,
+            "email": "new@example.org",
+            "role": str(Role.VIEWER.label),
+        }
     expected_en = f"{admin.email} invited new@example.org as {Role.VIEWER.label}."
     assert expected_tr != expected_en, "the Turkish catalogue translates the sentence and the role"
     assert expected_tr in _body(turkish.email)
@@ -89,8 +92,10 @@ def test_an_activation_is_summarised_in_the_asc_language(django_capture_on_commi
     server, line = setup_server(customer, quantity=10)
     with translation.override("en"), django_capture_on_commit_callbacks(execute=True):
         activate(server, admin, {line.pk: 3})
-    summary = ("%(actor)s changed the activations on license server %(server)s (license file version "
-               "%(version)s): %(added)s activated, %(returned)s returned to the pool.")
+    summary = (
+        "%(actor)s changed the activations on license server %(server)s (license file version "
+        "%(version)s): %(added)s activated, %(returned)s returned to the pool."
+    )
     values = {"actor": admin.email, "server": server.name, "version": 1, "added": 3, "returned": 0}
     with translation.override("tr"):
         expected_tr = translation.gettext(summary) % values

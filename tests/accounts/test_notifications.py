@@ -100,7 +100,10 @@ def test_sweep_leaves_fresh_notifications_to_their_own_task(settings) -> None:
     settings.PORTAL_NOTIFICATION_SWEEP_AFTER = timedelta(minutes=5)
     Notification.objects.create(event="test", recipients=["a@example.org"], subject="s", body_text="b")
     old = Notification.objects.create(
-        event="test", recipients=["b@example.org"], subject="s", body_text="b",
+        event="test",
+        recipients=["b@example.org"],
+        subject="s",
+        body_text="b",
         created_at=timezone.now() - timedelta(minutes=10),
     )
     assert notifications_send_pending() == 1

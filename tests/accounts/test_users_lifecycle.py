@@ -37,8 +37,9 @@ def _confirm(client: Client, to: str):
 
 
 def _signup(client: Client, email: str):
-    return client.post(reverse("account_signup"),
-        {"email": email, "password1": PASSWORD, "password2": PASSWORD, "name": "New Person"})
+    return client.post(
+        reverse("account_signup"), {"email": email, "password1": PASSWORD, "password2": PASSWORD, "name": "New Person"}
+    )
 
 
 @pytest.fixture

@@ -315,8 +315,9 @@ def test_single_add_answers_the_same_with_or_without_an_account(member_client) -
     UserFactory(email="has-account@example.org")
     pages = []
     for email in ("has-account@example.org", "no-account@example.org"):
-        response = client.post(reverse("users:add", args=[customer.number]), {"email": email, "role": "viewer"},
-                               follow=True)
+        response = client.post(
+            reverse("users:add", args=[customer.number]), {"email": email, "role": "viewer"}, follow=True
+        )
         pages.append(response.content.decode().replace(email, "EMAIL"))
     first_messages = re.findall(r'class="message[^"]*">([^<]*)<', pages[0])
     second_messages = re.findall(r'class="message[^"]*">([^<]*)<', pages[1])

@@ -59,8 +59,9 @@ def _run(fn, *args):
 
 def _activate_one(server, user, line_id: int, token: str | None = None) -> str:
     try:
-        activation_apply(server=server, actor=user, token=token or activation_token_new(),
-                         requests={line_id: LineRequest(1, False)})
+        activation_apply(
+            server=server, actor=user, token=token or activation_token_new(), requests={line_id: LineRequest(1, False)}
+        )
         return "OK"
     except PortalError as error:
         return "REFUSED:" + error.message
@@ -89,13 +90,27 @@ def test_threads_and_processes_never_oversubscribe() -> None:
     thread_servers = [LicenseServerFactory(customer=customer) for _ in range(THREADS)]
     process_servers = [LicenseServerFactory(customer=customer) for _ in range(PROCESSES * 2)]
 
-    env = {**os.environ, "DATABASE_URL": _database_url(), "DJANGO_SETTINGS_MODULE": "portal.settings.test",
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "DJANGO_SETTINGS_MODULE": "portal.settings.test",
+        "PYTHONPATH": str(ROOT),
+    }
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", SCRIPT, str(line.pk), str(staff.pk),
-             ",".join(str(s.pk) for s in process_servers[i * 2:(i + 1) * 2])],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-c",
+                SCRIPT,
+                str(line.pk),
+                str(staff.pk),
+                ",".join(str(s.pk) for s in process_servers[i * 2 : (i + 1) * 2]),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for i in range(PROCESSES)
     ]
@@ -134,8 +149,9 @@ def test_concurrent_double_submit_of_one_review_applies_once() -> None:
 
     def worker(_):
         barrier.wait()
-        activation_apply(server=server, actor=staff, token=token, requests={line.pk: LineRequest(3, False)},
-                         expected={line.pk: 0})
+        activation_apply(
+            server=server, actor=staff, token=token, requests={line.pk: LineRequest(3, False)}, expected={line.pk: 0}
+        )
         return "OK"
 
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
@@ -182,8 +198,9 @@ def test_a_confirm_locks_only_the_lines_it_changes() -> None:
     unchanged = EntitlementFactory(customer=customer, product=ProductFactory(feature="acfdsol3"), quantity=10)
     staff = UserFactory(is_staff=True)
     server = LicenseServerFactory(customer=customer)
-    activation_apply(server=server, actor=staff, token=activation_token_new(),
-                     requests={unchanged.pk: LineRequest(2, False)})
+    activation_apply(
+        server=server, actor=staff, token=activation_token_new(), requests={unchanged.pk: LineRequest(2, False)}
+    )
     locked, release = threading.Event(), threading.Event()
 
     def hold_lock() -> None:
@@ -201,7 +218,9 @@ def test_a_confirm_locks_only_the_lines_it_changes() -> None:
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '3s'")  # a wait on the held row fails the test
         result = activation_apply(
-            server=server, actor=staff, token=activation_token_new(),
+            server=server,
+            actor=staff,
+            token=activation_token_new(),
             requests={changed.pk: LineRequest(4, False), unchanged.pk: LineRequest(2, False)},
             expected={changed.pk: 0, unchanged.pk: 2},
         )
@@ -224,11 +243,14 @@ def test_a_line_changed_on_the_server_after_the_review_is_still_refused_without_
     staff = UserFactory(is_staff=True)
     server = LicenseServerFactory(customer=customer)
     # The user reviewed "other: 0"; meanwhile someone put 3 on this server.
-    activation_apply(server=server, actor=staff, token=activation_token_new(),
-                     requests={other.pk: LineRequest(3, False)})
+    activation_apply(
+        server=server, actor=staff, token=activation_token_new(), requests={other.pk: LineRequest(3, False)}
+    )
     with pytest.raises(PortalError) as refused:
         activation_apply(
-            server=server, actor=staff, token=activation_token_new(),
+            server=server,
+            actor=staff,
+            token=activation_token_new(),
             requests={changed.pk: LineRequest(4, False), other.pk: LineRequest(0, False)},
             expected={changed.pk: 0, other.pk: 0},
         )
@@ -245,23 +267,30 @@ def test_support_imports_and_activations_on_the_same_lines_do_not_deadlock() -> 
 
     customer = CustomerFactory(number="7001234", flexnet_managed=True)
     product = ProductFactory(feature="ansys")
-    line = EntitlementFactory(customer=customer, product=product, line_id="7001234-0001", quantity=1_000,
-                              start_date="2020-01-01")
+    line = EntitlementFactory(
+        customer=customer, product=product, line_id="7001234-0001", quantity=1_000, start_date="2020-01-01"
+    )
     staff = UserFactory(is_staff=True, is_superuser=True)  # imports need the model permission (#12 item 13)
     servers = [LicenseServerFactory(customer=customer) for _ in range(6)]
     header = "customer_number,line_id,order_number,feature,quantity,start_date,end_date,tecs_end_date,borrowable\n"
 
     def importer(round_: int) -> str:
         # A new line first (its insert locks the customer row), then the line the activations use.
-        text = header + (f"7001234,7001234-1{round_:03d},SO-9,ansys,5,2020-01-01,,,no\n"
-                         f"7001234,7001234-0001,SO-9,ansys,{1_000 + round_},2020-01-01,,,no\n")
+        text = header + (
+            f"7001234,7001234-1{round_:03d},SO-9,ansys,5,2020-01-01,,,no\n"
+            f"7001234,7001234-0001,SO-9,ansys,{1_000 + round_},2020-01-01,,,no\n"
+        )
         entitlement_import(actor=staff, text=text)
         return "OK"
 
     def activator(round_: int) -> str:
         server = servers[round_ % len(servers)]
-        activation_apply(server=server, actor=staff, token=activation_token_new(),
-                         requests={line.pk: LineRequest(1 + round_ // len(servers), False)})
+        activation_apply(
+            server=server,
+            actor=staff,
+            token=activation_token_new(),
+            requests={line.pk: LineRequest(1 + round_ // len(servers), False)},
+        )
         return "OK"
 
     jobs = [(importer, i) for i in range(12)] + [(activator, i) for i in range(12)]

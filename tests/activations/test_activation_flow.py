@@ -77,7 +77,7 @@ def _review(client, quantities: dict[int, int], base: dict[int, int] | None = No
 
 def _apply_data(review_response) -> dict[str, object]:
     html = review_response.content.decode()
-    form = html[html.index('activate/save/'):]
+    form = html[html.index("activate/save/") :]
     data: dict[str, object] = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
     # The recipients ticked by default (the customer's ASCs), as the browser would send them.
     data["recipients"] = re.findall(r'<input type="checkbox" name="recipients" value="([^"]+)"[^>]*checked', form)
@@ -174,8 +174,14 @@ def test_the_whole_table_of_a_large_customer_can_be_submitted(asc) -> None:
     must not hit Django's field-count limit (settings.DATA_UPLOAD_MAX_NUMBER_FIELDS)."""
     product = ProductFactory(feature="bulk_feature")
     Entitlement.objects.bulk_create(
-        Entitlement(customer=asc.customer, product=product, line_id=f"{asc.customer.number}-B{i:04d}", quantity=2,
-                    start_date=datetime.date(2020, 1, 1), borrowable=True)
+        Entitlement(
+            customer=asc.customer,
+            product=product,
+            line_id=f"{asc.customer.number}-B{i:04d}",
+            quantity=2,
+            start_date=datetime.date(2020, 1, 1),
+            borrowable=True,
+        )
         for i in range(1_000)
     )
     # Built by hand: the page shows 100 lines at a time, but a client may post them all.
@@ -248,10 +254,19 @@ def test_availability_changed_meanwhile_applies_nothing_and_names_the_line(asc) 
 @pytest.mark.django_db
 def test_expired_lines_cannot_be_newly_activated_but_can_be_returned(asc) -> None:
     staff = UserFactory(is_staff=True)
-    expired = EntitlementFactory(customer=asc.customer, product=ProductFactory(feature="old_feat"), quantity=4,
-                                 start_date=datetime.date(2020, 1, 1), end_date=datetime.date(2021, 1, 1))
-    future = EntitlementFactory(customer=asc.customer, product=ProductFactory(feature="new_feat"), quantity=4,
-                                start_date=timezone.localdate() + datetime.timedelta(days=10))
+    expired = EntitlementFactory(
+        customer=asc.customer,
+        product=ProductFactory(feature="old_feat"),
+        quantity=4,
+        start_date=datetime.date(2020, 1, 1),
+        end_date=datetime.date(2021, 1, 1),
+    )
+    future = EntitlementFactory(
+        customer=asc.customer,
+        product=ProductFactory(feature="new_feat"),
+        quantity=4,
+        start_date=timezone.localdate() + datetime.timedelta(days=10),
+    )
     with pytest.raises(ActivationConflict, match=expired.line_id):
         activate(asc.server, staff, {expired.pk: 1})
     with pytest.raises(ActivationConflict, match=future.line_id):
@@ -274,7 +289,8 @@ def test_borrowable_refused_for_a_line_that_is_not(asc) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["abc", "-1", "1e3", "99999999999999999999", "", " ", "1.5", "0x10", "11", "1001"],
+    "value",
+    ["abc", "-1", "1e3", "99999999999999999999", "", " ", "1.5", "0x10", "11", "1001"],
 )
 @pytest.mark.django_db
 def test_bad_quantities_are_form_errors(asc, value) -> None:
@@ -310,29 +326,53 @@ def test_unknown_and_foreign_entitlement_ids_in_post_are_ignored_or_refused(asc)
 @pytest.mark.django_db
 def test_add_server_with_clear_errors_and_unique_host_ids(asc) -> None:
     url = reverse("activations:server_add", args=[asc.customer.number])
-    bad = asc.post(url, {"name": "new", "lmgrd_port": "1055", "host_name_1": "h1", "hostid_type_1": "ETHER",
-                         "host_id_1": "12345"})
+    bad = asc.post(
+        url, {"name": "new", "lmgrd_port": "1055", "host_name_1": "h1", "hostid_type_1": "ETHER", "host_id_1": "12345"}
+    )
     assert bad.status_code == HTTPStatus.OK
     assert "12 hexadecimal digits" in bad.content.decode()
     taken = asc.server.hosts.get().host_id
-    dup = asc.post(url, {"name": "new", "lmgrd_port": "1055", "host_name_1": "h1", "hostid_type_1": "ETHER",
-                         "host_id_1": taken})
+    dup = asc.post(
+        url, {"name": "new", "lmgrd_port": "1055", "host_name_1": "h1", "hostid_type_1": "ETHER", "host_id_1": taken}
+    )
     assert "already used by your license server" in dup.content.decode()
     for port in ("0", "70000", "x"):
-        response = asc.post(url, {"name": "p", "lmgrd_port": port, "host_name_1": "h", "hostid_type_1": "ETHER",
-                                  "host_id_1": "AABBCCDDEE01"})
+        response = asc.post(
+            url,
+            {
+                "name": "p",
+                "lmgrd_port": port,
+                "host_name_1": "h",
+                "hostid_type_1": "ETHER",
+                "host_id_1": "AABBCCDDEE01",
+            },
+        )
         assert response.status_code == HTTPStatus.OK
-    ok = asc.post(url, {"name": "triad", "lmgrd_port": "27000", "triad": "on",
-                        "host_name_1": "a", "hostid_type_1": "ETHER", "host_id_1": "aa:bb:cc:dd:ee:01",
-                        "host_name_2": "b", "hostid_type_2": "DISK_SERIAL", "host_id_2": "0a1b-2c3d",
-                        "host_name_3": "c", "hostid_type_3": "FLEXID9", "host_id_3": "9-1a2b3c4d"})
+    ok = asc.post(
+        url,
+        {
+            "name": "triad",
+            "lmgrd_port": "27000",
+            "triad": "on",
+            "host_name_1": "a",
+            "hostid_type_1": "ETHER",
+            "host_id_1": "aa:bb:cc:dd:ee:01",
+            "host_name_2": "b",
+            "hostid_type_2": "DISK_SERIAL",
+            "host_id_2": "0a1b-2c3d",
+            "host_name_3": "c",
+            "hostid_type_3": "FLEXID9",
+            "host_id_3": "9-1a2b3c4d",
+        },
+    )
     assert ok.status_code == HTTPStatus.FOUND
     server = asc.customer.license_servers.get(name="triad")
     assert [h.host_id for h in server.hosts.all()] == ["AABBCCDDEE01", "0A1B2C3D", "FLEXID=9-1A2B3C4D"]
     # The same host ID may be used by another customer.
     other = flex_customer()
-    server_create(customer=other, actor=UserFactory(is_staff=True), name="x",
-                  hosts=[HostInput("x", "ETHER", "AABBCCDDEE01")])
+    server_create(
+        customer=other, actor=UserFactory(is_staff=True), name="x", hosts=[HostInput("x", "ETHER", "AABBCCDDEE01")]
+    )
 
 
 @pytest.mark.django_db
@@ -429,8 +469,9 @@ def test_rehost_form_errors(asc) -> None:
 
 @pytest.mark.django_db
 def test_round_trip_signature_and_tampering(asc) -> None:
-    second = EntitlementFactory(customer=asc.customer, product=ProductFactory(feature="anshpc_pack"), quantity=8,
-                                end_date=None, borrowable=True)
+    second = EntitlementFactory(
+        customer=asc.customer, product=ProductFactory(feature="anshpc_pack"), quantity=8, end_date=None, borrowable=True
+    )
     result = activate(asc.server, asc.user, {asc.line.pk: 3, second.pk: 8}, borrow={second.pk})
     content = result.license_file.content
     parsed = license_parse(content)
@@ -537,8 +578,9 @@ def test_update_from_license_on_each_sample(sample, member_client) -> None:
     customer = CustomerFactory(number=number, flexnet_managed=True)
     features = [f["name"] for f in expected["features"]]
     # The customer owns the first feature of the file (so one line matches), not the others.
-    EntitlementFactory(customer=customer, product=ProductFactory(feature=features[0]), quantity=1000,
-                       line_id=f"{number}-0001")
+    EntitlementFactory(
+        customer=customer, product=ProductFactory(feature=features[0]), quantity=1000, line_id=f"{number}-0001"
+    )
     client = member_client(role=Role.ADMINISTRATOR, customer=customer)
     upload = io.BytesIO(text.encode())
     upload.name = sample.name
@@ -577,19 +619,26 @@ def test_update_from_license_prefills_the_activation(member_client) -> None:
     client = member_client(role=Role.ASC, customer=customer)
     text = (
         "SERVER myhost 001122AABBCC 1055\nVENDOR ansyslmd PORT=2325\nUSE_SERVER\n"
-        "INCREMENT ansys ansyslmd 2027.1231 31-dec-2027 3 VENDOR_STRING=customer:01001234 SIGN=\"00\"\n"
-        "INCREMENT other ansyslmd 2027.1231 31-dec-2027 3 VENDOR_STRING=customer:01001234 SIGN=\"00\"\n"
-        "INCREMENT ansys ansyslmd 2027.1231 31-dec-2027 3 VENDOR_STRING=customer:09999999 SIGN=\"00\"\n"
+        'INCREMENT ansys ansyslmd 2027.1231 31-dec-2027 3 VENDOR_STRING=customer:01001234 SIGN="00"\n'
+        'INCREMENT other ansyslmd 2027.1231 31-dec-2027 3 VENDOR_STRING=customer:01001234 SIGN="00"\n'
+        'INCREMENT ansys ansyslmd 2027.1231 31-dec-2027 3 VENDOR_STRING=customer:09999999 SIGN="00"\n'
     )
     html = client.post(reverse("activations:import", args=["1001234"]), {"text": text}).content.decode()
     assert f'name="q_{ent.pk}" value="3"' in html
     assert 'value="2325"' in html
     assert "not this customer" in html
     assert "no FlexNet entitlement for feature other" in html
-    response = client.post(reverse("activations:server_add", args=["1001234"]), {
-        "name": "myhost", "lmgrd_port": "1055", "host_name_1": "myhost", "hostid_type_1": "ETHER",
-        "host_id_1": "001122AABBCC", f"q_{ent.pk}": "3",
-    })
+    response = client.post(
+        reverse("activations:server_add", args=["1001234"]),
+        {
+            "name": "myhost",
+            "lmgrd_port": "1055",
+            "host_name_1": "myhost",
+            "hostid_type_1": "ETHER",
+            "host_id_1": "001122AABBCC",
+            f"q_{ent.pk}": "3",
+        },
+    )
     assert response.status_code == HTTPStatus.FOUND
     assert f"q_{ent.pk}=3" in response["Location"]
     page = client.get(response["Location"]).content.decode()
@@ -621,8 +670,13 @@ def test_membership_helper_unused_guard() -> None:
 def test_a_large_customer_works_through_its_lines_a_page_or_a_search_at_a_time(asc) -> None:
     product = ProductFactory(feature="paged_feature", name="Paged Product")
     Entitlement.objects.bulk_create(
-        Entitlement(customer=asc.customer, product=product, line_id=f"{asc.customer.number}-P{i:04d}", quantity=2,
-                    start_date=datetime.date(2020, 1, 1))
+        Entitlement(
+            customer=asc.customer,
+            product=product,
+            line_id=f"{asc.customer.number}-P{i:04d}",
+            quantity=2,
+            start_date=datetime.date(2020, 1, 1),
+        )
         for i in range(150)
     )
     url = reverse("activations:activate", args=[asc.customer.number, asc.server.pk])
@@ -728,9 +782,14 @@ def test_a_license_file_is_never_emailed_outside_the_customer(asc, django_captur
     assert asc.line.activated == 0
     # The service refuses it too (API, admin, any caller).
     with pytest.raises(PortalError, match="only to portal users"):
-        activation_apply(server=asc.server, actor=asc.user, token=activation_token_new(),
-                         requests={asc.line.pk: LineRequest(1, False)}, deliver="email",
-                         recipients=["attacker@evil.example"])
+        activation_apply(
+            server=asc.server,
+            actor=asc.user,
+            token=activation_token_new(),
+            requests={asc.line.pk: LineRequest(1, False)},
+            deliver="email",
+            recipients=["attacker@evil.example"],
+        )
 
 
 @pytest.mark.django_db

@@ -36,8 +36,13 @@ ROUTES = {
     "entitlements:export": (False, False, HTTPStatus.OK),
 }
 POST_ROUTES = [
-    "activations:server_add", "activations:import", "activations:server_edit", "activations:activate",
-    "activations:activate_apply", "activations:rehost", "activations:return",
+    "activations:server_add",
+    "activations:import",
+    "activations:server_edit",
+    "activations:activate",
+    "activations:activate_apply",
+    "activations:rehost",
+    "activations:return",
 ]
 
 
@@ -67,7 +72,10 @@ def _snapshot():
     return (
         list(Activation.objects.values_list("pk", "quantity", "borrowable").order_by("pk")),
         list(Entitlement.objects.values_list("pk", "activated").order_by("pk")),
-        LicenseServer.objects.count(), ServerHost.objects.count(), LicenseFile.objects.count(), Rehost.objects.count(),
+        LicenseServer.objects.count(),
+        ServerHost.objects.count(),
+        LicenseFile.objects.count(),
+        Rehost.objects.count(),
     )
 
 
@@ -115,8 +123,14 @@ def test_forged_posts_by_viewers_are_403_and_change_nothing(name, member_client)
     client = member_client(role=Role.VIEWER, customer=customer)
     before = _snapshot()
     data = {
-        "name": "forged", "lmgrd_port": "1055", "host_name_1": "h", "hostid_type_1": "ETHER",
-        "host_id_1": "AABBCCDDEEFF", f"qty_{line.pk}": "0", f"base_{line.pk}": "2", "token": "a" * 32,
+        "name": "forged",
+        "lmgrd_port": "1055",
+        "host_name_1": "h",
+        "hostid_type_1": "ETHER",
+        "host_id_1": "AABBCCDDEEFF",
+        f"qty_{line.pk}": "0",
+        f"base_{line.pk}": "2",
+        "token": "a" * 32,
         "deliver": "download",
     }
     response = client.post(_url(name, customer, server), data)
@@ -194,7 +208,9 @@ def test_demo_seed_is_idempotent_and_complete(demo) -> None:
         return (
             sorted(Entitlement.objects.values_list("line_id", "quantity", "activated", "end_date")),
             sorted(LicenseServer.objects.values_list("customer__number", "name")),
-            LicenseFile.objects.count(), Activation.objects.count(), AuditEvent.objects.count(),
+            LicenseFile.objects.count(),
+            Activation.objects.count(),
+            AuditEvent.objects.count(),
         )
 
     first = state()

@@ -25,8 +25,20 @@ _DISPOSITION = re.compile(r"attachment; filename=\"([A-Za-z0-9._-]+)\"; filename
 _BIDI_AND_CONTROLS = [
     *(chr(c) for c in range(0x202A, 0x202F)),  # LRE RLE PDF LRO RLO
     *(chr(c) for c in range(0x2066, 0x206A)),  # LRI RLI FSI PDI
-    "\u200e", "\u200f", "\u061c", "\u200b", "\ufeff",  # marks, zero width, BOM
-    "\x00", "\x1b", "\x7f", "\x85", "\t", "\n", "\r", "\u2028", "\u2029",
+    "\u200e",
+    "\u200f",
+    "\u061c",
+    "\u200b",
+    "\ufeff",  # marks, zero width, BOM
+    "\x00",
+    "\x1b",
+    "\x7f",
+    "\x85",
+    "\t",
+    "\n",
+    "\r",
+    "\u2028",
+    "\u2029",
 ]
 
 
@@ -83,8 +95,16 @@ def test_the_server_form_shows_the_message_and_saves_nothing(member_client) -> N
     customer = flex_customer()
     client = member_client(role=Role.ASC, customer=customer)
     url = f"/c/{customer.number}/activations/servers/add/"
-    response = client.post(url, {"name": "prod\u202egnp.lic", "lmgrd_port": "1055", "host_name_1": "h",
-                                 "hostid_type_1": "ETHER", "host_id_1": "0011223344AA"})
+    response = client.post(
+        url,
+        {
+            "name": "prod\u202egnp.lic",
+            "lmgrd_port": "1055",
+            "host_name_1": "h",
+            "hostid_type_1": "ETHER",
+            "host_id_1": "0011223344AA",
+        },
+    )
     assert response.status_code == HTTPStatus.OK
     assert "invisible formatting characters" in response.content.decode()
     assert not LicenseServer.objects.filter(customer=customer).exists()
@@ -95,8 +115,9 @@ def test_the_services_refuse_them_too(member_client) -> None:
     customer = flex_customer()
     client = member_client(role=Role.ASC, customer=customer)
     with pytest.raises(PortalError, match="U\\+2066"):
-        server_create(customer=customer, actor=client.user, name="a\u2066b",
-                      hosts=[HostInput("h", "ETHER", "0011223344AB")])
+        server_create(
+            customer=customer, actor=client.user, name="a\u2066b", hosts=[HostInput("h", "ETHER", "0011223344AB")]
+        )
     server, _ = setup_server(customer)
     with pytest.raises(PortalError, match="U\\+0007"):
         server_update(server=server, actor=client.user, name="bell\x07", host_names=["h"])

@@ -35,17 +35,32 @@ _FEATURES = ["ansys", "anshpc_pack", "acfdsol3", "dsdxm", "a_hpc", "mech_pro"]
 
 def _increment(feature: str, count: int) -> IncrementSpec:
     return IncrementSpec(
-        feature=feature, version="2027.1231", expiration=datetime.date(2027, 12, 31), count=count,
-        vendor_string="customer:01001234", issued=datetime.date(2026, 11, 28), start=datetime.date(2026, 1, 1),
-        borrow_hours=None, comment=f"{feature}: {count} task(s)",
+        feature=feature,
+        version="2027.1231",
+        expiration=datetime.date(2027, 12, 31),
+        count=count,
+        vendor_string="customer:01001234",
+        issued=datetime.date(2026, 11, 28),
+        start=datetime.date(2026, 1, 1),
+        borrow_hours=None,
+        comment=f"{feature}: {count} task(s)",
     )
 
 
-def _render(lines: int, *, customer: str = "1001234", server: int = 17, version: int = 3,
-            host: ServerSpec = _HOST, counts: int = 10) -> str:
+def _render(
+    lines: int,
+    *,
+    customer: str = "1001234",
+    server: int = 17,
+    version: int = 3,
+    host: ServerSpec = _HOST,
+    counts: int = 10,
+) -> str:
     document = LicenseDocument(
         header=f"License file for customer {customer}, server {server}, version {version}",
-        servers=(host,), vendor="ansyslmd", vendor_port=1056,
+        servers=(host,),
+        vendor="ansyslmd",
+        vendor_port=1056,
         increments=tuple(_increment(_FEATURES[i], counts + i) for i in range(lines)),
         identity=FileIdentity(customer=customer, server=server, version=version),
     )
@@ -78,7 +93,9 @@ def test_a_rendered_file_is_valid_and_knows_its_identity() -> None:
     assert result.valid
     assert result.identity == FileIdentity("1001234", 17, 3)
     assert [f.attribute("SN").value for f in license_parse(_render(3)).features] == [
-        "1001234-S17-V3-L1-N3", "1001234-S17-V3-L2-N3", "1001234-S17-V3-L3-N3",
+        "1001234-S17-V3-L1-N3",
+        "1001234-S17-V3-L2-N3",
+        "1001234-S17-V3-L3-N3",
     ]
 
 
@@ -119,8 +136,9 @@ def test_a_dropped_line_is_reported_for_the_file() -> None:
 
 
 def test_lines_without_identity_fail() -> None:
-    document = LicenseDocument(header="old", servers=(_HOST,), vendor="ansyslmd", vendor_port=None,
-                               increments=(_increment("ansys", 2),))
+    document = LicenseDocument(
+        header="old", servers=(_HOST,), vendor="ansyslmd", vendor_port=None, increments=(_increment("ansys", 2),)
+    )
     result = license_verify(license_render(document, private_key=_KEY), public_key=_PUBLIC)
     assert [f.code for f in result.failures] == ["no_identity"]
 

@@ -305,21 +305,21 @@ def _assert_round_trip(document: LicenseDocument, parsed: ParsedLicense) -> None
 # A file issued before SUPERSEDE was added (and with its comment not yet ASCII): it must
 # still verify, whatever the renderer writes today.
 _ISSUED_BEFORE_SUPERSEDE = (
-        "# License file for customer 1001234 (Demo Mühendislik A.Ş.), server lic01, version 3\n"
-        "SERVER lic01 001122AABBCC 1055\n"
-        "VENDOR ansyslmd\n"
-        "USE_SERVER\n"
-        "# Mechanical Enterprise: 5 of 10 task(s), lease\n"
-        "INCREMENT ansys ansyslmd 2027.1231 31-dec-2027 5 VENDOR_STRING=customer:01001234 \\\n"
-        "\tISSUER=PORTAL ISSUED=28-nov-2026 START=01-jan-2026 BORROW=720 SN=1001234-S17-V3-L1-N2 \\\n"
-        '\tSIGN="AB8A 5AE3 4280 C8D7 CB92 BF74 D5C7 5905 AE32 16B8 258B 8AF3 B922 5FCB 5D36 57DD '
-        '2102 3DAA 2F7F E92F FA41 5C96 D44C DEC0 96B0 5FAC 2B70 F34D 76E2 1BC1 6055 AA09"\n'
-        "#\n"
-        "INCREMENT dsdxm ansyslmd 2027.1231 permanent 1 VENDOR_STRING=customer:01001234 \\\n"
-        "\tISSUER=PORTAL ISSUED=28-nov-2026 START=01-jan-2026 SN=1001234-S17-V3-L2-N2 \\\n"
-        '\tSIGN="B1DD A6F0 EA97 E557 7F50 A2CA 2351 7D0C E9DE E737 DC9E EC06 A981 93DB 5486 5C9A '
-        'F82A 3710 4ED9 DEB8 6388 A91E A2FF 7F69 C441 D2E1 E33F 4687 7BF0 9677 D31C 7004"\n'
-    )
+    "# License file for customer 1001234 (Demo Mühendislik A.Ş.), server lic01, version 3\n"
+    "SERVER lic01 001122AABBCC 1055\n"
+    "VENDOR ansyslmd\n"
+    "USE_SERVER\n"
+    "# Mechanical Enterprise: 5 of 10 task(s), lease\n"
+    "INCREMENT ansys ansyslmd 2027.1231 31-dec-2027 5 VENDOR_STRING=customer:01001234 \\\n"
+    "\tISSUER=PORTAL ISSUED=28-nov-2026 START=01-jan-2026 BORROW=720 SN=1001234-S17-V3-L1-N2 \\\n"
+    '\tSIGN="AB8A 5AE3 4280 C8D7 CB92 BF74 D5C7 5905 AE32 16B8 258B 8AF3 B922 5FCB 5D36 57DD '
+    '2102 3DAA 2F7F E92F FA41 5C96 D44C DEC0 96B0 5FAC 2B70 F34D 76E2 1BC1 6055 AA09"\n'
+    "#\n"
+    "INCREMENT dsdxm ansyslmd 2027.1231 permanent 1 VENDOR_STRING=customer:01001234 \\\n"
+    "\tISSUER=PORTAL ISSUED=28-nov-2026 START=01-jan-2026 SN=1001234-S17-V3-L2-N2 \\\n"
+    '\tSIGN="B1DD A6F0 EA97 E557 7F50 A2CA 2351 7D0C E9DE E737 DC9E EC06 A981 93DB 5486 5C9A '
+    'F82A 3710 4ED9 DEB8 6388 A91E A2FF 7F69 C441 D2E1 E33F 4687 7BF0 9677 D31C 7004"\n'
+)
 
 
 def test_render_golden_file() -> None:
@@ -432,9 +432,7 @@ _INCREMENTS = st.builds(
     start=_DATES,
     borrow_hours=st.none() | st.integers(1, 999_999_999),
     # Comments are ASCII (license servers read files in the system's code page).
-    comment=st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E)).filter(
-        lambda text: not text.endswith("\\")
-    ),
+    comment=st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E)).filter(lambda text: not text.endswith("\\")),
 )
 
 

@@ -112,8 +112,9 @@ def test_rehosts_and_moves_share_one_allowance_per_customer(asc, settings) -> No
     them = flex_customer()
     their_server, their_line = setup_server(them)
     activate(their_server, UserFactory(is_staff=True), {their_line.pk: 1})
-    server_rehost(server=their_server, actor=UserFactory(is_staff=True),
-                  hosts=[HostInput("h", "ETHER", "0000000000B3")])
+    server_rehost(
+        server=their_server, actor=UserFactory(is_staff=True), hosts=[HostInput("h", "ETHER", "0000000000B3")]
+    )
 
 
 @pytest.mark.django_db
@@ -126,13 +127,19 @@ def test_update_from_license_onto_another_server_is_a_move(asc, settings) -> Non
     assert imported.status_code == HTTPStatus.OK
     prefill = imported.context["prefill"]
     assert prefill == {f"q_{asc.line.pk}": "10"}
-    new = server_create(customer=asc.customer, actor=asc.user, name="replacement",
-                        hosts=[HostInput("replacement", "ETHER", "0000000000C1")])
+    new = server_create(
+        customer=asc.customer,
+        actor=asc.user,
+        name="replacement",
+        hosts=[HostInput("replacement", "ETHER", "0000000000C1")],
+    )
     with pytest.raises(PortalError, match="rehost allowance"):
         activate(new, asc.user, {asc.line.pk: 10})
     # Through the pages: the review says so, the save is refused and nothing is applied.
-    review = asc.post(reverse("activations:activate", args=[asc.customer.number, new.pk]),
-                      {f"qty_{asc.line.pk}": "10", f"base_{asc.line.pk}": "0"})
+    review = asc.post(
+        reverse("activations:activate", args=[asc.customer.number, new.pk]),
+        {f"qty_{asc.line.pk}": "10", f"base_{asc.line.pk}": "0"},
+    )
     assert "returned on another host ID" in review.content.decode()
     assert "0 of 0 left" in review.content.decode()
     assert _on(new) == {}

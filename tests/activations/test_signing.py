@@ -51,7 +51,7 @@ def test_the_shared_cache_is_used_and_a_wrong_entry_cannot_forge_a_line() -> Non
         cache.set(key, b"\x00" * 64)
     signing._recent.clear()
     poisoned = license_file_render(server=server, version=9)
-    assert "SIGN=\"0000 0000" in poisoned  # proves the shared cache was read
+    assert 'SIGN="0000 0000' in poisoned  # proves the shared cache was read
     assert not license_verify(poisoned, public_key=verifying_key()).valid
 
     # Malformed entries (wrong type or length) are ignored and the line is signed afresh.

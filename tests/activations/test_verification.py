@@ -133,8 +133,7 @@ def test_verify_page_says_current_superseded_or_which_line_is_repeated(asc) -> N
 
 def test_verify_page_in_turkish_names_the_reason(asc) -> None:
     second = activate(asc.server, asc.user, {asc.line.pk: 3}).license_file
-    response = asc.post(reverse("license_verify"), {"text": _duplicated(second.content)},
-                        HTTP_ACCEPT_LANGUAGE="tr")
+    response = asc.post(reverse("license_verify"), {"text": _duplicated(second.content)}, HTTP_ACCEPT_LANGUAGE="tr")
     html = response.content.decode()
     assert "FlexLM" in html
     assert "would add its count again" not in html  # said in Turkish
@@ -168,8 +167,9 @@ def test_verify_page_is_rate_limited_per_user(asc) -> None:
 
 def test_generate_reissues_a_file_issued_before_file_identities(asc) -> None:
     first = activate(asc.server, asc.user, {asc.line.pk: 2}).license_file
-    legacy = "\n".join(line.replace(f" SN={first.content.split(' SN=')[1].split()[0]}", "")
-                       for line in first.content.split("\n"))
+    legacy = "\n".join(
+        line.replace(f" SN={first.content.split(' SN=')[1].split()[0]}", "") for line in first.content.split("\n")
+    )
     LicenseFile.objects.filter(pk=first.pk).update(content=legacy)
     assert [f.code for f in license_verify(legacy, public_key=verifying_key()).failures] == ["signature"]
     again = activate(asc.server, asc.user, {})

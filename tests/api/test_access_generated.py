@@ -53,8 +53,19 @@ def test_every_operation_with_a_body_has_an_example() -> None:
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=str)
 def test_without_a_token_401(db, operation) -> None:
-    response = send(Client(), operation, {"number": "1001234", "entitlement_id": 1, "server_id": 1, "version": 1,
-                                          "member_id": 1, "invitation_id": 1, "user_id": 1})
+    response = send(
+        Client(),
+        operation,
+        {
+            "number": "1001234",
+            "entitlement_id": 1,
+            "server_id": 1,
+            "version": 1,
+            "member_id": 1,
+            "invitation_id": 1,
+            "user_id": 1,
+        },
+    )
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["code"] == "unauthenticated"
@@ -104,8 +115,12 @@ def test_denied_pair_is_403_and_audited(world, operation, role: Role) -> None:
 
 @pytest.mark.parametrize(
     ("operation", "token_role"),
-    [(op, role) for op in CUSTOMER_OPERATIONS for role in (Role.VIEWER,)
-     if op.permission not in ROLE_PERMISSIONS[Role.VIEWER]],
+    [
+        (op, role)
+        for op in CUSTOMER_OPERATIONS
+        for role in (Role.VIEWER,)
+        if op.permission not in ROLE_PERMISSIONS[Role.VIEWER]
+    ],
     ids=str,
 )
 def test_a_narrow_token_of_an_asc_is_denied_too(world, operation, token_role: Role) -> None:

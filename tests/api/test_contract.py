@@ -61,7 +61,6 @@ def test_served_document_is_the_generated_one(live_server) -> None:
     assert served == _document()
 
 
-
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @schema.parametrize()

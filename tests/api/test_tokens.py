@@ -179,8 +179,11 @@ def test_last_used_and_ip_recorded(customer) -> None:
 
 def test_write_use_is_audited(api_client, customer) -> None:
     client = api_client(role=Role.ADMINISTRATOR, customer=customer)
-    client.post(f"/api/v1/customers/{customer.number}/members/", {"email": "x@example.org", "role": "viewer"},
-                content_type="application/json")
+    client.post(
+        f"/api/v1/customers/{customer.number}/members/",
+        {"email": "x@example.org", "role": "viewer"},
+        content_type="application/json",
+    )
     used = AuditEvent.objects.get(action="api_token.used")
     assert used.actor == client.user
     assert used.details["method"] == "POST"

@@ -25,8 +25,12 @@ class Objects:
 
     def ids(self) -> dict[str, Any]:
         return {
-            "number": self.customer.number, "entitlement_id": self.entitlement.pk, "server_id": self.server.pk,
-            "version": 1, "member_id": self.member.pk, "invitation_id": self.invitation.pk,
+            "number": self.customer.number,
+            "entitlement_id": self.entitlement.pk,
+            "server_id": self.server.pk,
+            "version": 1,
+            "member_id": self.member.pk,
+            "invitation_id": self.invitation.pk,
             "user_id": self.shared_web_user.pk,
         }
 
@@ -37,8 +41,10 @@ def objects(number: str, staff) -> Objects:
     customer = flex_customer(number)
     server, line = setup_server(customer)
     activate(server, staff, {line.pk: 1})
-    EntitlementFactory(customer=customer, product=ProductFactory(
-        feature="sharedweb", name="Shared Web", licensing_model=LicensingModel.SHARED_WEB))
+    EntitlementFactory(
+        customer=customer,
+        product=ProductFactory(feature="sharedweb", name="Shared Web", licensing_model=LicensingModel.SHARED_WEB),
+    )
     member = MembershipFactory(customer=customer, role=Role.VIEWER, user=UserFactory())
     invitation = InvitationFactory(customer=customer)
     shared = SharedWebUser.objects.create(customer=customer, email=f"sw@{number}.example")
@@ -76,13 +82,15 @@ def operations() -> list[Operation]:
 # validation) decides the answer. A new operation with a body must add one here.
 BODIES: dict[str, dict[str, Any]] = {
     "POST /customers/{number}/servers/": {
-        "name": "new", "hosts": [{"host_name": "h", "hostid_type": "ETHER", "host_id": "0A0B0C0D0E0F"}]},
+        "name": "new",
+        "hosts": [{"host_name": "h", "hostid_type": "ETHER", "host_id": "0A0B0C0D0E0F"}],
+    },
     "PATCH /customers/{number}/servers/{server_id}": {"name": "renamed", "host_names": ["h1"]},
     "POST /customers/{number}/servers/{server_id}/rehost": {
-        "hosts": [{"host_name": "h", "hostid_type": "ETHER", "host_id": "0A0B0C0D0E1F"}]},
+        "hosts": [{"host_name": "h", "hostid_type": "ETHER", "host_id": "0A0B0C0D0E1F"}]
+    },
     "POST /customers/{number}/servers/{server_id}/activations/plan": {"lines": [{"entitlement_id": 1, "quantity": 0}]},
-    "POST /customers/{number}/servers/{server_id}/activations/apply": {
-        "lines": [{"entitlement_id": 1, "quantity": 0}]},
+    "POST /customers/{number}/servers/{server_id}/activations/apply": {"lines": [{"entitlement_id": 1, "quantity": 0}]},
     "POST /customers/{number}/license-files/verify": {"content": "x"},
     "POST /customers/{number}/members/": {"email": "someone@example.org", "role": "viewer"},
     "PATCH /customers/{number}/members/{member_id}": {"role": "viewer"},

@@ -113,12 +113,16 @@ def console(transactional_db: None) -> User:
     membership_add(customer=customer, actor=staff, email="console-check@demo.example", role=Role.VIEWER)
     RehostQuota.objects.get_or_create(customer=customer, defaults={"rehosts_per_year": 6})
     Group.objects.get_or_create(name="Support")
-    Authenticator.objects.get_or_create(user=User.objects.get(email="viewer@demo.example"),
-                                        type=Authenticator.Type.TOTP, defaults={"data": {"secret": "x"}})
+    Authenticator.objects.get_or_create(
+        user=User.objects.get(email="viewer@demo.example"),
+        type=Authenticator.Type.TOTP,
+        defaults={"data": {"secret": "x"}},
+    )
     account = ElasticAccount.objects.order_by("pk").first()
     if account is not None and not BudgetAlert.objects.exists():
-        BudgetAlertFactory(customer=account.customer, month=datetime.date(2026, 1, 1), threshold=80,
-                           consumed=Decimal(1))
+        BudgetAlertFactory(
+            customer=account.customer, month=datetime.date(2026, 1, 1), threshold=80, consumed=Decimal(1)
+        )
     return staff
 
 

@@ -21,14 +21,21 @@ pytestmark = pytest.mark.browser
 PASSWORD = "portal-demo-2026"
 CUSTOMER = "1001234"
 
+
 @pytest.fixture
 def demo(transactional_db: None) -> LicenseServer:
     call_command("seed_demo", verbosity=0)
     server = LicenseServer.objects.get(customer__number=CUSTOMER, name="lic01")
-    server_update(server=server, actor=User.objects.get(email="asc@demo.example"), name=server.name,
-                  host_names=[h.host_name for h in server.hosts.all()], lmgrd_port=server.lmgrd_port,
-                  vendor_port=2055)
+    server_update(
+        server=server,
+        actor=User.objects.get(email="asc@demo.example"),
+        name=server.name,
+        host_names=[h.host_name for h in server.hosts.all()],
+        lmgrd_port=server.lmgrd_port,
+        vendor_port=2055,
+    )
     return server
+
 
 def test_update_from_license_result_buttons_keep_their_contrast(
     demo, page: Page, login, axe_check, buttons_contrast_check
@@ -43,6 +50,7 @@ def test_update_from_license_result_buttons_keep_their_contrast(
     expect(continue_button).to_be_visible()
     axe_check(page)
     buttons_contrast_check(page)
+
 
 def test_phone_activation_shows_every_quantity_input(demo, page: Page, login) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
@@ -59,6 +67,7 @@ def test_phone_activation_shows_every_quantity_input(demo, page: Page, login) ->
     expect(page.locator("td.stack-input").first).to_have_attribute("data-label", "Activated")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
+
 def test_phone_server_page_shows_download_and_counts(demo, page: Page, login) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     login(page, "viewer@demo.example", PASSWORD)
@@ -73,6 +82,7 @@ def test_phone_server_page_shows_download_and_counts(demo, page: Page, login) ->
     assert activated.bounding_box()["x"] + activated.bounding_box()["width"] <= 390
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
+
 def test_host_rows_two_and_three_only_for_a_triad(demo, page: Page, login) -> None:
     login(page, "admin@demo.example", PASSWORD)
     page.goto(f"/c/{CUSTOMER}/activations/servers/add/")
@@ -85,10 +95,12 @@ def test_host_rows_two_and_three_only_for_a_triad(demo, page: Page, login) -> No
     page.get_by_label("Redundant (triad) server with three hosts").uncheck()
     expect(host_two).to_be_hidden()
 
+
 def test_editing_a_single_host_server_offers_no_triad_rows(demo, page: Page, login) -> None:
     login(page, "admin@demo.example", PASSWORD)
     page.goto(f"/c/{CUSTOMER}/activations/servers/{demo.pk}/edit/")
     expect(page.locator("fieldset")).to_have_count(1)
+
 
 def test_the_diff_marks_changes_with_colour_and_text(demo, page: Page, login) -> None:
     login(page, "viewer@demo.example", PASSWORD)
@@ -107,13 +119,16 @@ def test_the_diff_marks_changes_with_colour_and_text(demo, page: Page, login) ->
     assert removed.evaluate(CONTRAST_JS) >= 4.5
     assert page.locator("pre.diff").evaluate("e => getComputedStyle(e).whiteSpace") == "pre-wrap"
 
+
 def test_login_page_says_which_address_to_use(demo, page: Page) -> None:
     page.goto("/accounts/login/")
     expect(page.locator("[data-entrance-hint]")).to_contain_text("Support Coordinator (ASC) has for you")
 
+
 def test_support_staff_land_in_the_console(demo, page: Page, login) -> None:
     login(page, "support@example.com", PASSWORD)
     expect(page).to_have_url("/admin/")
+
 
 def test_unknown_customer_is_the_portals_404(demo, page: Page, page_errors, login) -> None:
     page_errors.ignore("404")

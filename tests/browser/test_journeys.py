@@ -82,8 +82,7 @@ def _asc_journey(page: Page, login, axe_check, screenshot, *, language: str) -> 
     add.locator("select[name=role]").select_option(Role.VIEWER.value)
     add.get_by_role("button", name=_("Add user")).click()
 
-    expect(page.locator(".messages")).to_contain_text(
-        _("%(email)s was added as a portal user.") % {"email": new_user})
+    expect(page.locator(".messages")).to_contain_text(_("%(email)s was added as a portal user.") % {"email": new_user})
     row = page.locator("main table tbody tr", has_text=new_user)
     with translation.override(language):
         viewer_label, admin_label = str(Role.VIEWER.label), str(Role.ADMINISTRATOR.label)
@@ -94,7 +93,8 @@ def _asc_journey(page: Page, login, axe_check, screenshot, *, language: str) -> 
     row.locator("select[name=role]").select_option(Role.ADMINISTRATOR.value)
     row.get_by_role("button", name=_("Change role")).click()
     expect(page.locator(".messages")).to_contain_text(
-        _("%(email)s now has the role %(role)s.") % {"email": new_user, "role": admin_label})
+        _("%(email)s now has the role %(role)s.") % {"email": new_user, "role": admin_label}
+    )
     expect(page.locator("main table tbody tr", has_text=new_user)).to_contain_text(admin_label)
     axe_check(page)
 

@@ -23,8 +23,15 @@ def asc(transactional_db):
     product = ProductFactory(feature="bell_prod", name="Bell Product")
     today = datetime.date.today()
     for i, days in enumerate((20, 75, 200)):
-        EntitlementFactory(customer=customer, product=product, line_id=f"6600001-{i:04d}", quantity=2 + i,
-                           activated=1, end_date=today + datetime.timedelta(days=days), tecs_end_date=None)
+        EntitlementFactory(
+            customer=customer,
+            product=product,
+            line_id=f"6600001-{i:04d}",
+            quantity=2 + i,
+            activated=1,
+            end_date=today + datetime.timedelta(days=days),
+            tecs_end_date=None,
+        )
     return membership.user, customer
 
 
@@ -35,8 +42,13 @@ def test_bell_counts_unread_and_mark_read_clears_it(asc, page: Page, login, axe_
     bell = page.get_by_test_id("bell")
     expect(bell).to_be_visible()
     expect(page.locator(".bell__count")).to_have_count(0)
-    services.notice_publish(customer=customer, users=[user], category=Category.SECURITY, key="browser:1",
-                            title="A new API token was created")
+    services.notice_publish(
+        customer=customer,
+        users=[user],
+        category=Category.SECURITY,
+        key="browser:1",
+        title="A new API token was created",
+    )
     page.reload()  # the header is cached for this user; the bell is filled in per request
     expect(page.locator(".bell__count")).to_have_text("1")
     bell.click()
@@ -57,8 +69,9 @@ def test_preferences_page_saves_a_choice(asc, page: Page, login, axe_check) -> N
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Your notification settings are saved.")).to_be_visible()
     assert NotificationPreference.objects.get(user=user, category=Category.RENEWALS).frequency == "weekly"
-    expect(page.locator("fieldset", has_text="Renewals and expiry reminders").get_by_label("Weekly digest")
-           ).to_be_checked()
+    expect(
+        page.locator("fieldset", has_text="Renewals and expiry reminders").get_by_label("Weekly digest")
+    ).to_be_checked()
 
 
 def test_renewals_tab_lists_by_month_and_turns_on_the_calendar(asc, page: Page, login, axe_check) -> None:

@@ -29,8 +29,15 @@ CUSTOMER = "1001234"
 ROLES = {"asc": "asc@demo.example", "administrator": "admin@demo.example", "viewer": "viewer@demo.example"}
 # Files, not pages (CSV / JSON / PEM exports and downloads).
 NOT_PAGES = (".csv", ".json", ".pem", "/download/")
-ACCOUNT_PAGES = ["/access/", "/help/roles/", "/license-files/verify/", "/accounts/email/",
-                 "/accounts/password/change/", "/accounts/2fa/", "/accounts/sessions/"]
+ACCOUNT_PAGES = [
+    "/access/",
+    "/help/roles/",
+    "/license-files/verify/",
+    "/accounts/email/",
+    "/accounts/password/change/",
+    "/accounts/2fa/",
+    "/accounts/sessions/",
+]
 PHONE_PAGES = ["entitlements/", "activations/", "users/", "settings/", "audit/"]
 
 
@@ -61,13 +68,22 @@ def demo(transactional_db: None) -> dict[str, str]:
     """The demo data, plus a second license file version so the comparison shows a change."""
     call_command("seed_demo", verbosity=0)
     server = LicenseServer.objects.get(customer__number=CUSTOMER, name="lic01")
-    server_update(server=server, actor=User.objects.get(email="asc@demo.example"), name=server.name,
-                  host_names=[h.host_name for h in server.hosts.all()], lmgrd_port=server.lmgrd_port,
-                  vendor_port=2055)
+    server_update(
+        server=server,
+        actor=User.objects.get(email="asc@demo.example"),
+        name=server.name,
+        host_names=[h.host_name for h in server.hosts.all()],
+        lmgrd_port=server.lmgrd_port,
+        vendor_port=2055,
+    )
     base = f"/c/{CUSTOMER}/activations/servers/{server.pk}"
     pages = {
-        "server": f"{base}/", "file": f"{base}/files/1/", "diff": f"{base}/files/compare/?from=1&to=2",
-        "edit": f"{base}/edit/", "activate": f"{base}/activate/", "rehost": f"{base}/rehost/",
+        "server": f"{base}/",
+        "file": f"{base}/files/1/",
+        "diff": f"{base}/files/compare/?from=1&to=2",
+        "edit": f"{base}/edit/",
+        "activate": f"{base}/activate/",
+        "rehost": f"{base}/rehost/",
         "return": f"{base}/return/",
     }
     settings_base = f"/c/{CUSTOMER}/settings/shared-web"
@@ -113,8 +129,9 @@ def test_every_page_passes_axe(
             buttons_contrast_check(page)
         checked[url] = status
         if role == "asc" and url in (demo["server"], demo["diff"], demo["file"]):
-            screenshot(page, {demo["server"]: "server-detail-asc", demo["diff"]: "file-diff",
-                              demo["file"]: "file-detail"}[url])
+            screenshot(
+                page, {demo["server"]: "server-detail-asc", demo["diff"]: "file-diff", demo["file"]: "file-detail"}[url]
+            )
     # The walk really covered the sections (and the role decides what is refused).
     for must in ("/entitlements/", "/activations/", "/users/", "/settings/", "/audit/", demo["server"]):
         assert any(must in url and status == HTTPStatus.OK for url, status in checked.items()), (must, checked)

@@ -64,8 +64,9 @@ def test_queue_to_customer_to_read_only_view(page: Page, login, axe_check, scree
 def test_extra_rehost_request_end_to_end(page: Page, login, axe_check, screenshot) -> None:
     customer = CustomerFactory(number="1001234", name="Demo Mühendislik A.Ş.")
     EntitlementFactory(customer=customer)
-    admin = MembershipFactory(customer=customer, role=Role.ADMINISTRATOR,
-                              user=UserFactory(email="admin@demo.example")).user
+    admin = MembershipFactory(
+        customer=customer, role=Role.ADMINISTRATOR, user=UserFactory(email="admin@demo.example")
+    ).user
     server = LicenseServerFactory(customer=customer, name="lic01")
     for n in range(settings.PORTAL_REHOSTS_PER_YEAR):
         server_rehost(server=server, actor=admin, hosts=[HostInput("h", "ETHER", f"0000000000A{n}")])

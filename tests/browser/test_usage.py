@@ -54,9 +54,12 @@ def test_upload_several_logs_and_watch_the_progress(page: Page, demo: None, logi
     monkeypatch.setattr(tasks.usage_upload_ingest_task, "delay", lambda upload_id: None)
     login(page, USERS["asc"], PASSWORD)
     page.goto(BASE)
-    page.locator("#upload-logs input[type=file]").set_input_files([
-        str(SAMPLES / "single_daemon_restart.log"), str(SAMPLES / "two_daemons_crlf_junk.log"),
-    ])
+    page.locator("#upload-logs input[type=file]").set_input_files(
+        [
+            str(SAMPLES / "single_daemon_restart.log"),
+            str(SAMPLES / "two_daemons_crlf_junk.log"),
+        ]
+    )
     page.locator("#upload-logs button[type=submit]").click()
     expect(page.get_by_text("2 file(s) received")).to_be_visible()
     rows = page.locator("#usage-uploads tr[data-upload-status=pending]")

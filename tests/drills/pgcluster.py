@@ -59,10 +59,16 @@ def chown_tree(path: Path) -> None:
             os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
 
 
-def run(command: list[str], *, timeout: float = 300, check: bool = True,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run(
+    command: list[str], *, timeout: float = 300, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        command, capture_output=True, text=True, timeout=timeout, cwd="/tmp", env=env,
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd="/tmp",
+        env=env,
         **_owner(),  # type: ignore[arg-type]
     )
     if check and result.returncode != 0:
@@ -78,8 +84,20 @@ class Cluster:
         self.bin = pg_bindir()
 
     def initdb(self, **settings: str) -> None:
-        run([str(self.bin / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-             "-E", "UTF8", "--no-locale", "--no-sync"])
+        run(
+            [
+                str(self.bin / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ]
+        )
         lines = [
             "listen_addresses = '127.0.0.1'",
             f"unix_socket_directories = '{self.socket_dir}'",
@@ -94,8 +112,22 @@ class Cluster:
     def start(self, *extra: str) -> None:
         options = " ".join([f"-p {self.port}", *extra])
         log = self.data_dir.parent / f"{self.data_dir.name}.log"
-        result = run([str(self.bin / "pg_ctl"), "-D", str(self.data_dir), "-o", options, "-l", str(log), "-w",
-                      "-t", "120", "start"], check=False)
+        result = run(
+            [
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-o",
+                options,
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "120",
+                "start",
+            ],
+            check=False,
+        )
         if result.returncode != 0:
             tail = log.read_text()[-3000:] if log.exists() else "(no log)"
             raise AssertionError(f"PostgreSQL did not start in {self.data_dir}:\n{result.stderr}\n{tail}")
@@ -108,8 +140,9 @@ class Cluster:
         return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
 
     def connect(self, database: str = "portal", **kwargs: object) -> psycopg.Connection:
-        return psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=database,
-                               autocommit=True, **kwargs)
+        return psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname=database, autocommit=True, **kwargs
+        )
 
     def wait_promoted(self, seconds: float = 120) -> None:
         deadline = time.monotonic() + seconds

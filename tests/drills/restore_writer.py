@@ -57,8 +57,9 @@ def setup():
     MembershipFactory(customer=customer, role=Role.ASC)
     admin = MembershipFactory(customer=customer, role=Role.ADMINISTRATOR).user
     lines = [
-        EntitlementFactory(customer=customer, product=ProductFactory(feature=f"drill{n}", name=f"Drill {n}"),
-                           quantity=40)
+        EntitlementFactory(
+            customer=customer, product=ProductFactory(feature=f"drill{n}", name=f"Drill {n}"), quantity=40
+        )
         for n in range(3)
     ]
     servers = [LicenseServerFactory(customer=customer) for _ in range(2)]

@@ -64,7 +64,8 @@ class RedisServer:
         assert binary, "redis-server is required for the outage drills"
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         assert _wait(lambda: self._ping(), 10), "Redis did not start"
 
@@ -126,7 +127,11 @@ def _worker(*, database: str, redis_url: str, smtp_port: int) -> subprocess.Pope
     }
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "solo", "--loglevel", "WARNING"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 
@@ -175,8 +180,10 @@ def test_database_connection_dropped_mid_request_gives_clear_error_and_no_partia
     client.raise_request_exception = False
     params = connection.settings_dict
     dsn = {
-        "host": params["HOST"] or "127.0.0.1", "port": params["PORT"] or 5432,
-        "user": params["USER"] or "postgres", "dbname": params["NAME"],
+        "host": params["HOST"] or "127.0.0.1",
+        "port": params["PORT"] or 5432,
+        "user": params["USER"] or "postgres",
+        "dbname": params["NAME"],
     }
     locker = psycopg.connect(**dsn, autocommit=False)
     # pg_stat_activity is a per-transaction snapshot: watch it from an autocommit session.
@@ -195,10 +202,18 @@ def test_database_connection_dropped_mid_request_gives_clear_error_and_no_partia
         thread = threading.Thread(target=submit)
         thread.start()
         blocked = []
-        assert _wait(lambda: blocked.extend(watcher.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock'"
-        ).fetchall()) or blocked, 20)
+        assert _wait(
+            lambda: (
+                blocked.extend(
+                    watcher.execute(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock'"
+                    ).fetchall()
+                )
+                or blocked
+            ),
+            20,
+        )
         # ...then cut its connection, as a failover or network drop would.
         watcher.execute("SELECT pg_terminate_backend(%s)", [blocked[0][0]])
         thread.join(30)

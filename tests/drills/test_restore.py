@@ -56,7 +56,10 @@ class Writer:
         self.handle = self.output.open("w")
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "tests" / "drills" / "restore_writer.py"), str(control)],
-            cwd=ROOT, env=env, stdout=self.handle, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=self.handle,
+            stderr=subprocess.STDOUT,
         )
 
     def lines(self) -> list[str]:
@@ -94,11 +97,14 @@ def _snapshot(conn: psycopg.Connection) -> dict[str, object]:
         "audit": conn.execute("SELECT id, action, target FROM accounts_auditevent ORDER BY id").fetchall(),
         "entitlements": conn.execute("SELECT id, activated FROM entitlements_entitlement ORDER BY id").fetchall(),
         "activations": conn.execute(
-            "SELECT server_id, entitlement_id, quantity FROM activations_activation ORDER BY 1, 2").fetchall(),
+            "SELECT server_id, entitlement_id, quantity FROM activations_activation ORDER BY 1, 2"
+        ).fetchall(),
         "license_files": conn.execute(
-            "SELECT id, server_id, version FROM activations_licensefile ORDER BY id").fetchall(),
+            "SELECT id, server_id, version FROM activations_licensefile ORDER BY id"
+        ).fetchall(),
         "memberships": conn.execute(
-            "SELECT customer_id, user_id, role FROM accounts_membership ORDER BY 1, 2").fetchall(),
+            "SELECT customer_id, user_id, role FROM accounts_membership ORDER BY 1, 2"
+        ).fetchall(),
         "invitations": conn.execute("SELECT email FROM accounts_invitation ORDER BY email").fetchall(),
         "sent": conn.execute("SELECT id FROM accounts_notification WHERE sent_at IS NOT NULL ORDER BY id").fetchall(),
         "unsent": conn.execute("SELECT id FROM accounts_notification WHERE sent_at IS NULL ORDER BY id").fetchall(),
@@ -109,7 +115,11 @@ def _migrate(database_url: str) -> None:
     env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "portal.settings.test"}
     env.pop("REDIS_URL", None)
     result = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -138,8 +148,9 @@ def test_point_in_time_restore_under_continuous_writes(drill_dir: Path) -> None:
     os.chmod(control, 0o777)
     writer: Writer | None = None
     try:
-        source.initdb(wal_level="replica", archive_mode="on", archive_command=backrest.archive_command(),
-                      max_wal_senders="3")
+        source.initdb(
+            wal_level="replica", archive_mode="on", archive_command=backrest.archive_command(), max_wal_senders="3"
+        )
         source.start()
         with source.connect("postgres") as conn:
             conn.execute("CREATE DATABASE portal")
@@ -185,13 +196,17 @@ def test_point_in_time_restore_under_continuous_writes(drill_dir: Path) -> None:
         # The operator's restore script, into a fresh data directory.
         restored.data_dir.mkdir(mode=0o700)
         chown_tree(restored.data_dir)
-        backrest.script(BACKUP_SCRIPTS / "restore.sh", target.isoformat(sep=" "),
-                        pg1_path=str(restored.data_dir), archive_mode="off",
-                        # In production the restore goes back into the data directory the config
-                        # names; the drill restores beside the source, so its WAL fetches say where.
-                        recovery_option=f'restore_command={backrest.binary} --config={backrest.config} '
-                                        f'--stanza={backrest.stanza} --pg1-path={restored.data_dir} '
-                                        'archive-get %f "%p"')
+        backrest.script(
+            BACKUP_SCRIPTS / "restore.sh",
+            target.isoformat(sep=" "),
+            pg1_path=str(restored.data_dir),
+            archive_mode="off",
+            # In production the restore goes back into the data directory the config
+            # names; the drill restores beside the source, so its WAL fetches say where.
+            recovery_option=f"restore_command={backrest.binary} --config={backrest.config} "
+            f"--stanza={backrest.stanza} --pg1-path={restored.data_dir} "
+            'archive-get %f "%p"',
+        )
         restored.start("-c archive_mode=off")
         restored.wait_promoted()
         timings["restore"] = time.monotonic() - started
@@ -200,8 +215,7 @@ def test_point_in_time_restore_under_continuous_writes(drill_dir: Path) -> None:
             got = _snapshot(conn)
             # Complete up to the chosen moment, and nothing after it.
             assert got["audit"] == expected["audit"]
-            for key in ("entitlements", "activations", "license_files", "memberships", "invitations", "sent",
-                        "unsent"):
+            for key in ("entitlements", "activations", "license_files", "memberships", "invitations", "sent", "unsent"):
                 assert got[key] == expected[key], key
             # Every entitlement's activated equals the sum of its activation rows.
             mismatched = conn.execute(
@@ -228,8 +242,9 @@ def test_point_in_time_restore_under_continuous_writes(drill_dir: Path) -> None:
         # The operator's post-restore check (docs/operations.md) agrees.
         env = {**os.environ, "DATABASE_URL": restored.url(), "DJANGO_SETTINGS_MODULE": "portal.settings.test"}
         env.pop("REDIS_URL", None)
-        check = subprocess.run([sys.executable, "manage.py", "verify_data"], cwd=ROOT, env=env, capture_output=True,
-                               text=True, timeout=300)
+        check = subprocess.run(
+            [sys.executable, "manage.py", "verify_data"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
         assert check.returncode == 0, check.stdout + check.stderr
         assert "verify_data: all checks passed" in check.stdout
         assert f"outbox: {len(expected['unsent'])} unsent" in check.stdout
@@ -242,12 +257,30 @@ def test_point_in_time_restore_under_continuous_writes(drill_dir: Path) -> None:
         try:
             with SmtpSink() as sink, broker(redis_server.url):
                 worker = subprocess.Popen(
-                    [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "solo",
-                     "--loglevel", "WARNING"],
-                    cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                    env={**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.dev",
-                         "DATABASE_URL": restored.url(), "REDIS_URL": redis_server.url,
-                         "EMAIL_URL": f"smtp://127.0.0.1:{sink.port}", "DJANGO_DEBUG": "false"},
+                    [
+                        sys.executable,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "portal",
+                        "worker",
+                        "--pool",
+                        "solo",
+                        "--loglevel",
+                        "WARNING",
+                    ],
+                    cwd=ROOT,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                    env={
+                        **os.environ,
+                        "DJANGO_SETTINGS_MODULE": "portal.settings.dev",
+                        "DATABASE_URL": restored.url(),
+                        "REDIS_URL": redis_server.url,
+                        "EMAIL_URL": f"smtp://127.0.0.1:{sink.port}",
+                        "DJANGO_DEBUG": "false",
+                    },
                 )
                 try:
                     from portal.celery import app
@@ -256,9 +289,16 @@ def test_point_in_time_restore_under_continuous_writes(drill_dir: Path) -> None:
                         app.send_task("accounts.tasks.notification_send_task", args=[pk])
                     app.send_task("accounts.tasks.notifications_send_pending")
                     with restored.connect() as conn:
-                        _wait(lambda: conn.execute(
-                            "SELECT count(*) FROM accounts_notification WHERE sent_at IS NULL").fetchone()[0] == 0,
-                              120, "the resumed worker to send the outbox")
+                        _wait(
+                            lambda: (
+                                conn.execute(
+                                    "SELECT count(*) FROM accounts_notification WHERE sent_at IS NULL"
+                                ).fetchone()[0]
+                                == 0
+                            ),
+                            120,
+                            "the resumed worker to send the outbox",
+                        )
                     time.sleep(1.0)  # let any duplicate arrive before counting
                 finally:
                     worker.terminate()
@@ -275,9 +315,11 @@ def test_point_in_time_restore_under_continuous_writes(drill_dir: Path) -> None:
             total = conn.execute("SELECT count(*) FROM accounts_notification").fetchone()[0]
             assert total == len(expected["sent"]) + len(expected["unsent"])  # none lost, none made up
         timings["resume"] = time.monotonic() - started
-        print(f"restore drill timings (s, cumulative): {timings}; audit events at target: "
-              f"{len(expected['audit'])}, after: {len(after['audit'])}; outbox at target: "
-              f"{len(expected['sent'])} sent, {len(expected['unsent'])} unsent")
+        print(
+            f"restore drill timings (s, cumulative): {timings}; audit events at target: "
+            f"{len(expected['audit'])}, after: {len(after['audit'])}; outbox at target: "
+            f"{len(expected['sent'])} sent, {len(expected['unsent'])} unsent"
+        )
     finally:
         if writer is not None and writer.process.poll() is None:
             writer.stop()

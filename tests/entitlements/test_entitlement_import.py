@@ -92,12 +92,19 @@ def test_admin_pages_render(customer, products, staff_user, client) -> None:
     client.force_login(staff_user)
     server = LicenseServerFactory(customer=customer)
     EntitlementFactory(customer=customer, product=products[0])
-    for name in ("entitlements_product", "entitlements_entitlement", "activations_licenseserver",
-                 "activations_licensefile", "activations_rehostquota"):
+    for name in (
+        "entitlements_product",
+        "entitlements_entitlement",
+        "activations_licenseserver",
+        "activations_licensefile",
+        "activations_rehostquota",
+    ):
         assert client.get(reverse(f"admin:{name}_changelist")).status_code == HTTPStatus.OK
     assert client.get(reverse("admin:activations_licenseserver_change", args=[server.pk])).status_code == 200
-    response = client.post(reverse("admin:activations_rehostquota_add"),
-                           {"customer": customer.pk, "rehosts_per_year": "7", "note": "big move"})
+    response = client.post(
+        reverse("admin:activations_rehostquota_add"),
+        {"customer": customer.pk, "rehosts_per_year": "7", "note": "big move"},
+    )
     assert response.status_code == HTTPStatus.FOUND
     assert customer.rehost_quota.rehosts_per_year == 7
     assert AuditEvent.objects.filter(action="rehost_quota.set", customer=customer).exists()

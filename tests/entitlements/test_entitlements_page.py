@@ -34,10 +34,17 @@ def lines(customer):
     web = ProductFactory(feature="sw_mech", name="Shared Web Mechanical", licensing_model=LicensingModel.SHARED_WEB)
     return {
         "active": EntitlementFactory(customer=customer, product=ansys, line_id="1001234-0001", quantity=10),
-        "expired": EntitlementFactory(customer=customer, product=ansys, line_id="1001234-0002", quantity=4,
-                                      start_date=datetime.date(2020, 1, 1), end_date=datetime.date(2021, 1, 1)),
-        "perpetual": EntitlementFactory(customer=customer, product=ansys, line_id="1001234-0003", end_date=None,
-                                        quantity=3, borrowable=True),
+        "expired": EntitlementFactory(
+            customer=customer,
+            product=ansys,
+            line_id="1001234-0002",
+            quantity=4,
+            start_date=datetime.date(2020, 1, 1),
+            end_date=datetime.date(2021, 1, 1),
+        ),
+        "perpetual": EntitlementFactory(
+            customer=customer, product=ansys, line_id="1001234-0003", end_date=None, quantity=3, borrowable=True
+        ),
         "web": EntitlementFactory(customer=customer, product=web, line_id="1001234-0004", order_number="=HYPERLINK()"),
     }
 
@@ -66,8 +73,9 @@ def test_filters_sort_and_garbage(customer, lines, member_client) -> None:
     def shown(query):
         response = client.get(url, query)
         assert response.status_code == HTTPStatus.OK
-        return [line_id for line_id in sorted(e.line_id for e in lines.values())
-                if line_id in response.content.decode()]
+        return [
+            line_id for line_id in sorted(e.line_id for e in lines.values()) if line_id in response.content.decode()
+        ]
 
     assert shown({"status": "expired"}) == ["1001234-0002"]
     assert shown({"model": "shared_web"}) == ["1001234-0004"]
@@ -143,12 +151,18 @@ def test_activations_pages_query_count_is_constant(customer, member_client) -> N
 
     def add(n: int, offset: int) -> None:
         for i in range(n):
-            ActivationFactory(server=server, entitlement=EntitlementFactory(
-                customer=customer, product=ProductFactory(), line_id=f"1001234-{offset + i:05d}"))
+            ActivationFactory(
+                server=server,
+                entitlement=EntitlementFactory(
+                    customer=customer, product=ProductFactory(), line_id=f"1001234-{offset + i:05d}"
+                ),
+            )
 
-    urls = [reverse("activations:list", args=[customer.number]),
-            reverse("activations:server_detail", args=[customer.number, server.pk]),
-            reverse("activations:activate", args=[customer.number, server.pk])]
+    urls = [
+        reverse("activations:list", args=[customer.number]),
+        reverse("activations:server_detail", args=[customer.number, server.pk]),
+        reverse("activations:activate", args=[customer.number, server.pk]),
+    ]
     add(10, 0)
     small = [_page_queries(client, url) for url in urls]
     add(990, 100)
@@ -181,8 +195,13 @@ def test_each_line_is_shown_in_its_own_unit_and_elastic_agrees_with_settings(mem
     client = member_client(role=Role.VIEWER, customer=customer)
     today = timezone.localdate()
     elastic = ProductFactory(feature="elastic_units", name="Elastic Units", licensing_model=LicensingModel.ELASTIC)
-    EntitlementFactory(customer=customer, product=elastic, quantity=5000, start_date=today - dt.timedelta(days=30),
-                       end_date=today + dt.timedelta(days=300))
+    EntitlementFactory(
+        customer=customer,
+        product=elastic,
+        quantity=5000,
+        start_date=today - dt.timedelta(days=30),
+        end_date=today + dt.timedelta(days=300),
+    )
     shared = ProductFactory(feature="sw_mech", name="Mechanical Shared Web", licensing_model=LicensingModel.SHARED_WEB)
     EntitlementFactory(customer=customer, product=shared, quantity=20, activated=5)
     url = reverse("entitlements:list", args=[customer.number])
@@ -192,8 +211,16 @@ def test_each_line_is_shown_in_its_own_unit_and_elastic_agrees_with_settings(mem
     assert "5 reserved" in html
     # A usage import refreshes the cached page: the same figures as the Elastic page.
     started = timezone.now() - dt.timedelta(days=1)
-    ElasticUsage.objects.create(customer=customer, transaction_id="t1", started_at=started, ended_at=started,
-                                product=elastic, count=1, hours=1, cost=1234)
+    ElasticUsage.objects.create(
+        customer=customer,
+        transaction_id="t1",
+        started_at=started,
+        ended_at=started,
+        product=elastic,
+        count=1,
+        hours=1,
+        cost=1234,
+    )
     html = client.get(url).content.decode()
     summary = elastic_summary(customer=customer, account=None)
     assert summary.consumed == 1234

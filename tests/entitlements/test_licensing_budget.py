@@ -36,21 +36,37 @@ TODAY = datetime.date(2026, 11, 20)
 def _setup(*, budget: int = 100, recipients: list[str] | None = None) -> tuple[Customer, ElasticAccount, Product]:
     customer = CustomerFactory()
     product = ProductFactory(feature="el_budget", name="Elastic Mech", licensing_model=LicensingModel.ELASTIC)
-    EntitlementFactory(customer=customer, product=product, quantity=1000,
-                       start_date=datetime.date(2026, 1, 1), end_date=datetime.date(2027, 12, 31))
+    EntitlementFactory(
+        customer=customer,
+        product=product,
+        quantity=1000,
+        start_date=datetime.date(2026, 1, 1),
+        end_date=datetime.date(2027, 12, 31),
+    )
     MembershipFactory(customer=customer, role=Role.ASC, user__email=f"asc-{customer.number}@example.org")
     MembershipFactory(customer=customer, role=Role.VIEWER)
     account = ElasticAccountFactory(
-        customer=customer, pin="SECRETPIN123",
-        monthly_budget_units=budget, alert_thresholds=[50, 80, 100], alert_recipients=recipients or [],
+        customer=customer,
+        pin="SECRETPIN123",
+        monthly_budget_units=budget,
+        alert_thresholds=[50, 80, 100],
+        alert_recipients=recipients or [],
     )
     return customer, account, product
 
 
 def _spend(customer: Customer, product: Product, cost: str, day: datetime.date, tid: str) -> None:
     moment = timezone.make_aware(datetime.datetime.combine(day, datetime.time(10)))
-    ElasticUsageFactory(customer=customer, transaction_id=tid, started_at=moment, ended_at=moment,
-                        product=product, count=1, hours=Decimal(1), cost=Decimal(cost))
+    ElasticUsageFactory(
+        customer=customer,
+        transaction_id=tid,
+        started_at=moment,
+        ended_at=moment,
+        product=product,
+        count=1,
+        hours=Decimal(1),
+        cost=Decimal(cost),
+    )
 
 
 def _alerts() -> list[Notification]:
@@ -151,9 +167,7 @@ def test_overlapping_runs_alert_once() -> None:
     assert sorted(t for r in results for t in r) == [50, 80]
     assert BudgetAlert.objects.count() == 2
     # One outbox row per recipient (the ASC) per newly crossed set, however many runs.
-    assert Notification.objects.filter(event="elastic.budget_alert").count() == len(
-        [r for r in results if r]
-    )
+    assert Notification.objects.filter(event="elastic.budget_alert").count() == len([r for r in results if r])
 
 
 @pytest.mark.django_db
@@ -165,8 +179,13 @@ def test_budget_settings_are_validated(thresholds, recipients) -> None:
     customer, account, _product = _setup()
     asc = customer.memberships.get(role=Role.ASC).user
     with pytest.raises(PortalError):
-        elastic_budget_update(account=account, actor=asc, monthly_budget_units=100, alert_thresholds=thresholds,
-                              alert_recipients=recipients)
+        elastic_budget_update(
+            account=account,
+            actor=asc,
+            monthly_budget_units=100,
+            alert_thresholds=thresholds,
+            alert_recipients=recipients,
+        )
 
 
 @pytest.mark.django_db
@@ -174,8 +193,13 @@ def test_budget_update_sorts_and_audits(django_capture_on_commit_callbacks) -> N
     customer, account, _product = _setup()
     asc = customer.memberships.get(role=Role.ASC).user
     with django_capture_on_commit_callbacks(execute=True):
-        saved = elastic_budget_update(account=account, actor=asc, monthly_budget_units=300,
-                                      alert_thresholds=[100, 25, 75], alert_recipients=["A@Example.org"])
+        saved = elastic_budget_update(
+            account=account,
+            actor=asc,
+            monthly_budget_units=300,
+            alert_thresholds=[100, 25, 75],
+            alert_recipients=["A@Example.org"],
+        )
     assert saved.alert_thresholds == [25, 75, 100]
     assert saved.alert_recipients == ["a@example.org"]
     assert AuditEvent.objects.filter(customer=customer, action="elastic.budget_changed").count() == 1
@@ -188,9 +212,10 @@ def test_budget_form_errors_are_shown(client) -> None:
     client.force_login(customer.memberships.get(role=Role.ASC).user)
     from django.urls import reverse
 
-    response = client.post(reverse("licensing_settings:elastic_budget", args=[customer.number]),
-                           {"monthly_budget_units": "100", "alert_thresholds": "50, 150, x",
-                            "alert_recipients": "ok@example.org, nope"})
+    response = client.post(
+        reverse("licensing_settings:elastic_budget", args=[customer.number]),
+        {"monthly_budget_units": "100", "alert_thresholds": "50, 150, x", "alert_recipients": "ok@example.org, nope"},
+    )
     assert response.status_code == 400
     page = response.content.decode()
     assert "whole percentage" in page
@@ -228,16 +253,21 @@ def test_chart_stacks_products_per_month_and_day() -> None:
     _spend(customer, product, "10", datetime.date(2026, 10, 5), "a")
     _spend(customer, other, "5", datetime.date(2026, 10, 6), "b")
     _spend(customer, product, "20", datetime.date(2026, 11, 5), "c")
-    chart = elastic_usage_chart(customer=customer, start=datetime.date(2026, 1, 1), end=TODAY,
-                                granularity=Granularity.MONTH)
+    chart = elastic_usage_chart(
+        customer=customer, start=datetime.date(2026, 1, 1), end=TODAY, granularity=Granularity.MONTH
+    )
     assert [s.name for s in chart.series] == ["Elastic Mech", "Elastic CFD"]
     table = {bucket: (values, total) for bucket, values, total in chart.table}
     assert table[datetime.date(2026, 10, 1)] == ([Decimal(10), Decimal(5)], Decimal(15))
     assert table[datetime.date(2026, 11, 1)][1] == Decimal(20)
     assert len(chart.rects) == 3
     assert all(rect.height > 0 and rect.y >= chart.plot_top for rect in chart.rects)
-    daily = elastic_usage_chart(customer=customer, start=datetime.date(2026, 10, 1), end=datetime.date(2026, 10, 31),
-                                granularity=Granularity.DAY)
+    daily = elastic_usage_chart(
+        customer=customer,
+        start=datetime.date(2026, 10, 1),
+        end=datetime.date(2026, 10, 31),
+        granularity=Granularity.DAY,
+    )
     assert len(daily.buckets) == 31
     assert len(daily.rects) == 2
 
@@ -252,12 +282,20 @@ def test_demo_data_is_idempotent() -> None:
     customers = seed_accounts()
     seed_entitlements(customers)
     seed_licensing_demo()
-    counts = (SharedWebUser.objects.count(), SeatAssignment.objects.count(), ElasticUsage.objects.count(),
-              ElasticAccount.objects.count())
+    counts = (
+        SharedWebUser.objects.count(),
+        SeatAssignment.objects.count(),
+        ElasticUsage.objects.count(),
+        ElasticAccount.objects.count(),
+    )
     pins = dict(ElasticAccount.objects.values_list("customer__number", "pin"))
     seed_licensing_demo()
-    assert counts == (SharedWebUser.objects.count(), SeatAssignment.objects.count(), ElasticUsage.objects.count(),
-                      ElasticAccount.objects.count())
+    assert counts == (
+        SharedWebUser.objects.count(),
+        SeatAssignment.objects.count(),
+        ElasticUsage.objects.count(),
+        ElasticAccount.objects.count(),
+    )
     assert pins == dict(ElasticAccount.objects.values_list("customer__number", "pin"))
     for number in ("1001234", "3009012"):
         customer = customers[number]

@@ -84,8 +84,9 @@ def test_import_with_invalid_lines_applies_nothing() -> None:
     requests = shared_web_import_parse(LINES)
     plan = shared_web_import_plan(customer=customer, requests=requests)
     with pytest.raises(PortalError, match="invalid"):
-        shared_web_user_import(customer=customer, actor=asc, requests=requests,
-                               expected_digest=shared_web_import_digest(plan))
+        shared_web_user_import(
+            customer=customer, actor=asc, requests=requests, expected_digest=shared_web_import_digest(plan)
+        )
     assert not SharedWebUser.objects.filter(customer=customer).exists()
 
 
@@ -96,10 +97,14 @@ def test_import_applies_adds_and_updates_and_notifies_once(django_capture_on_com
     requests = shared_web_import_parse(text)
     plan = shared_web_import_plan(customer=customer, requests=requests)
     with django_capture_on_commit_callbacks(execute=True):
-        shared_web_user_import(customer=customer, actor=asc, requests=requests,
-                               expected_digest=shared_web_import_digest(plan))
+        shared_web_user_import(
+            customer=customer, actor=asc, requests=requests, expected_digest=shared_web_import_digest(plan)
+        )
     assert sorted(SharedWebUser.objects.filter(customer=customer).values_list("email", "name")) == [
-        ("known@example.org", "Renamed"), ("new@example.org", "New"), ("third@example.org", "")]
+        ("known@example.org", "Renamed"),
+        ("new@example.org", "New"),
+        ("third@example.org", ""),
+    ]
     assert Notification.objects.filter(event="shared_web.user_import").count() == 1
     assert AuditEvent.objects.filter(customer=customer, action__startswith="shared_web.user_").count() == 3
     # Importing the same lines again: nothing to do.
@@ -125,8 +130,9 @@ def test_import_through_the_pages_upload_then_apply(client: Client) -> None:
     assert preview.status_code == HTTPStatus.OK
     assert "up@example.org" in preview.content.decode()
     apply_form = preview.context["apply_form"]
-    response = client.post(url, {"apply": "1", "content": apply_form.initial["content"],
-                                 "token": apply_form.initial["token"]})
+    response = client.post(
+        url, {"apply": "1", "content": apply_form.initial["content"], "token": apply_form.initial["token"]}
+    )
     assert response.status_code == HTTPStatus.FOUND
     assert SharedWebUser.objects.filter(customer=customer, email="up@example.org", name="Up Loaded").exists()
 
@@ -156,26 +162,41 @@ def elastic_setup() -> tuple[Customer, object]:
 
 def test_usage_import_validates_each_line(elastic_setup) -> None:
     customer, staff = elastic_setup
-    text = HEADER + "\n".join([
-        "3009012,T1,2026-11-01 08:00,2026-11-01 10:00,el_cfd,2,2,8.5,AEU,ann",
-        "3009012,T2,2026-11-01 08:00,2026-11-01 07:00,el_cfd,1,1,1,AEU,",      # end before start
-        "3009012,T3,2026-31-01 08:00,2026-11-01 10:00,el_cfd,1,1,1,AEU,",      # bad date
-        "3009012,T4,2026-11-01 08:00,2026-11-01 10:00,nope,1,1,1,AEU,",        # unknown feature
-        "3009012,T5,2026-11-01 08:00,2026-11-01 10:00,flex_only,1,1,1,AEU,",   # not Elastic
-        "9999999,T6,2026-11-01 08:00,2026-11-01 10:00,el_cfd,1,1,1,AEU,",      # unknown customer
-        "3009012,T7,2026-11-01 08:00,2026-11-01 10:00,el_cfd,x,1,1,AEU,",      # bad count
-        "3009012,T8,2026-11-01 08:00,2026-11-01 10:00,el_cfd,1,-1,1,AEU,",     # negative hours
-        "3009012,T9,2026-11-01 08:00,2026-11-01 10:00,el_cfd,1,1,abc,AEU,",    # bad cost
-        "3009012,,2026-11-01 08:00,2026-11-01 10:00,el_cfd,1,1,1,AEU,",        # no transaction
-        "3009012,T1,2026-11-01 08:00,2026-11-01 10:00,el_cfd,2,2,8.5,AEU,ann",  # duplicate in file
-        "3009012,T10,2026-11-02,2026-11-02,el_cfd,1,0.5,1.25,,",
-    ]) + "\n"
+    text = (
+        HEADER
+        + "\n".join(
+            [
+                "3009012,T1,2026-11-01 08:00,2026-11-01 10:00,el_cfd,2,2,8.5,AEU,ann",
+                "3009012,T2,2026-11-01 08:00,2026-11-01 07:00,el_cfd,1,1,1,AEU,",  # end before start
+                "3009012,T3,2026-31-01 08:00,2026-11-01 10:00,el_cfd,1,1,1,AEU,",  # bad date
+                "3009012,T4,2026-11-01 08:00,2026-11-01 10:00,nope,1,1,1,AEU,",  # unknown feature
+                "3009012,T5,2026-11-01 08:00,2026-11-01 10:00,flex_only,1,1,1,AEU,",  # not Elastic
+                "9999999,T6,2026-11-01 08:00,2026-11-01 10:00,el_cfd,1,1,1,AEU,",  # unknown customer
+                "3009012,T7,2026-11-01 08:00,2026-11-01 10:00,el_cfd,x,1,1,AEU,",  # bad count
+                "3009012,T8,2026-11-01 08:00,2026-11-01 10:00,el_cfd,1,-1,1,AEU,",  # negative hours
+                "3009012,T9,2026-11-01 08:00,2026-11-01 10:00,el_cfd,1,1,abc,AEU,",  # bad cost
+                "3009012,,2026-11-01 08:00,2026-11-01 10:00,el_cfd,1,1,1,AEU,",  # no transaction
+                "3009012,T1,2026-11-01 08:00,2026-11-01 10:00,el_cfd,2,2,8.5,AEU,ann",  # duplicate in file
+                "3009012,T10,2026-11-02,2026-11-02,el_cfd,1,0.5,1.25,,",
+            ]
+        )
+        + "\n"
+    )
     result = elastic_usage_import(actor=staff, text=text)
     outcomes = {line.number: line.outcome for line in result.lines}
     assert outcomes == {
-        2: UsageOutcome.IMPORTED, 3: UsageOutcome.INVALID, 4: UsageOutcome.INVALID, 5: UsageOutcome.INVALID,
-        6: UsageOutcome.INVALID, 7: UsageOutcome.INVALID, 8: UsageOutcome.INVALID, 9: UsageOutcome.INVALID,
-        10: UsageOutcome.INVALID, 11: UsageOutcome.INVALID, 12: UsageOutcome.DUPLICATE, 13: UsageOutcome.IMPORTED,
+        2: UsageOutcome.IMPORTED,
+        3: UsageOutcome.INVALID,
+        4: UsageOutcome.INVALID,
+        5: UsageOutcome.INVALID,
+        6: UsageOutcome.INVALID,
+        7: UsageOutcome.INVALID,
+        8: UsageOutcome.INVALID,
+        9: UsageOutcome.INVALID,
+        10: UsageOutcome.INVALID,
+        11: UsageOutcome.INVALID,
+        12: UsageOutcome.DUPLICATE,
+        13: UsageOutcome.IMPORTED,
     }
     reasons = {line.number: line.reason for line in result.lines}
     assert "before the start" in reasons[3]
@@ -203,8 +224,10 @@ def _big_report(number: str, rows: int) -> str:
     start = datetime.datetime(2026, 1, 1, 8)
     for i in range(rows):
         moment = start + datetime.timedelta(minutes=37 * i)
-        out.write(f"{number},TX{i:06d},{moment:%Y-%m-%d %H:%M},{moment + datetime.timedelta(hours=1):%Y-%m-%d %H:%M},"
-                  f"el_cfd,1,1,{(i % 7) + 0.5},AEU,user{i % 13}@example.org\n")
+        out.write(
+            f"{number},TX{i:06d},{moment:%Y-%m-%d %H:%M},{moment + datetime.timedelta(hours=1):%Y-%m-%d %H:%M},"
+            f"el_cfd,1,1,{(i % 7) + 0.5},AEU,user{i % 13}@example.org\n"
+        )
     return out.getvalue()
 
 

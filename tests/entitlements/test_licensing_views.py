@@ -64,9 +64,17 @@ def licensed_customer(*, shared_web: bool = True, elastic: bool = True) -> Custo
         pin = "OTHERPIN0000" if ElasticAccount.objects.filter(pin=PIN).exists() else PIN
         ElasticAccountFactory(customer=customer, pin=pin, alert_thresholds=[50, 80, 100])
         now = timezone.now()
-        ElasticUsageFactory(customer=customer, transaction_id="T1", started_at=now, ended_at=now,
-                            product=product, count=1, hours=Decimal("1.5"), cost=Decimal("12.5"),
-                            user="=cmd|' /C calc'!A0")
+        ElasticUsageFactory(
+            customer=customer,
+            transaction_id="T1",
+            started_at=now,
+            ended_at=now,
+            product=product,
+            count=1,
+            hours=Decimal("1.5"),
+            cost=Decimal("12.5"),
+            user="=cmd|' /C calc'!A0",
+        )
     return customer
 
 
@@ -104,38 +112,92 @@ class Action:
 
 
 ACTIONS = [
-    Action("user_add", "shared_web_user_add", lambda c: None,
-           lambda c, t: {"email": "new@example.org", "name": "New"},
-           lambda c, t: SharedWebUser.objects.filter(customer=c, email="new@example.org").exists()),
-    Action("user_edit", "shared_web_user_edit", _sw_user,
-           lambda c, t: {"email": t.email, "name": "Renamed"},
-           lambda c, t: SharedWebUser.objects.get(pk=t.pk).name == "Renamed"),
-    Action("user_deactivate", "shared_web_user_active", _sw_user, lambda c, t: {"active": "0"},
-           lambda c, t: not SharedWebUser.objects.get(pk=t.pk).active),
-    Action("user_remove", "shared_web_user_remove", _sw_user, lambda c, t: {},
-           lambda c, t: not SharedWebUser.objects.filter(pk=t.pk).exists()),
-    Action("import_preview", "shared_web_users_import", lambda c: None,
-           lambda c, t: {"text": "imp@example.org,Imp", "preview": "1"},
-           # A preview changes nothing; success is the preview page itself.
-           lambda c, t: not SharedWebUser.objects.filter(email="imp@example.org").exists(),
-           success_status=HTTPStatus.OK),
-    Action("group_create", "shared_web_group_create", lambda c: None, lambda c, t: {"name": "Crew"},
-           lambda c, t: SharedWebGroup.objects.filter(customer=c, name="Crew").exists()),
-    Action("group_rename", "shared_web_group_rename", _group, lambda c, t: {"name": "Renamed team"},
-           lambda c, t: SharedWebGroup.objects.get(pk=t.pk).name == "Renamed team"),
-    Action("group_delete", "shared_web_group_delete", _group, lambda c, t: {},
-           lambda c, t: not SharedWebGroup.objects.filter(pk=t.pk).exists()),
-    Action("group_members", "shared_web_group_members", _group,
-           lambda c, t: {"members": [SharedWebUser.objects.filter(customer=t.customer).first().pk]},
-           lambda c, t: SharedWebGroup.objects.get(pk=t.pk).members.exists()),
-    Action("group_seats", "shared_web_group_seats", _group,
-           lambda c, t: {"entitlement": _sw_line(t.customer).pk, "seats": "3"},
-           lambda c, t: SeatAssignment.objects.filter(group_id=t.pk, seats=3).exists()),
-    Action("pin_regenerate", "elastic_pin_regenerate", _account, lambda c, t: {},
-           lambda c, t: ElasticAccount.objects.get(pk=t.pk).pin != t.pin),
-    Action("budget", "elastic_budget", _account,
-           lambda c, t: {"monthly_budget_units": "500", "alert_thresholds": "80, 50", "alert_recipients": "f@x.org"},
-           lambda c, t: ElasticAccount.objects.get(pk=t.pk).monthly_budget_units == 500),
+    Action(
+        "user_add",
+        "shared_web_user_add",
+        lambda c: None,
+        lambda c, t: {"email": "new@example.org", "name": "New"},
+        lambda c, t: SharedWebUser.objects.filter(customer=c, email="new@example.org").exists(),
+    ),
+    Action(
+        "user_edit",
+        "shared_web_user_edit",
+        _sw_user,
+        lambda c, t: {"email": t.email, "name": "Renamed"},
+        lambda c, t: SharedWebUser.objects.get(pk=t.pk).name == "Renamed",
+    ),
+    Action(
+        "user_deactivate",
+        "shared_web_user_active",
+        _sw_user,
+        lambda c, t: {"active": "0"},
+        lambda c, t: not SharedWebUser.objects.get(pk=t.pk).active,
+    ),
+    Action(
+        "user_remove",
+        "shared_web_user_remove",
+        _sw_user,
+        lambda c, t: {},
+        lambda c, t: not SharedWebUser.objects.filter(pk=t.pk).exists(),
+    ),
+    Action(
+        "import_preview",
+        "shared_web_users_import",
+        lambda c: None,
+        lambda c, t: {"text": "imp@example.org,Imp", "preview": "1"},
+        # A preview changes nothing; success is the preview page itself.
+        lambda c, t: not SharedWebUser.objects.filter(email="imp@example.org").exists(),
+        success_status=HTTPStatus.OK,
+    ),
+    Action(
+        "group_create",
+        "shared_web_group_create",
+        lambda c: None,
+        lambda c, t: {"name": "Crew"},
+        lambda c, t: SharedWebGroup.objects.filter(customer=c, name="Crew").exists(),
+    ),
+    Action(
+        "group_rename",
+        "shared_web_group_rename",
+        _group,
+        lambda c, t: {"name": "Renamed team"},
+        lambda c, t: SharedWebGroup.objects.get(pk=t.pk).name == "Renamed team",
+    ),
+    Action(
+        "group_delete",
+        "shared_web_group_delete",
+        _group,
+        lambda c, t: {},
+        lambda c, t: not SharedWebGroup.objects.filter(pk=t.pk).exists(),
+    ),
+    Action(
+        "group_members",
+        "shared_web_group_members",
+        _group,
+        lambda c, t: {"members": [SharedWebUser.objects.filter(customer=t.customer).first().pk]},
+        lambda c, t: SharedWebGroup.objects.get(pk=t.pk).members.exists(),
+    ),
+    Action(
+        "group_seats",
+        "shared_web_group_seats",
+        _group,
+        lambda c, t: {"entitlement": _sw_line(t.customer).pk, "seats": "3"},
+        lambda c, t: SeatAssignment.objects.filter(group_id=t.pk, seats=3).exists(),
+    ),
+    Action(
+        "pin_regenerate",
+        "elastic_pin_regenerate",
+        _account,
+        lambda c, t: {},
+        lambda c, t: ElasticAccount.objects.get(pk=t.pk).pin != t.pin,
+    ),
+    Action(
+        "budget",
+        "elastic_budget",
+        _account,
+        lambda c, t: {"monthly_budget_units": "500", "alert_thresholds": "80, 50", "alert_recipients": "f@x.org"},
+        lambda c, t: ElasticAccount.objects.get(pk=t.pk).monthly_budget_units == 500,
+    ),
 ]
 
 PAGES = [
@@ -352,8 +414,10 @@ def test_pin_never_in_emails_notifications_or_audit(member_client, django_captur
     assert new_pin != PIN
     assert len(new_pin) >= 8
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("licensing_settings:elastic_budget", args=[customer.number]),
-                    {"monthly_budget_units": "100", "alert_thresholds": "50", "alert_recipients": ""})
+        client.post(
+            reverse("licensing_settings:elastic_budget", args=[customer.number]),
+            {"monthly_budget_units": "100", "alert_thresholds": "50", "alert_recipients": ""},
+        )
     assert mail.outbox, "the ASC is notified of the new PIN (without it)"
     for pin in (PIN, new_pin):
         for message in mail.outbox:
@@ -380,7 +444,7 @@ def test_pin_regenerate_by_service_uses_a_fresh_random_pin(member_client) -> Non
 
 def test_csv_exports_are_formula_safe(member_client) -> None:
     customer = licensed_customer()
-    SharedWebUserFactory(customer=customer, email="evil@example.org", name="=HYPERLINK(\"x\")")
+    SharedWebUserFactory(customer=customer, email="evil@example.org", name='=HYPERLINK("x")')
     client = member_client(role=Role.VIEWER, customer=customer)
     users = _body(client.get(reverse("licensing_settings:shared_web_users_export", args=[customer.number])))
     assert "'=HYPERLINK" in users
@@ -427,9 +491,16 @@ def test_usage_custom_range_filters_and_paginates(member_client) -> None:
     product = ElasticUsage.objects.get(customer=customer).product
     start = timezone.make_aware(datetime.datetime(2026, 3, 1, 9))
     ElasticUsage.objects.bulk_create(
-        ElasticUsage(customer=customer, transaction_id=f"R{i}", started_at=start + datetime.timedelta(hours=i),
-                     ended_at=start + datetime.timedelta(hours=i + 1), product=product, count=1,
-                     hours=Decimal(1), cost=Decimal(1))
+        ElasticUsage(
+            customer=customer,
+            transaction_id=f"R{i}",
+            started_at=start + datetime.timedelta(hours=i),
+            ended_at=start + datetime.timedelta(hours=i + 1),
+            product=product,
+            count=1,
+            hours=Decimal(1),
+            cost=Decimal(1),
+        )
         for i in range(120)
     )
     client = member_client(role=Role.VIEWER, customer=customer)

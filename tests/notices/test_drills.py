@@ -51,8 +51,14 @@ def test_reminder_walk_survives_a_killed_worker_and_beat_restarts(own_redis, set
     customer = CustomerFactory()
     asc = MembershipFactory(customer=customer, role=Role.ASC, user=UserFactory(language="tr")).user
     admin = MembershipFactory(customer=customer, role=Role.ADMINISTRATOR, user=UserFactory(language="en")).user
-    EntitlementFactory(customer=customer, product=ProductFactory(feature="drill"), quantity=3,
-                       start_date=datetime.date(2026, 6, 16), end_date=END, tecs_end_date=END)
+    EntitlementFactory(
+        customer=customer,
+        product=ProductFactory(feature="drill"),
+        quantity=3,
+        start_date=datetime.date(2026, 6, 16),
+        end_date=END,
+        tecs_end_date=END,
+    )
     settings.PORTAL_NOTIFICATION_SWEEP_AFTER = datetime.timedelta(0)
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False

@@ -36,9 +36,16 @@ def clock():
 def lines(customer):
     product = ProductFactory(feature="cfd_pro", name="CFD Pro")
     return [
-        EntitlementFactory(customer=customer, product=product, line_id=f"{customer.number}-{i:04d}", quantity=4,
-                           activated=i % 4, start_date=TODAY - datetime.timedelta(days=300),
-                           end_date=TODAY + datetime.timedelta(days=30 * i), tecs_end_date=None)
+        EntitlementFactory(
+            customer=customer,
+            product=product,
+            line_id=f"{customer.number}-{i:04d}",
+            quantity=4,
+            activated=i % 4,
+            start_date=TODAY - datetime.timedelta(days=300),
+            end_date=TODAY + datetime.timedelta(days=30 * i),
+            tecs_end_date=None,
+        )
         for i in range(1, 15)
     ]
 
@@ -75,9 +82,13 @@ def test_renewals_of_another_customer_are_404(customer, other_customer, lines, m
 
 @pytest.mark.django_db
 def test_renewals_csv_is_spreadsheet_safe(customer, member_client, clock) -> None:
-    EntitlementFactory(customer=customer, product=ProductFactory(feature="evil", name="=HYPERLINK(1)"),
-                       line_id=f"{customer.number}-0099", end_date=TODAY + datetime.timedelta(days=5),
-                       tecs_end_date=None)
+    EntitlementFactory(
+        customer=customer,
+        product=ProductFactory(feature="evil", name="=HYPERLINK(1)"),
+        line_id=f"{customer.number}-0099",
+        end_date=TODAY + datetime.timedelta(days=5),
+        tecs_end_date=None,
+    )
     client = member_client(role=Role.VIEWER, customer=customer)
     response = client.get(reverse("renewals:export", args=[customer.number]))
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
@@ -91,8 +102,13 @@ def test_renewals_csv_is_spreadsheet_safe(customer, member_client, clock) -> Non
 def test_renewals_page_query_count_does_not_grow(size, customer, member_client, django_assert_max_num_queries) -> None:
     product = ProductFactory(feature="grow")
     for i in range(size):
-        EntitlementFactory(customer=customer, product=product, line_id=f"{customer.number}-{i + 1000}",
-                           quantity=1 + i, end_date=datetime.date.today() + datetime.timedelta(days=10 + i))
+        EntitlementFactory(
+            customer=customer,
+            product=product,
+            line_id=f"{customer.number}-{i + 1000}",
+            quantity=1 + i,
+            end_date=datetime.date.today() + datetime.timedelta(days=10 + i),
+        )
     client = member_client(role=Role.VIEWER, customer=customer)
     with django_assert_max_num_queries(8):
         assert client.get(reverse("renewals:list", args=[customer.number])).status_code == HTTPStatus.OK
@@ -174,16 +190,22 @@ def test_one_line_downloads_as_ics(customer, lines, member_client, clock) -> Non
 
 def _notify(user, n: int = 1, customer=None) -> None:
     PortalNotification.objects.bulk_create(
-        PortalNotification(user=user, customer=customer, category=Category.SECURITY, kind="message",
-                           key=f"k{user.pk}-{i}-{PortalNotification.objects.count()}",
-                           data={"title": f"Event {i}", "body": ""})
+        PortalNotification(
+            user=user,
+            customer=customer,
+            category=Category.SECURITY,
+            kind="message",
+            key=f"k{user.pk}-{i}-{PortalNotification.objects.count()}",
+            data={"title": f"Event {i}", "body": ""},
+        )
         for i in range(n)
     )
 
 
 @pytest.mark.django_db
-def test_bell_count_is_right_on_a_cached_header(customer, lines, member_client,
-                                                django_capture_on_commit_callbacks) -> None:
+def test_bell_count_is_right_on_a_cached_header(
+    customer, lines, member_client, django_capture_on_commit_callbacks
+) -> None:
     client = member_client(role=Role.ASC, customer=customer)
     url = reverse("entitlements:list", args=[customer.number])
 
@@ -193,12 +215,18 @@ def test_bell_count_is_right_on_a_cached_header(customer, lines, member_client,
 
     assert "bell__count" not in bell()
     with django_capture_on_commit_callbacks(execute=True):
-        services.notice_publish(customer=customer, users=[client.user], category=Category.SECURITY, key="token:1",
-                                title="A new API token was created")
+        services.notice_publish(
+            customer=customer,
+            users=[client.user],
+            category=Category.SECURITY,
+            key="token:1",
+            title="A new API token was created",
+        )
     assert '<span class="bell__count">1</span>' in bell()  # the header was cached; the bell is not
     with django_capture_on_commit_callbacks(execute=True):
-        services.notice_publish(customer=customer, users=[client.user], category=Category.SECURITY, key="token:2",
-                                title="Another token")
+        services.notice_publish(
+            customer=customer, users=[client.user], category=Category.SECURITY, key="token:2", title="Another token"
+        )
     assert '<span class="bell__count">2</span>' in bell()
     with django_capture_on_commit_callbacks(execute=True):
         services.notifications_mark_read(user=client.user)
@@ -258,8 +286,9 @@ def test_outbox_emails_appear_under_the_bell(customer) -> None:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("role", "renewals"), [(Role.ASC, "immediately"), (Role.ADMINISTRATOR, "immediately"),
-                                                (Role.VIEWER, "weekly")])
+@pytest.mark.parametrize(
+    ("role", "renewals"), [(Role.ASC, "immediately"), (Role.ADMINISTRATOR, "immediately"), (Role.VIEWER, "weekly")]
+)
 def test_preferences_page_shows_role_defaults_and_saves(role, renewals, member_client) -> None:
     client = member_client(role=role)
     html = client.get(reverse("notices:settings")).content.decode()
@@ -269,10 +298,17 @@ def test_preferences_page_shows_role_defaults_and_saves(role, renewals, member_c
     response = client.post(reverse("notices:settings"), {"renewals": "daily", "usage": "never", "security": "weekly"})
     assert response.status_code == HTTPStatus.FOUND
     assert dict(NotificationPreference.objects.filter(user=client.user).values_list("category", "frequency")) == {
-        "renewals": "daily", "usage": "never", "security": "weekly"}
+        "renewals": "daily",
+        "usage": "never",
+        "security": "weekly",
+    }
     # The matrix emails are no category: there is nothing to post for them.
-    assert client.post(reverse("notices:settings"), {"renewals": "sometimes", "usage": "never",
-                                                     "security": "weekly"}).status_code == HTTPStatus.OK
+    assert (
+        client.post(
+            reverse("notices:settings"), {"renewals": "sometimes", "usage": "never", "security": "weekly"}
+        ).status_code
+        == HTTPStatus.OK
+    )
 
 
 @pytest.mark.django_db
@@ -357,6 +393,7 @@ def test_a_bad_link_says_so_in_the_readers_language(db) -> None:
     assert response.status_code == HTTPStatus.BAD_REQUEST
     with translation.override("tr"):
         expected = translation.gettext(
-            "This unsubscribe link is not valid: it was changed or made up. Nothing was changed.")
+            "This unsubscribe link is not valid: it was changed or made up. Nothing was changed."
+        )
     assert expected in response.content.decode()
     assert "Nothing was changed" not in response.content.decode()

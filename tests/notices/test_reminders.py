@@ -49,8 +49,14 @@ def company(db):
     admin = MembershipFactory(customer=customer, role=Role.ADMINISTRATOR, user=UserFactory(language="en")).user
     viewer = MembershipFactory(customer=customer, role=Role.VIEWER).user
     product = ProductFactory(feature="mech_ent", name="Mechanical Enterprise")
-    line = EntitlementFactory(customer=customer, product=product, quantity=5, start_date=datetime.date(2026, 6, 16),
-                              end_date=END, tecs_end_date=END)
+    line = EntitlementFactory(
+        customer=customer,
+        product=product,
+        quantity=5,
+        start_date=datetime.date(2026, 6, 16),
+        end_date=END,
+        tecs_end_date=END,
+    )
     return customer, asc, admin, viewer, line
 
 
@@ -90,8 +96,9 @@ def test_email_says_what_ends_when_what_lapsing_costs_and_whom_to_contact_in_the
     from notices.models import CustomerRenewalSettings
 
     customer, asc, admin, _viewer, line = company
-    CustomerRenewalSettings.objects.create(customer=customer, account_manager_name="Ayşe Satış",
-                                           account_manager_email="ayse@reseller.example")
+    CustomerRenewalSettings.objects.create(
+        customer=customer, account_manager_name="Ayşe Satış", account_manager_email="ayse@reseller.example"
+    )
     with time_machine.travel(_at(END - datetime.timedelta(days=30)), tick=False):
         notices_daily_run()
     by_recipient = {m.to[0]: m for m in mail.outbox}
@@ -118,9 +125,14 @@ def test_email_says_what_ends_when_what_lapsing_costs_and_whom_to_contact_in_the
 @pytest.mark.django_db(transaction=True)
 def test_renewed_lines_are_not_reminded(company) -> None:
     customer, _asc, _admin, _viewer, line = company
-    EntitlementFactory(customer=customer, product=line.product, quantity=line.quantity,
-                       start_date=END, end_date=END + datetime.timedelta(days=365),
-                       tecs_end_date=END + datetime.timedelta(days=365))
+    EntitlementFactory(
+        customer=customer,
+        product=line.product,
+        quantity=line.quantity,
+        start_date=END,
+        end_date=END + datetime.timedelta(days=365),
+        tecs_end_date=END + datetime.timedelta(days=365),
+    )
     with time_machine.travel(_at(END - datetime.timedelta(days=30)), tick=False):
         notices_daily_run()
     assert _customer_mail() == []
@@ -130,8 +142,14 @@ def test_renewed_lines_are_not_reminded(company) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_a_later_line_of_another_quantity_is_not_a_renewal(company) -> None:
     customer, asc, admin, _viewer, line = company
-    EntitlementFactory(customer=customer, product=line.product, quantity=line.quantity + 1,
-                       start_date=END, end_date=END + datetime.timedelta(days=365), tecs_end_date=None)
+    EntitlementFactory(
+        customer=customer,
+        product=line.product,
+        quantity=line.quantity + 1,
+        start_date=END,
+        end_date=END + datetime.timedelta(days=365),
+        tecs_end_date=None,
+    )
     with time_machine.travel(_at(END - datetime.timedelta(days=30)), tick=False):
         notices_daily_run()
     assert {m.to[0] for m in _customer_mail()} == {asc.email, admin.email}
@@ -145,8 +163,13 @@ def test_a_later_line_of_another_quantity_is_not_a_renewal(company) -> None:
 def test_elastic_credit_and_shared_web_tokens_are_reminded_in_their_own_words(model, phrase, db) -> None:
     customer = CustomerFactory()
     asc = MembershipFactory(customer=customer, role=Role.ASC, user=UserFactory(language="en")).user
-    EntitlementFactory(customer=customer, product=ProductFactory(feature=f"p_{model}", licensing_model=model),
-                       start_date=datetime.date(2026, 6, 1), end_date=END, tecs_end_date=None)
+    EntitlementFactory(
+        customer=customer,
+        product=ProductFactory(feature=f"p_{model}", licensing_model=model),
+        start_date=datetime.date(2026, 6, 1),
+        end_date=END,
+        tecs_end_date=None,
+    )
     with time_machine.travel(_at(END - datetime.timedelta(days=7)), tick=False):
         notices_daily_run()
     [message] = _customer_mail()

@@ -23,20 +23,38 @@ def book(db):
     """Two account managers' customers, lines at 90/30/7 days, one at 14 days, one renewed."""
     product = ProductFactory(feature="res_prod", name="Reseller Product")
     acme, globex = CustomerFactory(name="Acme"), CustomerFactory(name="Globex")
-    CustomerRenewalSettings.objects.create(customer=acme, account_manager_name="Ali Veli",
-                                           account_manager_email="ali@reseller.example")
-    CustomerRenewalSettings.objects.create(customer=globex, account_manager_name="Bea Sales",
-                                           account_manager_email="bea@reseller.example")
+    CustomerRenewalSettings.objects.create(
+        customer=acme, account_manager_name="Ali Veli", account_manager_email="ali@reseller.example"
+    )
+    CustomerRenewalSettings.objects.create(
+        customer=globex, account_manager_name="Bea Sales", account_manager_email="bea@reseller.example"
+    )
     lines = {}
     for customer, days in ((acme, 90), (acme, 7), (globex, 30), (globex, 14)):
         lines[(customer.name, days)] = EntitlementFactory(
-            customer=customer, product=product, quantity=days, start_date=TODAY - datetime.timedelta(days=300),
-            end_date=TODAY + datetime.timedelta(days=days), tecs_end_date=None)
-    renewed = EntitlementFactory(customer=globex, product=product, quantity=3,
-                                 start_date=TODAY - datetime.timedelta(days=300),
-                                 end_date=TODAY + datetime.timedelta(days=7), tecs_end_date=None)
-    EntitlementFactory(customer=globex, product=product, quantity=3, start_date=TODAY,
-                       end_date=TODAY + datetime.timedelta(days=400), tecs_end_date=None)
+            customer=customer,
+            product=product,
+            quantity=days,
+            start_date=TODAY - datetime.timedelta(days=300),
+            end_date=TODAY + datetime.timedelta(days=days),
+            tecs_end_date=None,
+        )
+    renewed = EntitlementFactory(
+        customer=globex,
+        product=product,
+        quantity=3,
+        start_date=TODAY - datetime.timedelta(days=300),
+        end_date=TODAY + datetime.timedelta(days=7),
+        tecs_end_date=None,
+    )
+    EntitlementFactory(
+        customer=globex,
+        product=product,
+        quantity=3,
+        start_date=TODAY,
+        end_date=TODAY + datetime.timedelta(days=400),
+        tecs_end_date=None,
+    )
     return lines, renewed
 
 
@@ -87,8 +105,14 @@ def test_staff_names_the_account_manager_through_the_service(staff_user) -> None
     customer = CustomerFactory()
     client = Client()
     client.force_login(staff_user)
-    response = client.post(reverse("admin:notices_customerrenewalsettings_add"), {
-        "customer": customer.pk, "account_manager_name": "Cem", "account_manager_email": "CEM@Reseller.example",
-        "account_manager_phone": "+90 212 000 00 00"})
+    response = client.post(
+        reverse("admin:notices_customerrenewalsettings_add"),
+        {
+            "customer": customer.pk,
+            "account_manager_name": "Cem",
+            "account_manager_email": "CEM@Reseller.example",
+            "account_manager_phone": "+90 212 000 00 00",
+        },
+    )
     assert response.status_code == HTTPStatus.FOUND
     assert CustomerRenewalSettings.objects.get(customer=customer).account_manager_email == "cem@reseller.example"

@@ -29,20 +29,32 @@ PER_CUSTOMER = 3
 
 def _seed(customers: int, lines_per_customer: int) -> None:
     product = ProductFactory(feature="scale")
-    created = Customer.objects.bulk_create(Customer(number=str(6_100_000 + i), name=f"Scale {i}")
-                                           for i in range(customers))
-    users = User.objects.bulk_create(User(email=f"{r}{i}@scale.example", language=("en", "tr")[i % 2])
-                                     for i in range(customers) for r in ("asc", "admin"))
-    Membership.objects.bulk_create(Membership(user=users[2 * i + k], customer=c, role=role)
-                                   for i, c in enumerate(created)
-                                   for k, role in enumerate((Role.ASC, Role.ADMINISTRATOR)))
+    created = Customer.objects.bulk_create(
+        Customer(number=str(6_100_000 + i), name=f"Scale {i}") for i in range(customers)
+    )
+    users = User.objects.bulk_create(
+        User(email=f"{r}{i}@scale.example", language=("en", "tr")[i % 2])
+        for i in range(customers)
+        for r in ("asc", "admin")
+    )
+    Membership.objects.bulk_create(
+        Membership(user=users[2 * i + k], customer=c, role=role)
+        for i, c in enumerate(created)
+        for k, role in enumerate((Role.ASC, Role.ADMINISTRATOR))
+    )
     steps = (90, 30, 14, 7, -1)
     Entitlement.objects.bulk_create(
-        Entitlement(customer=c, product=product, line_id=f"{c.number}-{j:04d}", quantity=1 + j,
-                    start_date=TODAY - datetime.timedelta(days=400),
-                    end_date=TODAY + datetime.timedelta(days=steps[j % 5]),
-                    tecs_end_date=TODAY + datetime.timedelta(days=steps[(j + 1) % 5]))
-        for c in created for j in range(lines_per_customer)
+        Entitlement(
+            customer=c,
+            product=product,
+            line_id=f"{c.number}-{j:04d}",
+            quantity=1 + j,
+            start_date=TODAY - datetime.timedelta(days=400),
+            end_date=TODAY + datetime.timedelta(days=steps[j % 5]),
+            tecs_end_date=TODAY + datetime.timedelta(days=steps[(j + 1) % 5]),
+        )
+        for c in created
+        for j in range(lines_per_customer)
     )
 
 

@@ -30,8 +30,11 @@ def test_folding_keeps_every_line_within_75_octets_and_unfolds_to_the_original(t
 
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=200))
 def test_any_summary_survives_a_real_parser(summary) -> None:
-    body = calendar(name="x", stamp=datetime.datetime(2027, 1, 1, tzinfo=datetime.UTC), events=[
-        CalendarEvent(uid="u-1@example", date=datetime.date(2027, 3, 1), summary=summary, description=summary)])
+    body = calendar(
+        name="x",
+        stamp=datetime.datetime(2027, 1, 1, tzinfo=datetime.UTC),
+        events=[CalendarEvent(uid="u-1@example", date=datetime.date(2027, 3, 1), summary=summary, description=summary)],
+    )
     [event] = icalendar.Calendar.from_ical(body.encode()).walk("VEVENT")
     assert str(event["SUMMARY"]) == summary
 
@@ -42,8 +45,10 @@ def test_reminder_window_covers_each_step_and_two_days_of_catch_up() -> None:
     for step in REMINDER_STEPS:
         assert window[today + datetime.timedelta(days=step)] == step
         assert window[today + datetime.timedelta(days=step - 2)] == step
-        assert today + datetime.timedelta(days=step - 3) not in window or window[
-            today + datetime.timedelta(days=step - 3)] != step
+        assert (
+            today + datetime.timedelta(days=step - 3) not in window
+            or window[today + datetime.timedelta(days=step - 3)] != step
+        )
 
 
 def test_defaults_follow_the_strongest_role_and_weekly_means_monday() -> None:
@@ -66,12 +71,20 @@ def test_the_usage_recommendation_is_in_the_email() -> None:
     customer = CustomerFactory()
     asc = MembershipFactory(customer=customer, role=Role.ASC, user=UserFactory(language="en")).user
     end = datetime.date(2027, 5, 1)
-    line = EntitlementFactory(customer=customer, product=ProductFactory(feature="rec"), quantity=5,
-                              start_date=datetime.date(2026, 5, 1), end_date=end, tecs_end_date=None)
+    line = EntitlementFactory(
+        customer=customer,
+        product=ProductFactory(feature="rec"),
+        quantity=5,
+        start_date=datetime.date(2026, 5, 1),
+        end_date=end,
+        tecs_end_date=None,
+    )
     log = [" 8:00:00 (lmgrd) started on lic01 (linux) (3/20/2027)", " 8:00:01 (ansyslmd) TIMESTAMP 3/20/2027"]
     for hour in range(9, 17):
-        log += [f" {hour}:00:00 (ansyslmd) OUT: \"rec\" ali@ws-1  (2 licenses)",
-                f" {hour}:50:00 (ansyslmd) IN: \"rec\" ali@ws-1  (2 licenses)"]
+        log += [
+            f' {hour}:00:00 (ansyslmd) OUT: "rec" ali@ws-1  (2 licenses)',
+            f' {hour}:50:00 (ansyslmd) IN: "rec" ali@ws-1  (2 licenses)',
+        ]
     usage_log_ingest_lines(customer=customer, name="lic01.log", lines=[f"{text}\n" for text in log])
     with time_machine.travel(datetime.datetime(2027, 4, 1, 9, tzinfo=datetime.UTC), tick=False):
         expected = entitlement_recommendations(customer=customer, entitlements=[line], today=datetime.date(2027, 4, 1))
@@ -89,8 +102,9 @@ def test_the_beat_task_waits_for_the_morning(settings) -> None:
     settings.NOTICES_DAILY_RUN_HOUR = 6
     customer = CustomerFactory()
     MembershipFactory(customer=customer, role=Role.ASC)
-    EntitlementFactory(customer=customer, end_date=datetime.date(2027, 4, 8), tecs_end_date=None,
-                       start_date=datetime.date(2026, 4, 8))
+    EntitlementFactory(
+        customer=customer, end_date=datetime.date(2027, 4, 8), tecs_end_date=None, start_date=datetime.date(2026, 4, 8)
+    )
     istanbul = datetime.timezone(datetime.timedelta(hours=3))
     with time_machine.travel(datetime.datetime(2027, 4, 1, 5, 59, tzinfo=istanbul), tick=False):
         assert task() == {}

@@ -29,7 +29,9 @@ def _exposed(settings) -> set[str]:
     Client().get("/healthz")
     body = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer deploy-files-token-123").content.decode()
     return {line.split("{")[0].split(" ")[0] for line in body.splitlines() if line.startswith("portal_")} | {
-        "portal_celery_queue_length", "portal_http_request_duration_seconds"}
+        "portal_celery_queue_length",
+        "portal_http_request_duration_seconds",
+    }
 
 
 def _used(text: str) -> set[str]:
@@ -42,7 +44,8 @@ def test_alerts_and_dashboard_use_exposed_metrics(settings) -> None:
     rules = yaml.safe_load((MONITORING / "alerts.yml").read_text())["groups"][0]["rules"]
     dashboard = json.loads((MONITORING / "grafana-dashboard.json").read_text())
     expressions = [rule["expr"] for rule in rules] + [
-        target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+        target["expr"] for panel in dashboard["panels"] for target in panel["targets"]
+    ]
     unknown = {name for expr in expressions for name in _used(expr)} - exposed
     assert unknown == set()
     by_name = {rule["alert"]: rule["expr"] for rule in rules}
@@ -81,15 +84,19 @@ def test_production_settings_probes_without_https_redirect_and_json_logs() -> No
 
     params = connection.settings_dict
     env = {
-        **os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.production", "DJANGO_SECRET_KEY": "x" * 50,
-        "DJANGO_ALLOWED_HOSTS": "testserver", "PORTAL_METRICS_TOKEN": "t" * 20,
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portal.settings.production",
+        "DJANGO_SECRET_KEY": "x" * 50,
+        "DJANGO_ALLOWED_HOSTS": "testserver",
+        "PORTAL_METRICS_TOKEN": "t" * 20,
         "DATABASE_URL": f"postgres://{params['USER'] or 'postgres'}@{params['HOST'] or '127.0.0.1'}:"
-                        f"{params['PORT'] or 5432}/{params['NAME']}",
+        f"{params['PORT'] or 5432}/{params['NAME']}",
     }
     env.pop("REDIS_URL", None)
     env.pop("PORTAL_LOG_FORMAT", None)
-    result = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     status = dict(line.split() for line in result.stdout.splitlines())
     # Probes answer over plain HTTP inside the network; everything else redirects to HTTPS.
@@ -119,13 +126,20 @@ print(client.is_active(), options.get("send_default_pii"), options.get("max_requ
 """
 
 
-@pytest.mark.parametrize(("dsn", "active"), [
-    ("", "False None None None"), ("https://public@127.0.0.1:9/1", "True False never False")])
+@pytest.mark.parametrize(
+    ("dsn", "active"), [("", "False None None None"), ("https://public@127.0.0.1:9/1", "True False never False")]
+)
 def test_sentry_only_with_a_dsn_and_without_personal_data(dsn, active) -> None:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.production", "DJANGO_SECRET_KEY": "x" * 50,
-           "DJANGO_ALLOWED_HOSTS": "testserver", "SENTRY_DSN": dsn}
-    result = subprocess.run([sys.executable, "-c", SENTRY_SCRIPT], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=120)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portal.settings.production",
+        "DJANGO_SECRET_KEY": "x" * 50,
+        "DJANGO_ALLOWED_HOSTS": "testserver",
+        "SENTRY_DSN": dsn,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", SENTRY_SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [*active.split(), "sentry-0123456789"]
 
@@ -148,17 +162,28 @@ def test_gunicorn_as_in_the_image_serves_probes_metrics_and_json_request_lines(t
     params = connection.settings_dict
     token = "g" * 24
     env = {
-        **os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.production", "DJANGO_SECRET_KEY": "x" * 50,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "PORTAL_METRICS_TOKEN": token, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
-        "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2", "DJANGO_SECURE_SSL_REDIRECT": "false",
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portal.settings.production",
+        "DJANGO_SECRET_KEY": "x" * 50,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "PORTAL_METRICS_TOKEN": token,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "2",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DATABASE_URL": f"postgres://{params['USER'] or 'postgres'}@{params['HOST'] or '127.0.0.1'}:"
-                        f"{params['PORT'] or 5432}/{params['NAME']}",
+        f"{params['PORT'] or 5432}/{params['NAME']}",
     }
     env.pop("REDIS_URL", None)
     log = tmp_path / "gunicorn.log"
     with log.open("w") as output:
-        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "portal.wsgi:application", "-c",
-                                   "ops/gunicorn.conf.py"], cwd=ROOT, env=env, stdout=output, stderr=output)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "-c", "ops/gunicorn.conf.py"],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=output,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -188,6 +213,7 @@ def test_gunicorn_as_in_the_image_serves_probes_metrics_and_json_request_lines(t
     assert list(tmp_path.glob("counter_*.db"))
     output = log.read_text()
     assert "leaky-key-123" not in output  # no access log with raw paths
-    request_lines = [json.loads(line) for line in output.splitlines()
-                     if line.startswith("{") and '"portal.request"' in line]
+    request_lines = [
+        json.loads(line) for line in output.splitlines() if line.startswith("{") and '"portal.request"' in line
+    ]
     assert len(request_lines) >= 7

@@ -45,8 +45,9 @@ def test_request_line_carries_id_user_customer_status_duration(member_client, ca
     request_id = response["X-Request-ID"]
     assert len(request_id) == 32
     (record,) = _request_records(caplog)
-    line = json.loads(JsonFormatter("%(message)s %(request_id)s %(user_id)s %(customer_number)s").format(
-        _filtered(record)))
+    line = json.loads(
+        JsonFormatter("%(message)s %(request_id)s %(user_id)s %(customer_number)s").format(_filtered(record))
+    )
     assert line["request_id"] == request_id
     assert line["user_id"] == client.user.pk
     assert line["customer_number"] == customer.number
@@ -91,15 +92,26 @@ def test_celery_task_logs_carry_the_request_id(member_client, tmp_path) -> None:
     redis_server.start()
     log_file = tmp_path / "worker.log"
     params = connection.settings_dict
-    database = (f"postgres://{params['USER'] or 'postgres'}@{params['HOST'] or '127.0.0.1'}:"
-                f"{params['PORT'] or 5432}/{params['NAME']}")
+    database = (
+        f"postgres://{params['USER'] or 'postgres'}@{params['HOST'] or '127.0.0.1'}:"
+        f"{params['PORT'] or 5432}/{params['NAME']}"
+    )
     with SmtpSink() as sink, broker(redis_server.url), log_file.open("w") as output:
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "solo", "--loglevel", "INFO"],
-            cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.dev", "DATABASE_URL": database,
-                 "REDIS_URL": redis_server.url, "EMAIL_URL": f"smtp://127.0.0.1:{sink.port}",
-                 "PORTAL_LOG_FORMAT": "json", "DJANGO_DEBUG": "false"},
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "portal.settings.dev",
+                "DATABASE_URL": database,
+                "REDIS_URL": redis_server.url,
+                "EMAIL_URL": f"smtp://127.0.0.1:{sink.port}",
+                "PORTAL_LOG_FORMAT": "json",
+                "DJANGO_DEBUG": "false",
+            },
         )
         try:
             response = client.post(
@@ -121,8 +133,9 @@ def test_celery_task_logs_carry_the_request_id(member_client, tmp_path) -> None:
     lines = [json.loads(line) for line in log_file.read_text().splitlines() if line.startswith("{")]
     traced = [line for line in lines if line.get("request_id") == "trace-0123456789"]
     assert {line["logger"] for line in traced} >= {"accounts.notifications"}, lines[-10:]
-    assert all(line["request_id"] is None for line in lines if "celery.worker" in line["logger"]
-               and "ready" in line["message"])
+    assert all(
+        line["request_id"] is None for line in lines if "celery.worker" in line["logger"] and "ready" in line["message"]
+    )
 
 
 def test_secret_check_finds_planted_secrets() -> None:
@@ -139,7 +152,11 @@ def test_secret_check_finds_planted_secrets() -> None:
         '{"message": "Authorization: Bearer metrics-token-0123456789"}',
     ]
     assert logcapture.findings(lines, secrets) == [
-        "2: Elastic PIN", "3: personal access token", "3: bearer token", "4: webhook secret", "5: session cookie",
+        "2: Elastic PIN",
+        "3: personal access token",
+        "3: bearer token",
+        "4: webhook secret",
+        "5: session cookie",
         "7: bearer token",
     ]
 

@@ -81,8 +81,9 @@ def test_figures_change_after_real_actions(scrape) -> None:
     server, line = setup_server(customer, quantity=10)
     activate(server, admin, {line.pk: 3})  # notifications stay unsent: the test transaction never commits
     membership_add(customer=customer, actor=admin, email="metrics-new@example.org", role=Role.VIEWER)
-    Notification.objects.filter(sent_at__isnull=True).update(created_at=Notification.objects.first().created_at
-                                                             .replace(year=2020))
+    Notification.objects.filter(sent_at__isnull=True).update(
+        created_at=Notification.objects.first().created_at.replace(year=2020)
+    )
     failing = Notification.objects.filter(sent_at__isnull=True).first()
     failing.attempts, failing.last_error = 2, "SMTPServerDisconnected: gone"
     failing.save()
@@ -150,17 +151,35 @@ else:
 def test_request_counts_summed_over_worker_processes(tmp_path) -> None:
     # What gunicorn's workers do in the image (PROMETHEUS_MULTIPROC_DIR, Dockerfile).
     params = connection.settings_dict
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PORTAL_METRICS_TOKEN": "m" * 20,
-           "DJANGO_SETTINGS_MODULE": "portal.settings.dev", "DJANGO_DEBUG": "false",
-           "DJANGO_ALLOWED_HOSTS": "testserver",
-           "DATABASE_URL": f"postgres://{params['USER'] or 'postgres'}@{params['HOST'] or '127.0.0.1'}:"
-                           f"{params['PORT'] or 5432}/{params['NAME']}"}
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "PORTAL_METRICS_TOKEN": "m" * 20,
+        "DJANGO_SETTINGS_MODULE": "portal.settings.dev",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_ALLOWED_HOSTS": "testserver",
+        "DATABASE_URL": f"postgres://{params['USER'] or 'postgres'}@{params['HOST'] or '127.0.0.1'}:"
+        f"{params['PORT'] or 5432}/{params['NAME']}",
+    }
     env.pop("REDIS_URL", None)
     for _ in range(2):
-        subprocess.run([sys.executable, "-c", MULTIPROCESS_SCRIPT, "serve"], cwd=metrics.settings.BASE_DIR, env=env,
-                       check=True, capture_output=True, timeout=120)
-    result = subprocess.run([sys.executable, "-c", MULTIPROCESS_SCRIPT, "scrape"], cwd=metrics.settings.BASE_DIR,
-                            env=env, check=True, capture_output=True, text=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "-c", MULTIPROCESS_SCRIPT, "serve"],
+            cwd=metrics.settings.BASE_DIR,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    result = subprocess.run(
+        [sys.executable, "-c", MULTIPROCESS_SCRIPT, "scrape"],
+        cwd=metrics.settings.BASE_DIR,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     lines, has_portal = result.stdout.splitlines()
-    assert lines == "['portal_http_requests_total{method=\"GET\",status=\"2xx\",view=\"healthz\"} 6.0']"
+    assert lines == '[\'portal_http_requests_total{method="GET",status="2xx",view="healthz"} 6.0\']'
     assert has_portal == "True"

@@ -26,8 +26,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 
 def _previous_release() -> str:
-    lines = [line for line in (ROOT / "ops" / "previous-release").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
+    lines = [
+        line
+        for line in (ROOT / "ops" / "previous-release").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     return lines[0].strip()
 
 
@@ -51,16 +54,29 @@ def test_previous_release_runs_against_the_new_schema() -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", commit],
-                                 capture_output=True, check=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", "--format=tar", commit], capture_output=True, check=True
+        )
         subprocess.run(["tar", "-x", "-C", str(old_tree)], input=archive.stdout, check=True)
 
-        migrated = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=_env(url),
-                                  capture_output=True, text=True, timeout=600)
+        migrated = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=ROOT,
+            env=_env(url),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
 
-        smoke = subprocess.run([sys.executable, str(ROOT / "tests" / "ops" / "upgrade_smoke.py"), str(old_tree)],
-                               cwd=old_tree, env=_env(url), capture_output=True, text=True, timeout=600)
+        smoke = subprocess.run(
+            [sys.executable, str(ROOT / "tests" / "ops" / "upgrade_smoke.py"), str(old_tree)],
+            cwd=old_tree,
+            env=_env(url),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert smoke.returncode == 0, smoke.stdout + smoke.stderr
         assert "SMOKE OK" in smoke.stdout
     finally:

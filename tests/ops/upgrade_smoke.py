@@ -33,8 +33,9 @@ from activations.signing import verifying_key  # noqa: E402
 from entitlements.models import Entitlement  # noqa: E402
 from portal.errors import PortalError  # noqa: E402
 
-assert os.path.realpath(sys.modules["portal"].__file__).startswith(os.path.realpath(sys.argv[1])), \
+assert os.path.realpath(sys.modules["portal"].__file__).startswith(os.path.realpath(sys.argv[1])), (
     "not the previous release's code"
+)
 
 call_command("seed_demo", verbosity=0)  # every kind of row, written by the old code
 customer = Customer.objects.get(number="1001234")
@@ -42,8 +43,15 @@ asc = User.objects.get(email="asc@demo.example")
 
 client = Client()
 client.force_login(asc)
-for path in ("/access/", "/c/1001234/entitlements/", "/c/1001234/activations/", "/c/1001234/users/",
-             "/c/1001234/settings/", "/c/1001234/audit/", "/healthz"):
+for path in (
+    "/access/",
+    "/c/1001234/entitlements/",
+    "/c/1001234/activations/",
+    "/c/1001234/users/",
+    "/c/1001234/settings/",
+    "/c/1001234/audit/",
+    "/healthz",
+):
     response = client.get(path)
     assert response.status_code == HTTPStatus.OK, (path, response.status_code)
     print("GET", path, response.status_code)
@@ -54,8 +62,12 @@ refusals = []
 for line in Entitlement.objects.filter(customer=customer).order_by("pk"):
     current = Activation.objects.filter(server=server, entitlement=line).first()
     try:
-        applied = activation_apply(server=server, actor=asc, token=activation_token_new(),
-                                   requests={line.pk: LineRequest((current.quantity if current else 0) + 1, False)})
+        applied = activation_apply(
+            server=server,
+            actor=asc,
+            token=activation_token_new(),
+            requests={line.pk: LineRequest((current.quantity if current else 0) + 1, False)},
+        )
     except PortalError as error:
         refusals.append(f"{line.line_id}: {error.message}")
         continue  # expired, not started, fully used: the next line

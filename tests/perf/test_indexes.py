@@ -76,37 +76,59 @@ def world(db: None) -> World:
     )
     products = Product.objects.bulk_create(
         Product(feature=f"idx_{m}_{i}", name=f"Index {m} {i}", licensing_model=m)
-        for m in LicensingModel.values for i in range(5)
+        for m in LicensingModel.values
+        for i in range(5)
     )
-    users = User.objects.bulk_create(User(email=f"idx{i}@example.org", password=password)
-                                     for i in range(CUSTOMERS * 10))
+    users = User.objects.bulk_create(
+        User(email=f"idx{i}@example.org", password=password) for i in range(CUSTOMERS * 10)
+    )
     Membership.objects.bulk_create(
         Membership(user=users[i], customer=customers[i % CUSTOMERS], role=Role.VIEWER) for i in range(len(users))
     )
     Invitation.objects.bulk_create(
         Invitation(customer=c, email=f"inv{n}-{c.number}@example.org", role=Role.VIEWER)
-        for c in customers for n in range(PER_CUSTOMER // 4)
+        for c in customers
+        for n in range(PER_CUSTOMER // 4)
     )
     Entitlement.objects.bulk_create(
-        (Entitlement(customer=c, product=products[n % len(products)], line_id=f"{c.number}-{n:04d}", quantity=10,
-                     start_date=TODAY - datetime.timedelta(days=400), end_date=TODAY + datetime.timedelta(days=n - 10))
-         for c in customers for n in range(PER_CUSTOMER)),
+        (
+            Entitlement(
+                customer=c,
+                product=products[n % len(products)],
+                line_id=f"{c.number}-{n:04d}",
+                quantity=10,
+                start_date=TODAY - datetime.timedelta(days=400),
+                end_date=TODAY + datetime.timedelta(days=n - 10),
+            )
+            for c in customers
+            for n in range(PER_CUSTOMER)
+        ),
         batch_size=5000,
     )
     servers = LicenseServer.objects.bulk_create(
         LicenseServer(customer=c, name=f"lic{n:02d}") for c in customers for n in range(PER_CUSTOMER // 6)
     )
     ServerHost.objects.bulk_create(
-        ServerHost(server=s, customer=s.customer, position=1, host_name="h", hostid_type="ETHER",
-                   host_id=f"{0xAC0000000000 + i:012X}") for i, s in enumerate(servers)
+        ServerHost(
+            server=s,
+            customer=s.customer,
+            position=1,
+            host_name="h",
+            hostid_type="ETHER",
+            host_id=f"{0xAC0000000000 + i:012X}",
+        )
+        for i, s in enumerate(servers)
     )
     lines = list(Entitlement.objects.order_by("pk").values_list("pk", "customer_id"))
     by_customer: dict[int, list[int]] = {}
     for pk, customer_id in lines:
         by_customer.setdefault(customer_id, []).append(pk)
     Activation.objects.bulk_create(
-        (Activation(server=s, entitlement_id=by_customer[s.customer_id][n], quantity=1)
-         for s in servers for n in range(6)),
+        (
+            Activation(server=s, entitlement_id=by_customer[s.customer_id][n], quantity=1)
+            for s in servers
+            for n in range(6)
+        ),
         batch_size=5000,
     )
     LicenseFile.objects.bulk_create(
@@ -115,12 +137,21 @@ def world(db: None) -> World:
     )
     now = timezone.now()
     Rehost.objects.bulk_create(
-        Rehost(server=s, customer=s.customer, created_at=now - datetime.timedelta(days=v)) for s in servers
+        Rehost(server=s, customer=s.customer, created_at=now - datetime.timedelta(days=v))
+        for s in servers
         for v in range(3)
     )
     AuditEvent.objects.bulk_create(
-        (AuditEvent(customer=c, actor_email="a@example.org", action=("activation.changed", "user.added")[n % 2],
-                    created_at=now - datetime.timedelta(minutes=n)) for c in customers for n in range(PER_CUSTOMER)),
+        (
+            AuditEvent(
+                customer=c,
+                actor_email="a@example.org",
+                action=("activation.changed", "user.added")[n % 2],
+                created_at=now - datetime.timedelta(minutes=n),
+            )
+            for c in customers
+            for n in range(PER_CUSTOMER)
+        ),
         batch_size=5000,
     )
     sw_users = SharedWebUser.objects.bulk_create(
@@ -131,10 +162,20 @@ def world(db: None) -> World:
         SharedWebGroup(customer=c, name=f"group {n}") for c in customers for n in range(PER_CUSTOMER // 6)
     )
     ElasticUsage.objects.bulk_create(
-        (ElasticUsage(customer=c, transaction_id=f"t{n}", started_at=now - datetime.timedelta(hours=n),
-                      ended_at=now - datetime.timedelta(hours=n) + datetime.timedelta(minutes=5),
-                      product=products[-1], count=1, hours=Decimal("0.1"), cost=Decimal("1"))
-         for c in customers for n in range(PER_CUSTOMER)),
+        (
+            ElasticUsage(
+                customer=c,
+                transaction_id=f"t{n}",
+                started_at=now - datetime.timedelta(hours=n),
+                ended_at=now - datetime.timedelta(hours=n) + datetime.timedelta(minutes=5),
+                product=products[-1],
+                count=1,
+                hours=Decimal("0.1"),
+                cost=Decimal("1"),
+            )
+            for c in customers
+            for n in range(PER_CUSTOMER)
+        ),
         batch_size=5000,
     )
     assert sw_users
@@ -156,46 +197,69 @@ class Case:
 
 
 CASES: dict[str, Case] = {
-    "entitlements page": Case("entitlements_entitlement", ("customer_id",),
-                              lambda w: entitlement_list(customer=w.customer)),
-    "entitlements sorted by end": Case("entitlements_entitlement", ("customer_id",),
-                                       lambda w: entitlement_list(customer=w.customer,
-                                                                  filters=EntitlementFilters(sort="end"))),
-    "entitlements filtered by status": Case("entitlements_entitlement", ("customer_id",),
-                                            lambda w: entitlement_list(customer=w.customer,
-                                                                       filters=EntitlementFilters(status="expired"))),
-    "entitlements filtered by model": Case("entitlements_entitlement", ("customer_id",),
-                                           lambda w: entitlement_list(customer=w.customer,
-                                                                      filters=EntitlementFilters(model="flexnet"))),
-    "entitlement usage chart": Case("entitlements_entitlement", ("customer_id",),
-                                    lambda w: entitlement_usage_by_product(customer=w.customer, today=TODAY)),
-    "entitlement expiry timeline": Case("entitlements_entitlement", ("customer_id",),
-                                        lambda w: entitlement_expiry_list(customer=w.customer,
-                                                                          start=TODAY - datetime.timedelta(days=90),
-                                                                          end=TODAY + datetime.timedelta(days=730))),
+    "entitlements page": Case(
+        "entitlements_entitlement", ("customer_id",), lambda w: entitlement_list(customer=w.customer)
+    ),
+    "entitlements sorted by end": Case(
+        "entitlements_entitlement",
+        ("customer_id",),
+        lambda w: entitlement_list(customer=w.customer, filters=EntitlementFilters(sort="end")),
+    ),
+    "entitlements filtered by status": Case(
+        "entitlements_entitlement",
+        ("customer_id",),
+        lambda w: entitlement_list(customer=w.customer, filters=EntitlementFilters(status="expired")),
+    ),
+    "entitlements filtered by model": Case(
+        "entitlements_entitlement",
+        ("customer_id",),
+        lambda w: entitlement_list(customer=w.customer, filters=EntitlementFilters(model="flexnet")),
+    ),
+    "entitlement usage chart": Case(
+        "entitlements_entitlement",
+        ("customer_id",),
+        lambda w: entitlement_usage_by_product(customer=w.customer, today=TODAY),
+    ),
+    "entitlement expiry timeline": Case(
+        "entitlements_entitlement",
+        ("customer_id",),
+        lambda w: entitlement_expiry_list(
+            customer=w.customer, start=TODAY - datetime.timedelta(days=90), end=TODAY + datetime.timedelta(days=730)
+        ),
+    ),
     "license servers": Case("activations_licenseserver", ("customer_id",), lambda w: server_list(customer=w.customer)),
-    "activations of a server": Case("activations_activation", ("server_id",),
-                                    lambda w: server_activations(server=w.server)),
-    "license file versions": Case("activations_licensefile", ("server_id",),
-                                  lambda w: license_file_list(server=w.server)),
+    "activations of a server": Case(
+        "activations_activation", ("server_id",), lambda w: server_activations(server=w.server)
+    ),
+    "license file versions": Case(
+        "activations_licensefile", ("server_id",), lambda w: license_file_list(server=w.server)
+    ),
     "rehost history": Case("activations_rehost", ("server_id",), lambda w: rehost_history(server=w.server)),
     "portal users": Case("accounts_membership", ("customer_id",), lambda w: membership_list(customer=w.customer)),
     # memberships_for_user runs this statement (raw SQL, accounts/selectors.py); explained as it is.
-    "customer switcher": Case("accounts_membership", ("user_id",),
-                              lambda w: Membership.objects.raw(MEMBERSHIPS_FOR_USER_SQL, [w.user.pk])),
-    "pending invitations": Case("accounts_invitation", ("customer_id",),
-                                lambda w: invitation_pending_list(customer=w.customer)),
+    "customer switcher": Case(
+        "accounts_membership", ("user_id",), lambda w: Membership.objects.raw(MEMBERSHIPS_FOR_USER_SQL, [w.user.pk])
+    ),
+    "pending invitations": Case(
+        "accounts_invitation", ("customer_id",), lambda w: invitation_pending_list(customer=w.customer)
+    ),
     "audit log": Case("accounts_auditevent", ("customer_id",), lambda w: audit_event_list(customer=w.customer)),
-    "audit log by action": Case("accounts_auditevent", ("customer_id", "action"),
-                                lambda w: audit_event_list(customer=w.customer,
-                                                           filters=AuditFilters(action="user.added"))),
-    "shared web users": Case("entitlements_sharedwebuser", ("customer_id",),
-                             lambda w: shared_web_user_list(customer=w.customer)),
-    "shared web groups": Case("entitlements_sharedwebgroup", ("customer_id",),
-                              lambda w: shared_web_group_list(customer=w.customer)),
-    "elastic usage": Case("entitlements_elasticusage", ("customer_id",),
-                          lambda w: elastic_usage_list(customer=w.customer, start=TODAY - datetime.timedelta(days=30),
-                                                       end=TODAY)),
+    "audit log by action": Case(
+        "accounts_auditevent",
+        ("customer_id", "action"),
+        lambda w: audit_event_list(customer=w.customer, filters=AuditFilters(action="user.added")),
+    ),
+    "shared web users": Case(
+        "entitlements_sharedwebuser", ("customer_id",), lambda w: shared_web_user_list(customer=w.customer)
+    ),
+    "shared web groups": Case(
+        "entitlements_sharedwebgroup", ("customer_id",), lambda w: shared_web_group_list(customer=w.customer)
+    ),
+    "elastic usage": Case(
+        "entitlements_elasticusage",
+        ("customer_id",),
+        lambda w: elastic_usage_list(customer=w.customer, start=TODAY - datetime.timedelta(days=30), end=TODAY),
+    ),
 }
 
 
@@ -247,13 +311,26 @@ def test_every_customer_scoped_list_selector_is_checked() -> None:
     from entitlements import selectors as entitlements_selectors
     from entitlements.licensing import selectors as licensing_selectors
 
-    checked = {"entitlement_list", "server_list", "server_activations", "license_file_list", "rehost_history",
-               "membership_list", "memberships_for_user", "invitation_pending_list", "audit_event_list",
-               "shared_web_user_list", "shared_web_group_list", "elastic_usage_list", "entitlement_expiry_list"}
+    checked = {
+        "entitlement_list",
+        "server_list",
+        "server_activations",
+        "license_file_list",
+        "rehost_history",
+        "membership_list",
+        "memberships_for_user",
+        "invitation_pending_list",
+        "audit_event_list",
+        "shared_web_user_list",
+        "shared_web_group_list",
+        "elastic_usage_list",
+        "entitlement_expiry_list",
+    }
     # Lists that reuse a checked one, or are bounded by a checked parent row.
     covered_elsewhere = {"flexnet_entitlement_list", "shared_web_entitlement_list", "shared_web_group_members_list"}
     found = {
-        name for module in (accounts_selectors, activations_selectors, entitlements_selectors, licensing_selectors)
+        name
+        for module in (accounts_selectors, activations_selectors, entitlements_selectors, licensing_selectors)
         for name, function in inspect.getmembers(module, inspect.isfunction)
         if function.__module__ == module.__name__ and name.endswith("_list")
     }

@@ -48,11 +48,16 @@ _line_numbers = itertools.count(1)
 
 
 def _lines(customer: Customer, product: Product, count: int, **fields: object) -> list[Entitlement]:
-    values = {"quantity": 100_000, "start_date": TODAY - datetime.timedelta(days=30),
-              "end_date": TODAY + datetime.timedelta(days=365), **fields}
+    values = {
+        "quantity": 100_000,
+        "start_date": TODAY - datetime.timedelta(days=30),
+        "end_date": TODAY + datetime.timedelta(days=365),
+        **fields,
+    }
     return Entitlement.objects.bulk_create(
-        Entitlement(customer=customer, product=product, line_id=f"{customer.number}-{next(_line_numbers):06d}",
-                    **values)
+        Entitlement(
+            customer=customer, product=product, line_id=f"{customer.number}-{next(_line_numbers):06d}", **values
+        )
         for _ in range(count)
     )
 
@@ -61,8 +66,7 @@ def _lines(customer: Customer, product: Product, count: int, **fields: object) -
 
 
 def grow_entitlements(customer: Customer, user: User, start: int, count: int) -> None:
-    products = [ProductFactory(feature=f"perf_{i}", licensing_model=m)
-                for i, m in enumerate(LicensingModel.values)]
+    products = [ProductFactory(feature=f"perf_{i}", licensing_model=m) for i, m in enumerate(LicensingModel.values)]
     for i, product in enumerate(products):
         _lines(customer, product, count // len(products) + (i < count % len(products)))
 
@@ -75,8 +79,14 @@ def grow_activations(customer: Customer, user: User, start: int, count: int) -> 
         LicenseServer(customer=customer, name=f"perf{start + i:05d}") for i in range(max(count // 100, 1))
     )
     ServerHost.objects.bulk_create(
-        ServerHost(server=s, customer=customer, position=1, host_name=f"{s.name}.example", hostid_type="ETHER",
-                   host_id=f"{0xAB0000000000 + start + i:012X}")
+        ServerHost(
+            server=s,
+            customer=customer,
+            position=1,
+            host_name=f"{s.name}.example",
+            hostid_type="ETHER",
+            host_id=f"{0xAB0000000000 + start + i:012X}",
+        )
         for i, s in enumerate(servers)
     )
     Activation.objects.bulk_create(
@@ -86,8 +96,9 @@ def grow_activations(customer: Customer, user: User, start: int, count: int) -> 
 
 def grow_users(customer: Customer, user: User, start: int, count: int) -> None:
     password = make_password(None)
-    users = User.objects.bulk_create(User(email=f"perf{start + i}@example.org", password=password)
-                                     for i in range(count))
+    users = User.objects.bulk_create(
+        User(email=f"perf{start + i}@example.org", password=password) for i in range(count)
+    )
     Membership.objects.bulk_create(
         Membership(user=u, customer=customer, role=Role.VIEWER if i % 2 else Role.ADMINISTRATOR, added_by=user)
         for i, u in enumerate(users)
@@ -101,9 +112,15 @@ def grow_users(customer: Customer, user: User, start: int, count: int) -> None:
 def grow_audit(customer: Customer, user: User, start: int, count: int) -> None:
     now = timezone.now()
     AuditEvent.objects.bulk_create(
-        AuditEvent(customer=customer, actor=user, actor_email=user.email, action=("activation.changed",
-                   "membership.added", "license_file.downloaded")[i % 3], target=f"t{start + i}",
-                   details={"n": start + i}, created_at=now - datetime.timedelta(minutes=start + i))
+        AuditEvent(
+            customer=customer,
+            actor=user,
+            actor_email=user.email,
+            action=("activation.changed", "membership.added", "license_file.downloaded")[i % 3],
+            target=f"t{start + i}",
+            details={"n": start + i},
+            created_at=now - datetime.timedelta(minutes=start + i),
+        )
         for i in range(count)
     )
 
@@ -114,9 +131,15 @@ def grow_licensing(customer: Customer, user: User, start: int, count: int) -> No
     elastic = ProductFactory(feature="perf_el", licensing_model=LicensingModel.ELASTIC)
     seat_lines = _lines(customer, shared, max(count // 100, 1))
     _lines(customer, elastic, 1)
-    ElasticAccount.objects.get_or_create(customer=customer, defaults={
-        "license_server_id": f"perf-{customer.number}", "pin": "1234-5678", "monthly_budget_units": 1000,
-        "alert_thresholds": [50, 90]})
+    ElasticAccount.objects.get_or_create(
+        customer=customer,
+        defaults={
+            "license_server_id": f"perf-{customer.number}",
+            "pin": "1234-5678",
+            "monthly_budget_units": 1000,
+            "alert_thresholds": [50, 90],
+        },
+    )
     users = SharedWebUser.objects.bulk_create(
         SharedWebUser(customer=customer, email=f"sw{start + i}@example.org", active=i % 7 != 0) for i in range(count)
     )
@@ -132,10 +155,17 @@ def grow_licensing(customer: Customer, user: User, start: int, count: int) -> No
     )
     now = timezone.now()
     ElasticUsage.objects.bulk_create(
-        ElasticUsage(customer=customer, transaction_id=f"tx{start + i}",
-                     started_at=now - datetime.timedelta(hours=i % 96),
-                     ended_at=now - datetime.timedelta(hours=i % 96) + datetime.timedelta(minutes=30),
-                     product=elastic, count=1, hours=Decimal("0.5"), cost=Decimal("1.250"), user=f"u{i}@example.org")
+        ElasticUsage(
+            customer=customer,
+            transaction_id=f"tx{start + i}",
+            started_at=now - datetime.timedelta(hours=i % 96),
+            ended_at=now - datetime.timedelta(hours=i % 96) + datetime.timedelta(minutes=30),
+            product=elastic,
+            count=1,
+            hours=Decimal("0.5"),
+            cost=Decimal("1.250"),
+            user=f"u{i}@example.org",
+        )
         for i in range(count)
     )
 
@@ -152,8 +182,15 @@ def grow_api_tokens(customer: Customer, user: User, start: int, count: int) -> N
 
     now = timezone.now()
     ApiToken.objects.bulk_create(
-        ApiToken(customer=customer, user=user, name=f"t{start + i}", role=Role.VIEWER, prefix="lpat_x",
-                 token_hash=f"{customer.pk}-{start + i}", expires_at=now + datetime.timedelta(days=9))
+        ApiToken(
+            customer=customer,
+            user=user,
+            name=f"t{start + i}",
+            role=Role.VIEWER,
+            prefix="lpat_x",
+            token_hash=f"{customer.pk}-{start + i}",
+            expires_at=now + datetime.timedelta(days=9),
+        )
         for i in range(count)
     )
 
@@ -173,13 +210,28 @@ def grow_usage(customer: Customer, user: User, start: int, count: int) -> None:
     # Rollups over the default period (the last 30 days up to the latest data): hours x features.
     end = timezone.now().replace(minute=0, second=0, microsecond=0)
     UsageHour.objects.bulk_create(
-        UsageHour(customer=customer, server_name="lic01", daemon="ansyslmd", feature=f"perf_{(start + i) % 7}",
-                  hour=end - datetime.timedelta(hours=(start + i) // 7), peak=i % 5, license_seconds=i % 5 * 3600)
+        UsageHour(
+            customer=customer,
+            server_name="lic01",
+            daemon="ansyslmd",
+            feature=f"perf_{(start + i) % 7}",
+            hour=end - datetime.timedelta(hours=(start + i) // 7),
+            peak=i % 5,
+            license_seconds=i % 5 * 3600,
+        )
         for i in range(count)
     )
     UsagePersonDay.objects.bulk_create(
-        UsagePersonDay(customer=customer, server_name="lic01", daemon="ansyslmd", feature="perf_1",
-                       day=end.date(), kind="user", name=f"user{start + i}", license_seconds=i)
+        UsagePersonDay(
+            customer=customer,
+            server_name="lic01",
+            daemon="ansyslmd",
+            feature="perf_1",
+            day=end.date(),
+            kind="user",
+            name=f"user{start + i}",
+            license_seconds=i,
+        )
         for i in range(count)
     )
 
@@ -192,8 +244,10 @@ def grow_requests(customer: Customer, user: User, start: int, count: int) -> Non
     server = server or customer.license_servers.first()
     now = timezone.now()
     SupportRequest.objects.bulk_create(
-        SupportRequest(customer=customer, kind=RequestKind.EXTRA_REHOST, server=server, reason="r", filed_by=user,
-                       due_at=now) for _ in range(count)
+        SupportRequest(
+            customer=customer, kind=RequestKind.EXTRA_REHOST, server=server, reason="r", filed_by=user, due_at=now
+        )
+        for _ in range(count)
     )
 
 
@@ -290,7 +344,10 @@ def test_every_customer_list_page_is_pinned() -> None:
     must be added to PAGES."""
     from tests.customer_urls import customer_routes
 
-    listed = {route.name for route in customer_routes()
-              if route.name.endswith((":list", ":index", "_users", "_groups", "_access", ":elastic", "_usage"))}
+    listed = {
+        route.name
+        for route in customer_routes()
+        if route.name.endswith((":list", ":index", "_users", "_groups", "_access", ":elastic", "_usage"))
+    }
     pinned = {page.url_name for page in PAGES.values()}
     assert listed <= pinned, f"list pages without a pinned query count: {sorted(listed - pinned)}"

@@ -29,6 +29,7 @@ def _functions() -> list[tuple[str, str, int]]:
 def test_no_function_is_above_complexity_15() -> None:
     functions = _functions()
     assert len(functions) > 500  # it really read the code
-    too_complex = [f"{where} {name} ({complexity})" for where, name, complexity in functions
-                   if complexity > MAX_COMPLEXITY]
+    too_complex = [
+        f"{where} {name} ({complexity})" for where, name, complexity in functions if complexity > MAX_COMPLEXITY
+    ]
     assert not too_complex, "split these (parse -> plan -> apply for importers):\n" + "\n".join(too_complex)

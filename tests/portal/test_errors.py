@@ -26,8 +26,13 @@ def test_a_denial_is_not_a_portal_error() -> None:
 
 
 def _server_form(name: str = "lic01") -> dict[str, str]:
-    return {"name": name, "lmgrd_port": "1055", "hostid_type_1": "ETHER", "host_name_1": "lic01",
-            "host_id_1": "001122AABBCC"}
+    return {
+        "name": name,
+        "lmgrd_port": "1055",
+        "hostid_type_1": "ETHER",
+        "host_name_1": "lic01",
+        "host_id_1": "001122AABBCC",
+    }
 
 
 @pytest.mark.django_db

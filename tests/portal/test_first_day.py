@@ -32,7 +32,10 @@ def test_make_run_on_another_port_links_emails_to_that_port() -> None:
 def test_an_explicit_base_url_wins_over_the_port() -> None:
     plan = subprocess.run(
         ["make", "-n", "run", "PORT=8123", "PORTAL_BASE_URL=https://licenses.example.com"],
-        cwd=REPO, capture_output=True, text=True, check=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "PORTAL_BASE_URL=https://licenses.example.com " in plan
 
@@ -189,8 +192,7 @@ def test_turkish_uses_one_word_for_rehost() -> None:
 
     rehost = [e for e in _po_entries() if "rehost" in e["msgid"].lower()]
     assert len(rehost) > 5
-    other_words = [(e["msgid"], text) for e in rehost for text in e["msgstr"].values()
-                   if "taşı" not in text.lower()]
+    other_words = [(e["msgid"], text) for e in rehost for text in e["msgstr"].values() if "taşı" not in text.lower()]
     assert not other_words, f"'rehost' is taşıma/taşımak in Turkish: {other_words}"
 
 
@@ -212,7 +214,7 @@ def test_the_verify_page_keeps_the_customer_context(member_client) -> None:
     customer = flex_customer()
     client = member_client(role=Role.VIEWER, customer=customer)
     listing = client.get(reverse("activations:list", args=[customer.number])).content.decode()
-    link = f'{reverse("license_verify")}?customer={customer.number}'
+    link = f"{reverse('license_verify')}?customer={customer.number}"
     assert f'href="{link}"' in listing
     html = client.get(link).content.decode()
     assert reverse("entitlements:list", args=[customer.number]) in html  # the customer's tabs
@@ -221,7 +223,7 @@ def test_the_verify_page_keeps_the_customer_context(member_client) -> None:
     assert reverse("entitlements:list", args=[customer.number]) in posted
     # Another customer's number shows the plain page, revealing nothing.
     other = CustomerFactory()
-    plain = client.get(f'{reverse("license_verify")}?customer={other.number}').content.decode()
+    plain = client.get(f"{reverse('license_verify')}?customer={other.number}").content.decode()
     assert reverse("entitlements:list", args=[other.number]) not in plain
     assert other.name not in plain
 
@@ -235,14 +237,23 @@ def test_sign_up_asks_for_a_name_and_optionally_a_company(client: Client, member
     page = client.get(reverse("account_signup")).content.decode()
     assert 'name="name"' in page
     assert 'name="company"' in page
-    missing = client.post(reverse("account_signup"), {"email": "ayse@example.org", "password1": "a-long-pass-2026!",
-                                                      "password2": "a-long-pass-2026!", "name": "  "})
+    missing = client.post(
+        reverse("account_signup"),
+        {"email": "ayse@example.org", "password1": "a-long-pass-2026!", "password2": "a-long-pass-2026!", "name": "  "},
+    )
     assert missing.status_code == HTTPStatus.OK
     assert "This field is required." in missing.content.decode()
     assert not User.objects.filter(email="ayse@example.org").exists()
-    client.post(reverse("account_signup"), {"email": "ayse@example.org", "password1": "a-long-pass-2026!",
-                                            "password2": "a-long-pass-2026!", "name": " Ayşe   Yılmaz ",
-                                            "company": "Demo A.Ş."})
+    client.post(
+        reverse("account_signup"),
+        {
+            "email": "ayse@example.org",
+            "password1": "a-long-pass-2026!",
+            "password2": "a-long-pass-2026!",
+            "name": " Ayşe   Yılmaz ",
+            "company": "Demo A.Ş.",
+        },
+    )
     user = User.objects.get(email="ayse@example.org")
     assert (user.name, user.company) == ("Ayşe Yılmaz", "Demo A.Ş.")
     # Colleagues see the name (and company) on the users page.
@@ -257,8 +268,9 @@ def test_the_not_managed_explanation_names_the_account_manager(member_client) ->
     from notices.models import CustomerRenewalSettings
 
     customer = _customer(model="flexnet", managed=False)
-    CustomerRenewalSettings.objects.create(customer=customer, account_manager_name="Ayşe Satış",
-                                           account_manager_email="ayse@reseller.example")
+    CustomerRenewalSettings.objects.create(
+        customer=customer, account_manager_name="Ayşe Satış", account_manager_email="ayse@reseller.example"
+    )
     client = member_client(role=Role.ASC, customer=customer)
     html = client.get(reverse("entitlements:list", args=[customer.number])).content.decode()
     assert "Ayşe Satış" in html

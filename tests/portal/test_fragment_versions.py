@@ -160,10 +160,13 @@ def test_a_change_through_a_service_shows_on_the_next_view_of_the_cached_pages(s
     assert LicenseFile.objects.filter(server=server).exists()
 
     product = Product.objects.get(pk=line.product_id)
-    entitlement_import(actor=staff_user, text=(
-        "customer_number,line_id,order_number,feature,quantity,start_date,end_date,tecs_end_date,borrowable\n"
-        f"{customer.number},{new_line},SO-E2E-1,{product.feature},3,2026-01-01,,,no\n"
-    ))  # the support console's import service
+    entitlement_import(
+        actor=staff_user,
+        text=(
+            "customer_number,line_id,order_number,feature,quantity,start_date,end_date,tecs_end_date,borrowable\n"
+            f"{customer.number},{new_line},SO-E2E-1,{product.feature},3,2026-01-01,,,no\n"
+        ),
+    )  # the support console's import service
     assert new_line in _page(client, entitlements)
 
 
@@ -176,13 +179,29 @@ def test_the_fragment_tests_pass_on_sqlite(tmp_path) -> None:
     must pass there too, with a fresh database migrated from scratch (so a migration that
     rebuilds a table and drops its triggers is caught)."""
     env = {
-        **os.environ, "PORTAL_TESTS_ON_SQLITE": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.sqlite3'}",
+        **os.environ,
+        "PORTAL_TESTS_ON_SQLITE": "1",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.sqlite3'}",
     }
     env.pop("REDIS_URL", None)  # the embedded default: no Redis
     result = subprocess.run(  # our own test files, no user input
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--create-db",
-         "tests/portal/test_fragments.py", "tests/portal/test_fragment_versions.py"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--create-db",
+            "tests/portal/test_fragments.py",
+            "tests/portal/test_fragment_versions.py",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout

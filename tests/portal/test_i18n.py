@@ -59,13 +59,15 @@ def _po_entries() -> list[dict]:
                 fields[key] = [match.group(2)]
             elif line.startswith('"') and key:
                 fields[key].append(line)
-        entries.append({
-            "flags": flags,
-            "msgctxt": _unquote("\n".join(fields["msgctxt"])) if "msgctxt" in fields else None,
-            "msgid": _unquote("\n".join(fields["msgid"])),
-            "msgid_plural": _unquote("\n".join(fields["msgid_plural"])) if "msgid_plural" in fields else None,
-            "msgstr": {k: _unquote("\n".join(v)) for k, v in fields.items() if k.startswith("msgstr")},
-        })
+        entries.append(
+            {
+                "flags": flags,
+                "msgctxt": _unquote("\n".join(fields["msgctxt"])) if "msgctxt" in fields else None,
+                "msgid": _unquote("\n".join(fields["msgid"])),
+                "msgid_plural": _unquote("\n".join(fields["msgid_plural"])) if "msgid_plural" in fields else None,
+                "msgstr": {k: _unquote("\n".join(v)) for k, v in fields.items() if k.startswith("msgstr")},
+            }
+        )
     return entries
 
 
@@ -117,8 +119,12 @@ def test_the_compiled_catalogue_matches_the_po_file() -> None:
             continue
         context = entry["msgctxt"]
         if entry["msgid_plural"]:
-            got = [compiled.npgettext(context, entry["msgid"], entry["msgid_plural"], n) if context
-                   else compiled.ngettext(entry["msgid"], entry["msgid_plural"], n) for n in (1, 2)]
+            got = [
+                compiled.npgettext(context, entry["msgid"], entry["msgid_plural"], n)
+                if context
+                else compiled.ngettext(entry["msgid"], entry["msgid_plural"], n)
+                for n in (1, 2)
+            ]
             want = [entry["msgstr"]["msgstr[0]"], entry["msgstr"]["msgstr[1]"]]
         else:
             got = [compiled.pgettext(context, entry["msgid"]) if context else compiled.gettext(entry["msgid"])]
@@ -205,8 +211,9 @@ def test_a_viewer_sees_the_role_and_permissions_in_turkish(member_client) -> Non
 def test_messages_and_form_errors_are_turkish(member_client) -> None:
     client = _turkish_client(member_client(role=Role.ASC))
     number = client.membership.customer.number
-    response = client.post(reverse("users:add", args=[number]), {"email": "not-an-email", "role": "viewer"},
-                           follow=True)
+    response = client.post(
+        reverse("users:add", args=[number]), {"email": "not-an-email", "role": "viewer"}, follow=True
+    )
     body = response.content.decode()
     assert '<html lang="tr">' in body
     assert "Enter a valid email address." not in body
@@ -265,8 +272,9 @@ def test_short_dates_per_language() -> None:
 def test_entitlement_dates_follow_the_language(member_client) -> None:
     client = member_client(role=Role.VIEWER)
     customer = client.membership.customer
-    EntitlementFactory(customer=customer, start_date=datetime.date(2026, 1, 1), end_date=END_DATE,
-                       tecs_end_date=END_DATE)
+    EntitlementFactory(
+        customer=customer, start_date=datetime.date(2026, 1, 1), end_date=END_DATE, tecs_end_date=END_DATE
+    )
     page = reverse("entitlements:list", args=[customer.number])
     with translation.override("en"):
         english = formats.date_format(END_DATE, "SHORT_DATE_FORMAT")

@@ -33,8 +33,9 @@ def _required(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize(("source", "lock"), [("base.txt", "lock-base.txt"), ("dev.txt", "lock-dev.txt"),
-                                              ("bench.txt", "lock-bench.txt")])
+@pytest.mark.parametrize(
+    ("source", "lock"), [("base.txt", "lock-base.txt"), ("dev.txt", "lock-dev.txt"), ("bench.txt", "lock-bench.txt")]
+)
 def test_every_requirement_is_locked_with_hashes(source: str, lock: str) -> None:
     locked = _names(REQUIREMENTS / lock, locked=True)
     missing = _required(REQUIREMENTS / source) - locked

@@ -34,10 +34,13 @@ def test_the_navigation_offers_exactly_what_the_role_may_open(role, member_clien
     customer = flex_customer()
     client = member_client(role=role, customer=customer)
     html = client.get(reverse("entitlements:list", args=[customer.number])).content.decode()
-    nav = html[html.index('class="customer-nav"'):html.index("</nav>", html.index('class="customer-nav"'))]
+    nav = html[html.index('class="customer-nav"') : html.index("</nav>", html.index('class="customer-nav"'))]
     linked = re.findall(r'<a href="([^"]+)"', nav)
-    expected = [reverse(item.url_name, args=[customer.number]) for item in CUSTOMER_NAV
-                if item.permission in ROLE_PERMISSIONS[role]]
+    expected = [
+        reverse(item.url_name, args=[customer.number])
+        for item in CUSTOMER_NAV
+        if item.permission in ROLE_PERMISSIONS[role]
+    ]
     assert linked == expected
     assert 'aria-current="page"' in nav.split(reverse("entitlements:list", args=[customer.number]))[1][:40]
 
@@ -48,8 +51,10 @@ def test_a_tab_whose_permission_the_role_lacks_is_not_offered(monkeypatch) -> No
     customer = flex_customer()
     viewer = MembershipFactory(customer=customer, role=Role.VIEWER)
     asc = MembershipFactory(customer=customer, role=Role.ASC)
-    monkeypatch.setattr("portal.navigation.view_permission",
-                        lambda name: Permission.MANAGE_USERS if name == "users:list" else Permission.VIEW)
+    monkeypatch.setattr(
+        "portal.navigation.view_permission",
+        lambda name: Permission.MANAGE_USERS if name == "users:list" else Permission.VIEW,
+    )
     users_url = reverse("users:list", args=[customer.number])
     assert users_url not in [link.url for link in customer_nav(CustomerAccess(customer, viewer))]
     assert users_url in [link.url for link in customer_nav(CustomerAccess(customer, asc))]
@@ -128,4 +133,3 @@ def test_staff_decisions_go_through_authorize_staff() -> None:
         if pattern.search(line)
     ]
     assert not offenders
-

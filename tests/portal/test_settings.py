@@ -22,7 +22,10 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 def test_production_settings_pass_check_deploy() -> None:
     result = _manage(
-        "check", "--deploy", "--fail-level", "WARNING",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
         DJANGO_SETTINGS_MODULE="portal.settings.production",
         DJANGO_SECRET_KEY="a-very-long-random-production-secret-key-0123456789abcdefghijklmnop",
         DJANGO_ALLOWED_HOSTS="portal.example.com",

@@ -42,15 +42,18 @@ def test_bulk_preview_answers_the_same_with_or_without_an_account(company) -> No
     elsewhere = MembershipFactory(role=Role.ADMINISTRATOR, user=UserFactory(email="has-account@other.example"))
     UserFactory(email="unverified@other.example", verified=False)
     lines = _preview_lines(
-        client, customer,
+        client,
+        customer,
         "has-account@other.example,viewer\nunverified@other.example,viewer\nnobody@other.example,viewer",
     )
     assert len(set(lines)) == 1, lines
-    response = client.post(reverse("users:bulk", args=[customer.number]),
-                           {"preview": "1", "text": "has-account@other.example,viewer"})
+    response = client.post(
+        reverse("users:bulk", args=[customer.number]), {"preview": "1", "text": "has-account@other.example,viewer"}
+    )
     html = response.content.decode().replace("has-account@other.example", "EMAIL")
-    other = client.post(reverse("users:bulk", args=[customer.number]),
-                        {"preview": "1", "text": "nobody@other.example,viewer"})
+    other = client.post(
+        reverse("users:bulk", args=[customer.number]), {"preview": "1", "text": "nobody@other.example,viewer"}
+    )
     other_html = other.content.decode().replace("nobody@other.example", "EMAIL")
 
     def strip(page: str) -> str:

@@ -60,9 +60,14 @@ def test_admin_login_sends_every_request_to_allauths_login(method, superuser) ->
 def test_admin_password_change_is_allauths(superuser) -> None:
     client = Client()
     client.force_login(superuser)
-    response = client.post("/admin/password_change/", {
-        "old_password": PASSWORD, "new_password1": "n3w-pass-word-abc", "new_password2": "n3w-pass-word-abc",
-    })
+    response = client.post(
+        "/admin/password_change/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": "n3w-pass-word-abc",
+            "new_password2": "n3w-pass-word-abc",
+        },
+    )
     assert response.status_code == HTTPStatus.FOUND
     assert response["Location"] == reverse("account_change_password")
     superuser.refresh_from_db()
@@ -137,8 +142,12 @@ def test_staff_without_mfa_are_sent_to_set_it_up_when_required(superuser, settin
 def test_production_requires_staff_mfa() -> None:
     code = "from portal.settings import production; print(production.PORTAL_STAFF_MFA_REQUIRED)"
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
-        timeout=60, check=False,
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
         env={"PATH": "/usr/bin:/bin", "DJANGO_SECRET_KEY": "x" * 60, "DJANGO_ALLOWED_HOSTS": "portal.example.com"},
     )
     assert result.stdout.strip() == "True", result.stderr

@@ -25,8 +25,16 @@ PORTAL_APPS = {"accounts", "entitlements", "activations", "usage"}
 # What may legitimately change on any request: the audit trail, outbox, sessions.
 VOLATILE = {AuditEvent, Notification}
 PAYLOAD = {
-    "email": "intruder@example.org", "role": "viewer", "quantity": "1", "host_id": "001122334455",
-    "host_name": "x", "port": "1055", "name": "x", "seats": "1", "active": "on", "confirm": "1",
+    "email": "intruder@example.org",
+    "role": "viewer",
+    "quantity": "1",
+    "host_id": "001122334455",
+    "host_name": "x",
+    "port": "1055",
+    "name": "x",
+    "seats": "1",
+    "active": "on",
+    "confirm": "1",
 }
 
 
@@ -46,7 +54,8 @@ def _owned_pks(customer: Customer) -> set[int]:
 
 def _snapshot() -> dict[str, list[tuple]]:
     tracked = [
-        model for model in apps.get_models()
+        model
+        for model in apps.get_models()
         if model not in VOLATILE and model._meta.app_label in PORTAL_APPS | {"account"}
     ]
     return {model._meta.label: list(model._default_manager.order_by("pk").values_list()) for model in tracked}

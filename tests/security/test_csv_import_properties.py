@@ -80,13 +80,57 @@ ISTANBUL = zoneinfo.ZoneInfo("Europe/Istanbul")
 
 # --- Hostile material -------------------------------------------------------------------------
 
-FORMULAS = ("=cmd|' /C calc'!A0", "+1", "-1", "@SUM(1+1)*cmd|' /C calc'!A0", '=HYPERLINK("https://evil.example")',
-            "\t=1", "\r=1")
+FORMULAS = (
+    "=cmd|' /C calc'!A0",
+    "+1",
+    "-1",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    '=HYPERLINK("https://evil.example")',
+    "\t=1",
+    "\r=1",
+)
 HOSTILE = [
-    "", " ", "\x00", "a\x00b", "\ufeff", "\u2028", "\x85", "\x0c", '"', '"open', 'a"b', "'", "#", ",", ";", "\t",
-    *FORMULAS, "١٢٣", "²", "1e999999", "1E+100", "-0", "NaN", "Infinity", "9" * 40, "0x10", "1_000", " 1 ", "1.5",
-    "0001-01-01", "9999-12-31 23:59", "9999-12-31T23:59-14:00", "0001-01-01T00:00+14:00", "2026-02-30", "0000-00-00",
-    "2026-11-01T08:00+99:00", "<script>alert(1)</script>", "' OR 1=1 --", "../../etc/passwd", "x" * 300, "ß" * 255,
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\ufeff",
+    "\u2028",
+    "\x85",
+    "\x0c",
+    '"',
+    '"open',
+    'a"b',
+    "'",
+    "#",
+    ",",
+    ";",
+    "\t",
+    *FORMULAS,
+    "١٢٣",
+    "²",
+    "1e999999",
+    "1E+100",
+    "-0",
+    "NaN",
+    "Infinity",
+    "9" * 40,
+    "0x10",
+    "1_000",
+    " 1 ",
+    "1.5",
+    "0001-01-01",
+    "9999-12-31 23:59",
+    "9999-12-31T23:59-14:00",
+    "0001-01-01T00:00+14:00",
+    "2026-02-30",
+    "0000-00-00",
+    "2026-11-01T08:00+99:00",
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+    "../../etc/passwd",
+    "x" * 300,
+    "ß" * 255,
     "y" * 140_000,  # over csv.field_size_limit()
 ]
 HOSTILE_CELLS = st.sampled_from(HOSTILE)
@@ -142,8 +186,11 @@ def hostile_texts(draw: st.DrawFn, header: list[str], valid_row: st.SearchStrate
     garbage rows; cells written raw or quoted, any delimiter and line end, maybe a BOM."""
     rows = st.one_of(valid_row, _mutated(valid_row), st.lists(CELLS, max_size=12))
     # Mostly the real header, so that the rows get read at all.
-    first = draw(st.sampled_from([st.just(header)] * 3 + [_mutated(st.just(header)), st.lists(CELLS, max_size=12)])
-                 .flatmap(lambda strategy: strategy))
+    first = draw(
+        st.sampled_from([st.just(header)] * 3 + [_mutated(st.just(header)), st.lists(CELLS, max_size=12)]).flatmap(
+            lambda strategy: strategy
+        )
+    )
     lines = [first, *draw(st.lists(rows, max_size=6))]
     delimiter = draw(st.sampled_from([",", ",", ",", ";", "\t"]))
     if draw(st.booleans()):
@@ -206,9 +253,11 @@ EMAILS = st.builds(
     st.sampled_from(["example.org", "Example.COM", "örnek.com.tr", "sub.example.net"]),
 )
 # Names as the portal stores them: whitespace-normalised, no control characters.
-NAMES = st.text(st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=60).map(
-    lambda text: " ".join(text.split())
-).filter(lambda name: len(name) <= 150 and not name.startswith("'"))
+NAMES = (
+    st.text(st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=60)
+    .map(lambda text: " ".join(text.split()))
+    .filter(lambda name: len(name) <= 150 and not name.startswith("'"))
+)
 
 
 def _unique_by(key: Callable[[Any], Any]) -> Callable[[list[Any]], list[Any]]:
@@ -242,12 +291,23 @@ def world(db: None) -> dict[str, Any]:
     start = datetime.datetime(2026, 3, 1, 9, tzinfo=ISTANBUL)
     for number in range(3):
         ElasticUsageFactory(
-            customer=other, transaction_id=f"T{number}", started_at=start, ended_at=start, product=elastic, count=1,
-            hours=Decimal("1.000"), cost=Decimal("2.500"), user="other@example.org",
+            customer=other,
+            transaction_id=f"T{number}",
+            started_at=start,
+            ended_at=start,
+            product=elastic,
+            count=1,
+            hours=Decimal("1.000"),
+            cost=Decimal("2.500"),
+            user="other@example.org",
         )
     staff = UserFactory(is_staff=True, is_superuser=True, email="support@staff.invalid")
     return {
-        "ours": ours, "other": other, "asc": _client(asc), "staff": _client(staff), "staff_user": staff,
+        "ours": ours,
+        "other": other,
+        "asc": _client(asc),
+        "staff": _client(staff),
+        "staff_user": staff,
         "known": [user.email for user in known],
     }
 
@@ -263,14 +323,34 @@ def snapshot(customer: Customer) -> dict[str, Any]:
     return {
         "members": sorted(Membership.objects.filter(customer=customer).values_list("user__email", "role")),
         "invitations": sorted(
-            Invitation.objects.filter(customer=customer).values_list("email", "role", "cancelled_at")),
-        "entitlements": sorted(Entitlement.objects.filter(customer=customer).values_list(
-            "line_id", "order_number", "product__feature", "quantity", "start_date", "end_date", "tecs_end_date",
-            "borrowable")),
+            Invitation.objects.filter(customer=customer).values_list("email", "role", "cancelled_at")
+        ),
+        "entitlements": sorted(
+            Entitlement.objects.filter(customer=customer).values_list(
+                "line_id",
+                "order_number",
+                "product__feature",
+                "quantity",
+                "start_date",
+                "end_date",
+                "tecs_end_date",
+                "borrowable",
+            )
+        ),
         "shared_web": sorted(SharedWebUser.objects.filter(customer=customer).values_list("email", "name", "active")),
-        "usage": sorted(ElasticUsage.objects.filter(customer=customer).values_list(
-            "transaction_id", "started_at", "ended_at", "product__feature", "count", "hours", "cost", "currency",
-            "user")),
+        "usage": sorted(
+            ElasticUsage.objects.filter(customer=customer).values_list(
+                "transaction_id",
+                "started_at",
+                "ended_at",
+                "product__feature",
+                "count",
+                "hours",
+                "cost",
+                "currency",
+                "user",
+            )
+        ),
         "audit": AuditEvent.objects.filter(customer=customer, denied=False).count(),
         "notifications": Notification.objects.filter(customer=customer).count(),
     }
@@ -340,7 +420,8 @@ def test_bulk_add_any_file_is_refused_cleanly_or_applied_whole(world, content) -
         invited = {(line.request.email, line.request.role.value) for line in plan if line.outcome == AddOutcome.INVITE}
         assert set(after["members"]) - set(before["members"]) == added
         assert {(email, role) for email, role, _c in after["invitations"]} - {
-            (email, role) for email, role, _c in before["invitations"]} == invited
+            (email, role) for email, role, _c in before["invitations"]
+        } == invited
 
 
 TABLE = settings(PROPERTY, max_examples=4)
@@ -363,10 +444,13 @@ def test_bulk_add_every_hostile_value_in_every_column_is_explained(world, row) -
 @st.composite
 def bulk_files(draw: st.DrawFn) -> tuple[str, dict[str, Role]]:
     """A valid bulk add file in any of the accepted spellings, and what it asks for."""
-    people = draw(st.lists(
-        st.tuples(EMAILS | st.sampled_from(KNOWN), st.sampled_from(GRANTABLE_ROLES)),
-        min_size=1, max_size=8,
-    ).map(_unique_by(lambda person: person[0].lower())))
+    people = draw(
+        st.lists(
+            st.tuples(EMAILS | st.sampled_from(KNOWN), st.sampled_from(GRANTABLE_ROLES)),
+            min_size=1,
+            max_size=8,
+        ).map(_unique_by(lambda person: person[0].lower()))
+    )
     lines = ["email,role"] if draw(st.booleans()) else []
     for email, role in people:
         spelled = draw(st.sampled_from([email, email.upper(), f"  {email} "]))
@@ -407,8 +491,10 @@ def test_bulk_add_valid_lines_round_trip_and_a_second_apply_adds_nothing(world, 
         # The same apply once more (a double submit) and the same file again change nothing.
         assert _bulk_apply(client, url, preview).status_code == HTTPStatus.CONFLICT
         again = client.post(url, {"preview": "1", "text": text})
-        assert {line.outcome for line in again.context["plan"]} <= {AddOutcome.ALREADY_MEMBER,
-                                                                    AddOutcome.ALREADY_INVITED}
+        assert {line.outcome for line in again.context["plan"]} <= {
+            AddOutcome.ALREADY_MEMBER,
+            AddOutcome.ALREADY_INVITED,
+        }
         assert _bulk_apply(client, url, again).status_code == HTTPStatus.BAD_REQUEST
         assert snapshot(ours) == after
 
@@ -463,16 +549,37 @@ def entitlement_files(draw: st.DrawFn) -> tuple[str, list[dict[str, Any]]]:
 
 
 ENTITLEMENT_ROWS = st.builds(
-    lambda row, order: [row["customer_number"], row["line_id"], order, row["feature"], str(row["quantity"]),
-                        row["start_date"].isoformat(), "", "", "no"],
-    entitlement_rows() | entitlement_rows("9999999"), _ORDER_NUMBERS,
+    lambda row, order: [
+        row["customer_number"],
+        row["line_id"],
+        order,
+        row["feature"],
+        str(row["quantity"]),
+        row["start_date"].isoformat(),
+        "",
+        "",
+        "no",
+    ],
+    entitlement_rows() | entitlement_rows("9999999"),
+    _ORDER_NUMBERS,
 )
 
 
 def _entitlement_state() -> list[tuple[Any, ...]]:
-    return sorted(Entitlement.objects.values_list(
-        "customer__number", "line_id", "order_number", "product__feature", "quantity", "start_date", "end_date",
-        "tecs_end_date", "borrowable", "activated"))
+    return sorted(
+        Entitlement.objects.values_list(
+            "customer__number",
+            "line_id",
+            "order_number",
+            "product__feature",
+            "quantity",
+            "start_date",
+            "end_date",
+            "tecs_end_date",
+            "borrowable",
+            "activated",
+        )
+    )
 
 
 @PARSER_PROPERTY
@@ -515,8 +622,10 @@ def test_entitlement_import_explains_every_hostile_value_in_every_column(world, 
         for line in plan:
             assert all(line.errors) if line.errors else line.data is not None
             if line.ok:  # an accepted value is taken as written
-                assert (line.data.customer.number, line.data.line_id) == (line.raw["customer_number"],
-                                                                           line.raw["line_id"])
+                assert (line.data.customer.number, line.data.line_id) == (
+                    line.raw["customer_number"],
+                    line.raw["line_id"],
+                )
                 assert line.data.quantity == int(line.raw["quantity"])
         with pytest.raises(PortalError, match="nothing was imported"):
             entitlement_import(actor=world["staff_user"], text=text)
@@ -544,8 +653,16 @@ def test_entitlement_import_page_never_fails(world, content) -> None:
 
 def _expected_entitlements(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     return sorted(
-        (row["line_id"], row["order_number"], row["feature"], row["quantity"], row["start_date"], row["end_date"],
-         row["tecs_end_date"], row["borrowable"])
+        (
+            row["line_id"],
+            row["order_number"],
+            row["feature"],
+            row["quantity"],
+            row["start_date"],
+            row["end_date"],
+            row["tecs_end_date"],
+            row["borrowable"],
+        )
         for row in rows
     )
 
@@ -554,8 +671,16 @@ def _entitlement_export_as_import(world: dict[str, Any]) -> str:
     """The customer's entitlements export, its columns renamed to the import's."""
     exported = _body(world["asc"].get(reverse("entitlements:export", args=[world["ours"].number])))
     _cells_safe(exported)
-    columns = {"Line": "line_id", "Order": "order_number", "Feature": "feature", "Quantity": "quantity",
-               "Start": "start_date", "End": "end_date", "TECS end": "tecs_end_date", "Borrowable": "borrowable"}
+    columns = {
+        "Line": "line_id",
+        "Order": "order_number",
+        "Feature": "feature",
+        "Quantity": "quantity",
+        "Start": "start_date",
+        "End": "end_date",
+        "TECS end": "tecs_end_date",
+        "Borrowable": "borrowable",
+    }
     rows = list(csv.DictReader(io.StringIO(exported.removeprefix("\ufeff"))))
     out = io.StringIO()
     writer = csv.writer(out)
@@ -635,7 +760,8 @@ def test_shared_web_import_any_file_is_refused_cleanly_or_applied_whole(world, c
         assert not any(line.blocking for line in plan)
         changed = {(line.request.email, line.request.name) for line in plan if line.applies}
         assert {(email, name) for email, name, _a in after["shared_web"]} - {
-            (email, name) for email, name, _a in before["shared_web"]} == changed
+            (email, name) for email, name, _a in before["shared_web"]
+        } == changed
 
 
 @TABLE
@@ -656,8 +782,11 @@ def test_shared_web_import_explains_every_hostile_value_in_every_column(world, r
 
 @st.composite
 def shared_web_files(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
-    people = draw(st.lists(st.tuples(EMAILS | st.just("shared@example.org"), NAMES), min_size=1, max_size=8)
-                  .map(_unique_by(lambda person: person[0].lower())))
+    people = draw(
+        st.lists(st.tuples(EMAILS | st.just("shared@example.org"), NAMES), min_size=1, max_size=8).map(
+            _unique_by(lambda person: person[0].lower())
+        )
+    )
     out = io.StringIO()
     writer = csv.writer(out, lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
     if draw(st.booleans()):
@@ -697,7 +826,8 @@ def test_shared_web_import_round_trips_and_export_import_is_stable(world, file, 
         exported_rows = list(csv.reader(io.StringIO(exported.lstrip("\ufeff"))))
         assert exported_rows[0] == ["email", "name", "active", "groups"]
         assert sorted(row[:2] for row in exported_rows[1:]) == sorted(
-            [csv_safe(email), csv_safe(name)] for email, name in wanted.items())
+            [csv_safe(email), csv_safe(name)] for email, name in wanted.items()
+        )
         again, refused = preview_and_apply({"file": _upload(exported.encode("utf-8"))})
         assert {line.outcome for line in again.context["plan"]} == {ImportOutcome.UNCHANGED}
         assert refused.status_code == HTTPStatus.BAD_REQUEST
@@ -708,7 +838,8 @@ def test_shared_web_import_round_trips_and_export_import_is_stable(world, file, 
 # --- 4. Elastic usage import (support console) ---------------------------------------------------
 
 _MOMENTS = st.datetimes(datetime.datetime(2020, 1, 1), datetime.datetime(2030, 12, 31)).map(
-    lambda moment: moment.replace(microsecond=0))
+    lambda moment: moment.replace(microsecond=0)
+)
 _TRANSACTION_IDS = st.text(alphabet=string.ascii_letters + string.digits + "-_=+@/.:", min_size=1, max_size=64)
 _USAGE_USERS = st.one_of(st.just(""), EMAILS, NAMES.map(lambda name: name[:254]))
 
@@ -758,17 +889,35 @@ def usage_files(draw: st.DrawFn) -> tuple[str, list[dict[str, Any]]]:
 
 
 USAGE_ROWS = st.builds(
-    lambda row: [row["customer_number"], row["transaction_id"], row["started_at"].isoformat(),
-                 row["ended_at"].isoformat(), row["feature"], str(row["count"]), str(row["hours"]), str(row["cost"]),
-                 row["currency"], row["user"]],
+    lambda row: [
+        row["customer_number"],
+        row["transaction_id"],
+        row["started_at"].isoformat(),
+        row["ended_at"].isoformat(),
+        row["feature"],
+        str(row["count"]),
+        str(row["hours"]),
+        str(row["cost"]),
+        row["currency"],
+        row["user"],
+    ],
     usage_rows() | usage_rows("9999999"),
 )
 
 
 def _expected_usage(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     return sorted(
-        (row["transaction_id"], row["started_at"], row["ended_at"], "prop_el", row["count"], row["hours"],
-         row["cost"], row["currency"] or "AEU", row["user"])
+        (
+            row["transaction_id"],
+            row["started_at"],
+            row["ended_at"],
+            "prop_el",
+            row["count"],
+            row["hours"],
+            row["cost"],
+            row["currency"] or "AEU",
+            row["user"],
+        )
         for row in rows
     )
 
@@ -800,8 +949,10 @@ def test_elastic_usage_import_stores_exactly_the_lines_it_reports(world, content
 @TABLE
 @given(row=usage_rows())
 def test_elastic_usage_import_explains_every_hostile_value_in_every_column(world, row) -> None:
-    cells = [row[column].isoformat() if isinstance(row[column], datetime.datetime) else str(row[column])
-             for column in USAGE_COLUMNS]
+    cells = [
+        row[column].isoformat() if isinstance(row[column], datetime.datetime) else str(row[column])
+        for column in USAGE_COLUMNS
+    ]
     body, count = hostile_table(cells, key=USAGE_COLUMNS.index("transaction_id"))
     with rolled_back():
         before, other_before = snapshots(world)
@@ -890,8 +1041,12 @@ def _nul_refused(world: dict[str, Any], importer: str, text: str) -> None:
             elastic_usage_import(actor=world["staff_user"], text=text)
 
 
-NUL_FILES = {"bulk_add": bulk_files(), "shared_web": shared_web_files(), "entitlements": entitlement_files(),
-             "elastic_usage": usage_files()}
+NUL_FILES = {
+    "bulk_add": bulk_files(),
+    "shared_web": shared_web_files(),
+    "entitlements": entitlement_files(),
+    "elastic_usage": usage_files(),
+}
 
 
 @pytest.mark.parametrize("importer", NUL_FILES)

@@ -42,8 +42,12 @@ domains = st.text(alphabet=st.sampled_from("abcdefİIıKÅéü-" + "\u0307\u200b
 addresses = st.one_of(
     st.builds(lambda local, domain: f"{local}@{domain}", local_parts, domains),
     st.text(max_size=40),
-    st.builds(lambda local, domain, pad: f"{pad}{local}@{domain}{pad}", local_parts, domains,
-              st.sampled_from(["", " ", "\t", "\n", "\u00a0"])),
+    st.builds(
+        lambda local, domain, pad: f"{pad}{local}@{domain}{pad}",
+        local_parts,
+        domains,
+        st.sampled_from(["", " ", "\t", "\n", "\u00a0"]),
+    ),
 )
 
 
@@ -85,8 +89,15 @@ def test_known_spellings(raw, expected) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ['"a\\\rb"@example.org', '"a\x01b"@example.org', "a@exa\u200bmple.org", "a\u202e@example.org",
-     "a@example.org\r\nBcc: x@evil.example", '"a b"@example.org', "\ufeffa@example.org\x00"],
+    [
+        '"a\\\rb"@example.org',
+        '"a\x01b"@example.org',
+        "a@exa\u200bmple.org",
+        "a\u202e@example.org",
+        "a@example.org\r\nBcc: x@evil.example",
+        '"a b"@example.org',
+        "\ufeffa@example.org\x00",
+    ],
 )
 def test_control_and_invisible_characters_are_refused(raw) -> None:
     with pytest.raises(PortalError):
@@ -118,8 +129,9 @@ def test_signup_stores_the_normalised_address_or_refuses(raw) -> None:
     def body() -> None:
         cache.clear()  # the signup rate limit
         password = "a-long-signup-pass-42"
-        Client().post(reverse("account_signup"),
-            {"email": raw, "password1": password, "password2": password, "name": "Someone"})
+        Client().post(
+            reverse("account_signup"), {"email": raw, "password1": password, "password2": password, "name": "Someone"}
+        )
         expected = _expected(raw)
         stored = list(User.objects.values_list("email", flat=True))
         addresses_stored = list(EmailAddress.objects.values_list("email", flat=True))
@@ -129,6 +141,7 @@ def test_signup_stores_the_normalised_address_or_refuses(raw) -> None:
         else:
             for email in stored + addresses_stored:
                 assert email == expected, (ascii(raw), ascii(email))
+
     _rolled_back(body)
 
 
@@ -149,6 +162,7 @@ def test_single_add_invites_the_normalised_address_or_refuses(raw) -> None:
             assert not emails
         else:
             assert emails == [expected], (ascii(raw), emails, response.status_code)
+
     _rolled_back(body)
 
 
@@ -189,6 +203,7 @@ def test_asc_designation_and_console_forms_use_the_normaliser(raw) -> None:
         invitation_form.is_valid()
         if "email" in invitation_form.cleaned_data:
             assert invitation_form.cleaned_data["email"] == expected
+
     _rolled_back(body)
 
 

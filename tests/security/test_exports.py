@@ -30,7 +30,9 @@ from tests.factories import CustomerFactory, EntitlementFactory, MembershipFacto
 FORMULAS = ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "=cmd|' /C calc'!A0"]
 JOINED = ["a; =1+1", "a;=1", "a;  +2", "x; y; @z", "a; '=1"]
 EXPECTED_EXPORTS = {
-    "entitlements:export", "audit:export", "licensing_settings:shared_web_users_export",
+    "entitlements:export",
+    "audit:export",
+    "licensing_settings:shared_web_users_export",
     "licensing_settings:elastic_usage_export",
 }
 
@@ -42,7 +44,7 @@ def _starts_a_formula(cell: str) -> bool:
 
 def hostile_customer() -> Customer:
     """A customer with every exported kind of row, each text column a formula or a joined one."""
-    customer = CustomerFactory(name="=HYPERLINK(\"x\"); -1")
+    customer = CustomerFactory(name='=HYPERLINK("x"); -1')
     values = iter(FORMULAS + JOINED)
     for model in LicensingModel.values:
         product = ProductFactory(feature=f"f_{model}", name=next(values), licensing_model=model)
@@ -58,11 +60,24 @@ def hostile_customer() -> Customer:
     elastic = ProductFactory(feature=f"f_{LicensingModel.ELASTIC}")
     for number, hostile in enumerate(FORMULAS + JOINED):
         ElasticUsage.objects.create(
-            customer=customer, transaction_id=hostile[:60], started_at=now - datetime.timedelta(hours=number + 1),
-            ended_at=now, product=elastic, count=1, hours=Decimal(1), cost=Decimal(1), currency="-AEU", user=hostile,
+            customer=customer,
+            transaction_id=hostile[:60],
+            started_at=now - datetime.timedelta(hours=number + 1),
+            ended_at=now,
+            product=elastic,
+            count=1,
+            hours=Decimal(1),
+            cost=Decimal(1),
+            currency="-AEU",
+            user=hostile,
         )
-        AuditEvent.objects.create(customer=customer, actor_email=f"{hostile}@example.org", action=hostile,
-                                  target=hostile, details={"name": hostile})
+        AuditEvent.objects.create(
+            customer=customer,
+            actor_email=f"{hostile}@example.org",
+            action=hostile,
+            target=hostile,
+            details={"name": hostile},
+        )
     _hostile_usage(customer)
     return customer
 
@@ -72,8 +87,10 @@ def _hostile_usage(customer: Customer) -> None:
     from usage.services import usage_log_ingest_lines
 
     today = timezone.localdate()
-    lines = [f" 0:00:00 (lmgrd) started on lic01 (linux) ({today.month}/{today.day}/{today.year})",
-             f" 0:00:01 (ansyslmd) TIMESTAMP {today.month}/{today.day}/{today.year}"]
+    lines = [
+        f" 0:00:00 (lmgrd) started on lic01 (linux) ({today.month}/{today.day}/{today.year})",
+        f" 0:00:01 (ansyslmd) TIMESTAMP {today.month}/{today.day}/{today.year}",
+    ]
     for minute, hostile in enumerate(FORMULAS[:4] + JOINED[:2], start=1):
         name = hostile.replace('"', "").replace("@", "at").strip() or "x"
         lines.append(f' 0:{minute:02d}:00 (ansyslmd) OUT: "{name}" {name.replace(" ", "_")}@=host{minute}')

@@ -131,19 +131,94 @@ def _prefixes_read(callback: Any) -> frozenset[str]:
 # --- values --------------------------------------------------------------------------------------
 
 HOSTILE = [
-    "", " ", "0", "-1", "²", "١٢٣", "١", "٣.٥", "⁵", "½", "Ⅻ", "９", "99999999999999999999999", "9" * 5000,
-    "1e309", "-1e309", "NaN", "inf", "0x10", "1_000", " 1 ", "1.5", "-0", "\x00", "a\x00b", "%00", '"', "'", '"abc',
-    "a=", "=b", "' OR 1=1 --", "<script>alert(1)</script>", "=cmd|' /C calc'!A0", "../../etc/passwd", "a" * 10_000,
-    "2026-02-30", "31-feb-2026", "9999-12-31", "0000-00-00", "2026-13-01", "\u202e", "İı", "ß", "\r\n", "\t",
-    "asc", "viewer", "administrator", "on", "1", "2", "true", "[]", "{}", "x@example.org", "a@b",
+    "",
+    " ",
+    "0",
+    "-1",
+    "²",
+    "١٢٣",
+    "١",
+    "٣.٥",
+    "⁵",
+    "½",
+    "Ⅻ",
+    "９",
+    "99999999999999999999999",
+    "9" * 5000,
+    "1e309",
+    "-1e309",
+    "NaN",
+    "inf",
+    "0x10",
+    "1_000",
+    " 1 ",
+    "1.5",
+    "-0",
+    "\x00",
+    "a\x00b",
+    "%00",
+    '"',
+    "'",
+    '"abc',
+    "a=",
+    "=b",
+    "' OR 1=1 --",
+    "<script>alert(1)</script>",
+    "=cmd|' /C calc'!A0",
+    "../../etc/passwd",
+    "a" * 10_000,
+    "2026-02-30",
+    "31-feb-2026",
+    "9999-12-31",
+    "0000-00-00",
+    "2026-13-01",
+    "\u202e",
+    "İı",
+    "ß",
+    "\r\n",
+    "\t",
+    "asc",
+    "viewer",
+    "administrator",
+    "on",
+    "1",
+    "2",
+    "true",
+    "[]",
+    "{}",
+    "x@example.org",
+    "a@b",
 ]
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=120)
 NUMBERS = st.integers(min_value=-(10**30), max_value=10**30).map(str)
 
 _BAD_TOKENS = [
-    "²", "١٢٣", "99999999999999999999999", "9" * 5000, '"unterminated', "PORT=", "PORT=²", "PORT=١٠٥٥",
-    "PORT=99999999999999999999", "=", "A=B=C", "SIGN=\"", "\x00", "HOSTID=", "HOSTID=ID=", "FLEXID=9-²",
-    "START=31-feb-2026", "31-xyz-2026", "permanent", "0", "-5", "1e309", "\\", " \\", "ISSUED=", "BORROW=²",
+    "²",
+    "١٢٣",
+    "99999999999999999999999",
+    "9" * 5000,
+    '"unterminated',
+    "PORT=",
+    "PORT=²",
+    "PORT=١٠٥٥",
+    "PORT=99999999999999999999",
+    "=",
+    "A=B=C",
+    'SIGN="',
+    "\x00",
+    "HOSTID=",
+    "HOSTID=ID=",
+    "FLEXID=9-²",
+    "START=31-feb-2026",
+    "31-xyz-2026",
+    "permanent",
+    "0",
+    "-5",
+    "1e309",
+    "\\",
+    " \\",
+    "ISSUED=",
+    "BORROW=²",
 ]
 
 
@@ -205,9 +280,16 @@ def rich_customer() -> tuple[Customer, dict[str, Membership]]:
     SharedWebGroup.objects.create(customer=customer, name="Team").members.add(user)
     ElasticAccount.objects.create(customer=customer, license_server_id=f"ELS-{customer.number}", pin="PIN0")
     now = timezone.now()
-    ElasticUsage.objects.create(customer=customer, transaction_id="T1", started_at=now, ended_at=now,
-                                product=ProductFactory(feature=f"fz_{LicensingModel.ELASTIC}"), count=1,
-                                hours=Decimal(1), cost=Decimal(1))
+    ElasticUsage.objects.create(
+        customer=customer,
+        transaction_id="T1",
+        started_at=now,
+        ended_at=now,
+        product=ProductFactory(feature=f"fz_{LicensingModel.ELASTIC}"),
+        count=1,
+        hours=Decimal(1),
+        cost=Decimal(1),
+    )
     return customer, members
 
 
@@ -309,9 +391,12 @@ def _walk_every_route(world: Any, role: Role | None, examples: int) -> None:
         path = concrete_path(route, client, customer, ids)
         page = client.get(path)
         html = "" if page.streaming else page.content.decode(errors="replace")
-        names = sorted(with_odd_numbers(
-            parameters_read_by_code(callback) | parameters_in_page(html) | {"page", "q", "sort", "next"}, callback,
-        ))
+        names = sorted(
+            with_odd_numbers(
+                parameters_read_by_code(callback) | parameters_in_page(html) | {"page", "q", "sort", "next"},
+                callback,
+            )
+        )
         try:
             _walker(client, path, names, examples)()
         except Exception as failure:  # every route is walked; all failures reported at the end
@@ -342,8 +427,9 @@ def test_the_walk_finds_each_views_parameters(world) -> None:
     for route, name, callback in ROUTES:
         if name in expected:
             response = client.get(concrete_path(route, client, customer, ids))
-            found[name] = with_odd_numbers(parameters_read_by_code(callback) | parameters_in_page(
-                response.content.decode()), callback)
+            found[name] = with_odd_numbers(
+                parameters_read_by_code(callback) | parameters_in_page(response.content.decode()), callback
+            )
     for name, names in expected.items():
         assert names <= found[name], (name, names - found[name])
 

@@ -62,8 +62,9 @@ def _links_in_mail_to(address: str) -> list[str]:
 
 
 def _signup(client: Client, email: str, password: str):
-    return client.post(reverse("account_signup"),
-        {"email": email, "password1": password, "password2": password, "name": "Someone"})
+    return client.post(
+        reverse("account_signup"), {"email": email, "password1": password, "password2": password, "name": "Someone"}
+    )
 
 
 def _login(client: Client, email: str, password: str):
@@ -86,16 +87,18 @@ def _assert_attacker_has_nothing(attacker_clients: list[Client], customer, attac
     for email in filter(None, [attacker_email, VICTIM]):
         probe = Client()
         _login(probe, email, ATTACKER_PASSWORD)
-        assert SESSION_KEY not in probe.session or not Membership.objects.filter(
-            user_id=probe.session[SESSION_KEY], customer=customer
-        ).exists(), f"the attacker's password opens an account of customer {customer.number} via {email}"
+        assert (
+            SESSION_KEY not in probe.session
+            or not Membership.objects.filter(user_id=probe.session[SESSION_KEY], customer=customer).exists()
+        ), f"the attacker's password opens an account of customer {customer.number} via {email}"
     for client in attacker_clients:
         response = client.get(reverse("customer_home", args=[customer.number]))
         assert response.status_code in (HTTPStatus.FOUND, HTTPStatus.NOT_FOUND), response.status_code
         if response.status_code == HTTPStatus.FOUND:
             assert "/accounts/login/" in response["Location"] or "/entitlements/" not in response["Location"]
         assert client.get(reverse("entitlements:list", args=[customer.number])).status_code in (
-            HTTPStatus.FOUND, HTTPStatus.NOT_FOUND
+            HTTPStatus.FOUND,
+            HTTPStatus.NOT_FOUND,
         )
 
 

@@ -55,11 +55,7 @@ def test_every_support_view_declares_a_staff_permission(route: str, view: type) 
     assert isinstance(view.required_staff_permission, StaffPermission), route
 
 
-CASES = [
-    (route, view, role)
-    for route, view in ROUTES
-    for role in (*StaffRole, None)
-]
+CASES = [(route, view, role) for route, view in ROUTES for role in (*StaffRole, None)]
 
 
 @pytest.mark.parametrize(("route", "view", "role"), CASES, ids=[f"{r}-{role}" for r, _, role in CASES])

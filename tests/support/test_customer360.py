@@ -16,8 +16,9 @@ def test_page_shows_members_servers_renewals_and_audit(staff_client, db) -> None
     customer = CustomerFactory(number="1001234")
     MembershipFactory(customer=customer, role=Role.ASC, user=UserFactory(email="asc@demo.example"))
     LicenseServerFactory(customer=customer, name="lic01")
-    EntitlementFactory(customer=customer, line_id="1001234-0007",
-                       end_date=timezone.localdate() + datetime.timedelta(days=200))
+    EntitlementFactory(
+        customer=customer, line_id="1001234-0007", end_date=timezone.localdate() + datetime.timedelta(days=200)
+    )
     client = staff_client(StaffRole.AGENT)
     client.post(f"/support/customers/{customer.number}/view-as/", {"role": "viewer"})
     response = client.get(f"/support/customers/{customer.number}/")

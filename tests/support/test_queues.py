@@ -35,10 +35,12 @@ def queues_world(db):
     old = InvitationFactory(customer=with_asc, role=Role.VIEWER, email="slow@example.org")
     Invitation.objects.filter(pk=old.pk).update(created_at=timezone.now() - datetime.timedelta(days=15))
     InvitationFactory(customer=with_asc, role=Role.VIEWER, email="fresh@example.org")
-    Notification.objects.create(customer=with_asc, event="x", subject="Stuck mail", body_text="b", attempts=2,
-                                last_error="SMTP 451")
-    Notification.objects.create(customer=with_asc, event="x", subject="Sent", body_text="b", attempts=1,
-                                sent_at=timezone.now())
+    Notification.objects.create(
+        customer=with_asc, event="x", subject="Stuck mail", body_text="b", attempts=2, last_error="SMTP 451"
+    )
+    Notification.objects.create(
+        customer=with_asc, event="x", subject="Sent", body_text="b", attempts=1, sent_at=timezone.now()
+    )
     EntitlementFactory(customer=with_asc, line_id="1001234-0001", end_date=today + datetime.timedelta(days=10))
     EntitlementFactory(customer=with_asc, line_id="1001234-0002", end_date=today + datetime.timedelta(days=90))
     return with_asc, without_asc
@@ -87,15 +89,24 @@ def _customers(count: int) -> None:
     old = timezone.now() - datetime.timedelta(days=20)
     Invitation.objects.bulk_create(
         [Invitation(customer=c, email=f"asc{c.number}@example.org", role=Role.ASC) for c in customers]
-        + [Invitation(customer=c, email=f"v{c.number}@example.org", role=Role.VIEWER, created_at=old)
-           for c in customers]
+        + [
+            Invitation(customer=c, email=f"v{c.number}@example.org", role=Role.VIEWER, created_at=old)
+            for c in customers
+        ]
     )
     Notification.objects.bulk_create(
         Notification(customer=c, event="x", subject="s", body_text="b", attempts=3, last_error="e") for c in customers
     )
     Entitlement.objects.bulk_create(
-        Entitlement(customer=c, product=product, line_id=f"{c.number}-0001", quantity=1, start_date=today,
-                    end_date=today + datetime.timedelta(days=5)) for c in customers
+        Entitlement(
+            customer=c,
+            product=product,
+            line_id=f"{c.number}-0001",
+            quantity=1,
+            start_date=today,
+            end_date=today + datetime.timedelta(days=5),
+        )
+        for c in customers
     )
 
 
@@ -103,8 +114,9 @@ HOME_QUERIES = 12  # session, user, staff groups, one COUNT per queue (7), the h
 
 
 @pytest.mark.parametrize("count", [10, 1000])
-def test_home_query_count_does_not_grow_with_customers(staff_client, db, django_assert_max_num_queries,
-                                                       count: int) -> None:
+def test_home_query_count_does_not_grow_with_customers(
+    staff_client, db, django_assert_max_num_queries, count: int
+) -> None:
     _customers(count)
     client = staff_client(StaffRole.AGENT)
     with django_assert_max_num_queries(HOME_QUERIES):
@@ -114,10 +126,12 @@ def test_home_query_count_does_not_grow_with_customers(staff_client, db, django_
 
 
 @pytest.mark.parametrize("count", [10, 1000])
-@pytest.mark.parametrize("slug", ["no-asc", "asc-pending", "invitations-unanswered", "notifications-failing",
-                                  "lines-ending"])
-def test_queue_list_query_count_does_not_grow(staff_client, db, django_assert_max_num_queries, count: int,
-                                              slug: str) -> None:
+@pytest.mark.parametrize(
+    "slug", ["no-asc", "asc-pending", "invitations-unanswered", "notifications-failing", "lines-ending"]
+)
+def test_queue_list_query_count_does_not_grow(
+    staff_client, db, django_assert_max_num_queries, count: int, slug: str
+) -> None:
     _customers(count)
     client = staff_client(StaffRole.AGENT)
     with django_assert_max_num_queries(8):
@@ -134,13 +148,31 @@ def test_usage_denials_queue(staff_client, db) -> None:
     once = CustomerFactory(number="3100002", name="Denied Once")
     now = timezone.now().replace(minute=0, second=0, microsecond=0)
     for days_ago in (1, 2, 3):
-        UsageHour.objects.create(customer=short, server_name="lic01", daemon="ansyslmd", feature="ansys",
-                                 hour=now - datetime.timedelta(days=days_ago), true_denials=4)
-    UsageHour.objects.create(customer=short, server_name="lic01", daemon="ansyslmd", feature="ansys",
-                             hour=now - datetime.timedelta(days=2, hours=3), true_denials=1)  # same day: counts once
+        UsageHour.objects.create(
+            customer=short,
+            server_name="lic01",
+            daemon="ansyslmd",
+            feature="ansys",
+            hour=now - datetime.timedelta(days=days_ago),
+            true_denials=4,
+        )
+    UsageHour.objects.create(
+        customer=short,
+        server_name="lic01",
+        daemon="ansyslmd",
+        feature="ansys",
+        hour=now - datetime.timedelta(days=2, hours=3),
+        true_denials=1,
+    )  # same day: counts once
     for days_ago in (1, 20, 21):
-        UsageHour.objects.create(customer=once, server_name="lic01", daemon="ansyslmd", feature="ansys",
-                                 hour=now - datetime.timedelta(days=days_ago), true_denials=2)
+        UsageHour.objects.create(
+            customer=once,
+            server_name="lic01",
+            daemon="ansyslmd",
+            feature="ansys",
+            hour=now - datetime.timedelta(days=days_ago),
+            true_denials=2,
+        )
     client = staff_client(StaffRole.AGENT)
     assert _queue_count(client.get("/support/").content.decode(), "usage-denials") == 1
     page = client.get("/support/queues/usage-denials/").content.decode()

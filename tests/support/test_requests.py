@@ -69,8 +69,9 @@ def test_viewer_reads_but_has_no_form_and_a_forged_post_is_403(setup, client) ->
     assert f"#{filed.pk}" in page.content.decode()
     assert "Send the request" not in page.content.decode()
     assert client.get(f"/c/{customer.number}/requests/{filed.pk}/").status_code == HTTPStatus.OK
-    forged = client.post(f"/c/{customer.number}/requests/new/",
-                         {"kind": "extra_rehost", "server": server.pk, "reason": "x"})
+    forged = client.post(
+        f"/c/{customer.number}/requests/new/", {"kind": "extra_rehost", "server": server.pk, "reason": "x"}
+    )
     assert forged.status_code == HTTPStatus.FORBIDDEN
     assert client.post(f"/c/{customer.number}/requests/{filed.pk}/comment/", {"body": "x"}).status_code == (
         HTTPStatus.FORBIDDEN
@@ -91,8 +92,9 @@ def test_extra_rehost_end_to_end(setup, client, settings) -> None:
     server_rehost(server=server, actor=admin.user, hosts=[HostInput("h", "ETHER", "0000000000A1")])
     assert rehost_quota(server=server).exhausted
     client.force_login(admin.user)
-    response = client.post(f"/c/{customer.number}/requests/new/",
-                           {"kind": "extra_rehost", "server": server.pk, "reason": "Mainboard died"})
+    response = client.post(
+        f"/c/{customer.number}/requests/new/", {"kind": "extra_rehost", "server": server.pk, "reason": "Mainboard died"}
+    )
     filed = SupportRequest.objects.get()
     assert response.status_code == HTTPStatus.FOUND
     assert response["Location"] == f"/c/{customer.number}/requests/{filed.pk}/"
@@ -123,17 +125,25 @@ def test_extra_rehost_end_to_end(setup, client, settings) -> None:
     services.request_close(request=filed, actor=agent)
     filed.refresh_from_db()
     assert filed.state == RequestState.DONE
-    assert list(AuditEvent.objects.filter(customer=customer, action__startswith="support_request.")
-                .order_by("pk").values_list("action", flat=True)) == [
-        "support_request.filed", "support_request.commented", "support_request.commented",
-        "support_request.approve", "support_request.approved", "support_request.done",
+    assert list(
+        AuditEvent.objects.filter(customer=customer, action__startswith="support_request.")
+        .order_by("pk")
+        .values_list("action", flat=True)
+    ) == [
+        "support_request.filed",
+        "support_request.commented",
+        "support_request.commented",
+        "support_request.approve",
+        "support_request.approved",
+        "support_request.done",
     ]
 
 
 def test_asc_change_is_confirmed_through_designate_asc(setup) -> None:
     customer, asc, _admin, _viewer, _server = setup
-    filed = services.request_file(customer=customer, actor=asc.user, kind="asc_change", reason="I leave",
-                                  asc_email="Successor@Demo.example")
+    filed = services.request_file(
+        customer=customer, actor=asc.user, kind="asc_change", reason="I leave", asc_email="Successor@Demo.example"
+    )
     services.request_approve(request=filed, actor=staff_account(StaffRole.MANAGER))
     invitation = Invitation.objects.get(customer=customer, email="successor@demo.example")
     assert invitation.role == Role.ASC
@@ -211,8 +221,10 @@ def test_support_pages_approve_through_the_views(setup, staff_client) -> None:
 def test_emails_are_sent(setup) -> None:
     customer, _asc, admin, _viewer, server = setup
     services.request_file(customer=customer, actor=admin.user, kind="extra_rehost", reason="r", server=server)
-    assert any("Request #" in m.subject for m in mail.outbox) or Notification.objects.filter(
-        event="support_request.filed").exists()
+    assert (
+        any("Request #" in m.subject for m in mail.outbox)
+        or Notification.objects.filter(event="support_request.filed").exists()
+    )
 
 
 def test_requests_tab_in_the_navigation(setup, client) -> None:

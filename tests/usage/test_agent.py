@@ -24,9 +24,22 @@ AGENT = Path(__file__).resolve().parents[2] / "agent" / "portal_usage_agent.py"
 def run_agent(live_server: Any, key: str, log: Path, *extra: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PORTAL_USAGE_KEY": key}
     return subprocess.run(
-        [sys.executable, str(AGENT), "--url", f"{live_server.url}/usage/agent/upload/", "--log", str(log),
-         "--lmstat-command", f"cat {SAMPLES / 'lmstat_a.txt'}", *extra],
-        capture_output=True, text=True, timeout=120, env=env, check=False,
+        [
+            sys.executable,
+            str(AGENT),
+            "--url",
+            f"{live_server.url}/usage/agent/upload/",
+            "--log",
+            str(log),
+            "--lmstat-command",
+            f"cat {SAMPLES / 'lmstat_a.txt'}",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
     )
 
 
@@ -83,8 +96,13 @@ def test_agent_with_a_revoked_key_is_refused(
 
 @pytest.mark.parametrize(("role", "accepted"), [(Role.ADMINISTRATOR, True), (Role.VIEWER, False)])
 def test_agent_with_a_personal_access_token_uses_the_api(
-    live_server: Any, transactional_db: None, customer: Customer, member_factory: Callable, tmp_path: Path,
-    role: Role, accepted: bool,
+    live_server: Any,
+    transactional_db: None,
+    customer: Customer,
+    member_factory: Callable,
+    tmp_path: Path,
+    role: Role,
+    accepted: bool,
 ) -> None:
     """The same agent, given an API token (issue 16) instead of an upload key, posts to
     /api/v1/customers/<n>/usage/uploads: one token system for scripts and the agent."""
@@ -98,9 +116,21 @@ def test_agent_with_a_personal_access_token_uses_the_api(
     env = {**os.environ, "PORTAL_USAGE_KEY": raw}
     url = f"{live_server.url}/api/v1/customers/{customer.number}/usage/uploads?server=lic01"
     result = subprocess.run(
-        [sys.executable, str(AGENT), "--url", url, "--log", str(log), "--lmstat-command",
-         f"cat {SAMPLES / 'lmstat_a.txt'}"],
-        capture_output=True, text=True, timeout=120, env=env, check=False,
+        [
+            sys.executable,
+            str(AGENT),
+            "--url",
+            url,
+            "--log",
+            str(log),
+            "--lmstat-command",
+            f"cat {SAMPLES / 'lmstat_a.txt'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
     )
     if not accepted:  # a Viewer's token may read, not upload
         assert result.returncode == 2

@@ -62,12 +62,12 @@ def test_gzip_and_plain_read_the_same() -> None:
 
 def test_junk_lines_are_reported_with_line_number_and_reason() -> None:
     log = [
-        "10:00:00 (ansyslmd) OUT: \"ansys\" early@ws-1\n",  # no date yet
+        '10:00:00 (ansyslmd) OUT: "ansys" early@ws-1\n',  # no date yet
         " 9:00:00 (lmgrd) FlexNet Licensing (v11) started on lic01 (linux) (11/2/2026)\n",
         "\x00\xff garbage\n",
-        "25:61:00 (ansyslmd) OUT: \"ansys\" bob@ws-1\n",
+        '25:61:00 (ansyslmd) OUT: "ansys" bob@ws-1\n',
         "10:00:00 (ansyslmd) TIMESTAMP 13/45/2026\n",
-        "10:00:00 (ansyslmd) OUT: \"ansys\" bob@ws-1  (2 licenses)\n",
+        '10:00:00 (ansyslmd) OUT: "ansys" bob@ws-1  (2 licenses)\n',
     ]
     items = list(parse_log(log))
     skipped = [(s.line, s.reason) for s in items if isinstance(s, Skipped)]
@@ -80,8 +80,8 @@ def test_junk_lines_are_reported_with_line_number_and_reason() -> None:
 def test_clock_going_backwards_is_the_next_day() -> None:
     log = [
         "23:00:00 (ansyslmd) TIMESTAMP 12/31/2026\n",
-        "23:30:00 (ansyslmd) OUT: \"ansys\" bob@ws-1\n",
-        " 0:30:00 (ansyslmd) IN: \"ansys\" bob@ws-1\n",
+        '23:30:00 (ansyslmd) OUT: "ansys" bob@ws-1\n',
+        ' 0:30:00 (ansyslmd) IN: "ansys" bob@ws-1\n',
     ]
     events = [e for e in parse_log(log) if isinstance(e, Event)]
     assert [e.time.isoformat() for e in events] == ["2026-12-31T23:30:00", "2027-01-01T00:30:00"]
@@ -113,7 +113,7 @@ def test_blocks_cut_anywhere_read_as_lines(cuts: list[int], gz: bool) -> None:
     for cut in cuts * 200:
         if position >= len(raw):
             break
-        chunks.append(raw[position:position + cut])
+        chunks.append(raw[position : position + cut])
         position += cut
     chunks.append(raw[position:])
     expected = log_figures(raw.splitlines(keepends=True))

@@ -27,17 +27,29 @@ TODAY = datetime.date(2026, 12, 4)
 def hours(customer: Customer, feature: str, peaks: list[int], *, denials: int = 0, true_denials: int = 0) -> None:
     start = datetime.datetime(2026, 12, 4, tzinfo=datetime.UTC)
     UsageHour.objects.bulk_create(
-        UsageHour(customer=customer, server_name="lic01", daemon="ansyslmd", feature=feature,
-                  hour=start - datetime.timedelta(hours=i), peak=peak, denials=denials if i == 0 else 0,
-                  true_denials=true_denials if i == 0 else 0)
+        UsageHour(
+            customer=customer,
+            server_name="lic01",
+            daemon="ansyslmd",
+            feature=feature,
+            hour=start - datetime.timedelta(hours=i),
+            peak=peak,
+            denials=denials if i == 0 else 0,
+            true_denials=true_denials if i == 0 else 0,
+        )
         for i, peak in enumerate(peaks)
     )
 
 
 def test_fewer_at_the_tecs_renewal(customer: Customer) -> None:
-    line = EntitlementFactory(customer=customer, product=ProductFactory(feature="ansys"), quantity=10,
-                              start_date=datetime.date(2026, 1, 1), end_date=datetime.date(2027, 12, 31),
-                              tecs_end_date=datetime.date(2027, 12, 31))
+    line = EntitlementFactory(
+        customer=customer,
+        product=ProductFactory(feature="ansys"),
+        quantity=10,
+        start_date=datetime.date(2026, 1, 1),
+        end_date=datetime.date(2027, 12, 31),
+        tecs_end_date=datetime.date(2027, 12, 31),
+    )
     # 90 days x 24 hours = 2160 hours; the 95th percentile is at rank 2052: > 108 hours at 4.
     hours(customer, "ansys", [4] * 200 + [6] * 5)
     with translation.override("en"):
@@ -51,8 +63,12 @@ def test_fewer_at_the_tecs_renewal(customer: Customer) -> None:
 
 
 def test_denials_last_month_ask_for_more(customer: Customer) -> None:
-    line = EntitlementFactory(customer=customer, product=ProductFactory(feature="anshpc_pack"), quantity=8,
-                              start_date=datetime.date(2026, 1, 1))
+    line = EntitlementFactory(
+        customer=customer,
+        product=ProductFactory(feature="anshpc_pack"),
+        quantity=8,
+        start_date=datetime.date(2026, 1, 1),
+    )
     hours(customer, "anshpc_pack", [8] * 3000, denials=32, true_denials=5)
     with translation.override("en"):
         recommendation = entitlement_recommendations(customer=customer, entitlements=[line], today=TODAY)[line.pk]
@@ -80,12 +96,15 @@ def test_entitlements_page_shows_it_and_ingest_refreshes_the_cached_page(
     url = reverse("entitlements:list", args=[customer.number])
     assert "95th percentile" not in client.get(url).content.decode()  # cached now
     moment = datetime.datetime.combine(today, datetime.time(9)) - datetime.timedelta(days=1)
-    log = (f"{moment:%H:%M:%S} (ansyslmd) TIMESTAMP {moment.month}/{moment.day}/{moment.year}\n"
-           f"{moment:%H:%M:%S} (ansyslmd) OUT: \"ansys\" bob@ws-1  (2 licenses)\n"
-           "23:00:00 (ansyslmd) IN: \"ansys\" bob@ws-1  (2 licenses)\n").encode()
+    log = (
+        f"{moment:%H:%M:%S} (ansyslmd) TIMESTAMP {moment.month}/{moment.day}/{moment.year}\n"
+        f'{moment:%H:%M:%S} (ansyslmd) OUT: "ansys" bob@ws-1  (2 licenses)\n'
+        '23:00:00 (ansyslmd) IN: "ansys" bob@ws-1  (2 licenses)\n'
+    ).encode()
     with TestCase.captureOnCommitCallbacks(execute=True):
-        services.usage_uploads_create(customer=customer, actor=client.user, files=[("a.log", [log])],
-                                      server_name="lic01")
+        services.usage_uploads_create(
+            customer=customer, actor=client.user, files=[("a.log", [log])], server_name="lic01"
+        )
     response = client.get(url)
     assert response.status_code == HTTPStatus.OK
     assert "10 owned, 95th percentile" in response.content.decode()

@@ -31,21 +31,37 @@ def asc(customer: Customer, member_factory: Callable) -> User:
 
 def upload(customer: Customer, actor: User, data: bytes, name: str = "lmgrd.log", server: str = "") -> Upload:
     with TestCase.captureOnCommitCallbacks(execute=True):
-        [created] = services.usage_uploads_create(customer=customer, actor=actor, files=[(name, [data])],
-                                                  server_name=server)
+        [created] = services.usage_uploads_create(
+            customer=customer, actor=actor, files=[(name, [data])], server_name=server
+        )
     created.refresh_from_db()
     return created
 
 
 def figures(customer: Customer) -> dict:
     """Everything the page can show, from the rollups."""
-    hours = sorted(UsageHour.objects.filter(customer=customer).values_list(
-        "server_name", "daemon", "feature", "hour", "peak", "license_seconds", "checkouts", "denials",
-        "true_denials", "queued", "queue_wait_seconds", "unsupported"))
-    persons = sorted(UsagePersonDay.objects.filter(customer=customer).values_list(
-        "server_name", "daemon", "feature", "day", "kind", "name", "license_seconds", "checkouts", "denials"))
-    return {"hours": hours, "persons": persons,
-            "events": UsageEvent.objects.filter(customer=customer).count()}
+    hours = sorted(
+        UsageHour.objects.filter(customer=customer).values_list(
+            "server_name",
+            "daemon",
+            "feature",
+            "hour",
+            "peak",
+            "license_seconds",
+            "checkouts",
+            "denials",
+            "true_denials",
+            "queued",
+            "queue_wait_seconds",
+            "unsupported",
+        )
+    )
+    persons = sorted(
+        UsagePersonDay.objects.filter(customer=customer).values_list(
+            "server_name", "daemon", "feature", "day", "kind", "name", "license_seconds", "checkouts", "denials"
+        )
+    )
+    return {"hours": hours, "persons": persons, "events": UsageEvent.objects.filter(customer=customer).count()}
 
 
 @pytest.mark.parametrize("name", ["single_daemon_restart", "two_daemons_crlf_junk"])

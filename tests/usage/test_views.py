@@ -33,25 +33,51 @@ def _url(customer: Customer, name: str = "index", *args: object) -> str:
 
 def _post_logs(client, customer: Customer, *files: tuple[str, bytes], server: str = ""):
     with TestCase.captureOnCommitCallbacks(execute=True):
-        return client.post(_url(customer, "upload_logs"), {
-            "files": [SimpleUploadedFile(name, data) for name, data in files], "server_name": server,
-        })
+        return client.post(
+            _url(customer, "upload_logs"),
+            {
+                "files": [SimpleUploadedFile(name, data) for name, data in files],
+                "server_name": server,
+            },
+        )
 
 
 def grow(customer: Customer, *, features: int, days: int) -> None:
     """Rollup rows straight in (the page reads only rollups)."""
     start = datetime.datetime(2026, 11, 1, tzinfo=datetime.UTC)
     UsageHour.objects.bulk_create(
-        UsageHour(customer=customer, server_name="lic01", daemon="ansyslmd", feature=f"feat_{f}",
-                  hour=start + datetime.timedelta(hours=h), peak=(h * 7 + f) % 9, license_seconds=3600 * ((h + f) % 5),
-                  checkouts=h % 3, denials=h % 4 == 0, true_denials=h % 8 == 0)
-        for f in range(features) for h in range(days * 24)
+        UsageHour(
+            customer=customer,
+            server_name="lic01",
+            daemon="ansyslmd",
+            feature=f"feat_{f}",
+            hour=start + datetime.timedelta(hours=h),
+            peak=(h * 7 + f) % 9,
+            license_seconds=3600 * ((h + f) % 5),
+            checkouts=h % 3,
+            denials=h % 4 == 0,
+            true_denials=h % 8 == 0,
+        )
+        for f in range(features)
+        for h in range(days * 24)
     )
     UsagePersonDay.objects.bulk_create(
-        UsagePersonDay(customer=customer, server_name="lic01", daemon="ansyslmd", feature=f"feat_{f}",
-                       day=start.date() + datetime.timedelta(days=d), kind=kind, name=f"{kind}{u}",
-                       license_seconds=3600 * (u + 1), checkouts=u, denials=u % 2)
-        for f in range(features) for d in range(days) for kind in ("user", "host") for u in range(5)
+        UsagePersonDay(
+            customer=customer,
+            server_name="lic01",
+            daemon="ansyslmd",
+            feature=f"feat_{f}",
+            day=start.date() + datetime.timedelta(days=d),
+            kind=kind,
+            name=f"{kind}{u}",
+            license_seconds=3600 * (u + 1),
+            checkouts=u,
+            denials=u % 2,
+        )
+        for f in range(features)
+        for d in range(days)
+        for kind in ("user", "host")
+        for u in range(5)
     )
 
 
@@ -83,8 +109,9 @@ def test_page_query_count_does_not_grow_with_data(
     assert response.status_code == HTTPStatus.OK
 
 
-def test_query_count_is_the_same_at_two_sizes(customer: Customer, other_customer: Customer,
-                                              member_client: Callable) -> None:
+def test_query_count_is_the_same_at_two_sizes(
+    customer: Customer, other_customer: Customer, member_client: Callable
+) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -121,8 +148,12 @@ def test_upload_several_files_reports_lines_events_and_skips(customer: Customer,
     EntitlementFactory(customer=customer, product=ProductFactory(feature="ansys"), quantity=4)
     client = member_client(role=Role.ADMINISTRATOR, customer=customer)
     junk = b"hello\n" + (SAMPLES / "two_daemons_crlf_junk.log").read_bytes()
-    response = _post_logs(client, customer, ("a.log", (SAMPLES / "single_daemon_restart.log").read_bytes()),
-                          ("b.log.gz", gzip.compress(junk)))
+    response = _post_logs(
+        client,
+        customer,
+        ("a.log", (SAMPLES / "single_daemon_restart.log").read_bytes()),
+        ("b.log.gz", gzip.compress(junk)),
+    )
     assert response.status_code == HTTPStatus.FOUND
     uploads = {u.name: u for u in Upload.objects.all()}
     assert {u.status for u in uploads.values()} == {UploadStatus.DONE}
@@ -174,8 +205,10 @@ def test_agent_key_shown_once_and_revoked(customer: Customer, member_client: Cal
 def test_agent_endpoint_requires_a_live_key(client, customer: Customer) -> None:
     url = reverse("usage_agent_upload")
     assert client.post(url, b"x", content_type="text/plain").status_code == HTTPStatus.UNAUTHORIZED
-    assert client.post(url, b"x", content_type="text/plain",
-                       headers={"Authorization": "Bearer lpu_nope"}).status_code == HTTPStatus.UNAUTHORIZED
+    assert (
+        client.post(url, b"x", content_type="text/plain", headers={"Authorization": "Bearer lpu_nope"}).status_code
+        == HTTPStatus.UNAUTHORIZED
+    )
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -36,7 +36,9 @@ def test_a_real_worker_ingests_an_upload(redis_worker) -> None:
     customer = CustomerFactory()
     asc = MembershipFactory(customer=customer, role=Role.ASC).user
     [upload] = services.usage_uploads_create(
-        customer=customer, actor=asc, files=[("lmgrd.log", [(SAMPLES / "single_daemon_restart.log").read_bytes()])],
+        customer=customer,
+        actor=asc,
+        files=[("lmgrd.log", [(SAMPLES / "single_daemon_restart.log").read_bytes()])],
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -62,7 +64,9 @@ def test_the_sweep_ingests_uploads_left_pending(monkeypatch) -> None:
     asc = MembershipFactory(customer=customer, role=Role.ASC).user
     monkeypatch.setattr(tasks.usage_upload_ingest_task, "delay", lambda upload_id: None)  # broker down
     [upload] = services.usage_uploads_create(
-        customer=customer, actor=asc, files=[("a.log", [(SAMPLES / "two_daemons_crlf_junk.log").read_bytes()])],
+        customer=customer,
+        actor=asc,
+        files=[("a.log", [(SAMPLES / "two_daemons_crlf_junk.log").read_bytes()])],
     )
     Upload.objects.filter(pk=upload.pk).update(created_at=upload.created_at - datetime.timedelta(minutes=5))
     assert tasks.usage_uploads_sweep() == 1

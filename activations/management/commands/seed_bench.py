@@ -46,13 +46,26 @@ RENEWAL_SERVERS = 16
 RENEWAL_SPREAD_LINES = 64
 
 _FLEX_FEATURES = [
-    ("ansys", "Mechanical Enterprise"), ("acfdsol3", "CFD Solver"), ("anshpc_pack", "HPC Pack"),
-    ("cfd_base", "CFD Base"), ("dsdxm", "Design Modeler"), ("a_spaceclaim_dirmod", "SpaceClaim"),
-    ("preppost", "Mechanical Pre/Post"), ("struct", "Structural"), ("emag", "Electronics Desktop"),
-    ("fluent_pro", "Fluent Pro"), ("cfx_pre", "CFX Pre"), ("icemcfd", "ICEM CFD"),
-    ("ls_dyna", "LS-DYNA"), ("optislang", "optiSLang"), ("sherlock", "Sherlock"),
-    ("granta_mi", "Granta MI"), ("zemax_opt", "Zemax OpticStudio"), ("speos", "Speos"),
-    ("discovery", "Discovery"), ("twin_builder", "Twin Builder"),
+    ("ansys", "Mechanical Enterprise"),
+    ("acfdsol3", "CFD Solver"),
+    ("anshpc_pack", "HPC Pack"),
+    ("cfd_base", "CFD Base"),
+    ("dsdxm", "Design Modeler"),
+    ("a_spaceclaim_dirmod", "SpaceClaim"),
+    ("preppost", "Mechanical Pre/Post"),
+    ("struct", "Structural"),
+    ("emag", "Electronics Desktop"),
+    ("fluent_pro", "Fluent Pro"),
+    ("cfx_pre", "CFX Pre"),
+    ("icemcfd", "ICEM CFD"),
+    ("ls_dyna", "LS-DYNA"),
+    ("optislang", "optiSLang"),
+    ("sherlock", "Sherlock"),
+    ("granta_mi", "Granta MI"),
+    ("zemax_opt", "Zemax OpticStudio"),
+    ("speos", "Speos"),
+    ("discovery", "Discovery"),
+    ("twin_builder", "Twin Builder"),
 ]
 _SHARED_WEB = [("sw_mech", "Mechanical (Shared Web)"), ("sw_cfd", "CFD (Shared Web)")]
 _ELASTIC = [("aeu_cloud", "Elastic Units"), ("aeu_hpc", "Elastic HPC Units")]
@@ -71,9 +84,13 @@ class Command(BaseCommand):
         parser.add_argument("--audit-events", type=int, default=5_000, help="audit history of the big customer")
         parser.add_argument("--reset", action="store_true", help="empty the portal tables first (bench DB only)")
         parser.add_argument("--seed", type=int, default=7, help="random seed (same data every run)")
-        parser.add_argument("--usage-events", type=int, default=0,
-                            help="give the big customer 12 months of usage over 50 features, about this many "
-                                 "events (10000000 for the issue-15 figure); ingested through the usage app")
+        parser.add_argument(
+            "--usage-events",
+            type=int,
+            default=0,
+            help="give the big customer 12 months of usage over 50 features, about this many "
+            "events (10000000 for the issue-15 figure); ingested through the usage app",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self._handle(options)
@@ -86,8 +103,10 @@ class Command(BaseCommand):
         started = time.perf_counter()
         upload = seed_usage_bench(customer_number=BIG_NUMBER, events=options["usage_events"], seed=options["seed"])
         if upload is not None:
-            self.stdout.write(f"Usage: {upload.events_new} events from {upload.lines_done} lines "
-                              f"in {time.perf_counter() - started:.1f} s.")
+            self.stdout.write(
+                f"Usage: {upload.events_new} events from {upload.lines_done} lines "
+                f"in {time.perf_counter() - started:.1f} s."
+            )
 
     def _handle(self, options: dict[str, Any]) -> None:
         if options["lines"] < BIG_SERVER_LINES * 2 or options["servers"] < 1 or options["users"] < 3:
@@ -125,18 +144,26 @@ def bench_fixture() -> dict[str, Any]:
     hot = Entitlement.objects.get(line_id=f"{RENEWAL_NUMBER}-0001")
     servers = list(LicenseServer.objects.filter(customer=renewal).order_by("name").values_list("pk", flat=True))
     spread = list(
-        Activation.objects.filter(server__customer=renewal).exclude(entitlement=hot)
-        .order_by("server__name", "entitlement__line_id").values_list("server_id", "entitlement_id")
+        Activation.objects.filter(server__customer=renewal)
+        .exclude(entitlement=hot)
+        .order_by("server__name", "entitlement__line_id")
+        .values_list("server_id", "entitlement_id")
     )
     return {
         "password": BENCH_PASSWORD,
-        "viewer": VIEWER_EMAIL, "admin": ADMIN_EMAIL, "asc": ASC_EMAIL, "staff": STAFF_EMAIL,
-        "big_customer": BIG_NUMBER, "big_customer_id": big.pk,
+        "viewer": VIEWER_EMAIL,
+        "admin": ADMIN_EMAIL,
+        "asc": ASC_EMAIL,
+        "staff": STAFF_EMAIL,
+        "big_customer": BIG_NUMBER,
+        "big_customer_id": big.pk,
         "big_lines": Entitlement.objects.filter(customer=big).count(),
-        "big_server_id": big_server.pk, "big_server_lines": Activation.objects.filter(server=big_server).count(),
+        "big_server_id": big_server.pk,
+        "big_server_lines": Activation.objects.filter(server=big_server).count(),
         "big_server_version": latest.version if latest else None,
         "renewal_customer": RENEWAL_NUMBER,
-        "hot_entitlement_id": hot.pk, "hot_pairs": [[server_id, hot.pk] for server_id in servers],
+        "hot_entitlement_id": hot.pk,
+        "hot_pairs": [[server_id, hot.pk] for server_id in servers],
         "spread_pairs": [list(pair) for pair in spread],
     }
 
@@ -152,8 +179,13 @@ class _Seeder:
 
     def users(self, emails: list[str], *, staff: bool = False) -> list[User]:
         users = User.objects.bulk_create(
-            User(email=email, name=email.split("@")[0].replace("-", " ").title(), password=self.password,
-                 is_staff=staff, is_superuser=staff)
+            User(
+                email=email,
+                name=email.split("@")[0].replace("-", " ").title(),
+                password=self.password,
+                is_staff=staff,
+                is_superuser=staff,
+            )
             for email in emails
         )
         EmailAddress.objects.bulk_create(
@@ -174,9 +206,13 @@ class _Seeder:
             start = self.today + datetime.timedelta(days=rnd.randint(1, 90))
             end = start + datetime.timedelta(days=365)
         values: dict[str, Any] = {
-            "customer": customer, "line_id": f"{customer.number}-{number:04d}",
-            "order_number": f"SO-{customer.number}-{number // 7:05d}", "product": product,
-            "quantity": rnd.choice([1, 2, 4, 5, 10, 16, 25, 50, 100]), "start_date": start, "end_date": end,
+            "customer": customer,
+            "line_id": f"{customer.number}-{number:04d}",
+            "order_number": f"SO-{customer.number}-{number // 7:05d}",
+            "product": product,
+            "quantity": rnd.choice([1, 2, 4, 5, 10, 16, 25, 50, 100]),
+            "start_date": start,
+            "end_date": end,
             "tecs_end_date": (end or self.today + datetime.timedelta(days=365)) if rnd.random() < 0.8 else None,
             "borrowable": rnd.random() < 0.3,
         }
@@ -188,9 +224,14 @@ class _Seeder:
             LicenseServer(customer=customer, name=f"lic{i:03d}") for i in range(count)
         )
         ServerHost.objects.bulk_create(
-            ServerHost(server=server, customer=customer, position=1,
-                       host_name=f"{server.name}.{customer.number}.example", hostid_type="ETHER",
-                       host_id=f"{prefix + i:012X}")
+            ServerHost(
+                server=server,
+                customer=customer,
+                position=1,
+                host_name=f"{server.name}.{customer.number}.example",
+                hostid_type="ETHER",
+                host_id=f"{prefix + i:012X}",
+            )
             for i, server in enumerate(servers)
         )
         return servers
@@ -218,8 +259,10 @@ class _Seeder:
             Membership(user=asc, customer=big, role=Role.ASC),
             Membership(user=admin, customer=renewal, role=Role.ADMINISTRATOR),
             Membership(user=asc, customer=renewal, role=Role.ASC),
-            *(Membership(user=u, customer=big, role=Role.VIEWER if i % 3 else Role.ADMINISTRATOR)
-              for i, u in enumerate(others)),
+            *(
+                Membership(user=u, customer=big, role=Role.VIEWER if i % 3 else Role.ADMINISTRATOR)
+                for i, u in enumerate(others)
+            ),
             # A realistic customer switcher: the viewer works for a few more customers.
             *(Membership(user=viewer, customer=c, role=Role.VIEWER) for c in smalls[:5]),
         ]
@@ -231,7 +274,8 @@ class _Seeder:
         self.renewal_customer(renewal, flex, admin)
         lines = [
             self.line(c, n, self.random.choice(flex if n % 5 else other))
-            for c in smalls for n in range(1, self.options["small_lines"] + 1)
+            for c in smalls
+            for n in range(1, self.options["small_lines"] + 1)
         ]
         Entitlement.objects.bulk_create(lines, batch_size=5000)
         self.audit(big, [viewer, admin, asc, staff])
@@ -266,10 +310,15 @@ class _Seeder:
         servers = self.servers(big, self.options["servers"], 0xB16000000000)
         activations = []
         for entitlement in lines[:BIG_SERVER_LINES]:
-            activations.append(Activation(server=servers[0], entitlement=entitlement,
-                                          quantity=self.random.randint(1, entitlement.quantity // 2),
-                                          borrowable=entitlement.borrowable))
-        pool = lines[BIG_SERVER_LINES: BIG_SERVER_LINES * 2]
+            activations.append(
+                Activation(
+                    server=servers[0],
+                    entitlement=entitlement,
+                    quantity=self.random.randint(1, entitlement.quantity // 2),
+                    borrowable=entitlement.borrowable,
+                )
+            )
+        pool = lines[BIG_SERVER_LINES : BIG_SERVER_LINES * 2]
         for server in servers[1:]:
             for entitlement in self.random.sample(pool, k=min(len(pool), self.random.randint(0, 6))):
                 if entitlement.activated + 1 <= entitlement.quantity // 2:
@@ -284,18 +333,26 @@ class _Seeder:
             if server.pk in with_files:
                 server.customer = big
                 LicenseFile.objects.create(
-                    server=server, version=1, content=license_file_render(server=server, version=1),
-                    reason=LicenseFileReason.ACTIVATION, created_by=admin,
+                    server=server,
+                    version=1,
+                    content=license_file_render(server=server, version=1),
+                    reason=LicenseFileReason.ACTIVATION,
+                    created_by=admin,
                 )
 
     def renewal_customer(self, renewal: Customer, flex: list[Product], admin: User) -> None:
         """One hot line (quantity large enough for every server) and 64 lines of its own per
         pair (server, line), each already activated with 1 so the benchmark always changes."""
-        active = {"start_date": self.today - datetime.timedelta(days=30),
-                  "end_date": self.today + datetime.timedelta(days=700), "borrowable": False}
+        active = {
+            "start_date": self.today - datetime.timedelta(days=30),
+            "end_date": self.today + datetime.timedelta(days=700),
+            "borrowable": False,
+        }
         hot = self.line(renewal, 1, flex[0], quantity=500_000, **active)
-        spread = [self.line(renewal, n, self.random.choice(flex), quantity=500_000, **active)
-                  for n in range(2, RENEWAL_SPREAD_LINES + 2)]
+        spread = [
+            self.line(renewal, n, self.random.choice(flex), quantity=500_000, **active)
+            for n in range(2, RENEWAL_SPREAD_LINES + 2)
+        ]
         Entitlement.objects.bulk_create([hot, *spread])
         servers = self.servers(renewal, RENEWAL_SERVERS, 0xC0FFEE000000)
         activations = [Activation(server=s, entitlement=hot, quantity=1) for s in servers]
@@ -309,16 +366,25 @@ class _Seeder:
         Entitlement.objects.bulk_update([hot, *spread], ["activated"])
         for server in servers:
             server.customer = renewal
-            LicenseFile.objects.create(server=server, version=1, content=license_file_render(server=server, version=1),
-                                       reason=LicenseFileReason.ACTIVATION, created_by=admin)
+            LicenseFile.objects.create(
+                server=server,
+                version=1,
+                content=license_file_render(server=server, version=1),
+                reason=LicenseFileReason.ACTIVATION,
+                created_by=admin,
+            )
 
     def audit(self, customer: Customer, actors: list[User]) -> None:
         now = timezone.now()
         AuditEvent.objects.bulk_create(
             (
                 AuditEvent(
-                    customer=customer, actor=actor, actor_email=actor.email, action=self.random.choice(_ACTIONS),
-                    target=f"lic{self.random.randint(0, 49):03d}", details={"bench": True},
+                    customer=customer,
+                    actor=actor,
+                    actor_email=actor.email,
+                    action=self.random.choice(_ACTIONS),
+                    target=f"lic{self.random.randint(0, 49):03d}",
+                    details={"bench": True},
                     created_at=now - datetime.timedelta(minutes=7 * i),
                 )
                 for i, actor in ((i, self.random.choice(actors)) for i in range(self.options["audit_events"]))

@@ -36,15 +36,24 @@ class Command(BaseCommand):
 
         executor = MigrationExecutor(connection)
         pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
-        self._report(failures, not pending, "migrations applied",
-                     f"unapplied migrations: {', '.join(f'{m.app_label}.{m.name}' for m, _ in pending)}")
+        self._report(
+            failures,
+            not pending,
+            "migrations applied",
+            f"unapplied migrations: {', '.join(f'{m.app_label}.{m.name}' for m, _ in pending)}",
+        )
 
         wrong = list(
             Entitlement.objects.annotate(total=Coalesce(Sum("activations__quantity"), Value(0)))
-            .filter(~Q(activated=F("total"))).values_list("line_id", "activated", "total")[:20]
+            .filter(~Q(activated=F("total")))
+            .values_list("line_id", "activated", "total")[:20]
         )
-        self._report(failures, not wrong, f"activated = sum of activations ({Entitlement.objects.count()} lines)",
-                     f"activated differs from the activations: {wrong}")
+        self._report(
+            failures,
+            not wrong,
+            f"activated = sum of activations ({Entitlement.objects.count()} lines)",
+            f"activated differs from the activations: {wrong}",
+        )
 
         public_key = verifying_key()
         invalid, count = [], 0
@@ -52,8 +61,12 @@ class Command(BaseCommand):
             count += 1
             if not license_verify(content, public_key=public_key).valid:
                 invalid.append(pk)
-        self._report(failures, not invalid, f"license files verify ({count})",
-                     f"license files that do not verify (ids): {invalid[:50]}")
+        self._report(
+            failures,
+            not invalid,
+            f"license files verify ({count})",
+            f"license files that do not verify (ids): {invalid[:50]}",
+        )
 
         if connection.vendor == "postgresql" and (first := AuditEvent.objects.order_by("pk").first()):
             refused = False
@@ -62,13 +75,18 @@ class Command(BaseCommand):
                     cursor.execute("UPDATE accounts_auditevent SET action = action WHERE id = %s", [first.pk])
             except DatabaseError:
                 refused = True
-            self._report(failures, refused, f"audit log append-only ({AuditEvent.objects.count()} events)",
-                         "the audit log accepted an UPDATE: the append-only trigger is missing")
+            self._report(
+                failures,
+                refused,
+                f"audit log append-only ({AuditEvent.objects.count()} events)",
+                "the audit log accepted an UPDATE: the append-only trigger is missing",
+            )
 
         unsent = Notification.objects.filter(sent_at__isnull=True)
         oldest = unsent.aggregate(oldest=Min("created_at"))["oldest"]
-        self.stdout.write(f"outbox: {unsent.count()} unsent" + (f", oldest from {oldest:%Y-%m-%d %H:%M:%S %Z}"
-                                                                 if oldest else ""))
+        self.stdout.write(
+            f"outbox: {unsent.count()} unsent" + (f", oldest from {oldest:%Y-%m-%d %H:%M:%S %Z}" if oldest else "")
+        )
         if failures:
             raise CommandError("; ".join(failures), returncode=1)
         self.stdout.write("verify_data: all checks passed")

@@ -51,8 +51,9 @@ class Command(BaseCommand):
                 return
             models = [LicensingModel.FLEXNET] * 20 + [LicensingModel.SHARED_WEB] * 2 + [LicensingModel.ELASTIC] * 2
             products = [
-                Product.objects.get_or_create(feature=f"rb_feature_{i}", defaults={
-                    "name": f"Bench product {i}", "licensing_model": models[i]})[0]
+                Product.objects.get_or_create(
+                    feature=f"rb_feature_{i}", defaults={"name": f"Bench product {i}", "licensing_model": models[i]}
+                )[0]
                 for i in range(PRODUCTS)
             ]
             created = Customer.objects.bulk_create(
@@ -62,7 +63,8 @@ class Command(BaseCommand):
             languages = ["en", "tr", ""]
             users = User.objects.bulk_create(
                 User(email=f"{role}{i}@renewals-bench.example", password=password, language=languages[i % 3])
-                for i in range(customers) for role in ("asc", "admin", "viewer")
+                for i in range(customers)
+                for role in ("asc", "admin", "viewer")
             )
             Membership.objects.bulk_create(
                 Membership(user=users[3 * i + k], customer=c, role=role)
@@ -87,8 +89,9 @@ def _reset() -> None:
         cursor.execute("DELETE FROM accounts_customer WHERE number::bigint >= %s", [NUMBER_BASE])
 
 
-def _lines_copy(customers: list[Customer], products: list[Product], *, lines: int, rng: random.Random,
-                today: datetime.date) -> None:
+def _lines_copy(
+    customers: list[Customer], products: list[Product], *, lines: int, rng: random.Random, today: datetime.date
+) -> None:
     """``lines`` lines spread evenly over the customers, end and TECS dates over three years
     around today (a fifth perpetual, with TECS only), written with COPY."""
     buffer = io.StringIO()
@@ -102,15 +105,31 @@ def _lines_copy(customers: list[Customer], products: list[Product], *, lines: in
             perpetual = rng.random() < 0.2
             end = None if perpetual else date
             tecs = date if (perpetual or rng.random() < 0.7) else None
-            buffer.write("\t".join((
-                str(c.pk), f"{c.number}-{j:05d}", f"SO-{i}", str(product.pk), str(rng.choice((1, 2, 5, 10))),
-                "0", start.isoformat(), end.isoformat() if end else r"\N", tecs.isoformat() if tecs else r"\N",
-                "f", created_at,
-            )) + "\n")
+            buffer.write(
+                "\t".join(
+                    (
+                        str(c.pk),
+                        f"{c.number}-{j:05d}",
+                        f"SO-{i}",
+                        str(product.pk),
+                        str(rng.choice((1, 2, 5, 10))),
+                        "0",
+                        start.isoformat(),
+                        end.isoformat() if end else r"\N",
+                        tecs.isoformat() if tecs else r"\N",
+                        "f",
+                        created_at,
+                    )
+                )
+                + "\n"
+            )
     buffer.seek(0)
-    with connection.cursor() as cursor, cursor.cursor.copy(
-        "COPY entitlements_entitlement (customer_id, line_id, order_number, product_id, quantity, activated, "
-        "start_date, end_date, tecs_end_date, borrowable, created_at) FROM STDIN"
-    ) as copy:
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(
+            "COPY entitlements_entitlement (customer_id, line_id, order_number, product_id, quantity, activated, "
+            "start_date, end_date, tecs_end_date, borrowable, created_at) FROM STDIN"
+        ) as copy,
+    ):
         while data := buffer.read(1 << 20):
             copy.write(data)
