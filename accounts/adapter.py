@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
 from django import forms
+from django.conf import settings
 from django.http import HttpRequest
 
 from portal.errors import PortalError
+from portal.i18n import brand_name
 
 from .emails import email_normalise
 from .services import invitations_accept_for_address
 
 
+@dataclass(frozen=True)
+class PortalSite:
+    """What allauth's emails call the site ("Hello from {{ site_name }}!"): the brand and the
+    address the portal is served on (PORTAL_BASE_URL), not the host of the request."""
+
+    name: str
+    domain: str
+
+
 class AccountAdapter(DefaultAccountAdapter):
+    def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        site = PortalSite(name=brand_name(), domain=urlsplit(settings.PORTAL_BASE_URL).netloc)
+        super().send_mail(template_prefix, email, {**context, "current_site": site})
+
     def clean_email(self, email: str) -> str:
         """Sign-up, added addresses and password resets: the portal's one normalisation."""
         try:

@@ -15,6 +15,7 @@ file is gone), ``stop`` (finish and exit). Every iteration prints ``ITERATION <n
 
 from __future__ import annotations
 
+import datetime
 import os
 import random
 import sys
@@ -44,6 +45,7 @@ from tests.factories import (  # noqa: E402
     ProductFactory,
     UserFactory,
 )
+from usage.services import usage_uploads_create  # noqa: E402
 
 DOWN_BROKER = "redis://127.0.0.1:1/0"  # nothing listens: publishing fails at once
 
@@ -85,9 +87,16 @@ def iteration(n: int, *, customer, admin, lines, servers, people, rng: random.Ra
         membership_remove(membership=membership, actor=admin)
     if n % 3 == 0:
         membership_add(customer=customer, actor=admin, email=f"invitee{n}@drill.example", role=Role.VIEWER)
-    # USAGE UPLOADS: when the `usage` app is merged, upload a small usage log here through its
-    # service (e.g. usage_upload(customer=..., actor=admin, ...)) and extend the drill's checks
-    # in test_restore.py (marked "USAGE UPLOADS" there too). Not present on this branch.
+    # A usage upload: a few debug log lines of its own minute, ingested (in-process: no broker
+    # here) into events and rollups, so the restore must bring uploads and events back too.
+    now = datetime.datetime.now()
+    log = [
+        f" 0:00:00 (lmgrd) started on drill-lic (linux) ({now.month}/{now.day}/{now.year})",
+        f" 0:00:01 (ansyslmd) TIMESTAMP {now.month}/{now.day}/{now.year}",
+        f' {n % 24}:{n % 60:02d}:00 (ansyslmd) OUT: "drill{n % 3}" user{n}@ws-{n}',
+        f' {n % 24}:{n % 60:02d}:30 (ansyslmd) IN: "drill{n % 3}" user{n}@ws-{n}',
+    ]
+    usage_uploads_create(customer=customer, actor=admin, files=[(f"drill-{n}.log", ["\n".join(log).encode()])])
 
 
 def main() -> None:

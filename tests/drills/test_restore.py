@@ -108,6 +108,8 @@ def _snapshot(conn: psycopg.Connection) -> dict[str, object]:
         "invitations": conn.execute("SELECT email FROM accounts_invitation ORDER BY email").fetchall(),
         "sent": conn.execute("SELECT id FROM accounts_notification WHERE sent_at IS NOT NULL ORDER BY id").fetchall(),
         "unsent": conn.execute("SELECT id FROM accounts_notification WHERE sent_at IS NULL ORDER BY id").fetchall(),
+        "usage_uploads": conn.execute("SELECT id, status, name FROM usage_upload ORDER BY id").fetchall(),
+        "usage_events": conn.execute("SELECT id, feature, kind FROM usage_usageevent ORDER BY id").fetchall(),
     }
 
 
@@ -215,7 +217,17 @@ def test_point_in_time_restore_under_continuous_writes(drill_dir: Path) -> None:
             got = _snapshot(conn)
             # Complete up to the chosen moment, and nothing after it.
             assert got["audit"] == expected["audit"]
-            for key in ("entitlements", "activations", "license_files", "memberships", "invitations", "sent", "unsent"):
+            for key in (
+                "entitlements",
+                "activations",
+                "license_files",
+                "memberships",
+                "invitations",
+                "sent",
+                "unsent",
+                "usage_uploads",
+                "usage_events",
+            ):
                 assert got[key] == expected[key], key
             # Every entitlement's activated equals the sum of its activation rows.
             mismatched = conn.execute(
@@ -236,8 +248,8 @@ def test_point_in_time_restore_under_continuous_writes(drill_dir: Path) -> None:
                 conn.execute("UPDATE accounts_auditevent SET action = 'tampered' WHERE id = %s", [first])
             with pytest.raises(psycopg.Error, match="append-only"):
                 conn.execute("DELETE FROM accounts_auditevent WHERE id = %s", [first])
-            # USAGE UPLOADS: when the usage app is merged, check its uploads (and ingest
-            # cursors) equal the snapshot here as well.
+            # The usage uploads and their events came back with the rest (in the snapshot).
+            assert got["usage_uploads"], "the writer made usage uploads before the chosen moment"
 
         # The operator's post-restore check (docs/operations.md) agrees.
         env = {**os.environ, "DATABASE_URL": restored.url(), "DJANGO_SETTINGS_MODULE": "portal.settings.test"}

@@ -276,3 +276,16 @@ def test_the_not_managed_explanation_names_the_account_manager(member_client) ->
     assert "Ayşe Satış" in html
     assert "mailto:ayse@reseller.example" in html
     assert "support@example.com" in html
+
+
+def test_confirmation_emails_are_branded_with_the_served_address(client: Client, settings, mailoutbox) -> None:
+    settings.PORTAL_BASE_URL = "https://licenses.example.com"
+    client.post(
+        reverse("account_signup"),
+        {"email": "brand@example.org", "password1": "a-long-pass-2026!", "password2": "a-long-pass-2026!", "name": "B"},
+    )
+    [message] = [m for m in mailoutbox if "brand@example.org" in m.to]
+    assert "Hello from License Portal!" in message.body
+    assert "licenses.example.com" in message.body
+    assert "testserver" not in message.body
+    assert message.subject.startswith("[License Portal]")
