@@ -30,9 +30,14 @@ import django  # noqa: E402
 
 django.setup()
 
-from accounts.models import Membership  # noqa: E402
+from accounts.models import Invitation, Membership  # noqa: E402
 from accounts.roles import Role  # noqa: E402
-from accounts.services import membership_add, membership_change_role, membership_remove  # noqa: E402
+from accounts.services import (  # noqa: E402
+    invitation_accept,
+    membership_add,
+    membership_change_role,
+    membership_remove,
+)
 from activations.selectors import LineRequest  # noqa: E402
 from activations.services import activation_apply, activation_token_new  # noqa: E402
 from portal.errors import PortalError  # noqa: E402
@@ -80,7 +85,12 @@ def iteration(n: int, *, customer, admin, lines, servers, people, rng: random.Ra
     person = people[n % len(people)]
     membership = Membership.objects.filter(customer=customer, user=person).first()
     if membership is None:
-        membership_add(customer=customer, actor=admin, email=person.email, role=Role.VIEWER)
+        # Adding someone invites them; they accept (the consent of #12 item 5).
+        invitation = Invitation.objects.pending().filter(customer=customer, email=person.email).first()
+        if invitation is None:
+            membership_add(customer=customer, actor=admin, email=person.email, role=Role.VIEWER)
+        else:
+            invitation_accept(invitation=invitation, actor=person)
     elif membership.role == Role.VIEWER:
         membership_change_role(membership=membership, actor=admin, role=Role.ADMINISTRATOR)
     else:
