@@ -173,7 +173,8 @@ class UserAddView(UsersPageMixin, View):
 
         def added(result: Membership | Invitation) -> str:
             if isinstance(result, Invitation):
-                message = _("%(email)s has no verified account yet, so an invitation was emailed.")
+                # The same words whether or not the address has an account (#12 item 5).
+                message = _("An invitation was emailed to %(email)s: they join when they accept it.")
             else:
                 message = _("%(email)s was added as a portal user.")
             return message % {"email": form.cleaned_data["email"].strip().lower()}

@@ -57,7 +57,7 @@ PORTAL_REHOSTS_PER_YEAR = env.int("PORTAL_REHOSTS_PER_YEAR", default=3)
 # The entitlements page shows, per line, what its measured use recommends (usage app).
 PORTAL_ENTITLEMENT_RECOMMENDATIONS = "usage.selectors.entitlement_recommendations"
 # Demo data of apps above activations, run at the end of seed_demo (usage: a month of usage for 1001234).
-PORTAL_DEMO_SEEDERS = ["usage.demo.seed_usage_demo"]
+PORTAL_DEMO_SEEDERS = ["usage.demo.seed_usage_demo", "notices.demo.seed_notices_demo"]
 
 # --- Django core ------------------------------------------------------------------------
 

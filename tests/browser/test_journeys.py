@@ -82,7 +82,16 @@ def _asc_journey(page: Page, login, axe_check, screenshot, *, language: str) -> 
     add.locator("select[name=role]").select_option(Role.VIEWER.value)
     add.get_by_role("button", name=_("Add user")).click()
 
-    expect(page.locator(".messages")).to_contain_text(_("%(email)s was added as a portal user.") % {"email": new_user})
+    expect(page.locator(".messages")).to_contain_text(
+        _("An invitation was emailed to %(email)s: they join when they accept it.") % {"email": new_user}
+    )
+    # The person accepts on their access page (#12 item 5: nobody is added without consent).
+    from accounts.models import Invitation, User
+    from accounts.services import invitation_accept
+
+    invitation = Invitation.objects.pending().get(email=new_user)
+    invitation_accept(invitation=invitation, actor=User.objects.get(email=new_user))
+    page.reload()
     row = page.locator("main table tbody tr", has_text=new_user)
     with translation.override(language):
         viewer_label, admin_label = str(Role.VIEWER.label), str(Role.ADMINISTRATOR.label)
