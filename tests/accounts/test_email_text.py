@@ -57,7 +57,8 @@ class HostileCustomer(Hostile):
 
 
 class HostileEndpoint(Hostile):
-    """A webhook endpoint: its id is part of the link; every other attribute is hostile."""
+    """A webhook endpoint or a support request: its id is part of the link; every other
+    attribute is hostile."""
 
     __slots__ = ()
     pk = 1
@@ -81,6 +82,7 @@ def _context(template: str) -> dict[str, object]:
         context.setdefault(name, TYPED.get(name, Hostile(HOSTILE)))
     context["customer"] = HostileCustomer(HOSTILE)
     context["endpoint"] = HostileEndpoint(HOSTILE)
+    context["request"] = HostileEndpoint(HOSTILE)  # a support request: its id is in the links
     for name in ("lines", "changes", "thresholds"):
         context[name] = [Hostile(HOSTILE)]
     return context

@@ -189,3 +189,21 @@ def test_an_administrator_returns_then_retires_a_server(demo, page: Page, login)
     expect(page).to_have_url(f"/c/{CUSTOMER}/activations/")
     expect(page.locator(".messages")).to_contain_text("is retired")
     expect(page.get_by_role("link", name="lic01", exact=True)).to_have_count(0)
+
+
+def test_confirmation_dialogs_are_not_clipped_on_a_phone(demo, page: Page, login) -> None:
+    """A confirmation opens in the flow of the page, inside the viewport, whole and usable."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, "asc@demo.example", PASSWORD)
+    page.goto(f"/c/{CUSTOMER}/users/")
+    confirm = page.locator("details.confirm").first
+    confirm.locator("summary").click()
+    button = confirm.get_by_role("button")
+    expect(button).to_be_visible()
+    box = confirm.locator("form").bounding_box()
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= 390, box
+    # Whole: the dialog's own width is not cut by a scrolling frame around it.
+    assert confirm.locator("form").evaluate("f => f.scrollWidth <= f.clientWidth + 1")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

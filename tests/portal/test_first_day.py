@@ -289,3 +289,16 @@ def test_confirmation_emails_are_branded_with_the_served_address(client: Client,
     assert "licenses.example.com" in message.body
     assert "testserver" not in message.body
     assert message.subject.startswith("[License Portal]")
+
+
+def test_the_invitation_says_what_the_person_will_be_able_to_do(
+    member_client, mailoutbox, django_capture_on_commit_callbacks
+) -> None:
+    customer = CustomerFactory()
+    client = member_client(role=Role.ASC, customer=customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("users:add", args=[customer.number]), {"email": "viewer@x.example", "role": "viewer"})
+    [message] = [m for m in mailoutbox if m.to == ["viewer@x.example"]]
+    assert "What you will be able to do:" in message.body
+    assert "- Download existing license files" in message.body
+    assert "Activate entitlements" not in message.body
