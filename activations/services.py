@@ -28,9 +28,10 @@ from django.utils.translation import gettext as _
 
 from accounts.access import authorize, authorize_staff
 from accounts.audit import audit_record
-from accounts.models import Customer, Membership, User
+from accounts.models import Customer, User
 from accounts.notifications import notification_queue, notify_ascs
 from accounts.roles import Permission, StaffPermission
+from accounts.selectors import membership_list
 from entitlements.models import Entitlement
 from portal.errors import PortalError
 from portal.i18n import deferred
@@ -696,12 +697,7 @@ def _file_recipients(*, customer: Customer, actor: User, recipients: Sequence[st
     if not recipients:
         return [actor.email]
     wanted = list(dict.fromkeys(email.strip().lower() for email in recipients if email.strip()))
-    members = {
-        email.lower(): email
-        for email in Membership.objects.filter(customer=customer, user__is_active=True).values_list(
-            "user__email", flat=True
-        )
-    }
+    members = {m.user.email.lower(): m.user.email for m in membership_list(customer=customer) if m.user.is_active}
     if not wanted or any(email not in members for email in wanted):
         raise PortalError(_("A license file can be emailed only to portal users of this customer."))
     return [members[email] for email in wanted]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -132,11 +132,6 @@ class UsageView(_UsageMixin, TemplateView):
         )
 
 
-def _rows_csv(header: list[str], rows: Iterable[Iterable[object]], filename: str) -> StreamingHttpResponse:
-    """The project's one CSV response (portal/csv.py): every cell guarded, rows capped."""
-    return csv_response(filename, header, rows)
-
-
 class UsageExportView(_UsageMixin, View):
     """Every view of the page as CSV (``?view=features|periods|concurrency|heatmap|users|hosts``)."""
 
@@ -149,7 +144,7 @@ class UsageExportView(_UsageMixin, View):
         filters = self.filter_form().filters()
         header, rows = getattr(self, f"_{view}")(filters)
         name = f"usage-{view}-{self.customer.number}-{filters.start.isoformat()}-{filters.end.isoformat()}.csv"
-        return _rows_csv(header, rows, name)
+        return csv_response(name, header, rows)
 
     def _features(self, filters: selectors.UsageFilters) -> tuple[list[str], Iterable]:
         summary = selectors.usage_feature_summary(customer=self.customer, filters=filters, today=timezone.localdate())
