@@ -22,7 +22,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja.security import HttpBearer
 
-from accounts.audit import audit_record
+from accounts.audit import audit_record, audit_with_next_write
 from accounts.roles import Permission
 
 from .tokens import READ_PERMISSIONS, TokenAccess, authenticate
@@ -130,7 +130,7 @@ def with_rate_headers(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
 def requires(permission: Permission) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declares what an operation needs (the generated tests read ``required_permission``) and
     enforces it: another customer's number -> 404; a permission the token lacks -> 403, audited.
-    A write by a token is audited as ``api_token.used`` as well."""
+    A write by a token is audited as ``api_token.used`` as well (``audit_with_next_write``)."""
 
     def decorator(operation: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(operation)
@@ -154,15 +154,18 @@ def requires(permission: Permission) -> Callable[[Callable[..., Any]], Callable[
                     f"This token cannot {permission.value.replace('_', ' ')}.",
                     permission=permission.value,
                 )
-            if permission not in READ_PERMISSIONS or request.method not in ("GET", "HEAD", "OPTIONS"):
-                audit_record(
-                    customer=access.customer,
-                    actor=access.user,
-                    action="api_token.used",
-                    target=access.token.name,
-                    details={"prefix": access.token.prefix, "method": request.method, "path": request.path[:200]},
-                )
-            return operation(request, number, *args, **kwargs)
+            if permission in READ_PERMISSIONS and request.method in ("GET", "HEAD", "OPTIONS"):
+                return operation(request, number, *args, **kwargs)
+            # Recorded with the change the operation makes, in its transaction (one commit), or
+            # on its own when it makes none (a dry run, a refusal).
+            with audit_with_next_write(
+                customer=access.customer,
+                actor=access.user,
+                action="api_token.used",
+                target=access.token.name,
+                details={"prefix": access.token.prefix, "method": request.method, "path": request.path[:200]},
+            ):
+                return operation(request, number, *args, **kwargs)
 
         wrapped.required_permission = permission  # type: ignore[attr-defined]
         return wrapped
