@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, OuterRef, Subquery
+from django.db.models import F, Max
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -194,28 +194,25 @@ def license_file_render(
 
 def _new_version(*, server: LicenseServer, actor: User | None, reason: LicenseFileReason) -> LicenseFile:
     """Renders and stores the next version. The caller holds the server row lock."""
-    if hasattr(server, "last_version"):  # locked by _lock_server: read with the lock
-        version = (server.last_version or 0) + 1
-        server.last_version = version
-    else:
-        version = (LicenseFile.objects.filter(server=server).aggregate(v=Max("version"))["v"] or 0) + 1
+    version = _last_version(server) + 1
     content = license_file_render(server=server, version=version)
     return LicenseFile.objects.create(server=server, version=version, content=content, reason=reason, created_by=actor)
 
 
+def _last_version(server: LicenseServer) -> int:
+    """The number of the server's latest license file (0 before the first). Read in a statement
+    of its own after the server lock is held: a subquery in the locking statement would see
+    the snapshot taken before waiting for the lock, i.e. not the version the previous holder
+    of the lock just committed (``test_support_imports_and_activations_on_the_same_lines_do_not_deadlock``
+    caught it)."""
+    return LicenseFile.objects.filter(server=server).aggregate(v=Max("version"))["v"] or 0
+
+
 def _lock_server(server: LicenseServer) -> LicenseServer:
-    """The server row, locked (every writer of the server queues here), with its customer and,
-    as ``last_version``, the number of its latest license file (None before the first): the
-    next version's number comes with the lock, no second query."""
     locked = (
         LicenseServer.objects.select_for_update(of=("self",))
         .select_related("customer")
         .filter(pk=server.pk, customer_id=server.customer_id, retired_at__isnull=True)
-        .annotate(
-            last_version=Subquery(
-                LicenseFile.objects.filter(server=OuterRef("pk")).order_by("-version").values("version")[:1]
-            )
-        )
         .first()
     )
     if locked is None:
@@ -821,7 +818,7 @@ def _activation_apply(
     # change of the customer waits for it. So the file and the emails are rendered, and the
     # audit events and the outbox rows written, first; then the writes, and the commit.
     if issue:
-        version = (server.last_version or 0) + 1
+        version = (latest.version if latest else _last_version(server)) + 1
         latest = LicenseFile(
             server=server,
             version=version,
