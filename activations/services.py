@@ -162,11 +162,16 @@ def license_file_render(
     today: datetime.date | None = None,
     hosts: Sequence[tuple[str, str]] | None = None,
     rows: Sequence[tuple] | None = None,
+    new_version: bool = False,
 ) -> str:
     """The server's license file as of now, in the DESIGN.md dialect, every INCREMENT signed
     and bound to this server and version (SN=). ``hosts`` (``_server_hosts``) and ``rows``
     (``_INCREMENT_FIELDS`` of every activation) are read from the database unless the caller
-    has them already; the lines are in line-id order either way."""
+    has them already; the lines are in line-id order either way.
+
+    ``new_version``: a version never rendered before. Its lines sign the version (SN=), so none
+    of them can be among the remembered signatures (``signing.signatures_for``): they are
+    signed directly, without asking the caches (two Redis round trips) or filling them."""
     today = today or timezone.localdate()
     customer = server.customer
     if hosts is None:
@@ -189,13 +194,13 @@ def license_file_render(
         # dropped or carried into another version or server's file (licensefile docstring).
         identity=FileIdentity(customer=customer.number, server=server.pk, version=version),
     )
-    return license_render(document, private_key=signing_key(), sign_many=signatures_for)
+    return license_render(document, private_key=signing_key(), sign_many=None if new_version else signatures_for)
 
 
 def _new_version(*, server: LicenseServer, actor: User | None, reason: LicenseFileReason) -> LicenseFile:
     """Renders and stores the next version. The caller holds the server row lock."""
     version = _last_version(server) + 1
-    content = license_file_render(server=server, version=version)
+    content = license_file_render(server=server, version=version, new_version=True)
     return LicenseFile.objects.create(server=server, version=version, content=content, reason=reason, created_by=actor)
 
 
@@ -822,7 +827,9 @@ def _activation_apply(
         latest = LicenseFile(
             server=server,
             version=version,
-            content=license_file_render(server=server, version=version, hosts=hosts, rows=_rows_after(rows, changes)),
+            content=license_file_render(
+                server=server, version=version, hosts=hosts, rows=_rows_after(rows, changes), new_version=True
+            ),
             reason=LicenseFileReason.ACTIVATION if changes else LicenseFileReason.GENERATED,
             created_by=actor,
         )

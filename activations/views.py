@@ -98,8 +98,8 @@ class VisibilityGate:
 class ActivationsPage(CustomerViewMixin, VisibilityGate, TemplateView):
     server: LicenseServer
 
-    def load_server(self, server_id: int) -> LicenseServer:
-        server = server_get(customer=self.customer, server_id=server_id)
+    def load_server(self, server_id: int, *, hosts: bool = True) -> LicenseServer:
+        server = server_get(customer=self.customer, server_id=server_id, hosts=hosts)
         if server is None:
             raise Http404(_("No such license server."))
         server.customer = self.customer
@@ -419,7 +419,7 @@ class ActivateApplyView(ActivateView):
         return redirect("activations:activate", customer_number, server_id)
 
     def post(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
-        self.load_server(server_id)
+        self.load_server(server_id, hosts=False)  # the service reads them; a page shown again, lazily
         form = self.make_form(request.POST)
         deliver = self.deliver_form(request.POST)
         if not (form.is_valid() and deliver.is_valid()):
