@@ -181,10 +181,7 @@ def _filing_clean(
         raise PortalError(_("FlexNet management in the portal is already on."), field="kind")
     clean_host, days = None, None
     if kind == RequestKind.EMERGENCY_LICENSE:
-        days = emergency_days_clean(emergency_days)
-        clean_host = emergency_host_clean(server=server, host=host or HostInput("", "", ""))
-        if not server_activations(server=server).exists():
-            raise PortalError(_("Nothing is activated on this license server: there is nothing to put in the file."))
+        clean_host, days = _emergency_clean(server=server, host=host, emergency_days=emergency_days)
     return _Filing(
         kind=kind,
         reason=reason[:2000],
@@ -193,6 +190,18 @@ def _filing_clean(
         host=clean_host,
         emergency_days=days,
     )
+
+
+def _emergency_clean(
+    *, server: LicenseServer, host: HostInput | None, emergency_days: int | None
+) -> tuple[EmergencyHost, int]:
+    """The new host (``hostids``, not one of the customer's) and the days (1..14) of an
+    emergency request; the server must have something activated to put in the file."""
+    days = emergency_days_clean(emergency_days)
+    clean_host = emergency_host_clean(server=server, host=host or HostInput("", "", ""))
+    if not server_activations(server=server).exists():
+        raise PortalError(_("Nothing is activated on this license server: there is nothing to put in the file."))
+    return clean_host, days
 
 
 def _emergencies_expired_close(*, server: LicenseServer) -> None:
