@@ -204,18 +204,22 @@ def _emergency_clean(
     return clean_host, days
 
 
-def _emergencies_expired_close(*, server: LicenseServer) -> None:
-    """Approved emergency requests of ``server`` whose file has expired are done (by no one:
-    the expiry closes them, audited without an actor): the
-    server may have a new emergency (the one-per-server index counts open and approved)."""
+def emergency_requests_expired_close(*, server: LicenseServer | None = None) -> int:
+    """Approved emergency requests whose file has expired are done (by no one: the expiry
+    closes them, audited without an actor), for ``server`` or for every server (the daily
+    beat task ``support.tasks.emergency_requests_expired_close``): the server may have a new
+    emergency (the one-per-server index counts open and approved). Returns how many closed."""
     today = timezone.localdate()
     expired = SupportRequest.objects.select_for_update().filter(
-        server=server,
         kind=RequestKind.EMERGENCY_LICENSE,
         state=RequestState.APPROVED,
         emergency_license__expires_on__lt=today,
     )
+    if server is not None:
+        expired = expired.filter(server=server)
+    closed = 0
     for request in expired:
+        closed += 1
         request.state = RequestState.DONE
         request.closed_at = timezone.now()
         request.save(update_fields=["state", "closed_at"])
@@ -226,6 +230,7 @@ def _emergencies_expired_close(*, server: LicenseServer) -> None:
             target=f"#{request.pk}",
             details={"kind": request.kind, "expired": True},
         )
+    return closed
 
 
 def request_file(
@@ -277,10 +282,14 @@ def _request_create(*, customer: Customer, actor: User, filing: _Filing) -> Supp
     Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk", flat=True).first()
     kind, server = filing.kind, filing.server
     if kind == RequestKind.EMERGENCY_LICENSE:
-        _emergencies_expired_close(server=server)
-        if SupportRequest.objects.filter(
-            kind=kind, server=server, state__in=[RequestState.OPEN, RequestState.APPROVED]
-        ).exists():
+        emergency_requests_expired_close(server=server)
+        if (
+            SupportRequest.objects.filter(
+                kind=kind, server=server, state__in=[RequestState.OPEN, RequestState.APPROVED]
+            ).exists()
+            # A file still valid counts even when support has marked its request done.
+            or EmergencyLicense.objects.filter(server=server, expires_on__gte=timezone.localdate()).exists()
+        ):
             raise PortalError(_one_emergency(), field="kind")
     elif SupportRequest.objects.filter(customer=customer, kind=kind, server=server, state=RequestState.OPEN).exists():
         raise PortalError(_("A request of this kind is already open; add a comment to it instead."), field="kind")

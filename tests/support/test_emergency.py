@@ -262,6 +262,41 @@ def test_one_emergency_per_server(world) -> None:
     assert _file(world).state == RequestState.OPEN
 
 
+def test_a_file_still_valid_holds_the_server_even_when_its_request_is_marked_done(world) -> None:
+    """Two valid emergency files for one server would let their lines be combined; marking the
+    request done while its file runs must not free the server."""
+    _customer, _asc, _admin, _viewer, server = world
+    first = _file(world)
+    manager = staff_account(StaffRole.MANAGER)
+    services.request_approve(request=first, actor=manager)
+    services.request_close(request=first, actor=manager)
+    first.refresh_from_db()
+    assert first.state == RequestState.DONE
+    with pytest.raises(PortalError, match="emergency license in use"):
+        _file(world)
+    assert EmergencyLicense.objects.filter(server=server).count() == 1
+
+
+def test_the_beat_task_closes_approved_requests_whose_file_expired(world) -> None:
+    from support.tasks import emergency_requests_expired_close
+
+    _customer, _asc, _admin, _viewer, server = world
+    request = _file(world)
+    services.request_approve(request=request, actor=staff_account(StaffRole.MANAGER))
+    assert emergency_requests_expired_close() == 0  # still valid: left alone
+    request.refresh_from_db()
+    assert request.state == RequestState.APPROVED
+    past = timezone.localdate() - datetime.timedelta(days=20)
+    EmergencyLicense.objects.filter(server=server).update(issued_on=past, expires_on=past + datetime.timedelta(days=14))
+    assert emergency_requests_expired_close() == 1
+    request.refresh_from_db()
+    assert request.state == RequestState.DONE
+    assert AuditEvent.objects.filter(action="support_request.done", target=f"#{request.pk}", actor=None).exists()
+    assert any(
+        entry["task"] == emergency_requests_expired_close.name for entry in settings.CELERY_BEAT_SCHEDULE.values()
+    )
+
+
 def test_the_database_holds_one_open_emergency_per_server(world) -> None:
     customer, _asc, _admin, _viewer, server = world
     fields = {"customer": customer, "kind": RequestKind.EMERGENCY_LICENSE, "server": server, "reason": "r"}
