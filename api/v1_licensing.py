@@ -333,6 +333,7 @@ def _pin_response(request: HttpRequest, account: ElasticAccount) -> HttpResponse
     response = api.create_response(
         request,
         {"license_server_id": account.license_server_id, "pin": account.pin, "pin_changed_at": account.pin_changed_at},
+        status=HTTPStatus.OK,
     )
     response["Cache-Control"] = "no-store"
     return response
