@@ -73,6 +73,7 @@ def test_without_a_token_401(db, operation) -> None:
             "member_id": 1,
             "invitation_id": 1,
             "user_id": 1,
+            "group_id": 1,
         },
     )
     assert response.status_code == HTTPStatus.UNAUTHORIZED
