@@ -267,7 +267,10 @@ def paginate_values(
     after = _cursor_decode(cursor) if cursor else None
     names = [name for name, _lookup in fields]
     lookups = tuple(lookup for _name, lookup in fields)
-    statement = _page_statement(key, queryset, lookups, limit, after) if key is not None else None
+    # PostgreSQL only: its driver returns the values Django would (SQLite's raw rows need the
+    # ORM's converters: dates as text, booleans as integers).
+    compiled = key is not None and connection.vendor == "postgresql"
+    statement = _page_statement(key, queryset, lookups, limit, after) if compiled else None
     if statement is not None:
         with connection.cursor() as db:
             db.execute(*statement)

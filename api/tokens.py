@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.access import memberships_read
@@ -89,9 +90,33 @@ def _token_sql() -> tuple[str, tuple[list[str], list[str], list[str]]]:
 TOKEN_SQL, (_TOKEN_FIELDS, _USER_FIELDS, _CUSTOMER_FIELDS) = _token_sql()
 
 
+def _token_row_orm(raw: str, now: datetime.datetime) -> tuple[ApiToken, str, int] | None:
+    """``_token_row`` through the ORM, for databases whose raw rows need Django's converters
+    (SQLite returns datetimes as text and booleans as integers)."""
+    # The join made by this filter() is the one the annotations read (a filter after them
+    # would join again and could read another member's role).
+    token = (
+        ApiToken.objects.select_related("user", "customer")
+        .filter(
+            token_hash=token_hash(raw),
+            revoked_at__isnull=True,
+            expires_at__gt=now,
+            user__is_active=True,
+            customer__memberships__user_id=F("user_id"),
+        )
+        .annotate(owner_role=F("customer__memberships__role"), owner_membership_id=F("customer__memberships__pk"))
+        .first()
+    )
+    if token is None or token.owner_role is None:
+        return None
+    return token, token.owner_role, token.owner_membership_id
+
+
 def _token_row(raw: str, now: datetime.datetime) -> tuple[ApiToken, str, int] | None:
     """The active token of an active owner who is still a member, with the owner's role and
     membership id, or None."""
+    if connection.vendor != "postgresql":
+        return _token_row_orm(raw, now)
     with connection.cursor() as cursor:
         cursor.execute(TOKEN_SQL, [token_hash(raw), now])
         row = cursor.fetchone()

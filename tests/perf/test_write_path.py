@@ -45,7 +45,8 @@ def counted() -> Iterator[Counted]:
     commit = connection._commit
 
     def wrapper(execute: Callable, sql: str, params: Any, many: bool, context: dict) -> Any:
-        result.queries.append(sql)
+        if sql != "BEGIN":  # SQLite's backend starts a transaction with a statement of its own
+            result.queries.append(sql)
         if not connection.in_atomic_block and sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
             result.commits += 1
         return execute(sql, params, many, context)
