@@ -8,6 +8,7 @@ audit inside it.
 
 from __future__ import annotations
 
+import datetime
 import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -255,3 +256,61 @@ def test_web_confirm_is_one_commit_and_pinned_queries(member_client, quiet_outbo
     # then the service's 16, as for the API (no token).
     assert len(c.queries) == 22, "\n".join(q[:120] for q in c.queries)
     assert Notification.objects.filter(event="activation.changed").count() == 2
+
+
+def _token_cases(db) -> dict[str, str]:
+    """Raw tokens in every state the lookup must tell apart."""
+    from django.utils import timezone
+
+    from accounts.models import Membership
+    from api.models import ApiToken
+    from tests.factories import CustomerFactory
+
+    customer, other = CustomerFactory(), CustomerFactory()
+    owner = MembershipFactory(customer=customer, role=Role.ADMINISTRATOR).user
+    MembershipFactory(customer=other, user=owner, role=Role.VIEWER)  # a second membership
+    cases = {}
+    for name in ("valid", "revoked", "expired", "owner_inactive", "owner_removed", "other_customer"):
+        user = owner
+        if name in ("owner_inactive", "owner_removed"):
+            user = MembershipFactory(customer=customer, role=Role.ASC).user
+        token, raw = api_token_create(
+            customer=other if name == "other_customer" else customer, actor=user, name=name, role=Role.VIEWER
+        )
+        cases[name] = raw
+        if name == "revoked":
+            ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+        elif name == "expired":
+            ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+        elif name == "owner_inactive":
+            type(user).objects.filter(pk=user.pk).update(is_active=False)
+        elif name == "owner_removed":
+            Membership.objects.filter(user=user, customer=customer).delete()
+    return cases
+
+
+def test_the_token_statement_answers_what_the_orm_answers(db) -> None:
+    """The precompiled token lookup (PostgreSQL) and the ORM lookup (SQLite, ``make run``) are
+    two codings of one rule: for a token in each state, both find the same token, owner,
+    customer, role and membership, or both find nothing."""
+    from django.utils import timezone
+
+    from api import tokens
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the precompiled statement runs on PostgreSQL only")
+    cases = _token_cases(db)
+    now = timezone.now()
+    for name, raw in cases.items():
+        statement, orm = tokens._token_row(raw, now), tokens._token_row_orm(raw, now)
+        if orm is None:
+            assert statement is None, name
+            continue
+        assert statement is not None, name
+        (token_a, role_a, membership_a), (token_b, role_b, membership_b) = statement, orm
+        assert (role_a, membership_a) == (role_b, membership_b), name
+        for a, b in ((token_a, token_b), (token_a.user, token_b.user), (token_a.customer, token_b.customer)):
+            fields = [f.attname for f in type(a)._meta.concrete_fields]
+            assert [getattr(a, f) for f in fields] == [getattr(b, f) for f in fields], name
+    found = {name for name, raw in cases.items() if tokens._token_row(raw, now) is not None}
+    assert found == {"valid", "other_customer"}
