@@ -90,7 +90,7 @@ MIDDLEWARE = [
     # First: times the whole request, sets the request id (X-Request-ID) for every log line.
     "portal.requestlog.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "portal.csp.CSPMiddleware",  # django-csp's, the ordinary policy built once
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
