@@ -38,6 +38,7 @@ from portal.errors import AccessDenied, PortalError
 from portal.urls import urlpatterns as portal_urlpatterns
 from tests.activations.helpers import activate, flex_customer, setup_server
 from tests.factories import (
+    ActivationFactory,
     CustomerFactory,
     EntitlementFactory,
     LicenseServerFactory,
@@ -272,8 +273,7 @@ def test_expired_lines_cannot_be_newly_activated_but_can_be_returned(asc) -> Non
     with pytest.raises(ActivationConflict, match=future.line_id):
         activate(asc.server, staff, {future.pk: 1})
     # An activation made before it expired can be lowered.
-    Activation.objects.create(server=asc.server, entitlement=expired, quantity=3)
-    Entitlement.objects.filter(pk=expired.pk).update(activated=3)
+    ActivationFactory(server=asc.server, entitlement=expired, quantity=3)  # keeps activated in step
     activate(asc.server, staff, {expired.pk: 1})
     expired.refresh_from_db()
     assert expired.activated == 1

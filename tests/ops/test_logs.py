@@ -25,7 +25,7 @@ from portal.requestlog import ContextFilter
 from tests import logcapture
 from tests.celery_broker import broker
 from tests.drills.test_outages import RedisServer
-from tests.factories import CustomerFactory, MembershipFactory
+from tests.factories import CustomerFactory, ElasticAccountFactory, MembershipFactory
 from tests.smtp_sink import SmtpSink
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -207,8 +207,7 @@ def test_json_lines_never_carry_the_query_string() -> None:
 @pytest.mark.django_db
 def test_elastic_pins_the_run_creates_are_looked_for() -> None:
     from entitlements.licensing.services import pin_generate
-    from entitlements.models import ElasticAccount
 
     pin = pin_generate()
-    ElasticAccount.objects.create(customer=CustomerFactory(), license_server_id="1055@pins.example", pin=pin)
+    ElasticAccountFactory(license_server_id="1055@pins.example", pin=pin)
     assert logcapture.SECRETS.literals[pin] == "Elastic PIN"
