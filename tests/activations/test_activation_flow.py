@@ -104,6 +104,16 @@ def _apply(client, data, deliver="download"):
 # --- Activate -------------------------------------------------------------------------------
 
 
+def _assert_downloaded_with_4_borrowable(response, asc) -> None:
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Disposition"].startswith("attachment")
+    parsed = license_parse(response.content.decode())
+    (feature,) = [f for f in parsed.features if f.name == asc.line.product.feature]
+    assert feature.count == 4
+    assert feature.attribute("BORROW").value == "720"
+    assert feature.attribute("VENDOR_STRING").value == f"customer:{int(asc.customer.number):08d}"
+
+
 @pytest.mark.django_db
 def test_activate_review_and_save_and_download(asc, django_capture_on_commit_callbacks) -> None:
     line = asc.line
@@ -119,14 +129,7 @@ def test_activate_review_and_save_and_download(asc, django_capture_on_commit_cal
     assert not Activation.objects.exists()  # review saves nothing
     with django_capture_on_commit_callbacks(execute=True):
         response = _apply(asc, _apply_data(review))
-    assert response.status_code == HTTPStatus.OK
-    assert response["Content-Disposition"].startswith("attachment")
-    content = response.content.decode()
-    parsed = license_parse(content)
-    (feature,) = [f for f in parsed.features if f.name == line.product.feature]
-    assert feature.count == 4
-    assert feature.attribute("BORROW").value == "720"
-    assert feature.attribute("VENDOR_STRING").value == f"customer:{int(asc.customer.number):08d}"
+    _assert_downloaded_with_4_borrowable(response, asc)
     line.refresh_from_db()
     assert line.activated == 4
     assert AuditEvent.objects.filter(customer=asc.customer, action="activation.changed").count() == 1

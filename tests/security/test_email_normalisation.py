@@ -166,10 +166,14 @@ def test_single_add_invites_the_normalised_address_or_refuses(raw) -> None:
     _rolled_back(body)
 
 
+# Characters that make a CSV line something other than one address and a role.
+CSV_SYNTAX = (",", ";", "\t", "\n", "\r", '"')
+
+
 @settings(max_examples=300, deadline=None)
 @given(raw=addresses)
 def test_bulk_csv_lines_and_shared_web_use_the_same_normaliser(raw) -> None:
-    if "," in raw or ";" in raw or "\t" in raw or "\n" in raw or "\r" in raw or '"' in raw:
+    if any(separator in raw for separator in CSV_SYNTAX):
         return  # the CSV reader's business, covered by test_csv_import_properties
     (request,) = [r for r in bulk_requests_parse(f"{raw},viewer") if r.number == 1] or [None]
     expected = _expected(raw.strip())
