@@ -262,7 +262,6 @@ def test_every_console_search_works(model_admin, support) -> None:
 def test_email_addresses_factors_and_sessions_are_look_only(support, company) -> None:
     """Linking trusts verified addresses: support cannot mark one verified (nor add one,
     nor touch second factors or sessions) behind the services' backs."""
-
     _customer, asc = company
     address = EmailAddressFactory(user=asc, email="second@example.org", verified=False, primary=False)
     change = reverse("admin:account_emailaddress_change", args=[address.pk])
