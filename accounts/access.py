@@ -131,15 +131,36 @@ def is_support_staff(user: User) -> bool:
     return bool(user.is_active and user.is_staff)
 
 
+# The attribute of a request's user object holding the memberships its access check read.
+_READ_THIS_REQUEST = "_memberships_read_this_request"
+
+
+def memberships_read(*, user: User, memberships: list[Membership]) -> None:
+    """Remembers, on this request's user object, the memberships the request's access check
+    has just read from the database (a customer page's ``memberships_for_user``, an API
+    token's owner membership), so that ``authorize`` in the service the request calls does not
+    read the same row again a few milliseconds later. The object lives as long as the request;
+    Celery tasks and the support console build their own and always query."""
+    setattr(user, _READ_THIS_REQUEST, {m.customer_id: m for m in memberships})
+
+
+def _membership(actor: User, customer: Customer) -> Membership | None:
+    read = getattr(actor, _READ_THIS_REQUEST, None)
+    if read is not None and customer.pk in read:
+        return read[customer.pk]
+    return Membership.objects.filter(user=actor, customer=customer).first()
+
+
 def authorize(*, actor: User, customer: Customer, permission: Permission, action: str) -> None:
     """Raises AccessDenied (and records the denied attempt) unless the actor may act.
 
     Support staff (``is_support_staff``) act for every customer from the support console.
-    Call it before opening the service's transaction so the denial record is kept.
+    Call it before opening the service's transaction so the denial record is kept. The role
+    is the one the request's own access check read (``memberships_read``), else it is read.
     """
     if is_support_staff(actor):
         return
-    membership = Membership.objects.filter(user=actor, customer=customer).first()
+    membership = _membership(actor, customer)
     if membership is not None:
         membership.user = actor
         if has_permission(membership, permission):
@@ -242,6 +263,7 @@ class CustomerViewMixin:
             return redirect_to_login(request.get_full_path())
         # The same rows feed the customer switcher, so a customer page costs one query here.
         request.my_memberships = memberships = memberships_for_user(user=request.user)
+        memberships_read(user=request.user, memberships=memberships)
         number = kwargs.get("customer_number", "")
         # Support's read-only view comes first: staff who are also members see what they chose.
         access = support_view_access(request, number) or customer_access_for(memberships, number)

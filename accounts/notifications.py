@@ -30,8 +30,7 @@ logger = logging.getLogger(__name__)
 TRANSIENT_SEND_ERRORS: tuple[type[BaseException], ...] = (smtplib.SMTPException, OSError)
 
 
-def notification_recipients(*, customer: Customer) -> list[str]:
-    """Who is emailed about server activations and user modifications: from the matrix."""
+def _recipient_rows(customer: Customer) -> list[tuple[str, str]]:
     return list(
         Membership.objects.filter(
             customer=customer,
@@ -39,8 +38,13 @@ def notification_recipients(*, customer: Customer) -> list[str]:
             user__is_active=True,
         )
         .order_by("user__email")
-        .values_list("user__email", flat=True)
+        .values_list("user__email", "user__language")
     )
+
+
+def notification_recipients(*, customer: Customer) -> list[str]:
+    """Who is emailed about server activations and user modifications: from the matrix."""
+    return [email for email, _language in _recipient_rows(customer)]
 
 
 def text_render(template_name: str, context: dict[str, Any]) -> str:
@@ -125,13 +129,16 @@ def notification_queue(
 
 
 def notify_ascs(*, customer: Customer, event: str, template: str, context: dict[str, Any]) -> list[Notification]:
-    """Tells the customer's ASCs (everyone whose role receives notifications)."""
+    """Tells the customer's ASCs (everyone whose role receives notifications), each in their
+    language: the recipients and their languages are one query."""
+    rows = _recipient_rows(customer)
     return notification_queue(
         customer=customer,
         event=event,
         template=template,
         context=context,
-        recipients=notification_recipients(customer=customer),
+        recipients=[email for email, _language in rows],
+        languages={email.lower(): language for email, language in rows if language},
     )
 
 

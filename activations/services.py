@@ -150,13 +150,39 @@ def _increment(row: tuple, *, vendor_string: str, today: datetime.date) -> Incre
     )
 
 
-def license_file_render(*, server: LicenseServer, version: int, today: datetime.date | None = None) -> str:
+def _server_hosts(server: LicenseServer) -> list[tuple[str, str]]:
+    """(host name, host ID) of the server's hosts, in position order."""
+    return list(ServerHost.objects.filter(server=server).order_by("position").values_list("host_name", "host_id"))
+
+
+def _line_order(row: tuple) -> str:
+    return row[2]  # entitlement__line_id in _INCREMENT_FIELDS
+
+
+def license_file_render(
+    *,
+    server: LicenseServer,
+    version: int,
+    today: datetime.date | None = None,
+    hosts: Sequence[tuple[str, str]] | None = None,
+    rows: Sequence[tuple] | None = None,
+    new_version: bool = False,
+) -> str:
     """The server's license file as of now, in the DESIGN.md dialect, every INCREMENT signed
-    and bound to this server and version (SN=)."""
+    and bound to this server and version (SN=). ``hosts`` (``_server_hosts``) and ``rows``
+    (``_INCREMENT_FIELDS`` of every activation) are read from the database unless the caller
+    has them already; the lines are in line-id order either way.
+
+    ``new_version``: a version never rendered before. Its lines sign the version (SN=), so none
+    of them can be among the remembered signatures (``signing.signatures_for``): they are
+    signed directly, without asking the caches (two Redis round trips) or filling them."""
     today = today or timezone.localdate()
     customer = server.customer
-    hosts = list(ServerHost.objects.filter(server=server).order_by("position").values_list("host_name", "host_id"))
-    rows = Activation.objects.filter(server=server).order_by("entitlement__line_id").values_list(*_INCREMENT_FIELDS)
+    if hosts is None:
+        hosts = _server_hosts(server)
+    if rows is None:
+        rows = Activation.objects.filter(server=server).order_by().values_list(*_INCREMENT_FIELDS)
+    rows = sorted(rows, key=_line_order)
     header = (
         f"{settings.PORTAL_BRAND_NAME} license file for customer {customer.number} ({customer.name}), "
         f"server {server.name}, version {version}"
@@ -172,14 +198,23 @@ def license_file_render(*, server: LicenseServer, version: int, today: datetime.
         # dropped or carried into another version or server's file (licensefile docstring).
         identity=FileIdentity(customer=customer.number, server=server.pk, version=version),
     )
-    return license_render(document, private_key=signing_key(), sign_many=signatures_for)
+    return license_render(document, private_key=signing_key(), sign_many=None if new_version else signatures_for)
 
 
 def _new_version(*, server: LicenseServer, actor: User | None, reason: LicenseFileReason) -> LicenseFile:
     """Renders and stores the next version. The caller holds the server row lock."""
-    version = (LicenseFile.objects.filter(server=server).aggregate(v=Max("version"))["v"] or 0) + 1
-    content = license_file_render(server=server, version=version)
+    version = _last_version(server) + 1
+    content = license_file_render(server=server, version=version, new_version=True)
     return LicenseFile.objects.create(server=server, version=version, content=content, reason=reason, created_by=actor)
+
+
+def _last_version(server: LicenseServer) -> int:
+    """The number of the server's latest license file (0 before the first). Read in a statement
+    of its own after the server lock is held: a subquery in the locking statement would see
+    the snapshot taken before waiting for the lock, i.e. not the version the previous holder
+    of the lock just committed (``test_support_imports_and_activations_on_the_same_lines_do_not_deadlock``
+    caught it)."""
+    return LicenseFile.objects.filter(server=server).aggregate(v=Max("version"))["v"] or 0
 
 
 def _lock_server(server: LicenseServer) -> LicenseServer:
@@ -707,6 +742,48 @@ def _file_recipients(*, customer: Customer, actor: User, recipients: Sequence[st
     return [members[email] for email in wanted]
 
 
+def _activations_locked(server: LicenseServer) -> tuple[dict[int, Activation], dict[int, tuple]]:
+    """The server's activations, locked, by entitlement id, and the same lines as license file
+    rows (``_INCREMENT_FIELDS``): one query for what the plan checks and what the file shows."""
+    current: dict[int, Activation] = {}
+    rows: dict[int, tuple] = {}
+    locked = (
+        Activation.objects.select_for_update(of=("self",))
+        .filter(server=server)
+        .order_by()
+        .values_list("pk", "entitlement_id", *_INCREMENT_FIELDS)
+    )
+    for pk, entitlement_id, *row in locked:
+        activation = Activation(pk=pk, server=server, entitlement_id=entitlement_id, quantity=row[0], borrowable=row[1])
+        activation._state.adding = False  # a row read from the database: save() updates it
+        current[entitlement_id] = activation
+        rows[entitlement_id] = tuple(row)
+    return current, rows
+
+
+def _rows_after(rows: Mapping[int, tuple], changes: Sequence[dict[str, Any]]) -> list[tuple]:
+    """The license file rows as they are once ``changes`` are written."""
+    after = dict(rows)
+    for change in changes:
+        entitlement = change["entitlement"]
+        if change["after"] == 0:
+            after.pop(entitlement.pk, None)
+            continue
+        product = entitlement.product
+        after[entitlement.pk] = (
+            change["after"],
+            change["borrowable"],
+            entitlement.line_id,
+            entitlement.quantity,
+            entitlement.start_date,
+            entitlement.end_date,
+            entitlement.tecs_end_date,
+            product.name,
+            product.feature,
+        )
+    return list(after.values())
+
+
 @transaction.atomic
 def _activation_apply(
     *,
@@ -736,25 +813,31 @@ def _activation_apply(
     # cannot change under us: what the user reviewed (``expected``) is checked against them
     # for every line, and only the lines that change are locked (a confirm on a customer
     # with thousands of lines locks a handful of rows, not all of them).
-    current = {
-        a.entitlement_id: a for a in Activation.objects.select_for_update(of=("self",)).filter(server=server).order_by()
-    }
+    current, rows = _activations_locked(server)
     changes = _activation_plan_locked(customer=server.customer, current=current, requests=requests, expected=expected)
-    host_ids = _host_ids(server)
+    hosts = _server_hosts(server)
+    host_ids = [host_id for _name, host_id in hosts]
     moved = _activation_moves_take(server=server, actor=actor, host_ids=host_ids, changes=changes)
-    _activation_write(server=server, current=current, changes=changes)
-    _record_returned(
-        server=server, host_ids=host_ids, returned={c["entitlement"].pk: -c["delta"] for c in changes if c["delta"] < 0}
-    )
     public_changes = [{k: v for k, v in c.items() if k != "entitlement"} for c in changes]
-    latest = LicenseFile.objects.filter(server=server).order_by("-version").first()
-    if changes or latest is None or _issued_before_file_identities(latest):
-        reason = LicenseFileReason.ACTIVATION if changes else LicenseFileReason.GENERATED
-        latest = _new_version(server=server, actor=actor, reason=reason)
+    latest = None if changes else LicenseFile.objects.filter(server=server).order_by("-version").first()
+    issue = latest is None or _issued_before_file_identities(latest)
+    # Everything up to here only read and locked rows of this server and of the changing lines.
+    # The writes below raise the customer's data version (the triggers of
+    # activations/migrations/0002), which holds the customer row until commit: every other
+    # change of the customer waits for it. So the file and the emails are rendered, and the
+    # audit events and the outbox rows written, first; then the writes, and the commit.
+    if issue:
+        version = (latest.version if latest else _last_version(server)) + 1
+        latest = LicenseFile(
+            server=server,
+            version=version,
+            content=license_file_render(
+                server=server, version=version, hosts=hosts, rows=_rows_after(rows, changes), new_version=True
+            ),
+            reason=LicenseFileReason.ACTIVATION if changes else LicenseFileReason.GENERATED,
+            created_by=actor,
+        )
     latest.server = server
-    submission.license_file = latest
-    submission.changes = public_changes
-    submission.save(update_fields=["license_file", "changes"])
     _activation_record(
         server=server,
         actor=actor,
@@ -764,6 +847,15 @@ def _activation_apply(
         recipients=recipients,
         moved=moved,
     )
+    _activation_write(server=server, current=current, changes=changes)
+    _record_returned(
+        server=server, host_ids=host_ids, returned={c["entitlement"].pk: -c["delta"] for c in changes if c["delta"] < 0}
+    )
+    if issue:
+        latest.save(force_insert=True)
+    submission.license_file = latest
+    submission.changes = public_changes
+    submission.save(update_fields=["license_file", "changes"])
     return ActivationResult(license_file=latest, changed=bool(changes), changes=public_changes, token=token)
 
 

@@ -100,8 +100,8 @@ class VisibilityGate:
 class ActivationsPage(CustomerViewMixin, VisibilityGate, TemplateView):
     server: LicenseServer
 
-    def load_server(self, server_id: int) -> LicenseServer:
-        server = server_get(customer=self.customer, server_id=server_id)
+    def load_server(self, server_id: int, *, hosts: bool = True) -> LicenseServer:
+        server = server_get(customer=self.customer, server_id=server_id, hosts=hosts)
         if server is None:
             raise Http404(_("No such license server."))
         server.customer = self.customer
@@ -287,8 +287,13 @@ class ActivateView(ActivationsPage):
     required_permission = Permission.ACTIVATE_ENTITLEMENTS
     template_name = "activations/activate.html"
 
-    def current(self) -> dict[int, LineRequest]:
-        return {a.entitlement_id: LineRequest(a.quantity, a.borrowable) for a in server_activations(server=self.server)}
+    def current(self, *, fresh: bool = False) -> dict[int, LineRequest]:
+        """The server's activations, read once per request unless ``fresh``."""
+        if fresh or not hasattr(self, "_current"):
+            self._current = {
+                a.entitlement_id: LineRequest(a.quantity, a.borrowable) for a in server_activations(server=self.server)
+            }
+        return self._current
 
     def make_form(self, data: Any = None, *, initial_from: Any = None, lines: Any = None) -> ActivationForm:
         if lines is None:
@@ -383,7 +388,10 @@ class ActivateView(ActivationsPage):
         )
 
     def deliver_form(self, data: Any = None) -> DeliverForm:
-        """Save & Email goes to portal users of this customer only; its ASCs are ticked."""
+        """Save & Email goes to portal users of this customer only; its ASCs are ticked. A
+        Save & Download that names nobody needs no list of members."""
+        if data is not None and data.get("deliver") != "email" and not data.getlist("recipients"):
+            return DeliverForm(data)
         members = [m for m in membership_list(customer=self.customer) if m.user.is_active]
         choices = [(m.user.email, _recipient_label(m)) for m in members]
         ascs = [m.user.email for m in members if m.role == Role.ASC] or [self.request.user.email]
@@ -415,7 +423,7 @@ class ActivateApplyView(ActivateView):
         return redirect("activations:activate", customer_number, server_id)
 
     def post(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
-        self.load_server(server_id)
+        self.load_server(server_id, hosts=False)  # the service reads them; a page shown again, lazily
         form = self.make_form(request.POST)
         deliver = self.deliver_form(request.POST)
         if not (form.is_valid() and deliver.is_valid()):
@@ -436,7 +444,7 @@ class ActivateApplyView(ActivateView):
         except PortalError as error:
             # Show the table again as it is now (fresh availability and allocations), with the
             # quantities the user asked for, and name the lines at fault.
-            requested = form.requests(self.current())
+            requested = form.requests(self.current(fresh=True))
             wanted = {f"q_{pk}": str(request.quantity) for pk, request in requested.items()}
             problems = error.problems if isinstance(error, ActivationConflict) else []
             lines = flexnet_entitlement_list(customer=self.customer).filter(pk__in=list(requested))

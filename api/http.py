@@ -18,11 +18,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja.security import HttpBearer
 
-from accounts.audit import audit_record
+from accounts.audit import audit_record, audit_with_next_write
 from accounts.roles import Permission
 
 from .tokens import READ_PERMISSIONS, TokenAccess, authenticate
@@ -80,6 +81,25 @@ class TokenAuth(HttpBearer):
 # --- Rate limits ----------------------------------------------------------------------------------
 
 
+def _window_count(key: str, window: int) -> int:
+    """Adds one to the window's counter and returns it. On Redis (django-redis) one round trip:
+    ``INCR`` and ``EXPIRE NX`` pipelined; elsewhere (tests' local memory) ``add`` + ``incr``."""
+    client = getattr(cache, "client", None)
+    if hasattr(client, "get_client"):
+        name = cache.make_key(key)
+        pipe = client.get_client(write=True).pipeline(transaction=False)
+        pipe.incr(name)
+        pipe.expire(name, window + 1, nx=True)
+        used, _expiry_set = pipe.execute()
+        return int(used)
+    cache.add(key, 0, timeout=window + 1)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window + 1)
+        return 1
+
+
 def rate_limit(request: HttpRequest, access: TokenAccess) -> None:
     """A fixed window per token: ``PORTAL_API_RATE_LIMIT`` requests per
     ``PORTAL_API_RATE_WINDOW`` seconds. Sets ``request.api_rate`` for the headers
@@ -88,13 +108,7 @@ def rate_limit(request: HttpRequest, access: TokenAccess) -> None:
     limit, window = settings.PORTAL_API_RATE_LIMIT, settings.PORTAL_API_RATE_WINDOW
     now = time.time()
     start = int(now // window * window)
-    key = f"api-rate:{access.token.pk}:{start}"
-    cache.add(key, 0, timeout=window + 1)
-    try:
-        used = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window + 1)
-        used = 1
+    used = _window_count(f"api-rate:{access.token.pk}:{start}", window)
     reset = max(math.ceil(start + window - now), 1)
     request.api_rate = (limit, max(limit - used, 0), reset, window)
     if used > limit:
@@ -130,7 +144,7 @@ def with_rate_headers(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
 def requires(permission: Permission) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declares what an operation needs (the generated tests read ``required_permission``) and
     enforces it: another customer's number -> 404; a permission the token lacks -> 403, audited.
-    A write by a token is audited as ``api_token.used`` as well."""
+    A write by a token is audited as ``api_token.used`` as well (``audit_with_next_write``)."""
 
     def decorator(operation: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(operation)
@@ -154,15 +168,18 @@ def requires(permission: Permission) -> Callable[[Callable[..., Any]], Callable[
                     f"This token cannot {permission.value.replace('_', ' ')}.",
                     permission=permission.value,
                 )
-            if permission not in READ_PERMISSIONS or request.method not in ("GET", "HEAD", "OPTIONS"):
-                audit_record(
-                    customer=access.customer,
-                    actor=access.user,
-                    action="api_token.used",
-                    target=access.token.name,
-                    details={"prefix": access.token.prefix, "method": request.method, "path": request.path[:200]},
-                )
-            return operation(request, number, *args, **kwargs)
+            if permission in READ_PERMISSIONS and request.method in ("GET", "HEAD", "OPTIONS"):
+                return operation(request, number, *args, **kwargs)
+            # Recorded with the change the operation makes, in its transaction (one commit), or
+            # on its own when it makes none (a dry run, a refusal).
+            with audit_with_next_write(
+                customer=access.customer,
+                actor=access.user,
+                action="api_token.used",
+                target=access.token.name,
+                details={"prefix": access.token.prefix, "method": request.method, "path": request.path[:200]},
+            ):
+                return operation(request, number, *args, **kwargs)
 
         wrapped.required_permission = permission  # type: ignore[attr-defined]
         return wrapped
@@ -194,19 +211,75 @@ def _cursor_encode(value: int) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
 
+# Compiled page statements (``paginate_values`` with a ``key``): SQL text and parameters by
+# the key that determines them. Bounded: emptied when full (a process serves few shapes).
+_STATEMENTS: dict[tuple, tuple[str, list[Any], int | None]] = {}
+_STATEMENTS_MAX = 2048
+# Compiled in place of the cursor's id, then found among the parameters and replaced.
+_AFTER_MARK = -918_273_645_546_372_819
+
+
+def _page_statement(
+    key: tuple, build: Callable[[], QuerySet], lookups: tuple[str, ...], limit: int, after: int | None
+) -> tuple[str, list[Any]] | None:
+    """The SQL and parameters of a page, compiled by the ORM once per ``key`` (and lookups,
+    limit, with or without a cursor) and reused: the query's construction and compilation
+    were the largest part of an API list request in-process (docs/performance.md). None when
+    the cursor's place among the parameters cannot be told (then the caller uses the ORM)."""
+    full_key = (key, lookups, limit, after is not None)
+    found = _STATEMENTS.get(full_key)
+    if found is None:
+        queryset = build()
+        if after is not None:
+            queryset = queryset.filter(pk__gt=_AFTER_MARK)
+        sql, params = queryset.order_by("pk").values_list(*lookups)[: limit + 1].query.sql_with_params()
+        marks = [i for i, value in enumerate(params) if type(value) is int and value == _AFTER_MARK]
+        if after is not None and len(marks) != 1:
+            return None
+        if len(_STATEMENTS) >= _STATEMENTS_MAX:
+            _STATEMENTS.clear()
+        found = _STATEMENTS[full_key] = (sql, list(params), marks[0] if marks else None)
+    sql, params, mark = found
+    if mark is not None:
+        params = [*params]
+        params[mark] = after
+    return sql, params
+
+
 def paginate_values(
-    queryset: QuerySet, *, fields: tuple[tuple[str, str], ...], cursor: str | None, limit: int
+    queryset: QuerySet | Callable[[], QuerySet],
+    *,
+    fields: tuple[tuple[str, str], ...],
+    cursor: str | None,
+    limit: int,
+    key: tuple | None = None,
 ) -> HttpResponse:
     """``paginate`` for hot lists: reads only ``fields`` (output name, lookup; the first is the
     id) as tuples and writes the page's JSON directly, skipping model instances and ninja's
     per-field response validation (two thirds of an entitlements page's time in-process,
-    docs/performance.md). The shape stays the documented one; Schemathesis checks it."""
+    docs/performance.md). The shape stays the documented one; Schemathesis checks it.
+
+    With ``key`` (hashable, and everything the query depends on: the customer, the filters,
+    the date a status is computed for), ``queryset`` is a callable building the query, and its
+    compiled SQL is reused for every request with the same key (``_page_statement``)."""
     if not 1 <= limit <= MAX_LIMIT:
         raise Problem(HTTPStatus.BAD_REQUEST, "invalid_limit", "Invalid limit", f"limit is 1 to {MAX_LIMIT}.")
-    if cursor:
-        queryset = queryset.filter(pk__gt=_cursor_decode(cursor))
+    after = _cursor_decode(cursor) if cursor else None
     names = [name for name, _lookup in fields]
-    rows = list(queryset.order_by("pk").values_list(*(lookup for _name, lookup in fields))[: limit + 1])
+    lookups = tuple(lookup for _name, lookup in fields)
+    # PostgreSQL only: its driver returns the values Django would (SQLite's raw rows need the
+    # ORM's converters: dates as text, booleans as integers).
+    compiled = key is not None and connection.vendor == "postgresql"
+    statement = _page_statement(key, queryset, lookups, limit, after) if compiled else None
+    if statement is not None:
+        with connection.cursor() as db:
+            db.execute(*statement)
+            rows = db.fetchall()
+    else:
+        queryset = queryset() if callable(queryset) else queryset
+        if after is not None:
+            queryset = queryset.filter(pk__gt=after)
+        rows = list(queryset.order_by("pk").values_list(*lookups)[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
     return JsonResponse(

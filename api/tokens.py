@@ -14,9 +14,11 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.access import memberships_read
 from accounts.models import Customer, Membership, User
 from accounts.roles import Permission, Role, role_permissions
 
@@ -68,15 +70,31 @@ class TokenAccess:
         return permission in self.permissions
 
 
-def authenticate(raw: str, *, ip: str | None = None) -> TokenAccess | None:
-    """The access a raw token gives right now, or None (unknown, revoked, expired, owner
-    inactive, or owner no longer a member). One query; records last use at most once a minute."""
-    if not raw.startswith(PREFIX) or len(raw) > 100:
-        return None
-    now = timezone.now()
-    # The owner's membership of the token's customer, joined in the same query: the join made
-    # by this filter() is the one the annotations read (a filter after them would join again
-    # and could read another member's role).
+def _token_sql() -> tuple[str, tuple[list[str], list[str], list[str]]]:
+    """The token, its owner, its customer and the owner's membership of that customer, in one
+    statement built from the models' fields at import (no user input): the same query an ORM
+    join would make, without compiling it on every API request (docs/performance.md)."""
+    tables = (ApiToken._meta, User._meta, Customer._meta)
+    columns = [[f.column for f in meta.concrete_fields] for meta in tables]
+    select = [f"{alias}.{c}" for alias, names in zip("tuc", columns, strict=True) for c in names]
+    sql = (
+        f"SELECT {', '.join(select)}, m.id, m.role FROM {ApiToken._meta.db_table} t "  # noqa: S608 - names from the models
+        f"JOIN {User._meta.db_table} u ON u.id = t.user_id "
+        f"JOIN {Customer._meta.db_table} c ON c.id = t.customer_id "
+        f"JOIN {Membership._meta.db_table} m ON m.customer_id = t.customer_id AND m.user_id = t.user_id "
+        "WHERE t.token_hash = %s AND t.revoked_at IS NULL AND t.expires_at > %s AND u.is_active"
+    )
+    return sql, tuple([f.attname for f in meta.concrete_fields] for meta in tables)
+
+
+TOKEN_SQL, (_TOKEN_FIELDS, _USER_FIELDS, _CUSTOMER_FIELDS) = _token_sql()
+
+
+def _token_row_orm(raw: str, now: datetime.datetime) -> tuple[ApiToken, str, int] | None:
+    """``_token_row`` through the ORM, for databases whose raw rows need Django's converters
+    (SQLite returns datetimes as text and booleans as integers)."""
+    # The join made by this filter() is the one the annotations read (a filter after them
+    # would join again and could read another member's role).
     token = (
         ApiToken.objects.select_related("user", "customer")
         .filter(
@@ -91,9 +109,42 @@ def authenticate(raw: str, *, ip: str | None = None) -> TokenAccess | None:
     )
     if token is None or token.owner_role is None:
         return None
-    membership = Membership(
-        pk=token.owner_membership_id, user=token.user, customer=token.customer, role=token.owner_role
-    )
+    return token, token.owner_role, token.owner_membership_id
+
+
+def _token_row(raw: str, now: datetime.datetime) -> tuple[ApiToken, str, int] | None:
+    """The active token of an active owner who is still a member, with the owner's role and
+    membership id, or None."""
+    if connection.vendor != "postgresql":
+        return _token_row_orm(raw, now)
+    with connection.cursor() as cursor:
+        cursor.execute(TOKEN_SQL, [token_hash(raw), now])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    token_end = len(_TOKEN_FIELDS)
+    user_end = token_end + len(_USER_FIELDS)
+    customer_end = user_end + len(_CUSTOMER_FIELDS)
+    token = ApiToken.from_db("default", _TOKEN_FIELDS, row[:token_end])
+    token.user = User.from_db("default", _USER_FIELDS, row[token_end:user_end])
+    token.customer = Customer.from_db("default", _CUSTOMER_FIELDS, row[user_end:customer_end])
+    membership_id, role = row[customer_end:]
+    return token, role, membership_id
+
+
+def authenticate(raw: str, *, ip: str | None = None) -> TokenAccess | None:
+    """The access a raw token gives right now, or None (unknown, revoked, expired, owner
+    inactive, or owner no longer a member). One query; records last use at most once a minute."""
+    if not raw.startswith(PREFIX) or len(raw) > 100:
+        return None
+    now = timezone.now()
+    found = _token_row(raw, now)
+    if found is None:
+        return None
+    token, owner_role, membership_id = found
+    membership = Membership(pk=membership_id, user=token.user, customer=token.customer, role=owner_role)
+    # The services' ``authorize`` checks this same row: read above, in this request.
+    memberships_read(user=token.user, memberships=[membership])
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION or token.last_used_ip != ip:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=ip)
         token.last_used_at, token.last_used_ip = now, ip
@@ -102,5 +153,5 @@ def authenticate(raw: str, *, ip: str | None = None) -> TokenAccess | None:
         user=token.user,
         customer=token.customer,
         membership=membership,
-        permissions=token_permissions(token_role=token.role, owner_role=token.owner_role),
+        permissions=token_permissions(token_role=token.role, owner_role=owner_role),
     )

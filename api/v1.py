@@ -16,6 +16,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from ninja import Header, NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -258,8 +259,10 @@ def entitlements(
     limit: int = 100,
 ) -> HttpResponse:
     filters = EntitlementFilters(status=status, model=model, text=q[:100])
+    customer, today = request.auth.customer, timezone.localdate()
     return paginate_values(
-        entitlement_list(customer=request.auth.customer, filters=filters),
+        lambda: entitlement_list(customer=customer, filters=filters, today=today),
+        key=None if filters.text else ("entitlements", customer.pk, filters, today),
         fields=ENTITLEMENT_FIELDS,
         cursor=cursor,
         limit=limit,
