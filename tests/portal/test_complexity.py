@@ -13,15 +13,6 @@ MAX_COMPLEXITY = 15
 # Every top-level folder holding Python (the apps, bench, agent, tests), so a new one is checked
 # without anyone adding it here. Migrations are generated.
 NOT_CODE = {"node_modules", "static", "templates", "locale", "docs", "var", "requirements"}
-# Tests above the limit in tests/api/, which another branch was rewriting when tests/ joined this
-# check (issue 13). Each must still exist and still be above 15, so the list can only shrink:
-# split the function, then delete its line here.
-KNOWN_ABOVE = {
-    ("tests/api/test_licensing_endpoints.py", "test_groups_members_and_seats"),
-    ("tests/api/test_licensing_endpoints.py", "test_adding_a_member_always_invites_and_reveals_no_account"),
-    ("tests/api/test_endpoints.py", "test_server_lifecycle_create_change_return_retire"),
-    ("tests/api/test_webhooks.py", "test_retries_with_backoff_then_exactly_once"),
-}
 
 
 def _packages(root: Path) -> list[Path]:
@@ -60,13 +51,8 @@ def test_no_function_is_above_complexity_15() -> None:
     read = {where.split("/")[0] for where, _, _ in functions}
     assert {"accounts", "activations", "api", "entitlements", "support", "usage", "agent", "tests"} <= read
     assert any(where.startswith("tests/browser/") for where, _, _ in functions)
-    too_complex = [line for key, line in sorted(_above_the_limit().items()) if key not in KNOWN_ABOVE]
+    too_complex = sorted(_above_the_limit().values())
     assert not too_complex, (
         "split these (parse -> plan -> apply for importers; named arrange / act / assert steps for tests):\n"
         + "\n".join(too_complex)
     )
-
-
-def test_the_known_exceptions_only_shrink() -> None:
-    fixed = KNOWN_ABOVE - set(_above_the_limit())
-    assert not fixed, f"no longer above {MAX_COMPLEXITY} (or gone): delete from KNOWN_ABOVE: {sorted(fixed)}"
