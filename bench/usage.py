@@ -45,14 +45,19 @@ def log_file(megabytes: int, seed: int) -> Path:
     target = megabytes * 1024 * 1024
     days = 365
     # ~85 bytes a line, ~1 event a line: events from the size wanted, over 12 months x 50 features.
+    # Capacity limits keep a year below the size asked for past ~200 MB: the next year follows
+    # (after an lmgrd restart, as a server's log does) until the size is reached.
     loads = bench_loads(events=target // 85, days=days)
-    written = 0
+    written, year = 0, 0
     with path.open("w", encoding="utf-8") as out:
-        for line in generate_log(start=datetime.date(2025, 12, 1), days=days, loads=loads, users=400, seed=seed):
-            out.write(line)
-            written += len(line)
-            if written >= target:
-                break
+        while written < target:
+            start = datetime.date(2025, 12, 1) + datetime.timedelta(days=days * year)
+            for line in generate_log(start=start, days=days, loads=loads, users=400, seed=seed + year):
+                out.write(line)
+                written += len(line)
+                if written >= target:
+                    break
+            year += 1
     return path
 
 
