@@ -50,6 +50,7 @@ from .rollups import HOUR_FIELDS, RollupBuilder
 logger = logging.getLogger(__name__)
 
 BATCH = 5000
+BULK_BATCH = 50000
 SKIPPED_KEPT = 200  # line numbers and reasons kept per upload (the count is exact)
 MAX_FILES_PER_REQUEST = 10
 MAX_REQUEST_BYTES = 2 * 1024**3  # per request (several files); the web server may set less
@@ -307,16 +308,53 @@ def _insert_rows(table: str, columns: tuple[str, ...], rows: list[tuple], *, ski
         cursor.executemany(f"INSERT INTO {table} ({quoted}) VALUES ({placeholders}){conflict}", rows)  # noqa: S608
 
 
-def _ingest_log(upload: Upload, lines: Iterable[bytes | str], progress: _Progress) -> dict[str, datetime.datetime]:
-    """Stores the events of a log; returns each server's earliest event in it (what the
-    rollups must be rebuilt from)."""
+def _event_rows(
+    upload: Upload, lines: Iterable[bytes | str], progress: _Progress, servers: dict[str, datetime.datetime]
+) -> Iterator[tuple]:
+    """The rows (``EVENT_COLUMNS``) of a log's events, keyed; skipped lines go to the progress
+    and each server's earliest event to ``servers`` (what the rollups are rebuilt from)."""
     customer = upload.customer
     pseudonymise = usage_settings_for(customer).pseudonymise_users
     server_name = upload.server_name
-    servers: dict[str, datetime.datetime] = {}
-    batch: list[tuple] = []
     seen_in_second: dict[tuple, int] = {}
     second: datetime.datetime | None = None
+    for item in parsers.parse_log(_lines(lines, progress), progress.summary):
+        if isinstance(item, parsers.Skipped):
+            if len(progress.skipped) < SKIPPED_KEPT:
+                progress.skipped.append({"line": item.line, "reason": item.reason})
+            continue
+        name = server_name or progress.summary.server_host or ""
+        if pseudonymise and item.user:
+            item = item._replace(user=pseudonym(customer, item.user))
+        if item.time != second:
+            second, seen_in_second = item.time, {}
+        identity = (name, item.daemon, item.kind, item.feature, item.user, item.host, item.count)
+        occurrence = seen_in_second.get(identity, 0)
+        seen_in_second[identity] = occurrence + 1
+        if name not in servers or item.time < servers[name]:
+            servers[name] = item.time
+        yield (
+            customer.pk,
+            upload.pk,
+            name[:255],
+            item.daemon[:64],
+            KIND_VALUES[item.kind],
+            item.time.replace(tzinfo=datetime.UTC),
+            item.feature[:255],
+            item.user[:255],
+            item.host[:255],
+            min(item.count, 2**31 - 1),
+            occurrence,
+            event_key(name, item, occurrence),
+        )
+
+
+def _ingest_log(upload: Upload, lines: Iterable[bytes | str], progress: _Progress) -> dict[str, datetime.datetime]:
+    """Stores the events of a log that are not stored yet, a batch per transaction; returns
+    each server's earliest event in it."""
+    customer = upload.customer
+    servers: dict[str, datetime.datetime] = {}
+    batch: list[tuple] = []
     new = 0
 
     def write() -> None:
@@ -334,47 +372,8 @@ def _ingest_log(upload: Upload, lines: Iterable[bytes | str], progress: _Progres
         batch.clear()
         progress.save(events_new=new)
 
-    for item in parsers.parse_log(_lines(lines, progress), progress.summary):
-        if isinstance(item, parsers.Skipped):
-            if len(progress.skipped) < SKIPPED_KEPT:
-                progress.skipped.append({"line": item.line, "reason": item.reason})
-            continue
-        name = server_name or progress.summary.server_host or ""
-        if pseudonymise and item.user:
-            item = parsers.Event(
-                item.line,
-                item.time,
-                item.daemon,
-                item.kind,
-                item.feature,
-                pseudonym(customer, item.user),
-                item.host,
-                item.count,
-                item.reason,
-            )
-        if item.time != second:
-            second, seen_in_second = item.time, {}
-        identity = (name, item.daemon, item.kind, item.feature, item.user, item.host, item.count)
-        occurrence = seen_in_second.get(identity, 0)
-        seen_in_second[identity] = occurrence + 1
-        if name not in servers or item.time < servers[name]:
-            servers[name] = item.time
-        batch.append(
-            (
-                customer.pk,
-                upload.pk,
-                name[:255],
-                item.daemon[:64],
-                KIND_VALUES[item.kind],
-                item.time.replace(tzinfo=datetime.UTC),
-                item.feature[:255],
-                item.user[:255],
-                item.host[:255],
-                min(item.count, 2**31 - 1),
-                occurrence,
-                event_key(name, item, occurrence),
-            )
-        )
+    for row in _event_rows(upload, lines, progress, servers):
+        batch.append(row)
         if len(batch) >= BATCH:
             write()
     if batch:
@@ -457,6 +456,45 @@ def usage_log_ingest_lines(
         progress.summary.lines_seen = progress.summary.lines
         progress.save(status=UploadStatus.DONE, finished_at=timezone.now(), lines_total=progress.summary.lines)
         _bump_data_version(customer)
+    upload.refresh_from_db()
+    return upload
+
+
+@transaction.atomic
+def usage_log_bulk_load(*, customer: Customer, name: str, lines: Iterable[bytes | str], server_name: str) -> Upload:
+    """Generated lines (the benchmark's millions of events) for a server with no events yet:
+    ``COPY`` in batches of ``BULK_BATCH``, one transaction, without the upload's check for
+    events already stored (the unique key still refuses a duplicate, and then nothing is
+    kept), then the same rollup rebuild as an upload."""
+    if UsageEvent.objects.filter(customer=customer, server_name=server_name).exists():
+        raise PortalError(_("This server already has usage events."))
+    upload = Upload.objects.create(
+        customer=customer,
+        source=UploadSource.LOG,
+        name=name[:255],
+        server_name=server_name,
+        license_server_id=_server_for(customer, server_name),
+        status=UploadStatus.RUNNING,
+    )
+    progress = _Progress(upload)
+    servers: dict[str, datetime.datetime] = {}
+    batch: list[tuple] = []
+    new = 0
+    for row in _event_rows(upload, lines, progress, servers):
+        batch.append(row)
+        if len(batch) >= BULK_BATCH:
+            _insert_rows(UsageEvent._meta.db_table, EVENT_COLUMNS, batch)
+            new += len(batch)
+            batch.clear()
+    _insert_rows(UsageEvent._meta.db_table, EVENT_COLUMNS, batch)
+    new += len(batch)
+    for server, first in sorted(servers.items()):
+        usage_rollups_rebuild(customer=customer, server_name=server, changed_from=first)
+    progress.summary.lines_seen = progress.summary.lines
+    progress.save(
+        status=UploadStatus.DONE, finished_at=timezone.now(), lines_total=progress.summary.lines, events_new=new
+    )
+    _bump_data_version(customer)
     upload.refresh_from_db()
     return upload
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from accounts.models import AuditEvent, Customer, User
 from accounts.roles import Role
-from portal.errors import AccessDenied
+from portal.errors import AccessDenied, PortalError
 from usage import services
 from usage.models import Upload, UploadStatus, UsageEvent, UsageHour, UsagePersonDay
 from usage.parsers import log_figures
@@ -280,3 +280,23 @@ def test_incremental_rollups_equal_a_full_rebuild_after_every_upload_and_delete(
         assert figures(customer) == full_rebuild_figures(customer)
     services.usage_upload_delete(customer=customer, actor=asc, upload=data.draw(st.sampled_from(done)))
     assert figures(customer) == full_rebuild_figures(customer)
+
+
+def test_the_bulk_load_stores_what_an_upload_of_the_same_log_gives(customer: Customer, asc: User) -> None:
+    from usage.bench import blocks_of
+
+    lines = [line.decode() for line in _week_of_log()]
+    upload(customer, asc, "".join(lines).encode(), server="uploaded")
+    loaded = services.usage_log_bulk_load(
+        customer=customer, name="bulk", lines=blocks_of(lines, 50), server_name="bulk"
+    )
+    assert loaded.status == UploadStatus.DONE
+    assert loaded.events_new == UsageEvent.objects.filter(server_name="uploaded").count() > 0
+    by_server = figures(customer)
+    for kind in ("hours", "persons"):
+        rows = {
+            server: sorted(row[1:] for row in by_server[kind] if row[0] == server) for server in ("uploaded", "bulk")
+        }
+        assert rows["bulk"] == rows["uploaded"]
+    with pytest.raises(PortalError):
+        services.usage_log_bulk_load(customer=customer, name="again", lines=blocks_of(lines), server_name="bulk")
