@@ -603,40 +603,55 @@ def usage_rollups_rebuild(
     since = (since or retention_watermark(customer)).replace(minute=0, second=0, microsecond=0)
     _serialize_rebuild(customer, server_name)
     checkpoints = UsageCheckpoint.objects.filter(customer=customer, server_name=server_name)
-    start = None
-    if changed_from is not None:
-        start = checkpoints.filter(time__lte=changed_from).order_by("-time").first()
+    start = checkpoints.filter(time__lte=changed_from).order_by("-time").first() if changed_from else None
     events = UsageEvent.objects.filter(customer=customer, server_name=server_name)
+    builder, hour_from, day_from = RollupBuilder(), since, since.date()
     if start is None:
         checkpoints.delete()
-        builder, hour_from, day_from = RollupBuilder(), since, since.date()
     else:
         checkpoints.filter(time__gt=start.time).delete()
         builder = RollupBuilder.from_state(bytes(start.state))
-        hour_from = max(since, start.hour_cut) if start.hour_cut else since
-        day_from = max(since.date(), start.day_cut) if start.day_cut else since.date()
+        hour_from = max(since, start.hour_cut or since)
+        day_from = max(since.date(), start.day_cut or since.date())
         events = events.filter(time__gte=start.time)
     UsageHour.objects.filter(customer=customer, server_name=server_name, hour__gte=hour_from).delete()
     UsagePersonDay.objects.filter(customer=customer, server_name=server_name, day__gte=day_from).delete()
-    last = events.order_by("-time").values_list("time", flat=True).first()
     write = _rollup_writer(customer, server_name, since)
-    replayed = 0
-    if last is not None:
-        recent = _midnight(last.replace(tzinfo=None)) - datetime.timedelta(days=CHECKPOINT_RECENT_DAYS)
-        next_midnight = _midnight(start.time.replace(tzinfo=None)) + _DAY if start else None
-        for event in _stored_events(events):
-            if next_midnight is None or event.time >= next_midnight:
-                midnight = _midnight(event.time)
-                if next_midnight is not None and (midnight >= recent or midnight.day == 1):
-                    write(builder.flush())
-                    _checkpoint(customer, server_name, midnight, builder)
-                next_midnight = midnight + _DAY
-            builder.feed(event)
-            replayed += 1
-            if replayed % 50000 == 0:
-                write(builder.flush())
-        checkpoints.filter(time__lt=recent.replace(tzinfo=datetime.UTC)).exclude(time__day=1).delete()
+    replayed = _replay(builder, events, start.time if start else None, write, customer, server_name)
     write(builder.flush(final=True))
+    return replayed
+
+
+def _replay(
+    builder: RollupBuilder,
+    events: QuerySet,
+    start: datetime.datetime | None,
+    write: Callable[[tuple], int],
+    customer: Customer,
+    server_name: str,
+) -> int:
+    """Feeds ``events`` (those from the checkpoint at ``start``, or all) to the builder,
+    writing rows as they become final and taking checkpoints on the way; old ones pruned."""
+    last = events.order_by("-time").values_list("time", flat=True).first()
+    if last is None:
+        return 0
+    recent = _midnight(last.replace(tzinfo=None)) - datetime.timedelta(days=CHECKPOINT_RECENT_DAYS)
+    next_midnight = _midnight(start.replace(tzinfo=None)) + _DAY if start else None
+    replayed = 0
+    for event in _stored_events(events):
+        if next_midnight is None or event.time >= next_midnight:
+            midnight = _midnight(event.time)
+            if next_midnight is not None and (midnight >= recent or midnight.day == 1):
+                write(builder.flush())
+                _checkpoint(customer, server_name, midnight, builder)
+            next_midnight = midnight + _DAY
+        builder.feed(event)
+        replayed += 1
+        if replayed % 50000 == 0:
+            write(builder.flush())
+    UsageCheckpoint.objects.filter(
+        customer=customer, server_name=server_name, time__lt=recent.replace(tzinfo=datetime.UTC)
+    ).exclude(time__day=1).delete()
     return replayed
 
 
