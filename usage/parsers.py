@@ -526,9 +526,14 @@ class Replay:
         self.denials: list[Denial] = []
         self.time: datetime.datetime | None = None
         self.keep_changes = False
+        # The per-feature totals of ``log_figures`` (license-seconds, a peak per day): they grow
+        # with the days of the log, and the rollups (``keep_changes``) do not need them.
+        self.keep_totals = True
 
     # -- integration
     def _advance(self, key: tuple[str, str], figures: FeatureFigures, time: datetime.datetime) -> None:
+        if not self.keep_totals:
+            return
         last = self.last_time.get(key)
         if last is not None and figures.out:
             figures.license_seconds += figures.out * int((time - last).total_seconds())
@@ -539,6 +544,8 @@ class Replay:
         self.last_time[key] = time
 
     def _touch_day(self, figures: FeatureFigures, day: datetime.date) -> None:
+        if not self.keep_totals:
+            return
         if figures.first_day is None:
             figures.first_day = day
         figures.last_day = day
@@ -550,9 +557,10 @@ class Replay:
         if self.keep_changes:
             self.changes.append(Change(time, key[0], key[1], figures.out, out))
         figures.out = out
-        figures.peak = max(figures.peak, out)
-        day = time.date()
-        figures.daily_peak[day] = max(figures.daily_peak.get(day, 0), out)
+        if self.keep_totals:
+            figures.peak = max(figures.peak, out)
+            day = time.date()
+            figures.daily_peak[day] = max(figures.daily_peak.get(day, 0), out)
 
     def _decide_denials(self, now: datetime.datetime | None) -> None:
         """Denials whose window has passed by ``now`` (all of them when None) are decided."""

@@ -57,6 +57,7 @@ class RollupBuilder:
     def __init__(self) -> None:
         self.replay = Replay()
         self.replay.keep_changes = True
+        self.replay.keep_totals = False
         self.hours: dict[HourKey, list[int]] = {}
         self.persons: dict[PersonKey, list[int]] = {}
         self.level: dict[tuple[str, str], tuple[datetime.datetime, int]] = {}  # licenses out since

@@ -527,6 +527,7 @@ def retention_watermark(customer: Customer, now: datetime.datetime | None = None
     return (now - datetime.timedelta(days=round(months * 30.44))).replace(minute=0, second=0, microsecond=0)
 
 
+FLUSH_EVERY = 5000  # events between flushes of final rows: memory follows this, and what is open
 CHECKPOINT_RECENT_DAYS = 3  # a checkpoint at every midnight this close to the server's last event
 _DAY = datetime.timedelta(days=1)
 
@@ -647,7 +648,7 @@ def _replay(
             next_midnight = midnight + _DAY
         builder.feed(event)
         replayed += 1
-        if replayed % 50000 == 0:
+        if replayed % FLUSH_EVERY == 0:
             write(builder.flush())
     UsageCheckpoint.objects.filter(
         customer=customer, server_name=server_name, time__lt=recent.replace(tzinfo=datetime.UTC)
