@@ -54,6 +54,8 @@ AUDIT_ACTION_LABELS: Mapping[str, str] = {
     "server.retired": gettext_lazy("License server retired"),
     "rehost_quota.set": gettext_lazy("Rehost quota changed by support"),
     "rehost.extra_granted": gettext_lazy("Extra rehost granted by support"),
+    "license.emergency_issued": gettext_lazy("Emergency license issued by support"),
+    "license.emergency_downloaded": gettext_lazy("Emergency license downloaded"),
     "entitlement.created": gettext_lazy("Entitlement added by support"),
     "entitlement.changed": gettext_lazy("Entitlement changed by support"),
     "entitlement.import": gettext_lazy("Entitlements imported by support"),
@@ -131,6 +133,8 @@ ATTEMPT_OF: Mapping[str, str] = {
     "webhook.rotate": "webhook.secret_rotated",
     "webhook.resend": "webhook.resent",
     "rehost.grant_extra": "rehost.extra_granted",
+    "license.emergency_issue": "license.emergency_issued",
+    "license.emergency_download": "license.emergency_downloaded",
     "support_request.file": "support_request.filed",
     "support_request.comment": "support_request.commented",
     "support_request.approve": "support_request.approved",
@@ -284,6 +288,14 @@ SENTENCES: Mapping[str, _Sentence] = {
         % {"server": t, "old": _join(d.get("old", "")), "new": _join(d.get("new", ""))}
     ),
     "rehost.extra_granted": lambda t, d: _("Granted one extra rehost of %(server)s") % {"server": t},
+    "license.emergency_issued": lambda t, d: (
+        _("Issued an emergency license of %(server)s for host ID %(host)s, valid until %(date)s (request #%(id)s)")
+        % {"server": t, "host": d.get("host_id", ""), "date": d.get("expires", ""), "id": d.get("request", "")}
+    ),
+    "license.emergency_downloaded": lambda t, d: (
+        _("Downloaded the emergency license of %(server)s (request #%(id)s)")
+        % {"server": t, "id": d.get("request", "")}
+    ),
     "rehost_quota.set": lambda t, d: (
         _("Set the rehost allowance to %(count)s a year") % {"count": d.get("rehosts_per_year")}
     ),

@@ -33,6 +33,7 @@ class Permission(enum.Enum):
     MANAGE_LICENSING_SETTINGS = "manage_licensing_settings"
     RECEIVE_NOTIFICATIONS = "receive_notifications"
     TURN_OFF_MFA_REQUIREMENT = "turn_off_mfa_requirement"
+    MANAGE_API_ACCESS = "manage_api_access"
 
     @property
     def label(self) -> str:
@@ -50,6 +51,8 @@ PERMISSION_LABELS: Mapping[Permission, str] = {
     Permission.RECEIVE_NOTIFICATIONS: _("Emailed about all new server activations and user modifications"),
     # Issue 12: an Administrator may require two-factor authentication, only an ASC may drop it.
     Permission.TURN_OFF_MFA_REQUIREMENT: _("Turn off the two-factor authentication requirement"),
+    # Issue 16: the ASC sees and revokes every API token of the customer and registers its webhooks.
+    Permission.MANAGE_API_ACCESS: _("See and revoke every API token; manage webhooks"),
 }
 
 _MANAGE = frozenset(
@@ -64,7 +67,8 @@ _MANAGE = frozenset(
 )
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
-    Role.ASC: _MANAGE | {Permission.RECEIVE_NOTIFICATIONS, Permission.TURN_OFF_MFA_REQUIREMENT},
+    Role.ASC: _MANAGE
+    | {Permission.RECEIVE_NOTIFICATIONS, Permission.TURN_OFF_MFA_REQUIREMENT, Permission.MANAGE_API_ACCESS},
     Role.ADMINISTRATOR: _MANAGE,
     Role.VIEWER: frozenset({Permission.VIEW, Permission.DOWNLOAD_LICENSE_FILES}),
 }

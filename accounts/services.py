@@ -25,7 +25,7 @@ from portal.i18n import deferred
 from portal.imports import PlanChanged
 
 from .access import authorize, authorize_staff, deny, is_support_staff
-from .audit import audit_ip, audit_record
+from .audit import audit_ip, audit_record, audit_records_bulk
 from .emails import email_normalise
 from .models import AuditEvent, Customer, Invitation, Membership, Notification, User
 from .notifications import TRANSIENT_SEND_ERRORS, notification_queue, notification_send, notify_ascs
@@ -409,18 +409,20 @@ def _bulk_write(
         raise BulkPlanChanged(user_add_plan(customer=customer, requests=requests)) from None
     # Bulk insert rather than one audit_record per line: same fields, one statement.
     ip_address = audit_ip.get()
-    AuditEvent.objects.bulk_create(
-        AuditEvent(
-            customer=customer,
-            actor=actor,
-            actor_email=actor.email,
-            action="membership.added" if line.outcome == AddOutcome.ADD else "invitation.created",
-            target=line.request.email[:255],
-            details={"role": line.request.role.value, "bulk": True},
-            ip_address=ip_address,
-            created_at=now,
-        )
-        for line in to_apply
+    audit_records_bulk(
+        [
+            AuditEvent(
+                customer=customer,
+                actor=actor,
+                actor_email=actor.email,
+                action="membership.added" if line.outcome == AddOutcome.ADD else "invitation.created",
+                target=line.request.email[:255],
+                details={"role": line.request.role.value, "bulk": True},
+                ip_address=ip_address,
+                created_at=now,
+            )
+            for line in to_apply
+        ]
     )
     return invitations
 

@@ -8,6 +8,7 @@ servers; the services keep it so under a row lock, and the entitlement's check c
 
 from __future__ import annotations
 
+import datetime
 import unicodedata
 
 from django.conf import settings
@@ -296,3 +297,70 @@ class RehostQuota(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer.number}: {self.rehosts_per_year}"
+
+
+# An emergency file signs this version in its lines' SN= (``FileIdentity``): a regular file's
+# versions start at 1 (``license_file_version_positive``), so no emergency line can pass for a
+# line of one of the server's versions, nor be mixed into one.
+EMERGENCY_FILE_VERSION = 0
+# The longest an emergency license may run, from the day it is issued (DESIGN.md, issue #18).
+EMERGENCY_LICENSE_MAX_DAYS = 14
+
+
+class EmergencyLicense(models.Model):
+    """A temporary license file for a new host ID while a rehost is sorted out (a support
+    manager approved the customer's emergency request): the server's activated lines, signed
+    like any file, each expiring on ``expires_on`` at the latest (at most 14 days after issue).
+
+    It is not a version of the server's file: the server's versions, its hosts and its rehost
+    allowance are left as they are. ``reference`` is the number of the request it answers."""
+
+    server = models.ForeignKey(LicenseServer, on_delete=models.CASCADE, related_name="emergency_licenses")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    reference = models.PositiveIntegerField(_("request"))
+    host_name = models.CharField(_("host name"), max_length=255, validators=[host_name_validator])
+    hostid_type = models.CharField(_("host ID type"), max_length=16, choices=HOSTID_TYPE_CHOICES)
+    host_id = models.CharField(_("host ID"), max_length=32)
+    content = models.TextField(_("content"))
+    issued_on = models.DateField(_("issued"))
+    expires_on = models.DateField(_("expires"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("emergency license")
+        verbose_name_plural = _("emergency licenses")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_on__gte=models.F("issued_on"))
+                & Q(expires_on__lte=models.F("issued_on") + datetime.timedelta(days=EMERGENCY_LICENSE_MAX_DAYS)),
+                name="emergency_license_at_most_14_days",
+            ),
+        ]
+        indexes = [models.Index(fields=["server", "expires_on"], name="emergency_license_server")]
+
+    def __str__(self) -> str:
+        return f"{self.server_id} emergency until {self.expires_on}"
+
+    def valid_on(self, day: datetime.date) -> bool:
+        """Usable on ``day``: its lines run to the end of ``expires_on``."""
+        return self.issued_on <= day <= self.expires_on
+
+    @property
+    def valid(self) -> bool:
+        return self.valid_on(timezone.localdate())
+
+    @property
+    def filename(self) -> str:
+        """``<customer>_<label>_EMERGENCY_<request>_until_<yyyy-mm-dd>.lic``: never the name
+        of one of the server's versions (``LicenseFile.filename``)."""
+        label = "".join(
+            "_"
+            if character in "/\\" or (unicodedata.category(character)[0] in "CZ" and character != " ")
+            else character
+            for character in self.server.name
+        )
+        return f"{self.server.customer.number}_{label}_EMERGENCY_{self.reference}_until_{self.expires_on:%Y-%m-%d}.lic"

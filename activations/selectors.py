@@ -22,8 +22,10 @@ from portal.fragments import customer_value
 from .hostids import hostid_detect, hostid_normalise
 from .licensefile import FileIdentity, ParsedFeature, ParsedLicense, VerifyResult, license_verify
 from .models import (
+    EMERGENCY_FILE_VERSION,
     Activation,
     ActivationSubmission,
+    EmergencyLicense,
     LicenseFile,
     LicenseServer,
     Rehost,
@@ -149,6 +151,23 @@ def license_file_get(*, customer: Customer, server_id: int, version: int) -> Lic
     )
 
 
+def emergency_license_list(*, server: LicenseServer, limit: int = 5) -> QuerySet[EmergencyLicense]:
+    """The server's latest emergency files, newest first (its page offers the valid ones and
+    shows the others as expired)."""
+    return (
+        EmergencyLicense.objects.filter(server=server)
+        .select_related("server__customer")
+        .defer("content")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+
+
+def emergency_license_get(*, customer: Customer, emergency_id: int) -> EmergencyLicense | None:
+    return (
+        EmergencyLicense.objects.filter(customer=customer, pk=emergency_id).select_related("server__customer").first()
+    )
+
+
 def license_file_latest(*, server: LicenseServer) -> LicenseFile | None:
     return LicenseFile.objects.filter(server=server).select_related("server__customer").order_by("-version").first()
 
@@ -163,12 +182,21 @@ class LicenseFileStanding:
     latest_version: int | None
 
     @property
+    def emergency(self) -> bool:
+        return self.identity.version == EMERGENCY_FILE_VERSION
+
+    @property
     def superseded(self) -> bool:
         return self.known and self.latest_version is not None and self.latest_version > self.identity.version
 
 
 def license_file_standing(*, identity: FileIdentity) -> LicenseFileStanding:
-    """Looks the file up by its signed identity (scoped by the customer number it signs)."""
+    """Looks the file up by its signed identity (scoped by the customer number it signs). An
+    emergency file (``EMERGENCY_FILE_VERSION``) is known when the portal issued one for the
+    server; it is never "superseded" (it is no version of the server's file)."""
+    if identity.version == EMERGENCY_FILE_VERSION:
+        known = EmergencyLicense.objects.filter(server_id=identity.server, customer__number=identity.customer).exists()
+        return LicenseFileStanding(identity=identity, known=known, latest_version=None)
     files = LicenseFile.objects.filter(server_id=identity.server, server__customer__number=identity.customer)
     latest = files.aggregate(latest=Max("version"))["latest"]
     known = latest is not None and files.filter(version=identity.version).exists()

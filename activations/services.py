@@ -13,6 +13,7 @@ are read and written only under their entitlement's lock.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import secrets
 import unicodedata
@@ -47,8 +48,11 @@ from .licensefile import (
     license_render,
 )
 from .models import (
+    EMERGENCY_FILE_VERSION,
+    EMERGENCY_LICENSE_MAX_DAYS,
     Activation,
     ActivationSubmission,
+    EmergencyLicense,
     LicenseFile,
     LicenseFileReason,
     LicenseServer,
@@ -1136,3 +1140,166 @@ def rehost_grant_extra(*, server: LicenseServer, actor: User, note: str = "") ->
             details={"note": note[:255]},
         )
         return grant
+
+
+# --- Emergency licenses ---------------------------------------------------------------------
+#
+# A temporary file for a new host ID while a rehost is sorted out: the server's activated
+# lines, signed like any file (SN= with ``EMERGENCY_FILE_VERSION``), each line ending on the
+# emergency's last day at the latest. Issued by a support manager (``ISSUE_EMERGENCY_LICENSES``)
+# for an approved customer request; it writes no ``LicenseFile`` version, no host and no
+# ``Rehost`` (the allowance is untouched).
+
+
+@dataclass(frozen=True)
+class EmergencyHost:
+    host_name: str
+    hostid_type: str
+    host_id: str
+
+
+def emergency_host_clean(*, server: LicenseServer, host: HostInput) -> EmergencyHost:
+    """The new host of an emergency file, checked like any host (``hostids``) and new: not a
+    host ID of any of the customer's servers (the server's own file serves its own hosts).
+    An empty host name takes the name of the server's first host. Raises PortalError."""
+    try:
+        host_id = hostid_normalise(host.hostid_type, host.host_id)
+    except HostIdError as error:
+        raise PortalError(str(error), field="host_id") from None
+    name = host.host_name.strip() or next(
+        iter(ServerHost.objects.filter(server=server).order_by("position").values_list("host_name", flat=True)),
+        "localhost",
+    )
+    try:
+        host_name_validator(name)
+    except Exception:
+        raise PortalError(
+            _("A host name is letters, digits, dots, hyphens, underscores or colons, without spaces."),
+            field="host_name",
+        ) from None
+    if ServerHost.objects.filter(customer_id=server.customer_id, host_id=host_id).exists():
+        raise PortalError(
+            _(
+                "%(host_id)s is already a host ID of one of your license servers; "
+                "an emergency license is for a new host."
+            )
+            % {"host_id": host_id},
+            field="host_id",
+        )
+    return EmergencyHost(host_name=name, hostid_type=HostIdType(host.hostid_type).value, host_id=host_id)
+
+
+def emergency_days_clean(days: int | None) -> int:
+    if days is None or isinstance(days, bool) or not 1 <= days <= EMERGENCY_LICENSE_MAX_DAYS:
+        raise PortalError(
+            _("An emergency license runs from 1 to %(max)s days.") % {"max": EMERGENCY_LICENSE_MAX_DAYS},
+            field="emergency_days",
+        )
+    return days
+
+
+def emergency_license_render(
+    *, server: LicenseServer, host: EmergencyHost, expires_on: datetime.date, reference: int, today: datetime.date
+) -> str:
+    """The emergency file: the server's activated lines for ``host``, each expiring on the
+    earlier of its own end and ``expires_on``; signed and bound (SN=) to the server and
+    ``EMERGENCY_FILE_VERSION``; its header says EMERGENCY, temporary, until when, for which request."""
+    customer = server.customer
+    rows = Activation.objects.filter(server=server).order_by("entitlement__line_id").values_list(*_INCREMENT_FIELDS)
+    vendor_string = vendor_string_for(customer)
+    until = flexlm_date(expires_on)
+    increments = []
+    for row in rows:
+        line = _increment(row, vendor_string=vendor_string, today=today)
+        expiration = expires_on if line.expiration is None else min(line.expiration, expires_on)
+        increments.append(
+            dataclasses.replace(line, expiration=expiration, comment=f"EMERGENCY until {until}: {line.comment}")
+        )
+    if not increments:
+        raise PortalError(_("Nothing is activated on this license server: there is nothing to put in the file."))
+    header = (
+        f"EMERGENCY {settings.PORTAL_BRAND_NAME} license file (temporary) for customer {customer.number} "
+        f"({customer.name}), server {server.name}, request #{reference}, expires {until}"
+    )
+    document = LicenseDocument(
+        header=ascii_text(" ".join(header.split())),
+        servers=(ServerSpec(host=host.host_name, host_id=host.host_id, port=server.lmgrd_port),),
+        vendor=settings.PORTAL_VENDOR_DAEMON,
+        vendor_port=server.vendor_port,
+        increments=tuple(increments),
+        identity=FileIdentity(customer=customer.number, server=server.pk, version=EMERGENCY_FILE_VERSION),
+    )
+    rendered = license_render(document, private_key=signing_key(), sign_many=signatures_for)
+    notice = [
+        "# EMERGENCY LICENSE FILE - TEMPORARY",
+        f"# Issued {flexlm_date(today)} for request #{reference}; every line expires on {until} at the latest.",
+        f"# It does not replace the license file of server {ascii_text(server.name)}: "
+        f"rehost the server before {until}.",
+    ]
+    return "\n".join(notice) + "\n" + rendered
+
+
+def emergency_license_issue(
+    *, server: LicenseServer, actor: User, host: HostInput, days: int, reference: int
+) -> EmergencyLicense:
+    """Issues an emergency file for ``server`` on a new host, valid ``days`` (1..14) from
+    today. Needs the staff permission ``ISSUE_EMERGENCY_LICENSES``. Audited on the customer;
+    the server's file versions, hosts and rehost allowance are not touched."""
+    authorize_staff(
+        actor=actor,
+        customer=server.customer,
+        action="license.emergency_issue",
+        permission=StaffPermission.ISSUE_EMERGENCY_LICENSES,
+    )
+    days = emergency_days_clean(days)
+    with transaction.atomic():
+        server = _lock_server(server)
+        clean = emergency_host_clean(server=server, host=host)
+        today = timezone.localdate()
+        expires_on = today + datetime.timedelta(days=days)
+        emergency = EmergencyLicense.objects.create(
+            server=server,
+            customer=server.customer,
+            reference=reference,
+            host_name=clean.host_name,
+            hostid_type=clean.hostid_type,
+            host_id=clean.host_id,
+            content=emergency_license_render(
+                server=server, host=clean, expires_on=expires_on, reference=reference, today=today
+            ),
+            issued_on=today,
+            expires_on=expires_on,
+            created_by=actor,
+        )
+        audit_record(
+            customer=server.customer,
+            actor=actor,
+            action="license.emergency_issued",
+            target=server.name,
+            details={"host_id": clean.host_id, "expires": expires_on.isoformat(), "request": reference},
+        )
+        return emergency
+
+
+def emergency_license_download(*, emergency: EmergencyLicense, actor: User) -> EmergencyLicense:
+    """Records a download of a valid emergency file (DOWNLOAD_LICENSE_FILES); an expired one
+    is refused (PortalError)."""
+    authorize(
+        actor=actor,
+        customer=emergency.customer,
+        permission=Permission.DOWNLOAD_LICENSE_FILES,
+        action="license.emergency_download",
+    )
+    if not emergency.valid:
+        raise PortalError(
+            _("This emergency license expired on %(date)s; it can no longer be downloaded.")
+            % {"date": formats.date_format(emergency.expires_on, "SHORT_DATE_FORMAT")}
+        )
+    audit_record(
+        customer=emergency.customer,
+        actor=actor,
+        action="license.emergency_downloaded",
+        target=emergency.server.name,
+        details={"request": emergency.reference, "expires": emergency.expires_on.isoformat()},
+    )
+    return emergency

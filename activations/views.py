@@ -24,6 +24,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -49,6 +50,7 @@ from .selectors import (
     activation_plan,
     activation_submission_get,
     activations_unavailable_reason,
+    emergency_license_list,
     license_file_check,
     license_file_get,
     license_file_list,
@@ -177,6 +179,8 @@ class ServerDetailView(ActivationsPage):
             files=files,
             quota=rehost_quota(server=server),
             rehosts=rehost_history(server=server)[:20],
+            emergencies=emergency_license_list(server=server),
+            today=timezone.localdate(),
         )
 
 

@@ -196,11 +196,6 @@ class MemberAddIn(Schema):
     role: Role = Role.VIEWER
 
 
-class MemberAddOut(Schema):
-    outcome: str = Field(..., description="added or invited")
-    id: int
-
-
 class RoleIn(Schema):
     role: Role
 
@@ -216,6 +211,18 @@ class InvitationOut(Schema):
 class InvitationPage(Schema):
     results: list[InvitationOut]
     next_cursor: str | None
+
+
+class MemberAddOut(Schema):
+    outcome: str = Field(
+        ...,
+        description=(
+            "invited: an invitation was emailed, the person joins when they accept it; the same answer whether "
+            "or not the address has an account. added: only for support staff, who add an existing account at once."
+        ),
+    )
+    id: int = Field(..., description="The invitation's id (the membership's, for added)")
+    invitation: InvitationOut | None = Field(None, description="The pending invitation, as GET /invitations/ lists it")
 
 
 class SharedWebUserOut(Schema):
@@ -241,10 +248,98 @@ class SharedWebGroupOut(Schema):
     member_ids: list[int]
 
 
+class SharedWebUserChangeIn(Schema):
+    email: str = Field(..., max_length=254)
+    name: str = Field("", max_length=150)
+
+
+class SharedWebImportIn(Schema):
+    csv: str = Field(
+        ...,
+        max_length=2_000_000,
+        description="Lines of email,name (a header line, ; or tab separators allowed), as on the import page",
+    )
+    digest: str | None = Field(
+        None, max_length=64, description="Leave out for the preview; send the preview's digest back to apply it"
+    )
+
+
+class ImportLineOut(Schema):
+    line: int
+    email: str
+    name: str
+    outcome: str
+    reason: str
+
+
+class SharedWebImportOut(Schema):
+    applied: bool
+    digest: str
+    lines: list[ImportLineOut]
+
+
+class GroupNameIn(Schema):
+    name: str = Field(..., max_length=100)
+
+
+class GroupMembersIn(Schema):
+    member_ids: list[int] = Field(..., max_length=10_000, description="The Shared Web user ids, all of them")
+
+
+class SeatsIn(Schema):
+    seats: int = Field(..., ge=0, le=1_000_000_000)
+
+
+class SeatReservationOut(Schema):
+    entitlement_id: int
+    line_id: str
+    seats: int
+
+
+class SharedWebGroupDetailOut(Schema):
+    id: int
+    name: str
+    member_ids: list[int]
+    seats: list[SeatReservationOut]
+
+
+class GroupSeatsOut(Schema):
+    group_id: int
+    group: str
+    seats: int
+
+
+class SeatLineOut(Schema):
+    entitlement_id: int
+    line_id: str
+    product: str
+    quantity: int
+    reserved: int
+    unreserved: int
+    reservations: list[GroupSeatsOut]
+
+
+class SeatsOut(Schema):
+    seats: int
+
+
 class ElasticOut(Schema):
     license_server_id: str
     monthly_budget_units: int | None
     alert_thresholds: list[int]
+    alert_recipients: list[str] = []
+
+
+class ElasticBudgetIn(Schema):
+    monthly_budget_units: int | None = Field(..., description="Elastic units a month; null for no budget")
+    alert_thresholds: list[int] = Field(..., max_length=100, description="Whole percentages, 1 to 100")
+    alert_recipients: list[str] = Field([], max_length=100, description="Extra email addresses for the alerts")
+
+
+class ElasticPinOut(Schema):
+    license_server_id: str
+    pin: str
+    pin_changed_at: datetime.datetime
 
 
 class AuditEventOut(Schema):

@@ -2,9 +2,8 @@
 
 Who may do what comes from the matrix (``accounts.roles``): any member (VIEW) keeps their
 own tokens; seeing and revoking every token of the customer, and managing its webhook
-endpoints, belongs to the role that is told about every change of the customer
-(``Permission.RECEIVE_NOTIFICATIONS``, the ASC): webhooks are those notifications sent to a
-machine, and a token's owner must not be the only one who can stop it.
+endpoints, is ``Permission.MANAGE_API_ACCESS`` (the ASC, issue 16): a token's owner must not
+be the only one who can stop it.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from portal.errors import PortalError
 from .models import ApiToken, WebhookDelivery, WebhookEndpoint
 from .tokens import PREFIX_SHOWN, is_write_capable, role_within, token_generate, token_hash
 
-OVERSIGHT_PERMISSION = Permission.RECEIVE_NOTIFICATIONS
+OVERSIGHT_PERMISSION = Permission.MANAGE_API_ACCESS
 TOKEN_MAX_DAYS = 365
 TOKEN_DEFAULT_DAYS = 90
 

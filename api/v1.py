@@ -2,7 +2,8 @@
 
 Every operation is one customer's (``/customers/{number}/...``), declares the permission it
 needs with ``@requires`` (from ``accounts.roles``), reads through the apps' selectors and
-writes through their services. Errors are problem details (``api.http.Problem``).
+writes through their services. Errors are problem details (``api.http.Problem``). The
+Shared Web and Elastic settings writes are in ``api.v1_licensing``, on the same ``api``.
 """
 
 # No "from __future__ import annotations": ninja reads these annotations at runtime.
@@ -56,13 +57,14 @@ from activations.services import (
 )
 from activations.signing import verifying_key
 from entitlements.licensing.selectors import (
+    elastic_account_get,
     licensing_models_owned,
     shared_web_group_list,
     shared_web_user_get,
     shared_web_user_list,
 )
 from entitlements.licensing.services import shared_web_user_add, shared_web_user_remove
-from entitlements.models import ElasticAccount, LicensingModel
+from entitlements.models import LicensingModel
 from entitlements.selectors import EntitlementFilters, entitlement_list
 from portal.errors import AccessDenied, PortalError
 from usage import services as usage_services
@@ -70,7 +72,7 @@ from usage import services as usage_services
 from . import schemas as s
 from .http import PROBLEM_CONTENT_TYPE, Problem, TokenAuth, not_found, paginate, paginate_values, requires
 
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 
 
 class PortalAPI(NinjaAPI):
@@ -624,12 +626,19 @@ def members(request: HttpRequest, number: str, cursor: str | None = None, limit:
     CUSTOMER + "/members/",
     response=_responses(s.MemberAddOut, 201),
     tags=["members"],
-    summary="Add a portal user by email (invited when they have no verified account)",
+    summary="Invite a portal user by email: they join when they accept the emailed invitation",
+    description=(
+        "As on the users page: the answer is the same whether or not the address has an account (it reveals "
+        "nothing about other companies' people); the invitation is listed under /invitations/ until it is "
+        "accepted, and can be sent again or cancelled there."
+    ),
 )
 @requires(Permission.MANAGE_USERS)
 def member_add(request: HttpRequest, number: str, body: s.MemberAddIn) -> Status:
     added = membership_add(customer=request.auth.customer, actor=request.auth.user, email=body.email, role=body.role)
-    return Status(201, {"outcome": "added" if isinstance(added, Membership) else "invited", "id": added.pk})
+    if isinstance(added, Membership):  # support staff only (membership_add)
+        return Status(201, {"outcome": "added", "id": added.pk, "invitation": None})
+    return Status(201, {"outcome": "invited", "id": added.pk, "invitation": _invitation_out(added)})
 
 
 @api.patch(
@@ -679,13 +688,11 @@ def _invitation(request: HttpRequest, invitation_id: int) -> Any:
 @requires(Permission.VIEW)
 def invitations(request: HttpRequest, number: str, cursor: str | None = None, limit: int = 100) -> dict[str, Any]:
     rows, next_cursor = paginate(invitation_pending_list(customer=request.auth.customer), cursor=cursor, limit=limit)
-    return {
-        "results": [
-            {"id": i.pk, "email": i.email, "role": i.role, "created_at": i.created_at, "last_sent_at": i.last_sent_at}
-            for i in rows
-        ],
-        "next_cursor": next_cursor,
-    }
+    return {"results": [_invitation_out(i) for i in rows], "next_cursor": next_cursor}
+
+
+def _invitation_out(i: Any) -> dict[str, Any]:
+    return {"id": i.pk, "email": i.email, "role": i.role, "created_at": i.created_at, "last_sent_at": i.last_sent_at}
 
 
 @api.delete(
@@ -789,13 +796,14 @@ def shared_web_groups(request: HttpRequest, number: str) -> list[dict[str, Any]]
 @requires(Permission.VIEW)
 def elastic(request: HttpRequest, number: str) -> dict[str, Any]:
     _owns(request, LicensingModel.ELASTIC)
-    account = ElasticAccount.objects.filter(customer=request.auth.customer).first()
+    account = elastic_account_get(customer=request.auth.customer)
     if account is None:
         raise not_found()
     return {
         "license_server_id": account.license_server_id,
         "monthly_budget_units": account.monthly_budget_units,
         "alert_thresholds": list(account.alert_thresholds or []),
+        "alert_recipients": list(account.alert_recipients or []),
     }
 
 
@@ -887,3 +895,8 @@ def usage_uploads_op(request: HttpRequest, number: str, kind: str = "log", serve
             server_name=server[:255],
         )
     return Status(202, {"uploads": [upload.pk for upload in uploads]})
+
+
+# The Shared Web and Elastic settings writes register their operations on ``api`` (last: they
+# import this module's helpers).
+from . import v1_licensing  # noqa: E402, F401

@@ -7,11 +7,15 @@ delays it). The row stays locked while it is sent, so two workers never send it 
 each attempt carries the same ``webhook-id``, so delivery is at-least-once and a receiver
 that remembers ids sees each event once.
 
-Events come from two places:
+Events come from the code path that causes them, in its transaction:
 - ``webhook_events_from_audit``: registered as an audit listener (``api.apps``), it turns the
-  audit events the services already write into webhook events (``AUDIT_EVENT_TYPES``);
-- ``webhook_event_emit``: for events no audit event stands for (entitlement expiring, usage
-  threshold): call it inside the transaction that decides the event.
+  audit events the services already write into webhook events (``AUDIT_EVENT_TYPES``): the
+  activation, license file, rehost and member events, and ``usage.threshold`` from the Elastic
+  budget alert (``elastic.budget_alert_sent``, the daily budget check);
+- ``webhook_events_from_reminders``: registered as a reminder listener of the daily renewal
+  run (``notices.services``), ``entitlement.expiring`` once per reminder (its ``webhook-id``
+  is derived from the reminder's key, so a catch-up run repeats nothing);
+- ``webhook_event_emit``: the writer both use, for any other producer.
 
 SSRF: an endpoint's host is resolved at every attempt, every address must be public
 (not private, loopback, link-local, multicast, reserved), and the connection goes to the
@@ -68,10 +72,10 @@ AUDIT_EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "license_file.generated": ("license_file.issued",),
     "server.rehosted": ("server.rehosted", "license_file.issued"),
     "membership.added": ("member.added",),
-    "invitation.accepted": ("member.added",),
-    "asc.designated": ("member.added",),
+    # invitation.accepted and asc.designated: see _member_event_types (they may add no one).
     "membership.removed": ("member.removed",),
     "membership.role_changed": ("member.role_changed",),
+    "elastic.budget_alert_sent": ("usage.threshold",),
 }
 
 MAX_ATTEMPTS = 8
@@ -89,18 +93,26 @@ def backoff(attempts: int) -> datetime.timedelta:
 # --- Writing events --------------------------------------------------------------------------
 
 
-def webhook_event_emit(*, customer: Customer, event_type: str, data: dict[str, Any]) -> list[WebhookDelivery]:
+def webhook_event_emit(
+    *, customer: Customer, event_type: str, data: dict[str, Any], message_id: str | None = None
+) -> list[WebhookDelivery]:
     """Queues ``event_type`` with ``data`` for every enabled endpoint of the customer that
     subscribes to it. Call it inside the transaction of the change (the rows roll back with
-    it); sending starts on commit. For the events no audit event stands for:
-    ``entitlement.expiring`` (data: ``line_id``, ``product``, ``end_date``, ``days_left``) and
-    ``usage.threshold`` (data: ``metric``, ``threshold``, ``value``)."""
+    it); sending starts on commit. A ``message_id`` (``msg_`` and at most 36 characters) makes
+    the event idempotent: an endpoint that already has a delivery with that id gets none."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Unknown webhook event type {event_type!r}")
     endpoints = [e for e in WebhookEndpoint.objects.filter(customer=customer, enabled=True) if e.wants(event_type)]
+    if message_id is not None and endpoints:
+        done = set(
+            WebhookDelivery.objects.filter(endpoint__in=endpoints, message_id=message_id).values_list(
+                "endpoint_id", flat=True
+            )
+        )
+        endpoints = [e for e in endpoints if e.pk not in done]
     if not endpoints:
         return []
-    message_id = f"msg_{uuid.uuid4().hex}"
+    message_id = message_id or f"msg_{uuid.uuid4().hex}"
     payload = {
         "type": event_type,
         "timestamp": timezone.now().isoformat(),
@@ -114,17 +126,75 @@ def webhook_event_emit(*, customer: Customer, event_type: str, data: dict[str, A
     return deliveries
 
 
+def _member_event_types(event: AuditEvent) -> tuple[str, ...]:
+    """An accepted invitation or an ASC designation adds a member, changes the role of one
+    who already was (previous_role), or, for a designation still pending, nobody yet."""
+    if event.details.get("pending"):
+        return ()
+    previous = event.details.get("previous_role")
+    if previous is None:
+        return ("member.added",)
+    current = event.details.get("role", "asc" if event.action == "asc.designated" else previous)
+    return ("member.role_changed",) if current != previous else ()
+
+
 def webhook_events_from_audit(event: AuditEvent) -> None:
     """Audit listener: the webhook events an audit event stands for (see AUDIT_EVENT_TYPES)."""
-    types = AUDIT_EVENT_TYPES.get(event.action)
+    if event.action in ("invitation.accepted", "asc.designated"):
+        types = _member_event_types(event)
+    else:
+        types = AUDIT_EVENT_TYPES.get(event.action)
     if not types or event.customer_id is None:
         return
     # One indexed query for the common case of a customer without endpoints.
     if not WebhookEndpoint.objects.filter(customer_id=event.customer_id, enabled=True).exists():
         return
     data = {"action": event.action, "target": event.target, "actor": event.actor_email, "details": event.details}
+    if event.action == "elastic.budget_alert_sent":
+        details = event.details
+        data |= {
+            "metric": "elastic_units_month",
+            "month": event.target,
+            "threshold": max(details.get("thresholds") or [0]),
+            "thresholds": details.get("thresholds", []),
+            "value": details.get("consumed"),
+            "budget": details.get("budget"),
+        }
     for event_type in types:
         webhook_event_emit(customer=event.customer, event_type=event_type, data=data)
+
+
+def webhook_events_from_reminders(reminders: list[Any]) -> None:
+    """Reminder listener (``notices.services.Reminder``): ``entitlement.expiring`` for each
+    reminder of the daily renewal run, once per reminder key (the ``webhook-id`` is derived
+    from it, so a catch-up day or a second run sends nothing new)."""
+    customer_ids = {r.customer_id for r in reminders}
+    if not customer_ids:
+        return
+    with_endpoints = set(
+        WebhookEndpoint.objects.filter(customer_id__in=customer_ids, enabled=True).values_list("customer_id", flat=True)
+    )
+    if not with_endpoints:
+        return
+    customers = Customer.objects.in_bulk(with_endpoints)
+    for reminder in reminders:
+        if reminder.customer_id not in with_endpoints:
+            continue
+        data = reminder.data
+        webhook_event_emit(
+            customer=customers[reminder.customer_id],
+            event_type="entitlement.expiring",
+            data={
+                "line_id": data["line_id"],
+                "product": data["product"],
+                "feature": data["feature"],
+                "quantity": data["quantity"],
+                "kind": reminder.kind,
+                "end_date": data["date"],
+                "days_left": data["step"],
+            },
+            message_id="msg_" + hashlib.sha256(reminder.key.encode()).hexdigest()[:36],
+        )
 
 
 def delivery_enqueue_on_commit(ids: list[int]) -> None:

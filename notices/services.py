@@ -22,7 +22,7 @@ import json
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -127,6 +127,30 @@ def _reminder_data(
     }
 
 
+@dataclass(frozen=True)
+class Reminder:
+    """One reminder of one line, once (not per recipient): what ``reminder_listener_register``
+    listeners receive. ``key`` is the bell rows' key, the same on every run that finds it."""
+
+    customer_id: int
+    key: str
+    kind: str
+    data: dict
+
+
+# Called with the batch's reminders inside the transaction that writes their bell rows (apps
+# further up register here, e.g. the API's webhooks; this app does not import them).
+_reminder_listeners: list[Callable[[list[Reminder]], None]] = []
+
+
+def reminder_listener_register(listener: Callable[[list[Reminder]], None]) -> None:
+    """Registers ``listener(reminders)``; it runs in the daily run's transaction and must only
+    write rows (an outbox) and schedule work ``on_commit``. A run that finds the same reminder
+    again (catch-up days, a second run) passes it again: listeners dedupe by ``key``."""
+    if listener not in _reminder_listeners:
+        _reminder_listeners.append(listener)
+
+
 @transaction.atomic
 def _reminders_for_batch(customer_ids: Sequence[int], *, today: datetime.date) -> int:
     """Bell rows for one batch: five queries (lines, members, settings, insert, plus the
@@ -136,6 +160,7 @@ def _reminders_for_batch(customer_ids: Sequence[int], *, today: datetime.date) -
     members = selectors.members_of(customer_ids=customer_ids)
     managers = selectors.renewal_settings_for(customer_ids=customer_ids)
     rows: list[PortalNotification] = []
+    reminders: list[Reminder] = []
     for customer_id, group in itertools.groupby(lines, key=lambda line: line.customer_id):
         group = list(group)
         recipients = members.get(customer_id, [])
@@ -159,6 +184,7 @@ def _reminders_for_batch(customer_ids: Sequence[int], *, today: datetime.date) -
                     recommendation=recommendations.get(line.pk, ""),
                 )
                 key = f"reminder:{line.pk}:{kind}:{date.isoformat()}:{step}"
+                reminders.append(Reminder(customer_id, key, str(kind), data))
                 rows.extend(
                     PortalNotification(
                         user_id=r.user_id,
@@ -173,6 +199,8 @@ def _reminders_for_batch(customer_ids: Sequence[int], *, today: datetime.date) -
     if rows:
         PortalNotification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=5000)
         _unread_changed(row.user_id for row in rows)
+    for listener in _reminder_listeners:
+        listener(reminders)
     return len(rows)
 
 

@@ -9,18 +9,26 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
 from accounts.access import CustomerViewMixin
 from accounts.roles import Permission
 from activations.selectors import server_list
+from activations.services import HostInput
+from activations.views import attachment_disposition
+from portal.errors import PortalError
 
 from . import selectors, services
 from .forms import CommentForm, RequestFileForm
 from .models import RequestKind
+
+REQUESTS_PER_PAGE = 25
 
 
 class RequestsPageMixin(CustomerViewMixin):
@@ -41,10 +49,14 @@ class RequestsPageMixin(CustomerViewMixin):
         if self.request.GET.get("server", "").isdigit():
             initial = {**(initial or {}), "server": int(self.request.GET["server"])}
         can_file = bool(services.request_kinds_for(self.access.has)) and not self.access.support_view
+        page = Paginator(selectors.request_list(customer=self.customer), REQUESTS_PER_PAGE).get_page(
+            self.request.GET.get("page")
+        )
         return self.render_page(
             "support/requests.html",
             status,
-            requests=selectors.request_list(customer=self.customer),
+            page=page,
+            requests=page.object_list,
             form=(form or self.file_form(initial=initial)) if can_file else None,
             can_file=can_file,
         )
@@ -72,6 +84,8 @@ class RequestFileView(RequestsPageMixin, View):
                 reason=data["reason"],
                 server=servers.get(data["server"]),
                 asc_email=data["asc_email"],
+                host=HostInput(data["host_name"], data["hostid_type"], data["host_id"]),
+                emergency_days=data["emergency_days"],
             ),
             success=lambda filed: _("Request #%(id)s sent to support.") % {"id": filed.pk},
             then=lambda filed: redirect("requests:detail", self.customer.number, filed.pk),
@@ -94,6 +108,7 @@ class RequestDetailMixin(CustomerViewMixin):
             comment_form=form or CommentForm(),
             can_comment=self.access.has(services.KIND_PERMISSION[RequestKind(found.kind)])
             and not self.access.support_view,
+            today=timezone.localdate(),
         )
 
 
@@ -118,3 +133,22 @@ class RequestCommentView(RequestDetailMixin, View):
             success=lambda comment: _("Comment sent to support."),
             then=lambda comment: redirect("requests:detail", self.customer.number, found.pk),
         ) or self.detail_page(found, form, HTTPStatus.BAD_REQUEST)
+
+
+class RequestEmergencyFileView(RequestDetailMixin, View):
+    """The emergency license file of an approved request, while it is valid (its own name,
+    never a version's); before approval or once expired, back to the request with why."""
+
+    required_permission = Permission.DOWNLOAD_LICENSE_FILES
+
+    def get(self, request: HttpRequest, customer_number: str, pk: int) -> HttpResponse:
+        found = self.support_request(pk)
+        try:
+            emergency = services.request_emergency_file(request=found, actor=request.user)
+        except PortalError as refused:
+            messages.error(request, refused.message)
+            return redirect("requests:detail", self.customer.number, found.pk)
+        response = HttpResponse(emergency.content, content_type="text/plain; charset=utf-8")
+        response["Content-Disposition"] = attachment_disposition(emergency.filename)
+        response["Cache-Control"] = "no-store"
+        return response

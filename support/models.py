@@ -13,13 +13,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Customer
-from activations.models import LicenseServer
+from activations.models import EmergencyLicense, LicenseServer
 
 
 class RequestKind(models.TextChoices):
     EXTRA_REHOST = "extra_rehost", _("One more rehost than the yearly allowance")
     ASC_CHANGE = "asc_change", _("Change of Support Coordinator (ASC)")
     FLEXNET_ON = "flexnet_on", _("FlexNet management in the portal")
+    EMERGENCY_LICENSE = "emergency_license", _("Emergency license for a new host (up to 14 days)")
 
 
 class RequestState(models.TextChoices):
@@ -57,6 +58,21 @@ class SupportRequest(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # An emergency license: the new host and how many days (1..14) the file should run;
+    # ``emergency_license`` is the file issued on approval. Database defaults: the previous
+    # release inserts requests without these columns (expand/contract, docs/operations.md).
+    host_name = models.CharField(_("host name"), max_length=255, blank=True, default="", db_default="")
+    hostid_type = models.CharField(_("host ID type"), max_length=16, blank=True, default="", db_default="")
+    host_id = models.CharField(_("new host ID"), max_length=32, blank=True, default="", db_default="")
+    emergency_days = models.PositiveSmallIntegerField(_("days"), null=True, blank=True)
+    emergency_license = models.ForeignKey(
+        EmergencyLicense,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("emergency license"),
+    )
 
     class Meta:
         verbose_name = _("request to support")
@@ -68,6 +84,14 @@ class SupportRequest(models.Model):
             models.CheckConstraint(
                 condition=~Q(kind=RequestKind.EXTRA_REHOST) | Q(server__isnull=False),
                 name="support_request_rehost_has_server",
+            ),
+            # One emergency per server at a time: an open request, or an approved one whose
+            # file is in use (it is marked done when the file expires or support closes it).
+            # Built concurrently by migration 0003 (a partial unique index).
+            models.UniqueConstraint(
+                fields=["server"],
+                condition=Q(kind="emergency_license", state__in=["open", "approved"]),
+                name="support_request_one_emergency_per_server",
             ),
         ]
         indexes = [models.Index(fields=["state", "due_at"], name="support_request_state_due")]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce, TruncDate
 from django.urls import reverse
@@ -28,8 +29,8 @@ from entitlements.models import Entitlement
 
 from .models import RequestComment, RequestState, SupportRequest
 
-# How many rows a queue's list shows (oldest first, so the most urgent are never cut off).
-QUEUE_LIST_LIMIT = 500
+# How many rows a page of a queue's list shows (oldest or most urgent first).
+QUEUE_PAGE_SIZE = 50
 INVITATION_UNANSWERED_DAYS = 14
 LINES_ENDING_DAYS = 30
 RENEWAL_DAYS = 365
@@ -58,7 +59,7 @@ def customers_without_asc() -> QuerySet[Customer]:
 
 
 def asc_designations_pending() -> QuerySet[Invitation]:
-    return Invitation.objects.pending().filter(role=Role.ASC).select_related("customer").order_by("created_at")
+    return Invitation.objects.pending().filter(role=Role.ASC).select_related("customer").order_by("created_at", "pk")
 
 
 def invitations_unanswered(*, now: datetime.datetime | None = None) -> QuerySet[Invitation]:
@@ -69,7 +70,7 @@ def invitations_unanswered(*, now: datetime.datetime | None = None) -> QuerySet[
         .alias(sent=Coalesce("last_sent_at", "created_at"))
         .filter(sent__lte=since)
         .select_related("customer")
-        .order_by("created_at")
+        .order_by("created_at", "pk")
     )
 
 
@@ -78,7 +79,7 @@ def notifications_failing() -> QuerySet[Notification]:
     return (
         Notification.objects.filter(sent_at__isnull=True, attempts__gt=0)
         .select_related("customer")
-        .order_by("created_at")
+        .order_by("created_at", "pk")
     )
 
 
@@ -87,7 +88,7 @@ def lines_ending(*, days: int = LINES_ENDING_DAYS, today: datetime.date | None =
     return (
         Entitlement.objects.filter(end_date__gte=today, end_date__lte=today + datetime.timedelta(days=days))
         .select_related("customer", "product")
-        .order_by("end_date", "line_id")
+        .order_by("end_date", "line_id", "pk")
     )
 
 
@@ -183,8 +184,11 @@ def queue_counts() -> list[tuple[Queue, int]]:
     return [(queue, queue.rows().count()) for queue in _queues()]
 
 
-def queue_rows(queue: Queue) -> list[QueueRow]:
-    return [queue.row(item) for item in queue.rows()[:QUEUE_LIST_LIMIT]]
+def queue_page(queue: Queue, number: str | int | None) -> tuple[Page, list[QueueRow]]:
+    """One page of a queue's list (``QUEUE_PAGE_SIZE`` rows, oldest or most urgent first):
+    a COUNT and one bounded query, whatever the length of the queue."""
+    page = Paginator(queue.rows(), QUEUE_PAGE_SIZE).get_page(number)
+    return page, [queue.row(item) for item in page.object_list]
 
 
 # --- Customer 360 -------------------------------------------------------------------------
@@ -236,13 +240,19 @@ def customer_recent_audit(*, customer: Customer, limit: int = 20) -> QuerySet[Au
 
 
 def request_list(*, customer: Customer) -> QuerySet[SupportRequest]:
-    return SupportRequest.objects.filter(customer=customer).select_related("server", "filed_by")
+    """The customer's requests, newest first (the page shows them ``REQUESTS_PER_PAGE`` at a time)."""
+    return (
+        SupportRequest.objects.filter(customer=customer)
+        .select_related("server", "filed_by", "emergency_license")
+        .defer("emergency_license__content")
+        .order_by("-created_at", "-pk")
+    )
 
 
 def request_get(*, customer: Customer, request_id: int) -> SupportRequest | None:
     return (
         SupportRequest.objects.filter(customer=customer, pk=request_id)
-        .select_related("customer", "server", "filed_by", "decided_by")
+        .select_related("customer", "server__customer", "filed_by", "decided_by", "emergency_license")
         .first()
     )
 
@@ -254,7 +264,9 @@ def request_comments(*, request: SupportRequest) -> QuerySet[RequestComment]:
 def requests_waiting() -> QuerySet[SupportRequest]:
     """Open requests, the most urgent (earliest due) first."""
     return (
-        SupportRequest.objects.filter(state=RequestState.OPEN).select_related("customer", "server").order_by("due_at")
+        SupportRequest.objects.filter(state=RequestState.OPEN)
+        .select_related("customer", "server")
+        .order_by("due_at", "pk")
     )
 
 
@@ -262,7 +274,8 @@ def request_get_any(*, request_id: int) -> SupportRequest | None:
     """Support reads any customer's request."""
     return (
         SupportRequest.objects.filter(pk=request_id)
-        .select_related("customer", "server", "filed_by", "decided_by")
+        .select_related("customer", "server", "filed_by", "decided_by", "emergency_license")
+        .defer("emergency_license__content")
         .first()
     )
 

@@ -19,6 +19,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
@@ -110,9 +111,8 @@ class QueueView(SupportViewMixin, View):
         queue = selectors.queue_get(slug)
         if queue is None:
             raise Http404(_("No such queue."))
-        return self.page(
-            "support/queue.html", queue=queue, rows=selectors.queue_rows(queue), limit=selectors.QUEUE_LIST_LIMIT
-        )
+        page, rows = selectors.queue_page(queue, request.GET.get("page"))
+        return self.page("support/queue.html", queue=queue, page=page, rows=rows)
 
 
 class _CustomerMixin(SupportViewMixin):
@@ -227,6 +227,7 @@ class _RequestMixin(SupportViewMixin):
             "support/request.html",
             status,
             support_request=found,
+            today=timezone.localdate(),
             comments=selectors.request_comments(request=found),
             comment_form=forms.get("comment_form") or CommentForm(),
             decision_form=forms.get("decision_form") or DecisionForm(),

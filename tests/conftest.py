@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from django.core import mail
 from django.core.cache import cache
+from django.core.management import call_command
+from django.db import transaction
 from django.test import Client
 from django.utils import translation
 
@@ -50,6 +52,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 _BROWSER = Path(__file__).parent / "browser"
 _DRILLS = Path(__file__).parent / "drills"
+
+
+@pytest.fixture(scope="module")
+def module_db(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """One transaction around a test module, rolled back after its last test.
+
+    Like ``TestCase.setUpTestData``: rows a module-scoped fixture writes here are made once,
+    and the module's tests run in savepoints inside this transaction (pytest-django's ``db``
+    nests), so each test still starts from the same rows and nothing it writes outlives it.
+    For modules of many generated tests that share one expensive world."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield
+        transaction.set_rollback(True)
+
+
+@pytest.fixture(scope="module")
+def demo_data(module_db) -> None:
+    """The demo data (``seed_demo``), made once for a test module (see ``module_db``)."""
+    call_command("seed_demo", verbosity=0)
 
 
 @pytest.fixture(autouse=True)

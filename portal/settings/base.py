@@ -212,6 +212,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "usage.tasks.usage_retention_enforce",
         "schedule": timedelta(hours=6),
     },
+    "support-emergency-requests-expired": {
+        "task": "support.tasks.emergency_requests_expired_close",
+        "schedule": timedelta(hours=1),
+    },
     "usage-uploads-sweep": {
         "task": "usage.tasks.usage_uploads_sweep",
         "schedule": timedelta(minutes=2),

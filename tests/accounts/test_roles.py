@@ -23,6 +23,8 @@ DESIGN_TABLE = {  # permission: (ASC, Administrator, Viewer)
     Permission.RECEIVE_NOTIFICATIONS: ("x", "", ""),
     # Issue 12 (not yet in DESIGN.md's table): only an ASC turns off the MFA requirement.
     Permission.TURN_OFF_MFA_REQUIREMENT: ("x", "", ""),
+    # Issue 16 (not yet in DESIGN.md's table): only an ASC oversees every API token and the webhooks.
+    Permission.MANAGE_API_ACCESS: ("x", "", ""),
 }
 DESIGN_ROLES = (Role.ASC, Role.ADMINISTRATOR, Role.VIEWER)
 

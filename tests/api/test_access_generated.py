@@ -17,9 +17,18 @@ OPERATIONS = operations()
 CUSTOMER_OPERATIONS = [op for op in OPERATIONS if "{number}" in op.path]
 
 
+@pytest.fixture(scope="module")
+def _world(module_db):
+    """Both customers' objects, made once for the module (``module_db`` rolls them back)."""
+    from tests.factories import UserFactory
+
+    staff = UserFactory(is_staff=True, is_superuser=True, email="support@example.com")
+    return objects("1001234", staff), objects("2005678", staff)
+
+
 @pytest.fixture
-def world(db, staff_user):
-    return objects("1001234", staff_user), objects("2005678", staff_user)
+def world(_world, db):
+    return _world
 
 
 def _client(customer, role: Role) -> Client:
@@ -64,6 +73,7 @@ def test_without_a_token_401(db, operation) -> None:
             "member_id": 1,
             "invitation_id": 1,
             "user_id": 1,
+            "group_id": 1,
         },
     )
     assert response.status_code == HTTPStatus.UNAUTHORIZED

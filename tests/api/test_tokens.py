@@ -190,3 +190,21 @@ def test_write_use_is_audited(api_client, customer) -> None:
     assert used.details["prefix"] == client.token.prefix
     assert AuditEvent.objects.filter(action__in=["invitation.created", "membership.added"]).exists()
     assert Membership.objects.filter(customer=customer).count() == 1
+
+
+def test_tokens_page_is_any_members_and_webhooks_the_ascs(customer) -> None:
+    """Issue 16: any member keeps tokens; the ASC (MANAGE_API_ACCESS) oversees them and owns the
+    webhooks. An Administrator, who is no ASC, is refused the webhooks page (403, audited)."""
+    pages = {
+        role: MembershipFactory(customer=customer, role=role).user
+        for role in (Role.ASC, Role.ADMINISTRATOR, Role.VIEWER)
+    }
+    webhooks = reverse("webhooks:list", kwargs={"customer_number": customer.number})
+    for role, user in pages.items():
+        client = Client()
+        client.force_login(user)
+        assert client.get(_page(customer)).status_code == HTTPStatus.OK
+        expected = HTTPStatus.OK if role == Role.ASC else HTTPStatus.FORBIDDEN
+        assert client.get(webhooks).status_code == expected
+    denied = AuditEvent.objects.get(denied=True, actor=pages[Role.ADMINISTRATOR])
+    assert denied.details["permission"] == "manage_api_access"

@@ -9,7 +9,7 @@ from typing import Any
 from accounts.models import Customer, Invitation, Membership
 from accounts.roles import Permission, Role
 from activations.models import LicenseServer
-from entitlements.models import Entitlement, LicensingModel, SharedWebUser
+from entitlements.models import ElasticAccount, Entitlement, LicensingModel, SharedWebGroup, SharedWebUser
 from tests.activations.helpers import activate, flex_customer
 from tests.factories import EntitlementFactory, InvitationFactory, MembershipFactory, ProductFactory, UserFactory
 
@@ -22,6 +22,8 @@ class Objects:
     member: Membership
     invitation: Invitation
     shared_web_user: SharedWebUser
+    shared_web_group: SharedWebGroup
+    shared_web_line: Entitlement
 
     def ids(self) -> dict[str, Any]:
         return {
@@ -32,6 +34,7 @@ class Objects:
             "member_id": self.member.pk,
             "invitation_id": self.invitation.pk,
             "user_id": self.shared_web_user.pk,
+            "group_id": self.shared_web_group.pk,
         }
 
 
@@ -41,14 +44,23 @@ def objects(number: str, staff) -> Objects:
     customer = flex_customer(number)
     server, line = setup_server(customer)
     activate(server, staff, {line.pk: 1})
-    EntitlementFactory(
+    shared_line = EntitlementFactory(
         customer=customer,
         product=ProductFactory(feature="sharedweb", name="Shared Web", licensing_model=LicensingModel.SHARED_WEB),
+    )
+    EntitlementFactory(
+        customer=customer,
+        product=ProductFactory(feature="elastic", name="Elastic", licensing_model=LicensingModel.ELASTIC),
+    )
+    ElasticAccount.objects.create(
+        customer=customer, license_server_id=f"cloud-{number}", pin="ABCDEFGHJKLM", alert_thresholds=[50, 80, 100]
     )
     member = MembershipFactory(customer=customer, role=Role.VIEWER, user=UserFactory())
     invitation = InvitationFactory(customer=customer)
     shared = SharedWebUser.objects.create(customer=customer, email=f"sw@{number}.example")
-    return Objects(customer, line, server, member, invitation, shared)
+    group = SharedWebGroup.objects.create(customer=customer, name=f"Group {number}")
+    group.members.add(shared)
+    return Objects(customer, line, server, member, invitation, shared, group, shared_line)
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,17 @@ BODIES: dict[str, dict[str, Any]] = {
     "POST /customers/{number}/members/": {"email": "someone@example.org", "role": "viewer"},
     "PATCH /customers/{number}/members/{member_id}": {"role": "viewer"},
     "POST /customers/{number}/shared-web/users/": {"email": "new-sw@example.org"},
+    "PATCH /customers/{number}/shared-web/users/{user_id}": {"email": "renamed-sw@example.org", "name": "R"},
+    "POST /customers/{number}/shared-web/user-import": {"csv": "imported@example.org,Imported"},
+    "POST /customers/{number}/shared-web/groups/": {"name": "New group"},
+    "PATCH /customers/{number}/shared-web/groups/{group_id}": {"name": "Renamed group"},
+    "PUT /customers/{number}/shared-web/groups/{group_id}/members": {"member_ids": []},
+    "PUT /customers/{number}/shared-web/groups/{group_id}/seats/{entitlement_id}": {"seats": 1},
+    "PUT /customers/{number}/elastic/budget": {
+        "monthly_budget_units": 1000,
+        "alert_thresholds": [50, 100],
+        "alert_recipients": [],
+    },
 }
 HEADERS = {"HTTP_IDEMPOTENCY_KEY": "generated-test"}
 

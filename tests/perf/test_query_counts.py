@@ -289,7 +289,8 @@ PAGES: dict[str, ListPage] = {
     "renewals": ListPage("renewals:list", grow_entitlements, 8),
     "api_tokens": ListPage("api_tokens:list", grow_api_tokens, 6),
     "webhooks": ListPage("webhooks:list", grow_webhooks, 6, role=Role.ASC),
-    "requests": ListPage("requests:list", grow_requests, 6),
+    # Of which 1: the COUNT of the paged list.
+    "requests": ListPage("requests:list", grow_requests, 7),
 }
 
 

@@ -9,7 +9,6 @@ from http import HTTPStatus
 import pytest
 from django.apps import apps
 from django.core.exceptions import FieldError
-from django.core.management import call_command
 from django.test import Client
 
 from accounts.models import AuditEvent, Customer, Notification
@@ -62,8 +61,7 @@ def _snapshot() -> dict[str, list[tuple]]:
 
 
 @pytest.fixture
-def world(db):
-    call_command("seed_demo", verbosity=0)
+def world(demo_data, db):
     victim = Customer.objects.get(number="1001234")
     attacker = Customer.objects.get(number="2005678")
     foreign_ids = sorted(_owned_pks(victim) - _owned_pks(attacker))[:12]

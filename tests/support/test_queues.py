@@ -11,7 +11,11 @@ from django.utils import timezone
 
 from accounts.models import Customer, Invitation, Membership, Notification
 from accounts.roles import Role, StaffRole
+from activations.models import LicenseServer
 from entitlements.models import Entitlement
+from support.customer_views import REQUESTS_PER_PAGE
+from support.models import RequestKind, SupportRequest
+from support.selectors import QUEUE_PAGE_SIZE
 from tests.factories import CustomerFactory, EntitlementFactory, InvitationFactory, MembershipFactory, ProductFactory
 
 
@@ -138,6 +142,72 @@ def test_queue_list_query_count_does_not_grow(
         response = client.get(f"/support/queues/{slug}/")
     assert response.status_code == HTTPStatus.OK
     assert Membership.objects.count() == 0
+    html = response.content.decode()
+    # Paged with the portal's pagination: every row is reachable, QUEUE_PAGE_SIZE at a time.
+    assert html.count("<tr>") - 1 == min(count, QUEUE_PAGE_SIZE)
+    pages = -(-count // QUEUE_PAGE_SIZE)
+    assert f"{count} items" in html
+    assert (f"Page 1 of {pages}" in html) == (pages > 1)
+    if pages > 1:
+        with django_assert_max_num_queries(8):
+            last = client.get(f"/support/queues/{slug}/?page={pages}")
+        rows = count - (pages - 1) * QUEUE_PAGE_SIZE
+        assert last.content.decode().count("<tr>") - 1 == rows
+        assert 'rel="prev"' in last.content.decode()
+
+
+def _requests(count: int) -> Customer:
+    customer = Customer.objects.create(number="1001234", name="Demo", flexnet_managed=True)
+    server = LicenseServer.objects.create(customer=customer, name="lic01")
+    now = timezone.now()
+    SupportRequest.objects.bulk_create(
+        SupportRequest(
+            customer=customer,
+            kind=RequestKind.EXTRA_REHOST if i % 2 else RequestKind.ASC_CHANGE,
+            server=server if i % 2 else None,
+            asc_email="" if i % 2 else f"asc{i}@example.org",
+            reason=f"reason {i}",
+            created_at=now - datetime.timedelta(minutes=i),
+            due_at=now + datetime.timedelta(hours=24) - datetime.timedelta(minutes=i),
+        )
+        for i in range(count)
+    )
+    return customer
+
+
+REQUESTS_PAGE_QUERIES = (
+    9  # session, user, memberships, the header, the bell, COUNT + one page of requests (with server, filer, file)
+)
+
+
+@pytest.mark.parametrize("count", [10, 300])
+def test_requests_waiting_queue_is_paged(staff_client, db, django_assert_max_num_queries, count: int) -> None:
+    _requests(count)
+    client = staff_client(StaffRole.AGENT)
+    with django_assert_max_num_queries(8):
+        response = client.get("/support/queues/requests-waiting/")
+    html = response.content.decode()
+    assert html.count("<tr>") - 1 == min(count, QUEUE_PAGE_SIZE)
+    assert (f"Page 1 of {-(-count // QUEUE_PAGE_SIZE)}" in html) == (count > QUEUE_PAGE_SIZE)
+
+
+@pytest.mark.parametrize("count", [10, 300])
+def test_customer_requests_list_is_paged_in_fixed_queries(
+    member_client, db, django_assert_max_num_queries, count: int
+) -> None:
+    customer = _requests(count)
+    client = member_client(role=Role.ASC, customer=customer)
+    with django_assert_max_num_queries(REQUESTS_PAGE_QUERIES):
+        response = client.get(f"/c/{customer.number}/requests/")
+    assert response.status_code == HTTPStatus.OK
+    html = response.content.decode()
+    assert html.count('<td><a href="/c/1001234/requests/') == min(count, REQUESTS_PER_PAGE)
+    assert f"{count} requests" in html
+    pages = -(-count // REQUESTS_PER_PAGE)
+    assert (f"Page 1 of {pages}" in html) == (pages > 1)
+    if pages > 1:
+        last = client.get(f"/c/{customer.number}/requests/?page={pages}").content.decode()
+        assert last.count('<td><a href="/c/1001234/requests/') == count - (pages - 1) * REQUESTS_PER_PAGE
 
 
 def test_usage_denials_queue(staff_client, db) -> None:

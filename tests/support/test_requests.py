@@ -19,7 +19,14 @@ from activations.services import HostInput, server_rehost
 from portal.errors import AccessDenied, PortalError
 from support import services
 from support.models import RequestComment, RequestKind, RequestState, SupportRequest
-from tests.factories import CustomerFactory, EntitlementFactory, LicenseServerFactory, MembershipFactory, UserFactory
+from tests.factories import (
+    ActivationFactory,
+    CustomerFactory,
+    EntitlementFactory,
+    LicenseServerFactory,
+    MembershipFactory,
+    UserFactory,
+)
 
 from .conftest import staff_account
 
@@ -47,10 +54,19 @@ def test_filing_needs_the_permission_of_the_underlying_action(setup, kind: Reque
     if kind == RequestKind.FLEXNET_ON:
         Customer.objects.filter(pk=customer.pk).update(flexnet_managed=False)
         customer.refresh_from_db()
+    if kind == RequestKind.EMERGENCY_LICENSE:
+        ActivationFactory(server=server, entitlement=EntitlementFactory(customer=customer))
     member = MembershipFactory(customer=customer, role=role)
     allowed = services.KIND_PERMISSION[kind] in __import__("accounts.roles").roles.ROLE_PERMISSIONS[role]
     call = lambda: services.request_file(  # noqa: E731
-        customer=customer, actor=member.user, kind=kind, reason="please", server=server, asc_email="new@example.org"
+        customer=customer,
+        actor=member.user,
+        kind=kind,
+        reason="please",
+        server=server,
+        asc_email="new@example.org",
+        host=HostInput("", "ETHER", "00AABBCCDDEE"),
+        emergency_days=7,
     )
     if allowed:
         assert call().state == RequestState.OPEN

@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from activations.licensefile import license_verify
+from activations.models import EMERGENCY_LICENSE_MAX_DAYS
 from activations.selectors import license_file_standing
 from activations.signing import VerifyingKeyUnavailable, verifying_key
 
@@ -63,7 +64,12 @@ class Command(BaseCommand):
                 f"of license server {identity.server} of customer {identity.customer})"
             )
             raise CommandError("license file is not the current version", returncode=EXIT_SUPERSEDED)
-        if not standing.known:
+        if standing.emergency and standing.known:
+            self.stdout.write(
+                f"emergency license file (temporary) of license server {identity.server} of customer "
+                f"{identity.customer}: its lines expire within {EMERGENCY_LICENSE_MAX_DAYS} days of issue"
+            )
+        elif not standing.known:
             self.stderr.write(
                 f"signatures valid, but this portal has no record of version {identity.version} of license "
                 f"server {identity.server} of customer {identity.customer}"
