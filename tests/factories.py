@@ -205,3 +205,80 @@ class BudgetAlertFactory(factory.django.DjangoModelFactory):
     month = factory.LazyFunction(lambda: timezone.localdate().replace(day=1))
     threshold = 80
     consumed = Decimal("80.000")
+
+
+# --- Rows the suite builds by hand in many places -------------------------------------------
+
+from allauth.mfa.models import Authenticator  # noqa: E402
+
+from accounts.models import AuditEvent, Notification  # noqa: E402
+from notices.models import CustomerRenewalSettings  # noqa: E402
+from usage.models import UsageHour  # noqa: E402
+
+
+class EmailAddressFactory(factory.django.DjangoModelFactory):
+    """A second, unverified address of a user (``UserFactory`` makes the verified primary one)."""
+
+    class Meta:
+        model = EmailAddress
+
+    user = factory.SubFactory(UserFactory)
+    email = factory.Sequence(lambda n: f"second{n}@example.org")
+    verified = False
+    primary = False
+
+
+class TotpAuthenticatorFactory(factory.django.DjangoModelFactory):
+    """A TOTP authenticator row: the user counts as enrolled in MFA (the secret is not usable)."""
+
+    class Meta:
+        model = Authenticator
+
+    user = factory.SubFactory(UserFactory)
+    type = Authenticator.Type.TOTP
+    data = factory.LazyFunction(lambda: {"secret": "x"})
+
+
+class AuditEventFactory(factory.django.DjangoModelFactory):
+    """An audit row as the services write it, without the service (for pages that list them)."""
+
+    class Meta:
+        model = AuditEvent
+
+    customer = factory.SubFactory(CustomerFactory)
+    action = "membership.added"
+    target = ""
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    """An outbox row, unsent unless ``sent_at`` is given."""
+
+    class Meta:
+        model = Notification
+
+    event = "test"
+    recipients = factory.LazyFunction(lambda: ["a@example.org"])
+    subject = "s"
+    body_text = "b"
+
+
+class CustomerRenewalSettingsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CustomerRenewalSettings
+
+    customer = factory.SubFactory(CustomerFactory)
+    account_manager_name = factory.Faker("name")
+    account_manager_email = factory.Sequence(lambda n: f"manager{n}@reseller.example")
+
+
+class UsageHourFactory(factory.django.DjangoModelFactory):
+    """One hour of one feature's usage on a license server (the usage app's rollup)."""
+
+    class Meta:
+        model = UsageHour
+
+    customer = factory.SubFactory(CustomerFactory)
+    server_name = "lic01"
+    daemon = "ansyslmd"
+    feature = "ansys"
+    hour = factory.LazyFunction(lambda: timezone.now().replace(minute=0, second=0, microsecond=0))

@@ -237,3 +237,25 @@ class UsageSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.server_name} {self.taken_at}"
+
+
+class UsageCheckpoint(models.Model):
+    """The rollup replay's state for one server after every event before ``time`` (see
+    ``usage.services.usage_rollups_rebuild``): a later rebuild whose new or deleted events all
+    fall at or after ``time`` goes on from here instead of replaying the server's history.
+    Rows before (``hour_cut``, ``day_cut``) were final when it was taken."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    server_name = models.CharField(max_length=255)
+    time = models.DateTimeField()
+    hour_cut = models.DateTimeField(null=True)
+    day_cut = models.DateField(null=True)
+    state = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "server_name", "time"], name="usage_checkpoint_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.server_name} {self.time}"

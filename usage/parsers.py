@@ -14,14 +14,20 @@ from the same log uploaded in pieces are the same by construction.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import functools
+import gc
 import gzip
 import io
+import itertools
+import operator
 import re
 import zlib
 from collections import defaultdict, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import BinaryIO, NamedTuple
 
 # Event kinds, in the order their counts are reported.
@@ -115,12 +121,27 @@ def _date(month: str, day: str, year: str) -> datetime.date | None:
         return None
 
 
-_BLOCK_LINE = re.compile(
-    rb"^ ?((?:[01]?\d|2[0-3]):[0-5]\d:[0-5]\d) \(([^()\s]{1,64})\) (OUT|IN|DENIED|QUEUED|DEQUEUED|UNSUPPORTED): "
-    rb'"([^"\n]{1,255})" ([^@"\s]{1,255})@(\S{1,255})(?:  \((\d{1,6}) licenses?\))?(?:  \(([^\n]{1,255})\))?'
-    rb"[ \t\r]*$|^([^\n]*)$",
-    re.MULTILINE,
+# The fast path. A plain event line of a dated log is ``HH:MM:SS HEAD" TAIL``: a fixed-width
+# clock (``10:00:00`` or `` 9:00:00``), a head (``(daemon) OUT: "feature``) and a tail
+# (``user@host``, optional count and reason). One regular expression cuts every line of a block
+# into these four pieces (in C); each distinct piece is validated once by the expressions below
+# and cached, and the events of the block are made column by column with ``map`` (no Python
+# code runs per line). Any line a piece of which does not validate goes to the careful path,
+# which reads every line (and reports junk). The fast expressions accept printable ASCII only
+# and nothing the careful path would read otherwise (a count inside the reason, "started on"),
+# so both paths give the same events: ``tests/usage/test_parsers.py`` checks that property.
+_PIECES = re.compile(rb'^(.{6})(.{3})([^"\n]*"[^"\n]*)" ([^\n]*)$|^([^\n]*)$', re.MULTILINE)
+_FAST_HOURS = {b"%2d:%02d:" % (h, m): h * 3600 + m * 60 for h in range(24) for m in range(60)}
+_FAST_HOURS.update({b"%02d:%02d:" % (h, m): h * 3600 + m * 60 for h in range(10) for m in range(60)})
+_FAST_SECONDS = {b"%02d " % s: s for s in range(60)}
+_FAST_HEAD = re.compile(rb'\(([!-\'*-~]{1,64})\) (OUT|IN|DENIED|QUEUED|DEQUEUED|UNSUPPORTED): "([ !#-~]{1,255})')
+_FAST_TAIL = re.compile(
+    rb"([!#-?A-~]{1,255})@([!-~]{1,255})(?:  \(([1-9]\d{0,5}) licenses?\))?(?:  \(([ -~]{1,255})\))?[ \t\r]{0,64}"
 )
+_MISSING = object()
+CACHE_ENTRIES = 50_000  # per cache; cleared when full (a log of distinct lines stays bounded)
+_MAKE_EVENT = functools.partial(tuple.__new__, Event)
+_add = operator.add
 BLOCK_BYTES = 4 * 1024 * 1024
 
 
@@ -140,9 +161,87 @@ def open_blocks(stream: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
         raise UnreadableLog(f"corrupt gzip data: {error}") from error
 
 
-def _raw(clock: bytes, daemon: bytes, keyword: bytes, feature: bytes, user: bytes, host: bytes, other: bytes) -> bytes:
-    """The line a findall tuple stands for (enough of it for ``careful``)."""
-    return b'%s (%s) %s: "%s" %s@%s' % (clock, daemon, keyword, feature, user, host) if clock else other
+def _fast_head(head: bytes) -> tuple[str, str, str] | None:
+    """Daemon, kind and feature of a plain event line, or None (careful path)."""
+    match = _FAST_HEAD.fullmatch(head)
+    if match is None:
+        return None
+    daemon, keyword, feature = match.groups()
+    return daemon.decode(), _FAST_KINDS[keyword], feature.decode()
+
+
+def _fast_tail(tail: bytes) -> tuple[str, str, int, str] | None:
+    """User, host, count and reason of a plain event line, or None (careful path)."""
+    match = _FAST_TAIL.fullmatch(tail)
+    if match is None or b"started on" in tail:
+        return None
+    user, host, count, reason = match.groups()
+    if len(_COUNT_BYTES.findall(tail)) != (1 if count else 0):  # the careful path reads any "(N licenses)"
+        return None
+    return user.decode(), host.decode(), int(count) if count else 1, reason.decode() if reason else ""
+
+
+_COUNT_BYTES = re.compile(rb"\((\d{1,6}) licenses?\)")
+
+
+def _looked_up(cache: dict, pieces: tuple[bytes, ...], read: Callable[[bytes], object]) -> list:
+    """The cached reading of each piece; pieces not seen before are read (and cached) first."""
+    found = list(map(cache.get, pieces, repeat(_MISSING)))
+    if _MISSING in found:
+        if len(cache) > CACHE_ENTRIES:
+            cache.clear()
+            return _looked_up(cache, pieces, read)
+        for position in _positions(found, _MISSING):
+            piece = pieces[position]
+            found[position] = cache[piece] = cache[piece] if piece in cache else read(piece)
+    return found
+
+
+def _positions(column: list, value: object) -> Iterator[int]:
+    start = 0
+    try:
+        while True:
+            start = column.index(value, start) + 1
+            yield start - 1
+    except ValueError:
+        return
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a block's tuples are made (none forms a cycle):
+    otherwise it runs every 700 of them and doubles the cost of the block."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class _Columns(NamedTuple):
+    """The lines of a block cut into pieces (``_PIECES``), and the cached readings of each."""
+
+    clocks: tuple[bytes, ...]  # "HH:MM:" of a line of the plain shape, else b""
+    rests: tuple[bytes, ...]  # "SS "
+    heads: tuple[bytes, ...]
+    tails: tuple[bytes, ...]
+    others: tuple[bytes, ...]  # a line not of that shape, whole
+    hours: list[int | None]
+    seconds: list[int | None]
+    whats: list[tuple | None]
+    whos: list[tuple | None]
+
+    def line(self, position: int) -> bytes:
+        if self.clocks[position] or self.heads[position]:
+            return b'%s%s%s" %s' % (
+                self.clocks[position],
+                self.rests[position],
+                self.heads[position],
+                self.tails[position],
+            )
+        return self.others[position]
 
 
 class _Reader:
@@ -154,52 +253,67 @@ class _Reader:
         self.day_start: datetime.datetime | None = None
         self.last_seconds = -1
         self.number = 0
+        self.heads: dict[bytes, tuple | None] = {}
+        self.tails: dict[bytes, tuple | None] = {}
 
-    def block(self, block: bytes) -> Iterator[Event | Skipped]:
-        """Every line of ``block`` (no final newline). Event lines of a dated log are read by
-        one regular expression over the whole block (in C); others by ``careful``."""
-        summary = self.summary
-        clocks: dict[bytes, int] = {}
-        names: dict[bytes, str] = {}
-        kinds = _FAST_KINDS
-        seconds_table = _SECONDS
-        number = self.number
-        day, day_start, last_seconds = self.day, self.day_start, self.last_seconds
-        events = 0
-        for clock, daemon, keyword, feature, user, host, count, reason, other in _BLOCK_LINE.findall(block):
-            number += 1
-            if clock and day is not None:
-                seconds_of_day = clocks.get(clock)
-                if seconds_of_day is None:
-                    hours, minutes, seconds = clock.split(b":")
-                    seconds_of_day = clocks[clock] = int(hours) * 3600 + int(minutes) * 60 + int(seconds)
-                if seconds_of_day < last_seconds:
-                    day += _ONE_DAY
-                    day_start = None
-                if day_start is None:
-                    day_start = datetime.datetime.combine(day, datetime.time())
-                last_seconds = seconds_of_day
-                events += 1
-                yield Event(
-                    number,
-                    day_start + seconds_table[seconds_of_day],
-                    names.get(daemon) or names.setdefault(daemon, daemon.decode("utf-8", "replace")),
-                    kinds[keyword],
-                    names.get(feature) or names.setdefault(feature, feature.decode("utf-8", "replace")),
-                    names.get(user) or names.setdefault(user, user.decode("utf-8", "replace")),
-                    names.get(host) or names.setdefault(host, host.decode("utf-8", "replace")),
-                    int(count or 1),
-                    names.get(reason) or names.setdefault(reason, reason.decode("utf-8", "replace")),
-                )
+    def block(self, block: bytes) -> list[Event | Skipped]:
+        """Every line of ``block`` (no final newline), in order: plain event lines of a dated
+        log read column by column, any other line by ``careful``."""
+        with _collector_paused():
+            clocks, rests, heads, tails, others = zip(*_PIECES.findall(block), strict=True)
+            columns = _Columns(
+                clocks,
+                rests,
+                heads,
+                tails,
+                others,
+                list(map(_FAST_HOURS.get, clocks)),
+                list(map(_FAST_SECONDS.get, rests)),
+                _looked_up(self.heads, heads, _fast_head),
+                _looked_up(self.tails, tails, _fast_tail),
+            )
+            unusual = {*_positions(columns.hours, None), *_positions(columns.seconds, None)}
+            unusual.update(_positions(columns.whats, None), _positions(columns.whos, None))
+            items: list[Event | Skipped] = []
+            start = 0
+            for position in [*sorted(unusual), len(clocks)]:
+                if start < position:
+                    self._plain(items, columns, start, position)
+                if position < len(clocks):
+                    self._careful_at(items, columns, position)
+                start = position + 1
+        self.number += len(clocks)
+        return items
+
+    def _careful_at(self, items: list, columns: _Columns, position: int) -> None:
+        item = self.careful(self.number + position + 1, columns.line(position))
+        if item is not None:
+            items.append(item)
+
+    def _plain(self, items: list, columns: _Columns, start: int, end: int) -> None:
+        """Lines ``start:end`` of the block, each a plain event line: events, dated by the
+        reader's day and the clock going backwards (the next day)."""
+        if self.day is None:  # no date yet: the careful path reports each line
+            for position in range(start, end):
+                self._careful_at(items, columns, position)
+            return
+        seconds = list(map(_add, columns.hours[start:end], columns.seconds[start:end]))
+        backwards = list(map(operator.lt, seconds, [self.last_seconds, *seconds[:-1]]))
+        bounds = [0, *_positions(backwards, True), len(seconds)]
+        for index, (first, last) in enumerate(itertools.pairwise(bounds)):
+            if index:
+                self.day += _ONE_DAY
+                self.day_start = None
+            if first == last:
                 continue
-            # an event line before any date, or any other line
-            self.day, self.day_start, self.last_seconds, self.number = day, day_start, last_seconds, number
-            item = self.careful(number, _raw(clock, daemon, keyword, feature, user, host, other))
-            day, day_start, last_seconds = self.day, self.day_start, self.last_seconds
-            if item is not None:
-                yield item
-        self.day, self.day_start, self.last_seconds, self.number = day, day_start, last_seconds, number
-        summary.events += events
+            if self.day_start is None:
+                self.day_start = datetime.datetime.combine(self.day, datetime.time())
+            times = map(self.day_start.__add__, map(_SECONDS.__getitem__, seconds[first:last]))
+            numbers = range(self.number + start + first + 1, self.number + start + last + 1)
+            heads = map(_add, zip(numbers, times, strict=True), columns.whats[start + first : start + last])
+            items.extend(map(_MAKE_EVENT, map(_add, heads, columns.whos[start + first : start + last])))
+        self.last_seconds = seconds[-1]
+        self.summary.events += end - start
 
     def careful(self, number: int, raw: bytes) -> Event | Skipped | None:
         """One line that is not a plain event line of a dated log: a date line, an lmgrd start,
@@ -296,6 +410,11 @@ def parse_log(chunks: Iterable[bytes | str], summary: LogSummary | None = None) 
     before any line gave a date) and nothing for lmgrd/daemon chatter. An lmgrd ``started on``
     line yields a ``RESTART`` event: whatever was out is released then.
     """
+    return itertools.chain.from_iterable(parse_log_blocks(chunks, summary))
+
+
+def parse_log_blocks(chunks: Iterable[bytes | str], summary: LogSummary | None = None) -> Iterator[list]:
+    """``parse_log`` a block (about ``BLOCK_BYTES``) at a time: lists of its items in order."""
     summary = summary if summary is not None else LogSummary()
     reader = _Reader(summary)
     buffer: list[bytes] = []
@@ -319,16 +438,16 @@ def parse_log(chunks: Iterable[bytes | str], summary: LogSummary | None = None) 
             if size > BLOCK_BYTES:  # one line bigger than a block: not a log line
                 reader.number += 1
                 summary.skipped += 1
-                yield Skipped(reader.number, "line too long")
+                yield [Skipped(reader.number, "line too long")]
                 buffer, size, overlong = [], 0, True
             continue
-        yield from reader.block(block[:cut])
+        yield reader.block(block[:cut])
         buffer = [block[cut + 1 :]]
         size = len(buffer[0])
     if buffer:
         block = b"".join(buffer)
         if block:
-            yield from reader.block(block[:-1] if block.endswith(b"\n") else block)
+            yield reader.block(block[:-1] if block.endswith(b"\n") else block)
     summary.lines = reader.number
 
 
@@ -407,9 +526,14 @@ class Replay:
         self.denials: list[Denial] = []
         self.time: datetime.datetime | None = None
         self.keep_changes = False
+        # The per-feature totals of ``log_figures`` (license-seconds, a peak per day): they grow
+        # with the days of the log, and the rollups (``keep_changes``) do not need them.
+        self.keep_totals = True
 
     # -- integration
     def _advance(self, key: tuple[str, str], figures: FeatureFigures, time: datetime.datetime) -> None:
+        if not self.keep_totals:
+            return
         last = self.last_time.get(key)
         if last is not None and figures.out:
             figures.license_seconds += figures.out * int((time - last).total_seconds())
@@ -420,6 +544,8 @@ class Replay:
         self.last_time[key] = time
 
     def _touch_day(self, figures: FeatureFigures, day: datetime.date) -> None:
+        if not self.keep_totals:
+            return
         if figures.first_day is None:
             figures.first_day = day
         figures.last_day = day
@@ -431,9 +557,10 @@ class Replay:
         if self.keep_changes:
             self.changes.append(Change(time, key[0], key[1], figures.out, out))
         figures.out = out
-        figures.peak = max(figures.peak, out)
-        day = time.date()
-        figures.daily_peak[day] = max(figures.daily_peak.get(day, 0), out)
+        if self.keep_totals:
+            figures.peak = max(figures.peak, out)
+            day = time.date()
+            figures.daily_peak[day] = max(figures.daily_peak.get(day, 0), out)
 
     def _decide_denials(self, now: datetime.datetime | None) -> None:
         """Denials whose window has passed by ``now`` (all of them when None) are decided."""

@@ -11,6 +11,8 @@ checkout, every pending denial and every feature's last change) are handed out b
 from __future__ import annotations
 
 import datetime
+import json
+import zlib
 from collections import defaultdict
 from collections.abc import Iterator
 
@@ -40,10 +42,22 @@ def _hour(time: datetime.datetime) -> datetime.datetime:
     return time.replace(minute=0, second=0, microsecond=0)
 
 
+_EPOCH = datetime.datetime(1970, 1, 1)
+
+
+def _seconds(time: datetime.datetime | None) -> int | None:
+    return None if time is None else int((time - _EPOCH).total_seconds())
+
+
+def _time(seconds: int | None) -> datetime.datetime | None:
+    return None if seconds is None else _EPOCH + datetime.timedelta(seconds=seconds)
+
+
 class RollupBuilder:
     def __init__(self) -> None:
         self.replay = Replay()
         self.replay.keep_changes = True
+        self.replay.keep_totals = False
         self.hours: dict[HourKey, list[int]] = {}
         self.persons: dict[PersonKey, list[int]] = {}
         self.level: dict[tuple[str, str], tuple[datetime.datetime, int]] = {}  # licenses out since
@@ -148,6 +162,64 @@ class RollupBuilder:
             if level:
                 cutoff = min(cutoff, since)
         return cutoff
+
+    def cut(self) -> tuple[datetime.datetime, datetime.date] | None:
+        """The hour and day before which ``flush()`` has handed out every row (None: no event yet)."""
+        cutoff = self._cutoff()
+        return (_hour(cutoff), cutoff.date()) if cutoff is not None else None
+
+    # -- checkpoints: the whole state after some events, to go on from later (usage.services)
+    def state(self) -> bytes:
+        """Everything later events can change, compressed: licenses out per feature, open
+        checkouts, pending denials, queue entries and the rows not flushed yet. Only what the
+        rows depend on: the replay's own per-feature totals (``log_figures``) are not kept."""
+        replay = self.replay
+        data = {
+            "time": _seconds(replay.time),
+            "out": [[*key, figures.out] for key, figures in replay.features.items() if figures.out],
+            "holders": [
+                [*key, user, host, [[_seconds(start), count] for start, count in held]]
+                for key, holders in replay.holders.items()
+                for (user, host), held in holders.items()
+                if held
+            ],
+            "pending": [
+                [_seconds(time), daemon, feature, user, host, count, answered[0]]
+                for time, daemon, feature, user, host, count, answered in replay._pending
+            ],
+            "level": [[*key, _seconds(since), level] for key, (since, level) in self.level.items()],
+            "queued": [[*key, [_seconds(t) for t in times]] for key, times in self.queued.items() if times],
+            "hours": [[daemon, feature, _seconds(hour), row] for (daemon, feature, hour), row in self.hours.items()],
+            "persons": [
+                [daemon, feature, day.toordinal(), kind, name, row]
+                for (daemon, feature, day, kind, name), row in self.persons.items()
+            ],
+        }
+        return zlib.compress(json.dumps(data, separators=(",", ":")).encode())
+
+    @classmethod
+    def from_state(cls, state: bytes) -> RollupBuilder:
+        data = json.loads(zlib.decompress(state))
+        builder = cls()
+        replay = builder.replay
+        replay.time = _time(data["time"])
+        for daemon, feature, out in data["out"]:
+            replay.features[(daemon, feature)].out = out
+        for daemon, feature, user, host, held in data["holders"]:
+            replay.holders[(daemon, feature)][(user, host)] = [(_time(start), count) for start, count in held]
+        for time, daemon, feature, user, host, count, answered in data["pending"]:
+            entry = (_time(time), daemon, feature, user, host, count, [answered])
+            replay._pending.append(entry)
+            replay.pending_denials[(daemon, feature, user)].append(entry)
+        builder.level = {(daemon, feature): (_time(since), level) for daemon, feature, since, level in data["level"]}
+        for daemon, feature, user, times in data["queued"]:
+            builder.queued[(daemon, feature, user)] = [_time(t) for t in times]
+        builder.hours = {(daemon, feature, _time(hour)): row for daemon, feature, hour, row in data["hours"]}
+        builder.persons = {
+            (daemon, feature, datetime.date.fromordinal(day), kind, name): row
+            for daemon, feature, day, kind, name, row in data["persons"]
+        }
+        return builder
 
     def flush(self, *, final: bool = False) -> Flushed:
         """Rows that are final (every row when ``final``), removed from the builder."""

@@ -15,12 +15,12 @@ import hmac
 import logging
 import secrets
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Min, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -38,6 +38,7 @@ from .models import (
     Upload,
     UploadSource,
     UploadStatus,
+    UsageCheckpoint,
     UsageEvent,
     UsageHour,
     UsagePersonDay,
@@ -49,6 +50,7 @@ from .rollups import HOUR_FIELDS, RollupBuilder
 logger = logging.getLogger(__name__)
 
 BATCH = 5000
+BULK_BATCH = 50000
 SKIPPED_KEPT = 200  # line numbers and reasons kept per upload (the count is exact)
 MAX_FILES_PER_REQUEST = 10
 MAX_REQUEST_BYTES = 2 * 1024**3  # per request (several files); the web server may set less
@@ -187,7 +189,7 @@ def usage_upload_delete(*, customer: Customer, actor: User, upload: Upload) -> N
     )
     upload.delete()
     for server_name in sorted(servers):
-        usage_rollups_rebuild(customer=customer, server_name=server_name, since=since)
+        usage_rollups_rebuild(customer=customer, server_name=server_name, since=since, changed_from=first)
     _bump_data_version(customer)
     if path:
         transaction.on_commit(lambda: (upload_dir() / path).unlink(missing_ok=True))
@@ -306,14 +308,53 @@ def _insert_rows(table: str, columns: tuple[str, ...], rows: list[tuple], *, ski
         cursor.executemany(f"INSERT INTO {table} ({quoted}) VALUES ({placeholders}){conflict}", rows)  # noqa: S608
 
 
-def _ingest_log(upload: Upload, lines: Iterable[bytes | str], progress: _Progress) -> set[str]:
+def _event_rows(
+    upload: Upload, lines: Iterable[bytes | str], progress: _Progress, servers: dict[str, datetime.datetime]
+) -> Iterator[tuple]:
+    """The rows (``EVENT_COLUMNS``) of a log's events, keyed; skipped lines go to the progress
+    and each server's earliest event to ``servers`` (what the rollups are rebuilt from)."""
     customer = upload.customer
     pseudonymise = usage_settings_for(customer).pseudonymise_users
     server_name = upload.server_name
-    servers: set[str] = set()
-    batch: list[tuple] = []
     seen_in_second: dict[tuple, int] = {}
     second: datetime.datetime | None = None
+    for item in parsers.parse_log(_lines(lines, progress), progress.summary):
+        if isinstance(item, parsers.Skipped):
+            if len(progress.skipped) < SKIPPED_KEPT:
+                progress.skipped.append({"line": item.line, "reason": item.reason})
+            continue
+        name = server_name or progress.summary.server_host or ""
+        if pseudonymise and item.user:
+            item = item._replace(user=pseudonym(customer, item.user))
+        if item.time != second:
+            second, seen_in_second = item.time, {}
+        identity = (name, item.daemon, item.kind, item.feature, item.user, item.host, item.count)
+        occurrence = seen_in_second.get(identity, 0)
+        seen_in_second[identity] = occurrence + 1
+        if name not in servers or item.time < servers[name]:
+            servers[name] = item.time
+        yield (
+            customer.pk,
+            upload.pk,
+            name[:255],
+            item.daemon[:64],
+            KIND_VALUES[item.kind],
+            item.time.replace(tzinfo=datetime.UTC),
+            item.feature[:255],
+            item.user[:255],
+            item.host[:255],
+            min(item.count, 2**31 - 1),
+            occurrence,
+            event_key(name, item, occurrence),
+        )
+
+
+def _ingest_log(upload: Upload, lines: Iterable[bytes | str], progress: _Progress) -> dict[str, datetime.datetime]:
+    """Stores the events of a log that are not stored yet, a batch per transaction; returns
+    each server's earliest event in it."""
+    customer = upload.customer
+    servers: dict[str, datetime.datetime] = {}
+    batch: list[tuple] = []
     new = 0
 
     def write() -> None:
@@ -331,55 +372,17 @@ def _ingest_log(upload: Upload, lines: Iterable[bytes | str], progress: _Progres
         batch.clear()
         progress.save(events_new=new)
 
-    for item in parsers.parse_log(_lines(lines, progress), progress.summary):
-        if isinstance(item, parsers.Skipped):
-            if len(progress.skipped) < SKIPPED_KEPT:
-                progress.skipped.append({"line": item.line, "reason": item.reason})
-            continue
-        name = server_name or progress.summary.server_host or ""
-        if pseudonymise and item.user:
-            item = parsers.Event(
-                item.line,
-                item.time,
-                item.daemon,
-                item.kind,
-                item.feature,
-                pseudonym(customer, item.user),
-                item.host,
-                item.count,
-                item.reason,
-            )
-        if item.time != second:
-            second, seen_in_second = item.time, {}
-        identity = (name, item.daemon, item.kind, item.feature, item.user, item.host, item.count)
-        occurrence = seen_in_second.get(identity, 0)
-        seen_in_second[identity] = occurrence + 1
-        servers.add(name)
-        batch.append(
-            (
-                customer.pk,
-                upload.pk,
-                name[:255],
-                item.daemon[:64],
-                KIND_VALUES[item.kind],
-                item.time.replace(tzinfo=datetime.UTC),
-                item.feature[:255],
-                item.user[:255],
-                item.host[:255],
-                min(item.count, 2**31 - 1),
-                occurrence,
-                event_key(name, item, occurrence),
-            )
-        )
+    for row in _event_rows(upload, lines, progress, servers):
+        batch.append(row)
         if len(batch) >= BATCH:
             write()
     if batch:
         write()
     progress.save(events_new=new)
-    return servers
+    return {name: time.replace(tzinfo=datetime.UTC) for name, time in servers.items()}
 
 
-def _ingest_lmstat(upload: Upload, lines: Iterable[bytes | str], progress: _Progress) -> set[str]:
+def _ingest_lmstat(upload: Upload, lines: Iterable[bytes | str], progress: _Progress) -> dict[str, datetime.datetime]:
     result = parsers.parse_lmstat(_lines(lines, progress))
     taken = result.get("snapshot_time")
     server = result.get("server", {}).get("host", "") or upload.server_name
@@ -394,7 +397,7 @@ def _ingest_lmstat(upload: Upload, lines: Iterable[bytes | str], progress: _Prog
     if not result["features"]:
         progress.summary.skipped += 1
         progress.skipped.append({"line": 0, "reason": "no 'Users of FEATURE:' line found"})
-    return set()
+    return {}
 
 
 def usage_upload_ingest(*, upload_id: int) -> Upload | None:
@@ -419,13 +422,13 @@ def usage_upload_ingest(*, upload_id: int) -> Upload | None:
     except (parsers.UnreadableLog, OSError) as error:
         progress.save(status=UploadStatus.FAILED, error=str(error)[:255], finished_at=timezone.now())
         logger.info("usage upload %s unreadable: %s", upload.pk, error)
-        servers = set(UsageEvent.objects.filter(upload=upload).values_list("server_name", flat=True).distinct())
-        for server_name in servers:
-            usage_rollups_rebuild(customer=upload.customer, server_name=server_name)
+        stored = UsageEvent.objects.filter(upload=upload).values("server_name").annotate(first=Min("time"))
+        for row in stored.order_by("server_name"):
+            usage_rollups_rebuild(customer=upload.customer, server_name=row["server_name"], changed_from=row["first"])
         return upload
     with transaction.atomic():
-        for server_name in sorted(servers):
-            usage_rollups_rebuild(customer=upload.customer, server_name=server_name)
+        for server_name, first in sorted(servers.items()):
+            usage_rollups_rebuild(customer=upload.customer, server_name=server_name, changed_from=first)
         progress.summary.lines_seen = progress.summary.lines  # the last line may lack its newline
         progress.save(status=UploadStatus.DONE, finished_at=timezone.now(), lines_total=progress.summary.lines)
         _bump_data_version(upload.customer)
@@ -448,11 +451,50 @@ def usage_log_ingest_lines(
     progress = _Progress(upload)
     servers = _ingest_log(upload, lines, progress)
     with transaction.atomic():
-        for server in sorted(servers):
-            usage_rollups_rebuild(customer=customer, server_name=server)
+        for server, first in sorted(servers.items()):
+            usage_rollups_rebuild(customer=customer, server_name=server, changed_from=first)
         progress.summary.lines_seen = progress.summary.lines
         progress.save(status=UploadStatus.DONE, finished_at=timezone.now(), lines_total=progress.summary.lines)
         _bump_data_version(customer)
+    upload.refresh_from_db()
+    return upload
+
+
+@transaction.atomic
+def usage_log_bulk_load(*, customer: Customer, name: str, lines: Iterable[bytes | str], server_name: str) -> Upload:
+    """Generated lines (the benchmark's millions of events) for a server with no events yet:
+    ``COPY`` in batches of ``BULK_BATCH``, one transaction, without the upload's check for
+    events already stored (the unique key still refuses a duplicate, and then nothing is
+    kept), then the same rollup rebuild as an upload."""
+    if UsageEvent.objects.filter(customer=customer, server_name=server_name).exists():
+        raise PortalError(_("This server already has usage events."))
+    upload = Upload.objects.create(
+        customer=customer,
+        source=UploadSource.LOG,
+        name=name[:255],
+        server_name=server_name,
+        license_server_id=_server_for(customer, server_name),
+        status=UploadStatus.RUNNING,
+    )
+    progress = _Progress(upload)
+    servers: dict[str, datetime.datetime] = {}
+    batch: list[tuple] = []
+    new = 0
+    for row in _event_rows(upload, lines, progress, servers):
+        batch.append(row)
+        if len(batch) >= BULK_BATCH:
+            _insert_rows(UsageEvent._meta.db_table, EVENT_COLUMNS, batch)
+            new += len(batch)
+            batch.clear()
+    _insert_rows(UsageEvent._meta.db_table, EVENT_COLUMNS, batch)
+    new += len(batch)
+    for server, first in sorted(servers.items()):
+        usage_rollups_rebuild(customer=customer, server_name=server, changed_from=first)
+    progress.summary.lines_seen = progress.summary.lines
+    progress.save(
+        status=UploadStatus.DONE, finished_at=timezone.now(), lines_total=progress.summary.lines, events_new=new
+    )
+    _bump_data_version(customer)
     upload.refresh_from_db()
     return upload
 
@@ -467,10 +509,9 @@ def usage_uploads_pending_ids(*, older_than: datetime.timedelta = datetime.timed
 REPLAY_ORDER = ("time", "kind", "daemon", "feature", "user", "host", "occurrence")
 
 
-def _stored_events(customer: Customer, server_name: str) -> Iterator[parsers.Event]:
+def _stored_events(events: QuerySet) -> Iterator[parsers.Event]:
     rows = (
-        UsageEvent.objects.filter(customer=customer, server_name=server_name)
-        .order_by(*REPLAY_ORDER)
+        events.order_by(*REPLAY_ORDER)
         .values_list("time", "daemon", "kind", "feature", "user", "host", "count")
         .iterator(chunk_size=20000)
     )
@@ -486,20 +527,30 @@ def retention_watermark(customer: Customer, now: datetime.datetime | None = None
     return (now - datetime.timedelta(days=round(months * 30.44))).replace(minute=0, second=0, microsecond=0)
 
 
-def usage_rollups_rebuild(*, customer: Customer, server_name: str, since: datetime.datetime | None = None) -> int:
-    """Replaces the server's rollups from ``since`` (default: the retention watermark) with
-    those of its stored events. Older rollups stay: their raw events may have expired."""
-    since = since or retention_watermark(customer)
-    since = since.replace(minute=0, second=0, microsecond=0)
-    UsageHour.objects.filter(customer=customer, server_name=server_name, hour__gte=since).delete()
-    UsagePersonDay.objects.filter(customer=customer, server_name=server_name, day__gte=since.date()).delete()
+FLUSH_EVERY = 5000  # events between flushes of final rows: memory follows this, and what is open
+CHECKPOINT_RECENT_DAYS = 3  # a checkpoint at every midnight this close to the server's last event
+_DAY = datetime.timedelta(days=1)
+
+
+def _midnight(time: datetime.datetime) -> datetime.datetime:
+    return time.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _serialize_rebuild(customer: Customer, server_name: str) -> None:
+    """One rebuild of a server at a time (two ingests of the same server may finish together)."""
+    if connection.vendor == "postgresql":
+        key = int.from_bytes(
+            hashlib.blake2b(f"usage:{customer.pk}:{server_name}".encode(), digest_size=8).digest(), "big", signed=True
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def _rollup_writer(customer: Customer, server_name: str, since: datetime.datetime) -> Callable[[tuple], int]:
     naive_since = since.replace(tzinfo=None)
     license_server_id = _server_for(customer, server_name)
-    builder = RollupBuilder()
-    written = 0
 
-    def write(flushed: tuple[list, list]) -> None:
-        nonlocal written
+    def write(flushed: tuple[list, list]) -> int:
         hour_rows = [row for row in flushed[0] if row[0][2] >= naive_since]
         person_rows = [row for row in flushed[1] if row[0][2] >= naive_since.date()]
         _insert_rows(
@@ -526,14 +577,95 @@ def usage_rollups_rebuild(*, customer: Customer, server_name: str, since: dateti
                 for (daemon, feature, day, kind, name), values in person_rows
             ],
         )
-        written += len(hour_rows)
+        return len(hour_rows)
 
-    for event in _stored_events(customer, server_name):
-        builder.feed(event)
-        if builder.events % 50000 == 0:
-            write(builder.flush())
+    return write
+
+
+def usage_rollups_rebuild(
+    *,
+    customer: Customer,
+    server_name: str,
+    since: datetime.datetime | None = None,
+    changed_from: datetime.datetime | None = None,
+) -> int:
+    """Replaces the server's rollups from ``since`` (default: the retention watermark) with
+    those of its stored events. Older rollups stay: their raw events may have expired. Returns
+    the number of events replayed.
+
+    Incremental: when every event added or deleted since the last rebuild is at or after
+    ``changed_from``, the replay goes on from the latest checkpoint at or before it (the
+    replay's state after all earlier events, ``UsageCheckpoint``) and replaces only the rows
+    that were not final then; with no such checkpoint (or ``changed_from`` None) it replays
+    every event. Either way the rows are those a replay of all events gives (the property
+    ``tests/usage/test_store.py`` checks). Checkpoints after the starting point are dropped
+    and taken again on the way: at each midnight of the last ``CHECKPOINT_RECENT_DAYS`` days
+    of the server's events (where the agent's pushes land) and at each first of a month."""
+    since = (since or retention_watermark(customer)).replace(minute=0, second=0, microsecond=0)
+    _serialize_rebuild(customer, server_name)
+    checkpoints = UsageCheckpoint.objects.filter(customer=customer, server_name=server_name)
+    start = checkpoints.filter(time__lte=changed_from).order_by("-time").first() if changed_from else None
+    events = UsageEvent.objects.filter(customer=customer, server_name=server_name)
+    builder, hour_from, day_from = RollupBuilder(), since, since.date()
+    if start is None:
+        checkpoints.delete()
+    else:
+        checkpoints.filter(time__gt=start.time).delete()
+        builder = RollupBuilder.from_state(bytes(start.state))
+        hour_from = max(since, start.hour_cut or since)
+        day_from = max(since.date(), start.day_cut or since.date())
+        events = events.filter(time__gte=start.time)
+    UsageHour.objects.filter(customer=customer, server_name=server_name, hour__gte=hour_from).delete()
+    UsagePersonDay.objects.filter(customer=customer, server_name=server_name, day__gte=day_from).delete()
+    write = _rollup_writer(customer, server_name, since)
+    replayed = _replay(builder, events, start.time if start else None, write, customer, server_name)
     write(builder.flush(final=True))
-    return written
+    return replayed
+
+
+def _replay(
+    builder: RollupBuilder,
+    events: QuerySet,
+    start: datetime.datetime | None,
+    write: Callable[[tuple], int],
+    customer: Customer,
+    server_name: str,
+) -> int:
+    """Feeds ``events`` (those from the checkpoint at ``start``, or all) to the builder,
+    writing rows as they become final and taking checkpoints on the way; old ones pruned."""
+    last = events.order_by("-time").values_list("time", flat=True).first()
+    if last is None:
+        return 0
+    recent = _midnight(last.replace(tzinfo=None)) - datetime.timedelta(days=CHECKPOINT_RECENT_DAYS)
+    next_midnight = _midnight(start.replace(tzinfo=None)) + _DAY if start else None
+    replayed = 0
+    for event in _stored_events(events):
+        if next_midnight is None or event.time >= next_midnight:
+            midnight = _midnight(event.time)
+            if next_midnight is not None and (midnight >= recent or midnight.day == 1):
+                write(builder.flush())
+                _checkpoint(customer, server_name, midnight, builder)
+            next_midnight = midnight + _DAY
+        builder.feed(event)
+        replayed += 1
+        if replayed % FLUSH_EVERY == 0:
+            write(builder.flush())
+    UsageCheckpoint.objects.filter(
+        customer=customer, server_name=server_name, time__lt=recent.replace(tzinfo=datetime.UTC)
+    ).exclude(time__day=1).delete()
+    return replayed
+
+
+def _checkpoint(customer: Customer, server_name: str, midnight: datetime.datetime, builder: RollupBuilder) -> None:
+    cut = builder.cut()
+    UsageCheckpoint.objects.create(
+        customer=customer,
+        server_name=server_name,
+        time=midnight.replace(tzinfo=datetime.UTC),
+        hour_cut=cut[0].replace(tzinfo=datetime.UTC) if cut else None,
+        day_cut=cut[1] if cut else None,
+        state=builder.state(),
+    )
 
 
 # --- agent keys ----------------------------------------------------------------------------
@@ -669,6 +801,7 @@ def usage_retention_enforce(*, now: datetime.datetime | None = None) -> int:
         with transaction.atomic():
             count, _detail = UsageEvent.objects.filter(customer_id=customer_id, time__lt=cutoff).delete()
             UsageSnapshot.objects.filter(customer_id=customer_id, taken_at__lt=cutoff).delete()
+            UsageCheckpoint.objects.filter(customer_id=customer_id, time__lt=cutoff).delete()
             if count:
                 audit_record(
                     customer=Customer.objects.get(pk=customer_id),

@@ -14,7 +14,15 @@ from django.urls import reverse
 
 from accounts.models import AuditEvent, Customer, Invitation, Membership, Notification, User
 from accounts.roles import Role
-from tests.factories import CustomerFactory, InvitationFactory, MembershipFactory, UserFactory
+from tests.factories import (
+    AuditEventFactory,
+    CustomerFactory,
+    EmailAddressFactory,
+    InvitationFactory,
+    MembershipFactory,
+    NotificationFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -196,7 +204,7 @@ def test_invitation_add_cancel_and_resend_through_services(
 
 def test_audit_events_are_read_only_in_the_console(support, company) -> None:
     customer, _asc = company
-    event = AuditEvent.objects.create(customer=customer, action="membership.added", target="x@example.org")
+    event = AuditEventFactory(customer=customer, action="membership.added", target="x@example.org")
     assert support.get(reverse("admin:accounts_auditevent_changelist")).status_code == HTTPStatus.OK
     assert support.get(reverse("admin:accounts_auditevent_change", args=[event.pk])).status_code == HTTPStatus.OK
     assert support.get(reverse("admin:accounts_auditevent_add")).status_code == HTTPStatus.FORBIDDEN
@@ -217,7 +225,7 @@ def test_audit_events_are_read_only_in_the_console(support, company) -> None:
 
 def test_notifications_are_read_only_and_can_be_sent_now(support, company) -> None:
     customer, asc = company
-    note = Notification.objects.create(
+    note = NotificationFactory(
         customer=customer, event="user.added", recipients=[asc.email], subject="Hello", body_text="Body"
     )
     assert support.get(reverse("admin:accounts_notification_add")).status_code == HTTPStatus.FORBIDDEN
@@ -236,7 +244,7 @@ def test_notifications_are_read_only_and_can_be_sent_now(support, company) -> No
 def test_console_pages_render(name, support, company) -> None:
     customer, _asc = company
     InvitationFactory(customer=customer)
-    AuditEvent.objects.create(customer=customer, action="membership.added")
+    AuditEventFactory(customer=customer, action="membership.added")
     response = support.get(reverse(f"admin:accounts_{name}_changelist") + "?q=example")
     assert response.status_code == HTTPStatus.OK
 
@@ -254,10 +262,8 @@ def test_every_console_search_works(model_admin, support) -> None:
 def test_email_addresses_factors_and_sessions_are_look_only(support, company) -> None:
     """Linking trusts verified addresses: support cannot mark one verified (nor add one,
     nor touch second factors or sessions) behind the services' backs."""
-    from allauth.account.models import EmailAddress
-
     _customer, asc = company
-    address = EmailAddress.objects.create(user=asc, email="second@example.org", verified=False, primary=False)
+    address = EmailAddressFactory(user=asc, email="second@example.org", verified=False, primary=False)
     change = reverse("admin:account_emailaddress_change", args=[address.pk])
     assert support.get(change).status_code == HTTPStatus.OK  # can look
     response = support.post(change, {"user": asc.pk, "email": address.email, "verified": "on", "primary": ""})

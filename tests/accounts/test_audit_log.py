@@ -17,7 +17,7 @@ from accounts.models import AuditEvent
 from accounts.roles import Role
 from accounts.views import AUDIT_PAGE_SIZE
 from portal.csv import csv_safe
-from tests.factories import CustomerFactory
+from tests.factories import AuditEventFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def _event(
     denied=False,
     details=None,
 ) -> AuditEvent:
-    return AuditEvent.objects.create(
+    return AuditEventFactory(
         customer=customer,
         actor_email=actor,
         action=action,

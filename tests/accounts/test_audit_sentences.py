@@ -15,7 +15,7 @@ from accounts.audit_text import ATTEMPT_OF, AUDIT_ACTION_LABELS, audit_kind, aud
 from accounts.models import AuditEvent
 from accounts.roles import Role
 from tests.activations.helpers import activate, flex_customer, setup_server
-from tests.factories import LicenseServerFactory
+from tests.factories import AuditEventFactory, LicenseServerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -73,9 +73,9 @@ def test_the_filter_lists_each_kind_once_and_matches_attempts_and_outcomes(membe
     customer = flex_customer()
     client = member_client(role=Role.ASC, customer=customer)
     server = LicenseServerFactory(customer=customer)
-    AuditEvent.objects.create(customer=customer, action="server.change", target=server.name, denied=True)
-    AuditEvent.objects.create(customer=customer, action="server.changed", target=server.name)
-    AuditEvent.objects.create(customer=customer, action="membership.add", target="x@example.org", denied=True)
+    AuditEventFactory(customer=customer, action="server.change", target=server.name, denied=True)
+    AuditEventFactory(customer=customer, action="server.changed", target=server.name)
+    AuditEventFactory(customer=customer, action="membership.add", target="x@example.org", denied=True)
     response = client.get(reverse("audit:list", args=[customer.number]))
     choices = response.context["form"].fields["action"].choices
     values = [value for value, _label in choices]

@@ -17,7 +17,7 @@ from accounts.models import AuditEvent, Invitation, Membership, User
 from accounts.roles import Role
 from accounts.services import asc_designate, invitation_accept, invitation_decline, invitations_accept_for_address
 from portal.errors import PortalError
-from tests.factories import PASSWORD, CustomerFactory, InvitationFactory, UserFactory
+from tests.factories import PASSWORD, CustomerFactory, InvitationFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -170,7 +170,7 @@ def test_asc_designation_by_support_gives_access_once_the_address_is_proven(staf
 def test_asc_designation_promotes_an_existing_member(staff_user) -> None:
     customer = CustomerFactory()
     user = UserFactory(email="promote@buyer.example")
-    Membership.objects.create(user=user, customer=customer, role=Role.VIEWER)
+    MembershipFactory(user=user, customer=customer, role=Role.VIEWER)
     asc_designate(customer=customer, actor=staff_user, email="promote@buyer.example")
     assert Membership.objects.get(user=user, customer=customer).role == Role.ASC
 

@@ -15,7 +15,7 @@ from accounts.roles import Role
 from accounts.services import membership_add
 from accounts.tasks import notifications_send_pending
 from tests.celery_broker import broker
-from tests.factories import CustomerFactory, MembershipFactory, UserFactory
+from tests.factories import CustomerFactory, MembershipFactory, NotificationFactory, UserFactory
 from tests.flaky_email import FlakyEmailBackend
 
 
@@ -89,7 +89,7 @@ def test_broker_outage_loses_nothing(company, settings) -> None:
 
 @pytest.mark.django_db
 def test_send_is_idempotent() -> None:
-    note = Notification.objects.create(event="test", recipients=["a@example.org"], subject="s", body_text="b")
+    note = NotificationFactory(recipients=["a@example.org"])
     assert notification_send(notification_id=note.pk) is True
     assert notification_send(notification_id=note.pk) is False
     assert len(mail.outbox) == 1
@@ -98,12 +98,9 @@ def test_send_is_idempotent() -> None:
 @pytest.mark.django_db
 def test_sweep_leaves_fresh_notifications_to_their_own_task(settings) -> None:
     settings.PORTAL_NOTIFICATION_SWEEP_AFTER = timedelta(minutes=5)
-    Notification.objects.create(event="test", recipients=["a@example.org"], subject="s", body_text="b")
-    old = Notification.objects.create(
-        event="test",
+    NotificationFactory(recipients=["a@example.org"])
+    old = NotificationFactory(
         recipients=["b@example.org"],
-        subject="s",
-        body_text="b",
         created_at=timezone.now() - timedelta(minutes=10),
     )
     assert notifications_send_pending() == 1

@@ -82,21 +82,15 @@ def _check_invariants(line: Entitlement) -> None:
     assert total == line.activated <= line.quantity
 
 
-@pytest.mark.django_db(transaction=True)
-def test_threads_and_processes_never_oversubscribe() -> None:
-    customer = CustomerFactory(flexnet_managed=True)
-    line = EntitlementFactory(customer=customer, product=ProductFactory(feature="ansys"), quantity=QUANTITY)
-    staff = UserFactory(is_staff=True)
-    thread_servers = [LicenseServerFactory(customer=customer) for _ in range(THREADS)]
-    process_servers = [LicenseServerFactory(customer=customer) for _ in range(PROCESSES * 2)]
-
+def _processes(line: Entitlement, staff, servers) -> list[subprocess.Popen]:
+    """PROCESSES Python processes, each activating one license of the line on two servers."""
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
         "DJANGO_SETTINGS_MODULE": "portal.settings.test",
         "PYTHONPATH": str(ROOT),
     }
-    processes = [
+    return [
         subprocess.Popen(
             [
                 sys.executable,
@@ -104,7 +98,7 @@ def test_threads_and_processes_never_oversubscribe() -> None:
                 SCRIPT,
                 str(line.pk),
                 str(staff.pk),
-                ",".join(str(s.pk) for s in process_servers[i * 2 : (i + 1) * 2]),
+                ",".join(str(s.pk) for s in servers[i * 2 : (i + 1) * 2]),
             ],
             cwd=ROOT,
             env=env,
@@ -114,6 +108,10 @@ def test_threads_and_processes_never_oversubscribe() -> None:
         )
         for i in range(PROCESSES)
     ]
+
+
+def _threads(line: Entitlement, staff, servers) -> list[str]:
+    """One thread per server, all released at once, each activating one license of the line."""
     barrier = threading.Barrier(THREADS)
 
     def worker(server):
@@ -121,13 +119,28 @@ def test_threads_and_processes_never_oversubscribe() -> None:
         return _activate_one(server, staff, line.pk)
 
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        thread_results = list(pool.map(lambda s: _run(worker, s), thread_servers))
-    process_results = []
+        return list(pool.map(lambda s: _run(worker, s), servers))
+
+
+def _outcomes(processes: list[subprocess.Popen]) -> list[str]:
+    results = []
     for process in processes:
         out, err = process.communicate(timeout=120)
         assert process.returncode == 0, err
-        process_results += out.split("\n")
-    results = thread_results + [r for r in process_results if r]
+        results += out.split("\n")
+    return [r for r in results if r]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_and_processes_never_oversubscribe() -> None:
+    customer = CustomerFactory(flexnet_managed=True)
+    line = EntitlementFactory(customer=customer, product=ProductFactory(feature="ansys"), quantity=QUANTITY)
+    staff = UserFactory(is_staff=True)
+    thread_servers = [LicenseServerFactory(customer=customer) for _ in range(THREADS)]
+    process_servers = [LicenseServerFactory(customer=customer) for _ in range(PROCESSES * 2)]
+
+    processes = _processes(line, staff, process_servers)
+    results = _threads(line, staff, thread_servers) + _outcomes(processes)
     assert len(results) == THREADS + PROCESSES * 2
     assert results.count("OK") == QUANTITY
     losers = [r for r in results if r != "OK"]

@@ -38,6 +38,7 @@ from portal.errors import AccessDenied, PortalError
 from portal.urls import urlpatterns as portal_urlpatterns
 from tests.activations.helpers import activate, flex_customer, setup_server
 from tests.factories import (
+    ActivationFactory,
     CustomerFactory,
     EntitlementFactory,
     LicenseServerFactory,
@@ -103,6 +104,16 @@ def _apply(client, data, deliver="download"):
 # --- Activate -------------------------------------------------------------------------------
 
 
+def _assert_downloaded_with_4_borrowable(response, asc) -> None:
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Disposition"].startswith("attachment")
+    parsed = license_parse(response.content.decode())
+    (feature,) = [f for f in parsed.features if f.name == asc.line.product.feature]
+    assert feature.count == 4
+    assert feature.attribute("BORROW").value == "720"
+    assert feature.attribute("VENDOR_STRING").value == f"customer:{int(asc.customer.number):08d}"
+
+
 @pytest.mark.django_db
 def test_activate_review_and_save_and_download(asc, django_capture_on_commit_callbacks) -> None:
     line = asc.line
@@ -118,14 +129,7 @@ def test_activate_review_and_save_and_download(asc, django_capture_on_commit_cal
     assert not Activation.objects.exists()  # review saves nothing
     with django_capture_on_commit_callbacks(execute=True):
         response = _apply(asc, _apply_data(review))
-    assert response.status_code == HTTPStatus.OK
-    assert response["Content-Disposition"].startswith("attachment")
-    content = response.content.decode()
-    parsed = license_parse(content)
-    (feature,) = [f for f in parsed.features if f.name == line.product.feature]
-    assert feature.count == 4
-    assert feature.attribute("BORROW").value == "720"
-    assert feature.attribute("VENDOR_STRING").value == f"customer:{int(asc.customer.number):08d}"
+    _assert_downloaded_with_4_borrowable(response, asc)
     line.refresh_from_db()
     assert line.activated == 4
     assert AuditEvent.objects.filter(customer=asc.customer, action="activation.changed").count() == 1
@@ -272,8 +276,7 @@ def test_expired_lines_cannot_be_newly_activated_but_can_be_returned(asc) -> Non
     with pytest.raises(ActivationConflict, match=future.line_id):
         activate(asc.server, staff, {future.pk: 1})
     # An activation made before it expired can be lowered.
-    Activation.objects.create(server=asc.server, entitlement=expired, quantity=3)
-    Entitlement.objects.filter(pk=expired.pk).update(activated=3)
+    ActivationFactory(server=asc.server, entitlement=expired, quantity=3)  # keeps activated in step
     activate(asc.server, staff, {expired.pk: 1})
     expired.refresh_from_db()
     assert expired.activated == 1

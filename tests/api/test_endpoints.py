@@ -133,6 +133,22 @@ def test_server_lifecycle_create_change_return_retire(api_client, staff_user) ->
     customer = flex_customer("1001234")
     line = Entitlement.objects.get(customer=customer)
     client = api_client(role=Role.ADMINISTRATOR, customer=customer)
+    sid = _server_created_and_renamed(client, customer)
+    _server_planned_and_applied(client, customer, sid, line)
+    _server_returned_and_retired(client, customer, sid)
+    # The label and the host ID are free again.
+    again = client.post(
+        _url(customer, "servers/"),
+        {
+            "name": "lic-renamed",
+            "hosts": [{"host_name": "h", "hostid_type": "ETHER", "host_id": "0011223344AA"}],
+        },
+        content_type="application/json",
+    )
+    assert again.status_code == HTTPStatus.CREATED
+
+
+def _server_created_and_renamed(client, customer) -> int:
     created = client.post(
         _url(customer, "servers/"),
         {
@@ -151,6 +167,10 @@ def test_server_lifecycle_create_change_return_retire(api_client, staff_user) ->
         content_type="application/json",
     )
     assert changed.json()["name"] == "lic-renamed"
+    return sid
+
+
+def _server_planned_and_applied(client, customer, sid: int, line) -> None:
     plan = client.post(
         _url(customer, f"servers/{sid}/activations/plan"),
         {"lines": [{"entitlement_id": line.pk, "quantity": 2}]},
@@ -167,6 +187,9 @@ def test_server_lifecycle_create_change_return_retire(api_client, staff_user) ->
     )
     assert applied.status_code == HTTPStatus.OK, applied.content
     assert applied.json()["license_file_version"] == 1
+
+
+def _server_returned_and_retired(client, customer, sid: int) -> None:
     refused = client.post(_url(customer, f"servers/{sid}/retire"))
     assert refused.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
     assert refused.json()["code"] == "rejected"
@@ -176,16 +199,6 @@ def test_server_lifecycle_create_change_return_retire(api_client, staff_user) ->
     assert client.get(_url(customer, f"servers/{sid}")).status_code == HTTPStatus.NOT_FOUND
     assert AuditEvent.objects.filter(action="server.retired", target="lic-renamed").exists()
     assert LicenseFile.objects.filter(server_id=sid).count() == 2
-    # The label and the host ID are free again.
-    again = client.post(
-        _url(customer, "servers/"),
-        {
-            "name": "lic-renamed",
-            "hosts": [{"host_name": "h", "hostid_type": "ETHER", "host_id": "0011223344AA"}],
-        },
-        content_type="application/json",
-    )
-    assert again.status_code == HTTPStatus.CREATED
 
 
 def test_apply_with_the_same_idempotency_key_applies_once(api_client) -> None:

@@ -101,6 +101,25 @@ def test_import_preview_then_apply_then_plan_changed(api_client, own) -> None:
 def test_groups_members_and_seats(api_client, own, staff_user, django_capture_on_commit_callbacks) -> None:
     MembershipFactory(customer=own.customer, role=Role.ASC, user=UserFactory(email="asc@1001234.example"))
     client = api_client(role=Role.ADMINISTRATOR, customer=own.customer)
+    group = _group_created(client, own, django_capture_on_commit_callbacks)
+    gurl = _url(own, f"shared-web/groups/{group['id']}")
+    _group_members_set(client, own, gurl, staff_user)
+    _group_seats_reserved(client, own, gurl, group)
+    _group_renamed_and_deleted(client, own, gurl, group)
+    actions = list(
+        AuditEvent.objects.filter(action__startswith="shared_web.group", actor=client.user)
+        .order_by("pk")
+        .values_list("action", flat=True)
+    )
+    assert actions == [
+        "shared_web.group_created",
+        "shared_web.group_members_changed",
+        "shared_web.group_renamed",
+        "shared_web.group_deleted",
+    ]
+
+
+def _group_created(client, own, django_capture_on_commit_callbacks) -> dict:
     with django_capture_on_commit_callbacks(execute=True):
         created = _json(client, "post", _url(own, "shared-web/groups/"), {"name": "Design"})
     assert created.status_code == HTTPStatus.CREATED, created.content
@@ -109,14 +128,18 @@ def test_groups_members_and_seats(api_client, own, staff_user, django_capture_on
     assert any("asc@1001234.example" in m.to for m in mail.outbox)  # the ASC is told, as from the page
     dup = _json(client, "post", _url(own, "shared-web/groups/"), {"name": "design"})
     assert dup.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    return group
 
-    gurl = _url(own, f"shared-web/groups/{group['id']}")
+
+def _group_members_set(client, own, gurl: str, staff_user) -> None:
     members = _json(client, "put", gurl + "/members", {"member_ids": [own.shared_web_user.pk]})
     assert members.json()["member_ids"] == [own.shared_web_user.pk]
     foreign = SharedWebUser.objects.create(customer=objects("2005678", staff_user).customer, email="x@other.example")
     refused = _json(client, "put", gurl + "/members", {"member_ids": [foreign.pk]})
     assert refused.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
 
+
+def _group_seats_reserved(client, own, gurl: str, group: dict) -> None:
     line = own.shared_web_line
     seats = _json(client, "put", gurl + f"/seats/{line.pk}", {"seats": 2})
     assert seats.json() == {"seats": 2}
@@ -140,6 +163,9 @@ def test_groups_members_and_seats(api_client, own, staff_user, django_capture_on
     ]
     assert client.get(gurl).json()["seats"] == [{"entitlement_id": line.pk, "line_id": line.line_id, "seats": 2}]
 
+
+def _group_renamed_and_deleted(client, own, gurl: str, group: dict) -> None:
+    line = own.shared_web_line
     assert _json(client, "patch", gurl, {"name": "Design team"}).json()["name"] == "Design team"
     assert client.delete(gurl).status_code == HTTPStatus.NO_CONTENT
     assert not SharedWebGroup.objects.filter(pk=group["id"]).exists()
@@ -147,17 +173,6 @@ def test_groups_members_and_seats(api_client, own, staff_user, django_capture_on
     line.refresh_from_db()
     assert line.activated == 0
     assert client.get(gurl).status_code == HTTPStatus.NOT_FOUND
-    actions = list(
-        AuditEvent.objects.filter(action__startswith="shared_web.group", actor=client.user)
-        .order_by("pk")
-        .values_list("action", flat=True)
-    )
-    assert actions == [
-        "shared_web.group_created",
-        "shared_web.group_members_changed",
-        "shared_web.group_renamed",
-        "shared_web.group_deleted",
-    ]
 
 
 def test_elastic_budget_and_pin(api_client, own) -> None:
@@ -222,18 +237,29 @@ def test_adding_a_member_always_invites_and_reveals_no_account(
             assert response.status_code == HTTPStatus.CREATED, response.content
             answers[email] = response.json()
     a, b = answers["has-account@example.org"], answers["no-account@example.org"]
-    assert set(a) == set(b) == {"outcome", "id", "invitation"}
-    assert a["outcome"] == b["outcome"] == "invited"
-    assert set(a["invitation"]) == set(b["invitation"])
-    assert (a["invitation"]["email"], a["invitation"]["role"]) == ("has-account@example.org", "viewer")
-    assert a["id"] == a["invitation"]["id"]
+    _assert_the_same_answer_for_both(a, b)
     # Nobody joined without accepting; both addresses got the invitation email.
     assert not Membership.objects.filter(customer=own.customer, user=existing).exists()
     invited = {m.to[0] for m in mail.outbox if m.to[0] in answers}
     assert invited == set(answers)
     listed = admin.get(_url(own, "invitations/")).json()["results"]
     assert {i["id"]: i for i in listed}[a["id"]] == a["invitation"]
-    # Resend and cancel, as the users page offers.
+    _assert_resend_and_cancel_as_the_users_page(admin, own, a, b)
+    # Inviting the same address again is refused, the same way for both.
+    again = _json(admin, "post", _url(own, "members/"), {"email": "no-account@example.org", "role": "viewer"})
+    assert again.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert again.json()["field"] == "email"
+
+
+def _assert_the_same_answer_for_both(a: dict, b: dict) -> None:
+    assert set(a) == set(b) == {"outcome", "id", "invitation"}
+    assert a["outcome"] == b["outcome"] == "invited"
+    assert set(a["invitation"]) == set(b["invitation"])
+    assert (a["invitation"]["email"], a["invitation"]["role"]) == ("has-account@example.org", "viewer")
+    assert a["id"] == a["invitation"]["id"]
+
+
+def _assert_resend_and_cancel_as_the_users_page(admin, own, a: dict, b: dict) -> None:
     too_soon = admin.post(_url(own, f"invitations/{b['id']}/resend"))
     assert too_soon.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
     assert "less than a minute ago" in too_soon.json()["detail"]
@@ -244,10 +270,6 @@ def test_adding_a_member_always_invites_and_reveals_no_account(
     assert {"invitation.created", "invitation.resent", "invitation.cancelled"} <= set(
         AuditEvent.objects.filter(customer=own.customer).values_list("action", flat=True)
     )
-    # Inviting the same address again is refused, the same way for both.
-    again = _json(admin, "post", _url(own, "members/"), {"email": "no-account@example.org", "role": "viewer"})
-    assert again.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
-    assert again.json()["field"] == "email"
 
 
 def test_a_member_cannot_invite_an_asc(api_client, own) -> None:

@@ -100,12 +100,26 @@ def test_retries_with_backoff_then_exactly_once(setup, receiver, django_capture_
     with django_capture_on_commit_callbacks(execute=True):
         _member_event(customer, admin)
     delivery = WebhookDelivery.objects.get(event_type="member.role_changed")
+    _assert_failed_once_and_backed_off(delivery)
+    _assert_delivered_on_the_third_attempt_with_one_id(delivery, receiver)
+    # "Send again" repeats the same id: the receiver drops the duplicate.
+    with django_capture_on_commit_callbacks(execute=True):
+        webhook_delivery_resend(delivery=delivery, actor=_asc)
+    assert len(receiver.requests) == 4
+    assert list(receiver.processed) == [delivery.message_id]
+    assert AuditEvent.objects.filter(action="webhook.resent").exists()
+
+
+def _assert_failed_once_and_backed_off(delivery: WebhookDelivery) -> None:
     assert delivery.status == "pending"
     assert delivery.attempts == 1
     assert delivery.last_status == HTTPStatus.INTERNAL_SERVER_ERROR
     assert delivery.next_attempt_at > timezone.now() + datetime.timedelta(seconds=20)
     # Not due yet: the sweep leaves it alone.
     assert webhook_deliveries_send_due() == 0
+
+
+def _assert_delivered_on_the_third_attempt_with_one_id(delivery: WebhookDelivery, receiver) -> None:
     _make_due()
     assert webhook_deliveries_send_due() == 0  # second failure
     _make_due()
@@ -117,12 +131,6 @@ def test_retries_with_backoff_then_exactly_once(setup, receiver, django_capture_
     assert ids == {delivery.message_id}  # every attempt carries the same id
     assert len(receiver.requests) == 3
     assert list(receiver.processed) == [delivery.message_id]
-    # "Send again" repeats the same id: the receiver drops the duplicate.
-    with django_capture_on_commit_callbacks(execute=True):
-        webhook_delivery_resend(delivery=delivery, actor=_asc)
-    assert len(receiver.requests) == 4
-    assert list(receiver.processed) == [delivery.message_id]
-    assert AuditEvent.objects.filter(action="webhook.resent").exists()
 
 
 def test_no_loss_when_the_broker_is_down(setup, receiver, monkeypatch, django_capture_on_commit_callbacks) -> None:

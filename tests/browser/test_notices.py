@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from accounts.roles import Role
@@ -21,7 +22,7 @@ def asc(transactional_db):
     customer = CustomerFactory(number="6600001", name="Bell Test Ltd.")
     membership = MembershipFactory(customer=customer, role=Role.ASC)
     product = ProductFactory(feature="bell_prod", name="Bell Product")
-    today = datetime.date.today()
+    today = timezone.localdate()
     for i, days in enumerate((20, 75, 200)):
         EntitlementFactory(
             customer=customer,

@@ -104,35 +104,36 @@ def _links(page: Page, selector: str) -> list[str]:
     )
 
 
-@pytest.mark.parametrize("role", list(ROLES))
-def test_every_page_passes_axe(
-    demo, page: Page, page_errors, login, axe_check, buttons_contrast_check, screenshot, role: str
-) -> None:
-    page_errors.ignore("403")  # pages the role may not use answer with the (checked) 403 page
-    login(page, ROLES[role], PASSWORD)
+def _urls_seen_by(page: Page, demo: dict[str, str]) -> list[str]:
+    """The links of the navigation, header and breadcrumbs, the customer routes, the demo
+    objects' pages and the account pages, each once."""
     page.goto(f"/c/{CUSTOMER}/")
     urls = [*_links(page, "nav.customer-nav a"), *_links(page, "header a"), *_links(page, ".breadcrumbs a")]
     urls += [*_customer_routes(), *demo.values(), *ACCOUNT_PAGES]
-    checked: dict[str, int] = {}
-    for url in dict.fromkeys(urls):
-        if url.endswith(NOT_PAGES) or url in checked:
-            continue
-        if page.request.get(url, max_redirects=0).status == HTTPStatus.METHOD_NOT_ALLOWED:
-            continue  # POST-only endpoint (its form lives on another page); Chromium shows no page
-        response = page.goto(url)
-        assert response is not None, url
-        status = response.status
-        assert status in (HTTPStatus.OK, HTTPStatus.FORBIDDEN), f"{role}: {url} answered {status}"
-        expect(page.locator("main h1").first).to_be_visible()
-        axe_check(page)
-        if role == "asc":  # the role that sees every button: each one at rest and hovered
-            buttons_contrast_check(page)
-        checked[url] = status
-        if role == "asc" and url in (demo["server"], demo["diff"], demo["file"]):
-            screenshot(
-                page, {demo["server"]: "server-detail-asc", demo["diff"]: "file-diff", demo["file"]: "file-detail"}[url]
-            )
-    # The walk really covered the sections (and the role decides what is refused).
+    return list(dict.fromkeys(urls))
+
+
+def _check_page(page: Page, url: str, role: str, demo: dict[str, str], axe_check, buttons_contrast_check, screenshot):
+    """Opens one page and checks it with axe (and, for the ASC, every button's contrast).
+    Returns its status, or None for a POST-only endpoint."""
+    if page.request.get(url, max_redirects=0).status == HTTPStatus.METHOD_NOT_ALLOWED:
+        return None  # POST-only endpoint (its form lives on another page); Chromium shows no page
+    response = page.goto(url)
+    assert response is not None, url
+    status = response.status
+    assert status in (HTTPStatus.OK, HTTPStatus.FORBIDDEN), f"{role}: {url} answered {status}"
+    expect(page.locator("main h1").first).to_be_visible()
+    axe_check(page)
+    if role == "asc":  # the role that sees every button: each one at rest and hovered
+        buttons_contrast_check(page)
+        shots = {demo["server"]: "server-detail-asc", demo["diff"]: "file-diff", demo["file"]: "file-detail"}
+        if url in shots:
+            screenshot(page, shots[url])
+    return status
+
+
+def _assert_sections_covered_and_refused_by_role(checked: dict[str, int], role: str, demo: dict[str, str]) -> None:
+    """The walk really covered the sections (and the role decides what is refused)."""
     for must in ("/entitlements/", "/activations/", "/users/", "/settings/", "/audit/", demo["server"]):
         assert any(must in url and status == HTTPStatus.OK for url, status in checked.items()), (must, checked)
     refused = {url for url, status in checked.items() if status == HTTPStatus.FORBIDDEN}
@@ -141,6 +142,22 @@ def test_every_page_passes_axe(
         assert demo["rehost"] in refused
     else:
         assert not refused & {demo["activate"], demo["rehost"], demo["edit"]}, refused
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+def test_every_page_passes_axe(
+    demo, page: Page, page_errors, login, axe_check, buttons_contrast_check, screenshot, role: str
+) -> None:
+    page_errors.ignore("403")  # pages the role may not use answer with the (checked) 403 page
+    login(page, ROLES[role], PASSWORD)
+    checked: dict[str, int] = {}
+    for url in _urls_seen_by(page, demo):
+        if url.endswith(NOT_PAGES) or url in checked:
+            continue
+        status = _check_page(page, url, role, demo, axe_check, buttons_contrast_check, screenshot)
+        if status is not None:
+            checked[url] = status
+    _assert_sections_covered_and_refused_by_role(checked, role, demo)
     if role == "asc":
         page.goto(f"/c/{CUSTOMER}/settings/")
         screenshot(page, "settings.png")

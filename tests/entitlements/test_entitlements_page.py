@@ -20,6 +20,7 @@ from portal.csv import csv_safe
 from tests.factories import (
     ActivationFactory,
     CustomerFactory,
+    ElasticUsageFactory,
     EntitlementFactory,
     LicenseServerFactory,
     ProductFactory,
@@ -188,7 +189,7 @@ def test_each_line_is_shown_in_its_own_unit_and_elastic_agrees_with_settings(mem
     from django.utils import timezone
 
     from entitlements.licensing.selectors import elastic_summary
-    from entitlements.models import ElasticUsage, LicensingModel
+    from entitlements.models import LicensingModel
     from tests.factories import EntitlementFactory, ProductFactory
 
     customer = CustomerFactory()
@@ -211,16 +212,7 @@ def test_each_line_is_shown_in_its_own_unit_and_elastic_agrees_with_settings(mem
     assert "5 reserved" in html
     # A usage import refreshes the cached page: the same figures as the Elastic page.
     started = timezone.now() - dt.timedelta(days=1)
-    ElasticUsage.objects.create(
-        customer=customer,
-        transaction_id="t1",
-        started_at=started,
-        ended_at=started,
-        product=elastic,
-        count=1,
-        hours=1,
-        cost=1234,
-    )
+    ElasticUsageFactory(customer=customer, transaction_id="t1", started_at=started, product=elastic, hours=1, cost=1234)
     html = client.get(url).content.decode()
     summary = elastic_summary(customer=customer, account=None)
     assert summary.consumed == 1234

@@ -47,6 +47,51 @@ def _all_sent() -> bool:
     return not Notification.objects.filter(sent_at__isnull=True).exists()
 
 
+def _kill_the_worker_while_it_sends(sink: SmtpSink, redis_url: str, first_day: datetime.date) -> None:
+    worker = _worker(database=_database_url(), redis_url=redis_url, smtp_port=sink.port)
+    try:
+        with _day(first_day):
+            notices_daily_run()
+        assert sink.state.stalled.wait(60), "the worker never reached the SMTP server"
+        os.killpg(worker.pid, signal.SIGKILL)  # killed in the middle of sending a reminder
+        worker.wait(10)
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+    sink.state.release.set()
+
+
+def _walk_with_a_fresh_worker(sink: SmtpSink, redis_url: str, days: list[datetime.date], queued: int) -> None:
+    worker = _worker(database=_database_url(), redis_url=redis_url, smtp_port=sink.port)
+    try:
+        for day in days:
+            with _day(day, hour=7):
+                # Beat fires again (restarted) the same day: nothing new is queued.
+                notices_daily_run()
+                notices_daily_run()
+                if day == days[0]:
+                    assert Notification.objects.count() == queued
+                notifications_send_pending()  # what beat's outbox sweep does
+            assert _wait(_all_sent, 60), f"unsent on {day}"
+        time.sleep(1)  # give any duplicate a chance to arrive before counting
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+
+
+def _assert_one_email_per_date_in_the_readers_language(sink: SmtpSink, asc, admin, reseller_email: str) -> None:
+    customer_mail = {address: sink.messages_to(address) for address in (asc.email, admin.email)}
+    for address, messages in customer_mail.items():
+        assert len(messages) == len(REMINDER_STEPS), (address, [_subject(m) for m in messages])
+        assert len({email.message_from_bytes(m)["Message-ID"] for m in messages}) == len(REMINDER_STEPS)
+    assert DigestEmail.objects.filter(user=asc).count() == len(REMINDER_STEPS)
+    with translation.override("tr"):
+        turkish = translation.gettext("Renewals and expiry reminders")
+    assert all(_subject(m).startswith(turkish) for m in customer_mail[asc.email])
+    assert all(_subject(m).startswith("Renewals and expiry reminders") for m in customer_mail[admin.email])
+    assert len(sink.messages_to(reseller_email)) >= 1
+
+
 def test_reminder_walk_survives_a_killed_worker_and_beat_restarts(own_redis, settings) -> None:  # noqa: F811
     customer = CustomerFactory()
     asc = MembershipFactory(customer=customer, role=Role.ASC, user=UserFactory(language="tr")).user
@@ -66,43 +111,8 @@ def test_reminder_walk_survives_a_killed_worker_and_beat_restarts(own_redis, set
     days = [END - datetime.timedelta(days=step) for step in REMINDER_STEPS]
     with SmtpSink(stall_first=True) as sink, broker(own_redis.url):
         settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
-        worker = _worker(database=_database_url(), redis_url=own_redis.url, smtp_port=sink.port)
-        try:
-            with _day(days[0]):
-                notices_daily_run()
-            assert sink.state.stalled.wait(60), "the worker never reached the SMTP server"
-            os.killpg(worker.pid, signal.SIGKILL)  # killed in the middle of sending a reminder
-            worker.wait(10)
-        finally:
-            if worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGKILL)
-        sink.state.release.set()
+        _kill_the_worker_while_it_sends(sink, own_redis.url, days[0])
         assert not _all_sent()
-        queued = Notification.objects.count()
+        _walk_with_a_fresh_worker(sink, own_redis.url, days, queued=Notification.objects.count())
 
-        worker = _worker(database=_database_url(), redis_url=own_redis.url, smtp_port=sink.port)
-        try:
-            for day in days:
-                with _day(day, hour=7):
-                    # Beat fires again (restarted) the same day: nothing new is queued.
-                    notices_daily_run()
-                    notices_daily_run()
-                    if day == days[0]:
-                        assert Notification.objects.count() == queued
-                    notifications_send_pending()  # what beat's outbox sweep does
-                assert _wait(_all_sent, 60), f"unsent on {day}"
-            time.sleep(1)  # give any duplicate a chance to arrive before counting
-        finally:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(10)
-
-    customer_mail = {address: sink.messages_to(address) for address in (asc.email, admin.email)}
-    for address, messages in customer_mail.items():
-        assert len(messages) == len(REMINDER_STEPS), (address, [_subject(m) for m in messages])
-        assert len({email.message_from_bytes(m)["Message-ID"] for m in messages}) == len(REMINDER_STEPS)
-    assert DigestEmail.objects.filter(user=asc).count() == len(REMINDER_STEPS)
-    with translation.override("tr"):
-        turkish = translation.gettext("Renewals and expiry reminders")
-    assert all(_subject(m).startswith(turkish) for m in customer_mail[asc.email])
-    assert all(_subject(m).startswith("Renewals and expiry reminders") for m in customer_mail[admin.email])
-    assert len(sink.messages_to(settings.RESELLER_DIGEST_EMAIL)) >= 1
+    _assert_one_email_per_date_in_the_readers_language(sink, asc, admin, settings.RESELLER_DIGEST_EMAIL)

@@ -14,6 +14,7 @@ import time_machine
 from django.core import signing
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import AuditEvent
 from accounts.roles import Role
@@ -107,7 +108,7 @@ def test_renewals_page_query_count_does_not_grow(size, customer, member_client, 
             product=product,
             line_id=f"{customer.number}-{i + 1000}",
             quantity=1 + i,
-            end_date=datetime.date.today() + datetime.timedelta(days=10 + i),
+            end_date=timezone.localdate() + datetime.timedelta(days=10 + i),
         )
     client = member_client(role=Role.VIEWER, customer=customer)
     with django_assert_max_num_queries(8):

@@ -20,7 +20,14 @@ from notices.models import Category, DigestEmail, Frequency, NotificationPrefere
 from notices.rules import REMINDER_STEPS
 from notices.services import notices_daily_run, reminders_create
 from notices.unsubscribe import unsubscribe_token
-from tests.factories import CustomerFactory, EntitlementFactory, MembershipFactory, ProductFactory, UserFactory
+from tests.factories import (
+    CustomerFactory,
+    CustomerRenewalSettingsFactory,
+    EntitlementFactory,
+    MembershipFactory,
+    ProductFactory,
+    UserFactory,
+)
 
 ISTANBUL = zoneinfo.ZoneInfo("Europe/Istanbul")
 END = datetime.date(2027, 6, 15)  # a Tuesday
@@ -60,13 +67,12 @@ def company(db):
     return customer, asc, admin, viewer, line
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_line_walks_through_every_reminder_date_once_per_day_and_recipient(company) -> None:
-    _customer, asc, admin, viewer, _line = company
+def _walk(start: datetime.date, end: datetime.date) -> dict[str, list[datetime.date]]:
+    """Every day from start to end, beat firing three times a day (hourly, and it may be
+    restarted): the days each customer recipient was emailed."""
     sent: dict[str, list[datetime.date]] = defaultdict(list)
-    for day in _days(END - datetime.timedelta(days=95), END + datetime.timedelta(days=7)):
+    for day in _days(start, end):
         before = len(mail.outbox)
-        # Beat fires hourly and may be restarted: three runs a day, at different hours.
         for hour in (0, 6, 23):
             with time_machine.travel(_at(day, hour), tick=False):
                 notices_daily_run()
@@ -74,6 +80,13 @@ def test_a_line_walks_through_every_reminder_date_once_per_day_and_recipient(com
             if message.to == [settings.RESELLER_DIGEST_EMAIL]:
                 continue
             sent[message.to[0]].append(day)
+    return sent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_line_walks_through_every_reminder_date_once_per_day_and_recipient(company) -> None:
+    _customer, asc, admin, viewer, _line = company
+    sent = _walk(END - datetime.timedelta(days=95), END + datetime.timedelta(days=7))
 
     reminder_days = sorted(END - datetime.timedelta(days=step) for step in REMINDER_STEPS)
     # ASC (immediately) and Administrator (immediately): one email on each reminder day.
@@ -91,18 +104,7 @@ def test_a_line_walks_through_every_reminder_date_once_per_day_and_recipient(com
     assert max(per_day.values()) == 1
 
 
-@pytest.mark.django_db(transaction=True)
-def test_email_says_what_ends_when_what_lapsing_costs_and_whom_to_contact_in_the_readers_language(company) -> None:
-    from notices.models import CustomerRenewalSettings
-
-    customer, asc, admin, _viewer, line = company
-    CustomerRenewalSettings.objects.create(
-        customer=customer, account_manager_name="Ayşe Satış", account_manager_email="ayse@reseller.example"
-    )
-    with time_machine.travel(_at(END - datetime.timedelta(days=30)), tick=False):
-        notices_daily_run()
-    by_recipient = {m.to[0]: m for m in mail.outbox}
-    english = by_recipient[admin.email]
+def _assert_the_english_email_says_it_all(english, line) -> None:
     assert "Mechanical Enterprise" in english.body
     assert line.line_id in english.body
     assert "ends on" in english.body
@@ -111,6 +113,19 @@ def test_email_says_what_ends_when_what_lapsing_costs_and_whom_to_contact_in_the
     assert "stop working" in english.body  # the lease
     assert "Ayşe Satış" in english.body
     assert "ayse@reseller.example" in english.body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_email_says_what_ends_when_what_lapsing_costs_and_whom_to_contact_in_the_readers_language(company) -> None:
+    customer, asc, admin, _viewer, line = company
+    CustomerRenewalSettingsFactory(
+        customer=customer, account_manager_name="Ayşe Satış", account_manager_email="ayse@reseller.example"
+    )
+    with time_machine.travel(_at(END - datetime.timedelta(days=30)), tick=False):
+        notices_daily_run()
+    by_recipient = {m.to[0]: m for m in mail.outbox}
+    english = by_recipient[admin.email]
+    _assert_the_english_email_says_it_all(english, line)
     turkish = by_recipient[asc.email]
     with translation.override("tr"):
         assert translation.gettext("To renew, contact your account manager:") in turkish.body

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from notices.models import CustomerRenewalSettings, ResellerDigest
 from notices.services import reseller_digest_send
-from tests.factories import CustomerFactory, EntitlementFactory, ProductFactory
+from tests.factories import CustomerFactory, CustomerRenewalSettingsFactory, EntitlementFactory, ProductFactory
 
 TODAY = datetime.date(2027, 2, 1)
 
@@ -23,10 +23,10 @@ def book(db):
     """Two account managers' customers, lines at 90/30/7 days, one at 14 days, one renewed."""
     product = ProductFactory(feature="res_prod", name="Reseller Product")
     acme, globex = CustomerFactory(name="Acme"), CustomerFactory(name="Globex")
-    CustomerRenewalSettings.objects.create(
+    CustomerRenewalSettingsFactory(
         customer=acme, account_manager_name="Ali Veli", account_manager_email="ali@reseller.example"
     )
-    CustomerRenewalSettings.objects.create(
+    CustomerRenewalSettingsFactory(
         customer=globex, account_manager_name="Bea Sales", account_manager_email="bea@reseller.example"
     )
     lines = {}

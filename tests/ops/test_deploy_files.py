@@ -144,23 +144,11 @@ def test_sentry_only_with_a_dsn_and_without_personal_data(dsn, active) -> None:
     assert result.stdout.split() == [*active.split(), "sentry-0123456789"]
 
 
-@pytest.mark.slow
-@pytest.mark.django_db
-def test_gunicorn_as_in_the_image_serves_probes_metrics_and_json_request_lines(tmp_path) -> None:
-    """ops/gunicorn.conf.py with production settings and PROMETHEUS_MULTIPROC_DIR, as the
-    Dockerfile runs it: no access log (raw paths), the portal's JSON request line instead."""
-    import socket
-    import time
-    import urllib.error
-    import urllib.request
-
+def _gunicorn_env(tmp_path: Path, port: int, token: str) -> dict[str, str]:
+    """The image's environment: production settings, a metrics token, the multiprocess dir."""
     from django.db import connection
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     params = connection.settings_dict
-    token = "g" * 24
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "portal.settings.production",
@@ -175,34 +163,64 @@ def test_gunicorn_as_in_the_image_serves_probes_metrics_and_json_request_lines(t
         f"{params['PORT'] or 5432}/{params['NAME']}",
     }
     env.pop("REDIS_URL", None)
+    return env
+
+
+def _wait_until_serving(base: str, log: Path) -> None:
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=2)
+            return
+        except OSError:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+
+
+def _probe_and_scrape(base: str, token: str) -> str:
+    """Probes (one with a secret in its query string), the metrics refused without the token,
+    then scraped with it. Returns the metrics body."""
+    import urllib.error
+    import urllib.request
+
+    for _ in range(4):
+        urllib.request.urlopen(f"{base}/healthz?reset-key=leaky-key-123", timeout=5)
+    ready = urllib.request.urlopen(f"{base}/readyz", timeout=10)
+    assert json.loads(ready.read())["status"] == "ready"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{base}/metrics", timeout=5)
+    assert refused.value.code == HTTPStatus.UNAUTHORIZED
+    request = urllib.request.Request(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"})
+    return urllib.request.urlopen(request, timeout=10).read().decode()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_gunicorn_as_in_the_image_serves_probes_metrics_and_json_request_lines(tmp_path) -> None:
+    """ops/gunicorn.conf.py with production settings and PROMETHEUS_MULTIPROC_DIR, as the
+    Dockerfile runs it: no access log (raw paths), the portal's JSON request line instead."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = "g" * 24
     log = tmp_path / "gunicorn.log"
     with log.open("w") as output:
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "-c", "ops/gunicorn.conf.py"],
             cwd=ROOT,
-            env=env,
+            env=_gunicorn_env(tmp_path, port, token),
             stdout=output,
             stderr=output,
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.2)
-        for _ in range(4):
-            urllib.request.urlopen(f"{base}/healthz?reset-key=leaky-key-123", timeout=5)
-        ready = urllib.request.urlopen(f"{base}/readyz", timeout=10)
-        assert json.loads(ready.read())["status"] == "ready"
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(f"{base}/metrics", timeout=5)
-        assert refused.value.code == HTTPStatus.UNAUTHORIZED
-        request = urllib.request.Request(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"})
-        body = urllib.request.urlopen(request, timeout=10).read().decode()
+        _wait_until_serving(base, log)
+        body = _probe_and_scrape(base, token)
     finally:
         server.terminate()
         server.wait(30)

@@ -8,7 +8,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from http import HTTPStatus
 from pathlib import Path
 
@@ -24,8 +23,8 @@ from accounts.roles import Role
 from portal.requestlog import ContextFilter
 from tests import logcapture
 from tests.celery_broker import broker
-from tests.drills.test_outages import RedisServer
-from tests.factories import CustomerFactory, MembershipFactory
+from tests.drills.test_outages import RedisServer, _wait
+from tests.factories import CustomerFactory, ElasticAccountFactory, MembershipFactory
 from tests.smtp_sink import SmtpSink
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,6 +81,17 @@ def test_request_line_never_holds_the_raw_path(caplog) -> None:
     assert "secretresetkey123" not in text
 
 
+def _traced_loggers(log_file: Path) -> set[str]:
+    """The loggers of the complete JSON lines written so far for the traced request."""
+    loggers = set()
+    for text in log_file.read_text().splitlines():
+        if text.startswith("{") and text.endswith("}"):
+            line = json.loads(text)
+            if line.get("request_id") == "trace-0123456789":
+                loggers.add(line["logger"])
+    return loggers
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.worker
 def test_celery_task_logs_carry_the_request_id(member_client, tmp_path) -> None:
@@ -121,11 +131,11 @@ def test_celery_task_logs_carry_the_request_id(member_client, tmp_path) -> None:
             )
             assert response.status_code == HTTPStatus.FOUND
             assert response["X-Request-ID"] == "trace-0123456789"
-            deadline = time.monotonic() + 60
-            while Notification.objects.filter(sent_at__isnull=True).exists() and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert not Notification.objects.filter(sent_at__isnull=True).exists()
-            time.sleep(0.5)
+            assert _wait(lambda: not Notification.objects.filter(sent_at__isnull=True).exists(), 60)
+            # The worker logs the send after its commit: wait for that line, not for a while.
+            assert _wait(lambda: "accounts.notifications" in _traced_loggers(log_file), 30), log_file.read_text()[
+                -2000:
+            ]
         finally:
             worker.terminate()
             worker.wait(20)
@@ -207,8 +217,7 @@ def test_json_lines_never_carry_the_query_string() -> None:
 @pytest.mark.django_db
 def test_elastic_pins_the_run_creates_are_looked_for() -> None:
     from entitlements.licensing.services import pin_generate
-    from entitlements.models import ElasticAccount
 
     pin = pin_generate()
-    ElasticAccount.objects.create(customer=CustomerFactory(), license_server_id="1055@pins.example", pin=pin)
+    ElasticAccountFactory(license_server_id="1055@pins.example", pin=pin)
     assert logcapture.SECRETS.literals[pin] == "Elastic PIN"

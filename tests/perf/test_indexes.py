@@ -67,18 +67,8 @@ class World:
     server: LicenseServer
 
 
-@pytest.fixture
-def world(db: None) -> World:
-    """Many customers with a realistic share each; returns the one the queries ask for."""
+def _people(customers: list[Customer]) -> None:
     password = make_password(None)
-    customers = Customer.objects.bulk_create(
-        Customer(number=str(7_000_000 + i), name=f"Index {i}", flexnet_managed=True) for i in range(CUSTOMERS)
-    )
-    products = Product.objects.bulk_create(
-        Product(feature=f"idx_{m}_{i}", name=f"Index {m} {i}", licensing_model=m)
-        for m in LicensingModel.values
-        for i in range(5)
-    )
     users = User.objects.bulk_create(
         User(email=f"idx{i}@example.org", password=password) for i in range(CUSTOMERS * 10)
     )
@@ -90,6 +80,9 @@ def world(db: None) -> World:
         for c in customers
         for n in range(PER_CUSTOMER // 4)
     )
+
+
+def _entitlements(customers: list[Customer], products: list[Product]) -> None:
     Entitlement.objects.bulk_create(
         (
             Entitlement(
@@ -105,6 +98,10 @@ def world(db: None) -> World:
         ),
         batch_size=5000,
     )
+
+
+def _servers(customers: list[Customer]) -> None:
+    """Servers with a host, six activations, six file versions and three rehosts each."""
     servers = LicenseServer.objects.bulk_create(
         LicenseServer(customer=c, name=f"lic{n:02d}") for c in customers for n in range(PER_CUSTOMER // 6)
     )
@@ -141,6 +138,10 @@ def world(db: None) -> World:
         for s in servers
         for v in range(3)
     )
+
+
+def _audit(customers: list[Customer]) -> None:
+    now = timezone.now()
     AuditEvent.objects.bulk_create(
         (
             AuditEvent(
@@ -154,13 +155,18 @@ def world(db: None) -> World:
         ),
         batch_size=5000,
     )
+
+
+def _licensing(customers: list[Customer], elastic: Product) -> None:
     sw_users = SharedWebUser.objects.bulk_create(
         (SharedWebUser(customer=c, email=f"sw{n}@{c.number}.example") for c in customers for n in range(PER_CUSTOMER)),
         batch_size=5000,
     )
+    assert sw_users
     SharedWebGroup.objects.bulk_create(
         SharedWebGroup(customer=c, name=f"group {n}") for c in customers for n in range(PER_CUSTOMER // 6)
     )
+    now = timezone.now()
     ElasticUsage.objects.bulk_create(
         (
             ElasticUsage(
@@ -168,7 +174,7 @@ def world(db: None) -> World:
                 transaction_id=f"t{n}",
                 started_at=now - datetime.timedelta(hours=n),
                 ended_at=now - datetime.timedelta(hours=n) + datetime.timedelta(minutes=5),
-                product=products[-1],
+                product=elastic,
                 count=1,
                 hours=Decimal("0.1"),
                 cost=Decimal("1"),
@@ -178,7 +184,24 @@ def world(db: None) -> World:
         ),
         batch_size=5000,
     )
-    assert sw_users
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    """Many customers with a realistic share each; returns the one the queries ask for."""
+    customers = Customer.objects.bulk_create(
+        Customer(number=str(7_000_000 + i), name=f"Index {i}", flexnet_managed=True) for i in range(CUSTOMERS)
+    )
+    products = Product.objects.bulk_create(
+        Product(feature=f"idx_{m}_{i}", name=f"Index {m} {i}", licensing_model=m)
+        for m in LicensingModel.values
+        for i in range(5)
+    )
+    _people(customers)
+    _entitlements(customers, products)
+    _servers(customers)
+    _audit(customers)
+    _licensing(customers, elastic=products[-1])
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     customer = customers[CUSTOMERS // 2]

@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.roles import Role
-from tests.factories import CustomerFactory, MembershipFactory, UserFactory
+from tests.factories import CustomerFactory, CustomerRenewalSettingsFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -265,10 +265,8 @@ def test_sign_up_asks_for_a_name_and_optionally_a_company(client: Client, member
 
 
 def test_the_not_managed_explanation_names_the_account_manager(member_client) -> None:
-    from notices.models import CustomerRenewalSettings
-
     customer = _customer(model="flexnet", managed=False)
-    CustomerRenewalSettings.objects.create(
+    CustomerRenewalSettingsFactory(
         customer=customer, account_manager_name="Ayşe Satış", account_manager_email="ayse@reseller.example"
     )
     client = member_client(role=Role.ASC, customer=customer)

@@ -18,12 +18,12 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import Customer, Membership
+from accounts.models import Customer
 from accounts.roles import Role
 from activations.models import Activation, LicenseFile, ServerHost
 from entitlements.models import Entitlement, Product
 from tests.activations.helpers import activate, flex_customer, setup_server
-from tests.factories import CustomerFactory, EntitlementFactory, LicenseServerFactory, ProductFactory
+from tests.factories import CustomerFactory, EntitlementFactory, LicenseServerFactory, MembershipFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -202,7 +202,7 @@ def test_a_new_membership_shows_in_the_switcher_at_once(member_factory) -> None:
     viewer = _member(customer, Role.VIEWER, member_factory)
     url = reverse("entitlements:list", args=[customer.number])
     _text(viewer.get(url))
-    Membership.objects.create(user=viewer.user, customer=CustomerFactory(name="Second Company Ltd."), role=Role.VIEWER)
+    MembershipFactory(user=viewer.user, customer=CustomerFactory(name="Second Company Ltd."), role=Role.VIEWER)
     assert "Second Company Ltd." in _text(viewer.get(url))
 
 

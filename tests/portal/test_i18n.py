@@ -41,37 +41,49 @@ def _unquote(block: str) -> str:
     return "".join(parts).encode("raw_unicode_escape").decode("unicode_escape")
 
 
+def _po_fields(lines: list[str]) -> dict[str, list[str]]:
+    """msgctxt, msgid, msgid_plural and msgstr[n] of one entry: each its "..." lines."""
+    fields: dict[str, list[str]] = {}
+    key = None
+    for line in lines:
+        match = re.match(r'^(msgctxt|msgid_plural|msgid|msgstr(?:\[\d+\])?) (".*")$', line)
+        if match:
+            key = match.group(1)
+            fields[key] = [match.group(2)]
+        elif line.startswith('"') and key:
+            fields[key].append(line)
+    return fields
+
+
+def _po_entry(lines: list[str]) -> dict:
+    flags = {f.strip() for line in lines if line.startswith("#,") for f in line[2:].split(",")}
+    fields = _po_fields(lines)
+    return {
+        "flags": flags,
+        "msgctxt": _unquote("\n".join(fields["msgctxt"])) if "msgctxt" in fields else None,
+        "msgid": _unquote("\n".join(fields["msgid"])),
+        "msgid_plural": _unquote("\n".join(fields["msgid_plural"])) if "msgid_plural" in fields else None,
+        "msgstr": {k: _unquote("\n".join(v)) for k, v in fields.items() if k.startswith("msgstr")},
+    }
+
+
 def _po_entries() -> list[dict]:
     """Every entry of the Turkish .po (header included): flags, msgid, msgid_plural, msgstrs."""
     text = PO_FILE.read_text(encoding="utf-8")
     entries = []
     for block in re.split(r"\n\s*\n", text):
         lines = [line for line in block.splitlines() if not line.startswith("#~")]
-        if not any(line.startswith("msgid ") for line in lines):
-            continue
-        flags = {f.strip() for line in lines if line.startswith("#,") for f in line[2:].split(",")}
-        fields: dict[str, list[str]] = {}
-        key = None
-        for line in lines:
-            match = re.match(r'^(msgctxt|msgid_plural|msgid|msgstr(?:\[\d+\])?) (".*")$', line)
-            if match:
-                key = match.group(1)
-                fields[key] = [match.group(2)]
-            elif line.startswith('"') and key:
-                fields[key].append(line)
-        entries.append(
-            {
-                "flags": flags,
-                "msgctxt": _unquote("\n".join(fields["msgctxt"])) if "msgctxt" in fields else None,
-                "msgid": _unquote("\n".join(fields["msgid"])),
-                "msgid_plural": _unquote("\n".join(fields["msgid_plural"])) if "msgid_plural" in fields else None,
-                "msgstr": {k: _unquote("\n".join(v)) for k, v in fields.items() if k.startswith("msgstr")},
-            }
-        )
+        if any(line.startswith("msgid ") for line in lines):
+            entries.append(_po_entry(lines))
     return entries
 
 
 _PLACEHOLDER = re.compile(r"%\(\w+\)[sdif]|%%")
+
+
+def _translated(entry: dict) -> bool:
+    """Every msgstr (each plural form) has text."""
+    return all(s.strip() for s in entry["msgstr"].values())
 
 
 def test_the_turkish_catalogue_has_no_fuzzy_or_untranslated_entries() -> None:
@@ -82,7 +94,7 @@ def test_the_turkish_catalogue_has_no_fuzzy_or_untranslated_entries() -> None:
     messages = [e for e in entries if e["msgid"] != ""]
     assert len(messages) > 500, "the catalogue is the whole portal, not a sample"
     fuzzy = [e["msgid"] for e in messages if "fuzzy" in e["flags"]]
-    untranslated = [e["msgid"] for e in messages if not all(s.strip() for s in e["msgstr"].values())]
+    untranslated = [e["msgid"] for e in messages if not _translated(e)]
     assert not fuzzy, f"fuzzy entries: {fuzzy[:10]}"
     assert not untranslated, f"untranslated entries: {untranslated[:10]}"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from http import HTTPStatus
 
 import pytest
-from allauth.mfa.models import Authenticator
 from django.contrib import admin
 from django.contrib.auth.models import Permission as DjangoPermission
 from django.core import mail
@@ -20,7 +19,7 @@ from entitlements.licensing.services import elastic_usage_import
 from entitlements.models import ElasticUsage, Entitlement
 from entitlements.services import entitlement_import
 from portal.errors import AccessDenied
-from tests.factories import CustomerFactory, MembershipFactory, UserFactory
+from tests.factories import CustomerFactory, MembershipFactory, TotpAuthenticatorFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -84,7 +83,7 @@ def test_turning_off_the_mfa_requirement_from_the_users_page(role, member_client
     client = member_client(role=role, customer=customer)
     mail.outbox.clear()
     # Members must have MFA to open the pages of this customer at all.
-    Authenticator.objects.create(user=client.user, type=Authenticator.Type.TOTP, data={"secret": "x"})
+    TotpAuthenticatorFactory(user=client.user)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("users:mfa", args=[customer.number]), {"required": "false"})
     customer.refresh_from_db()
@@ -120,6 +119,6 @@ def test_the_users_page_offers_turning_it_off_only_to_an_asc(member_client) -> N
     customer = CustomerFactory(mfa_required=True)
     for role in (Role.ASC, Role.ADMINISTRATOR):
         client = member_client(role=role, customer=customer)
-        Authenticator.objects.create(user=client.user, type=Authenticator.Type.TOTP, data={"secret": "x"})
+        TotpAuthenticatorFactory(user=client.user)
         html = client.get(reverse("users:list", args=[customer.number])).content.decode()
         assert ("Stop requiring two-factor authentication" in html) == (role == Role.ASC)

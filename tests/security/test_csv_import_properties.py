@@ -61,6 +61,7 @@ from tests.factories import (
     CustomerFactory,
     ElasticUsageFactory,
     EntitlementFactory,
+    InvitationFactory,
     MembershipFactory,
     ProductFactory,
     SharedWebUserFactory,
@@ -285,7 +286,7 @@ def world(db: None) -> dict[str, Any]:
     known = [UserFactory(email=f"known{i}@example.org") for i in range(3)]
     asc = MembershipFactory(customer=ours, role=Role.ASC, user=UserFactory(email="asc@ours.invalid")).user
     MembershipFactory(customer=other, role=Role.ASC, user=known[0])
-    Invitation.objects.create(customer=other, email="pending@example.org", role=Role.VIEWER)
+    InvitationFactory(customer=other, email="pending@example.org", role=Role.VIEWER)
     for email, name in (("known1@example.org", "Other's Known"), ("shared@example.org", "Other's Shared")):
         SharedWebUserFactory(customer=other, email=email, name=name)
     start = datetime.datetime(2026, 3, 1, 9, tzinfo=ISTANBUL)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import datetime
 import io
-from decimal import Decimal
 from http import HTTPStatus
 
 import pytest
@@ -20,12 +19,22 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import portal.csv
-from accounts.models import AuditEvent, Customer
+from accounts.models import Customer
 from accounts.roles import Role
-from entitlements.models import ElasticAccount, ElasticUsage, LicensingModel, SharedWebGroup, SharedWebUser
+from entitlements.models import LicensingModel
 from portal.csv import FORMULA_PREFIXES, csv_safe, csv_unsafe
 from tests.customer_urls import customer_routes
-from tests.factories import CustomerFactory, EntitlementFactory, MembershipFactory, ProductFactory
+from tests.factories import (
+    AuditEventFactory,
+    CustomerFactory,
+    ElasticAccountFactory,
+    ElasticUsageFactory,
+    EntitlementFactory,
+    MembershipFactory,
+    ProductFactory,
+    SharedWebGroupFactory,
+    SharedWebUserFactory,
+)
 
 FORMULAS = ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "=cmd|' /C calc'!A0"]
 JOINED = ["a; =1+1", "a;=1", "a;  +2", "x; y; @z", "a; '=1"]
@@ -49,29 +58,26 @@ def hostile_customer() -> Customer:
     for model in LicensingModel.values:
         product = ProductFactory(feature=f"f_{model}", name=next(values), licensing_model=model)
         EntitlementFactory(customer=customer, product=product, order_number=next(values), quantity=10)
-    group = SharedWebGroup.objects.create(customer=customer, name="=group")
-    other = SharedWebGroup.objects.create(customer=customer, name="@other")
-    user = SharedWebUser.objects.create(customer=customer, email="sam@example.org", name="Sam; =1+1")
+    group = SharedWebGroupFactory(customer=customer, name="=group")
+    other = SharedWebGroupFactory(customer=customer, name="@other")
+    user = SharedWebUserFactory(customer=customer, email="sam@example.org", name="Sam; =1+1")
     user.groups.set([group, other])
     for name in ("-Ann", "@Bob"):
-        SharedWebUser.objects.create(customer=customer, email=f"{name[1:].lower()}@example.org", name=name)
-    ElasticAccount.objects.create(customer=customer, license_server_id=f"ELS-{customer.number}", pin="PIN0")
+        SharedWebUserFactory(customer=customer, email=f"{name[1:].lower()}@example.org", name=name)
+    ElasticAccountFactory(customer=customer, pin="PIN0")
     now = timezone.now()
     elastic = ProductFactory(feature=f"f_{LicensingModel.ELASTIC}")
     for number, hostile in enumerate(FORMULAS + JOINED):
-        ElasticUsage.objects.create(
+        ElasticUsageFactory(
             customer=customer,
             transaction_id=hostile[:60],
             started_at=now - datetime.timedelta(hours=number + 1),
             ended_at=now,
             product=elastic,
-            count=1,
-            hours=Decimal(1),
-            cost=Decimal(1),
             currency="-AEU",
             user=hostile,
         )
-        AuditEvent.objects.create(
+        AuditEventFactory(
             customer=customer,
             actor_email=f"{hostile}@example.org",
             action=hostile,

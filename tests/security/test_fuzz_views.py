@@ -45,7 +45,16 @@ from activations.models import LicenseFile, LicenseServer
 from entitlements.models import LicensingModel, SharedWebGroup, SharedWebUser
 from tests.activations.helpers import activate, flex_customer, setup_server
 from tests.customer_urls import _walk
-from tests.factories import EntitlementFactory, InvitationFactory, MembershipFactory, ProductFactory
+from tests.factories import (
+    ElasticAccountFactory,
+    ElasticUsageFactory,
+    EntitlementFactory,
+    InvitationFactory,
+    MembershipFactory,
+    ProductFactory,
+    SharedWebGroupFactory,
+    SharedWebUserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -262,11 +271,6 @@ def payloads(names: list[str]) -> st.SearchStrategy[dict[str, str]]:
 def rich_customer() -> tuple[Customer, dict[str, Membership]]:
     """A customer with something behind every path parameter: servers with license files,
     members of each role, an invitation, Shared Web users and groups, an Elastic account."""
-    from decimal import Decimal
-
-    from django.utils import timezone
-
-    from entitlements.models import ElasticAccount, ElasticUsage
 
     customer = flex_customer()
     members = {role: MembershipFactory(customer=customer, role=role) for role in Role}
@@ -276,19 +280,11 @@ def rich_customer() -> tuple[Customer, dict[str, Membership]]:
     InvitationFactory(customer=customer)
     for model in (LicensingModel.SHARED_WEB, LicensingModel.ELASTIC):
         EntitlementFactory(customer=customer, product=ProductFactory(feature=f"fz_{model}", licensing_model=model))
-    user = SharedWebUser.objects.create(customer=customer, email="sam@example.org", name="Sam")
-    SharedWebGroup.objects.create(customer=customer, name="Team").members.add(user)
-    ElasticAccount.objects.create(customer=customer, license_server_id=f"ELS-{customer.number}", pin="PIN0")
-    now = timezone.now()
-    ElasticUsage.objects.create(
-        customer=customer,
-        transaction_id="T1",
-        started_at=now,
-        ended_at=now,
-        product=ProductFactory(feature=f"fz_{LicensingModel.ELASTIC}"),
-        count=1,
-        hours=Decimal(1),
-        cost=Decimal(1),
+    user = SharedWebUserFactory(customer=customer, email="sam@example.org", name="Sam")
+    SharedWebGroupFactory(customer=customer, name="Team").members.add(user)
+    ElasticAccountFactory(customer=customer, pin="PIN0")
+    ElasticUsageFactory(
+        customer=customer, transaction_id="T1", product=ProductFactory(feature=f"fz_{LicensingModel.ELASTIC}")
     )
     return customer, members
 

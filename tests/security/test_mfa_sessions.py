@@ -5,7 +5,6 @@ from __future__ import annotations
 from http import HTTPStatus
 
 import pytest
-from allauth.mfa.models import Authenticator
 from allauth.usersessions.models import UserSession
 from django.test import Client
 from django.urls import reverse
@@ -14,7 +13,7 @@ from accounts.models import AuditEvent
 from accounts.roles import ROLE_PERMISSIONS, Permission, Role
 from accounts.services import customer_set_mfa_required, membership_remove
 from portal.errors import AccessDenied
-from tests.factories import PASSWORD, CustomerFactory, MembershipFactory
+from tests.factories import PASSWORD, CustomerFactory, MembershipFactory, TotpAuthenticatorFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +31,7 @@ def test_members_without_mfa_are_sent_to_set_it_up(member_client) -> None:
     assert response.status_code == HTTPStatus.FOUND
     assert response["Location"] == reverse("mfa_index")
     # With an authenticator, the page opens.
-    Authenticator.objects.create(user=client.user, type=Authenticator.Type.TOTP, data={"secret": "x"})
+    TotpAuthenticatorFactory(user=client.user)
     assert client.get(_entitlements(customer)).status_code == HTTPStatus.OK
     assert AuditEvent.objects.filter(customer=customer, action="customer.mfa_required").count() == 1
 

@@ -24,7 +24,7 @@ from django.urls import NoReverseMatch, reverse
 from accounts.models import Invitation, Membership, User
 from accounts.roles import Role
 from accounts.services import asc_designate
-from tests.factories import PASSWORD, CustomerFactory, InvitationFactory, UserFactory
+from tests.factories import PASSWORD, CustomerFactory, EmailAddressFactory, InvitationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -228,7 +228,7 @@ def test_no_password_reset_goes_to_an_unverified_address_beside_others() -> None
     hand the victim the attacker's account, the victim would verify the address inside it and
     the attacker would take the account back through their own address. No reset is sent."""
     attacker_user = UserFactory(email="mallory@attacker.example", password=ATTACKER_PASSWORD)
-    EmailAddress.objects.create(user=attacker_user, email=VICTIM, verified=False, primary=False)
+    EmailAddressFactory(user=attacker_user, email=VICTIM, verified=False, primary=False)
     victim = Client()
     victim.post(reverse("account_reset_password"), {"email": VICTIM})
     assert not [link for link in _links_in_mail_to(VICTIM) if "/password/reset/key/" in link]

@@ -76,28 +76,13 @@ def _incr_expiries(content: str) -> list[datetime.date | None]:
     return [feature.expiration_date for feature in license_parse(content).features]
 
 
-def test_manager_approval_issues_a_signed_marked_file_that_disturbs_nothing(
-    world, django_capture_on_commit_callbacks, tmp_path
-) -> None:
-    customer, _asc, _admin, _viewer, server = world
-    today = timezone.localdate()
-    versions_before = list(LicenseFile.objects.values_list("pk", "version", "content"))
-    allowance_before = rehost_allowance(customer=customer)
-    with django_capture_on_commit_callbacks(execute=True):
-        filed = _file(world, emergency_days=10)
+def _assert_filed(filed: SupportRequest) -> None:
     assert filed.state == RequestState.OPEN
     assert (filed.host_id, filed.hostid_type, filed.emergency_days) == (NEW_HOST, "ETHER", 10)
     assert filed.due_at == filed.created_at + datetime.timedelta(hours=24)  # the SLA clock like the others
-    manager = staff_account(StaffRole.MANAGER)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.request_approve(request=filed, actor=manager, comment="Until the rehost is done.")
-    filed.refresh_from_db()
-    emergency = filed.emergency_license
-    assert filed.state == RequestState.APPROVED
-    assert emergency is not None
-    assert (emergency.issued_on, emergency.expires_on) == (today, today + datetime.timedelta(days=10))
 
-    content = emergency.content
+
+def _assert_marked_for_the_new_host(content: str, filed: SupportRequest, emergency: EmergencyLicense) -> None:
     head = content.splitlines()[:4]
     assert head[0] == "# EMERGENCY LICENSE FILE - TEMPORARY"
     assert f"request #{filed.pk}" in head[1]
@@ -109,28 +94,28 @@ def test_manager_approval_issues_a_signed_marked_file_that_disturbs_nothing(
     assert [s.host_id for s in parsed.servers] == [NEW_HOST]
     assert [s.host for s in parsed.servers] == ["new-lic01"]
     # Each line ends on the earlier of its own end and the emergency's: never after it.
-    assert sorted(_incr_expiries(content)) == [today + datetime.timedelta(days=5)] + [emergency.expires_on] * 2
+    five_days = emergency.issued_on + datetime.timedelta(days=5)  # the lease ending in 5 days
+    assert sorted(_incr_expiries(content)) == [five_days] + [emergency.expires_on] * 2
     assert [f.count for f in parsed.features] == [2, 2, 2]
+
+
+def _assert_signed_as_the_emergency_file(emergency: EmergencyLicense, server, tmp_path) -> None:
     # Signed like any file: the portal's own verification accepts it, as the emergency file.
-    result = license_verify(content, public_key=verifying_key())
+    result = license_verify(emergency.content, public_key=verifying_key())
     assert result.valid, result.failures
     assert (result.identity.server, result.identity.version) == (server.pk, EMERGENCY_FILE_VERSION)
     path = tmp_path / emergency.filename
-    path.write_text(content)
+    path.write_text(emergency.content)
     out = io.StringIO()
     call_command("verify_license", str(path), stdout=out)
     assert out.getvalue().splitlines()[-1] == "valid"
     assert "emergency license file" in out.getvalue()
     assert "EMERGENCY" in emergency.filename
     assert not emergency.filename.endswith("_v1.lic")
-    # Nothing of the server's own files, hosts or rehost allowance moved.
-    assert list(LicenseFile.objects.values_list("pk", "version", "content")) == versions_before
-    assert list(server.hosts.values_list("host_id", flat=True)) != [NEW_HOST]
-    assert Rehost.objects.count() == 0
-    assert rehost_allowance(customer=customer) == allowance_before
-    # Audited, and both sides emailed: filed, then approved with the download link (Turkish for the filer).
-    actions = list(AuditEvent.objects.filter(customer=customer).order_by("pk").values_list("action", flat=True))
-    assert actions[-3:] == ["support_request.filed", "license.emergency_issued", "support_request.approved"]
+
+
+def _assert_both_sides_emailed(customer, filed: SupportRequest) -> None:
+    """Filed, then approved with the download link (Turkish for the filer)."""
     filed_mail = [
         m for m in mail.outbox if f"#{filed.pk}" in m.subject and ("filed" in m.subject or "açıldı" in m.subject)
     ]
@@ -146,6 +131,37 @@ def test_manager_approval_issues_a_signed_marked_file_that_disturbs_nothing(
     assert link in approved["admin@demo.example"].body
     assert "ACİL" in approved["admin@demo.example"].body
     assert settings.PORTAL_SUPPORT_EMAIL in approved
+
+
+def test_manager_approval_issues_a_signed_marked_file_that_disturbs_nothing(
+    world, django_capture_on_commit_callbacks, tmp_path
+) -> None:
+    customer, _asc, _admin, _viewer, server = world
+    today = timezone.localdate()
+    versions_before = list(LicenseFile.objects.values_list("pk", "version", "content"))
+    allowance_before = rehost_allowance(customer=customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        filed = _file(world, emergency_days=10)
+    _assert_filed(filed)
+    manager = staff_account(StaffRole.MANAGER)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.request_approve(request=filed, actor=manager, comment="Until the rehost is done.")
+    filed.refresh_from_db()
+    emergency = filed.emergency_license
+    assert filed.state == RequestState.APPROVED
+    assert emergency is not None
+    assert (emergency.issued_on, emergency.expires_on) == (today, today + datetime.timedelta(days=10))
+    _assert_marked_for_the_new_host(emergency.content, filed, emergency)
+    _assert_signed_as_the_emergency_file(emergency, server, tmp_path)
+    # Nothing of the server's own files, hosts or rehost allowance moved.
+    assert list(LicenseFile.objects.values_list("pk", "version", "content")) == versions_before
+    assert list(server.hosts.values_list("host_id", flat=True)) != [NEW_HOST]
+    assert Rehost.objects.count() == 0
+    assert rehost_allowance(customer=customer) == allowance_before
+    # Audited, and both sides emailed.
+    actions = list(AuditEvent.objects.filter(customer=customer).order_by("pk").values_list("action", flat=True))
+    assert actions[-3:] == ["support_request.filed", "license.emergency_issued", "support_request.approved"]
+    _assert_both_sides_emailed(customer, filed)
 
 
 def test_rejection_is_emailed_to_both_sides(world, django_capture_on_commit_callbacks) -> None:
@@ -348,20 +364,10 @@ def test_two_concurrent_filings_give_one_request() -> None:
     assert SupportRequest.objects.filter(server=server, kind=RequestKind.EMERGENCY_LICENSE).count() == 1
 
 
-def test_customer_downloads_while_valid_then_sees_it_expired(world, client) -> None:
-    customer, asc, _admin, viewer, server = world
-    filed = _file(world, actor=asc)
+def _assert_offered_and_downloaded(client: Client, customer, server, filed: SupportRequest, viewer: User) -> None:
     page = f"/c/{customer.number}/requests/{filed.pk}/"
     download = f"{page}emergency-license/"
-    client.force_login(asc)
-    # Before approval: back to the request, with why.
-    before = client.get(download)
-    assert before.status_code == HTTPStatus.FOUND
-    assert before["Location"] == page
-    services.request_approve(request=filed, actor=staff_account(StaffRole.MANAGER))
     emergency = EmergencyLicense.objects.get()
-    client = Client()
-    client.force_login(viewer)  # a Viewer downloads license files too
     html = client.get(page).content.decode()
     assert "data-emergency-file" in html
     assert download in html
@@ -376,9 +382,11 @@ def test_customer_downloads_while_valid_then_sees_it_expired(world, client) -> N
     assert emergency.filename in response["Content-Disposition"]
     assert response["Cache-Control"] == "no-store"
     assert AuditEvent.objects.filter(actor=viewer, action="license.emergency_downloaded").exists()
-    # Expired: shown as such, no link, the download refused.
-    past = timezone.localdate() - datetime.timedelta(days=15)
-    EmergencyLicense.objects.update(issued_on=past, expires_on=past + datetime.timedelta(days=14))
+
+
+def _assert_shown_expired_and_refused(client: Client, customer, server, filed: SupportRequest) -> None:
+    page = f"/c/{customer.number}/requests/{filed.pk}/"
+    download = f"{page}emergency-license/"
     html = client.get(page).content.decode()
     assert "data-expired" in html
     assert download not in html
@@ -386,6 +394,25 @@ def test_customer_downloads_while_valid_then_sees_it_expired(world, client) -> N
     refused = client.get(download, follow=True)
     assert "can no longer be downloaded" in refused.content.decode()
     assert not refused.content.decode().startswith("# EMERGENCY")
+
+
+def test_customer_downloads_while_valid_then_sees_it_expired(world, client) -> None:
+    customer, asc, _admin, viewer, server = world
+    filed = _file(world, actor=asc)
+    page = f"/c/{customer.number}/requests/{filed.pk}/"
+    client.force_login(asc)
+    # Before approval: back to the request, with why.
+    before = client.get(f"{page}emergency-license/")
+    assert before.status_code == HTTPStatus.FOUND
+    assert before["Location"] == page
+    services.request_approve(request=filed, actor=staff_account(StaffRole.MANAGER))
+    client = Client()
+    client.force_login(viewer)  # a Viewer downloads license files too
+    _assert_offered_and_downloaded(client, customer, server, filed, viewer)
+    # Expired: shown as such, no link, the download refused.
+    past = timezone.localdate() - datetime.timedelta(days=15)
+    EmergencyLicense.objects.update(issued_on=past, expires_on=past + datetime.timedelta(days=14))
+    _assert_shown_expired_and_refused(client, customer, server, filed)
 
 
 def test_the_server_page_and_the_rehost_page_offer_the_request(world, client, settings) -> None:

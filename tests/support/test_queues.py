@@ -11,12 +11,20 @@ from django.utils import timezone
 
 from accounts.models import Customer, Invitation, Membership, Notification
 from accounts.roles import Role, StaffRole
-from activations.models import LicenseServer
 from entitlements.models import Entitlement
 from support.customer_views import REQUESTS_PER_PAGE
 from support.models import RequestKind, SupportRequest
 from support.selectors import QUEUE_PAGE_SIZE
-from tests.factories import CustomerFactory, EntitlementFactory, InvitationFactory, MembershipFactory, ProductFactory
+from tests.factories import (
+    CustomerFactory,
+    EntitlementFactory,
+    InvitationFactory,
+    LicenseServerFactory,
+    MembershipFactory,
+    NotificationFactory,
+    ProductFactory,
+    UsageHourFactory,
+)
 
 
 def _queue_count(page: str, slug: str) -> int:
@@ -39,12 +47,8 @@ def queues_world(db):
     old = InvitationFactory(customer=with_asc, role=Role.VIEWER, email="slow@example.org")
     Invitation.objects.filter(pk=old.pk).update(created_at=timezone.now() - datetime.timedelta(days=15))
     InvitationFactory(customer=with_asc, role=Role.VIEWER, email="fresh@example.org")
-    Notification.objects.create(
-        customer=with_asc, event="x", subject="Stuck mail", body_text="b", attempts=2, last_error="SMTP 451"
-    )
-    Notification.objects.create(
-        customer=with_asc, event="x", subject="Sent", body_text="b", attempts=1, sent_at=timezone.now()
-    )
+    NotificationFactory(customer=with_asc, event="x", subject="Stuck mail", attempts=2, last_error="SMTP 451")
+    NotificationFactory(customer=with_asc, event="x", subject="Sent", attempts=1, sent_at=timezone.now())
     EntitlementFactory(customer=with_asc, line_id="1001234-0001", end_date=today + datetime.timedelta(days=10))
     EntitlementFactory(customer=with_asc, line_id="1001234-0002", end_date=today + datetime.timedelta(days=90))
     return with_asc, without_asc
@@ -157,8 +161,8 @@ def test_queue_list_query_count_does_not_grow(
 
 
 def _requests(count: int) -> Customer:
-    customer = Customer.objects.create(number="1001234", name="Demo", flexnet_managed=True)
-    server = LicenseServer.objects.create(customer=customer, name="lic01")
+    customer = CustomerFactory(number="1001234", name="Demo", flexnet_managed=True)
+    server = LicenseServerFactory(customer=customer, name="lic01")
     now = timezone.now()
     SupportRequest.objects.bulk_create(
         SupportRequest(
@@ -212,37 +216,15 @@ def test_customer_requests_list_is_paged_in_fixed_queries(
 
 def test_usage_denials_queue(staff_client, db) -> None:
     """Customers with true denials on at least 3 of the last 7 days (the usage app's hours)."""
-    from usage.models import UsageHour
 
     short = CustomerFactory(number="3100001", name="Short Of Licenses")
     once = CustomerFactory(number="3100002", name="Denied Once")
     now = timezone.now().replace(minute=0, second=0, microsecond=0)
     for days_ago in (1, 2, 3):
-        UsageHour.objects.create(
-            customer=short,
-            server_name="lic01",
-            daemon="ansyslmd",
-            feature="ansys",
-            hour=now - datetime.timedelta(days=days_ago),
-            true_denials=4,
-        )
-    UsageHour.objects.create(
-        customer=short,
-        server_name="lic01",
-        daemon="ansyslmd",
-        feature="ansys",
-        hour=now - datetime.timedelta(days=2, hours=3),
-        true_denials=1,
-    )  # same day: counts once
+        UsageHourFactory(customer=short, hour=now - datetime.timedelta(days=days_ago), true_denials=4)
+    UsageHourFactory(customer=short, hour=now - datetime.timedelta(days=2, hours=3), true_denials=1)  # same day: once
     for days_ago in (1, 20, 21):
-        UsageHour.objects.create(
-            customer=once,
-            server_name="lic01",
-            daemon="ansyslmd",
-            feature="ansys",
-            hour=now - datetime.timedelta(days=days_ago),
-            true_denials=2,
-        )
+        UsageHourFactory(customer=once, hour=now - datetime.timedelta(days=days_ago), true_denials=2)
     client = staff_client(StaffRole.AGENT)
     assert _queue_count(client.get("/support/").content.decode(), "usage-denials") == 1
     page = client.get("/support/queues/usage-denials/").content.decode()

@@ -103,10 +103,7 @@ def test_other_customers_requests_are_404(setup, member_client) -> None:
     )
 
 
-def test_extra_rehost_end_to_end(setup, client, settings) -> None:
-    customer, _asc, admin, _viewer, server = setup
-    server_rehost(server=server, actor=admin.user, hosts=[HostInput("h", "ETHER", "0000000000A1")])
-    assert rehost_quota(server=server).exhausted
+def _file_extra_rehost_through_the_page(client, customer, admin, server, settings) -> SupportRequest:
     client.force_login(admin.user)
     response = client.post(
         f"/c/{customer.number}/requests/new/", {"kind": "extra_rehost", "server": server.pk, "reason": "Mainboard died"}
@@ -116,6 +113,22 @@ def test_extra_rehost_end_to_end(setup, client, settings) -> None:
     assert response["Location"] == f"/c/{customer.number}/requests/{filed.pk}/"
     assert filed.due_at == filed.created_at + datetime.timedelta(hours=24)
     assert _recipients("filed") == {"asc@demo.example", "admin@demo.example", settings.PORTAL_SUPPORT_EMAIL}
+    return filed
+
+
+def _assert_the_grant_is_used_up_by_one_rehost(admin, server) -> None:
+    server_rehost(server=server, actor=admin.user, hosts=[HostInput("h", "ETHER", "0000000000B2")])
+    assert RehostGrant.objects.get(server=server).used_at is not None
+    assert rehost_quota(server=server).exhausted
+    with pytest.raises(PortalError):
+        server_rehost(server=server, actor=admin.user, hosts=[HostInput("h", "ETHER", "0000000000C3")])
+
+
+def test_extra_rehost_end_to_end(setup, client, settings) -> None:
+    customer, _asc, admin, _viewer, server = setup
+    server_rehost(server=server, actor=admin.user, hosts=[HostInput("h", "ETHER", "0000000000A1")])
+    assert rehost_quota(server=server).exhausted
+    filed = _file_extra_rehost_through_the_page(client, customer, admin, server, settings)
     # Support comments, the customer answers: each side is emailed.
     agent = staff_account(StaffRole.AGENT)
     services.request_comment(request=filed, actor=agent, body="Which host ID?", as_support=True)
@@ -133,11 +146,7 @@ def test_extra_rehost_end_to_end(setup, client, settings) -> None:
     assert not rehost_quota(server=server).exhausted
     assert _recipients("approved") == {"asc@demo.example", "admin@demo.example", settings.PORTAL_SUPPORT_EMAIL}
     # The customer rehosts once more; the grant is used up.
-    server_rehost(server=server, actor=admin.user, hosts=[HostInput("h", "ETHER", "0000000000B2")])
-    assert RehostGrant.objects.get(server=server).used_at is not None
-    assert rehost_quota(server=server).exhausted
-    with pytest.raises(PortalError):
-        server_rehost(server=server, actor=admin.user, hosts=[HostInput("h", "ETHER", "0000000000C3")])
+    _assert_the_grant_is_used_up_by_one_rehost(admin, server)
     services.request_close(request=filed, actor=agent)
     filed.refresh_from_db()
     assert filed.state == RequestState.DONE

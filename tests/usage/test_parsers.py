@@ -120,3 +120,57 @@ def test_blocks_cut_anywhere_read_as_lines(cuts: list[int], gz: bool) -> None:
     assert log_figures(chunks) == expected
     stream = io.BytesIO(gzip.compress(raw) if gz else raw)
     assert log_figures(open_blocks(stream, size=cuts[0])) == expected
+
+
+def _careful_reading(lines: list[bytes]) -> list:
+    """Every line through the careful path alone: the reference the fast path must equal."""
+    from usage.parsers import LogSummary, _Reader
+
+    reader = _Reader(LogSummary())
+    items = []
+    for number, line in enumerate(lines, 1):
+        item = reader.careful(number, line)
+        if item is not None:
+            items.append(item)
+    return items
+
+
+# Per field of an event line: a usual value first, then values one of the paths could read
+# differently (control characters, Unicode spaces, counts in reasons, "started on", ...).
+_FIELDS = {
+    "clock": [b"10:00:00", b" 9:05:07", b"09:05:07", b"9:05:07", b"23:59:59", b"24:00:00", b" 0:00:01"],
+    "daemon": [b"ansyslmd", b"lmgrd", b'a"b', b"d\x1f", b"d\xc2\xa0", b"x" * 65, b"(x)"],
+    "keyword": [b"OUT", b"IN", b"DENIED", b"QUEUED", b"DEQUEUED", b"UNSUPPORTED", b"TIMESTAMP", b"out"],
+    "feature": [b"ansys", b"a b", b"caf\xc3\xa9", b"\xff", b"", b"x" * 256, b'q"q'],
+    "user": [b"bob", b"b ob", b"b@b", b"\xc3\xbc", b"u\x1c", b"", b"x" * 256],
+    "host": [b"ws-1", b"w\x85", b"", b"h" * 256],
+    "tail": [
+        b"",
+        b"  (2 licenses)",
+        b"  (1 license)",
+        b"  (0 licenses)",
+        b"  (02 licenses)",
+        b'  (Licensed number of users already reached. (-4,342:10054 ""))',
+        b"  (2 licenses)  (reason (3 licenses))",
+        b"  (reason (3 licenses))",
+        b"  (server started on lic01 (linux) (1/2/2026))",
+        b"  (started on lic01 (linux) (1/2/2026)",
+        b"\r",
+        b"   \t\r",
+        b" " * 70,
+        b"  (r\x00)",
+    ],
+}
+
+
+@st.composite
+def _event_line(draw: st.DrawFn) -> bytes:
+    odd = draw(st.sets(st.sampled_from(sorted(_FIELDS)), max_size=2))
+    values = [draw(st.sampled_from(options)) if name in odd else options[0] for name, options in _FIELDS.items()]
+    return b'%s (%s) %s: "%s" %s@%s%s' % tuple(values)
+
+
+@given(st.lists(_event_line(), max_size=40), st.booleans())
+def test_the_fast_path_reads_every_line_as_the_careful_path_does(lines: list[bytes], dated: bool) -> None:
+    lines = [b"10:00:00 (ansyslmd) TIMESTAMP 12/31/2026", *lines] if dated else lines
+    assert list(parse_log([line + b"\n" for line in lines])) == _careful_reading(lines)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from accounts.models import AuditEvent, Customer, User
 from accounts.roles import Role
-from portal.errors import AccessDenied
+from portal.errors import AccessDenied, PortalError
 from usage import services
 from usage.models import Upload, UploadStatus, UsageEvent, UsageHour, UsagePersonDay
 from usage.parsers import log_figures
@@ -198,3 +198,105 @@ def test_log_figures_unchanged_by_the_store(customer: Customer, asc: User) -> No
     expected = json.loads((SAMPLES / "single_daemon_restart.expected.json").read_text())
     upload(customer, asc, data)
     assert log_figures(data.splitlines(keepends=True)) == expected
+
+
+# --- incremental rollups: going on from a checkpoint gives what a replay of everything gives
+
+
+class _Rollback(Exception):
+    pass
+
+
+def full_rebuild_figures(customer: Customer) -> dict:
+    """The figures a replay of every stored event gives (no checkpoint), left undone after."""
+    from django.db import transaction
+
+    from usage.models import UsageCheckpoint
+
+    result: dict = {}
+    try:
+        with transaction.atomic():
+            UsageCheckpoint.objects.all().delete()
+            for server in set(UsageEvent.objects.values_list("server_name", flat=True)):
+                services.usage_rollups_rebuild(customer=customer, server_name=server)
+            result.update(figures(customer))
+            raise _Rollback
+    except _Rollback:
+        return result
+
+
+def _week_of_log() -> list[bytes]:
+    import datetime
+
+    from usage.generate import FeatureLoad, generate_log
+
+    loads = [
+        FeatureLoad("ansys", capacity=3, sessions_per_day=8, mean_hours=4),
+        FeatureLoad("cfd", capacity=2, sessions_per_day=5, mean_hours=9, max_count=2),
+    ]
+    lines = generate_log(start=datetime.date(2026, 3, 2), days=8, loads=loads, users=6, host="lic01", seed=3)
+    return [line.encode() for line in lines]
+
+
+def test_a_later_push_replays_from_the_last_checkpoint_only(customer: Customer, asc: User) -> None:
+    import datetime
+
+    from usage.models import UsageCheckpoint
+
+    lines = _week_of_log()
+    cut = next(i for i, line in enumerate(lines) if line.startswith(b" 0:00:30") and b"TIMESTAMP 3/9/2026" in line)
+    upload(customer, asc, b"".join(lines[:cut]), server="lic01")
+    assert UsageCheckpoint.objects.filter(server_name="lic01").exists()
+    upload(customer, asc, b"".join(lines[cut:]), server="lic01")
+    assert figures(customer) == full_rebuild_figures(customer)
+    total = UsageEvent.objects.count()
+    replayed = services.usage_rollups_rebuild(
+        customer=customer, server_name="lic01", changed_from=datetime.datetime(2026, 3, 9, 12, tzinfo=datetime.UTC)
+    )
+    assert 0 < replayed < total / 4  # the last day and a half, not the week
+    assert figures(customer) == full_rebuild_figures(customer)
+
+
+@pytest.mark.slow
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_incremental_rollups_equal_a_full_rebuild_after_every_upload_and_delete(
+    data: st.DataObject, customer: Customer, asc: User
+) -> None:
+    """Pieces of a week's log cut at TIMESTAMP lines, uploaded in any order (so some land before
+    the checkpoints taken so far: the replay starts earlier), then one upload deleted."""
+    from usage.models import UsageCheckpoint
+
+    Upload.objects.all().delete()
+    UsageHour.objects.all().delete()
+    UsagePersonDay.objects.all().delete()
+    UsageCheckpoint.objects.all().delete()
+    lines = _week_of_log()
+    cuts = sorted(data.draw(st.sets(st.sampled_from(_timestamp_lines(lines)), min_size=1, max_size=5)))
+    pieces = [b"".join(lines[a:b]) for a, b in zip([0, *cuts], [*cuts, len(lines)], strict=True)]
+    done = []
+    for index in data.draw(st.permutations(range(len(pieces)))):
+        done.append(upload(customer, asc, pieces[index], server="lic01"))
+        assert figures(customer) == full_rebuild_figures(customer)
+    services.usage_upload_delete(customer=customer, actor=asc, upload=data.draw(st.sampled_from(done)))
+    assert figures(customer) == full_rebuild_figures(customer)
+
+
+def test_the_bulk_load_stores_what_an_upload_of_the_same_log_gives(customer: Customer, asc: User) -> None:
+    from usage.bench import blocks_of
+
+    lines = [line.decode() for line in _week_of_log()]
+    upload(customer, asc, "".join(lines).encode(), server="uploaded")
+    loaded = services.usage_log_bulk_load(
+        customer=customer, name="bulk", lines=blocks_of(lines, 50), server_name="bulk"
+    )
+    assert loaded.status == UploadStatus.DONE
+    assert loaded.events_new == UsageEvent.objects.filter(server_name="uploaded").count() > 0
+    by_server = figures(customer)
+    for kind in ("hours", "persons"):
+        rows = {
+            server: sorted(row[1:] for row in by_server[kind] if row[0] == server) for server in ("uploaded", "bulk")
+        }
+        assert rows["bulk"] == rows["uploaded"]
+    with pytest.raises(PortalError):
+        services.usage_log_bulk_load(customer=customer, name="again", lines=blocks_of(lines), server_name="bulk")
