@@ -49,11 +49,13 @@ urlpatterns = [
     path("admin/password_change/", console_password_change, name="console_password_change"),
     path("admin/", admin.site.urls),
     path("support/", include("support.urls")),
+    # Before the "" includes below, which would each try all their patterns on every API
+    # request first (nothing of theirs starts with api/v1/).
+    path("api/v1/", include((api_v1_patterns, "ninja"), namespace="api_v1")),
     path("", include("accounts.urls")),
     path("", include("activations.urls_public")),
     # The usage agent's push: authenticated by its upload key only (usage/views.py).
     path("usage/agent/", include("usage.agent_urls")),
     path("", include("notices.urls_public")),
     path("c/<str:customer_number>/", include(customer_patterns)),
-    path("api/v1/", include((api_v1_patterns, "ninja"), namespace="api_v1")),
 ]
