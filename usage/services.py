@@ -436,11 +436,9 @@ def usage_upload_ingest(*, upload_id: int) -> Upload | None:
     return upload
 
 
-def usage_log_ingest_lines(
-    *, customer: Customer, name: str, lines: Iterable[bytes | str], server_name: str = ""
-) -> Upload:
-    """Ingests generated lines (demo and benchmark data) as one upload, in this process."""
-    upload = Upload.objects.create(
+def _generated_upload_start(*, customer: Customer, name: str, server_name: str) -> Upload:
+    """The upload row of generated lines (demo and benchmark data), already running."""
+    return Upload.objects.create(
         customer=customer,
         source=UploadSource.LOG,
         name=name[:255],
@@ -448,6 +446,13 @@ def usage_log_ingest_lines(
         license_server_id=_server_for(customer, server_name),
         status=UploadStatus.RUNNING,
     )
+
+
+def usage_log_ingest_lines(
+    *, customer: Customer, name: str, lines: Iterable[bytes | str], server_name: str = ""
+) -> Upload:
+    """Ingests generated lines (demo and benchmark data) as one upload, in this process."""
+    upload = _generated_upload_start(customer=customer, name=name, server_name=server_name)
     progress = _Progress(upload)
     servers = _ingest_log(upload, lines, progress)
     with transaction.atomic():
@@ -468,14 +473,7 @@ def usage_log_bulk_load(*, customer: Customer, name: str, lines: Iterable[bytes 
     kept), then the same rollup rebuild as an upload."""
     if UsageEvent.objects.filter(customer=customer, server_name=server_name).exists():
         raise PortalError(_("This server already has usage events."))
-    upload = Upload.objects.create(
-        customer=customer,
-        source=UploadSource.LOG,
-        name=name[:255],
-        server_name=server_name,
-        license_server_id=_server_for(customer, server_name),
-        status=UploadStatus.RUNNING,
-    )
+    upload = _generated_upload_start(customer=customer, name=name, server_name=server_name)
     progress = _Progress(upload)
     servers: dict[str, datetime.datetime] = {}
     batch: list[tuple] = []
