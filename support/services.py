@@ -220,17 +220,23 @@ def emergency_requests_expired_close(*, server: LicenseServer | None = None) -> 
     closed = 0
     for request in expired:
         closed += 1
-        request.state = RequestState.DONE
-        request.closed_at = timezone.now()
-        request.save(update_fields=["state", "closed_at"])
-        audit_record(
-            customer=request.customer,
-            actor=None,
-            action="support_request.done",
-            target=f"#{request.pk}",
-            details={"kind": request.kind, "expired": True},
-        )
+        _request_done(request, actor=None, expired=True)
     return closed
+
+
+def _request_done(request: SupportRequest, *, actor: User | None, **details: object) -> SupportRequest:
+    """The request is done (by ``actor``, or by no one when its emergency file expired). Audited."""
+    request.state = RequestState.DONE
+    request.closed_at = timezone.now()
+    request.save(update_fields=["state", "closed_at"])
+    audit_record(
+        customer=request.customer,
+        actor=actor,
+        action="support_request.done",
+        target=f"#{request.pk}",
+        details={"kind": request.kind, **details},
+    )
+    return request
 
 
 def request_file(
@@ -455,17 +461,7 @@ def request_close(*, request: SupportRequest, actor: User) -> SupportRequest:
         request = _request_lock(request)
         if request.state != RequestState.APPROVED:
             raise PortalError(_("Only an approved request can be marked done."))
-        request.state = RequestState.DONE
-        request.closed_at = timezone.now()
-        request.save(update_fields=["state", "closed_at"])
-        audit_record(
-            customer=request.customer,
-            actor=actor,
-            action="support_request.done",
-            target=f"#{request.pk}",
-            details={"kind": request.kind},
-        )
-        return request
+        return _request_done(request, actor=actor)
 
 
 def request_emergency_file(*, request: SupportRequest, actor: User) -> EmergencyLicense:
