@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 
 from accounts.access import is_support_staff
@@ -253,59 +254,52 @@ class RequestView(_RequestMixin, View):
         return self.request_page(self.support_request(pk))
 
 
-class RequestCommentView(_RequestMixin, View):
+class _RequestActionView(_RequestMixin, View):
+    """A support action on one request (POST only): ``form_class`` -> ``perform`` (one service
+    call) -> the ``success`` message, through ``act``."""
+
+    form_class: ClassVar[type] = DecisionForm
+    form_name: ClassVar[str] = "decision_form"
+    success: ClassVar[Any]
+
+    def perform(self, found: SupportRequest, data: dict[str, Any]) -> object:
+        raise NotImplementedError
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        found = self.support_request(pk)
+        form = self.form_class(request.POST)
+        return self.act(found, form, lambda data: self.perform(found, data), str(self.success), self.form_name)
+
+
+class RequestCommentView(_RequestActionView):
     required_staff_permission = StaffPermission.HANDLE_REQUESTS
+    form_class = CommentForm
+    form_name = "comment_form"
+    success = gettext_lazy("Comment sent to the customer.")
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        found = self.support_request(pk)
-        return self.act(
-            found,
-            CommentForm(request.POST),
-            lambda data: services.request_comment(
-                request=found, actor=request.user, body=data["body"], as_support=True
-            ),
-            _("Comment sent to the customer."),
-            "comment_form",
-        )
+    def perform(self, found: SupportRequest, data: dict[str, Any]) -> object:
+        return services.request_comment(request=found, actor=self.request.user, body=data["body"], as_support=True)
 
 
-class RequestApproveView(_RequestMixin, View):
+class RequestApproveView(_RequestActionView):
     required_staff_permission = StaffPermission.APPROVE_REQUESTS
+    success = gettext_lazy("Request approved and applied.")
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        found = self.support_request(pk)
-        return self.act(
-            found,
-            DecisionForm(request.POST),
-            lambda data: services.request_approve(request=found, actor=request.user, comment=data["comment"]),
-            _("Request approved and applied."),
-            "decision_form",
-        )
+    def perform(self, found: SupportRequest, data: dict[str, Any]) -> object:
+        return services.request_approve(request=found, actor=self.request.user, comment=data["comment"])
 
 
-class RequestRejectView(_RequestMixin, View):
+class RequestRejectView(_RequestActionView):
     required_staff_permission = StaffPermission.APPROVE_REQUESTS
+    success = gettext_lazy("Request rejected.")
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        found = self.support_request(pk)
-        return self.act(
-            found,
-            DecisionForm(request.POST),
-            lambda data: services.request_reject(request=found, actor=request.user, comment=data["comment"]),
-            _("Request rejected."),
-            "decision_form",
-        )
+    def perform(self, found: SupportRequest, data: dict[str, Any]) -> object:
+        return services.request_reject(request=found, actor=self.request.user, comment=data["comment"])
 
 
-class RequestDoneView(_RequestMixin, View):
+class RequestDoneView(_RequestActionView):
     required_staff_permission = StaffPermission.HANDLE_REQUESTS
+    success = gettext_lazy("Request marked done.")
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        found = self.support_request(pk)
-        return self.act(
-            found,
-            DecisionForm(request.POST),
-            lambda data: services.request_close(request=found, actor=request.user),
-            _("Request marked done."),
-            "decision_form",
-        )
+    def perform(self, found: SupportRequest, data: dict[str, Any]) -> object:
+        return services.request_close(request=found, actor=self.request.user)
