@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.test import Client
 
 from accounts.models import Customer
 from accounts.roles import Role
-from api.services import api_token_create
-from tests.factories import CustomerFactory, EntitlementFactory, LicenseServerFactory
+from api.services import api_token_create, webhook_endpoint_create
+from tests.activations import helpers as activation_helpers
+from tests.api.receiver import Receiver, start_receiver
+from tests.factories import CustomerFactory, EntitlementFactory, LicenseServerFactory, MembershipFactory, UserFactory
 
 
 @pytest.fixture
@@ -38,3 +40,23 @@ def flex_customer(customer: Customer) -> Customer:
         EntitlementFactory(customer=customer)
     LicenseServerFactory(customer=customer, name="lic01")
     return customer
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP webhook receiver on loopback (``tests/api/receiver.py``)."""
+    state, server = start_receiver()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def webhook_setup(receiver, staff_user):
+    """Customer 1001234 with an ASC, an Administrator and the ASC's endpoint at ``receiver``."""
+    customer = activation_helpers.flex_customer("1001234")
+    asc = MembershipFactory(customer=customer, role=Role.ASC, user=UserFactory(email="asc@demo.example")).user
+    admin = MembershipFactory(customer=customer, role=Role.ADMINISTRATOR).user
+    endpoint = webhook_endpoint_create(customer=customer, actor=asc, url=receiver.url)
+    receiver.secret = endpoint.secret
+    return customer, asc, admin, endpoint

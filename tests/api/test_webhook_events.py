@@ -20,13 +20,12 @@ from accounts.services import (
 )
 from activations.services import HostInput, server_rehost, server_return
 from api.models import WebhookDelivery
-from api.services import webhook_endpoint_create
 from api.webhooks import EVENT_TYPES
 from entitlements.licensing.services import budget_alert_check
 from entitlements.models import LicensingModel
 from notices.services import reminders_create
-from tests.activations.helpers import activate, flex_customer, setup_server
-from tests.api.receiver import receiver_verify, start_receiver
+from tests.activations.helpers import activate, setup_server
+from tests.api.receiver import receiver_verify
 from tests.factories import (
     ElasticAccountFactory,
     ElasticUsageFactory,
@@ -40,21 +39,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def receiver():
-    state, server = start_receiver()
-    yield state
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def world(receiver, staff_user):
-    customer = flex_customer("1001234")
-    asc = MembershipFactory(customer=customer, role=Role.ASC, user=UserFactory(email="asc@demo.example")).user
-    admin = MembershipFactory(customer=customer, role=Role.ADMINISTRATOR).user
-    endpoint = webhook_endpoint_create(customer=customer, actor=asc, url=receiver.url)
-    receiver.secret = endpoint.secret
-    return customer, asc, admin, endpoint, staff_user
+def world(webhook_setup, staff_user):
+    return (*webhook_setup, staff_user)
 
 
 def _received(receiver, endpoint) -> list[dict]:

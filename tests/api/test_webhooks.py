@@ -26,29 +26,11 @@ from api.services import (
 )
 from api.tasks import webhook_deliveries_send_due
 from portal.errors import AccessDenied, PortalError
-from tests.activations.helpers import activate, flex_customer, setup_server
-from tests.api.receiver import receiver_verify, start_receiver
-from tests.factories import MembershipFactory, UserFactory
+from tests.activations.helpers import activate, setup_server
+from tests.api.receiver import receiver_verify
+from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def receiver():
-    state, server = start_receiver()
-    yield state
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def setup(receiver, staff_user):
-    customer = flex_customer("1001234")
-    asc = MembershipFactory(customer=customer, role=Role.ASC, user=UserFactory(email="asc@demo.example")).user
-    admin = MembershipFactory(customer=customer, role=Role.ADMINISTRATOR).user
-    endpoint = webhook_endpoint_create(customer=customer, actor=asc, url=receiver.url)
-    receiver.secret = endpoint.secret
-    return customer, asc, admin, endpoint
 
 
 def _member_event(customer, admin) -> None:
@@ -63,8 +45,10 @@ def _make_due() -> None:
     WebhookDelivery.objects.filter(delivered_at__isnull=True).update(next_attempt_at=past, created_at=past)
 
 
-def test_activation_emits_signed_events_processed_once(setup, receiver, django_capture_on_commit_callbacks) -> None:
-    customer, _asc, admin, endpoint = setup
+def test_activation_emits_signed_events_processed_once(
+    webhook_setup, receiver, django_capture_on_commit_callbacks
+) -> None:
+    customer, _asc, admin, endpoint = webhook_setup
     server, line = setup_server(customer)
     with django_capture_on_commit_callbacks(execute=True):
         activate(server, admin, {line.pk: 2})
@@ -80,8 +64,8 @@ def test_activation_emits_signed_events_processed_once(setup, receiver, django_c
     assert WebhookDelivery.objects.filter(delivered_at__isnull=False).count() == 2
 
 
-def test_tampered_body_or_old_timestamp_fails_verification(setup) -> None:
-    _customer, _asc, _admin, endpoint = setup
+def test_tampered_body_or_old_timestamp_fails_verification(webhook_setup) -> None:
+    _customer, _asc, _admin, endpoint = webhook_setup
     now = int(timezone.now().timestamp())
     body = b'{"type":"x"}'
     headers = {
@@ -94,8 +78,8 @@ def test_tampered_body_or_old_timestamp_fails_verification(setup) -> None:
     assert not webhooks.verify(secret=endpoint.secret, headers=headers, body=body, now=now + 3600)
 
 
-def test_retries_with_backoff_then_exactly_once(setup, receiver, django_capture_on_commit_callbacks) -> None:
-    customer, _asc, admin, _endpoint = setup
+def test_retries_with_backoff_then_exactly_once(webhook_setup, receiver, django_capture_on_commit_callbacks) -> None:
+    customer, _asc, admin, _endpoint = webhook_setup
     receiver.fail_next = 2
     with django_capture_on_commit_callbacks(execute=True):
         _member_event(customer, admin)
@@ -133,8 +117,10 @@ def _assert_delivered_on_the_third_attempt_with_one_id(delivery: WebhookDelivery
     assert list(receiver.processed) == [delivery.message_id]
 
 
-def test_no_loss_when_the_broker_is_down(setup, receiver, monkeypatch, django_capture_on_commit_callbacks) -> None:
-    customer, _asc, admin, _endpoint = setup
+def test_no_loss_when_the_broker_is_down(
+    webhook_setup, receiver, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    customer, _asc, admin, _endpoint = webhook_setup
     from api.tasks import webhook_deliver_task
 
     def broker_down(*args, **kwargs):
@@ -150,10 +136,10 @@ def test_no_loss_when_the_broker_is_down(setup, receiver, monkeypatch, django_ca
     assert len(receiver.processed) == 1
 
 
-def test_rolled_back_change_sends_nothing(setup, receiver) -> None:
+def test_rolled_back_change_sends_nothing(webhook_setup, receiver) -> None:
     from django.db import transaction
 
-    customer, _asc, admin, _endpoint = setup
+    customer, _asc, admin, _endpoint = webhook_setup
 
     def change_then_fail() -> None:
         with transaction.atomic():
@@ -166,9 +152,9 @@ def test_rolled_back_change_sends_nothing(setup, receiver) -> None:
 
 
 def test_endpoint_failing_repeatedly_is_disabled_and_asc_told(
-    setup, receiver, monkeypatch, django_capture_on_commit_callbacks
+    webhook_setup, receiver, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
-    customer, asc, admin, endpoint = setup
+    customer, asc, admin, endpoint = webhook_setup
     monkeypatch.setattr(webhooks, "DISABLE_AFTER_FAILURES", 3)
     receiver.fail_next = 100
     with django_capture_on_commit_callbacks(execute=True):
@@ -190,8 +176,8 @@ def test_endpoint_failing_repeatedly_is_disabled_and_asc_told(
     assert endpoint.consecutive_failures == 0
 
 
-def test_gives_up_after_max_attempts(setup, receiver, monkeypatch, django_capture_on_commit_callbacks) -> None:
-    customer, _asc, admin, _endpoint = setup
+def test_gives_up_after_max_attempts(webhook_setup, receiver, monkeypatch, django_capture_on_commit_callbacks) -> None:
+    customer, _asc, admin, _endpoint = webhook_setup
     monkeypatch.setattr(webhooks, "MAX_ATTEMPTS", 2)
     receiver.fail_next = 100
     with django_capture_on_commit_callbacks(execute=True):
@@ -205,9 +191,9 @@ def test_gives_up_after_max_attempts(setup, receiver, monkeypatch, django_captur
 
 
 def test_rotation_signs_with_both_secrets_during_the_overlap(
-    setup, receiver, django_capture_on_commit_callbacks
+    webhook_setup, receiver, django_capture_on_commit_callbacks
 ) -> None:
-    customer, asc, admin, endpoint = setup
+    customer, asc, admin, endpoint = webhook_setup
     old = endpoint.secret
     endpoint = webhook_secret_rotate(endpoint=endpoint, actor=asc)
     assert endpoint.secret != old
@@ -225,8 +211,8 @@ def test_rotation_signs_with_both_secrets_during_the_overlap(
     assert len(header.split()) == 1
 
 
-def test_subscriptions_filter_event_types(setup, receiver, django_capture_on_commit_callbacks) -> None:
-    customer, asc, admin, endpoint = setup
+def test_subscriptions_filter_event_types(webhook_setup, receiver, django_capture_on_commit_callbacks) -> None:
+    customer, asc, admin, endpoint = webhook_setup
     webhook_endpoint_update(
         endpoint=endpoint, actor=asc, url=endpoint.url, description="", event_types=["server.rehosted"], enabled=True
     )
@@ -235,15 +221,17 @@ def test_subscriptions_filter_event_types(setup, receiver, django_capture_on_com
     assert receiver.requests == []
 
 
-def test_only_the_asc_manages_endpoints(setup) -> None:
-    customer, _asc, admin, _endpoint = setup
+def test_only_the_asc_manages_endpoints(webhook_setup) -> None:
+    customer, _asc, admin, _endpoint = webhook_setup
     with pytest.raises(AccessDenied):
         webhook_endpoint_create(customer=customer, actor=admin, url="https://hooks.example.com/x")
     assert AuditEvent.objects.filter(action="webhook.create", denied=True).exists()
 
 
-def test_entitlement_expiring_can_be_emitted_by_others(setup, receiver, django_capture_on_commit_callbacks) -> None:
-    customer, *_ = setup
+def test_entitlement_expiring_can_be_emitted_by_others(
+    webhook_setup, receiver, django_capture_on_commit_callbacks
+) -> None:
+    customer, *_ = webhook_setup
     with django_capture_on_commit_callbacks(execute=True):
         webhooks.webhook_event_emit(
             customer=customer,
@@ -319,8 +307,8 @@ def test_connection_is_pinned_to_the_checked_address(receiver, monkeypatch) -> N
 # --- Pages -----------------------------------------------------------------------------------------
 
 
-def test_webhooks_page_add_and_send_again(setup, receiver, django_capture_on_commit_callbacks) -> None:
-    customer, asc, admin, endpoint = setup
+def test_webhooks_page_add_and_send_again(webhook_setup, receiver, django_capture_on_commit_callbacks) -> None:
+    customer, asc, admin, endpoint = webhook_setup
     client = Client()
     client.force_login(asc)
     url = reverse("webhooks:list", kwargs={"customer_number": customer.number})
