@@ -17,7 +17,12 @@ $(VENV)/.installed-dev: requirements/lock-dev.txt | $(BIN)/activate
 	$(PY) -m pip install --quiet --require-hashes -r requirements/lock-dev.txt
 	touch $@
 
-install: $(VENV)/.installed-dev
+# The debug-log scanner (usage/_flexscan.c, issue 15), compiled in place. Without a C compiler
+# the portal reads logs with the pure-Python path (usage.parsers), slower; the tests insist on it.
+$(VENV)/.built-flexscan: usage/_flexscan.c setup.py $(VENV)/.installed-dev
+	$(PY) setup.py --quiet build_ext --inplace && touch $@ || echo "warning: usage/_flexscan.c not built (no C compiler?): logs are read by the slower Python path"
+
+install: $(VENV)/.installed-dev $(VENV)/.built-flexscan
 
 migrate: install
 	$(PY) manage.py migrate --noinput
@@ -78,7 +83,7 @@ beat: install
 	$(BIN)/celery -A portal beat --loglevel=INFO
 
 clean:
-	rm -rf $(VENV) var staticfiles
+	rm -rf $(VENV) var staticfiles build usage/_flexscan.*.so
 
 # Benchmarks (issue 7): not part of `make test`. Needs PostgreSQL, Redis and wrk; uses the
 # portal_bench database and Redis DB 13. Results: bench/results/latest.json, docs/performance.md.

@@ -23,6 +23,7 @@ import io
 import itertools
 import operator
 import re
+import types
 import zlib
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -145,6 +146,17 @@ _add = operator.add
 BLOCK_BYTES = 4 * 1024 * 1024
 
 
+def _compiled_scanner() -> types.ModuleType | None:
+    """``usage._flexscan`` (built by ``make install``: ``setup.py``), ready; None where it was
+    not built (no C compiler): the pure-Python fast path reads the same, only slower."""
+    try:
+        from usage import _flexscan
+    except ImportError:
+        return None
+    _flexscan.setup(Event, EVENT_KINDS, "", _ONE_DAY)
+    return _flexscan
+
+
 def open_blocks(stream: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
     """A plain or gzip-compressed byte stream in blocks of about ``size`` bytes (any cut)."""
     head = stream.read(2)
@@ -258,7 +270,34 @@ class _Reader:
 
     def block(self, block: bytes) -> list[Event | Skipped]:
         """Every line of ``block`` (no final newline), in order: plain event lines of a dated
-        log read column by column, any other line by ``careful``."""
+        log read by the compiled scanner (or column by column without it), any other line by
+        ``careful``."""
+        if SCANNER is None:
+            return self._columns_block(block)
+        items: list[Event | Skipped] = []
+        offset, size = 0, len(block)
+        with _collector_paused():
+            while offset <= size:
+                offset, self.day, self.last_seconds, self.number, events = SCANNER.scan(
+                    block, offset, self.day, self.last_seconds, self.number, items
+                )
+                self.summary.events += events
+                if offset > size:
+                    break
+                end = block.find(b"\n", offset)
+                end = size if end < 0 else end
+                self.number += 1
+                self._careful_into(items, self.number, block[offset:end])
+                offset = end + 1
+        return items
+
+    def _careful_into(self, items: list, number: int, raw: bytes) -> None:
+        item = self.careful(number, raw)
+        if item is not None:
+            items.append(item)
+
+    def _columns_block(self, block: bytes) -> list[Event | Skipped]:
+        """``block`` without the compiled scanner: the plain lines column by column."""
         with _collector_paused():
             clocks, rests, heads, tails, others = zip(*_PIECES.findall(block), strict=True)
             columns = _Columns(
@@ -286,9 +325,7 @@ class _Reader:
         return items
 
     def _careful_at(self, items: list, columns: _Columns, position: int) -> None:
-        item = self.careful(self.number + position + 1, columns.line(position))
-        if item is not None:
-            items.append(item)
+        self._careful_into(items, self.number + position + 1, columns.line(position))
 
     def _plain(self, items: list, columns: _Columns, start: int, end: int) -> None:
         """Lines ``start:end`` of the block, each a plain event line: events, dated by the
@@ -400,6 +437,9 @@ class _Reader:
             count,
             reason[:255],
         )
+
+
+SCANNER = _compiled_scanner()
 
 
 def parse_log(chunks: Iterable[bytes | str], summary: LogSummary | None = None) -> Iterator[Event | Skipped]:

@@ -235,3 +235,22 @@ def test_gunicorn_as_in_the_image_serves_probes_metrics_and_json_request_lines(t
         json.loads(line) for line in output.splitlines() if line.startswith("{") and '"portal.request"' in line
     ]
     assert len(request_lines) >= 7
+
+
+def test_the_image_builds_the_log_scanner_from_the_files_its_stage_copies(tmp_path: Path) -> None:
+    """The Dockerfile's ``scanner`` stage copies only some files into an empty folder and
+    compiles usage/_flexscan.c there: those files alone must build it (the image is not built
+    in CI; this is the part of it that can break without the rest of the tree noticing)."""
+    stage = (ROOT / "Dockerfile").read_text().split("FROM ", 2)[1]
+    assert stage.startswith("python:3.11-slim-bookworm AS scanner")
+    for line in stage.splitlines():
+        if line.startswith("COPY "):
+            *sources, target = line.split()[1:]
+            for source in sources:
+                destination = tmp_path / target / Path(source).name
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                destination.write_bytes((ROOT / source).read_bytes())
+    command = next(line for line in stage.splitlines() if "build_ext" in line).split("&& ", 1)[1]
+    subprocess.run(command.replace("python ", f"{sys.executable} ", 1), shell=True, cwd=tmp_path, check=True)
+    assert list((tmp_path / "usage").glob("_flexscan.*.so"))
+    assert "COPY --from=scanner /build/usage/_flexscan.*.so usage/" in (ROOT / "Dockerfile").read_text()

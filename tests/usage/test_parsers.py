@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from usage import parsers
 from usage.parsers import (
     Event,
     Skipped,
@@ -32,11 +35,33 @@ def _sample_dirs() -> list[Path]:
     return [SAMPLES, *([_SHARED_SAMPLES] if _SHARED_SAMPLES.is_dir() else [])]
 
 
+# Plain event lines are read by the compiled scanner (usage/_flexscan.c) where it is built, by
+# the Python fast path where it is not; both must read every log as the careful path does.
+SCANNERS = ["compiled", "python"]
+
+
+@contextlib.contextmanager
+def _scanner(name: str) -> Iterator[None]:
+    built = parsers.SCANNER
+    assert built is not None, "usage/_flexscan.c is not built: run `make install`"
+    parsers.SCANNER = built if name == "compiled" else None
+    try:
+        yield
+    finally:
+        parsers.SCANNER = built
+
+
+def test_the_compiled_scanner_is_built_and_used() -> None:
+    assert parsers.SCANNER is not None, "usage/_flexscan.c is not built: run `make install`"
+    assert parsers.SCANNER.__file__.endswith(".so")
+
+
+@pytest.mark.parametrize("scanner", SCANNERS)
 @pytest.mark.parametrize("folder", _sample_dirs(), ids=lambda p: p.parent.parent.name)
 @pytest.mark.parametrize("name", LOGS)
-def test_debug_log_figures_match_the_independent_reading(folder: Path, name: str) -> None:
+def test_debug_log_figures_match_the_independent_reading(folder: Path, name: str, scanner: str) -> None:
     expected = json.loads((folder / f"{name}.expected.json").read_text())
-    with (folder / f"{name}.log").open("rb") as stream:
+    with (folder / f"{name}.log").open("rb") as stream, _scanner(scanner):
         assert log_figures(open_lines(stream)) == expected
 
 
@@ -90,11 +115,13 @@ def test_clock_going_backwards_is_the_next_day() -> None:
     assert figures["daily_peak"] == {"2026-12-31": 1, "2027-01-01": 1}
 
 
-@given(st.binary(max_size=2000))
-def test_any_bytes_parse_without_error(data: bytes) -> None:
+@pytest.mark.parametrize("scanner", SCANNERS)
+@given(data=st.binary(max_size=2000))
+def test_any_bytes_parse_without_error(data: bytes, scanner: str) -> None:
     for payload in (data, gzip.compress(data)[: len(data) // 2 + 10]):
         try:
-            log_figures(open_lines(io.BytesIO(payload)))
+            with _scanner(scanner):
+                log_figures(open_lines(io.BytesIO(payload)))
         except UnreadableLog:
             assert payload[:2] == b"\x1f\x8b"
     parse_lmstat(data.splitlines(keepends=True))
@@ -106,8 +133,9 @@ def test_any_text_parses_without_error(lines: list[str]) -> None:
     parse_lmstat(lines)
 
 
-@given(st.lists(st.integers(min_value=1, max_value=400), min_size=1, max_size=40), st.booleans())
-def test_blocks_cut_anywhere_read_as_lines(cuts: list[int], gz: bool) -> None:
+@pytest.mark.parametrize("scanner", SCANNERS)
+@given(cuts=st.lists(st.integers(min_value=1, max_value=400), min_size=1, max_size=40), gz=st.booleans())
+def test_blocks_cut_anywhere_read_as_lines(cuts: list[int], gz: bool, scanner: str) -> None:
     raw = (SAMPLES / "single_daemon_restart.log").read_bytes()
     chunks, position = [], 0
     for cut in cuts * 200:
@@ -117,9 +145,10 @@ def test_blocks_cut_anywhere_read_as_lines(cuts: list[int], gz: bool) -> None:
         position += cut
     chunks.append(raw[position:])
     expected = log_figures(raw.splitlines(keepends=True))
-    assert log_figures(chunks) == expected
     stream = io.BytesIO(gzip.compress(raw) if gz else raw)
-    assert log_figures(open_blocks(stream, size=cuts[0])) == expected
+    with _scanner(scanner):
+        assert log_figures(chunks) == expected
+        assert log_figures(open_blocks(stream, size=cuts[0])) == expected
 
 
 def _careful_reading(lines: list[bytes]) -> list:
@@ -139,11 +168,11 @@ def _careful_reading(lines: list[bytes]) -> list:
 # differently (control characters, Unicode spaces, counts in reasons, "started on", ...).
 _FIELDS = {
     "clock": [b"10:00:00", b" 9:05:07", b"09:05:07", b"9:05:07", b"23:59:59", b"24:00:00", b" 0:00:01"],
-    "daemon": [b"ansyslmd", b"lmgrd", b'a"b', b"d\x1f", b"d\xc2\xa0", b"x" * 65, b"(x)"],
+    "daemon": [b"ansyslmd", b"lmgrd", b'a"b', b"d\x1f", b"d\xc2\xa0", b"x" * 64, b"x" * 65, b"(x)"],
     "keyword": [b"OUT", b"IN", b"DENIED", b"QUEUED", b"DEQUEUED", b"UNSUPPORTED", b"TIMESTAMP", b"out"],
-    "feature": [b"ansys", b"a b", b"caf\xc3\xa9", b"\xff", b"", b"x" * 256, b'q"q'],
-    "user": [b"bob", b"b ob", b"b@b", b"\xc3\xbc", b"u\x1c", b"", b"x" * 256],
-    "host": [b"ws-1", b"w\x85", b"", b"h" * 256],
+    "feature": [b"ansys", b"a b", b"caf\xc3\xa9", b"\xff", b"", b"x" * 255, b"x" * 256, b'q"q'],
+    "user": [b"bob", b"b ob", b"b@b", b"\xc3\xbc", b"u\x1c", b"", b"x" * 255, b"x" * 256],
+    "host": [b"ws-1", b"w\x85", b"", b"h" * 255, b"h" * 256],
     "tail": [
         b"",
         b"  (2 licenses)",
@@ -159,6 +188,10 @@ _FIELDS = {
         b"   \t\r",
         b" " * 70,
         b"  (r\x00)",
+        b"  (" + b"r" * 255 + b")",
+        b"  (" + b"r" * 256 + b")",
+        b"  (999999 licenses)",
+        b"  (1000000 licenses)",
     ],
 }
 
@@ -170,7 +203,47 @@ def _event_line(draw: st.DrawFn) -> bytes:
     return b'%s (%s) %s: "%s" %s@%s%s' % tuple(values)
 
 
-@given(st.lists(_event_line(), max_size=40), st.booleans())
-def test_the_fast_path_reads_every_line_as_the_careful_path_does(lines: list[bytes], dated: bool) -> None:
+@pytest.mark.parametrize("scanner", SCANNERS)
+@given(lines=st.lists(_event_line(), max_size=40), dated=st.booleans())
+def test_the_fast_path_reads_every_line_as_the_careful_path_does(lines: list[bytes], dated: bool, scanner: str) -> None:
     lines = [b"10:00:00 (ansyslmd) TIMESTAMP 12/31/2026", *lines] if dated else lines
-    assert list(parse_log([line + b"\n" for line in lines])) == _careful_reading(lines)
+    with _scanner(scanner):
+        assert list(parse_log([line + b"\n" for line in lines])) == _careful_reading(lines)
+
+
+# Bytes that sit on the edges of the fast paths' grammar, for mutating plain lines.
+_EDGES = [*b' ()"@:\t\r\x00\x7f\x80\xff0123456789slicenesartdo', *b"OUTINDENIEDQUEUED"]
+
+
+@st.composite
+def _mutated_line(draw: st.DrawFn) -> bytes:
+    """A plain event line with a few bytes inserted, replaced or deleted anywhere."""
+    line = bytearray(draw(st.sampled_from(_PLAIN_LINES)))
+    for _ in range(draw(st.integers(min_value=1, max_value=4))):
+        at = draw(st.integers(min_value=0, max_value=len(line)))
+        byte = draw(st.sampled_from(_EDGES))
+        action = draw(st.sampled_from(["insert", "replace", "delete"]))
+        if action == "insert" or at == len(line):
+            line.insert(at, byte)
+        elif action == "replace":
+            line[at] = byte
+        else:
+            del line[at]
+    return bytes(line)
+
+
+_PLAIN_LINES = [
+    b'10:00:00 (ansyslmd) OUT: "ansys" bob@ws-1',
+    b' 9:05:07 (ansyslmd) IN: "a b" bob@ws-1  (2 licenses)',
+    b'23:59:59 (ansyslmd) DENIED: "ansys" bob@ws-1  (Licensed number of users already reached. (-4,342:10054 ""))',
+    b'00:00:01 (x) QUEUED: "f" u@h  (1 license)  (reason)  \r',
+    b'12:00:00 (d) UNSUPPORTED: "f" u@h  (UNSUPPORTED (-5,1))\t',
+]
+
+
+@pytest.mark.parametrize("scanner", SCANNERS)
+@given(lines=st.lists(_mutated_line(), min_size=1, max_size=30))
+def test_mutated_lines_read_as_the_careful_path_reads_them(lines: list[bytes], scanner: str) -> None:
+    lines = [b"10:00:00 (ansyslmd) TIMESTAMP 12/31/2026", *lines]
+    with _scanner(scanner):
+        assert list(parse_log([line + b"\n" for line in lines])) == _careful_reading(lines)
