@@ -359,3 +359,36 @@ class AuditEventPage(Schema):
 
 class UsageUploadsOut(Schema):
     uploads: list[int]
+
+
+class MemberBulkIn(Schema):
+    csv: str = Field(
+        ...,
+        max_length=2_000_000,
+        description="Lines of email,role (a header line, ; or tab separators allowed), as on the bulk add page",
+    )
+    digest: str | None = Field(
+        None, max_length=64, description="Leave out for the preview; send the preview's digest back to apply it"
+    )
+
+
+class MemberBulkLineOut(Schema):
+    line: int
+    email: str
+    role: str
+    outcome: str
+    reason: str
+
+
+class MemberBulkOut(Schema):
+    applied: bool
+    digest: str
+    lines: list[MemberBulkLineOut]
+
+
+class MfaRequirementIn(Schema):
+    required: bool
+
+
+class MfaRequirementOut(Schema):
+    required: bool

@@ -73,7 +73,7 @@ from usage import services as usage_services
 from . import schemas as s
 from .http import PROBLEM_CONTENT_TYPE, Problem, TokenAuth, not_found, paginate, paginate_values, requires
 
-VERSION = "1.1.0"
+VERSION = "1.2.0"
 
 
 class PortalAPI(NinjaAPI):
@@ -902,4 +902,4 @@ def usage_uploads_op(request: HttpRequest, number: str, kind: str = "log", serve
 
 # The Shared Web and Elastic settings writes register their operations on ``api`` (last: they
 # import this module's helpers).
-from . import v1_licensing  # noqa: E402, F401
+from . import v1_licensing, v1_users  # noqa: E402, F401

@@ -106,6 +106,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "POST /customers/{number}/license-files/verify": {"content": "x"},
     "POST /customers/{number}/members/": {"email": "someone@example.org", "role": "viewer"},
     "PATCH /customers/{number}/members/{member_id}": {"role": "viewer"},
+    "POST /customers/{number}/member-import": {"csv": "bulk@example.org,viewer"},
+    "PUT /customers/{number}/mfa-requirement": {"required": True},
     "POST /customers/{number}/shared-web/users/": {"email": "new-sw@example.org"},
     "PATCH /customers/{number}/shared-web/users/{user_id}": {"email": "renamed-sw@example.org", "name": "R"},
     "POST /customers/{number}/shared-web/user-import": {"csv": "imported@example.org,Imported"},
