@@ -308,6 +308,9 @@ static PyObject *make_event(Py_ssize_t number, PyObject *time, const Line *line)
     for (int i = 0; i < 9; i++) {
         PyTuple_SET_ITEM(event, i, fields[i]);
     }
+    /* Only strings, numbers and a datetime: no cycle can go through it, so the collector need
+       not look at it (CPython untracks such tuples itself, at its next pass). */
+    PyObject_GC_UnTrack(event);
     return event;
 }
 
