@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Customer, User
 from entitlements.models import Entitlement, EntitlementStatus, LicensingModel
 from entitlements.selectors import customer_has_flexnet, customers_with_flexnet, flexnet_entitlement_list
+from portal.db import compiled_objects
 from portal.fragments import customer_value
 
 from .hostids import hostid_detect, hostid_normalise
@@ -112,9 +113,19 @@ def server_list(*, customer: Customer) -> QuerySet[LicenseServer]:
 def server_get(*, customer: Customer, server_id: int, hosts: bool = True) -> LicenseServer | None:
     """One server of the customer (not retired); ``hosts=False`` skips the hosts' query for
     callers that only need the row (the API's writes)."""
+    if not hosts:
+        found = compiled_objects(
+            "activations.server_get",
+            LicenseServer,
+            lambda customer_id, pk: LicenseServer.objects.filter(
+                customer_id=customer_id, pk=pk, retired_at__isnull=True
+            ).order_by(),
+            customer.pk,
+            server_id,
+        )
+        return found[0] if found else None
     servers = LicenseServer.objects.filter(customer=customer, pk=server_id, retired_at__isnull=True)
-    if hosts:
-        servers = servers.prefetch_related(Prefetch("hosts", queryset=ServerHost.objects.order_by("position")))
+    servers = servers.prefetch_related(Prefetch("hosts", queryset=ServerHost.objects.order_by("position")))
     return servers.first()
 
 
