@@ -12,7 +12,16 @@ from django.db import transaction
 from accounts.notifications import _recipient_rows
 from accounts.roles import Role
 from activations.models import LicenseFile, ServerHost
-from activations.services import _activations_locked, _last_version, _server_hosts, license_file_render
+from activations.selectors import server_get
+from activations.services import (
+    _activations_locked,
+    _last_version,
+    _lock_entitlements,
+    _lock_server,
+    _server_hosts,
+    license_file_render,
+)
+from entitlements.models import Entitlement
 from entitlements.selectors import customer_has_flexnet
 from portal import db
 from tests.activations.helpers import activate, flex_customer, setup_server
@@ -94,3 +103,39 @@ def test_an_id_that_does_not_reach_the_parameters_unchanged_falls_back_to_the_or
     )
     assert rows == [(customer.pk,)]
     assert "test.shifted" not in db._COMPILED
+
+
+def _fields(obj: object) -> dict:
+    return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+
+
+def _instances(worlds: list[dict]) -> list:
+    answers = []
+    for world in worlds[:2]:
+        customer, server = world["customer"], world["server"]
+        line_ids = sorted(Entitlement.objects.filter(customer=customer).values_list("pk", flat=True))
+        with transaction.atomic():
+            locked = _lock_server(server)
+            lines = _lock_entitlements(customer, [*line_ids, line_ids[0]])
+        found = server_get(customer=customer, server_id=server.pk, hosts=False)
+        answers.append(
+            (
+                _fields(locked),
+                _fields(locked.customer),
+                {pk: (_fields(e), _fields(e.product)) for pk, e in lines.items()},
+                _fields(found),
+                server_get(customer=customer, server_id=server.pk + 10_000, hosts=False),
+            )
+        )
+    return answers
+
+
+def test_compiled_instances_are_the_orm_instances(two_worlds, monkeypatch) -> None:
+    db._COMPILED.clear()
+    compiled = [_instances(two_worlds), _instances(two_worlds)]
+    monkeypatch.setattr(db, "_compile", lambda build, count: None)
+    orm = _instances(two_worlds)
+    assert compiled[0] == compiled[1] == orm
+    assert orm[0][0]["id"] == two_worlds[0]["server"].pk
+    assert len(orm[0][2]) == 2  # the customer's FlexNet line and the server's line
+    assert orm[0][4] is None
