@@ -25,6 +25,21 @@ from django.db import connection
 from django.db.models import Model, QuerySet
 
 
+class _Logged:
+    """What Django's query log reads after a statement (``last_executed_query``: the cursor's
+    ``_query.query``), which psycopg leaves empty for a prepared one: the statement with its
+    parameters written in, made only when read (``DEBUG``, ``CaptureQueriesContext``)."""
+
+    def __init__(self, connection: Any, sql: str, params: Any) -> None:
+        self._connection, self._sql, self._params = connection, sql, params
+
+    @property
+    def query(self) -> bytes:
+        from psycopg import ClientCursor
+
+        return ClientCursor(self._connection).mogrify(self._sql, self._params).encode()
+
+
 @functools.cache
 def _prepared_cursor_class() -> type:
     from django.db.backends.postgresql.base import ServerBindingCursor
@@ -33,7 +48,10 @@ def _prepared_cursor_class() -> type:
         """Server-side binding (a prepared statement needs it), and every statement prepared."""
 
         def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-            return super().execute(query, params, prepare=True)
+            result = super().execute(query, params, prepare=True)
+            if self._query is None:
+                self._query = _Logged(self.connection, query, params)
+            return result
 
     return PreparedCursor
 

@@ -89,3 +89,19 @@ def test_without_prepared_statements_the_ordinary_cursor_is_used(settings, membe
         assert _prepared_statements() == []
     finally:
         connection.connection.prepare_threshold = threshold
+
+
+def test_the_query_log_shows_a_prepared_statement_with_its_parameters() -> None:
+    """``DEBUG``'s query log and ``CaptureQueriesContext`` read the statement back from the
+    cursor; psycopg leaves that empty for a prepared statement, ``portal.db`` fills it in."""
+    from django.test.utils import CaptureQueriesContext
+
+    customer = flex_customer()
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(2):  # prepared, then executed by name
+            with prepared_cursor() as cursor:
+                cursor.execute("SELECT number FROM accounts_customer WHERE id = %s", [customer.pk])
+                assert cursor.fetchall() == [(customer.number,)]
+    assert [q["sql"] for q in queries.captured_queries] == [
+        f"SELECT number FROM accounts_customer WHERE id = {customer.pk}"
+    ] * 2
