@@ -21,6 +21,8 @@ from django.template import Context
 from django.template.loader import get_template, render_to_string
 from django.utils import timezone, translation
 
+from portal.db import compiled_rows
+
 from .models import Customer, Membership, Notification, User
 from .roles import Permission, roles_with
 
@@ -31,14 +33,15 @@ TRANSIENT_SEND_ERRORS: tuple[type[BaseException], ...] = (smtplib.SMTPException,
 
 
 def _recipient_rows(customer: Customer) -> list[tuple[str, str]]:
-    return list(
-        Membership.objects.filter(
-            customer=customer,
-            role__in=roles_with(Permission.RECEIVE_NOTIFICATIONS),
-            user__is_active=True,
-        )
-        .order_by("user__email")
-        .values_list("user__email", "user__language")
+    roles = roles_with(Permission.RECEIVE_NOTIFICATIONS)
+    return compiled_rows(
+        ("accounts.notification_recipients", tuple(roles)),
+        lambda customer_id: (
+            Membership.objects.filter(customer_id=customer_id, role__in=roles, user__is_active=True)
+            .order_by("user__email")
+            .values_list("user__email", "user__language")
+        ),
+        customer.pk,
     )
 
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Customer, User
 from entitlements.models import Entitlement, EntitlementStatus, LicensingModel
 from entitlements.selectors import customer_has_flexnet, customers_with_flexnet, flexnet_entitlement_list
+from portal.db import compiled_objects, compiled_rows
 from portal.fragments import customer_value
 
 from .hostids import hostid_detect, hostid_normalise
@@ -112,10 +113,36 @@ def server_list(*, customer: Customer) -> QuerySet[LicenseServer]:
 def server_get(*, customer: Customer, server_id: int, hosts: bool = True) -> LicenseServer | None:
     """One server of the customer (not retired); ``hosts=False`` skips the hosts' query for
     callers that only need the row (the API's writes)."""
+    if not hosts:
+        found = compiled_objects(
+            "activations.server_get",
+            LicenseServer,
+            lambda customer_id, pk: LicenseServer.objects.filter(
+                customer_id=customer_id, pk=pk, retired_at__isnull=True
+            ).order_by(),
+            customer.pk,
+            server_id,
+        )
+        return found[0] if found else None
     servers = LicenseServer.objects.filter(customer=customer, pk=server_id, retired_at__isnull=True)
-    if hosts:
-        servers = servers.prefetch_related(Prefetch("hosts", queryset=ServerHost.objects.order_by("position")))
+    servers = servers.prefetch_related(Prefetch("hosts", queryset=ServerHost.objects.order_by("position")))
     return servers.first()
+
+
+def server_allocations(*, server: LicenseServer) -> dict[int, tuple[int, bool]]:
+    """What the server has of each line: {entitlement id: (quantity, borrowable)}. One small
+    query by the server's key (``portal.db.compiled_rows``), for the activate form's initial
+    values; ``server_activations`` for the lines themselves."""
+    rows = compiled_rows(
+        "activations.server_allocations",
+        lambda server_id: (
+            Activation.objects.filter(server_id=server_id)
+            .order_by()
+            .values_list("entitlement_id", "quantity", "borrowable")
+        ),
+        server.pk,
+    )
+    return {entitlement_id: (quantity, borrowable) for entitlement_id, quantity, borrowable in rows}
 
 
 def server_activations(*, server: LicenseServer) -> QuerySet[Activation]:

@@ -59,6 +59,7 @@ from .selectors import (
     rehost_history,
     rehost_quota,
     server_activations,
+    server_allocations,
     server_get,
     server_list,
 )
@@ -291,7 +292,8 @@ class ActivateView(ActivationsPage):
         """The server's activations, read once per request unless ``fresh``."""
         if fresh or not hasattr(self, "_current"):
             self._current = {
-                a.entitlement_id: LineRequest(a.quantity, a.borrowable) for a in server_activations(server=self.server)
+                pk: LineRequest(quantity, borrowable)
+                for pk, (quantity, borrowable) in server_allocations(server=self.server).items()
             }
         return self._current
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.access import memberships_read
 from accounts.models import Customer, Membership, User
 from accounts.roles import Permission, Role, role_permissions
+from portal.db import prepared_cursor
 
 from .models import ApiToken
 
@@ -117,7 +118,9 @@ def _token_row(raw: str, now: datetime.datetime) -> tuple[ApiToken, str, int] | 
     membership id, or None."""
     if connection.vendor != "postgresql":
         return _token_row_orm(raw, now)
-    with connection.cursor() as cursor:
+    # Prepared: planned once per connection (a lookup by the unique hash plans the same for
+    # every token), which was half of PostgreSQL's time for an API request.
+    with prepared_cursor() as cursor:
         cursor.execute(TOKEN_SQL, [token_hash(raw), now])
         row = cursor.fetchone()
     if row is None:

@@ -47,6 +47,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import AuditEvent, Customer
 from accounts.notifications import notify_ascs
+from portal.db import compiled_rows
 from portal.errors import PortalError
 
 from .models import WebhookDelivery, WebhookEndpoint
@@ -147,7 +148,14 @@ def webhook_events_from_audit(event: AuditEvent) -> None:
     if not types or event.customer_id is None:
         return
     # One indexed query for the common case of a customer without endpoints.
-    if not WebhookEndpoint.objects.filter(customer_id=event.customer_id, enabled=True).exists():
+    has_endpoints = compiled_rows(
+        "api.webhook_endpoints_exist",
+        lambda customer_id: (
+            WebhookEndpoint.objects.filter(customer_id=customer_id, enabled=True).order_by().values_list("pk")[:1]
+        ),
+        event.customer_id,
+    )
+    if not has_endpoints:
         return
     data = {"action": event.action, "target": event.target, "actor": event.actor_email, "details": event.details}
     if event.action == "elastic.budget_alert_sent":

@@ -30,6 +30,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Customer
+from portal.db import compiled_rows
 
 from .models import Entitlement, EntitlementStatus, LicensingModel, Product
 
@@ -172,7 +173,17 @@ def entitlement_get(*, customer: Customer, entitlement_id: int) -> Entitlement |
 
 
 def customer_has_flexnet(*, customer: Customer) -> bool:
-    return Entitlement.objects.filter(customer=customer, product__licensing_model=LicensingModel.FLEXNET).exists()
+    return bool(
+        compiled_rows(
+            "entitlements.customer_has_flexnet",
+            lambda customer_id: (
+                Entitlement.objects.filter(customer_id=customer_id, product__licensing_model=LicensingModel.FLEXNET)
+                .order_by()  # as exists(): not the model's ordering (a join and a sort of every line)
+                .values_list("pk")[:1]
+            ),
+            customer.pk,
+        )
+    )
 
 
 def customers_with_flexnet(*, customer_ids: Iterable[int]) -> set[int]:

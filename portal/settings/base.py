@@ -135,6 +135,22 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+
+
+def prepared_statements(database: dict) -> dict:
+    """PostgreSQL: allows the statements run through ``portal.db.prepared_cursor`` (the API
+    token lookup) to be prepared, i.e. planned once per connection. The ORM's statements are
+    not affected (client-side binding, never prepared: psycopg prepares on its own only with
+    server-side binding, which is off). ``DATABASE_PREPARED_STATEMENTS=0`` turns it off, for a
+    pooler in transaction mode that cannot carry prepared statements between clients."""
+    if database.get("ENGINE") == "django.db.backends.postgresql" and env.bool(
+        "DATABASE_PREPARED_STATEMENTS", default=True
+    ):
+        database.setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
+    return database
+
+
+prepared_statements(DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -1,0 +1,141 @@
+"""``portal.db.compiled_rows``: the write path's small lookups, compiled once per process and
+prepared on PostgreSQL, answer what the ORM answers, for every id (docs/performance.md,
+"fourth pass"). On SQLite they are the ORM's own queries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.db import transaction
+
+from accounts.notifications import _recipient_rows
+from accounts.roles import Role
+from activations.models import LicenseFile, ServerHost
+from activations.selectors import server_get
+from activations.services import (
+    _activations_locked,
+    _last_version,
+    _lock_entitlements,
+    _lock_server,
+    _server_hosts,
+    license_file_render,
+)
+from entitlements.models import Entitlement
+from entitlements.selectors import customer_has_flexnet
+from portal import db
+from tests.activations.helpers import activate, flex_customer, setup_server
+from tests.factories import CustomerFactory, MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def two_worlds(member_factory: Callable) -> list[dict]:
+    """Two customers, each a server with different hosts (three, one), activations, versions
+    and ASCs."""
+    worlds = []
+    for n, (hosts, quantity, versions) in enumerate([(("alpha", "beta"), 3, 2), ((), 1, 1)]):
+        customer = flex_customer()
+        server, line = setup_server(customer, quantity=10)
+        for position, name in enumerate(hosts):
+            ServerHost.objects.create(
+                server=server,
+                customer=customer,
+                position=2 + position,
+                host_name=name,
+                hostid_type="ETHER",
+                host_id=f"0A0B0C0D0E{n}{position}",
+            )
+        admin = member_factory(role=Role.ADMINISTRATOR, customer=customer).user
+        for i in range(versions):
+            activate(server, admin, {line.pk: quantity + i})
+        MembershipFactory(customer=customer, role=Role.ASC, user__email=f"asc{n}@example.com")
+        inactive = MembershipFactory(customer=customer, role=Role.ASC, user__email=f"gone{n}@example.com")
+        inactive.user.is_active = False
+        inactive.user.save()
+        worlds.append({"customer": customer, "server": server})
+    worlds.append({"customer": CustomerFactory(), "server": None})  # no line at all, no ASC
+    return worlds
+
+
+def _answers(worlds: list[dict]) -> list:
+    answers = []
+    for world in worlds:
+        customer, server = world["customer"], world["server"]
+        answers.append((customer_has_flexnet(customer=customer), _recipient_rows(customer)))
+        if server is not None:
+            with transaction.atomic():
+                locked = _activations_locked(server)
+            current = {k: (a.pk, a.quantity, a.borrowable) for k, a in locked[0].items()}
+            answers.append((_server_hosts(server), _last_version(server), current, locked[1]))
+    return answers
+
+
+def test_compiled_lookups_answer_what_the_orm_answers(two_worlds, monkeypatch) -> None:
+    db._COMPILED.clear()
+    compiled = [_answers(two_worlds), _answers(two_worlds)]  # compiled, then reused for other ids
+    monkeypatch.setattr(db, "_compile", lambda build, count: None)  # the ORM's way
+    orm = _answers(two_worlds)
+    assert compiled[0] == compiled[1] == orm
+    first, second = orm[1], orm[3]
+    assert [name for name, _id in first[0]][1:] == ["alpha", "beta"]
+    assert len(second[0]) == 1
+    assert (first[1], second[1]) == (2, 1)
+    assert orm[0][0] is True
+    assert [email for email, _language in orm[0][1]] == ["asc0@example.com"]
+    assert orm[4] == (False, [])
+
+
+def test_the_file_is_the_same_through_compiled_lookups(two_worlds) -> None:
+    server = two_worlds[0]["server"]
+    stored = LicenseFile.objects.select_related("server__customer").filter(server=server).latest("version")
+    db._COMPILED.clear()
+    assert license_file_render(server=stored.server, version=stored.version) == stored.content
+
+
+def test_an_id_that_does_not_reach_the_parameters_unchanged_falls_back_to_the_orm() -> None:
+    customer = flex_customer()
+    rows = db.compiled_rows(
+        "test.shifted",
+        lambda customer_id: type(customer).objects.filter(pk=customer_id + 1).values_list("pk"),
+        customer.pk - 1,
+    )
+    assert rows == [(customer.pk,)]
+    assert "test.shifted" not in db._COMPILED
+
+
+def _fields(obj: object) -> dict:
+    return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+
+
+def _instances(worlds: list[dict]) -> list:
+    answers = []
+    for world in worlds[:2]:
+        customer, server = world["customer"], world["server"]
+        line_ids = sorted(Entitlement.objects.filter(customer=customer).values_list("pk", flat=True))
+        with transaction.atomic():
+            locked = _lock_server(server)
+            lines = _lock_entitlements(customer, [*line_ids, line_ids[0]])
+        found = server_get(customer=customer, server_id=server.pk, hosts=False)
+        answers.append(
+            (
+                _fields(locked),
+                _fields(locked.customer),
+                {pk: (_fields(e), _fields(e.product)) for pk, e in lines.items()},
+                _fields(found),
+                server_get(customer=customer, server_id=server.pk + 10_000, hosts=False),
+            )
+        )
+    return answers
+
+
+def test_compiled_instances_are_the_orm_instances(two_worlds, monkeypatch) -> None:
+    db._COMPILED.clear()
+    compiled = [_instances(two_worlds), _instances(two_worlds)]
+    monkeypatch.setattr(db, "_compile", lambda build, count: None)
+    orm = _instances(two_worlds)
+    assert compiled[0] == compiled[1] == orm
+    assert orm[0][0]["id"] == two_worlds[0]["server"].pk
+    assert len(orm[0][2]) == 2  # the customer's FlexNet line and the server's line
+    assert orm[0][4] is None
