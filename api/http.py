@@ -12,7 +12,7 @@ import functools
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -21,10 +21,13 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from ninja.security import HttpBearer
 
 from accounts.audit import audit_record, audit_with_next_write
 from accounts.roles import Permission
+from portal.errors import PortalError
+from portal.imports import PlanChanged
 
 from .tokens import READ_PERMISSIONS, TokenAccess, authenticate
 
@@ -318,3 +321,41 @@ def paginate(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (_cursor_encode(rows[-1].pk) if more and rows else None)
+
+
+# --- Previewed imports (the import pages' two steps) ------------------------------------------
+
+
+def previewed_import(
+    *,
+    text: str,
+    digest: str | None,
+    parse: Callable[[str], Sequence[Any]],
+    max_lines: int,
+    empty_message: str,
+    plan: Callable[[Sequence[Any]], Sequence[Any]],
+    apply: Callable[[Sequence[Any], str], Sequence[Any]],
+    out: Callable[[Sequence[Any], bool], dict[str, Any]],
+    changed_title: str,
+) -> dict[str, Any]:
+    """An import page through the API: the lines of ``text`` parsed (none, or more than
+    ``max_lines``: ``422`` on ``csv``); without ``digest`` the plan (nothing changes), with it
+    the plan applied all or nothing by the service, which refuses when the data changed since
+    the preview (``PlanChanged``: ``409 plan_changed`` with the new plan to review)."""
+    requests = parse(text)
+    if not requests:
+        raise PortalError(empty_message, field="csv")
+    if len(requests) > max_lines:
+        raise PortalError(
+            _("At most %(max)d lines at a time; this has %(count)d.") % {"max": max_lines, "count": len(requests)},
+            field="csv",
+        )
+    if digest is None:
+        return out(plan(requests), False)
+    try:
+        applied = apply(requests, digest)
+    except PlanChanged as changed:
+        raise Problem(
+            HTTPStatus.CONFLICT, "plan_changed", changed_title, changed.message, **out(changed.plan, False)
+        ) from None
+    return out(applied, True)

@@ -253,14 +253,20 @@ class SharedWebUserChangeIn(Schema):
     name: str = Field("", max_length=150)
 
 
-class SharedWebImportIn(Schema):
+class PreviewedImportIn(Schema):
+    """An import page's two steps: the lines, and the preview's digest to apply them."""
+
+    csv: str = Field(..., max_length=2_000_000)
+    digest: str | None = Field(
+        None, max_length=64, description="Leave out for the preview; send the preview's digest back to apply it"
+    )
+
+
+class SharedWebImportIn(PreviewedImportIn):
     csv: str = Field(
         ...,
         max_length=2_000_000,
         description="Lines of email,name (a header line, ; or tab separators allowed), as on the import page",
-    )
-    digest: str | None = Field(
-        None, max_length=64, description="Leave out for the preview; send the preview's digest back to apply it"
     )
 
 
@@ -361,14 +367,11 @@ class UsageUploadsOut(Schema):
     uploads: list[int]
 
 
-class MemberBulkIn(Schema):
+class MemberBulkIn(PreviewedImportIn):
     csv: str = Field(
         ...,
         max_length=2_000_000,
         description="Lines of email,role (a header line, ; or tab separators allowed), as on the bulk add page",
-    )
-    digest: str | None = Field(
-        None, max_length=64, description="Leave out for the preview; send the preview's digest back to apply it"
     )
 
 

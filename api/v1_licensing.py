@@ -29,7 +29,6 @@ from entitlements.licensing.selectors import (
     shared_web_user_get,
 )
 from entitlements.licensing.services import (
-    ImportPlanChanged,
     elastic_budget_update,
     elastic_pin_regenerate,
     seat_assignment_set,
@@ -42,10 +41,9 @@ from entitlements.licensing.services import (
     shared_web_user_update,
 )
 from entitlements.models import ElasticAccount, LicensingModel, SharedWebGroup, SharedWebUser
-from portal.errors import PortalError
 
 from . import schemas as s
-from .http import Problem, not_found, requires
+from .http import not_found, previewed_import, requires
 from .v1 import _PROBLEMS, CUSTOMER, _owns, _responses, api
 
 MANAGE = Permission.MANAGE_LICENSING_SETTINGS
@@ -154,30 +152,19 @@ def _import_out(plan: Sequence[SharedWebImportLine], *, applied: bool) -> dict[s
 def shared_web_users_import(request: HttpRequest, number: str, body: s.SharedWebImportIn) -> dict[str, Any]:
     _owns(request, LicensingModel.SHARED_WEB)
     customer = request.auth.customer
-    requests = shared_web_import_parse(body.csv)
-    if not requests:
-        raise PortalError(_("Enter at least one line: email,name."), field="csv")
-    if len(requests) > MAX_IMPORT_LINES:
-        raise PortalError(
-            _("At most %(max)d lines at a time; this has %(count)d.")
-            % {"max": MAX_IMPORT_LINES, "count": len(requests)},
-            field="csv",
-        )
-    if body.digest is None:
-        return _import_out(shared_web_import_plan(customer=customer, requests=requests), applied=False)
-    try:
-        plan = shared_web_user_import(
-            customer=customer, actor=request.auth.user, requests=requests, expected_digest=body.digest
-        )
-    except ImportPlanChanged as changed:
-        raise Problem(
-            HTTPStatus.CONFLICT,
-            "plan_changed",
-            "The list changed since the preview",
-            changed.message,
-            **_import_out(changed.plan, applied=False),
-        ) from None
-    return _import_out(plan, applied=True)
+    return previewed_import(
+        text=body.csv,
+        digest=body.digest,
+        parse=shared_web_import_parse,
+        max_lines=MAX_IMPORT_LINES,
+        empty_message=_("Enter at least one line: email,name."),
+        plan=lambda requests: shared_web_import_plan(customer=customer, requests=requests),
+        apply=lambda requests, digest: shared_web_user_import(
+            customer=customer, actor=request.auth.user, requests=requests, expected_digest=digest
+        ),
+        out=lambda plan, applied: _import_out(plan, applied=applied),
+        changed_title="The list changed since the preview",
+    )
 
 
 # --- Shared Web groups and seats -----------------------------------------------------------------

@@ -8,7 +8,6 @@ actor's role, audit and notify the ASCs; the operations check the token's role f
 # No "from __future__ import annotations": ninja reads these annotations at runtime.
 
 from collections.abc import Sequence
-from http import HTTPStatus
 from typing import Any
 
 from django.http import HttpRequest
@@ -17,11 +16,10 @@ from django.utils.translation import gettext as _
 from accounts.forms import MAX_BULK_LINES, bulk_requests_parse
 from accounts.roles import Permission
 from accounts.selectors import AddPlanLine, user_add_plan, user_add_plan_digest
-from accounts.services import BulkPlanChanged, customer_set_mfa_required, membership_bulk_add
-from portal.errors import PortalError
+from accounts.services import customer_set_mfa_required, membership_bulk_add
 
 from . import schemas as s
-from .http import Problem, requires
+from .http import previewed_import, requires
 from .v1 import CUSTOMER, _responses, api
 
 
@@ -58,29 +56,19 @@ def _bulk_out(plan: Sequence[AddPlanLine], *, applied: bool) -> dict[str, Any]:
 @requires(Permission.MANAGE_USERS)
 def members_bulk_add(request: HttpRequest, number: str, body: s.MemberBulkIn) -> dict[str, Any]:
     customer = request.auth.customer
-    requests = bulk_requests_parse(body.csv)
-    if not requests:
-        raise PortalError(_("Enter at least one line: email,role."), field="csv")
-    if len(requests) > MAX_BULK_LINES:
-        raise PortalError(
-            _("At most %(max)d lines at a time; this has %(count)d.") % {"max": MAX_BULK_LINES, "count": len(requests)},
-            field="csv",
-        )
-    if body.digest is None:
-        return _bulk_out(user_add_plan(customer=customer, requests=requests), applied=False)
-    try:
-        plan = membership_bulk_add(
-            customer=customer, actor=request.auth.user, requests=requests, expected_digest=body.digest
-        )
-    except BulkPlanChanged as changed:
-        raise Problem(
-            HTTPStatus.CONFLICT,
-            "plan_changed",
-            "The users changed since the preview",
-            changed.message,
-            **_bulk_out(changed.plan, applied=False),
-        ) from None
-    return _bulk_out(plan, applied=True)
+    return previewed_import(
+        text=body.csv,
+        digest=body.digest,
+        parse=bulk_requests_parse,
+        max_lines=MAX_BULK_LINES,
+        empty_message=_("Enter at least one line: email,role."),
+        plan=lambda requests: user_add_plan(customer=customer, requests=requests),
+        apply=lambda requests, digest: membership_bulk_add(
+            customer=customer, actor=request.auth.user, requests=requests, expected_digest=digest
+        ),
+        out=lambda plan, applied: _bulk_out(plan, applied=applied),
+        changed_title="The users changed since the preview",
+    )
 
 
 @api.get(
