@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 
+from portal.db import rows_insert
+
 from .models import AuditEvent, Customer
 
 if TYPE_CHECKING:
@@ -80,7 +82,7 @@ def audit_with_next_write(**fields: Any) -> Iterator[None]:
         _pending.reset(reset)
         if not pending.committed:
             pending.event.pk = None  # set by an insert that was rolled back
-            AuditEvent.objects.bulk_create([pending.event])
+            rows_insert([pending.event])
             _notify_listeners([pending.event])
 
 
@@ -116,7 +118,7 @@ def audit_record(
     event = _event(customer=customer, actor=actor, action=action, target=target, details=details, denied=denied)
     pending = None if denied else _take_pending()
     events = [pending.event, event] if pending else [event]
-    AuditEvent.objects.bulk_create(events)
+    rows_insert(events)
     _notify_listeners(events)
     return event
 

@@ -21,7 +21,7 @@ from django.template import Context
 from django.template.loader import get_template, render_to_string
 from django.utils import timezone, translation
 
-from portal.db import compiled_rows
+from portal.db import compiled_rows, rows_insert
 
 from .models import Customer, Membership, Notification, User
 from .roles import Permission, roles_with
@@ -125,7 +125,7 @@ def notification_queue(
                 headers=(headers or {}).get(address, {}),
             )
         )
-    notifications = Notification.objects.bulk_create(notifications)
+    notifications = rows_insert(notifications)
     ids = [notification.pk for notification in notifications]
     transaction.on_commit(lambda: _enqueue(ids), robust=True)
     return notifications

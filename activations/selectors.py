@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,13 +50,17 @@ class Unavailable:
     NOT_MANAGED = "not_managed"
 
 
-def activations_unavailable_reason(*, customer: Customer) -> str | None:
+def activations_unavailable_reason(*, customer: Customer, cached: bool = True) -> str | None:
     """The visibility rule, stated once (DESIGN.md): activations exist only for a customer
     that owns FlexNet entitlements AND whose FlexNet management support has enabled. None
     when activations are visible, else an ``Unavailable`` value saying why not.
 
     Asked by the navigation and by every activations page: computed once per version of the
-    customer's data (``portal.fragments.customer_value``)."""
+    customer's data (``portal.fragments.customer_value``). ``cached=False`` for a write: every
+    write raises that version, so the cached answer is gone by the next one and asking the
+    cache (a miss, then a store nobody reads) cost twice the query itself."""
+    if not cached:
+        return _unavailable_reason(customer)
     return customer_value(
         name="activations_unavailable", customer=customer, compute=lambda: _unavailable_reason(customer)
     )
@@ -432,16 +437,27 @@ _Returned = tuple[int, bool, list[str], int]
 def _returned_licenses(
     *, server: LicenseServer, host_ids: Sequence[str], entitlement_ids: list[int], since: datetime.datetime
 ) -> dict[int, list[_Returned]]:
-    rows = (
-        ReturnedLicenses.objects.filter(
-            customer_id=server.customer_id, entitlement_id__in=entitlement_ids, remaining__gt=0, created_at__gt=since
-        )
-        .order_by("created_at", "pk")
-        .values_list("pk", "entitlement_id", "server_id", "host_ids", "remaining")
+    """An apply adds to a line or two: the statement is compiled once per number of lines
+    (``portal.db.compiled_rows``), the host IDs read as the JSON text PostgreSQL sends."""
+    ids = sorted(entitlement_ids)
+    rows = compiled_rows(
+        ("activations.returned_licenses", len(ids)),
+        lambda customer_id, since, *entitlements: (
+            ReturnedLicenses.objects.filter(
+                customer_id=customer_id, entitlement_id__in=entitlements, remaining__gt=0, created_at__gt=since
+            )
+            .order_by("created_at", "pk")
+            .values_list("pk", "entitlement_id", "server_id", "host_ids", "remaining")
+        ),
+        server.customer_id,
+        since,
+        *ids,
     )
     mine = sorted(host_ids)
     by_entitlement: dict[int, list[_Returned]] = {}
     for pk, entitlement_id, server_id, returned_from, remaining in rows:
+        if isinstance(returned_from, str):
+            returned_from = json.loads(returned_from)
         same = server_id == server.pk or sorted(returned_from) == mine
         by_entitlement.setdefault(entitlement_id, []).append((pk, same, returned_from, remaining))
     return by_entitlement

@@ -34,7 +34,7 @@ from accounts.notifications import notification_queue, notify_ascs
 from accounts.roles import Permission, StaffPermission
 from accounts.selectors import membership_list
 from entitlements.models import Entitlement, Product
-from portal.db import compiled_objects, compiled_rows
+from portal.db import compiled_objects, compiled_rows, row_update, rows_insert
 from portal.errors import PortalError
 from portal.i18n import deferred
 
@@ -641,21 +641,25 @@ def _activation_write(
         if change["after"] == 0:
             activation.delete()  # type: ignore[union-attr]
         elif activation is None:
-            Activation.objects.create(
-                server=server,
-                entitlement=entitlement,
-                quantity=change["after"],
-                borrowable=change["borrowable"],
-                updated_at=now,
+            rows_insert(
+                [
+                    Activation(
+                        server=server,
+                        entitlement=entitlement,
+                        quantity=change["after"],
+                        borrowable=change["borrowable"],
+                        updated_at=now,
+                    )
+                ]
             )
         else:
             activation.quantity = change["after"]
             activation.borrowable = change["borrowable"]
             activation.updated_at = now
-            activation.save(update_fields=["quantity", "borrowable", "updated_at"])
+            row_update(activation, ("quantity", "borrowable", "updated_at"))
         if change["delta"]:
             entitlement.activated += change["delta"]
-            entitlement.save(update_fields=["activated"])
+            row_update(entitlement, ("activated",))
 
 
 def _activation_moves_take(
@@ -840,13 +844,17 @@ def _activation_apply(
     # token waits here for the first one's commit and then fails on the unique token below,
     # so it can never apply twice.
     server = _lock_server(server)
-    submission = ActivationSubmission.objects.create(
-        token=token,
-        customer_id=server.customer_id,
-        server=server,
-        actor=actor,
-        deliver=deliver,
-        recipients=list(recipients) if deliver == "email" else [],
+    [submission] = rows_insert(
+        [
+            ActivationSubmission(
+                token=token,
+                customer_id=server.customer_id,
+                server=server,
+                actor=actor,
+                deliver=deliver,
+                recipients=list(recipients) if deliver == "email" else [],
+            )
+        ]
     )
     # Every writer of this server's activations holds the server lock taken above, so they
     # cannot change under us: what the user reviewed (``expected``) is checked against them
@@ -891,10 +899,10 @@ def _activation_apply(
         server=server, host_ids=host_ids, returned={c["entitlement"].pk: -c["delta"] for c in changes if c["delta"] < 0}
     )
     if issue:
-        latest.save(force_insert=True)
+        rows_insert([latest])
     submission.license_file = latest
     submission.changes = public_changes
-    submission.save(update_fields=["license_file", "changes"])
+    row_update(submission, ("license_file", "changes"))
     return ActivationResult(license_file=latest, changed=bool(changes), changes=public_changes, token=token)
 
 

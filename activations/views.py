@@ -35,7 +35,7 @@ from accounts.access import CustomerViewMixin, customer_access_for
 from accounts.roles import Permission, Role
 from accounts.selectors import membership_list, memberships_for_user
 from entitlements.models import LicensingModel
-from entitlements.selectors import EntitlementFilters, entitlement_list, flexnet_entitlement_list
+from entitlements.selectors import EntitlementFilters, entitlement_list, flexnet_entitlement_list, flexnet_lines
 from portal.errors import PortalError
 from portal.forms import ascii_int
 from portal.fragments import customer_fragment, shared_view
@@ -87,7 +87,7 @@ class VisibilityGate:
     access: Any
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        reason = activations_unavailable_reason(customer=self.customer)
+        reason = activations_unavailable_reason(customer=self.customer, cached=request.method in ("GET", "HEAD"))
         if reason is not None:
             return self.render_page(
                 "activations/unavailable.html",
@@ -425,10 +425,18 @@ class ActivateApplyView(ActivateView):
         return redirect("activations:activate", customer_number, server_id)
 
     def post(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
-        self.load_server(server_id, hosts=False)  # the service reads them; a page shown again, lazily
-        form = self.make_form(request.POST)
+        # The service locks the server and refuses one that is not this customer's or is retired,
+        # so a valid confirm does not read it first; a page shown again does (404 if gone).
+        self.server = LicenseServer(pk=server_id, customer=self.customer)
+        # The posted lines by key, without the list's annotations: all a valid confirm needs.
+        form = ActivationForm(
+            request.POST, entitlements=flexnet_lines(customer=self.customer, ids=_posted_line_ids(request.POST))
+        )
         deliver = self.deliver_form(request.POST)
         if not (form.is_valid() and deliver.is_valid()):
+            self.load_server(server_id, hosts=False)
+            form = self.make_form(request.POST)  # the table shown again: the lines as the page lists them
+            form.is_valid()
             for errors in deliver.errors.values():
                 for error in errors:
                     form.add_error(None, error)
@@ -446,6 +454,7 @@ class ActivateApplyView(ActivateView):
         except PortalError as error:
             # Show the table again as it is now (fresh availability and allocations), with the
             # quantities the user asked for, and name the lines at fault.
+            self.load_server(server_id, hosts=False)
             requested = form.requests(self.current(fresh=True))
             wanted = {f"q_{pk}": str(request.quantity) for pk, request in requested.items()}
             problems = error.problems if isinstance(error, ActivationConflict) else []

@@ -95,12 +95,55 @@ def _client_and_requests(page: str) -> tuple[Any, Callable[[], Any]]:
     return client, confirm
 
 
+def _backend_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def _cpu_rounds(send: Callable[[], Any], repeat: int) -> None:
+    """CPU milliseconds per request of this process (``time.process_time``) and of the
+    connection's PostgreSQL backend (``/proc``, clock ticks: use a few hundred requests),
+    and the Python function calls: three rounds, the least of each."""
+    import gc
+    import sys as _sys
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    rounds = []
+    for _ in range(3):
+        gc.collect()
+        cpu, pg = time.process_time(), _backend_cpu(backend)
+        for _ in range(repeat):
+            send()
+        rounds.append(((time.process_time() - cpu) / repeat * 1000, (_backend_cpu(backend) - pg) / repeat * 1000))
+    calls = [0]
+
+    def count(frame: Any, event: str, arg: Any) -> None:
+        if event in ("call", "c_call"):
+            calls[0] += 1
+
+    _sys.setprofile(count)
+    send()
+    _sys.setprofile(None)
+    print(
+        f"CPU per request ({repeat} x 3): Django process min {min(r[0] for r in rounds):.2f} ms "
+        f"(rounds {', '.join(f'{r[0]:.2f}' for r in rounds)}), its PostgreSQL backend min "
+        f"{min(r[1] for r in rounds):.2f} ms; Python calls {calls[0]:,}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("page", choices=["api_entitlements", "api_apply", "confirm"])
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--sql", action="store_true", help="every query of one request, with its time")
     parser.add_argument("--flat", action="store_true", help="cProfile, functions by own time and cumulative")
+    parser.add_argument(
+        "--cpu", action="store_true", help="CPU per request: this process and its PostgreSQL backend (min of 3 rounds)"
+    )
     parser.add_argument("--database", default="portal_bench")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
     args = parser.parse_args()
@@ -138,11 +181,14 @@ def main() -> None:
         for seconds, sql in counter.queries:
             print(f"{seconds * 1000:7.2f} ms  {sql[:260]}")
         return
+    if args.cpu:
+        _cpu_rounds(send, args.repeat)
+        return
     profile = None
     if args.flat:
         import cProfile
 
-        profile = cProfile.Profile()
+        profile = cProfile.Profile(time.process_time)  # CPU, not waits on PostgreSQL
         profile.enable()
     timings = []
     for _ in range(args.repeat):

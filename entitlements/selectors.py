@@ -30,7 +30,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Customer
-from portal.db import compiled_rows
+from portal.db import compiled_objects, compiled_rows
 
 from .models import Entitlement, EntitlementStatus, LicensingModel, Product
 
@@ -110,6 +110,37 @@ def entitlement_list(
 def flexnet_entitlement_list(*, customer: Customer, today: datetime.date | None = None) -> QuerySet[Entitlement]:
     """The customer's FlexNet lines (what can go on a license server), by line id."""
     return entitlement_list(customer=customer, filters=EntitlementFilters(model=LicensingModel.FLEXNET), today=today)
+
+
+# A posted form names a handful of lines; past this many they are read by the ORM's query.
+_LINES_COMPILED_MAX = 64
+
+
+def flexnet_lines(*, customer: Customer, ids: Iterable[int]) -> list[Entitlement]:
+    """The customer's FlexNet lines among ``ids``, by line id, with their products, without
+    the list's annotations: what an activation confirm validates its posted lines against.
+    A lookup by keys (``portal.db.compiled_objects``) for up to 64 lines: building the list's
+    annotated query was a fifth of a confirm's Python (docs/performance.md, "fifth pass");
+    ``flexnet_entitlement_list`` for a page that shows the lines."""
+    ids = sorted(set(ids))
+    if not ids:
+        return []
+    if len(ids) > _LINES_COMPILED_MAX:
+        return list(
+            Entitlement.objects.filter(customer=customer, pk__in=ids, product__licensing_model=LicensingModel.FLEXNET)
+            .select_related("product")
+            .order_by("line_id")
+        )
+    return compiled_objects(
+        ("entitlements.flexnet_lines", len(ids)),
+        Entitlement,
+        lambda customer_id, *pks: Entitlement.objects.filter(
+            customer_id=customer_id, pk__in=pks, product__licensing_model=LicensingModel.FLEXNET
+        ).order_by("line_id"),
+        customer.pk,
+        *ids,
+        related=(("product", Product),),
+    )
 
 
 def entitlement_usage_by_product(*, customer: Customer, today: datetime.date | None = None) -> QuerySet:

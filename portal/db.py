@@ -16,12 +16,13 @@ None: e.g. behind a pooler in transaction mode), get the ordinary cursor.
 
 from __future__ import annotations
 
+import datetime
 import functools
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Model, QuerySet
 
 
@@ -79,34 +80,47 @@ def prepared_cursor() -> Iterator[Any]:
 # SQL text, parameters and where the ids go, by the caller's key. Bounded: emptied when full.
 _COMPILED: dict[Hashable, tuple[str, tuple[Any, ...], tuple[tuple[int, int], ...]]] = {}
 _COMPILED_MAX = 512
-# Compiled in place of the i-th id (``_MARK - i``), then found among the parameters.
+# Compiled in place of the i-th input (``_MARK - i``, or ``_MOMENT_MARK`` plus i microseconds
+# for a timestamp), then found among the parameters.
 _MARK = -918_273_645_546_371_000
+_MOMENT_MARK = datetime.datetime(1901, 2, 3, 4, 5, 6, tzinfo=datetime.UTC)
+_MARKED_TYPES = (int, datetime.datetime)
+
+
+def _marks(ids: tuple[Any, ...]) -> dict[Any, int]:
+    return {
+        (_MOMENT_MARK + datetime.timedelta(microseconds=i) if type(value) is datetime.datetime else _MARK - i): i
+        for i, value in enumerate(ids)
+    }
 
 
 def _compile(
-    build: Callable[..., QuerySet], count: int
+    build: Callable[..., QuerySet], ids: tuple[Any, ...]
 ) -> tuple[str, tuple[Any, ...], tuple[tuple[int, int], ...]] | None:
-    marks = {_MARK - i: i for i in range(count)}
+    marks = _marks(ids)
     sql, params = build(*marks).query.sql_with_params()
-    slots = tuple((j, marks[p]) for j, p in enumerate(params) if type(p) is int and p in marks)
-    if {i for _j, i in slots} != set(range(count)):
-        return None  # an id did not reach the parameters unchanged: the ORM's way then
+    slots = tuple((j, marks[p]) for j, p in enumerate(params) if type(p) in _MARKED_TYPES and p in marks)
+    if {i for _j, i in slots} != set(range(len(ids))):
+        return None  # an input did not reach the parameters unchanged: the ORM's way then
     return sql, tuple(params), slots
 
 
-def compiled_rows(key: Hashable, build: Callable[..., QuerySet], *ids: int) -> list[tuple]:
+def compiled_rows(key: Hashable, build: Callable[..., QuerySet], *ids: Any) -> list[tuple]:
     """The rows of ``build(*ids)``, a ``values_list`` query whose only varying inputs are
-    ``ids`` (integers: primary and foreign keys). On PostgreSQL its SQL is compiled by the ORM
-    once per process and ``key``, and run as a prepared statement: building and compiling the
-    query was most of the Python time of the write path's small lookups, and planning most of
-    PostgreSQL's (docs/performance.md, "fourth pass"). Only for statements whose plan suits
-    every id (lookups by a key, a few rows each), and whose columns need none of Django's
-    converters on PostgreSQL (no JSON, no custom fields). Elsewhere: the ORM, as written."""
+    ``ids``: integers (primary and foreign keys) or aware timestamps, of the types ``key``
+    implies. On PostgreSQL its SQL is compiled by the ORM once per process and ``key``, and
+    run as a prepared statement: building and compiling the query was most of the Python time
+    of the write path's small lookups, and planning most of PostgreSQL's (docs/performance.md,
+    "fourth pass"). Only for statements whose plan suits every input (lookups by a key, a few
+    rows each). Columns come as psycopg reads them, without Django's converters: no custom
+    fields; a JSON column is its text (the caller decodes it). Elsewhere: the ORM, as written."""
     if connection.vendor != "postgresql":
+        return list(build(*ids))
+    if any(type(value) not in _MARKED_TYPES or getattr(value, "tzinfo", 0) is None for value in ids):
         return list(build(*ids))
     entry = _COMPILED.get(key)
     if entry is None:
-        entry = _compile(build, len(ids))
+        entry = _compile(build, ids)
         if entry is None:
             return list(build(*ids))
         if len(_COMPILED) >= _COMPILED_MAX:
@@ -145,3 +159,90 @@ def compiled_objects(
             start += len(names)
         objects.append(obj)
     return objects
+
+
+# --- Inserts and updates by key, written once per process ------------------------------------
+
+# SQL text by (operation, model, shape). Bounded like _COMPILED.
+_WRITES: dict[Hashable, str] = {}
+# More rows than this go through bulk_create (its batches), not a statement of their own.
+_INSERT_ROWS_MAX = 16
+
+
+def _write_statement(key: Hashable, build: Callable[[], str]) -> str:
+    sql = _WRITES.get(key)
+    if sql is None:
+        if len(_WRITES) >= _COMPILED_MAX:
+            _WRITES.clear()
+        sql = _WRITES[key] = build()
+    return sql
+
+
+def _insert_fields(model: type[Model]) -> list[Any]:
+    return [f for f in model._meta.concrete_fields if f is not model._meta.auto_field and not f.generated]
+
+
+def rows_insert(objs: list[Model]) -> list[Model]:
+    """``Model.objects.bulk_create(objs)`` for a few new rows of one model with an automatic
+    primary key, which is set on each: the same values (each field's ``pre_save`` and
+    ``get_db_prep_save``, as the ORM's insert prepares them), the same statement on every
+    database, its text written once per process and model and number of rows, and prepared on
+    PostgreSQL. Building and compiling the ORM's insert was most of the Python time of the
+    write path's inserts (docs/performance.md, "fifth pass"). No signals, as ``bulk_create``;
+    more than 16 rows go through ``bulk_create`` itself."""
+    if not objs:
+        return objs
+    model = type(objs[0])
+    if len(objs) > _INSERT_ROWS_MAX:
+        return model.objects.bulk_create(objs)
+    fields = _insert_fields(model)
+    qn = connection.ops.quote_name
+    sql = _write_statement(
+        ("insert", model, len(objs)),
+        lambda: (
+            f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) VALUES "  # noqa: S608 - names from the model
+            + ", ".join([f"({', '.join(['%s'] * len(fields))})"] * len(objs))
+            + f" RETURNING {qn(model._meta.pk.column)}"
+        ),
+    )
+    values = []
+    for obj in objs:
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")
+        values += [f.pre_save(obj, True) for f in fields]
+    if any(hasattr(value, "resolve_expression") for value in values):
+        return model.objects.bulk_create(objs)  # an expression (a database default, F()): the ORM's way
+    params = [
+        f.get_db_prep_save(value, connection=connection) for f, value in zip(fields * len(objs), values, strict=True)
+    ]
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+        keys = cursor.fetchall()
+    for obj, (pk,) in zip(objs, keys, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return objs
+
+
+def row_update(obj: Model, fields: tuple[str, ...]) -> None:
+    """``obj.save(update_fields=fields)`` for a row that exists: the named fields of the row
+    with ``obj``'s primary key set to ``obj``'s values, prepared as the ORM's update prepares
+    them, in a statement written once per process and prepared on PostgreSQL (``rows_insert``).
+    Raises ``DatabaseError`` when no row was updated, as ``save(update_fields=...)`` does."""
+    model = type(obj)
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    qn = connection.ops.quote_name
+    sql = _write_statement(
+        ("update", model, fields),
+        lambda: (
+            f"UPDATE {qn(meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in columns)} "  # noqa: S608 - names from the model
+            f"WHERE {qn(meta.pk.column)} = %s"
+        ),
+    )
+    obj._prepare_related_fields_for_save(operation_name="save", fields=columns)
+    params = [f.get_db_prep_save(f.pre_save(obj, False), connection=connection) for f in columns]
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, [*params, meta.pk.get_db_prep_value(obj.pk, connection)])
+        if cursor.rowcount != 1:
+            raise DatabaseError(f"{meta.label} {obj.pk}: the update matched {cursor.rowcount} rows.")

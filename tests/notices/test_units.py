@@ -4,12 +4,13 @@ and the optional usage recommendations."""
 from __future__ import annotations
 
 import datetime
+import re
 
 import icalendar
 import pytest
 import time_machine
 from django.core import mail
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from accounts.roles import Role
@@ -28,7 +29,18 @@ def test_folding_keeps_every_line_within_75_octets_and_unfolds_to_the_original(t
     assert folded.replace("\r\n ", "") == line
 
 
+_RFC5545_ESCAPE = re.compile(r"\\([\\;,nN])")
+
+
+def _rfc5545_text(value: str) -> str:
+    """An RFC 5545 TEXT value (3.3.11) decoded in one left-to-right pass: ``\\\\`` is a backslash,
+    ``\\;`` ``\\,`` their characters, ``\\n``/``\\N`` a line break."""
+    return _RFC5545_ESCAPE.sub(lambda m: "\n" if m.group(1) in "nN" else m.group(1), value)
+
+
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=200))
+@example("\\,")
+@example("a\\\\;b\\nc")
 def test_any_summary_survives_a_real_parser(summary) -> None:
     body = calendar(
         name="x",
@@ -36,7 +48,14 @@ def test_any_summary_survives_a_real_parser(summary) -> None:
         events=[CalendarEvent(uid="u-1@example", date=datetime.date(2027, 3, 1), summary=summary, description=summary)],
     )
     [event] = icalendar.Calendar.from_ical(body.encode()).walk("VEVENT")
-    assert str(event["SUMMARY"]) == summary
+    [line] = [line for line in body.replace("\r\n ", "").split("\r\n") if line.startswith("SUMMARY:")]
+    assert _rfc5545_text(line.removeprefix("SUMMARY:")) == summary
+    # icalendar 6.3 undoes escapes one kind after another, so an escaped backslash followed by
+    # ``;`` ``,`` ``n`` or a backslash comes back wrong (the summary backslash-comma, written
+    # as three backslashes and a comma, reads as a comma): its reading is compared where that
+    # cannot happen, the one-pass reading above everywhere.
+    if not re.search(r"\\[\\;,nN]", summary):
+        assert str(event["SUMMARY"]) == summary
 
 
 def test_reminder_window_covers_each_step_and_two_days_of_catch_up() -> None:

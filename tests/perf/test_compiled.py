@@ -22,7 +22,7 @@ from activations.services import (
     license_file_render,
 )
 from entitlements.models import Entitlement
-from entitlements.selectors import customer_has_flexnet
+from entitlements.selectors import customer_has_flexnet, flexnet_lines
 from portal import db
 from tests.activations.helpers import activate, flex_customer, setup_server
 from tests.factories import CustomerFactory, MembershipFactory
@@ -118,6 +118,8 @@ def _instances(worlds: list[dict]) -> list:
             locked = _lock_server(server)
             lines = _lock_entitlements(customer, [*line_ids, line_ids[0]])
         found = server_get(customer=customer, server_id=server.pk, hosts=False)
+        others = Entitlement.objects.exclude(customer=customer).values_list("pk", flat=True)
+        posted = flexnet_lines(customer=customer, ids=[*line_ids, *others])  # another customer's lines too
         answers.append(
             (
                 _fields(locked),
@@ -125,6 +127,7 @@ def _instances(worlds: list[dict]) -> list:
                 {pk: (_fields(e), _fields(e.product)) for pk, e in lines.items()},
                 _fields(found),
                 server_get(customer=customer, server_id=server.pk + 10_000, hosts=False),
+                [(_fields(e), _fields(e.product)) for e in posted],
             )
         )
     return answers
@@ -139,3 +142,132 @@ def test_compiled_instances_are_the_orm_instances(two_worlds, monkeypatch) -> No
     assert orm[0][0]["id"] == two_worlds[0]["server"].pk
     assert len(orm[0][2]) == 2  # the customer's FlexNet line and the server's line
     assert orm[0][4] is None
+    assert [e["customer_id"] for e, _product in orm[0][5]] == [two_worlds[0]["customer"].pk] * 2
+    assert [e["line_id"] for e, _product in orm[0][5]] == sorted(e["line_id"] for e, _product in orm[0][5])
+
+
+def test_returned_licenses_through_a_compiled_statement_are_the_orms(two_worlds, monkeypatch) -> None:
+    """A timestamp among the inputs (``since``), and a JSON column read as its text."""
+    import datetime
+
+    from django.utils import timezone
+
+    from activations.models import ReturnedLicenses
+    from activations.selectors import _returned_licenses
+
+    now = timezone.now()
+    server = two_worlds[0]["server"]
+    lines = list(Entitlement.objects.filter(customer=server.customer).order_by("pk"))
+    for days, line, hosts, remaining in [
+        (400, lines[0], ["OLD1"], 2),  # before the window
+        (30, lines[0], ["AAAA", "BBBB"], 1),
+        (20, lines[1], ["CCCC"], 0),  # nothing left
+        (10, lines[1], ["DDDD"], 3),
+    ]:
+        ReturnedLicenses.objects.create(
+            customer=server.customer,
+            entitlement=line,
+            server=server,
+            host_ids=hosts,
+            quantity=3,
+            remaining=remaining,
+            created_at=now - datetime.timedelta(days=days),
+        )
+    other = two_worlds[1]["server"]
+
+    def answer() -> list:
+        since = now - datetime.timedelta(days=365)
+        return [
+            _returned_licenses(
+                server=server, host_ids=["BBBB", "AAAA"], entitlement_ids=[e.pk for e in lines], since=since
+            ),
+            _returned_licenses(server=other, host_ids=[], entitlement_ids=[lines[1].pk], since=since),
+            _returned_licenses(
+                server=server, host_ids=[], entitlement_ids=[lines[1].pk], since=now - datetime.timedelta(days=15)
+            ),
+        ]
+
+    db._COMPILED.clear()
+    compiled = [answer(), answer()]
+    monkeypatch.setattr(db, "_compile", lambda build, ids: None)
+    orm = answer()
+    assert compiled[0] == compiled[1] == orm
+    assert orm[0] == {
+        lines[0].pk: [(orm[0][lines[0].pk][0][0], True, ["AAAA", "BBBB"], 1)],
+        lines[1].pk: [(orm[0][lines[1].pk][0][0], True, ["DDDD"], 3)],
+    }
+    assert orm[1] == {}  # another customer's server sees none of them
+    assert list(orm[2]) == [lines[1].pk]
+
+
+def _row(model: type, pk: int) -> dict:
+    return {k: v for k, v in model.objects.filter(pk=pk).values().get().items() if k != "id"}
+
+
+def test_rows_insert_and_row_update_write_what_the_orm_writes(two_worlds) -> None:
+    """Every column as ``bulk_create`` / ``save(update_fields=...)`` writes it: JSON, an IP
+    address, timestamps, foreign keys set through an object saved after assignment."""
+    from django.utils import timezone
+
+    from accounts.models import AuditEvent
+    from activations.models import Activation, ActivationSubmission
+
+    customer, server = two_worlds[0]["customer"], two_worlds[0]["server"]
+    moment = timezone.now()
+
+    def event() -> AuditEvent:
+        return AuditEvent(
+            customer=customer,
+            actor_email="a@example.com",
+            action="test.x",
+            target="ş" * 255,
+            details={"changes": [{"line": "L-1", "after": 2}], "é": "ü"},
+            ip_address="2001:db8::1",
+            created_at=moment,
+        )
+
+    [ours], [theirs] = db.rows_insert([event()]), AuditEvent.objects.bulk_create([event()])
+    assert ours.pk != theirs.pk
+    assert not ours._state.adding
+    assert _row(AuditEvent, ours.pk) == _row(AuditEvent, theirs.pk)
+    assert [e.pk for e in db.rows_insert([event(), event(), event()])] == sorted(
+        AuditEvent.objects.filter(pk__gt=ours.pk).exclude(pk=theirs.pk).values_list("pk", flat=True)
+    )
+    many = db.rows_insert([event() for _ in range(20)])  # past 16 rows: bulk_create's batches
+    assert len({e.pk for e in many}) == 20
+
+    latest = LicenseFile.objects.filter(server=server).latest("version")
+    first, second = (
+        ActivationSubmission(token=f"tok{n}", customer=customer, server=server, changes=[{"a": 1}]) for n in (1, 2)
+    )
+    db.rows_insert([first])
+    second.save()
+    for submission, write in ((first, db.row_update), (second, None)):
+        submission.license_file = latest
+        submission.changes = [{"line": "L-1", "delta": -1}]
+        if write:
+            write(submission, ("license_file", "changes"))
+        else:
+            submission.save(update_fields=["license_file", "changes"])
+    made = {"token": "", "created_at": None}  # the two differ in these, by construction
+    assert {**_row(ActivationSubmission, first.pk), **made} == {**_row(ActivationSubmission, second.pk), **made}
+
+    activation = Activation.objects.filter(server=server).first()
+    activation.quantity, activation.updated_at = 7, moment
+    db.row_update(activation, ("quantity", "updated_at"))
+    stored = Activation.objects.get(pk=activation.pk)
+    assert (stored.quantity, stored.updated_at) == (7, moment)
+
+
+def test_row_update_of_a_missing_row_and_a_taken_token_raise_as_the_orm_does(two_worlds) -> None:
+    from django.db import DatabaseError, IntegrityError
+
+    from activations.models import ActivationSubmission
+
+    customer, server = two_worlds[0]["customer"], two_worlds[0]["server"]
+    gone = ActivationSubmission(pk=10**9, token="gone", customer=customer, server=server)
+    with pytest.raises(DatabaseError), transaction.atomic():
+        db.row_update(gone, ("changes",))
+    db.rows_insert([ActivationSubmission(token="same", customer=customer, server=server)])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        db.rows_insert([ActivationSubmission(token="same", customer=customer, server=server)])
