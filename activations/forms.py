@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from django import forms
@@ -204,14 +204,15 @@ class ActivationForm(forms.Form):
                 )
         return data
 
-    def requests(self, current: Mapping[int, LineRequest]) -> dict[int, LineRequest]:
+    def requests(self, current: Callable[[], Mapping[int, LineRequest]]) -> dict[int, LineRequest]:
+        """The posted quantities and borrowing by line; a line posted without a quantity keeps
+        the server's (``current()``, read only then: a confirm posts every quantity)."""
         requests = {}
         for entitlement in self.entitlements:
             quantity = self.cleaned_data.get(f"qty_{entitlement.pk}")
-            have = current.get(entitlement.pk, LineRequest(0, False))
-            requests[entitlement.pk] = LineRequest(
-                have.quantity if quantity is None else quantity, bool(self.cleaned_data.get(f"borrow_{entitlement.pk}"))
-            )
+            if quantity is None:
+                quantity = current().get(entitlement.pk, LineRequest(0, False)).quantity
+            requests[entitlement.pk] = LineRequest(quantity, bool(self.cleaned_data.get(f"borrow_{entitlement.pk}")))
         return requests
 
     def expected(self) -> dict[int, int]:

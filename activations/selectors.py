@@ -50,7 +50,7 @@ class Unavailable:
     NOT_MANAGED = "not_managed"
 
 
-def activations_unavailable_reason(*, customer: Customer, cached: bool = True) -> str | None:
+def activations_unavailable_reason(*, customer: Customer, cached: bool = True, has_flexnet: bool = False) -> str | None:
     """The visibility rule, stated once (DESIGN.md): activations exist only for a customer
     that owns FlexNet entitlements AND whose FlexNet management support has enabled. None
     when activations are visible, else an ``Unavailable`` value saying why not.
@@ -58,7 +58,10 @@ def activations_unavailable_reason(*, customer: Customer, cached: bool = True) -
     Asked by the navigation and by every activations page: computed once per version of the
     customer's data (``portal.fragments.customer_value``). ``cached=False`` for a write: every
     write raises that version, so the cached answer is gone by the next one and asking the
-    cache (a miss, then a store nobody reads) cost twice the query itself."""
+    cache (a miss, then a store nobody reads) cost twice the query itself. ``has_flexnet``:
+    the caller has just read FlexNet lines of this customer, so only the flag is left to ask."""
+    if has_flexnet:
+        return _reason(has_flexnet=True, managed=customer.flexnet_managed)
     if not cached:
         return _unavailable_reason(customer)
     return customer_value(

@@ -841,21 +841,10 @@ def _activation_apply(
     # The server lock first: every writer of this server queues here. (Inserting the
     # submission first took a key-share lock on the server row through its foreign key, and
     # two confirms on one server then deadlocked upgrading it.) A second submit of the same
-    # token waits here for the first one's commit and then fails on the unique token below,
-    # so it can never apply twice.
+    # token waits here for the first one's commit; then its plan is refused (the lines moved
+    # from what was reviewed) or it fails on the unique token of the submission inserted
+    # last, which rolls back all it did: it can never apply twice (``activation_apply``).
     server = _lock_server(server)
-    [submission] = rows_insert(
-        [
-            ActivationSubmission(
-                token=token,
-                customer_id=server.customer_id,
-                server=server,
-                actor=actor,
-                deliver=deliver,
-                recipients=list(recipients) if deliver == "email" else [],
-            )
-        ]
-    )
     # Every writer of this server's activations holds the server lock taken above, so they
     # cannot change under us: what the user reviewed (``expected``) is checked against them
     # for every line, and only the lines that change are locked (a confirm on a customer
@@ -900,9 +889,20 @@ def _activation_apply(
     )
     if issue:
         rows_insert([latest])
-    submission.license_file = latest
-    submission.changes = public_changes
-    row_update(submission, ("license_file", "changes"))
+    rows_insert(
+        [
+            ActivationSubmission(
+                token=token,
+                customer_id=server.customer_id,
+                server=server,
+                license_file=latest,
+                actor=actor,
+                changes=public_changes,
+                deliver=deliver,
+                recipients=list(recipients) if deliver == "email" else [],
+            )
+        ]
+    )
     return ActivationResult(license_file=latest, changed=bool(changes), changes=public_changes, token=token)
 
 
@@ -945,22 +945,37 @@ def activation_apply(
             deliver=deliver,
             recipients=to,
         )
+    except PortalError:
+        # Refused: unless by a submit of the same review that was applied first (its lines no
+        # longer what was reviewed, because that submit changed them).
+        first = _applied_submission(server=server, token=token)
+        if first is None:
+            raise
+        return first
     except IntegrityError:
-        submission = (
-            ActivationSubmission.objects.filter(token=token, customer_id=server.customer_id, server=server)
-            .select_related("license_file__server__customer")
-            .first()
-        )
-        if submission is not None and submission.license_file is not None:
-            return ActivationResult(
-                license_file=submission.license_file,
-                changed=False,
-                already_applied=True,
-                changes=submission.changes,
-                token=token,
-            )
+        first = _applied_submission(server=server, token=token)
+        if first is not None:
+            return first
         # Only the database constraint can get here (the checks above run under the lock).
         raise ActivationConflict([_("Another activation took the licenses at the same moment.")]) from None
+
+
+def _applied_submission(*, server: LicenseServer, token: str) -> ActivationResult | None:
+    """The result of the submit that applied ``token`` first, if one did."""
+    submission = (
+        ActivationSubmission.objects.filter(token=token, customer_id=server.customer_id, server=server)
+        .select_related("license_file__server__customer")
+        .first()
+    )
+    if submission is None or submission.license_file is None:
+        return None
+    return ActivationResult(
+        license_file=submission.license_file,
+        changed=False,
+        already_applied=True,
+        changes=submission.changes,
+        token=token,
+    )
 
 
 # --- Return, rehost -------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from django.views.generic import TemplateView
 from accounts.access import CustomerViewMixin, customer_access_for
 from accounts.roles import Permission, Role
 from accounts.selectors import membership_list, memberships_for_user
-from entitlements.models import LicensingModel
+from entitlements.models import Entitlement, LicensingModel
 from entitlements.selectors import EntitlementFilters, entitlement_list, flexnet_entitlement_list, flexnet_lines
 from portal.errors import PortalError
 from portal.forms import ascii_int
@@ -86,8 +86,11 @@ class VisibilityGate:
     customer: Any
     access: Any
 
+    def unavailable_reason(self, request: HttpRequest) -> str | None:
+        return activations_unavailable_reason(customer=self.customer, cached=request.method in ("GET", "HEAD"))
+
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        reason = activations_unavailable_reason(customer=self.customer, cached=request.method in ("GET", "HEAD"))
+        reason = self.unavailable_reason(request)
         if reason is not None:
             return self.render_page(
                 "activations/unavailable.html",
@@ -357,7 +360,7 @@ class ActivateView(ActivationsPage):
         form = self.make_form(request.POST)
         if not form.is_valid():
             return self.form_page(form)
-        plan = activation_plan(server=self.server, requests=form.requests(self.current()))
+        plan = activation_plan(server=self.server, requests=form.requests(self.current))
         problems = [error for line in plan for error in line.errors if line.changed]
         if problems:
             for problem in problems:
@@ -420,6 +423,20 @@ def _review_hidden(form: ActivationForm) -> list[tuple[str, Any]]:
 class ActivateApplyView(ActivateView):
     """Step 3: Save & Download / Save & Email (or Generate / Email when nothing changed)."""
 
+    posted: list[Entitlement]
+
+    def unavailable_reason(self, request: HttpRequest) -> str | None:
+        # The posted lines by key, without the list's annotations: all a valid confirm needs.
+        # Found, they are FlexNet lines of this customer: the gate needs only the customer's flag.
+        self.posted = (
+            flexnet_lines(customer=self.customer, ids=_posted_line_ids(request.POST))
+            if request.method == "POST"
+            else []
+        )
+        if self.posted:
+            return activations_unavailable_reason(customer=self.customer, has_flexnet=True)
+        return super().unavailable_reason(request)
+
     def get(self, request: HttpRequest, customer_number: str, server_id: int) -> HttpResponse:
         self.load_server(server_id)
         return redirect("activations:activate", customer_number, server_id)
@@ -428,10 +445,7 @@ class ActivateApplyView(ActivateView):
         # The service locks the server and refuses one that is not this customer's or is retired,
         # so a valid confirm does not read it first; a page shown again does (404 if gone).
         self.server = LicenseServer(pk=server_id, customer=self.customer)
-        # The posted lines by key, without the list's annotations: all a valid confirm needs.
-        form = ActivationForm(
-            request.POST, entitlements=flexnet_lines(customer=self.customer, ids=_posted_line_ids(request.POST))
-        )
+        form = ActivationForm(request.POST, entitlements=self.posted)
         deliver = self.deliver_form(request.POST)
         if not (form.is_valid() and deliver.is_valid()):
             self.load_server(server_id, hosts=False)
@@ -446,7 +460,7 @@ class ActivateApplyView(ActivateView):
                 server=self.server,
                 actor=request.user,
                 token=form.cleaned_data.get("token") or "",
-                requests=form.requests(self.current()),
+                requests=form.requests(self.current),
                 expected=form.expected(),
                 deliver=deliver.cleaned_data["deliver"],
                 recipients=deliver.cleaned_data.get("recipients"),
@@ -455,7 +469,8 @@ class ActivateApplyView(ActivateView):
             # Show the table again as it is now (fresh availability and allocations), with the
             # quantities the user asked for, and name the lines at fault.
             self.load_server(server_id, hosts=False)
-            requested = form.requests(self.current(fresh=True))
+            self.current(fresh=True)  # allocations as they are now, for the table shown again
+            requested = form.requests(self.current)
             wanted = {f"q_{pk}": str(request.quantity) for pk, request in requested.items()}
             problems = error.problems if isinstance(error, ActivationConflict) else []
             lines = flexnet_entitlement_list(customer=self.customer).filter(pk__in=list(requested))

@@ -164,11 +164,12 @@ def test_api_apply_is_one_commit_and_pinned_queries(apply_world) -> None:
         response = _apply(client, customer, server, line, 2)
     assert response.status_code == HTTPStatus.OK, response.content
     assert c.commits == 1, c.queries
-    # Token; activations visible; server; lock; submission; activations locked (with the file's
-    # rows); changing line locked; hosts; returned licenses; last version; audit events (one
+    # Token; activations visible; server; lock; activations locked (with the file's rows);
+    # changing line locked; hosts; returned licenses; last version; audit events (one
     # statement: api_token.used + activation.changed); webhook endpoints; ASC recipients with
-    # their languages; notification; the activation; the line's total; the file; the submission.
-    assert len(c.queries) == 18, "\n".join(q[:120] for q in c.queries)
+    # their languages; notification; the activation; the line's total; the file; the submission
+    # (inserted last, with its result: a repeated token fails there and rolls back).
+    assert len(c.queries) == 17, "\n".join(q[:120] for q in c.queries)
     used = AuditEvent.objects.filter(action="api_token.used")
     assert used.count() == 2  # the set-up's apply and this one, one each
     assert AuditEvent.objects.filter(action="activation.changed").count() == 2
@@ -252,10 +253,11 @@ def test_web_confirm_is_one_commit_and_pinned_queries(member_client, quiet_outbo
     assert response.status_code == HTTPStatus.FOUND
     assert c.commits == 1, c.queries
     # The session (here from the database; production reads it from Redis), its user, the
-    # memberships, activations visible, the posted line, the server's activations; then the
-    # service's 16, as for the API (no token). The server is not read before the service locks
-    # it (the lock refuses another customer's or a retired server).
-    assert len(c.queries) == 21, "\n".join(q[:120] for q in c.queries)
+    # memberships, the posted line (found, it also answers "activations visible" but for the
+    # customer's flag); then the service's 14, as for the API (no token). Not read first: the
+    # server (the service's lock refuses another customer's or a retired one) and its
+    # activations (every posted line has its quantity).
+    assert len(c.queries) == 18, "\n".join(q[:120] for q in c.queries)
     assert Notification.objects.filter(event="activation.changed").count() == 2
 
 
