@@ -260,6 +260,13 @@ class Notification(models.Model):
     # Extra headers of this recipient's email, e.g. RFC 8058 List-Unsubscribe (notices app).
     # Nullable: the previous release inserts notifications without it (expand/contract).
     headers = models.JSONField(default=dict, blank=True, null=True)
+    # Rendered by the worker that sends it (``accounts.notifications.notification_queue``,
+    # ``render_in_worker``): the template, its context as JSON, and the recipient's language;
+    # subject and bodies stay empty until then. Database defaults: the previous release inserts
+    # notifications without these columns (expand/contract).
+    template = models.CharField(max_length=100, blank=True, default="", db_default="")
+    context = models.JSONField(null=True, blank=True, default=None)
+    language = models.CharField(max_length=16, blank=True, default="", db_default="")
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)

@@ -22,6 +22,7 @@ from django.template.loader import get_template, render_to_string
 from django.utils import timezone, translation
 
 from portal.db import compiled_rows, rows_insert
+from portal.i18n import context_from_json, json_context
 
 from .models import Customer, Membership, Notification, User
 from .roles import Permission, roles_with
@@ -76,6 +77,7 @@ def notification_queue(
     attachments: Sequence[dict[str, str]] = (),
     languages: dict[str, str] | None = None,
     headers: dict[str, dict[str, str]] | None = None,
+    render_in_worker: bool = False,
 ) -> list[Notification]:
     """Renders ``templates/email/<template>{_subject.txt,.txt,.html}`` once per language and
     stores one outbox row per recipient, so each person gets exactly one email, in their
@@ -84,17 +86,16 @@ def notification_queue(
     ``headers`` maps a recipient to extra headers of their email only (an unsubscribe
     link is personal). Must run inside the transaction of the change it reports; sending is
     scheduled for after commit.
+
+    ``render_in_worker``: the row keeps the template, the context (plain values and
+    ``Deferred`` messages only: ``portal.i18n.json_context``) and the language, and the worker
+    that sends it renders it (``notification_send``): rendering three templates was a tenth of
+    an activation change's time in the web process (docs/performance.md, "fifth pass"). The
+    email is the same; the customer is read again when it is rendered.
     """
     to = sorted({address.strip().lower() for address in recipients if address and address.strip()})
     if not to:
         return []
-    context = {
-        "brand": settings.PORTAL_BRAND_NAME,
-        "support_email": settings.PORTAL_SUPPORT_EMAIL,
-        "portal_url": settings.PORTAL_BASE_URL,
-        "customer": customer,
-        **context,
-    }
     # Each person reads the email in the language they chose in the portal; an address
     # without an account (an invitee) gets the language the change was made in.
     fallback = translation.get_language() or settings.LANGUAGE_CODE
@@ -105,14 +106,15 @@ def notification_queue(
             .exclude(language="")
             .values_list("email_lower", "language")
         )
+    stored = json_context(context) if render_in_worker else None
     rendered: dict[str, tuple[str, str, str]] = {}
     notifications = []
     for address in to:
         language = languages.get(address, fallback)
-        if language not in rendered:
+        if stored is None and language not in rendered:
             with translation.override(language):
-                rendered[language] = email_render(template=template, context=context)
-        subject, body_text, body_html = rendered[language]
+                rendered[language] = email_render(template=template, context=_full_context(customer, context))
+        subject, body_text, body_html = rendered.get(language, ("", "", ""))
         notifications.append(
             Notification(
                 customer=customer,
@@ -123,6 +125,9 @@ def notification_queue(
                 body_html=body_html,
                 attachments=list(attachments),
                 headers=(headers or {}).get(address, {}),
+                template=template if stored is not None else "",
+                context=stored,
+                language=language if stored is not None else "",
             )
         )
     notifications = rows_insert(notifications)
@@ -131,7 +136,29 @@ def notification_queue(
     return notifications
 
 
-def notify_ascs(*, customer: Customer, event: str, template: str, context: dict[str, Any]) -> list[Notification]:
+def _full_context(customer: Customer | None, context: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "brand": settings.PORTAL_BRAND_NAME,
+        "support_email": settings.PORTAL_SUPPORT_EMAIL,
+        "portal_url": settings.PORTAL_BASE_URL,
+        "customer": customer,
+        **context,
+    }
+
+
+def _render_stored(notification: Notification) -> None:
+    """A row queued with ``render_in_worker``: its subject and bodies, rendered now in the
+    recipient's language from the stored template and context."""
+    context = _full_context(notification.customer, context_from_json(notification.context or {}))
+    with translation.override(notification.language or settings.LANGUAGE_CODE):
+        notification.subject, notification.body_text, notification.body_html = email_render(
+            template=notification.template, context=context
+        )
+
+
+def notify_ascs(
+    *, customer: Customer, event: str, template: str, context: dict[str, Any], render_in_worker: bool = False
+) -> list[Notification]:
     """Tells the customer's ASCs (everyone whose role receives notifications), each in their
     language: the recipients and their languages are one query."""
     rows = _recipient_rows(customer)
@@ -142,6 +169,7 @@ def notify_ascs(*, customer: Customer, event: str, template: str, context: dict[
         context=context,
         recipients=[email for email, _language in rows],
         languages={email.lower(): language for email, language in rows if language},
+        render_in_worker=render_in_worker,
     )
 
 
@@ -175,16 +203,20 @@ def notification_send(*, notification_id: int) -> bool:
         if notification is None:
             return False
         notification.attempts += 1
+        fields = ["attempts", "last_error"]
+        if notification.template and not notification.subject:
+            _render_stored(notification)
+            fields += ["subject", "body_text", "body_html"]  # kept: what was sent, or tried
         try:
             _deliver(notification)
         except TRANSIENT_SEND_ERRORS as exc:
             error = exc
             notification.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            notification.save(update_fields=["attempts", "last_error"])
+            notification.save(update_fields=fields)
         else:
             notification.sent_at = timezone.now()
             notification.last_error = ""
-            notification.save(update_fields=["attempts", "last_error", "sent_at"])
+            notification.save(update_fields=[*fields, "sent_at"])
     if error is not None:
         logger.warning(
             "Notification %s (%s) send failed, attempt %s: %s",

@@ -264,17 +264,20 @@ def _server_link(server: LicenseServer) -> str:
 
 
 def _notify(*, server: LicenseServer, actor: User, event: str, summary: str, lines: Sequence[str] = ()) -> None:
+    """The ASCs' email about a change of the server's activations, rendered by the worker that
+    sends it (``render_in_worker``): the context is plain values."""
     notify_ascs(
         customer=server.customer,
         event=event,
         template="activation_changed",
         context={
             "actor_name": actor.email,
-            "server": server,
+            "server": {"name": server.name},
             "summary": summary,
             "lines": list(lines),
             "server_url": _server_link(server),
         },
+        render_in_worker=True,
     )
 
 

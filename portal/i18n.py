@@ -46,6 +46,37 @@ class Deferred:
         return f"Deferred({self.message!r}, {self.params!r})"
 
 
+_DEFERRED_KEY = "__deferred__"
+
+
+def json_context(value: Any) -> Any:
+    """``value`` (a template context: strings, numbers, booleans, None, lists and dicts of them,
+    and ``Deferred`` messages) as JSON, for a notification rendered later by a worker
+    (``context_from_json`` undoes it). Anything else is a programming error: ``TypeError``."""
+    if isinstance(value, Deferred):
+        return {_DEFERRED_KEY: [value.message, json_context(value.params)]}
+    if isinstance(value, dict):
+        return {str(key): json_context(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_context(item) for item in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(f"{type(value).__name__} cannot be stored in a notification's context")
+
+
+def context_from_json(value: Any) -> Any:
+    """The context ``json_context`` stored, its ``Deferred`` messages restored (translated when
+    rendered, in the language active then)."""
+    if isinstance(value, dict):
+        if set(value) == {_DEFERRED_KEY}:
+            message, params = value[_DEFERRED_KEY]
+            return Deferred(message, context_from_json(params))
+        return {key: context_from_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [context_from_json(item) for item in value]
+    return value
+
+
 def deferred(message: str) -> Deferred:
     """``message``, translated on ``str()``; ``% {...}`` fills in its values."""
     return Deferred(message)

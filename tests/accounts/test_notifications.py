@@ -106,3 +106,90 @@ def test_sweep_leaves_fresh_notifications_to_their_own_task(settings) -> None:
     assert notifications_send_pending() == 1
     old.refresh_from_db()
     assert old.sent_at is not None
+
+
+# --- Rendered by the worker (render_in_worker: the ASCs' activation emails) ------------------
+
+
+def _server_change(*, asc_language: str):
+    """An activation change whose ASC email stays in the outbox (the broker unreachable)."""
+    from tests.activations.helpers import activate, flex_customer, setup_server
+
+    customer = flex_customer()
+    asc = MembershipFactory(customer=customer, role=Role.ASC, user__language=asc_language).user
+    admin = MembershipFactory(customer=customer, role=Role.ADMINISTRATOR, user__language="en").user
+    server, line = setup_server(customer, quantity=10)
+    with broker("redis://127.0.0.1:1/0"):
+        activate(server, admin, {line.pk: 3})
+    return customer, server, line, asc, admin
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_activation_email_waits_unrendered_and_the_worker_renders_it_in_the_ascs_language() -> None:
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    customer, server, line, asc, admin = _server_change(asc_language="tr")
+    note = Notification.objects.get(event="activation.changed")
+    assert (note.template, note.language, note.subject, note.body_text, note.body_html) == (
+        "activation_changed",
+        "tr",
+        "",
+        "",
+        "",
+    )
+    assert note.context["server"] == {"name": server.name}
+    assert "__deferred__" in note.context["summary"]  # translated when rendered, not when queued
+    assert note.context["lines"] == [f"{line.line_id} {line.product.feature}: 0 -> 3 (+3)"]
+
+    assert notification_send(notification_id=note.pk) is True
+    [email] = mail.outbox
+    summary = (
+        "%(actor)s changed the activations on license server %(server)s (license file version "
+        "%(version)s): %(added)s activated, %(returned)s returned to the pool."
+    )
+    values = {"actor": admin.email, "server": server.name, "version": 1, "added": 3, "returned": 0}
+    with translation.override("tr"):
+        subject = " ".join(
+            render_to_string("email/activation_changed_subject.txt", {"customer": customer, "server": server}).split()
+        )
+        expected_summary = translation.gettext(summary) % values
+    assert expected_summary != summary % values
+    assert email.to == [asc.email]
+    assert email.subject == subject
+    assert expected_summary in email.body
+    assert f"/c/{customer.number}/activations/servers/{server.pk}/" in email.body
+    assert email.alternatives[0][0].count(expected_summary.replace("'", "&#x27;")) == 1
+    note.refresh_from_db()
+    assert (note.subject, note.body_text) == (email.subject, email.body)  # what was sent is kept
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_send_of_a_worker_rendered_email_keeps_what_it_tried(settings) -> None:
+    settings.EMAIL_BACKEND = "tests.flaky_email.FlakyEmailBackend"
+    FlakyEmailBackend.failures_left = 1
+    _customer, server, _line, _asc, _admin = _server_change(asc_language="en")
+    note = Notification.objects.get(event="activation.changed")
+    with pytest.raises(Exception, match="try again"):
+        notification_send(notification_id=note.pk)
+    note.refresh_from_db()
+    assert server.name in note.subject  # the support console's queue shows it
+    assert (note.attempts, note.sent_at) == (1, None)
+    assert notification_send(notification_id=note.pk) is True
+    assert len(mail.outbox) == 1
+
+
+def test_only_plain_values_and_deferred_messages_go_into_a_stored_context() -> None:
+    from portal.i18n import context_from_json, deferred, json_context
+
+    message = deferred("%(actor)s returned all %(count)s licenses of license server %(server)s to the pool.") % {
+        "actor": "a@example.org",
+        "count": 3,
+        "server": "lic01",
+    }
+    stored = json_context({"summary": message, "lines": ("x", 1), "server": {"name": "lic01"}, "none": None})
+    restored = context_from_json(stored)
+    assert str(restored["summary"]) == str(message)
+    assert restored["lines"] == ["x", 1]
+    with pytest.raises(TypeError):
+        json_context({"customer": CustomerFactory.build()})
