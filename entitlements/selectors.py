@@ -125,18 +125,18 @@ def flexnet_lines(*, customer: Customer, ids: Iterable[int]) -> list[Entitlement
     ids = sorted(set(ids))
     if not ids:
         return []
+
+    def build(customer_id: int, *pks: int) -> QuerySet[Entitlement]:
+        return Entitlement.objects.filter(
+            customer_id=customer_id, pk__in=pks, product__licensing_model=LicensingModel.FLEXNET
+        ).order_by("line_id")
+
     if len(ids) > _LINES_COMPILED_MAX:
-        return list(
-            Entitlement.objects.filter(customer=customer, pk__in=ids, product__licensing_model=LicensingModel.FLEXNET)
-            .select_related("product")
-            .order_by("line_id")
-        )
+        return list(build(customer.pk, *ids).select_related("product"))
     return compiled_objects(
         ("entitlements.flexnet_lines", len(ids)),
         Entitlement,
-        lambda customer_id, *pks: Entitlement.objects.filter(
-            customer_id=customer_id, pk__in=pks, product__licensing_model=LicensingModel.FLEXNET
-        ).order_by("line_id"),
+        build,
         customer.pk,
         *ids,
         related=(("product", Product),),

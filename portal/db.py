@@ -87,6 +87,13 @@ _MOMENT_MARK = datetime.datetime(1901, 2, 3, 4, 5, 6, tzinfo=datetime.UTC)
 _MARKED_TYPES = (int, datetime.datetime)
 
 
+def _markable(value: Any) -> bool:
+    """An input ``_compile`` can stand a marker in for: an integer, or an aware timestamp."""
+    if type(value) is datetime.datetime:
+        return value.tzinfo is not None
+    return type(value) is int
+
+
 def _marks(ids: tuple[Any, ...]) -> dict[Any, int]:
     return {
         (_MOMENT_MARK + datetime.timedelta(microseconds=i) if type(value) is datetime.datetime else _MARK - i): i
@@ -116,7 +123,7 @@ def compiled_rows(key: Hashable, build: Callable[..., QuerySet], *ids: Any) -> l
     fields; a JSON column is its text (the caller decodes it). Elsewhere: the ORM, as written."""
     if connection.vendor != "postgresql":
         return list(build(*ids))
-    if any(type(value) not in _MARKED_TYPES or getattr(value, "tzinfo", 0) is None for value in ids):
+    if not all(map(_markable, ids)):
         return list(build(*ids))
     entry = _COMPILED.get(key)
     if entry is None:

@@ -4,15 +4,18 @@ prepared on PostgreSQL, answer what the ORM answers, for every id (docs/performa
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 
 import pytest
-from django.db import transaction
+from django.db import DatabaseError, IntegrityError, transaction
+from django.utils import timezone
 
+from accounts.models import AuditEvent
 from accounts.notifications import _recipient_rows
 from accounts.roles import Role
-from activations.models import LicenseFile, ServerHost
-from activations.selectors import server_get
+from activations.models import Activation, ActivationSubmission, LicenseFile, ReturnedLicenses, ServerHost
+from activations.selectors import _returned_licenses, server_get
 from activations.services import (
     _activations_locked,
     _last_version,
@@ -128,6 +131,9 @@ def _instances(worlds: list[dict]) -> list:
                 _fields(found),
                 server_get(customer=customer, server_id=server.pk + 10_000, hosts=False),
                 [(_fields(e), _fields(e.product)) for e in posted],
+                # Past 64 posted ids (and ids no line has): the ORM's query, the same lines.
+                [_fields(e) for e in flexnet_lines(customer=customer, ids=[*line_ids, *range(10**17, 10**17 + 70)])]
+                == [_fields(e) for e in posted],
             )
         )
     return answers
@@ -142,19 +148,13 @@ def test_compiled_instances_are_the_orm_instances(two_worlds, monkeypatch) -> No
     assert orm[0][0]["id"] == two_worlds[0]["server"].pk
     assert len(orm[0][2]) == 2  # the customer's FlexNet line and the server's line
     assert orm[0][4] is None
+    assert orm[0][6] is True
     assert [e["customer_id"] for e, _product in orm[0][5]] == [two_worlds[0]["customer"].pk] * 2
     assert [e["line_id"] for e, _product in orm[0][5]] == sorted(e["line_id"] for e, _product in orm[0][5])
 
 
 def test_returned_licenses_through_a_compiled_statement_are_the_orms(two_worlds, monkeypatch) -> None:
     """A timestamp among the inputs (``since``), and a JSON column read as its text."""
-    import datetime
-
-    from django.utils import timezone
-
-    from activations.models import ReturnedLicenses
-    from activations.selectors import _returned_licenses
-
     now = timezone.now()
     server = two_worlds[0]["server"]
     lines = list(Entitlement.objects.filter(customer=server.customer).order_by("pk"))
@@ -207,11 +207,6 @@ def _row(model: type, pk: int) -> dict:
 def test_rows_insert_and_row_update_write_what_the_orm_writes(two_worlds) -> None:
     """Every column as ``bulk_create`` / ``save(update_fields=...)`` writes it: JSON, an IP
     address, timestamps, foreign keys set through an object saved after assignment."""
-    from django.utils import timezone
-
-    from accounts.models import AuditEvent
-    from activations.models import Activation, ActivationSubmission
-
     customer, server = two_worlds[0]["customer"], two_worlds[0]["server"]
     moment = timezone.now()
 
@@ -260,10 +255,6 @@ def test_rows_insert_and_row_update_write_what_the_orm_writes(two_worlds) -> Non
 
 
 def test_row_update_of_a_missing_row_and_a_taken_token_raise_as_the_orm_does(two_worlds) -> None:
-    from django.db import DatabaseError, IntegrityError
-
-    from activations.models import ActivationSubmission
-
     customer, server = two_worlds[0]["customer"], two_worlds[0]["server"]
     gone = ActivationSubmission(pk=10**9, token="gone", customer=customer, server=server)
     with pytest.raises(DatabaseError), transaction.atomic():
