@@ -65,7 +65,7 @@ from entitlements.licensing.selectors import (
     shared_web_user_list,
 )
 from entitlements.licensing.services import shared_web_user_add, shared_web_user_remove
-from entitlements.models import LicensingModel
+from entitlements.models import EntitlementStatus, LicensingModel
 from entitlements.selectors import EntitlementFilters, entitlement_list
 from portal.errors import AccessDenied, PortalError
 from usage import services as usage_services
@@ -258,11 +258,18 @@ def entitlements(
     cursor: str | None = None,
     limit: int = 100,
 ) -> HttpResponse:
-    filters = EntitlementFilters(status=status, model=model, text=q[:100])
+    # Values the selector does not know filter nothing: dropped here, so the compiled
+    # statements and cached pages are keyed by a bounded set of filters.
+    filters = EntitlementFilters(
+        status=status if status in EntitlementStatus.values else "",
+        model=model if model in LicensingModel.values else "",
+        text=q[:100],
+    )
     customer, today = request.auth.customer, timezone.localdate()
     return paginate_values(
         lambda: entitlement_list(customer=customer, filters=filters, today=today),
         key=None if filters.text else ("entitlements", customer.pk, filters, today),
+        cache_for=customer,
         fields=ENTITLEMENT_FIELDS,
         cursor=cursor,
         limit=limit,

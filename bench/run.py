@@ -328,11 +328,31 @@ def api_scenarios(
             script="api_get.lua",
             env_extra={"BENCH_TOKEN": viewer_token},
         )
+    if not only or "api_entitlements_later" in only:
+        # A page after a cursor: read from the database on every request (only first pages are
+        # kept per data version), informational.
+        scenarios["api_entitlements_later"] = measure(
+            args,
+            server,
+            "api_entitlements_later",
+            paths["api_entitlements_later"],
+            script="api_get.lua",
+            env_extra={"BENCH_TOKEN": viewer_token},
+        )
     if not only or "api_activate_spread" in only:
         scenarios["api_activate_spread"] = post_scenario(
             args, server, "api_activate_spread", fixture, interleave(fixture["spread_pairs"]), None, token=admin_token
         )
     return scenarios
+
+
+def later_page(fixture: dict[str, Any], first_page: str) -> str:
+    """The list's page after the big customer's 5,000th line (a cursor, as clients walk it)."""
+    from api.http import _cursor_encode
+    from entitlements.models import Entitlement
+
+    ids = Entitlement.objects.filter(customer__number=fixture["big_customer"]).order_by("pk")
+    return f"{first_page}&cursor={_cursor_encode(ids.values_list('pk', flat=True)[5000])}"
 
 
 def check_api(server: Server, path: str, token: str) -> None:
@@ -617,6 +637,7 @@ def verdicts(results: dict[str, Any]) -> dict[str, Any]:
         "download_vs_floor": s["license_download"]["rps"] / floor,
         "hot_vs_spread": s["activate_hot"]["changes_per_s"] / max(s["activate_spread"]["changes_per_s"], 1e-9),
         "api_entitlements_vs_floor": s["api_entitlements"]["rps"] / floor,
+        "api_later_page_vs_floor": s["api_entitlements_later"]["rps"] / floor,
         "activate_spread_vs_floor": s["activate_spread"]["rps"] / floor,
         "api_activate_vs_floor": s["api_activate_spread"]["rps"] / floor,
         "activate_spread_p95_ms": s["activate_spread"]["p95_ms"],
@@ -645,6 +666,7 @@ def table(results: dict[str, Any]) -> str:
         ("activate POST hot", s["activate_hot"]),
         ("activate POST spread", s["activate_spread"]),
         ("API entitlements (token)", s["api_entitlements"]),
+        ("API later page (cursor)", s["api_entitlements_later"]),
         ("API apply spread (token)", s["api_activate_spread"]),
     ]
     lines = [f"{'scenario':<24}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'non-200':>9}", "-" * 69]
@@ -697,6 +719,10 @@ def table(results: dict[str, Any]) -> str:
         "      (not judged: 200 Ed25519 signatures alone)"
     )
     lines.append(f"{'(download / floor, not a target)':<34}{ratios['download_vs_floor']:>10.3f}")
+    lines.append(
+        f"{'(API later page / floor)':<34}{ratios['api_later_page_vs_floor']:>10.3f}"
+        "      (not judged: a cursor page, read on every request; the target's first page is kept)"
+    )
     return "\n".join(lines)
 
 
@@ -774,6 +800,8 @@ def main() -> int:
             viewer_token, admin_token = api_tokens(fixture)
             paths["api_entitlements"] = f"/api/v1/customers/{fixture['big_customer']}/entitlements/?limit=100"
             check_api(server, paths["api_entitlements"], viewer_token)
+            paths["api_entitlements_later"] = later_page(fixture, paths["api_entitlements"])
+            check_api(server, paths["api_entitlements_later"], viewer_token)
             check_page(server, paths["entitlements"], viewer, b"entitlement lines")
             check_page(server, paths["activations"], viewer, b"lic000")
             check_page(server, paths["license_download"], viewer, b"INCREMENT")

@@ -79,9 +79,10 @@ def cached_fragment(*, name: str, vary: Iterable[object], render: Callable[[], s
     return mark_safe(html)  # noqa: S308 - stored from render() (template output), never from user input
 
 
-def customer_value(*, name: str, customer: Customer, compute: Callable[[], T]) -> T:
-    """A value derived from the customer's data, computed once per version of it."""
-    key = fragment_key(name=name, vary=(customer.pk, customer.data_version))
+def customer_value(*, name: str, customer: Customer, compute: Callable[[], T], vary: Iterable[object] = ()) -> T:
+    """A value derived from the customer's data, computed once per version of it (and of
+    ``vary``: everything else it depends on)."""
+    key = fragment_key(name=name, vary=(customer.pk, customer.data_version, *vary))
     return _through_cache(name=name, key=key, compute=compute)
 
 

@@ -175,9 +175,10 @@ def test_a_change_through_a_service_shows_on_the_next_view_of_the_cached_pages(s
 
 @pytest.mark.skipif(os.environ.get("PORTAL_TESTS_ON_SQLITE") == "1", reason="already running on SQLite")
 def test_the_fragment_tests_pass_on_sqlite(tmp_path) -> None:
-    """``make run`` uses SQLite: the page-fragment tests (this module and ``test_fragments.py``)
-    must pass there too, with a fresh database migrated from scratch (so a migration that
-    rebuilds a table and drops its triggers is caught)."""
+    """``make run`` uses SQLite: the page-fragment tests (this module, ``test_fragments.py`` and
+    the API's kept first pages, ``tests/api/test_list_cache.py``) must pass there too, with a
+    fresh database migrated from scratch (so a migration that rebuilds a table and drops its
+    triggers is caught)."""
     env = {
         **os.environ,
         "PORTAL_TESTS_ON_SQLITE": "1",
@@ -195,6 +196,7 @@ def test_the_fragment_tests_pass_on_sqlite(tmp_path) -> None:
             "--create-db",
             "tests/portal/test_fragments.py",
             "tests/portal/test_fragment_versions.py",
+            "tests/api/test_list_cache.py",
         ],
         cwd=ROOT,
         env=env,
