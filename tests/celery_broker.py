@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
 
 from portal.celery import app
+
+
+def worker_redis_url() -> str:
+    """The Redis database for this test process's real workers: ``REDIS_URL``'s, moved by the
+    pytest-xdist process number (``gw0`` the next one, ``gw1`` the one after), so a worker
+    started by one process never consumes the tasks another process published (they share the
+    queue's name, and each process has its own test database)."""
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    process = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not process.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(base + 1 + int(process[2:])) % 16}"))
 
 
 def _reset_connections() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator
 
@@ -22,10 +21,10 @@ from accounts.services import (
     membership_remove,
 )
 from portal.celery import app as celery_app
-from tests.celery_broker import broker
+from tests.celery_broker import broker, worker_redis_url
 from tests.factories import CustomerFactory, MembershipFactory, UserFactory
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = worker_redis_url()
 
 
 @pytest.fixture

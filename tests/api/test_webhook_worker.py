@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -15,10 +14,10 @@ from api.models import WebhookDelivery
 from api.services import webhook_endpoint_create
 from portal.celery import app as celery_app
 from tests.api.receiver import receiver_verify, start_receiver
-from tests.celery_broker import broker
+from tests.celery_broker import broker, worker_redis_url
 from tests.factories import CustomerFactory, MembershipFactory, UserFactory
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = worker_redis_url()
 
 
 @pytest.mark.worker

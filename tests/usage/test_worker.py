@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import os
 import time
 from pathlib import Path
 
@@ -14,12 +13,12 @@ from django.conf import settings
 
 from accounts.roles import Role
 from portal.celery import app as celery_app
-from tests.celery_broker import broker
+from tests.celery_broker import broker, worker_redis_url
 from tests.factories import CustomerFactory, MembershipFactory
 from usage import services, tasks
 from usage.models import Upload, UploadStatus, UsageEvent
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = worker_redis_url()
 SAMPLES = Path(__file__).parent / "samples"
 
 
