@@ -22,7 +22,7 @@ from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import DatabaseError, connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import Model, QuerySet
 
 
@@ -49,6 +49,7 @@ def _prepared_cursor_class() -> type:
         """Server-side binding (a prepared statement needs it), and every statement prepared."""
 
         def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            self._query = None  # the cursor is kept: not the previous statement's
             result = super().execute(query, params, prepare=True)
             if self._query is None:
                 self._query = _Logged(self.connection, query, params)
@@ -57,22 +58,36 @@ def _prepared_cursor_class() -> type:
     return PreparedCursor
 
 
+def _kept_cursor(db: Any) -> Any:
+    """The connection's prepared cursor, made and wrapped once per connection (and per query
+    logging state: ``CaptureQueriesContext`` turns it on) and kept: making and wrapping a
+    cursor for each statement was a tenth of the write path's Python (docs/performance.md,
+    "sixth pass"). A connection belongs to one thread, and so does its cursor."""
+    raw, logged = db.connection, db.queries_logged
+    kept = getattr(db, "_portal_prepared_cursor", None)
+    if kept is None or kept[0] is not raw or kept[1] != logged:
+        # Django's own wrapping of a new cursor (``connection.cursor()`` minus ``create_cursor``).
+        kept = (raw, logged, db._prepare_cursor(_prepared_cursor_class()(raw)))
+        db._portal_prepared_cursor = kept
+    return kept[2]
+
+
 @contextmanager
 def prepared_cursor() -> Iterator[Any]:
     """A Django cursor (the execute wrappers, query counting and logging apply) whose
-    statements psycopg prepares on first use on this connection and then executes by name."""
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
+    statements psycopg prepares on first use on this connection and then executes by name.
+    On PostgreSQL the cursor is the connection's own, kept open between uses."""
+    db = connections[DEFAULT_DB_ALIAS]  # once: each ``connection.x`` is a thread-local lookup
+    if db.vendor != "postgresql":
+        with db.cursor() as cursor:
             yield cursor
         return
-    connection.ensure_connection()
-    if connection.connection.prepare_threshold is None:
-        with connection.cursor() as cursor:
+    db.ensure_connection()
+    if db.connection.prepare_threshold is None:
+        with db.cursor() as cursor:
             yield cursor
         return
-    # Django's own wrapping of a new cursor (``connection.cursor()`` minus ``create_cursor``).
-    with connection._prepare_cursor(_prepared_cursor_class()(connection.connection)) as cursor:
-        yield cursor
+    yield _kept_cursor(db)
 
 
 # --- Statements compiled once per process ------------------------------------------------------
@@ -121,7 +136,7 @@ def compiled_rows(key: Hashable, build: Callable[..., QuerySet], *ids: Any) -> l
     "fourth pass"). Only for statements whose plan suits every input (lookups by a key, a few
     rows each). Columns come as psycopg reads them, without Django's converters: no custom
     fields; a JSON column is its text (the caller decodes it). Elsewhere: the ORM, as written."""
-    if connection.vendor != "postgresql":
+    if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
         return list(build(*ids))
     if not all(map(_markable, ids)):
         return list(build(*ids))
@@ -159,10 +174,10 @@ def compiled_objects(
     rows = compiled_rows(key, lambda *marks: build(*marks).values_list(*lookups), *ids)
     objects = []
     for row in rows:
-        obj = model.from_db(connection.alias, fields, row[: len(fields)])
+        obj = model.from_db(DEFAULT_DB_ALIAS, fields, row[: len(fields)])
         start = len(fields)
         for name, rel, names in shapes:
-            setattr(obj, name, rel.from_db(connection.alias, names, row[start : start + len(names)]))
+            setattr(obj, name, rel.from_db(DEFAULT_DB_ALIAS, names, row[start : start + len(names)]))
             start += len(names)
         objects.append(obj)
     return objects
@@ -203,7 +218,8 @@ def rows_insert(objs: list[Model]) -> list[Model]:
     if len(objs) > _INSERT_ROWS_MAX:
         return model.objects.bulk_create(objs)
     fields = _insert_fields(model)
-    qn = connection.ops.quote_name
+    db = connections[DEFAULT_DB_ALIAS]
+    qn = db.ops.quote_name
     sql = _write_statement(
         ("insert", model, len(objs)),
         lambda: (
@@ -218,16 +234,14 @@ def rows_insert(objs: list[Model]) -> list[Model]:
         values += [f.pre_save(obj, True) for f in fields]
     if any(hasattr(value, "resolve_expression") for value in values):
         return model.objects.bulk_create(objs)  # an expression (a database default, F()): the ORM's way
-    params = [
-        f.get_db_prep_save(value, connection=connection) for f, value in zip(fields * len(objs), values, strict=True)
-    ]
+    params = [f.get_db_prep_save(value, connection=db) for f, value in zip(fields * len(objs), values, strict=True)]
     with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         keys = cursor.fetchall()
     for obj, (pk,) in zip(objs, keys, strict=True):
         obj.pk = pk
         obj._state.adding = False
-        obj._state.db = connection.alias
+        obj._state.db = DEFAULT_DB_ALIAS
     return objs
 
 
@@ -239,7 +253,8 @@ def row_update(obj: Model, fields: tuple[str, ...]) -> None:
     model = type(obj)
     meta = model._meta
     columns = [meta.get_field(name) for name in fields]
-    qn = connection.ops.quote_name
+    db = connections[DEFAULT_DB_ALIAS]
+    qn = db.ops.quote_name
     sql = _write_statement(
         ("update", model, fields),
         lambda: (
@@ -248,8 +263,8 @@ def row_update(obj: Model, fields: tuple[str, ...]) -> None:
         ),
     )
     obj._prepare_related_fields_for_save(operation_name="save", fields=columns)
-    params = [f.get_db_prep_save(f.pre_save(obj, False), connection=connection) for f in columns]
+    params = [f.get_db_prep_save(f.pre_save(obj, False), connection=db) for f in columns]
     with prepared_cursor() as cursor:
-        cursor.execute(sql, [*params, meta.pk.get_db_prep_value(obj.pk, connection)])
+        cursor.execute(sql, [*params, meta.pk.get_db_prep_value(obj.pk, db)])
         if cursor.rowcount != 1:
             raise DatabaseError(f"{meta.label} {obj.pk}: the update matched {cursor.rowcount} rows.")
