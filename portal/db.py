@@ -49,7 +49,6 @@ def _prepared_cursor_class() -> type:
         """Server-side binding (a prepared statement needs it), and every statement prepared."""
 
         def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-            self._query = None  # the cursor is kept: not the previous statement's
             result = super().execute(query, params, prepare=True)
             if self._query is None:
                 self._query = _Logged(self.connection, query, params)

@@ -105,3 +105,44 @@ def test_the_query_log_shows_a_prepared_statement_with_its_parameters() -> None:
     assert [q["sql"] for q in queries.captured_queries] == [
         f"SELECT number FROM accounts_customer WHERE id = {customer.pk}"
     ] * 2
+
+
+def test_the_kept_cursor_logs_each_statement_as_its_own() -> None:
+    """The connection's prepared cursor is kept between uses (``portal.db._kept_cursor``): the
+    query log shows each statement with its own parameters, not the one before, whether
+    logging was on when the cursor was made or not."""
+    from django.test.utils import CaptureQueriesContext
+
+    customer = flex_customer()
+    with prepared_cursor() as cursor:  # made while nothing is logged
+        cursor.execute("SELECT 1 WHERE 1 = %s", [1])
+    statements = [
+        ("SELECT number FROM accounts_customer WHERE id = %s", customer.pk),
+        ("SELECT name FROM accounts_customer WHERE id = %s", customer.pk),
+        ("SELECT number FROM accounts_customer WHERE id = %s", 0),
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        for sql, value in statements:
+            with prepared_cursor() as cursor:
+                cursor.execute(sql, [value])
+                cursor.fetchall()
+    assert [q["sql"] for q in queries.captured_queries] == [sql % value for sql, value in statements]
+
+
+@pytest.mark.django_db(transaction=True)  # closes the connection: no test transaction around it
+def test_the_kept_cursor_follows_a_new_connection_and_a_failed_statement() -> None:
+    from django.db import IntegrityError, transaction
+
+    customer = flex_customer()
+    with prepared_cursor() as first:
+        first.execute("SELECT number FROM accounts_customer WHERE id = %s", [customer.pk])
+    connection.close()  # a worker's connection closed (CONN_MAX_AGE, an error): a new one next
+    with prepared_cursor() as cursor:
+        cursor.execute("SELECT number FROM accounts_customer WHERE id = %s", [customer.pk])
+        assert cursor.fetchall() == [(customer.number,)]
+    assert cursor is not first
+    with pytest.raises(IntegrityError), transaction.atomic(), prepared_cursor() as cursor:
+        cursor.execute("UPDATE accounts_customer SET number = NULL WHERE id = %s", [customer.pk])
+    with prepared_cursor() as cursor:  # the same cursor, usable after the rollback
+        cursor.execute("SELECT number FROM accounts_customer WHERE id = %s", [customer.pk])
+        assert cursor.fetchall() == [(customer.number,)]
