@@ -73,7 +73,7 @@ from usage import services as usage_services
 from . import schemas as s
 from .http import PROBLEM_CONTENT_TYPE, Problem, TokenAuth, not_found, paginate, paginate_values, requires
 
-VERSION = "1.2.0"
+VERSION = "1.2.1"
 
 
 class PortalAPI(NinjaAPI):
